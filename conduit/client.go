@@ -3,25 +3,43 @@ package conduit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/uber/gonduit"
+	"github.com/uber/gonduit/core"
+	"github.com/uber/gonduit/requests"
 )
 
-// errNotImplemented marks methods still to be written.
-var errNotImplemented = errors.New("conduit: not implemented")
+// Defaults for zero Options fields.
+const (
+	DefaultCallTimeout       = 30 * time.Second
+	DefaultRequestsPerSecond = 10
+	DefaultMaxRetries        = 4
+)
+
+// maxInfoLen bounds the error text kept from a non-JSON answer (an HTML
+// error page from a proxy, say), which gonduit passes on whole.
+const maxInfoLen = 2000
 
 // Options tune a Client. Zero values get sensible defaults.
 type Options struct {
 	// HTTPClient is shared by every call so connections are reused
 	// (gonduit would otherwise build a new transport per call).
 	HTTPClient *http.Client
-	// CallTimeout bounds each call when the context has no earlier deadline.
+	// CallTimeout bounds each HTTP request (each attempt of a call) when the
+	// context has no earlier deadline (0: 30s; negative: no bound). The
+	// clock starts after the rate limiter's wait.
 	CallTimeout time.Duration
-	// RequestsPerSecond is the client-side rate limit (0: 10/s).
+	// RequestsPerSecond is the client-side rate limit (0: 10/s; negative:
+	// unlimited).
 	RequestsPerSecond float64
-	// MaxRetries bounds retries of safe calls and of 429 answers (0: 4).
+	// MaxRetries bounds retries of safe calls and of 429 answers (0: 4;
+	// negative: no retries).
 	MaxRetries int
 	// Logger receives debug lines per call (method, duration); never params.
 	Logger zerolog.Logger
@@ -30,79 +48,203 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
+// withDefaults fills in zero fields.
+func (o Options) withDefaults() Options {
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	switch {
+	case o.CallTimeout == 0:
+		o.CallTimeout = DefaultCallTimeout
+	case o.CallTimeout < 0:
+		o.CallTimeout = 0
+	}
+	if o.RequestsPerSecond == 0 {
+		o.RequestsPerSecond = DefaultRequestsPerSecond
+	}
+	switch {
+	case o.MaxRetries == 0:
+		o.MaxRetries = DefaultMaxRetries
+	case o.MaxRetries < 0:
+		o.MaxRetries = 0
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleepCtx
+	}
+	return o
+}
+
 // Client calls Conduit. It is safe for concurrent use.
 type Client struct {
 	baseURL string
 	token   Token
 	opts    Options
+
+	doer *httpDoer
+	conn *gonduit.Conn
+	log  zerolog.Logger
 }
 
 // Dial connects to the Conduit API at baseURL (e.g. https://phab.example.org)
 // with token, checking the server's capabilities.
 func Dial(ctx context.Context, baseURL string, token Token, opts Options) (*Client, error) {
-	return nil, errNotImplemented
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("conduit: base URL %q must be an http(s) URL with a host", baseURL)
+	}
+	opts = opts.withDefaults()
+	c := &Client{
+		baseURL: strings.TrimSuffix(baseURL, "/"),
+		token:   token,
+		opts:    opts,
+		log:     opts.Logger,
+		doer: &httpDoer{
+			client:  opts.HTTPClient,
+			limiter: newLimiter(opts.RequestsPerSecond, opts.Sleep),
+			timeout: opts.CallTimeout,
+		},
+	}
+	err = c.retry(ctx, "conduit.getcapabilities", func(ctx context.Context) error {
+		// DialContext calls conduit.getcapabilities; no token is needed.
+		conn, err := gonduit.DialContext(ctx, c.baseURL, &core.ClientOptions{
+			APIToken: token.Reveal(),
+			Client:   c.doer,
+		})
+		c.conn = conn
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
+
+// call sends one Conduit call and decodes its result into result (a
+// pointer). params must be a pointer to a struct embedding
+// requests.Request: gonduit puts the token into __conduit__ only then.
+func (c *Client) call(ctx context.Context, method string, params requests.RequestInterface, result any) error {
+	return c.retry(ctx, method, func(ctx context.Context) error {
+		return c.conn.CallContext(ctx, method, params, result)
+	})
+}
+
+// retry runs fn until it succeeds, retrying a 429 for any method and a
+// transient failure for read methods only, at most MaxRetries times. The
+// error it returns never holds the token.
+func (c *Client) retry(ctx context.Context, method string, fn func(ctx context.Context) error) error {
+	for n := 1; ; n++ {
+		a := &attempt{}
+		start := time.Now()
+		err := fn(context.WithValue(ctx, attemptKey{}, a))
+		c.logAttempt(method, n, time.Since(start), a, err)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || n > c.opts.MaxRetries {
+			return c.wrapErr(method, err)
+		}
+		switch {
+		case a.status == http.StatusTooManyRequests || conduitCode(err) == "429":
+			// The limiter does the waiting so concurrent calls hold off too.
+			d := backoff(n)
+			if a.hasRetryAfter {
+				d = max(d, a.retryAfter)
+			}
+			c.doer.limiter.holdOff(d)
+		case isReadMethod(method) && isTransient(err, a):
+			if err := c.opts.Sleep(ctx, backoff(n)); err != nil {
+				return c.wrapErr(method, err)
+			}
+		default:
+			return c.wrapErr(method, err)
+		}
+	}
+}
+
+// logAttempt writes one debug line per HTTP attempt. It logs the error code
+// only: params may hold PHID lists and error texts may be long.
+func (c *Client) logAttempt(method string, n int, d time.Duration, a *attempt, err error) {
+	ev := c.log.Debug()
+	if !ev.Enabled() {
+		return
+	}
+	ev = ev.Str("method", method).Int("attempt", n).Dur("duration", d)
+	if a.status != 0 {
+		ev = ev.Int("http_status", a.status)
+	}
+	if err != nil {
+		code := conduitCode(err)
+		if code == "" {
+			code = "transport"
+		}
+		ev = ev.Str("error_code", code)
+	}
+	ev.Msg("conduit call")
+}
+
+// conduitCode returns the error_code of a gonduit error, or "".
+func conduitCode(err error) string {
+	var ce *core.ConduitError
+	if errors.As(err, &ce) {
+		return ce.Code()
+	}
+	return ""
+}
+
+// wrapErr turns a gonduit error into a *Error and any other error into one
+// naming the method. Both are redacted: the server echoes the token in
+// ERR-INVALID-AUTH texts and gonduit's own error string repeats it.
+func (c *Client) wrapErr(method string, err error) error {
+	var ce *core.ConduitError
+	if errors.As(err, &ce) {
+		info := ce.Info()
+		if len(info) > maxInfoLen {
+			info = info[:maxInfoLen] + "..."
+		}
+		return &Error{Method: method, Code: ce.Code(), Info: Redact(info, c.token)}
+	}
+	return fmt.Errorf("conduit %s: %w", method, &redactedError{msg: Redact(err.Error(), c.token), err: err})
+}
+
+// redactedError shows a redacted text but still unwraps to the original, so
+// errors.Is(err, context.DeadlineExceeded) keeps working.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // Ping calls conduit.ping (no token needed) and returns the server's host name.
-func (c *Client) Ping(ctx context.Context) (string, error) { return "", errNotImplemented }
+func (c *Client) Ping(ctx context.Context) (string, error) {
+	var host string
+	if err := c.call(ctx, "conduit.ping", &requests.Request{}, &host); err != nil {
+		return "", err
+	}
+	return host, nil
+}
 
 // Whoami returns the token's account.
-func (c *Client) Whoami(ctx context.Context) (Whoami, error) { return Whoami{}, errNotImplemented }
-
-// ResolveProjects finds projects by name or slug ("WMF-NDA", "acl*security",
-// "acl_security", "#acl_security") with project.search's slugs constraint and
-// returns them keyed by the name as given. Names that match nothing, or
-// projects the viewer cannot see, are absent from the map.
-func (c *Client) ResolveProjects(ctx context.Context, names []string, withMembers bool) (map[string]Project, error) {
-	return nil, errNotImplemented
-}
-
-// ProjectsByPHID returns the projects with the given PHIDs that the viewer can see.
-func (c *Client) ProjectsByPHID(ctx context.Context, phids []string, withMembers bool) ([]Project, error) {
-	return nil, errNotImplemented
-}
-
-// SearchUsers pages through user.search (100 a page, PHID lists sent in
-// chunks of 100) and returns every match.
-func (c *Client) SearchUsers(ctx context.Context, q UserQuery) ([]User, error) {
-	return nil, errNotImplemented
-}
-
-// LookupNames calls phid.lookup; unresolved names are absent from the map.
-func (c *Client) LookupNames(ctx context.Context, names []string) (map[string]Object, error) {
-	return nil, errNotImplemented
-}
-
-// CreateTask files a task with maniphest.edit.
-func (c *Client) CreateTask(ctx context.Context, spec TaskSpec) (EditResult, error) {
-	return EditResult{}, errNotImplemented
-}
-
-// EditTask applies edits to the task named by identifier ("T10", a PHID).
-func (c *Client) EditTask(ctx context.Context, identifier string, edits ...Edit) (EditResult, error) {
-	return EditResult{}, errNotImplemented
-}
-
-// SearchTasks pages through maniphest.search with the subscribers and
-// projects attachments.
-func (c *Client) SearchTasks(ctx context.Context, q TaskQuery) ([]Task, error) {
-	return nil, errNotImplemented
-}
-
-// TaskSubscribers returns a task's complete subscriber list (maniphest.info
-// ccPHIDs; the search attachment stops at 10).
-func (c *Client) TaskSubscribers(ctx context.Context, taskID int) ([]string, error) {
-	return nil, errNotImplemented
-}
-
-// TaskTransactions returns the object's transactions with id > afterID in
-// ascending id order, paging transaction.search from the newest.
-func (c *Client) TaskTransactions(ctx context.Context, objectPHID string, afterID int) ([]Transaction, error) {
-	return nil, errNotImplemented
-}
-
-// EditProjectMembers adds and removes project members with project.edit.
-// Every PHID must be a user PHID: the server accepts anything.
-func (c *Client) EditProjectMembers(ctx context.Context, projectPHID string, add, remove []string) (EditResult, error) {
-	return EditResult{}, errNotImplemented
+func (c *Client) Whoami(ctx context.Context) (Whoami, error) {
+	var r struct {
+		PHID         string   `json:"phid"`
+		UserName     string   `json:"userName"`
+		RealName     string   `json:"realName"`
+		Roles        []string `json:"roles"`
+		PrimaryEmail string   `json:"primaryEmail"`
+	}
+	if err := c.call(ctx, "user.whoami", &requests.Request{}, &r); err != nil {
+		return Whoami{}, err
+	}
+	if r.PHID == "" {
+		return Whoami{}, fmt.Errorf("conduit user.whoami: answer has no phid")
+	}
+	return Whoami{
+		PHID:         r.PHID,
+		Username:     r.UserName,
+		RealName:     r.RealName,
+		Roles:        r.Roles,
+		PrimaryEmail: r.PrimaryEmail,
+	}, nil
 }

@@ -28,6 +28,10 @@ var (
 	// ErrNotFound: the object does not exist or is not visible
 	// (ERR_BAD_TASK, ERR-INVALID-OBJECT-PHID, "does not identify a valid object").
 	ErrNotFound = errors.New("conduit: no such object")
+	// ErrInvalidArgument: the client refused to send a call whose
+	// arguments the server would wrongly accept (a non-user PHID as a
+	// project member, say) or refuse. Nothing was sent.
+	ErrInvalidArgument = errors.New("conduit: invalid argument")
 )
 
 // Error is a Conduit error answer. Info is already redacted: it never holds

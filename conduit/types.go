@@ -185,7 +185,8 @@ type Transaction struct {
 	Comments    []Comment
 	// Operations for subscribers/projects transactions.
 	Operations []Operation
-	// Old and New for transactions that carry them (status, policies...).
+	// Old and New for transactions that carry them (status, policies...),
+	// as the server sent them: a JSON null (no previous policy) stays "null".
 	Old json.RawMessage
 	New json.RawMessage
 }

@@ -1,0 +1,45 @@
+// Package bot runs audit campaigns: it discovers non-compliant members of
+// access groups (the read model), decides what to do from that snapshot and
+// the recorded state, and performs the writes last, each journaled in the
+// state file before it happens and reconciled with Phabricator after a
+// crash.
+package bot
+
+import (
+	"context"
+	"errors"
+
+	"github.com/auditbot/auditbot/conduit"
+)
+
+// Phabricator is everything the bot asks of Phabricator. *conduit.Client is
+// the real implementation; tests and the demo point that client at the
+// in-process phabtest server.
+type Phabricator interface {
+	Whoami(ctx context.Context) (conduit.Whoami, error)
+	ResolveProjects(ctx context.Context, names []string, withMembers bool) (map[string]conduit.Project, error)
+	ProjectsByPHID(ctx context.Context, phids []string, withMembers bool) ([]conduit.Project, error)
+	SearchUsers(ctx context.Context, q conduit.UserQuery) ([]conduit.User, error)
+	SearchTasks(ctx context.Context, q conduit.TaskQuery) ([]conduit.Task, error)
+	TaskTransactions(ctx context.Context, objectPHID string, afterID int) ([]conduit.Transaction, error)
+
+	// The three writes. Dry-run replaces exactly these (see DryRun).
+	CreateTask(ctx context.Context, spec conduit.TaskSpec) (conduit.EditResult, error)
+	EditTask(ctx context.Context, identifier string, edits ...conduit.Edit) (conduit.EditResult, error)
+	EditProjectMembers(ctx context.Context, projectPHID string, add, remove []string) (conduit.EditResult, error)
+}
+
+// Errors callers map to exit codes.
+var (
+	// ErrCheckFailed: a pre-flight check failed; nothing was written.
+	ErrCheckFailed = errors.New("pre-flight check failed")
+	// ErrNotApprover: the named user is not a member of the approvers' project.
+	ErrNotApprover = errors.New("not an approver")
+	// ErrRefused: the request is valid but the bot will not do it (e.g.
+	// restoring a user who still has no MFA without --force).
+	ErrRefused = errors.New("refused")
+	// ErrUnknownCampaign: no such campaign in the state file.
+	ErrUnknownCampaign = errors.New("unknown campaign")
+	// ErrInput: bad input from the operator (unknown group, user, batch).
+	ErrInput = errors.New("invalid input")
+)

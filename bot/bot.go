@@ -1,0 +1,92 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/state"
+	"github.com/auditbot/auditbot/templates"
+)
+
+// Options are a Bot's collaborators. Phab, Store, Templates and Config are
+// required.
+type Options struct {
+	Phab      Phabricator
+	Store     *state.Store
+	Templates *templates.Set
+	Config    *campaigns.Config
+	// LoadCampaign returns a launched campaign's file by name; tick uses it
+	// for texts and reminders. Nil: campaigns.FindCampaign in Config's
+	// campaigns_dir.
+	LoadCampaign func(name string) (*campaigns.Campaign, error)
+	// Now is the clock; the demo and tests pass a simulated one.
+	Now    func() time.Time
+	Logger zerolog.Logger
+}
+
+// Bot runs campaigns. It is not safe for concurrent use; the state file's
+// lock keeps one process at a time.
+type Bot struct {
+	phab  Phabricator
+	store *state.Store
+	tmpl  *templates.Set
+	cfg   *campaigns.Config
+	load  func(name string) (*campaigns.Campaign, error)
+	now   func() time.Time
+	log   zerolog.Logger
+
+	whoamiOnce sync.Once
+	whoami     conduit.Whoami
+	whoamiErr  error
+}
+
+// New returns a Bot.
+func New(opts Options) (*Bot, error) {
+	if opts.Phab == nil || opts.Store == nil || opts.Templates == nil || opts.Config == nil {
+		return nil, fmt.Errorf("bot: Phab, Store, Templates and Config are required")
+	}
+	b := &Bot{
+		phab:  opts.Phab,
+		store: opts.Store,
+		tmpl:  opts.Templates,
+		cfg:   opts.Config,
+		load:  opts.LoadCampaign,
+		now:   opts.Now,
+		log:   opts.Logger,
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	if b.load == nil {
+		b.load = func(name string) (*campaigns.Campaign, error) {
+			path, err := campaigns.FindCampaign(opts.Config.CampaignsDir, name)
+			if err != nil {
+				// Fall back to the file the campaign was launched from.
+				rec, recErr := b.campaignRecord(name)
+				if recErr != nil || rec.Source == "" {
+					return nil, err
+				}
+				path = rec.Source
+			}
+			return campaigns.LoadCampaign(path)
+		}
+	}
+	return b, nil
+}
+
+// self returns the bot's own account, asked once per Bot.
+func (b *Bot) self(ctx context.Context) (conduit.Whoami, error) {
+	b.whoamiOnce.Do(func() {
+		b.whoami, b.whoamiErr = b.phab.Whoami(ctx)
+		if b.whoamiErr != nil {
+			b.whoamiErr = fmt.Errorf("bot: whoami: %w", b.whoamiErr)
+		}
+	})
+	return b.whoami, b.whoamiErr
+}

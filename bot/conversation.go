@@ -1,0 +1,394 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/auditbot/auditbot/bot/replies"
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/state"
+	"github.com/auditbot/auditbot/templates"
+)
+
+// choreReplies reads each task's new transactions from the stored cursor
+// and answers them. The cursor moves past a transaction only in the same
+// bbolt transaction that records its outcome (and the answer, if any, is
+// an exactly-once comment keyed by the transaction), so a crash loses no
+// reply and repeats no answer.
+func (b *Bot) choreReplies(ctx context.Context, r *run) error {
+	snap, err := b.store.Snapshot(r.c.Name)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, bt := range snap.Batches {
+		if bt.TaskPHID == "" {
+			continue
+		}
+		txs, err := b.phab.TaskTransactions(ctx, bt.TaskPHID, bt.TxCursor)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: read transactions: %w", bt.Monogram(), err))
+			continue
+		}
+		for _, t := range txs {
+			if err := b.handleTransaction(ctx, r, bt, t); err != nil {
+				// Stop this task here: the cursor stays before t, so
+				// the next tick retries it.
+				errs = append(errs, fmt.Errorf("%s: transaction %d: %w", bt.Monogram(), t.ID, err))
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// advance moves a batch's cursor to txID inside tx.
+func advance(tx *state.CampaignTx, batch, txID int) error {
+	bt, err := tx.Batch(batch)
+	if err != nil {
+		return err
+	}
+	if txID > bt.TxCursor {
+		bt.TxCursor = txID
+	}
+	return tx.PutBatch(bt)
+}
+
+// outcome is what the bot decided about one transaction: a state change
+// and, optionally, an answer on the task.
+type outcome struct {
+	kind   string // journal kind
+	user   string
+	detail string
+	// change mutates the state; it runs in the transaction that moves the
+	// cursor.
+	change func(tx *state.CampaignTx) error
+	// answer is the rendered comment, "" for none.
+	answer string
+}
+
+func (b *Bot) handleTransaction(ctx context.Context, r *run, bt state.Batch, t conduit.Transaction) error {
+	var o outcome
+	var err error
+	switch {
+	case t.AuthorPHID == r.rec.BotPHID:
+		// Never answer ourselves.
+	case t.Type == "subscribers":
+		o = b.unsubscribeOutcome(r, bt, t)
+	case t.Type == "comment":
+		text := commentText(t)
+		if text == "" {
+			break
+		}
+		o, err = b.commentOutcome(ctx, r, bt, t, replies.Parse(text))
+		if err != nil {
+			return err
+		}
+	}
+	finish := func(tx *state.CampaignTx) error {
+		if o.change != nil {
+			if err := o.change(tx); err != nil {
+				return err
+			}
+		}
+		return advance(tx, bt.Index, t.ID)
+	}
+	if o.answer == "" {
+		return b.store.Update(r.c.Name, func(tx *state.CampaignTx) error {
+			if o.kind != "" {
+				if err := tx.Append(state.Entry{At: b.now().UTC(), Kind: o.kind, Task: bt.Monogram(), User: o.user, Detail: o.detail}); err != nil {
+					return err
+				}
+			}
+			return finish(tx)
+		})
+	}
+	key := fmt.Sprintf("reply/%s", t.PHID)
+	posted, err := b.comment(ctx, r, bt, key, o.answer, state.Entry{Kind: o.kind, User: o.user, Detail: o.detail}, finish)
+	if err == nil && posted {
+		r.event("%s: answered @%s (%s)", bt.Monogram(), o.user, o.kind)
+	}
+	return err
+}
+
+// commentText is the current text of a comment transaction.
+func commentText(t conduit.Transaction) string {
+	for i := len(t.Comments) - 1; i >= 0; i-- {
+		if !t.Comments[i].Removed {
+			return t.Comments[i].Raw
+		}
+	}
+	return ""
+}
+
+// unsubscribeOutcome flags a batch user who removed themself from the task.
+// Their finding stays pending: unsubscribing does not stop the process.
+func (b *Bot) unsubscribeOutcome(r *run, bt state.Batch, t conduit.Transaction) outcome {
+	self := slices.ContainsFunc(t.Operations, func(op conduit.Operation) bool {
+		return op.Operation == "remove" && op.PHID == t.AuthorPHID
+	})
+	if !self || !bt.Has(t.AuthorPHID) {
+		return outcome{}
+	}
+	var name string
+	return outcome{
+		kind: "unsubscribed", detail: "removed themself from " + bt.Monogram(),
+		change: func(tx *state.CampaignTx) error {
+			f, err := tx.Finding(t.AuthorPHID)
+			if err != nil {
+				return err
+			}
+			name = f.Username
+			if f.Unsubscribed {
+				return nil
+			}
+			f.Unsubscribed, f.UpdatedAt = true, b.now().UTC()
+			r.event("@%s unsubscribed from %s (flagged; still %s)", f.Username, bt.Monogram(), f.Status)
+			if err := tx.PutFinding(f); err != nil {
+				return err
+			}
+			return tx.Append(state.Entry{At: b.now().UTC(), Kind: "unsubscribed", Task: bt.Monogram(), User: name, Detail: "flagged; the finding stays " + string(f.Status)})
+		},
+	}
+}
+
+// commentOutcome decides what a comment means. Commands are honoured only
+// from current members of the approvers' project; free text only from the
+// users of this task's batch.
+func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t conduit.Transaction, rep replies.Reply) (outcome, error) {
+	switch rep.Kind {
+	case replies.KindApprove, replies.KindDeny, replies.KindRestore:
+		return b.commandOutcome(ctx, r, bt, t, rep)
+	}
+	if !bt.Has(t.AuthorPHID) {
+		return outcome{kind: "ignored", detail: "comment by someone outside the batch: " + t.AuthorPHID}, nil
+	}
+	var f state.Finding
+	if err := b.store.View(r.c.Name, func(tx *state.CampaignTx) error {
+		var err error
+		f, err = tx.Finding(t.AuthorPHID)
+		return err
+	}); err != nil {
+		return outcome{}, err
+	}
+	data := templates.ReplyData{Campaign: b.campaignData(r.c, &r.rec), Person: person(&f), Groups: groupNames(&r.rec, f.Groups)}
+	now := b.now().UTC()
+	setStatus := func(s state.Status) func(tx *state.CampaignTx) error {
+		return updateFinding(f.UserPHID, func(f *state.Finding) { f.Status, f.UpdatedAt = s, now })
+	}
+
+	kind := rep.Kind
+	if kind == replies.KindClaimCompliance && f.Status == state.StatusRemoved {
+		kind = replies.KindRestoreRequest
+	}
+	if kind == replies.KindRestoreRequest && f.Status != state.StatusRemoved {
+		kind = replies.KindClaimCompliance
+	}
+	switch kind {
+	case replies.KindClaimCompliance, replies.KindRestoreRequest:
+		// Never trust the claim: ask Phabricator.
+		ok, err := b.verifyCompliant(ctx, f)
+		if err != nil {
+			return outcome{}, err
+		}
+		switch {
+		case !ok:
+			text, err := b.render("claim-rejected", data)
+			return outcome{kind: "claim-rejected", user: f.Username, detail: "claimed compliance; still non-compliant", answer: text}, err
+		case kind == replies.KindRestoreRequest:
+			text, err := b.render("restore-requested", data)
+			return outcome{kind: "restore-requested", user: f.Username, detail: "verified compliant; waiting for an approver's !restore",
+				change: updateFinding(f.UserPHID, func(f *state.Finding) { f.RestoreRequested, f.UpdatedAt = true, now }), answer: text}, err
+		default:
+			text, err := b.render("compliance-thanks", data)
+			o := outcome{kind: "claim-verified", user: f.Username, detail: "verified compliant", answer: text}
+			if f.Status == state.StatusPending || f.Status == state.StatusVoluntary {
+				o.change = setStatus(state.StatusCompliant)
+			}
+			return o, err
+		}
+	case replies.KindRemoveMe:
+		text, err := b.render("voluntary-ack", data)
+		o := outcome{kind: "voluntary", user: f.Username, detail: "asked to be removed", answer: text}
+		if f.Status == state.StatusPending || f.Status == state.StatusCompliant || f.Status == state.StatusExempt {
+			o.change = setStatus(state.StatusVoluntary)
+		}
+		return o, err
+	case replies.KindExemption:
+		data.Reason = rep.Reason
+		if !rep.Until.IsZero() {
+			data.Until = rep.Until.Format("2006-01-02")
+		}
+		text, err := b.render("exemption-requested", data)
+		return outcome{kind: "exemption-requested", user: f.Username, detail: rep.Reason, answer: text,
+			change: updateFinding(f.UserPHID, func(f *state.Finding) {
+				f.Exemption = &state.Exemption{Reason: rep.Reason, Until: rep.Until, RequestedAt: now, Decision: "pending"}
+				f.UpdatedAt = now
+			})}, err
+	default:
+		text, err := b.render("needs-human", data)
+		return outcome{kind: "needs-human", user: f.Username, detail: truncate(rep.Text, 300), answer: text,
+			change: updateFinding(f.UserPHID, func(f *state.Finding) {
+				f.NeedsHuman = append(f.NeedsHuman, fmt.Sprintf("%s: %s", bt.Monogram(), truncate(rep.Text, 300)))
+				f.UpdatedAt = now
+			})}, err
+	}
+}
+
+// verifyCompliant asks Phabricator whether a user now meets the campaign's
+// criteria: MFA enabled and account enabled.
+func (b *Bot) verifyCompliant(ctx context.Context, f state.Finding) (bool, error) {
+	users, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: []string{f.UserPHID}})
+	if err != nil {
+		return false, fmt.Errorf("re-verify @%s: %w", f.Username, err)
+	}
+	if len(users) != 1 || users[0].IsDisabled() {
+		return false, nil
+	}
+	if !slices.Contains(f.Reasons, reasonMFA) {
+		return true, nil
+	}
+	noMFA, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: []string{f.UserPHID}, MFA: ptr(false)})
+	if err != nil {
+		return false, fmt.Errorf("re-verify @%s: %w", f.Username, err)
+	}
+	return len(noMFA) == 0, nil
+}
+
+// commandOutcome handles !approve, !deny and !restore.
+func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t conduit.Transaction, rep replies.Reply) (outcome, error) {
+	members, err := b.approverMembers(ctx, r)
+	if err != nil {
+		return outcome{}, err
+	}
+	users, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: []string{t.AuthorPHID}})
+	if err != nil {
+		return outcome{}, fmt.Errorf("look up commenter: %w", err)
+	}
+	if len(users) != 1 {
+		return outcome{kind: "command-refused", detail: "unknown commenter " + t.AuthorPHID}, nil
+	}
+	approver := users[0]
+	refuse := func(why string) (outcome, error) {
+		text, err := b.render("command-refused", templates.ReplyData{Campaign: b.campaignData(r.c, &r.rec), Person: templates.Person{Username: approver.Username, RealName: approver.RealName}, Reason: why})
+		return outcome{kind: "command-refused", user: approver.Username, detail: rep.Kind.String() + ": " + why, answer: text}, err
+	}
+	if !slices.Contains(members, approver.PHID) || approver.IsDisabled() {
+		return refuse(fmt.Sprintf("only members of #%s may give commands", r.rec.ApproversSlug))
+	}
+	via := bt.Monogram()
+	now := b.now().UTC()
+	reply := func(kind, user, detail string, data templates.ReplyData, change func(*state.CampaignTx) error) (outcome, error) {
+		text, err := b.render(templates.Name(kind), data)
+		return outcome{kind: kind, user: user, detail: detail, answer: text, change: change}, err
+	}
+	base := templates.ReplyData{Campaign: b.campaignData(r.c, &r.rec), Approver: templates.Person{Username: approver.Username, RealName: approver.RealName}}
+
+	if rep.Target == "" {
+		snap, err := b.store.Snapshot(r.c.Name)
+		if err != nil {
+			return outcome{}, err
+		}
+		rm, ok := openRemoval(snap.Removals)
+		if !ok || rm.Status != state.RemovalProposed {
+			return refuse("there is no removal batch waiting for approval")
+		}
+		if rep.Kind == replies.KindDeny {
+			data := base
+			data.Reason, data.Decision = rep.Reason, "rejected"
+			return reply("approval-recorded", approver.Username, rm.Label()+" rejected: "+rep.Reason, data, func(tx *state.CampaignTx) error {
+				cur, err := tx.Removal(rm.ID)
+				if err != nil || cur.Status != state.RemovalProposed {
+					return err
+				}
+				cur.Status, cur.RejectedBy, cur.RejectReason = state.RemovalRejected, approver.Username, rep.Reason
+				return tx.PutRemoval(&cur)
+			})
+		}
+		if rep.Kind != replies.KindApprove {
+			return refuse("!restore needs a user: !restore @username")
+		}
+		if rm.ApprovedBy(approver.PHID) {
+			return refuse(fmt.Sprintf("you already approved %s; it needs %d distinct approvers", rm.Label(), rm.RequiredApprovals))
+		}
+		data := base
+		data.Decision = fmt.Sprintf("%s: approval %d of %d recorded", rm.Label(), len(rm.Approvals)+1, rm.RequiredApprovals)
+		return reply("approval-recorded", approver.Username, data.Decision, data, func(tx *state.CampaignTx) error {
+			cur, err := tx.Removal(rm.ID)
+			if err != nil {
+				return err
+			}
+			if cur.Status != state.RemovalProposed || cur.ApprovedBy(approver.PHID) {
+				return nil
+			}
+			cur.Approvals = append(cur.Approvals, state.Approval{ApproverPHID: approver.PHID, Username: approver.Username, At: now, Via: via})
+			if len(cur.Approvals) >= cur.RequiredApprovals {
+				cur.Status = state.RemovalApproved
+			}
+			r.event("%s approved by @%s on %s (%d of %d)", cur.Label(), approver.Username, via, len(cur.Approvals), cur.RequiredApprovals)
+			return tx.PutRemoval(&cur)
+		})
+	}
+
+	target, err := b.findingByUsername(r.c.Name, rep.Target)
+	if err != nil {
+		return refuse(fmt.Sprintf("@%s is not part of this campaign", rep.Target))
+	}
+	data := base
+	data.Person = person(&target)
+	data.Groups = groupNames(&r.rec, target.Groups)
+	switch {
+	case rep.Kind == replies.KindRestore || (rep.Kind == replies.KindApprove && target.RestoreRequested):
+		// Restoring writes memberships; do it now, then answer.
+		if err := b.restore(ctx, r, target, false, approver.Username); err != nil {
+			if errors.Is(err, ErrRefused) || errors.Is(err, ErrInput) {
+				return refuse(err.Error())
+			}
+			return outcome{}, err
+		}
+		return outcome{kind: "restore-command", user: target.Username, detail: "restored by @" + approver.Username}, nil
+	case target.Exemption == nil || target.Exemption.Decision != "pending":
+		return refuse(fmt.Sprintf("@%s has no exemption request waiting for a decision", target.Username))
+	case target.UserPHID == approver.PHID:
+		return refuse("nobody approves their own exemption")
+	}
+	decision := "granted"
+	if rep.Kind == replies.KindDeny {
+		decision = "denied"
+	}
+	data.Decision, data.Reason = decision, rep.Reason
+	return reply("exemption-decision", target.Username, "exemption "+decision+" by @"+approver.Username, data,
+		updateFinding(target.UserPHID, func(f *state.Finding) {
+			if f.Exemption == nil {
+				return
+			}
+			f.Exemption.Decision, f.Exemption.DecidedBy, f.Exemption.Note = decision, approver.Username, rep.Reason
+			if decision == "granted" {
+				f.Status = state.StatusExempt
+			}
+			f.UpdatedAt = now
+		}))
+}
+
+// updateFinding returns a change that edits one finding.
+func updateFinding(userPHID string, edit func(*state.Finding)) func(*state.CampaignTx) error {
+	return func(tx *state.CampaignTx) error {
+		f, err := tx.Finding(userPHID)
+		if err != nil {
+			return err
+		}
+		edit(&f)
+		return tx.PutFinding(f)
+	}
+}
+
+func truncate(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}

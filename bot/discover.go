@@ -1,0 +1,240 @@
+package bot
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/templates"
+)
+
+// groupView is an audited group as discovered, with its risk level.
+type groupView struct {
+	conduit.Project
+	Risk campaigns.Risk
+}
+
+// snapshot is the read model of one campaign: who is in which group and
+// who is not compliant, as Phabricator says now. Decisions are made from it
+// and from the state file; writes come after.
+type snapshot struct {
+	self      conduit.Whoami
+	groups    []groupView // riskiest first, then by name
+	approvers conduit.Project
+	team      *conduit.Project
+	tags      []conduit.Project
+	findings  []plannedFinding // sorted by username
+	skipped   []Skipped
+	// nonUsers are member PHIDs that are not users (NOTES fact 30: the
+	// server accepts anything as a member), reported but never touched.
+	nonUsers []string
+}
+
+// plannedFinding is one affected user as discovery sees them.
+type plannedFinding struct {
+	User    conduit.User
+	Groups  []groupView
+	Reasons []string
+}
+
+// Skipped is a non-compliant member the campaign leaves alone, and why.
+type Skipped struct {
+	Username string `json:"username"`
+	Reason   string `json:"reason"`
+}
+
+// Reason labels used in findings and texts.
+const (
+	reasonMFA      = "mfa"
+	reasonDisabled = "disabled"
+)
+
+func reasonText(r string) string {
+	switch r {
+	case reasonMFA:
+		return templates.ReasonNoMFA
+	case reasonDisabled:
+		return templates.ReasonDisabled
+	}
+	return r
+}
+
+// sortRiskiestFirst orders groups by descending risk, then name.
+func sortRiskiestFirst(gs []groupView) {
+	slices.SortStableFunc(gs, func(a, b groupView) int {
+		if c := cmp.Compare(b.Risk, a.Risk); c != 0 {
+			return c
+		}
+		return cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name))
+	})
+}
+
+// resolveGroups finds the campaign's groups, approvers, team and tags in one
+// project.search call.
+func (b *Bot) resolveGroups(ctx context.Context, c *campaigns.Campaign) (*snapshot, error) {
+	names := slices.Clone(c.Groups)
+	names = append(names, c.Approvers)
+	if c.Team != "" {
+		names = append(names, c.Team)
+	}
+	names = append(names, c.Tags...)
+	found, err := b.phab.ResolveProjects(ctx, uniq(names), true)
+	if err != nil {
+		return nil, fmt.Errorf("resolve groups: %w", err)
+	}
+	snap := &snapshot{}
+	var missing []string
+	for _, name := range c.Groups {
+		p, ok := found[name]
+		if !ok {
+			missing = append(missing, name)
+			continue
+		}
+		snap.groups = append(snap.groups, groupView{Project: p, Risk: b.cfg.RiskOf(p.Name)})
+	}
+	if p, ok := found[c.Approvers]; ok {
+		snap.approvers = p
+	} else {
+		missing = append(missing, c.Approvers+" (approvers)")
+	}
+	if c.Team != "" {
+		if p, ok := found[c.Team]; ok {
+			snap.team = &p
+		} else {
+			missing = append(missing, c.Team+" (team)")
+		}
+	}
+	for _, t := range c.Tags {
+		if p, ok := found[t]; ok {
+			snap.tags = append(snap.tags, p)
+		} else {
+			missing = append(missing, t+" (tag)")
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: unknown group(s) %s: no project with that name or slug is visible to the bot (a project whose view policy excludes the bot is invisible even to an admin)",
+			ErrInput, strings.Join(missing, ", "))
+	}
+	sortRiskiestFirst(snap.groups)
+	return snap, nil
+}
+
+// discover builds the snapshot for a campaign: groups and their members,
+// then the members without MFA and the disabled ones, in pages of 100.
+func (b *Bot) discover(ctx context.Context, c *campaigns.Campaign) (*snapshot, error) {
+	self, err := b.self(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := b.resolveGroups(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	snap.self = self
+
+	var members []string
+	seen := map[string]bool{}
+	for _, g := range snap.groups {
+		for _, m := range g.MemberPHIDs {
+			if seen[m] {
+				continue
+			}
+			seen[m] = true
+			if strings.HasPrefix(m, "PHID-USER-") {
+				members = append(members, m)
+			} else {
+				snap.nonUsers = append(snap.nonUsers, m)
+			}
+		}
+	}
+	slices.Sort(members)
+	slices.Sort(snap.nonUsers)
+
+	bad := map[string]conduit.User{}
+	reasons := map[string][]string{}
+	if c.Has(campaigns.CriterionMFA) && len(members) > 0 {
+		noMFA, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: members, MFA: ptr(false)})
+		if errors.Is(err, conduit.ErrInvalidConstraint) {
+			return nil, fmt.Errorf("%w: user.search refused the mfa constraint: it exists only for administrators, so the bot account %s must be an admin", ErrCheckFailed, self.Username)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("find members without MFA: %w", err)
+		}
+		for _, u := range noMFA {
+			bad[u.PHID] = u
+			// A disabled account cannot log in to enable MFA; it is a
+			// finding only under the disabled criterion.
+			if !u.IsDisabled() {
+				reasons[u.PHID] = append(reasons[u.PHID], reasonMFA)
+			}
+		}
+	}
+	if c.Has(campaigns.CriterionDisabled) && len(members) > 0 {
+		disabled, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: members, IsDisabled: ptr(true)})
+		if err != nil {
+			return nil, fmt.Errorf("find disabled members: %w", err)
+		}
+		for _, u := range disabled {
+			bad[u.PHID] = u
+			reasons[u.PHID] = []string{reasonDisabled}
+		}
+	}
+
+	for phid, u := range bad {
+		switch {
+		case c.Excluded(u.Username):
+			snap.skipped = append(snap.skipped, Skipped{u.Username, "excluded by the campaign file"})
+			continue
+		case u.IsBot() && c.ExcludeBots:
+			snap.skipped = append(snap.skipped, Skipped{u.Username, "bot account"})
+			continue
+		case u.IsMailingList() && c.ExcludeMailingLists:
+			snap.skipped = append(snap.skipped, Skipped{u.Username, "mailing list"})
+			continue
+		case len(reasons[phid]) == 0:
+			snap.skipped = append(snap.skipped, Skipped{u.Username, "disabled account (the campaign does not audit disabled accounts)"})
+			continue
+		}
+		f := plannedFinding{User: u, Reasons: reasons[phid]}
+		for _, g := range snap.groups {
+			if slices.Contains(g.MemberPHIDs, phid) {
+				f.Groups = append(f.Groups, g)
+			}
+		}
+		snap.findings = append(snap.findings, f)
+	}
+	slices.SortFunc(snap.findings, func(a, b plannedFinding) int { return cmp.Compare(a.User.Username, b.User.Username) })
+	slices.SortFunc(snap.skipped, func(a, b Skipped) int { return cmp.Compare(a.Username, b.Username) })
+	return snap, nil
+}
+
+// batches cuts findings into tasks of at most size users, in username order
+// so that the same snapshot always gives the same batches.
+func batches[T any](items []T, size int) [][]T {
+	var out [][]T
+	for len(items) > 0 {
+		n := min(size, len(items))
+		out = append(out, items[:n])
+		items = items[n:]
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func uniq(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,320 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/state"
+)
+
+// CheckRow is one pre-flight check.
+type CheckRow struct {
+	Subject string `json:"subject"`
+	Check   string `json:"check"`
+	OK      bool   `json:"ok"`
+	Detail  string `json:"detail"`
+}
+
+// CheckReport is the outcome of Check.
+type CheckReport struct {
+	Rows []CheckRow `json:"rows"`
+}
+
+// Failed reports whether any check failed.
+func (r *CheckReport) Failed() bool {
+	return slices.ContainsFunc(r.Rows, func(c CheckRow) bool { return !c.OK })
+}
+
+func (r *CheckReport) add(subject, check string, ok bool, detail string) {
+	r.Rows = append(r.Rows, CheckRow{subject, check, ok, detail})
+}
+
+// WriteText prints the report as a table, failures marked.
+func (r *CheckReport) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\tSUBJECT\tCHECK\tDETAIL")
+	for _, c := range r.Rows {
+		mark := "ok"
+		if !c.OK {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mark, c.Subject, c.Check, c.Detail)
+	}
+	return tw.Flush()
+}
+
+// Check verifies that the bot can run the campaign: the token works, the
+// account is an admin (user.search's mfa constraint is admin-only), every
+// audited group and the approvers' and team projects are visible, and the
+// bot may edit each group's membership. The edit probe removes a user who
+// is not a member, which Phabricator answers as a no-op (NOTES fact 28).
+func (b *Bot) Check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, error) {
+	r := &CheckReport{}
+	if err := b.tmpl.Validate(); err != nil {
+		r.add("templates", "render", false, err.Error())
+	} else {
+		r.add("templates", "render", true, "every template renders")
+	}
+	self, err := b.self(ctx)
+	if errors.Is(err, conduit.ErrInvalidAuth) || errors.Is(err, conduit.ErrNoSession) {
+		r.add("token", "authenticate", false, "Phabricator rejected the API token (revoked, mistyped, or its user is disabled)")
+		return r, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.add("token", "authenticate", true, "authenticated as @"+self.Username)
+	r.add("@"+self.Username, "administrator", self.IsAdmin(),
+		map[bool]string{true: "admin: may use the mfa constraint", false: "not an admin: user.search's mfa constraint is admin-only"}[self.IsAdmin()])
+	if c == nil {
+		return r, nil
+	}
+	snap, err := b.resolveGroups(ctx, c)
+	if errors.Is(err, ErrInput) {
+		r.add(c.Name, "groups visible", false, err.Error())
+		return r, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.add(snap.approvers.Name, "approvers visible", true, fmt.Sprintf("%d member(s)", len(snap.approvers.MemberPHIDs)))
+	if snap.team != nil {
+		r.add(snap.team.Name, "team visible", true, "tagged and subscribed on every task")
+	}
+	// Candidates for the probe: users known to exist, from the projects
+	// already fetched; a group's own members and the bot are never used.
+	var known []string
+	for _, g := range snap.groups {
+		known = append(known, g.MemberPHIDs...)
+	}
+	known = append(known, snap.approvers.MemberPHIDs...)
+	if snap.team != nil {
+		known = append(known, snap.team.MemberPHIDs...)
+	}
+	for _, g := range snap.groups {
+		r.add(g.Name, "visible", true, fmt.Sprintf("%d member(s), risk %s", len(g.MemberPHIDs), g.Risk))
+		probe := ""
+		for _, k := range known {
+			if strings.HasPrefix(k, "PHID-USER-") && k != self.PHID && !slices.Contains(g.MemberPHIDs, k) {
+				probe = k
+				break
+			}
+		}
+		if probe == "" {
+			r.add(g.Name, "may edit membership", true, "not probed: no known non-member to probe with")
+			continue
+		}
+		res, err := b.phab.EditProjectMembers(ctx, g.PHID, nil, []string{probe})
+		switch {
+		case errors.Is(err, conduit.ErrPermissionDenied):
+			r.add(g.Name, "may edit membership", false, "denied: "+policyHint(err))
+		case err != nil:
+			return nil, fmt.Errorf("probe %s: %w", g.Name, err)
+		case len(res.TransactionPHIDs) > 0:
+			r.add(g.Name, "may edit membership", false, "probe changed the project: investigate")
+		default:
+			r.add(g.Name, "may edit membership", true, "no-op removal accepted")
+		}
+	}
+	return r, nil
+}
+
+// policyHint keeps the useful half of a policy denial ("Members of the
+// project X can take this action.").
+func policyHint(err error) string {
+	var ce *conduit.Error
+	if errors.As(err, &ce) {
+		if _, after, ok := strings.Cut(ce.Info, "// "); ok {
+			return after
+		}
+		return ce.Info
+	}
+	return err.Error()
+}
+
+// LaunchResult lists the tasks of a launched campaign.
+type LaunchResult struct {
+	Campaign string       `json:"campaign"`
+	Resumed  bool         `json:"resumed"`
+	Tasks    []LaunchTask `json:"tasks"`
+}
+
+// LaunchTask is one task and whether this run filed it.
+type LaunchTask struct {
+	Batch int    `json:"batch"`
+	Task  string `json:"task"`
+	Users int    `json:"users"`
+	New   bool   `json:"new"`
+}
+
+// Launch runs the pre-flight checks, records the campaign, its findings
+// and batches, then files one restricted task per batch. A second launch of
+// the same campaign only files tasks that are still missing (after a crash)
+// and never discovers again: the campaign is what was recorded.
+func (b *Bot) Launch(ctx context.Context, c *campaigns.Campaign) (*LaunchResult, error) {
+	report, err := b.Check(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if report.Failed() {
+		var sb strings.Builder
+		report.WriteText(&sb)
+		return nil, fmt.Errorf("%w; nothing was written:\n%s", ErrCheckFailed, sb.String())
+	}
+	exists, err := b.store.HasCampaign(c.Name)
+	if err != nil {
+		return nil, err
+	}
+	res := &LaunchResult{Campaign: c.Name, Resumed: exists}
+	if !exists {
+		snap, err := b.discover(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		rec := b.newCampaignRecord(c, snap)
+		rec.LaunchedAt = b.now().UTC()
+		findings, list := newFindings(c, snap, b.now())
+		// Render every task before recording anything, so a template
+		// failure leaves no half-launched campaign.
+		for _, bt := range list {
+			if _, err := b.taskSpec(c, &rec, bt, findingsOf(findings, bt), len(list)); err != nil {
+				return nil, err
+			}
+		}
+		if err := b.store.CreateCampaign(rec, findings, list); err != nil {
+			return nil, err
+		}
+		if err := b.journal(c.Name, state.Entry{Kind: "launch", Actor: snap.self.Username,
+			Detail: fmt.Sprintf("%d finding(s) in %d batch(es), cutoff %s", len(findings), len(list), c.CutoffDate)}); err != nil {
+			return nil, err
+		}
+		b.log.Info().Str("campaign", c.Name).Int("findings", len(findings)).Int("batches", len(list)).Msg("campaign recorded")
+	}
+	tasks, err := b.ensureTasks(ctx, c)
+	res.Tasks = tasks
+	return res, err
+}
+
+// ensureTasks files the task of every batch that has none yet.
+func (b *Bot) ensureTasks(ctx context.Context, c *campaigns.Campaign) ([]LaunchTask, error) {
+	snap, err := b.store.Snapshot(c.Name)
+	if err != nil {
+		return nil, err
+	}
+	var out []LaunchTask
+	var errs []error
+	for _, bt := range snap.Batches {
+		created, bt2, err := b.ensureTask(ctx, c, &snap, bt)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("batch %d: %w", bt.Index, err))
+			continue
+		}
+		out = append(out, LaunchTask{Batch: bt.Index, Task: bt2.Monogram(), Users: len(bt.UserPHIDs), New: created})
+	}
+	return out, errors.Join(errs...)
+}
+
+func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state.Snapshot, bt state.Batch) (bool, state.Batch, error) {
+	if bt.TaskPHID != "" {
+		return false, bt, nil
+	}
+	rec := snap.Campaign
+	spec, err := b.taskSpec(c, &rec, bt, findingsOf(snap.Findings, bt), len(snap.Batches))
+	if err != nil {
+		return false, bt, err
+	}
+	key := taskKey(bt.Index)
+	var got conduit.Task
+	created, err := b.once(ctx, effect{
+		campaign: c.Name, key: key, kind: "task-created",
+		find: func(ctx context.Context) (string, bool, error) {
+			op, _ := b.opOf(c.Name, key)
+			// Our own tasks, created since the intent was recorded (with
+			// slack for clock skew), carrying this batch's marker.
+			tasks, err := b.phab.SearchTasks(ctx, conduit.TaskQuery{AuthorPHIDs: []string{rec.BotPHID}, CreatedStart: op.CreatedAt.Add(-time.Hour)})
+			if err != nil {
+				return "", false, err
+			}
+			for _, t := range tasks {
+				if hasMarker(t.Description, c.Name, key) {
+					got = t
+					return t.PHID, true, nil
+				}
+			}
+			return "", false, nil
+		},
+		do: func(ctx context.Context) (string, error) {
+			res, err := b.phab.CreateTask(ctx, spec)
+			if err != nil {
+				return "", err
+			}
+			got = conduit.Task{ID: res.ObjectID, PHID: res.ObjectPHID}
+			return res.ObjectPHID, nil
+		},
+		record: func(tx *state.CampaignTx, phid string) error {
+			cur, err := tx.Batch(bt.Index)
+			if err != nil {
+				return err
+			}
+			cur.TaskPHID, cur.TaskID, cur.CreatedAt = phid, got.ID, b.now().UTC()
+			bt = cur
+			return tx.PutBatch(cur)
+		},
+		entry: state.Entry{Actor: rec.BotPHID, Detail: fmt.Sprintf("batch %d: %d user(s)", bt.Index, len(bt.UserPHIDs))},
+	})
+	if err != nil {
+		return false, bt, err
+	}
+	if err := b.verifyTask(ctx, c.Name, bt, spec); err != nil {
+		return created, bt, err
+	}
+	b.log.Info().Str("campaign", c.Name).Str("task", bt.Monogram()).Int("batch", bt.Index).Bool("new", created).Msg("task filed")
+	return created, bt, nil
+}
+
+// verifyTask reads a filed task back and fails loudly if the bot cannot see
+// it or its policies are not the restricted ones asked for.
+func (b *Bot) verifyTask(ctx context.Context, campaign string, bt state.Batch, spec conduit.TaskSpec) error {
+	tasks, err := b.phab.SearchTasks(ctx, conduit.TaskQuery{PHIDs: []string{bt.TaskPHID}})
+	if err != nil {
+		return fmt.Errorf("read back %s: %w", bt.Monogram(), err)
+	}
+	if len(tasks) != 1 {
+		return fmt.Errorf("read back %s: the bot cannot see the task it filed", bt.Monogram())
+	}
+	t := tasks[0]
+	var problems []string
+	if t.ViewPolicy != spec.ViewPolicy {
+		problems = append(problems, fmt.Sprintf("view policy is %q, asked for %q", t.ViewPolicy, spec.ViewPolicy))
+	}
+	if t.EditPolicy != spec.EditPolicy {
+		problems = append(problems, fmt.Sprintf("edit policy is %q, asked for %q", t.EditPolicy, spec.EditPolicy))
+	}
+	if t.ViewPolicy == conduit.PolicyPublic || t.ViewPolicy == conduit.PolicyUsers {
+		problems = append(problems, "the task is not restricted")
+	}
+	if len(problems) > 0 {
+		err := fmt.Errorf("task %s policy check failed: %s", bt.Monogram(), strings.Join(problems, "; "))
+		_ = b.journal(campaign, state.Entry{Kind: "policy-mismatch", Task: bt.Monogram(), Detail: err.Error()})
+		return err
+	}
+	return nil
+}
+
+func (b *Bot) opOf(campaign, key string) (state.Op, error) {
+	var op state.Op
+	err := b.store.View(campaign, func(tx *state.CampaignTx) error {
+		var err error
+		op, err = tx.Op(key)
+		return err
+	})
+	return op, err
+}

@@ -1,0 +1,291 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/state"
+)
+
+// Plan is exactly what launch would do, computed without side effects.
+type Plan struct {
+	Campaign       string        `json:"campaign"`
+	Title          string        `json:"title"`
+	Cutoff         time.Time     `json:"cutoff"`
+	CutoffDate     string        `json:"cutoff_date"`
+	Approvers      string        `json:"approvers"`
+	Team           string        `json:"team,omitempty"`
+	Groups         []PlanGroup   `json:"groups"`
+	Findings       []PlanFinding `json:"findings"`
+	Skipped        []Skipped     `json:"skipped"`
+	NonUserMembers []string      `json:"non_user_members,omitempty"`
+	Tasks          []PlanTask    `json:"tasks"`
+	Reminders      []time.Time   `json:"reminders"`
+}
+
+// PlanGroup is one audited group in a plan.
+type PlanGroup struct {
+	Name              string `json:"name"`
+	PHID              string `json:"phid"`
+	Risk              string `json:"risk"`
+	RequiredApprovals int    `json:"required_approvals"`
+	Members           int    `json:"members"`
+	Affected          int    `json:"affected"`
+}
+
+// PlanFinding is one affected user in a plan.
+type PlanFinding struct {
+	Username string   `json:"username"`
+	PHID     string   `json:"phid"`
+	Groups   []string `json:"groups"`
+	Reasons  []string `json:"reasons"`
+	Batch    int      `json:"batch"`
+}
+
+// PlanTask is one task launch would file.
+type PlanTask struct {
+	Batch       int      `json:"batch"`
+	Title       string   `json:"title"`
+	Description string   `json:"description"`
+	Subscribers []string `json:"subscribers"`
+	Projects    []string `json:"projects"`
+	ViewPolicy  string   `json:"view_policy"`
+	EditPolicy  string   `json:"edit_policy"`
+}
+
+// Plan discovers the campaign's findings and renders every task it would
+// file, writing nothing anywhere. Templates are validated first, so a
+// broken template fails here and not halfway through a launch.
+func (b *Bot) Plan(ctx context.Context, c *campaigns.Campaign) (*Plan, error) {
+	if err := b.tmpl.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: templates: %w", ErrInput, err)
+	}
+	snap, err := b.discover(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	rec := b.newCampaignRecord(c, snap)
+	findings, batchList := newFindings(c, snap, b.now())
+
+	p := &Plan{
+		Campaign: c.Name, Title: c.Title, Cutoff: c.Cutoff, CutoffDate: c.CutoffDate,
+		Approvers: snap.approvers.Name, Skipped: snap.skipped, NonUserMembers: snap.nonUsers,
+	}
+	if snap.team != nil {
+		p.Team = snap.team.Name
+	}
+	for _, g := range snap.groups {
+		pg := PlanGroup{Name: g.Name, PHID: g.PHID, Risk: g.Risk.String(), RequiredApprovals: g.Risk.RequiredApprovals(), Members: len(g.MemberPHIDs)}
+		for _, f := range snap.findings {
+			if slices.ContainsFunc(f.Groups, func(x groupView) bool { return x.PHID == g.PHID }) {
+				pg.Affected++
+			}
+		}
+		p.Groups = append(p.Groups, pg)
+	}
+	for _, f := range findings {
+		p.Findings = append(p.Findings, PlanFinding{Username: f.Username, PHID: f.UserPHID, Groups: groupNames(&rec, f.Groups), Reasons: f.Reasons, Batch: f.Batch})
+	}
+	names := map[string]string{}
+	for _, f := range findings {
+		names[f.UserPHID] = f.Username
+	}
+	for _, bt := range batchList {
+		spec, err := b.taskSpec(c, &rec, bt, findingsOf(findings, bt), len(batchList))
+		if err != nil {
+			return nil, err
+		}
+		pt := PlanTask{Batch: bt.Index, Title: spec.Title, Description: spec.Description, ViewPolicy: spec.ViewPolicy, EditPolicy: spec.EditPolicy}
+		for _, s := range spec.SubscriberPHIDs {
+			if n, ok := names[s]; ok {
+				pt.Subscribers = append(pt.Subscribers, "@"+n)
+			} else if snap.team != nil && s == snap.team.PHID {
+				pt.Subscribers = append(pt.Subscribers, "#"+snap.team.Slug)
+			} else if s == snap.approvers.PHID {
+				pt.Subscribers = append(pt.Subscribers, "#"+snap.approvers.Slug)
+			} else {
+				pt.Subscribers = append(pt.Subscribers, s)
+			}
+		}
+		for _, pp := range spec.ProjectPHIDs {
+			pt.Projects = append(pt.Projects, projectName(snap, pp))
+		}
+		p.Tasks = append(p.Tasks, pt)
+	}
+	for _, off := range c.Reminders {
+		p.Reminders = append(p.Reminders, c.Cutoff.Add(-off))
+	}
+	return p, nil
+}
+
+func projectName(snap *snapshot, phid string) string {
+	if snap.team != nil && snap.team.PHID == phid {
+		return snap.team.Name
+	}
+	for _, t := range snap.tags {
+		if t.PHID == phid {
+			return t.Name
+		}
+	}
+	return phid
+}
+
+// newCampaignRecord is the state record launch would write.
+func (b *Bot) newCampaignRecord(c *campaigns.Campaign, snap *snapshot) state.Campaign {
+	rec := state.Campaign{
+		Name: c.Name, Title: c.Title, Cutoff: c.Cutoff, OriginalCutoff: c.Cutoff,
+		ApproversPHID: snap.approvers.PHID, ApproversName: snap.approvers.Name,
+		ApproversSlug: snap.approvers.Slug, BotPHID: snap.self.PHID, Source: c.Source,
+	}
+	if snap.team != nil {
+		rec.TeamPHID = snap.team.PHID
+		rec.TeamName = snap.team.Name
+	}
+	for _, t := range snap.tags {
+		rec.TagPHIDs = append(rec.TagPHIDs, t.PHID)
+	}
+	for _, g := range snap.groups {
+		rec.Groups = append(rec.Groups, state.Group{PHID: g.PHID, Name: g.Name, Slug: g.Slug, Risk: g.Risk.String()})
+	}
+	return rec
+}
+
+// newFindings turns the snapshot's findings into state records and cuts
+// them into batches of the campaign's batch size.
+func newFindings(c *campaigns.Campaign, snap *snapshot, now time.Time) ([]state.Finding, []state.Batch) {
+	var out []state.Finding
+	var list []state.Batch
+	for i, chunk := range batches(snap.findings, c.BatchSize) {
+		bt := state.Batch{Index: i + 1}
+		for _, pf := range chunk {
+			f := state.Finding{
+				UserPHID: pf.User.PHID, Username: pf.User.Username, RealName: pf.User.RealName,
+				Reasons: pf.Reasons, Status: state.StatusPending, Batch: bt.Index, UpdatedAt: now.UTC(),
+			}
+			for _, g := range pf.Groups {
+				f.Groups = append(f.Groups, g.PHID)
+			}
+			out = append(out, f)
+			bt.UserPHIDs = append(bt.UserPHIDs, f.UserPHID)
+		}
+		list = append(list, bt)
+	}
+	return out, list
+}
+
+func findingsOf(all []state.Finding, bt state.Batch) []state.Finding {
+	var out []state.Finding
+	for _, f := range all {
+		if bt.Has(f.UserPHID) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func groupNames(c *state.Campaign, phids []string) []string {
+	var out []string
+	for _, p := range phids {
+		if g, ok := c.GroupByPHID(p); ok {
+			out = append(out, g.Name)
+		} else {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// taskSpec renders the task for one batch. Plan and launch both use it, so
+// the plan shows the exact texts and policies launch files.
+func (b *Bot) taskSpec(c *campaigns.Campaign, rec *state.Campaign, bt state.Batch, fs []state.Finding, total int) (conduit.TaskSpec, error) {
+	data := b.taskData(c, rec, bt, fs, total)
+	title, err := b.render("task-title", data)
+	if err != nil {
+		return conduit.TaskSpec{}, err
+	}
+	desc, err := b.render("task-description", data)
+	if err != nil {
+		return conduit.TaskSpec{}, err
+	}
+	spec := conduit.TaskSpec{
+		Title:           strings.TrimSpace(title),
+		Description:     withMarker(desc, c.Name, taskKey(bt.Index)),
+		SubscriberPHIDs: slices.Clone(bt.UserPHIDs),
+	}
+	if rec.TeamPHID != "" {
+		spec.SubscriberPHIDs = append(spec.SubscriberPHIDs, rec.TeamPHID)
+		spec.ProjectPHIDs = append(spec.ProjectPHIDs, rec.TeamPHID)
+	}
+	// Approvers must be able to read the task to decide on it; with a
+	// subscribers-only policy, subscribing their project lets its members
+	// see it.
+	if rec.ApproversPHID != "" && !slices.Contains(spec.SubscriberPHIDs, rec.ApproversPHID) {
+		spec.SubscriberPHIDs = append(spec.SubscriberPHIDs, rec.ApproversPHID)
+	}
+	for _, t := range rec.TagPHIDs {
+		if !slices.Contains(spec.ProjectPHIDs, t) {
+			spec.ProjectPHIDs = append(spec.ProjectPHIDs, t)
+		}
+	}
+	spec.ViewPolicy, err = policyValue(c.ViewPolicy, rec)
+	if err != nil {
+		return conduit.TaskSpec{}, err
+	}
+	spec.EditPolicy, err = policyValue(c.EditPolicy, rec)
+	if err != nil {
+		return conduit.TaskSpec{}, err
+	}
+	return spec, nil
+}
+
+func taskKey(batch int) string { return fmt.Sprintf("task/batch-%d", batch) }
+
+// WriteText prints the plan for a person.
+func (p *Plan) WriteText(w io.Writer) error {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "Campaign %s: %s\n", p.Campaign, p.Title)
+	fmt.Fprintf(&sb, "Deadline: %s (removal may be proposed from %s)\n", p.CutoffDate, p.Cutoff.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&sb, "Approvers: %s\n\n", p.Approvers)
+	tw := tabwriter.NewWriter(&sb, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tRISK\tAPPROVALS\tMEMBERS\tAFFECTED")
+	for _, g := range p.Groups {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\n", g.Name, g.Risk, g.RequiredApprovals, g.Members, g.Affected)
+	}
+	tw.Flush()
+	fmt.Fprintf(&sb, "\n%d affected user(s) in %d task(s):\n", len(p.Findings), len(p.Tasks))
+	tw = tabwriter.NewWriter(&sb, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USER\tREASONS\tGROUPS\tTASK")
+	for _, f := range p.Findings {
+		fmt.Fprintf(tw, "%s\t%s\t%s\tbatch %d\n", f.Username, strings.Join(f.Reasons, ","), strings.Join(f.Groups, ", "), f.Batch)
+	}
+	tw.Flush()
+	if len(p.Skipped) > 0 {
+		fmt.Fprintf(&sb, "\nNot audited (%d):\n", len(p.Skipped))
+		for _, s := range p.Skipped {
+			fmt.Fprintf(&sb, "  %s: %s\n", s.Username, s.Reason)
+		}
+	}
+	if len(p.NonUserMembers) > 0 {
+		fmt.Fprintf(&sb, "\nMembers that are not users (left alone): %s\n", strings.Join(p.NonUserMembers, ", "))
+	}
+	for _, t := range p.Tasks {
+		fmt.Fprintf(&sb, "\n--- task for batch %d (view: %s, edit: %s)\nTitle: %s\nSubscribers: %s\nTags: %s\n\n%s\n",
+			t.Batch, t.ViewPolicy, t.EditPolicy, t.Title, strings.Join(t.Subscribers, " "), strings.Join(t.Projects, ", "), t.Description)
+	}
+	if len(p.Reminders) > 0 {
+		fmt.Fprintf(&sb, "\nReminders at:")
+		for _, r := range p.Reminders {
+			fmt.Fprintf(&sb, " %s", r.UTC().Format("2006-01-02 15:04"))
+		}
+		sb.WriteString("\n")
+	}
+	_, err := io.WriteString(w, sb.String())
+	return err
+}

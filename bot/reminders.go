@@ -1,0 +1,98 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/auditbot/auditbot/state"
+	"github.com/auditbot/auditbot/templates"
+)
+
+// choreReminders posts the most recent due reminder on every task that
+// still has pending users. Reminders missed while the bot was down are not
+// sent late one after another: only the latest due one is, and the earlier
+// ones are marked handled.
+func (b *Bot) choreReminders(ctx context.Context, r *run) error {
+	now := b.now()
+	if !now.Before(r.rec.Cutoff) {
+		return nil
+	}
+	date := cutoffDate(r.rec.Cutoff)
+	var due []time.Duration
+	for _, off := range r.c.Reminders {
+		id := reminderID(date, off)
+		if !now.Before(r.rec.Cutoff.Add(-off)) && !slices.Contains(r.rec.RemindersDone, id) {
+			due = append(due, off)
+		}
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	send := slices.Min(due)
+	snap, err := b.store.Snapshot(r.c.Name)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, bt := range snap.Batches {
+		fs := findingsOf(snap.Findings, bt)
+		var pending, unsubscribed []templates.Person
+		for i := range fs {
+			if fs[i].Status != state.StatusPending {
+				continue
+			}
+			if fs[i].Unsubscribed {
+				unsubscribed = append(unsubscribed, person(&fs[i]))
+			} else {
+				pending = append(pending, person(&fs[i]))
+			}
+		}
+		if len(pending)+len(unsubscribed) == 0 && r.c.QuietReminders {
+			continue
+		}
+		data := templates.ReminderData{Campaign: b.campaignData(r.c, &snap.Campaign), Pending: pending, DaysLeft: daysLeft(now, r.rec.Cutoff), Unsubscribed: unsubscribed}
+		text, err := b.render("reminder", data)
+		if err != nil {
+			return err
+		}
+		key := fmt.Sprintf("reminder/%s/%s/batch-%d", date, offsetName(send), bt.Index)
+		posted, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: "reminder", Detail: fmt.Sprintf("%s before the cutoff, %d pending", offsetName(send), len(pending))}, nil)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if posted {
+			r.event("reminded %d pending user(s) on %s (%s before the cutoff)", len(pending), bt.Monogram(), offsetName(send))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return b.store.Update(r.c.Name, func(tx *state.CampaignTx) error {
+		rec := tx.Campaign()
+		for _, off := range due {
+			rec.RemindersDone = append(rec.RemindersDone, reminderID(date, off))
+		}
+		return tx.PutCampaign(rec)
+	})
+}
+
+// reminderID names a reminder by cutoff and offset, so extending the
+// deadline makes every reminder due again relative to the new date.
+func reminderID(cutoffDate string, off time.Duration) string {
+	return cutoffDate + "/" + offsetName(off)
+}
+
+// offsetName prints 720h as "30d" and 36h as "36h".
+func offsetName(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return fmt.Sprintf("%dm", d/time.Minute)
+}

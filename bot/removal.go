@@ -1,0 +1,332 @@
+package bot
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/state"
+	"github.com/auditbot/auditbot/templates"
+)
+
+// openRemoval returns the removal batch still waiting for approval or
+// execution, if any: the bot proposes one batch at a time.
+func openRemoval(rs []state.Removal) (state.Removal, bool) {
+	for _, r := range rs {
+		if r.Status == state.RemovalProposed || r.Status == state.RemovalApproved {
+			return r, true
+		}
+	}
+	return state.Removal{}, false
+}
+
+// choreProposeRemovals proposes a removal batch once users are past their
+// cutoff: every (user, group) pair where a pending or voluntary user is
+// still a member. Users with an undecided exemption request are held back,
+// and pairs a removal batch was rejected for are not proposed again.
+func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
+	now := b.now()
+	if now.Before(r.rec.Cutoff) {
+		return nil
+	}
+	snap, err := b.store.Snapshot(r.c.Name)
+	if err != nil {
+		return err
+	}
+	if _, open := openRemoval(snap.Removals); open {
+		return nil
+	}
+	members, err := b.liveMembers(ctx, r)
+	if err != nil {
+		return err
+	}
+	rejected := map[[2]string]bool{}
+	for _, rm := range snap.Removals {
+		if rm.Status == state.RemovalRejected {
+			for _, it := range rm.Items {
+				rejected[[2]string{it.UserPHID, it.GroupPHID}] = true
+			}
+		}
+	}
+	var manual, auto []state.RemovalItem
+	for _, f := range snap.Findings {
+		if !f.Status.Removable() || now.Before(f.EffectiveCutoff(&snap.Campaign)) {
+			continue
+		}
+		if f.Exemption != nil && f.Exemption.Decision == "pending" {
+			continue
+		}
+		for _, gp := range f.Groups {
+			g, ok := snap.Campaign.GroupByPHID(gp)
+			if !ok || !slices.Contains(members[gp], f.UserPHID) || rejected[[2]string{f.UserPHID, gp}] {
+				continue
+			}
+			it := state.RemovalItem{UserPHID: f.UserPHID, Username: f.Username, GroupPHID: gp, GroupName: g.Name,
+				Risk: g.Risk, Voluntary: f.Status == state.StatusVoluntary, Batch: f.Batch}
+			if risk, _ := campaigns.ParseRisk(g.Risk); r.c.AutoApproveNotRisky && risk.MayAutoApprove() {
+				auto = append(auto, it)
+			} else {
+				manual = append(manual, it)
+			}
+		}
+	}
+	for i, items := range [][]state.RemovalItem{auto, manual} {
+		if len(items) == 0 {
+			continue
+		}
+		sortItems(items)
+		rm := state.Removal{ProposedAt: now.UTC(), Items: items, Status: state.RemovalProposed, RequiredApprovals: requiredApprovals(items)}
+		if i == 0 {
+			rm.Status, rm.AutoApproved, rm.RequiredApprovals = state.RemovalApproved, true, 0
+		}
+		err := b.store.Update(r.c.Name, func(tx *state.CampaignTx) error {
+			if err := tx.PutRemoval(&rm); err != nil {
+				return err
+			}
+			return tx.Append(state.Entry{At: now.UTC(), Kind: "removal-proposed", Detail: fmt.Sprintf("%s: %d removal(s), %d approval(s) needed, auto-approved=%v", rm.Label(), len(items), rm.RequiredApprovals, rm.AutoApproved)})
+		})
+		if err != nil {
+			return err
+		}
+		r.event("proposed removal batch %s: %d membership(s), needs %d approval(s)%s", rm.Label(), len(items), rm.RequiredApprovals, map[bool]string{true: " (auto-approved: not-risky groups)"}[rm.AutoApproved])
+	}
+	return nil
+}
+
+// sortItems orders removal items riskiest group first, then by user.
+func sortItems(items []state.RemovalItem) {
+	slices.SortStableFunc(items, func(a, b state.RemovalItem) int {
+		ra, _ := campaigns.ParseRisk(a.Risk)
+		rb, _ := campaigns.ParseRisk(b.Risk)
+		if c := cmp.Compare(rb, ra); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.GroupName, b.GroupName); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Username, b.Username)
+	})
+}
+
+// requiredApprovals is the most any item's group risk level asks for.
+func requiredApprovals(items []state.RemovalItem) int {
+	n := 1
+	for _, it := range items {
+		if risk, err := campaigns.ParseRisk(it.Risk); err == nil {
+			n = max(n, risk.RequiredApprovals())
+		}
+	}
+	return n
+}
+
+// choreAnnounceRemovals tells every task with users in an open removal
+// batch what is proposed and who may approve it.
+func (b *Bot) choreAnnounceRemovals(ctx context.Context, r *run) error {
+	snap, err := b.store.Snapshot(r.c.Name)
+	if err != nil {
+		return err
+	}
+	rm, ok := openRemoval(snap.Removals)
+	if !ok || rm.AutoApproved {
+		return nil
+	}
+	var errs []error
+	for _, bt := range snap.Batches {
+		items := itemsOfBatch(rm.Items, bt.Index)
+		if len(items) == 0 {
+			continue
+		}
+		data := templates.RemovalProposalData{Campaign: b.campaignData(r.c, &snap.Campaign), BatchID: rm.Label(),
+			Items: removalItems(&snap, items), RequiredApprovals: rm.RequiredApprovals}
+		text, err := b.render("removal-proposal", data)
+		if err != nil {
+			return err
+		}
+		key := fmt.Sprintf("removal/%s/proposal/batch-%d", rm.Label(), bt.Index)
+		posted, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: "removal-announced", Detail: rm.Label()}, nil)
+		if err != nil {
+			errs = append(errs, err)
+		} else if posted {
+			r.event("announced %s on %s (%d membership(s))", rm.Label(), bt.Monogram(), len(items))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func itemsOfBatch(items []state.RemovalItem, batch int) []state.RemovalItem {
+	var out []state.RemovalItem
+	for _, it := range items {
+		if it.Batch == batch {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+func removalItems(snap *state.Snapshot, items []state.RemovalItem) []templates.RemovalItem {
+	names := map[string]state.Finding{}
+	for _, f := range snap.Findings {
+		names[f.UserPHID] = f
+	}
+	var out []templates.RemovalItem
+	for _, it := range items {
+		f := names[it.UserPHID]
+		risk, _ := campaigns.ParseRisk(it.Risk)
+		out = append(out, templates.RemovalItem{Person: person(&f), Group: fmt.Sprintf("%s (%s)", it.GroupName, risk.Label()), Voluntary: it.Voluntary})
+	}
+	return out
+}
+
+// choreExecuteRemovals carries out approved removal batches: per group one
+// project.edit removing exactly the approved users still in it, then a
+// notice on each task. Users who became compliant since are skipped.
+func (b *Bot) choreExecuteRemovals(ctx context.Context, r *run) error {
+	snap, err := b.store.Snapshot(r.c.Name)
+	if err != nil {
+		return err
+	}
+	rm, ok := openRemoval(snap.Removals)
+	if !ok || rm.Status != state.RemovalApproved {
+		return nil
+	}
+	members, err := b.liveMembers(ctx, r)
+	if err != nil {
+		return err
+	}
+	status := map[string]state.Status{}
+	for _, f := range snap.Findings {
+		status[f.UserPHID] = f.Status
+	}
+	var errs []error
+	for _, g := range snap.Campaign.Groups {
+		var remove []string
+		for _, it := range rm.Items {
+			if it.GroupPHID == g.PHID && !it.Done && status[it.UserPHID].Removable() && slices.Contains(members[g.PHID], it.UserPHID) {
+				remove = append(remove, it.UserPHID)
+			}
+		}
+		if len(remove) == 0 {
+			continue
+		}
+		key := fmt.Sprintf("removal/%s/remove/%s", rm.Label(), g.PHID)
+		_, err := b.once(ctx, effect{
+			campaign: r.c.Name, key: key, kind: "members-removed",
+			find: func(ctx context.Context) (string, bool, error) {
+				ps, err := b.phab.ProjectsByPHID(ctx, []string{g.PHID}, true)
+				if err != nil || len(ps) != 1 {
+					return "", false, err
+				}
+				gone := !slices.ContainsFunc(remove, func(u string) bool { return slices.Contains(ps[0].MemberPHIDs, u) })
+				return "", gone, nil
+			},
+			do: func(ctx context.Context) (string, error) {
+				res, err := b.phab.EditProjectMembers(ctx, g.PHID, nil, remove)
+				if errors.Is(err, conduit.ErrPermissionDenied) {
+					return "", fmt.Errorf("the bot may not edit %s's membership (%s); a member of that project's editors must remove: %v", g.Name, policyHint(err), remove)
+				}
+				if len(res.TransactionPHIDs) > 0 {
+					return res.TransactionPHIDs[0], err
+				}
+				return "", err
+			},
+			record: func(tx *state.CampaignTx, _ string) error {
+				return markRemoved(tx, rm.ID, g.PHID, remove, b.now().UTC())
+			},
+			entry: state.Entry{Actor: snap.Campaign.BotPHID, Group: g.Name, Detail: fmt.Sprintf("%s: removed %d member(s)", rm.Label(), len(remove))},
+		})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r.event("removed %d member(s) from %s (%s)", len(remove), g.Name, rm.Label())
+		// The cache is now stale for this group.
+		members[g.PHID] = slices.DeleteFunc(slices.Clone(members[g.PHID]), func(u string) bool { return slices.Contains(remove, u) })
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return b.finishRemoval(ctx, r, rm.ID)
+}
+
+// markRemoved records the outcome of one group's removal.
+func markRemoved(tx *state.CampaignTx, removalID int, group string, users []string, now time.Time) error {
+	rm, err := tx.Removal(removalID)
+	if err != nil {
+		return err
+	}
+	for i := range rm.Items {
+		if rm.Items[i].GroupPHID == group && slices.Contains(users, rm.Items[i].UserPHID) {
+			rm.Items[i].Done = true
+		}
+	}
+	if err := tx.PutRemoval(&rm); err != nil {
+		return err
+	}
+	for _, u := range users {
+		f, err := tx.Finding(u)
+		if err != nil {
+			return err
+		}
+		f.Status, f.UpdatedAt = state.StatusRemoved, now
+		if !slices.Contains(f.RemovedFrom, group) {
+			f.RemovedFrom = append(f.RemovedFrom, group)
+		}
+		if err := tx.PutFinding(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finishRemoval posts the removal notices and closes the batch.
+func (b *Bot) finishRemoval(ctx context.Context, r *run, id int) error {
+	snap, err := b.store.Snapshot(r.c.Name)
+	if err != nil {
+		return err
+	}
+	var rm state.Removal
+	for _, x := range snap.Removals {
+		if x.ID == id {
+			rm = x
+		}
+	}
+	var errs []error
+	for _, bt := range snap.Batches {
+		var done []state.RemovalItem
+		for _, it := range itemsOfBatch(rm.Items, bt.Index) {
+			if it.Done {
+				done = append(done, it)
+			}
+		}
+		if len(done) == 0 {
+			continue
+		}
+		text, err := b.render("removal-notice", templates.RemovalNoticeData{Campaign: b.campaignData(r.c, &snap.Campaign), Removed: removalItems(&snap, done)})
+		if err != nil {
+			return err
+		}
+		key := fmt.Sprintf("removal/%s/notice/batch-%d", rm.Label(), bt.Index)
+		if _, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: "removal-notice", Detail: fmt.Sprintf("%s: %d membership(s)", rm.Label(), len(done))}, nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return b.store.Update(r.c.Name, func(tx *state.CampaignTx) error {
+		cur, err := tx.Removal(id)
+		if err != nil {
+			return err
+		}
+		cur.Status = state.RemovalDone
+		if err := tx.PutRemoval(&cur); err != nil {
+			return err
+		}
+		return tx.Append(state.Entry{At: b.now().UTC(), Kind: "removal-done", Detail: cur.Label()})
+	})
+}

@@ -1,0 +1,149 @@
+package bot
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/auditbot/auditbot/state"
+)
+
+// Status is a campaign's state for a person or a script.
+type Status struct {
+	Campaign   string          `json:"campaign"`
+	Title      string          `json:"title"`
+	Cutoff     time.Time       `json:"cutoff"`
+	LaunchedAt time.Time       `json:"launched_at"`
+	Counts     map[string]int  `json:"counts"`
+	Groups     []state.Group   `json:"groups"` // riskiest first
+	Tasks      []StatusTask    `json:"tasks"`
+	Users      []StatusUser    `json:"users"`
+	Removals   []state.Removal `json:"removals"`
+	// Attention lists what needs a human: unanswered replies, exemption
+	// and restore requests, unsubscribed users, pending writes.
+	Attention []string `json:"attention"`
+}
+
+// StatusTask is one task in a status.
+type StatusTask struct {
+	Batch   int    `json:"batch"`
+	Task    string `json:"task"`
+	Users   int    `json:"users"`
+	Pending int    `json:"pending"`
+}
+
+// StatusUser is one affected user in a status.
+type StatusUser struct {
+	Username     string   `json:"username"`
+	Status       string   `json:"status"`
+	Task         string   `json:"task"`
+	Groups       []string `json:"groups"`
+	Reasons      []string `json:"reasons"`
+	Unsubscribed bool     `json:"unsubscribed,omitempty"`
+	Note         string   `json:"note,omitempty"`
+}
+
+// Status reads a campaign's state; it makes no Conduit call.
+func (b *Bot) Status(campaign string) (*Status, error) {
+	if _, err := b.campaignRecord(campaign); err != nil {
+		return nil, err
+	}
+	snap, err := b.store.Snapshot(campaign)
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{Campaign: campaign, Title: snap.Campaign.Title, Cutoff: snap.Campaign.Cutoff, LaunchedAt: snap.Campaign.LaunchedAt,
+		Counts: map[string]int{}, Groups: snap.Campaign.Groups, Removals: snap.Removals}
+	task := map[int]string{}
+	for _, bt := range snap.Batches {
+		task[bt.Index] = bt.Monogram()
+		t := StatusTask{Batch: bt.Index, Task: bt.Monogram(), Users: len(bt.UserPHIDs)}
+		if t.Task == "" {
+			t.Task = "(not filed)"
+		}
+		for _, f := range findingsOf(snap.Findings, bt) {
+			if f.Status == state.StatusPending {
+				t.Pending++
+			}
+		}
+		st.Tasks = append(st.Tasks, t)
+	}
+	for _, f := range snap.Findings {
+		st.Counts[string(f.Status)]++
+		u := StatusUser{Username: f.Username, Status: string(f.Status), Task: task[f.Batch], Groups: groupNames(&snap.Campaign, f.Groups), Reasons: f.Reasons, Unsubscribed: f.Unsubscribed}
+		if f.Exemption != nil {
+			u.Note = fmt.Sprintf("exemption %s: %s", f.Exemption.Decision, f.Exemption.Reason)
+			if f.Exemption.Decision == "pending" {
+				st.Attention = append(st.Attention, fmt.Sprintf("@%s asks for an exemption on %s: %s (approvers: !approve @%s or !deny @%s <reason>)", f.Username, task[f.Batch], f.Exemption.Reason, f.Username, f.Username))
+			}
+		}
+		if f.RestoreRequested {
+			st.Attention = append(st.Attention, fmt.Sprintf("@%s is compliant again and asks to be restored (%s: !restore @%s, or auditbot restore)", f.Username, task[f.Batch], f.Username))
+		}
+		if f.Unsubscribed && f.Status == state.StatusPending {
+			st.Attention = append(st.Attention, fmt.Sprintf("@%s unsubscribed from %s and is still pending", f.Username, task[f.Batch]))
+		}
+		for _, n := range f.NeedsHuman {
+			st.Attention = append(st.Attention, fmt.Sprintf("needs a human answer: @%s on %s", f.Username, n))
+		}
+		st.Users = append(st.Users, u)
+	}
+	for _, op := range snap.Ops {
+		if op.State == state.OpPending {
+			st.Attention = append(st.Attention, fmt.Sprintf("write %s was started and not confirmed; the next tick reconciles it", op.Key))
+		}
+	}
+	for _, rm := range snap.Removals {
+		if rm.Status == state.RemovalProposed {
+			st.Attention = append(st.Attention, fmt.Sprintf("removal batch %s waits for approval: %d of %d", rm.Label(), len(rm.Approvals), rm.RequiredApprovals))
+		}
+	}
+	return st, nil
+}
+
+// WriteText prints the status for a person.
+func (s *Status) WriteText(w io.Writer) error {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "Campaign %s: %s\nLaunched %s, deadline %s\n", s.Campaign, s.Title, s.LaunchedAt.Format("2006-01-02 15:04"), cutoffDate(s.Cutoff))
+	var groups []string
+	for _, g := range s.Groups {
+		groups = append(groups, fmt.Sprintf("%s [%s]", g.Name, strings.ToUpper(g.Risk)))
+	}
+	fmt.Fprintf(&sb, "Groups (riskiest first): %s\n", strings.Join(groups, ", "))
+	var keys []string
+	for k := range s.Counts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&sb, "  %-11s %d\n", k, s.Counts[k])
+	}
+	tw := tabwriter.NewWriter(&sb, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nUSER\tSTATUS\tTASK\tGROUPS\tNOTE")
+	for _, u := range s.Users {
+		note := u.Note
+		if u.Unsubscribed {
+			note = strings.TrimSpace("unsubscribed " + note)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Username, u.Status, u.Task, strings.Join(u.Groups, ", "), note)
+	}
+	tw.Flush()
+	for _, rm := range s.Removals {
+		var by []string
+		for _, a := range rm.Approvals {
+			by = append(by, "@"+a.Username)
+		}
+		fmt.Fprintf(&sb, "\nRemoval %s: %s, %d item(s), approvals %d/%d %s\n", rm.Label(), rm.Status, len(rm.Items), len(rm.Approvals), rm.RequiredApprovals, strings.Join(by, " "))
+	}
+	if len(s.Attention) > 0 {
+		sb.WriteString("\nNeeds attention:\n")
+		for _, a := range s.Attention {
+			sb.WriteString("  - " + a + "\n")
+		}
+	}
+	_, err := io.WriteString(w, sb.String())
+	return err
+}

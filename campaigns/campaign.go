@@ -1,0 +1,531 @@
+package campaigns
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Criterion is one reason a group member fails an audit.
+type Criterion string
+
+// The criteria a campaign can audit.
+const (
+	// CriterionMFA flags members without multi-factor authentication.
+	CriterionMFA Criterion = "mfa"
+	// CriterionDisabled flags disabled accounts that are still members.
+	CriterionDisabled Criterion = "disabled"
+)
+
+// Criteria returns every known criterion.
+func Criteria() []Criterion { return []Criterion{CriterionMFA, CriterionDisabled} }
+
+// MaxBatchSize is the most subscribers the bot puts on one task.
+const MaxBatchSize = 20
+
+// Campaign defaults for keys a campaign file leaves out.
+const (
+	DefaultBatchSize = MaxBatchSize
+	// DefaultHelpURL is Phabricator's own multi-factor settings page,
+	// relative to the instance; see Campaign.HelpLink.
+	DefaultHelpURL = "/settings/panel/multifactor/"
+)
+
+// DefaultReminders returns the reminder offsets used when a campaign file
+// has no reminders key: 30, 7 and 1 days before the cutoff.
+func DefaultReminders() []time.Duration {
+	return []time.Duration{30 * day, 7 * day, day}
+}
+
+const day = 24 * time.Hour
+
+// PolicyKind is how a task's view or edit policy is chosen.
+type PolicyKind string
+
+// The policy kinds.
+const (
+	// PolicySubscribers lets only the task's subscribers in.
+	PolicySubscribers PolicyKind = "subscribers"
+	// PolicyAdmin lets only Phabricator administrators in.
+	PolicyAdmin PolicyKind = "admin"
+	// PolicyProject lets the members of the campaign's team project in.
+	PolicyProject PolicyKind = "project"
+	// PolicyLiteral uses a policy PHID as written.
+	PolicyLiteral PolicyKind = "literal"
+)
+
+// PolicyChoice is a campaign's choice of view or edit policy. Value is the
+// team's project name for PolicyProject and the PHID for PolicyLiteral, and
+// empty otherwise. Mapping the choice to the string Conduit wants
+// ("obj.subscriptions.subscribers", "admin", the team's PHID, the literal
+// PHID) is the caller's job, since only it can resolve project PHIDs.
+type PolicyChoice struct {
+	Kind  PolicyKind
+	Value string
+}
+
+// String returns the choice as written in a campaign file.
+func (pc PolicyChoice) String() string {
+	if pc.Kind == PolicyLiteral {
+		return pc.Value
+	}
+	return string(pc.Kind)
+}
+
+var phidPattern = regexp.MustCompile(`^PHID-[A-Z]{4}-[a-z0-9]{20}$`)
+
+// ParsePolicy parses a view or edit policy as written in a campaign file:
+// subscribers, admin, project or a policy PHID. For project, Value is left
+// empty: the caller fills in the team.
+func ParsePolicy(s string) (PolicyChoice, error) {
+	s = strings.TrimSpace(s)
+	switch k := PolicyKind(strings.ToLower(s)); k {
+	case PolicySubscribers, PolicyAdmin, PolicyProject:
+		return PolicyChoice{Kind: k}, nil
+	}
+	if phidPattern.MatchString(s) {
+		return PolicyChoice{Kind: PolicyLiteral, Value: s}, nil
+	}
+	return PolicyChoice{}, fmt.Errorf("unknown policy %q (want subscribers, admin, project or a policy PHID such as PHID-PLCY-...)", s)
+}
+
+// Campaign is one audit, as loaded from a campaign file.
+type Campaign struct {
+	// Name identifies the campaign in task markers and state keys; it
+	// matches [a-z0-9][a-z0-9-]{1,62}.
+	Name string
+	// Title is the human-readable title of the campaign's tasks.
+	Title string
+	// Criteria are what members are audited for; at least one, no repeats.
+	Criteria []Criterion
+	// Groups are the audited groups, as written; no two share a GroupKey.
+	Groups []string
+	// ExcludeUsers are usernames never audited (without a leading @).
+	ExcludeUsers []string
+	// ExcludeBots and ExcludeMailingLists skip bot and mailing-list
+	// accounts; both default to true.
+	ExcludeBots, ExcludeMailingLists bool
+	// BatchSize is how many members share one task, 1..MaxBatchSize.
+	BatchSize int
+	// Cutoff is the instant after which removal may be proposed. A cutoff
+	// written as a date means the end of that day in UTC.
+	Cutoff time.Time
+	// CutoffDate is the cutoff as written, for display ("2027-02-28").
+	CutoffDate string
+	// Reminders are offsets before Cutoff at which to remind, descending.
+	Reminders []time.Duration
+	// QuietReminders skips a reminder on a task where nobody is pending.
+	QuietReminders bool
+	// Team is the owning team's project, tagged on and subscribed to every
+	// task; "" if none.
+	Team string
+	// Tags are extra projects tagged on tasks, as written (see TaskTags).
+	Tags []string
+	// ViewPolicy and EditPolicy are the policies of the campaign's tasks.
+	ViewPolicy, EditPolicy PolicyChoice
+	// Approvers is the project whose members may approve removals,
+	// exemptions and restores.
+	Approvers string
+	// AutoApproveNotRisky allows removals from not-risky groups without an
+	// approver.
+	AutoApproveNotRisky bool
+	// HelpURL is linked from tasks: an absolute http(s) URL or a path on
+	// the Phabricator instance (see HelpLink).
+	HelpURL string
+	// Source is the file the campaign came from, for messages.
+	Source string
+}
+
+// Has reports whether the campaign audits for criterion c.
+func (c *Campaign) Has(cr Criterion) bool { return slices.Contains(c.Criteria, cr) }
+
+// Excluded reports whether username is listed in exclude.users. Usernames
+// compare case-insensitively, as in Phabricator, and a leading @ is
+// ignored. Bots and mailing lists are the caller's to check against
+// ExcludeBots and ExcludeMailingLists, from the account's roles.
+func (c *Campaign) Excluded(username string) bool {
+	u := normUser(username)
+	return slices.ContainsFunc(c.ExcludeUsers, func(x string) bool { return normUser(x) == u })
+}
+
+func normUser(s string) string { return strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), "@")) }
+
+// TaskTags returns the projects to tag on each task: the team first, then
+// the extra tags, without repeats (compared by GroupKey).
+func (c *Campaign) TaskTags() []string {
+	var out []string
+	seen := make(map[string]bool)
+	for _, t := range append([]string{c.Team}, c.Tags...) {
+		if k := GroupKey(t); k != "" && !seen[k] {
+			seen[k] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// HelpLink returns HelpURL as an absolute URL, resolving a path such as
+// the default "/settings/panel/multifactor/" against baseURL (the
+// Phabricator address, Config.Conduit.URL).
+func (c *Campaign) HelpLink(baseURL string) string {
+	if strings.HasPrefix(c.HelpURL, "/") {
+		return strings.TrimRight(baseURL, "/") + c.HelpURL
+	}
+	return c.HelpURL
+}
+
+var offsetPattern = regexp.MustCompile(`^([0-9]+)([dhm])$`)
+
+// ParseOffset parses a reminder offset: a whole number and one unit, d
+// (days of 24 hours), h or m, such as "30d", "36h" or "90m". Zero parses;
+// campaigns reject it.
+func ParseOffset(s string) (time.Duration, error) {
+	m := offsetPattern.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, fmt.Errorf("%q is not an offset (want a whole number and a unit d, h or m, such as 30d, 36h or 90m)", s)
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	unit := map[string]time.Duration{"d": day, "h": time.Hour, "m": time.Minute}[m[2]]
+	if err != nil || n > math.MaxInt64/int64(unit) {
+		return 0, fmt.Errorf("offset %q is too large", s)
+	}
+	return time.Duration(n) * unit, nil
+}
+
+// ParseCutoff parses a cutoff: a date YYYY-MM-DD, meaning the end of that
+// day in UTC (the returned instant is midnight UTC of the next day), or an
+// RFC 3339 time, taken as written.
+func ParseCutoff(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if d, err := time.Parse(time.DateOnly, s); err == nil {
+		return d.AddDate(0, 0, 1), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date (want YYYY-MM-DD or RFC 3339)", s)
+}
+
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
+
+// checkName reports why s is not a valid campaign name, or nil.
+func checkName(s string) error {
+	if !namePattern.MatchString(s) {
+		return fmt.Errorf("%q is not a valid campaign name (want 2 to 63 lower-case letters, digits and dashes, not starting with a dash)", s)
+	}
+	return nil
+}
+
+// LoadCampaign reads and validates the campaign file at path. On top of
+// what ParseCampaign checks, the campaign's name must match the file's
+// base name (mfa-2027q1 in mfa-2027q1.yaml): the name keys task markers and
+// state, so a file copied without renaming the campaign would otherwise
+// act on the original campaign's tasks.
+func LoadCampaign(path string) (*Campaign, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("campaigns: reading campaign: %w", err)
+	}
+	p := &parser{file: path}
+	c := parseCampaign(p, data)
+	if c != nil && c.nameNode != nil {
+		base := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(path), ".yaml"), ".yml")
+		if c.Name != base {
+			p.errorf(c.nameNode, "name", "%q does not match the file name %q; a campaign named %s must be in %s.yaml",
+				c.Name, filepath.Base(path), c.Name, c.Name)
+		}
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return &c.Campaign, nil
+}
+
+// ParseCampaign parses and validates a campaign file's contents. name is
+// used in error messages and as Source.
+func ParseCampaign(name string, data []byte) (*Campaign, error) {
+	p := &parser{file: name}
+	c := parseCampaign(p, data)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return &c.Campaign, nil
+}
+
+// parsedCampaign is a compiled campaign with the node of its name, which
+// LoadCampaign needs for its file-name check.
+type parsedCampaign struct {
+	Campaign
+	nameNode *yaml.Node
+}
+
+func parseCampaign(p *parser, data []byte) *parsedCampaign {
+	var f campaignFile
+	root := p.document(data, "a mapping with at least name, criteria, groups, cutoff and approvers")
+	if root == nil {
+		return nil
+	}
+	f.parse(p, root)
+	c := f.compile(p)
+	c.Source = p.file
+	return &parsedCampaign{Campaign: *c, nameNode: f.name.n}
+}
+
+// campaignFile is a campaign file as written: values with their nodes,
+// before defaults.
+type campaignFile struct {
+	name, title            val[string]
+	criteria, groups       val[[]item]
+	excludeUsers           val[[]item]
+	excludeBots, excludeML val[bool]
+	batchSize              val[int]
+	cutoff                 val[string]
+	reminders              val[[]item]
+	quietReminders         val[bool]
+	team                   val[string]
+	tags                   val[[]item]
+	viewPolicy, editPolicy val[string]
+	approvers              val[string]
+	autoApprove            val[bool]
+	helpURL                val[string]
+}
+
+func (f *campaignFile) parse(p *parser, root *yaml.Node) {
+	str := func(dst *val[string], key string) func(*yaml.Node) { return into(dst, keyed(p.str, key)) }
+	list := func(dst *val[[]item], key string) func(*yaml.Node) { return into(dst, keyed(p.list, key)) }
+	boolean := func(dst *val[bool], key string) func(*yaml.Node) { return into(dst, keyed(p.boolean, key)) }
+	p.mapping(root, "", []field{
+		{name: "name", required: true, parse: str(&f.name, "name")},
+		{name: "title", parse: str(&f.title, "title")},
+		{name: "criteria", required: true, parse: list(&f.criteria, "criteria")},
+		{name: "groups", required: true, parse: list(&f.groups, "groups")},
+		{name: "exclude", parse: func(n *yaml.Node) {
+			p.mapping(n, "exclude", []field{
+				{name: "users", parse: list(&f.excludeUsers, "exclude.users")},
+				{name: "bots", parse: boolean(&f.excludeBots, "exclude.bots")},
+				{name: "mailing_lists", parse: boolean(&f.excludeML, "exclude.mailing_lists")},
+			})
+		}},
+		{name: "batch_size", parse: into(&f.batchSize, keyed(p.integer, "batch_size"))},
+		{name: "cutoff", required: true, parse: str(&f.cutoff, "cutoff")},
+		{name: "reminders", parse: list(&f.reminders, "reminders")},
+		{name: "quiet_reminders", parse: boolean(&f.quietReminders, "quiet_reminders")},
+		{name: "team", parse: str(&f.team, "team")},
+		{name: "tags", parse: list(&f.tags, "tags")},
+		{name: "view_policy", parse: str(&f.viewPolicy, "view_policy")},
+		{name: "edit_policy", parse: str(&f.editPolicy, "edit_policy")},
+		{name: "approvers", required: true, parse: str(&f.approvers, "approvers")},
+		{name: "auto_approve_not_risky", parse: boolean(&f.autoApprove, "auto_approve_not_risky")},
+		{name: "help_url", parse: str(&f.helpURL, "help_url")},
+	})
+}
+
+// compile applies defaults and checks every value, recording problems in p.
+func (f *campaignFile) compile(p *parser) *Campaign {
+	c := &Campaign{
+		Name:                strings.TrimSpace(f.name.v),
+		Title:               strings.TrimSpace(f.title.v),
+		ExcludeBots:         f.excludeBots.or(true),
+		ExcludeMailingLists: f.excludeML.or(true),
+		BatchSize:           f.batchSize.or(DefaultBatchSize),
+		QuietReminders:      f.quietReminders.or(true),
+		Team:                strings.TrimSpace(f.team.v),
+		Approvers:           strings.TrimSpace(f.approvers.v),
+		AutoApproveNotRisky: f.autoApprove.v,
+		HelpURL:             strings.TrimSpace(f.helpURL.or(DefaultHelpURL)),
+	}
+
+	if f.name.set() {
+		if err := checkName(c.Name); err != nil {
+			p.errorf(f.name.n, "name", "%v", err)
+		}
+	}
+	if strings.ContainsAny(c.Title, "\r\n") {
+		p.errorf(f.title.n, "title", "must be a single line")
+	}
+	if c.Title == "" {
+		c.Title = "Security audit: " + c.Name
+	}
+
+	if f.criteria.set() {
+		c.Criteria = f.compileCriteria(p)
+	}
+	if f.groups.set() {
+		c.Groups = uniqueGroups(p, f.groups, "groups", "group")
+		if len(f.groups.v) == 0 {
+			p.errorf(f.groups.n, "groups", "is empty; list at least one group to audit")
+		}
+	}
+	if f.excludeUsers.set() {
+		c.ExcludeUsers = f.compileUsers(p)
+	}
+
+	if c.BatchSize < 1 {
+		p.errorf(f.batchSize.n, "batch_size", "%d is less than 1", c.BatchSize)
+	} else if c.BatchSize > MaxBatchSize {
+		p.errorf(f.batchSize.n, "batch_size", "%d is more than %d, the most subscribers the bot puts on one task", c.BatchSize, MaxBatchSize)
+	}
+
+	if f.cutoff.set() {
+		c.CutoffDate = strings.TrimSpace(f.cutoff.v)
+		t, err := ParseCutoff(c.CutoffDate)
+		if err != nil {
+			p.errorf(f.cutoff.n, "cutoff", "%v", err)
+		}
+		c.Cutoff = t
+	}
+
+	c.Reminders = DefaultReminders()
+	if f.reminders.set() {
+		c.Reminders = f.compileReminders(p)
+	}
+
+	if f.team.set() && c.Team == "" {
+		p.errorf(f.team.n, "team", "must not be empty; leave the key out if there is no owning team")
+	}
+	if f.tags.set() {
+		c.Tags = uniqueGroups(p, f.tags, "tags", "project")
+	}
+
+	c.ViewPolicy = f.compilePolicy(p, f.viewPolicy, "view_policy", c.Team)
+	c.EditPolicy = f.compilePolicy(p, f.editPolicy, "edit_policy", c.Team)
+
+	if f.approvers.set() && c.Approvers == "" {
+		p.errorf(f.approvers.n, "approvers", "must name the project whose members approve removals")
+	}
+
+	if err := checkHelpURL(c.HelpURL); err != nil {
+		p.errorf(f.helpURL.n, "help_url", "%v", err)
+	}
+	return c
+}
+
+func (f *campaignFile) compileCriteria(p *parser) []Criterion {
+	out := []Criterion{}
+	seen := make(map[Criterion]*yaml.Node)
+	valid := make([]string, 0, len(Criteria()))
+	for _, c := range Criteria() {
+		valid = append(valid, string(c))
+	}
+	for _, it := range f.criteria.v {
+		cr := Criterion(strings.ToLower(it.s))
+		switch {
+		case !slices.Contains(Criteria(), cr):
+			p.errorf(it.n, "criteria", "unknown criterion %q (want %s)", it.s, oneOf(valid))
+		case seen[cr] != nil:
+			p.errorf(it.n, "criteria", "%q is listed twice", it.s)
+		default:
+			seen[cr] = it.n
+			out = append(out, cr)
+		}
+	}
+	if len(f.criteria.v) == 0 {
+		p.errorf(f.criteria.n, "criteria", "is empty; want at least one of %s", oneOf(valid))
+	}
+	return out
+}
+
+// uniqueGroups checks a list of project names for blanks and for repeats
+// under GroupKey, returning the names as written.
+func uniqueGroups(p *parser, items val[[]item], key, what string) []string {
+	out := []string{}
+	first := make(map[string]item)
+	for _, it := range items.v {
+		k := GroupKey(it.s)
+		if k == "" {
+			p.errorf(it.n, key, "empty %s name", what)
+			continue
+		}
+		if prev, dup := first[k]; dup {
+			where := ""
+			if prev.n.Line != it.n.Line {
+				where = fmt.Sprintf(" (line %d)", prev.n.Line)
+			}
+			p.errorf(it.n, key, "%q is the same %s as %q%s", it.s, what, prev.s, where)
+			continue
+		}
+		first[k] = it
+		out = append(out, it.s)
+	}
+	return out
+}
+
+func (f *campaignFile) compileUsers(p *parser) []string {
+	out := []string{}
+	seen := make(map[string]bool)
+	for _, it := range f.excludeUsers.v {
+		u := strings.TrimPrefix(it.s, "@")
+		switch {
+		case u == "":
+			p.errorf(it.n, "exclude.users", "empty username")
+		case seen[normUser(u)]:
+			p.errorf(it.n, "exclude.users", "%q is listed twice", it.s)
+		default:
+			seen[normUser(u)] = true
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func (f *campaignFile) compileReminders(p *parser) []time.Duration {
+	out := []time.Duration{}
+	first := make(map[time.Duration]item)
+	for _, it := range f.reminders.v {
+		d, err := ParseOffset(it.s)
+		switch {
+		case err != nil:
+			p.errorf(it.n, "reminders", "%v", err)
+		case d <= 0:
+			p.errorf(it.n, "reminders", "%q must be greater than zero", it.s)
+		case first[d].n != nil:
+			p.errorf(it.n, "reminders", "%q is the same offset as %q", it.s, first[d].s)
+		default:
+			first[d] = it
+			out = append(out, d)
+		}
+	}
+	slices.SortFunc(out, func(a, b time.Duration) int { return cmp.Compare(b, a) })
+	return out
+}
+
+func (f *campaignFile) compilePolicy(p *parser, v val[string], key, team string) PolicyChoice {
+	if !v.set() {
+		return PolicyChoice{Kind: PolicySubscribers}
+	}
+	pc, err := ParsePolicy(v.v)
+	if err != nil {
+		p.errorf(v.n, key, "%v", err)
+		return PolicyChoice{}
+	}
+	if pc.Kind == PolicyProject {
+		if team == "" {
+			p.errorf(v.n, key, "project means the members of the team's project, but team is not set")
+		}
+		pc.Value = team
+	}
+	return pc
+}
+
+// checkHelpURL accepts an absolute http(s) URL or a path on the instance.
+func checkHelpURL(s string) error {
+	if strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//") {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("want an http(s) URL or a path on Phabricator starting with /")
+	}
+	return nil
+}

@@ -1,0 +1,426 @@
+package campaigns
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// TokenEnv is the environment variable that holds the Conduit API token. It
+// wins over conduit.token_file.
+const TokenEnv = "AUDITBOT_CONDUIT_TOKEN"
+
+// Built-in defaults for keys a config file leaves out.
+const (
+	DefaultTimeout           = 30 * time.Second
+	DefaultRequestsPerSecond = 10.0
+	DefaultStateFile         = "auditbot.db"
+	DefaultLogLevel          = "info"
+	DefaultLogFormat         = "console"
+	DefaultTickEvery         = 15 * time.Minute
+	DefaultCampaignsDir      = "campaigns"
+	// DefaultRisk is the risk of groups the config does not list. It is
+	// security, not the lowest level, so that an unlisted group always
+	// needs two approvers and is never auto-approved.
+	DefaultRisk = RiskSecurity
+)
+
+// MinTickEvery is the shortest schedule.tick_every allowed: every tick
+// reads group memberships and tasks over Conduit.
+const MinTickEvery = time.Minute
+
+// Config is the bot's configuration, as loaded from config.yaml. Relative
+// paths in the file are resolved against the directory holding the file,
+// so the bot behaves the same whatever its working directory.
+type Config struct {
+	Conduit ConduitConfig
+	// StateFile is the bbolt database holding campaign state.
+	StateFile string
+	// TemplatesDir overrides the built-in task and comment templates; ""
+	// means use the built-in ones.
+	TemplatesDir string
+	Log          LogConfig
+	Schedule     ScheduleConfig
+	// CampaignsDir is where `auditbot launch NAME` looks for NAME.yaml.
+	CampaignsDir string
+	// Groups maps group names, as written in the file, to their risk.
+	// Look groups up with RiskOf, which also applies DefaultRisk.
+	Groups map[string]Risk
+	// DefaultRisk is the risk of groups not listed in Groups.
+	DefaultRisk Risk
+	// Source is the file the config came from, for messages.
+	Source string
+}
+
+// ConduitConfig says how to reach Conduit. The token is deliberately not
+// here: see Config.Token.
+type ConduitConfig struct {
+	// URL is the Phabricator base URL, such as https://phabricator.example.org,
+	// without a trailing slash or /api.
+	URL string
+	// TokenFile names a file holding the API token; "" if not configured.
+	TokenFile string
+	// Timeout bounds each Conduit call.
+	Timeout time.Duration
+	// RequestsPerSecond is the client-side rate limit.
+	RequestsPerSecond float64
+}
+
+// LogConfig sets up logging.
+type LogConfig struct {
+	Level  string // trace, debug, info, warn or error
+	Format string // json or console
+}
+
+// ScheduleConfig drives daemon mode.
+type ScheduleConfig struct {
+	// TickEvery is how often the daemon runs its chores.
+	TickEvery time.Duration
+}
+
+var (
+	logLevels  = []string{"trace", "debug", "info", "warn", "error"}
+	logFormats = []string{"json", "console"}
+)
+
+const tokenInYAML = "the Conduit token must not be written in the config file; " +
+	"put it in a file named by conduit.token_file (mode 0600) or in the " + TokenEnv + " environment variable"
+
+// LoadConfig reads and validates the bot configuration at path. On error
+// it reports every problem found, each with its file and line.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("campaigns: reading config: %w", err)
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig parses and validates a bot configuration. name is used in
+// error messages and to resolve relative paths (against its directory).
+func ParseConfig(name string, data []byte) (*Config, error) {
+	p := &parser{file: name}
+	var f configFile
+	if root := p.document(data, "a mapping with at least conduit.url"); root != nil {
+		f.parse(p, root)
+	}
+	cfg := f.compile(p, filepath.Dir(name))
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	cfg.Source = name
+	return cfg, nil
+}
+
+// configFile is config.yaml as written: values with their nodes, before
+// defaults.
+type configFile struct {
+	root                *yaml.Node
+	url                 val[string]
+	tokenFile           val[string]
+	timeout             val[time.Duration]
+	rps                 val[float64]
+	stateFile           val[string]
+	templatesDir        val[string]
+	logLevel, logFormat val[string]
+	tickEvery           val[time.Duration]
+	campaignsDir        val[string]
+	groups              []groupEntry
+	defaultRisk         val[Risk]
+}
+
+type groupEntry struct {
+	name string
+	key  *yaml.Node
+	risk val[Risk]
+}
+
+func (f *configFile) parse(p *parser, root *yaml.Node) {
+	f.root = root
+	p.mapping(root, "", []field{
+		{name: "conduit", required: true, parse: func(n *yaml.Node) {
+			p.mapping(n, "conduit", []field{
+				{name: "url", required: true, parse: into(&f.url, keyed(p.str, "conduit.url"))},
+				{name: "token_file", parse: into(&f.tokenFile, keyed(p.str, "conduit.token_file"))},
+				{name: "timeout", parse: into(&f.timeout, keyed(p.duration, "conduit.timeout"))},
+				{name: "requests_per_second", parse: into(&f.rps, keyed(p.number, "conduit.requests_per_second"))},
+				{name: "token", secret: tokenInYAML},
+				{name: "api_token", secret: tokenInYAML},
+			})
+		}},
+		{name: "state_file", parse: into(&f.stateFile, keyed(p.str, "state_file"))},
+		{name: "templates_dir", parse: into(&f.templatesDir, keyed(p.str, "templates_dir"))},
+		{name: "log", parse: func(n *yaml.Node) {
+			p.mapping(n, "log", []field{
+				{name: "level", parse: into(&f.logLevel, keyed(p.str, "log.level"))},
+				{name: "format", parse: into(&f.logFormat, keyed(p.str, "log.format"))},
+			})
+		}},
+		{name: "schedule", parse: func(n *yaml.Node) {
+			p.mapping(n, "schedule", []field{
+				{name: "tick_every", parse: into(&f.tickEvery, keyed(p.duration, "schedule.tick_every"))},
+			})
+		}},
+		{name: "campaigns_dir", parse: into(&f.campaignsDir, keyed(p.str, "campaigns_dir"))},
+		{name: "groups", parse: func(n *yaml.Node) { f.parseGroups(p, n) }},
+		{name: "default_risk", parse: into(&f.defaultRisk, func(n *yaml.Node) (Risk, bool) { return p.risk(n, "default_risk") })},
+		{name: "token", secret: tokenInYAML},
+		{name: "api_token", secret: tokenInYAML},
+	})
+}
+
+// parseGroups reads `groups: {NAME: {risk: LEVEL}, ...}`.
+func (f *configFile) parseGroups(p *parser, n *yaml.Node) {
+	n = deref(n)
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "groups", "want a mapping of group names to {risk: LEVEL}, got %s", describe(n))
+		return
+	}
+	first := make(map[string]*yaml.Node) // GroupKey -> key node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), n.Content[i+1]
+		name, ok := p.str(k, "groups")
+		if !ok {
+			continue
+		}
+		name = strings.TrimSpace(name)
+		path := join("groups", name)
+		if GroupKey(name) == "" {
+			p.errorf(k, "groups", "empty group name")
+			continue
+		}
+		if prev, dup := first[GroupKey(name)]; dup {
+			p.errorf(k, "groups", "%q is the same group as %q (line %d)", name, prev.Value, prev.Line)
+			continue
+		}
+		first[GroupKey(name)] = k
+		e := groupEntry{name: name, key: k}
+		if isNull(v) {
+			p.errorf(k, path, "want {risk: LEVEL} with LEVEL one of %s", oneOf(riskNameList()))
+			continue
+		}
+		p.mapping(v, path, []field{
+			{name: "risk", required: true, parse: into(&e.risk, func(n *yaml.Node) (Risk, bool) { return p.risk(n, path+".risk") })},
+		})
+		if e.risk.set() {
+			f.groups = append(f.groups, e)
+		}
+	}
+}
+
+// risk reads a risk level name.
+func (p *parser) risk(n *yaml.Node, key string) (Risk, bool) {
+	s, ok := p.str(n, key)
+	if !ok {
+		return 0, false
+	}
+	r, err := ParseRisk(s)
+	if err != nil {
+		p.errorf(n, key, "%v", err)
+		return 0, false
+	}
+	return r, true
+}
+
+// compile applies defaults and checks every value, recording problems in p.
+func (f *configFile) compile(p *parser, dir string) *Config {
+	cfg := &Config{
+		Conduit: ConduitConfig{
+			TokenFile:         f.tokenFile.v,
+			Timeout:           f.timeout.or(DefaultTimeout),
+			RequestsPerSecond: f.rps.or(DefaultRequestsPerSecond),
+		},
+		StateFile:    f.stateFile.or(DefaultStateFile),
+		TemplatesDir: f.templatesDir.v,
+		Log: LogConfig{
+			Level:  strings.ToLower(f.logLevel.or(DefaultLogLevel)),
+			Format: strings.ToLower(f.logFormat.or(DefaultLogFormat)),
+		},
+		Schedule:     ScheduleConfig{TickEvery: f.tickEvery.or(DefaultTickEvery)},
+		CampaignsDir: f.campaignsDir.or(DefaultCampaignsDir),
+		Groups:       make(map[string]Risk, len(f.groups)),
+		DefaultRisk:  f.defaultRisk.or(DefaultRisk),
+	}
+	if f.url.set() {
+		u, err := checkBaseURL(f.url.v)
+		if err != nil {
+			p.errorf(f.url.n, "conduit.url", "%v", err)
+		}
+		cfg.Conduit.URL = u
+	}
+	if f.timeout.set() && f.timeout.v <= 0 {
+		p.errorf(f.timeout.n, "conduit.timeout", "must be greater than zero, got %s", f.timeout.n.Value)
+	}
+	if f.rps.set() && f.rps.v <= 0 {
+		p.errorf(f.rps.n, "conduit.requests_per_second", "must be greater than zero, got %s", f.rps.n.Value)
+	}
+	if f.tickEvery.set() && f.tickEvery.v < MinTickEvery {
+		p.errorf(f.tickEvery.n, "schedule.tick_every", "%s is too often; at least %s, as every tick reads memberships and tasks over Conduit",
+			f.tickEvery.n.Value, "1m")
+	}
+	if !slices.Contains(logLevels, cfg.Log.Level) {
+		p.errorf(f.logLevel.n, "log.level", "unknown level %q (want %s)", f.logLevel.v, oneOf(logLevels))
+	}
+	if !slices.Contains(logFormats, cfg.Log.Format) {
+		p.errorf(f.logFormat.n, "log.format", "unknown format %q (want %s)", f.logFormat.v, oneOf(logFormats))
+	}
+	for _, pth := range []struct {
+		key      string
+		v        val[string]
+		dst      *string
+		optional bool
+	}{
+		{"conduit.token_file", f.tokenFile, &cfg.Conduit.TokenFile, true},
+		{"state_file", f.stateFile, &cfg.StateFile, false},
+		{"templates_dir", f.templatesDir, &cfg.TemplatesDir, true},
+		{"campaigns_dir", f.campaignsDir, &cfg.CampaignsDir, false},
+	} {
+		s := strings.TrimSpace(*pth.dst)
+		if s == "" {
+			if !pth.optional {
+				p.errorf(pth.v.n, pth.key, "must not be empty")
+			}
+			*pth.dst = ""
+			continue
+		}
+		if !filepath.IsAbs(s) {
+			s = filepath.Join(dir, s)
+		}
+		*pth.dst = filepath.Clean(s)
+	}
+	for _, g := range f.groups {
+		cfg.Groups[g.name] = g.risk.v
+	}
+	return cfg
+}
+
+// checkBaseURL checks a Phabricator base URL and returns it without a
+// trailing slash. The URL is never echoed: it could carry credentials.
+func checkBaseURL(s string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return "", errors.New("not a valid URL; want the Phabricator address such as https://phabricator.example.org")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return "", errors.New("want an http or https URL such as https://phabricator.example.org")
+	}
+	if u.User != nil {
+		return "", errors.New("must not contain a user name or password; the token comes from " + TokenEnv + " or conduit.token_file")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", errors.New("must not have a query or fragment; want just the Phabricator address")
+	}
+	path := strings.TrimRight(u.Path, "/")
+	switch {
+	case path == "/api" || strings.HasSuffix(path, "/api"):
+		return "", errors.New("drop the trailing /api: the bot adds /api/METHOD itself")
+	case path != "":
+		return "", fmt.Errorf("must not have a path (%q): Phabricator is served from the root of its domain", u.Path)
+	}
+	u.Path = ""
+	return u.String(), nil
+}
+
+// RiskOf returns the risk of the named group: the level listed in the
+// config's groups, else DefaultRisk. Names match case-insensitively, and
+// "acl*x", "acl_x" and "#acl_x" are the same name (see GroupKey). In a
+// config built by hand, an invalid (unset) risk counts as not listed, and
+// an invalid DefaultRisk as the package DefaultRisk.
+func (c *Config) RiskOf(groupName string) Risk {
+	key := GroupKey(groupName)
+	for name, r := range c.Groups {
+		if GroupKey(name) == key && r.Valid() {
+			return r
+		}
+	}
+	if !c.DefaultRisk.Valid() {
+		return DefaultRisk
+	}
+	return c.DefaultRisk
+}
+
+// SortByRisk returns a copy of groups ordered riskiest first (by RiskOf),
+// keeping the given order among groups of equal risk. Tasks and reports
+// list groups this way so that the most sensitive access is read first.
+func (c *Config) SortByRisk(groups []string) []string {
+	out := slices.Clone(groups)
+	slices.SortStableFunc(out, func(a, b string) int { return int(c.RiskOf(b)) - int(c.RiskOf(a)) })
+	return out
+}
+
+// Token returns the Conduit API token: the AUDITBOT_CONDUIT_TOKEN
+// environment variable if set and not blank, else the contents of
+// conduit.token_file with surrounding whitespace trimmed. getenv and
+// readFile default to os.Getenv and os.ReadFile when nil.
+//
+// When the token file exists on the real file system, Token refuses it if
+// its mode lets the group or others read it, before reading it. No error
+// ever contains the token.
+func (c *Config) Token(getenv func(string) string, readFile func(string) ([]byte, error)) (string, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if readFile == nil {
+		readFile = os.ReadFile
+	}
+	if t := strings.TrimSpace(getenv(TokenEnv)); t != "" {
+		return t, nil
+	}
+	path := c.Conduit.TokenFile
+	if path == "" {
+		return "", fmt.Errorf("campaigns: no Conduit token: set %s or conduit.token_file in %s", TokenEnv, c.sourceName())
+	}
+	if err := checkTokenFileMode(path); err != nil {
+		return "", err
+	}
+	data, err := readFile(path)
+	if err != nil {
+		// The error comes from reading, so it names the path, not the contents.
+		return "", fmt.Errorf("campaigns: reading Conduit token from conduit.token_file: %w", err)
+	}
+	t := strings.TrimSpace(string(data))
+	switch {
+	case t == "":
+		return "", fmt.Errorf("campaigns: Conduit token file %s is empty", path)
+	case strings.ContainsAny(t, " \t\r\n"):
+		return "", fmt.Errorf("campaigns: Conduit token file %s holds more than one word; want only the token", path)
+	}
+	return t, nil
+}
+
+// checkTokenFileMode refuses a token file that the group or others may
+// read. A path that does not exist on the real file system is left to
+// readFile (tests pass an in-memory one); Windows has no such mode bits.
+func checkTokenFileMode(path string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("campaigns: checking Conduit token file: %w", err)
+	}
+	if mode := fi.Mode().Perm(); mode&0o044 != 0 {
+		return fmt.Errorf("campaigns: Conduit token file %s has mode %#o, readable by group or others; "+
+			"run chmod 600 %s (or pass the token in %s)", path, mode, path, TokenEnv)
+	}
+	return nil
+}
+
+func (c *Config) sourceName() string {
+	if c.Source == "" {
+		return "the config"
+	}
+	return c.Source
+}

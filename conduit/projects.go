@@ -1,0 +1,208 @@
+package conduit
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/uber/gonduit/requests"
+)
+
+// projectRow is one project.search row.
+type projectRow struct {
+	ID     int    `json:"id"`
+	PHID   string `json:"phid"`
+	Fields struct {
+		Name   string `json:"name"`
+		Slug   string `json:"slug"`
+		Policy struct {
+			View string `json:"view"`
+			Edit string `json:"edit"`
+			Join string `json:"join"`
+		} `json:"policy"`
+	} `json:"fields"`
+	Attachments phpObject[struct {
+		Members *struct {
+			Members []phidField `json:"members"`
+		} `json:"members"`
+	}] `json:"attachments"`
+}
+
+func (r projectRow) project() Project {
+	p := Project{
+		ID:   r.ID,
+		PHID: r.PHID,
+		Name: r.Fields.Name,
+		Slug: r.Fields.Slug,
+		Policy: ProjectPolicy{
+			View: r.Fields.Policy.View,
+			Edit: r.Fields.Policy.Edit,
+			Join: r.Fields.Policy.Join,
+		},
+	}
+	if m := r.Attachments.V.Members; m != nil {
+		p.MemberPHIDs = make([]string, 0, len(m.Members))
+		for _, mem := range m.Members {
+			p.MemberPHIDs = append(p.MemberPHIDs, mem.PHID)
+		}
+	}
+	return p
+}
+
+// NormalizeSlug turns a project name or hashtag as people write it
+// ("#acl*security", "WMF-NDA", "Security Team") into the slug Phorge
+// stores ("acl_security", "wmf-nda", "security_team").
+func NormalizeSlug(name string) string {
+	s := strings.TrimSpace(name)
+	s = strings.TrimPrefix(s, "#")
+	s = strings.ToLower(s)
+	return strings.NewReplacer("*", "_", " ", "_").Replace(s)
+}
+
+// ResolveProjects finds projects by name or slug ("WMF-NDA", "acl*security",
+// "acl_security", "#acl_security") with project.search's slugs constraint and
+// returns them keyed by the name as given. Names that match nothing, or
+// projects the viewer cannot see, are absent from the map.
+func (c *Client) ResolveProjects(ctx context.Context, names []string, withMembers bool) (map[string]Project, error) {
+	out := make(map[string]Project)
+	var slugs []string
+	for _, n := range names {
+		if s := NormalizeSlug(n); s != "" {
+			slugs = append(slugs, s)
+		}
+	}
+	slugs = dedupe(slugs)
+	if len(slugs) == 0 {
+		return out, nil
+	}
+	byPHID := make(map[string]Project)
+	bySlug := make(map[string]string) // normalised slug sent -> project PHID
+	for _, chunk := range chunks(slugs, maxPageSize) {
+		req := &searchRequest{Constraints: map[string]any{"slugs": chunk}}
+		if withMembers {
+			req.Attachments = map[string]bool{"members": true}
+		}
+		err := searchAll(ctx, c, "project.search", req, func(p *searchPage[projectRow]) (bool, error) {
+			for _, r := range p.Data {
+				byPHID[r.PHID] = r.project()
+				// A project's primary slug also resolves names the slugMap
+				// might not echo.
+				if _, ok := bySlug[r.Fields.Slug]; !ok && r.Fields.Slug != "" {
+					bySlug[r.Fields.Slug] = r.PHID
+				}
+			}
+			// The slugMap also covers secondary slugs (hashtags), so it wins.
+			for in, e := range p.Maps.V.SlugMap.V {
+				bySlug[NormalizeSlug(in)] = e.ProjectPHID
+			}
+			return true, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, n := range names {
+		if phid, ok := bySlug[NormalizeSlug(n)]; ok {
+			if p, ok := byPHID[phid]; ok {
+				out[n] = p
+			}
+		}
+	}
+	return out, nil
+}
+
+// ProjectsByPHID returns the projects with the given PHIDs that the viewer can see.
+func (c *Client) ProjectsByPHID(ctx context.Context, phids []string, withMembers bool) ([]Project, error) {
+	var out []Project
+	for _, chunk := range chunks(dedupe(phids), maxPageSize) {
+		req := &searchRequest{Constraints: map[string]any{"phids": chunk}}
+		if withMembers {
+			req.Attachments = map[string]bool{"members": true}
+		}
+		err := searchAll(ctx, c, "project.search", req, func(p *searchPage[projectRow]) (bool, error) {
+			for _, r := range p.Data {
+				out = append(out, r.project())
+			}
+			return true, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// editRequest is the params of a *.edit call.
+type editRequest struct {
+	requests.Request
+	ObjectIdentifier string `json:"objectIdentifier,omitempty"`
+	Transactions     []Edit `json:"transactions"`
+}
+
+// editAnswer is what *.edit returns.
+type editAnswer struct {
+	Object struct {
+		ID   int    `json:"id"`
+		PHID string `json:"phid"`
+	} `json:"object"`
+	Transactions []phidField `json:"transactions"`
+}
+
+// edit sends an *.edit call. Writes are not retried after a transport
+// failure (the server may have applied them); a 429 is.
+func (c *Client) edit(ctx context.Context, method string, req *editRequest) (EditResult, error) {
+	var a editAnswer
+	if err := c.call(ctx, method, req, &a); err != nil {
+		return EditResult{}, err
+	}
+	if a.Object.PHID == "" {
+		return EditResult{}, fmt.Errorf("conduit %s: answer has no object", method)
+	}
+	res := EditResult{ObjectID: a.Object.ID, ObjectPHID: a.Object.PHID, TransactionPHIDs: []string{}}
+	for _, t := range a.Transactions {
+		res.TransactionPHIDs = append(res.TransactionPHIDs, t.PHID)
+	}
+	return res, nil
+}
+
+// EditProjectMembers adds and removes project members with project.edit.
+// Every PHID must be a user PHID: the server accepts anything.
+//
+// The arguments are checked before anything is sent: projectPHID must be a
+// project PHID, every member a PHID-USER-, and no PHID may be both added and
+// removed (the server would turn that into a removal); a violation returns
+// an error matching ErrInvalidArgument. With nothing to add or remove it
+// returns a zero EditResult without calling.
+func (c *Client) EditProjectMembers(ctx context.Context, projectPHID string, add, remove []string) (EditResult, error) {
+	const method = "project.edit"
+	if !strings.HasPrefix(projectPHID, "PHID-PROJ-") {
+		return EditResult{}, fmt.Errorf("conduit %s: %q is not a project PHID: %w", method, projectPHID, ErrInvalidArgument)
+	}
+	add, remove = dedupe(add), dedupe(remove)
+	removing := make(map[string]bool, len(remove))
+	for _, p := range remove {
+		if !strings.HasPrefix(p, "PHID-USER-") {
+			return EditResult{}, fmt.Errorf("conduit %s: member to remove %q is not a user PHID: %w", method, p, ErrInvalidArgument)
+		}
+		removing[p] = true
+	}
+	for _, p := range add {
+		if !strings.HasPrefix(p, "PHID-USER-") {
+			return EditResult{}, fmt.Errorf("conduit %s: member to add %q is not a user PHID: %w", method, p, ErrInvalidArgument)
+		}
+		if removing[p] {
+			return EditResult{}, fmt.Errorf("conduit %s: %s is both added and removed: %w", method, p, ErrInvalidArgument)
+		}
+	}
+	req := &editRequest{ObjectIdentifier: projectPHID}
+	if len(add) > 0 {
+		req.Transactions = append(req.Transactions, Edit{Type: "members.add", Value: add})
+	}
+	if len(remove) > 0 {
+		req.Transactions = append(req.Transactions, Edit{Type: "members.remove", Value: remove})
+	}
+	if len(req.Transactions) == 0 {
+		return EditResult{}, nil
+	}
+	return c.edit(ctx, method, req)
+}

@@ -1,0 +1,251 @@
+// Package cli is auditbot's command line: one file per command, all
+// sharing how the config, the Conduit client, the state file and the bot
+// are set up.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/state"
+	"github.com/auditbot/auditbot/templates"
+)
+
+// app holds what every command shares: global flags and output streams.
+type app struct {
+	stdout, stderr io.Writer
+	configPath     string
+	logLevel       string
+	getenv         func(string) string
+}
+
+// Main runs the command line and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	a := &app{stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "auditbot: %v\n", err)
+	}
+	return exitCode(err)
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "auditbot",
+		Short: "Run security audit campaigns on Phabricator access groups",
+		Long: `auditbot finds members of access groups who do not meet a security criterion
+(no multi-factor auth, disabled account), tells them on restricted tasks, tracks
+their replies and deadlines, and removes them after an approver agrees.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	defaultConfig := a.getenv("AUDITBOT_CONFIG")
+	if defaultConfig == "" {
+		defaultConfig = "auditbot.yaml"
+	}
+	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", defaultConfig, "config file (env AUDITBOT_CONFIG)")
+	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "", "override the config's log level (debug, info, warn, error)")
+	root.AddCommand(
+		a.validateCommand(),
+		a.checkCommand(),
+		a.planCommand(),
+		a.launchCommand(),
+		a.tickCommand(),
+		a.runCommand(),
+		a.statusCommand(),
+		a.journalCommand(),
+		a.approveCommand(),
+		a.restoreCommand(),
+		a.extendCommand(),
+		a.demoCommand(),
+	)
+	return root
+}
+
+// env is a configured bot and what it was built from.
+type env struct {
+	cfg    *campaigns.Config
+	log    zerolog.Logger
+	client *conduit.Client
+	store  *state.Store
+	tmpl   *templates.Set
+	bot    *bot.Bot
+	close  func()
+}
+
+// envOptions say what a command needs.
+type envOptions struct {
+	conduit  bool // dial Conduit
+	store    bool // open the state file
+	readOnly bool // open it read-only (status, journal)
+	dryRun   bool // writes are logged, not sent; state changes go to a copy
+	now      time.Time
+}
+
+// logger builds the process logger from the config. It never receives the
+// token: the token is a conduit.Token, which prints redacted.
+func (a *app) logger(cfg *campaigns.Config) zerolog.Logger {
+	level := cfg.Log.Level
+	if a.logLevel != "" {
+		level = a.logLevel
+	}
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil {
+		lvl = zerolog.InfoLevel
+	}
+	var w io.Writer = a.stderr
+	if cfg.Log.Format != "json" {
+		w = zerolog.ConsoleWriter{Out: a.stderr, TimeFormat: time.TimeOnly, NoColor: true}
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}
+
+func (a *app) loadConfig() (*campaigns.Config, error) {
+	cfg, err := campaigns.LoadConfig(a.configPath)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}
+
+func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	e := &env{cfg: cfg, log: a.logger(cfg), close: func() {}}
+	tmpl, err := templates.Load(cfg.TemplatesDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: templates: %w", bot.ErrInput, err)
+	}
+	e.tmpl = tmpl
+	var closers []func()
+	e.close = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	fail := func(err error) (*env, error) { e.close(); return nil, err }
+
+	if o.conduit {
+		tok, err := cfg.Token(a.getenv, os.ReadFile)
+		if err != nil {
+			return fail(fmt.Errorf("%w (%v)", errNoToken, err))
+		}
+		token := conduit.Token(tok)
+		if !token.ValidFormat() {
+			return fail(fmt.Errorf("%w: the Conduit token is not 32 characters starting with api-, cli- or clr-", conduit.ErrInvalidAuth))
+		}
+		httpClient := &http.Client{Timeout: cfg.Conduit.Timeout + 5*time.Second}
+		e.client, err = conduit.Dial(ctx, cfg.Conduit.URL, token, conduit.Options{
+			HTTPClient: httpClient, CallTimeout: cfg.Conduit.Timeout,
+			RequestsPerSecond: cfg.Conduit.RequestsPerSecond, Logger: e.log,
+		})
+		if err != nil {
+			return fail(fmt.Errorf("connect to %s: %w", cfg.Conduit.URL, err))
+		}
+	}
+	if o.store {
+		path := cfg.StateFile
+		if o.dryRun {
+			// Dry-run works on a copy so it can show what would be
+			// recorded, and the real file stays as it was.
+			tmp, err := os.MkdirTemp("", "auditbot-dryrun-")
+			if err != nil {
+				return fail(err)
+			}
+			closers = append(closers, func() { os.RemoveAll(tmp) })
+			copyPath := filepath.Join(tmp, "state.db")
+			if _, statErr := os.Stat(path); statErr == nil {
+				src, err := state.Open(path, state.Options{ReadOnly: true})
+				if err != nil {
+					return fail(err)
+				}
+				err = src.CopyTo(copyPath)
+				src.Close()
+				if err != nil {
+					return fail(err)
+				}
+			}
+			path = copyPath
+		}
+		st, err := state.Open(path, state.Options{ReadOnly: o.readOnly})
+		if err != nil {
+			return fail(err)
+		}
+		closers = append(closers, func() { st.Close() })
+		e.store = st
+	}
+	if o.conduit && o.store {
+		var phab bot.Phabricator = e.client
+		if o.dryRun {
+			phab = bot.DryRun(phab, e.log)
+		}
+		now := time.Now
+		if !o.now.IsZero() {
+			fixed := o.now
+			now = func() time.Time { return fixed }
+		}
+		e.bot, err = bot.New(bot.Options{Phab: phab, Store: e.store, Templates: tmpl, Config: cfg, Now: now, Logger: e.log})
+		if err != nil {
+			return fail(err)
+		}
+	}
+	return e, nil
+}
+
+// loadCampaign accepts a campaign name (looked up in campaigns_dir) or a
+// path to a campaign file.
+func loadCampaign(cfg *campaigns.Config, arg string) (*campaigns.Campaign, error) {
+	if strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml") || strings.ContainsRune(arg, os.PathSeparator) {
+		return campaigns.LoadCampaign(arg)
+	}
+	path, err := campaigns.FindCampaign(cfg.CampaignsDir, arg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", bot.ErrInput, err)
+	}
+	return campaigns.LoadCampaign(path)
+}
+
+// parseTime reads --now and --to values: a date or RFC 3339.
+func parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, &usageError{fmt.Sprintf("%q is not a date (YYYY-MM-DD) or RFC 3339 time", s)}
+}
+
+func exactArgs(n int, usage string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return &usageError{fmt.Sprintf("%s: want %s", cmd.Name(), usage)}
+		}
+		return nil
+	}
+}
+
+var _ = errors.New

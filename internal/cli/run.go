@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/auditbot/auditbot/bot"
+)
+
+// runCommand is the daemon: the same tick as `auditbot tick`, on a
+// schedule. gocron's singleton mode keeps a slow tick from overlapping the
+// next one.
+func (a *app) runCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Run as a daemon: tick every schedule.tick_every until interrupted",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			e, err := a.open(ctx, envOptions{conduit: true, store: true})
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			s, err := gocron.NewScheduler()
+			if err != nil {
+				return fmt.Errorf("scheduler: %w", err)
+			}
+			tick := func() {
+				tctx, cancel := context.WithTimeout(ctx, e.cfg.Schedule.TickEvery)
+				defer cancel()
+				start := time.Now()
+				report, err := e.bot.Tick(tctx, bot.TickOptions{})
+				ev := e.log.Info()
+				if err != nil {
+					ev = e.log.Error().Err(err)
+				}
+				n := 0
+				if report != nil {
+					for _, c := range report.Campaigns {
+						n += len(c.Events)
+					}
+				}
+				ev.Dur("took", time.Since(start)).Int("events", n).Msg("tick")
+			}
+			_, err = s.NewJob(gocron.DurationJob(e.cfg.Schedule.TickEvery), gocron.NewTask(tick),
+				gocron.WithSingletonMode(gocron.LimitModeReschedule), gocron.WithStartAt(gocron.WithStartImmediately()))
+			if err != nil {
+				return fmt.Errorf("schedule tick: %w", err)
+			}
+			e.log.Info().Dur("every", e.cfg.Schedule.TickEvery).Msg("auditbot running")
+			s.Start()
+			<-ctx.Done()
+			if err := s.Shutdown(); err != nil {
+				return fmt.Errorf("scheduler shutdown: %w", err)
+			}
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return nil
+			}
+			return ctx.Err()
+		},
+	}
+}

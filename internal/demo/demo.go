@@ -1,0 +1,644 @@
+// Package demo runs a whole audit campaign against the in-process
+// Phabricator (phabtest) on a simulated clock: plan, launch, replies,
+// reminders, the cutoff, approvals, removal and a restore. `auditbot demo`
+// prints its timeline; the package's test runs it end to end and checks
+// the outcome against the seeded data.
+package demo
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/phabtest"
+	"github.com/auditbot/auditbot/state"
+	"github.com/auditbot/auditbot/templates"
+)
+
+// Options tune a demo run.
+type Options struct {
+	Out      io.Writer
+	Verbose  bool   // also print the bot's log and full task texts
+	StateDir string // keep the state file here; "" for a temporary directory
+}
+
+// Result is what the demo did, for its test.
+type Result struct {
+	// Removed maps each username to the groups the bot removed it from.
+	Removed map[string][]string
+	// ExpectedRemoved is computed from the seed: members without MFA or
+	// disabled, minus exclusions, bots, and everyone who complied, left or
+	// was exempted during the run.
+	ExpectedRemoved map[string][]string
+	Restored        []string
+	Tasks           int
+	MaxSubscribers  int // the most users subscribed to one task
+	// WritesAfterRerun is how many writes the final, repeated tick made.
+	WritesAfterRerun int
+	// CallsPerTick is the number of Conduit calls of each tick, by label.
+	CallsPerTick []TickCalls
+	Statuses     map[string]state.Status
+	// TaskHiddenFromOutsider reports whether a user outside a batch could
+	// not see that batch's task.
+	TaskHiddenFromOutsider bool
+	// RefusedApproval reports whether an approval by a non-approver was
+	// refused.
+	RefusedApproval bool
+}
+
+// TickCalls is the Conduit call count of one tick.
+type TickCalls struct {
+	Label string
+	Calls int
+}
+
+// The demo's campaign: the one a security team would write.
+const campaignYAML = `name: mfa-demo
+title: "Multi-factor authentication is required for private groups"
+criteria: [mfa, disabled]
+groups: [WMF-NDA, acl*security, acl*sre-team]
+exclude:
+  users: [legacy-importer]
+batch_size: 20
+cutoff: 2027-02-28
+reminders: [30d, 7d, 1d]
+quiet_reminders: true
+team: Security-Team
+approvers: acl*phabricator-admins
+help_url: https://www.mediawiki.org/wiki/Phabricator/Help/Two-factor_Authentication
+`
+
+func configYAML(url string) string {
+	return fmt.Sprintf(`conduit:
+  url: %s
+groups:
+  WMF-NDA: {risk: security}
+  acl*security: {risk: security}
+  acl*sre-team: {risk: internal}
+`, url)
+}
+
+// demo holds a run's moving parts.
+type demo struct {
+	out    io.Writer
+	opts   Options
+	clock  *clock
+	srv    *phabtest.Server
+	bot    *bot.Bot
+	store  *state.Store
+	users  map[string]phabtest.User
+	groups map[string]phabtest.Project
+	res    *Result
+	ctx    context.Context
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
+
+// Run runs the demo and prints its timeline to opts.Out.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	d := &demo{out: opts.Out, opts: opts, ctx: ctx, clock: &clock{now: time.Date(2027, 1, 15, 9, 0, 0, 0, time.UTC)},
+		users: map[string]phabtest.User{}, groups: map[string]phabtest.Project{},
+		res: &Result{Removed: map[string][]string{}, ExpectedRemoved: map[string][]string{}, Statuses: map[string]state.Status{}}}
+	d.srv = phabtest.New(phabtest.Options{Now: d.clock.Now, Host: "phab.demo.invalid", Seed: 2027})
+	defer d.srv.Close()
+	d.seed()
+
+	dir := opts.StateDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "auditbot-demo-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	if err := d.setup(filepath.Join(dir, "demo.db")); err != nil {
+		return nil, err
+	}
+	defer d.store.Close()
+	if err := d.script(); err != nil {
+		return d.res, err
+	}
+	return d.res, nil
+}
+
+// seed creates about 60 users in the three groups: most with MFA, some
+// without, a few disabled accounts, two bots and an excluded account.
+func (d *demo) seed() {
+	add := func(spec phabtest.UserSpec) phabtest.User {
+		u := d.srv.AddUser(spec)
+		d.users[spec.Username] = u
+		return u
+	}
+	bt := add(phabtest.UserSpec{Username: "auditbot", RealName: "Audit Bot", Admin: true, Bot: true, MFA: true})
+	alice := add(phabtest.UserSpec{Username: "alice", RealName: "Alice Approver", Admin: true, MFA: true})
+	bob := add(phabtest.UserSpec{Username: "bob", RealName: "Bob Approver", Admin: true, MFA: true})
+	carol := add(phabtest.UserSpec{Username: "carol", RealName: "Carol Security", MFA: true})
+	add(phabtest.UserSpec{Username: "mallory", RealName: "Mallory Outsider", MFA: true})
+
+	// user01..user56: every third and every seventh has no MFA; 50-52
+	// are disabled.
+	var members []phabtest.User
+	for i := 1; i <= 56; i++ {
+		name := fmt.Sprintf("user%02d", i)
+		spec := phabtest.UserSpec{Username: name, RealName: fmt.Sprintf("User %02d", i), MFA: i%3 != 0 && i%7 != 0}
+		switch {
+		case i == 7:
+			// A real name crafted to inject Remarkup: the templates
+			// must print it inert.
+			spec.RealName = "Eve @alice [[https://evil.example|click]] {F1}"
+		case i >= 50 && i <= 52:
+			spec.Disabled, spec.MFA = true, false
+		}
+		members = append(members, add(spec))
+	}
+	ciBot := add(phabtest.UserSpec{Username: "ci-bot", RealName: "CI Bot", Bot: true})
+	importer := add(phabtest.UserSpec{Username: "legacy-importer", RealName: "Legacy Importer"})
+
+	approvers := d.srv.AddProject(phabtest.ProjectSpec{Name: "acl*phabricator-admins", Icon: "policy", Color: "red",
+		ViewPolicy: "users", EditPolicy: "admin", JoinPolicy: "no-one", Members: []string{alice.PHID, bob.PHID}})
+	d.groups["acl*phabricator-admins"] = approvers
+	team := d.srv.AddProject(phabtest.ProjectSpec{Name: "Security-Team", Members: []string{carol.PHID, alice.PHID}})
+	d.groups["Security-Team"] = team
+
+	var nda, sec, sre []string
+	for i, u := range members {
+		n := i + 1
+		if n <= 45 {
+			nda = append(nda, u.PHID)
+		}
+		if n >= 30 {
+			sec = append(sec, u.PHID)
+		}
+		if n%4 == 0 || n >= 50 {
+			sre = append(sre, u.PHID)
+		}
+	}
+	nda = append(nda, ciBot.PHID, importer.PHID)
+	sre = append(sre, ciBot.PHID)
+	// On a real install WMF-NDA and acl*security are often editable only
+	// by acl*phabricator-admins members (NOTES fact 32); here the bot's
+	// admin role may edit all three, so the demo can run to the end.
+	d.groups["WMF-NDA"] = d.srv.AddProject(phabtest.ProjectSpec{Name: "WMF-NDA", Icon: "policy", Color: "orange", EditPolicy: "admin", JoinPolicy: approvers.PHID, Members: nda})
+	d.groups["acl*security"] = d.srv.AddProject(phabtest.ProjectSpec{Name: "acl*security", Icon: "policy", Color: "red", EditPolicy: "admin", JoinPolicy: approvers.PHID, Members: sec})
+	d.groups["acl*sre-team"] = d.srv.AddProject(phabtest.ProjectSpec{Name: "acl*sre-team", Icon: "policy", Color: "red", EditPolicy: "admin", JoinPolicy: "admin", Members: sre})
+	_ = bt
+}
+
+func (d *demo) setup(statePath string) error {
+	cfg, err := campaigns.ParseConfig("demo-config.yaml", []byte(configYAML(d.srv.URL())))
+	if err != nil {
+		return fmt.Errorf("demo config: %w", err)
+	}
+	camp, err := campaigns.ParseCampaign("mfa-demo.yaml", []byte(campaignYAML))
+	if err != nil {
+		return fmt.Errorf("demo campaign: %w", err)
+	}
+	tmpl, err := templates.Load("")
+	if err != nil {
+		return err
+	}
+	client, err := d.client("auditbot")
+	if err != nil {
+		return err
+	}
+	d.store, err = state.Open(statePath, state.Options{})
+	if err != nil {
+		return err
+	}
+	logger := zerolog.Nop()
+	if d.opts.Verbose {
+		logger = zerolog.New(zerolog.ConsoleWriter{Out: d.out, NoColor: true, PartsExclude: []string{zerolog.TimestampFieldName}}).Level(zerolog.InfoLevel)
+	}
+	d.bot, err = bot.New(bot.Options{Phab: client, Store: d.store, Templates: tmpl, Config: cfg, Now: d.clock.Now, Logger: logger,
+		LoadCampaign: func(name string) (*campaigns.Campaign, error) {
+			if name != camp.Name {
+				return nil, fmt.Errorf("no campaign %q", name)
+			}
+			return camp, nil
+		}})
+	return err
+}
+
+// client dials the in-process Phabricator as one of the seeded users.
+func (d *demo) client(username string) (*conduit.Client, error) {
+	u, ok := d.users[username]
+	if !ok {
+		return nil, fmt.Errorf("demo: no user %s", username)
+	}
+	return conduit.Dial(d.ctx, d.srv.URL(), conduit.Token(u.Token), conduit.Options{
+		HTTPClient: d.srv.Client(), RequestsPerSecond: 1000,
+		Sleep: func(context.Context, time.Duration) error { return nil },
+	})
+}
+
+// at moves the simulated clock and prints a heading.
+func (d *demo) at(t time.Time, what string) {
+	d.clock.Set(t)
+	fmt.Fprintf(d.out, "\n== %s  %s\n", t.Format("2006-01-02 15:04 MST"), what)
+}
+
+func (d *demo) say(format string, args ...any) {
+	fmt.Fprintf(d.out, "   "+format+"\n", args...)
+}
+
+// tick runs one tick, prints its events and counts its Conduit calls.
+func (d *demo) tick(label string) error {
+	d.srv.ResetCalls()
+	report, err := d.bot.Tick(d.ctx, bot.TickOptions{})
+	calls := 0
+	for _, n := range d.srv.Calls() {
+		calls += n
+	}
+	d.res.CallsPerTick = append(d.res.CallsPerTick, TickCalls{Label: label, Calls: calls})
+	if report != nil {
+		for _, c := range report.Campaigns {
+			for _, e := range c.Events {
+				d.say("bot: %s", e)
+			}
+			for _, e := range c.Errors {
+				d.say("bot ERROR: %s", e)
+			}
+		}
+	}
+	d.say("(tick: %d Conduit calls)", calls)
+	return err
+}
+
+// comment posts a comment as a user, with that user's own token.
+func (d *demo) comment(username string, task int, text string) error {
+	c, err := d.client(username)
+	if err != nil {
+		return err
+	}
+	if _, err := c.EditTask(d.ctx, fmt.Sprintf("T%d", task), conduit.CommentEdit(text)); err != nil {
+		return fmt.Errorf("demo: @%s comments on T%d: %w", username, task, err)
+	}
+	d.say("@%s on T%d: %q", username, task, text)
+	return nil
+}
+
+// taskOf is the task a user was batched into.
+func (d *demo) taskOf(username string) (int, error) {
+	snap, err := d.store.Snapshot("mfa-demo")
+	if err != nil {
+		return 0, err
+	}
+	for _, f := range snap.Findings {
+		if f.Username == username {
+			for _, bt := range snap.Batches {
+				if bt.Index == f.Batch {
+					return bt.TaskID, nil
+				}
+			}
+		}
+	}
+	return 0, fmt.Errorf("demo: @%s has no task", username)
+}
+
+func (d *demo) script() error {
+	ctx := d.ctx
+	camp, err := campaigns.ParseCampaign("mfa-demo.yaml", []byte(campaignYAML))
+	if err != nil {
+		return err
+	}
+
+	d.at(d.clock.Now(), "the Security-Team plans the campaign (nothing is written)")
+	plan, err := d.bot.Plan(ctx, camp)
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	for _, g := range plan.Groups {
+		d.say("%-14s risk %-9s %2d members, %2d affected, %d approvals needed", g.Name, g.Risk, g.Members, g.Affected, g.RequiredApprovals)
+	}
+	for _, s := range plan.Skipped {
+		d.say("not audited: @%s (%s)", s.Username, s.Reason)
+	}
+	d.say("%d affected users in %d tasks; writes so far: %d", len(plan.Findings), len(plan.Tasks), len(d.srv.Writes()))
+	if d.opts.Verbose && len(plan.Tasks) > 0 {
+		fmt.Fprintf(d.out, "\n--- first task, as plan renders it ---\n%s\n\n%s\n---\n", plan.Tasks[0].Title, plan.Tasks[0].Description)
+	}
+	d.expect(plan)
+
+	d.at(d.clock.Now().Add(time.Hour), "launch")
+	launched, err := d.bot.Launch(ctx, camp)
+	if err != nil {
+		return fmt.Errorf("launch: %w", err)
+	}
+	for _, t := range launched.Tasks {
+		d.say("filed %s: %d users subscribed, visible to subscribers only", t.Task, t.Users)
+		d.res.MaxSubscribers = max(d.res.MaxSubscribers, t.Users)
+	}
+	d.res.Tasks = len(launched.Tasks)
+	again, err := d.bot.Launch(ctx, camp)
+	if err != nil {
+		return fmt.Errorf("second launch: %w", err)
+	}
+	newTasks := 0
+	for _, t := range again.Tasks {
+		if t.New {
+			newTasks++
+		}
+	}
+	d.say("launch again: %d new tasks (exactly once)", newTasks)
+	if err := d.checkHidden(); err != nil {
+		return err
+	}
+
+	// The conversation, a day after launch.
+	d.at(time.Date(2027, 1, 16, 10, 0, 0, 0, time.UTC), "affected users reply on their tasks")
+	script := []struct {
+		user string
+		do   func(task int) error
+	}{
+		{"user03", func(task int) error { // enables MFA and says so
+			d.srv.SetMFA(d.users["user03"].PHID, true)
+			return d.comment("user03", task, "Done! I enabled TOTP just now.")
+		}},
+		{"user06", func(task int) error { return d.comment("user06", task, "done") }}, // claims it, falsely
+		{"user09", func(task int) error { // no longer needs access
+			return d.comment("user09", task, "Please remove me, I no longer need access.")
+		}},
+		{"user12", func(task int) error {
+			return d.comment("user12", task, "exemption: my hardware key is stuck in customs; it arrives in March")
+		}},
+		{"user15", func(task int) error { // unsubscribes
+			c, err := d.client("user15")
+			if err != nil {
+				return err
+			}
+			_, err = c.EditTask(ctx, fmt.Sprintf("T%d", task), conduit.Edit{Type: "subscribers.remove", Value: []string{d.users["user15"].PHID}})
+			d.say("@user15 unsubscribes from T%d", task)
+			return err
+		}},
+		{"user18", func(task int) error { return d.comment("user18", task, "What is MFA and why do I need it?") }},
+	}
+	for _, s := range script {
+		task, err := d.taskOf(s.user)
+		if err != nil {
+			return err
+		}
+		if err := s.do(task); err != nil {
+			return err
+		}
+	}
+	d.srv.SetMFA(d.users["user21"].PHID, true)
+	d.say("@user21 enables MFA without saying anything")
+	if err := d.tick("replies"); err != nil {
+		return err
+	}
+
+	d.at(time.Date(2027, 1, 16, 15, 0, 0, 0, time.UTC), "an approver decides on the exemption")
+	t12, _ := d.taskOf("user12")
+	if err := d.comment("bob", t12, "!approve @user12"); err != nil {
+		return err
+	}
+	if err := d.tick("exemption decision"); err != nil {
+		return err
+	}
+
+	for _, r := range []struct {
+		at    time.Time
+		label string
+	}{
+		{time.Date(2027, 1, 30, 9, 0, 0, 0, time.UTC), "30 days before the deadline"},
+		{time.Date(2027, 2, 22, 9, 0, 0, 0, time.UTC), "7 days before the deadline"},
+		{time.Date(2027, 2, 28, 9, 0, 0, 0, time.UTC), "the last day"},
+	} {
+		d.at(r.at, r.label)
+		if err := d.tick(r.label); err != nil {
+			return err
+		}
+	}
+
+	d.at(time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC), "past the cutoff: the bot proposes a removal batch")
+	if err := d.tick("cutoff"); err != nil {
+		return err
+	}
+	rm, err := d.openRemoval()
+	if err != nil {
+		return err
+	}
+
+	d.at(time.Date(2027, 3, 1, 11, 0, 0, 0, time.UTC), "approvals")
+	_, err = d.bot.Approve(ctx, "mfa-demo", rm, "mallory")
+	d.res.RefusedApproval = err != nil
+	d.say("auditbot approve mfa-demo %s --as mallory: %v", rm, err)
+	firstTask, _ := d.taskOf(d.anyRemovable())
+	if err := d.comment("alice", firstTask, "!approve"); err != nil {
+		return err
+	}
+	if err := d.tick("first approval"); err != nil {
+		return err
+	}
+	res, err := d.bot.Approve(ctx, "mfa-demo", rm, "bob")
+	if err != nil {
+		return fmt.Errorf("approve as bob: %w", err)
+	}
+	d.say("auditbot approve mfa-demo %s --as bob: %d of %d approvals, approved=%v", rm, res.Approvals, res.Required, res.Approved)
+
+	d.at(time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC), "the bot removes the approved members")
+	if err := d.tick("removal"); err != nil {
+		return err
+	}
+
+	d.at(time.Date(2027, 3, 3, 10, 0, 0, 0, time.UTC), "a removed user enables MFA and asks to come back")
+	d.srv.SetMFA(d.users["user06"].PHID, true)
+	t6, _ := d.taskOf("user06")
+	if err := d.comment("user06", t6, "I enabled MFA now, please restore my access."); err != nil {
+		return err
+	}
+	if err := d.tick("restore request"); err != nil {
+		return err
+	}
+	if err := d.comment("alice", t6, "!restore @user06"); err != nil {
+		return err
+	}
+	if err := d.tick("restore"); err != nil {
+		return err
+	}
+
+	d.at(time.Date(2027, 3, 3, 10, 30, 0, 0, time.UTC), "rerun: a tick with nothing new writes nothing")
+	before := len(d.srv.Writes())
+	if err := d.tick("rerun"); err != nil {
+		return err
+	}
+	d.res.WritesAfterRerun = len(d.srv.Writes()) - before
+	d.say("writes made by the rerun: %d", d.res.WritesAfterRerun)
+
+	return d.summary()
+}
+
+// expect derives the expected removals from the plan's findings and the
+// demo script: whoever the script makes comply, exempts or restores stays.
+func (d *demo) expect(plan *bot.Plan) {
+	stays := map[string]bool{"user03": true, "user12": true, "user21": true}
+	for _, f := range plan.Findings {
+		if !stays[f.Username] {
+			d.res.ExpectedRemoved[f.Username] = slices.Clone(f.Groups)
+		}
+	}
+}
+
+// checkHidden verifies, as a user outside the first batch, that the task
+// is invisible: maniphest.search silently omits it.
+func (d *demo) checkHidden() error {
+	c, err := d.client("carol")
+	if err != nil {
+		return err
+	}
+	snap, err := d.store.Snapshot("mfa-demo")
+	if err != nil {
+		return err
+	}
+	if len(snap.Batches) == 0 {
+		return nil
+	}
+	c2, err := d.client("mallory")
+	if err != nil {
+		return err
+	}
+	_ = c
+	tasks, err := c2.SearchTasks(d.ctx, conduit.TaskQuery{PHIDs: []string{snap.Batches[0].TaskPHID}})
+	if err != nil {
+		return err
+	}
+	d.res.TaskHiddenFromOutsider = len(tasks) == 0
+	d.say("@mallory (not subscribed) searches for %s: %d result(s)", snap.Batches[0].Monogram(), len(tasks))
+	return nil
+}
+
+func (d *demo) openRemoval() (string, error) {
+	snap, err := d.store.Snapshot("mfa-demo")
+	if err != nil {
+		return "", err
+	}
+	for _, r := range snap.Removals {
+		if r.Status == state.RemovalProposed {
+			return r.Label(), nil
+		}
+	}
+	return "", fmt.Errorf("demo: no removal batch was proposed")
+}
+
+func (d *demo) anyRemovable() string {
+	snap, _ := d.store.Snapshot("mfa-demo")
+	for _, r := range snap.Removals {
+		if len(r.Items) > 0 {
+			return r.Items[0].Username
+		}
+	}
+	return ""
+}
+
+// summary prints who was removed from what and fills the result from what
+// the in-process Phabricator now says.
+func (d *demo) summary() error {
+	snap, err := d.store.Snapshot("mfa-demo")
+	if err != nil {
+		return err
+	}
+	for _, f := range snap.Findings {
+		d.res.Statuses[f.Username] = f.Status
+		if f.Status == state.StatusRestored {
+			d.res.Restored = append(d.res.Restored, f.Username)
+		}
+	}
+	// Removed: every user the bot's project.edit calls took out, read
+	// from the server's write log, not from the bot's own state.
+	names := map[string]string{}
+	for n, u := range d.users {
+		names[u.PHID] = n
+	}
+	groupName := map[string]string{}
+	for n, g := range d.groups {
+		groupName[g.PHID] = n
+	}
+	for _, w := range d.srv.Writes() {
+		if w.Method != "project.edit" || w.ActorPHID != d.users["auditbot"].PHID {
+			continue
+		}
+		for _, tx := range w.Transactions {
+			if tx.Type != "members.remove" || len(w.TransactionPHIDs) == 0 {
+				continue
+			}
+			for _, p := range toStrings(tx.Value) {
+				d.res.Removed[names[p]] = append(d.res.Removed[names[p]], groupName[w.ObjectPHID])
+			}
+		}
+	}
+	var sb bytes.Buffer
+	tw := tabwriter.NewWriter(&sb, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USER\tSTATUS\tREMOVED FROM\tNOW A MEMBER OF")
+	var users []string
+	for _, f := range snap.Findings {
+		users = append(users, f.Username)
+	}
+	sort.Strings(users)
+	for _, u := range users {
+		var now []string
+		for _, g := range []string{"WMF-NDA", "acl*security", "acl*sre-team"} {
+			if slices.Contains(d.srv.Members(d.groups[g].PHID), d.users[u].PHID) {
+				now = append(now, g)
+			}
+		}
+		removed := d.res.Removed[u]
+		sort.Strings(removed)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u, d.res.Statuses[u], dash(strings.Join(removed, ", ")), dash(strings.Join(now, ", ")))
+	}
+	tw.Flush()
+	fmt.Fprintf(d.out, "\n== Final table\n%s", sb.String())
+	total := 0
+	for _, gs := range d.res.Removed {
+		total += len(gs)
+	}
+	fmt.Fprintf(d.out, "\n%d tasks filed (at most %d users each), %d memberships removed from %d users, %d restored, %d writes in all.\n",
+		d.res.Tasks, d.res.MaxSubscribers, total, len(d.res.Removed), len(d.res.Restored), len(d.srv.Writes()))
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func toStrings(v any) []string {
+	switch x := v.(type) {
+	case []string:
+		return x
+	case []any:
+		var out []string
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}

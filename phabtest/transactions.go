@@ -1,0 +1,328 @@
+package phabtest
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// xact is one stored transaction of a task or project.
+type xact struct {
+	id         int
+	phid       string
+	objectPHID string
+	authorPHID string
+	// typ is nil for transactions transaction.search cannot name: project
+	// name, join policy and membership changes (fact 33).
+	typ     *string
+	fields  any // nil encodes as {}
+	comment *comment
+	date    int64
+	groupID string
+}
+
+// comment is the text of a comment transaction.
+type comment struct {
+	id   int
+	phid string
+	text string
+}
+
+// xactEntry is a transaction about to be stored.
+type xactEntry struct {
+	typ      string
+	nullType bool
+	fields   any
+	comment  *string
+}
+
+func oldNew(old, new any) map[string]any { return map[string]any{"old": old, "new": new} }
+
+type operation struct {
+	Operation string `json:"operation"`
+	PHID      string `json:"phid"`
+}
+
+func operationsField(ops []operation) map[string]any { return map[string]any{"operations": ops} }
+
+// addXacts stores entries as one transaction group on object and returns
+// them. kind is the object's PHID type (TASK, PROJ) for PHID-XACT-<kind>-.
+func (s *Server) addXacts(objectPHID, kind, author string, entries []xactEntry) []*xact {
+	group := s.randomString(32)
+	now := s.now()
+	var out []*xact
+	for _, e := range entries {
+		s.lastXact++
+		x := &xact{
+			id: s.lastXact, phid: s.newPHID("XACT-" + kind),
+			objectPHID: objectPHID, authorPHID: author,
+			fields: e.fields, date: now, groupID: group,
+		}
+		if !e.nullType {
+			x.typ = ptr(e.typ)
+		}
+		if e.comment != nil {
+			s.lastCmt++
+			x.comment = &comment{id: s.lastCmt, phid: s.newPHID("XCMT"), text: *e.comment}
+		}
+		s.xacts = append(s.xacts, x)
+		out = append(out, x)
+	}
+	return out
+}
+
+// txSpec is one requested edit transaction.
+type txSpec struct {
+	typ   string
+	value any
+}
+
+// editTransactions reads the transactions parameter of an *.edit call. An
+// unknown type lists the valid ones, as the real error does (fact 29).
+func (c *call) editTransactions(valid []string) ([]txSpec, *apiError) {
+	raw, ok := c.value("transactions")
+	if !ok {
+		return nil, coreError(`Parameter "transactions" is not a list of transactions.`)
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		return nil, coreError(`Parameter "transactions" is not a list of transactions.`)
+	}
+	var out []txSpec
+	for i, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			return nil, coreError("Parameter \"transactions\" must contain a list of transaction descriptions, but item with key \"%d\" is not a dictionary.", i)
+		}
+		typ, ok := m["type"].(string)
+		if !ok {
+			return nil, coreError("Parameter \"transactions\" must contain a list of transaction descriptions, but item with key \"%d\" is missing a \"type\" field. Each transaction must have a type field.", i)
+		}
+		if !slices.Contains(valid, typ) {
+			return nil, coreError("Transaction with key \"%d\" has invalid type %q. This type is not recognized. Valid types are: %s.", i, typ, strings.Join(valid, ", "))
+		}
+		out = append(out, txSpec{typ: typ, value: m["value"]})
+	}
+	return out, nil
+}
+
+// finishEdit records a successful edit call and builds its answer:
+// {"object":{"id","phid"},"transactions":[{"phid"}...]}, with [] for a
+// no-op edit (fact 28).
+func (s *Server) finishEdit(c *call, id int, phid string, created bool, txs []txSpec, xs []*xact) any {
+	w := Write{
+		Method: c.method, ActorPHID: c.viewer.phid, ObjectID: id, ObjectPHID: phid, Created: created,
+		At: time.Unix(s.now(), 0),
+	}
+	applied := []map[string]string{}
+	for _, x := range xs {
+		applied = append(applied, map[string]string{"phid": x.phid})
+		w.TransactionPHIDs = append(w.TransactionPHIDs, x.phid)
+	}
+	for _, tx := range txs {
+		w.Transactions = append(w.Transactions, Transaction{Type: tx.typ, Value: normalizeValue(tx.value)})
+	}
+	s.writes = append(s.writes, w)
+	return map[string]any{
+		"object":       map[string]any{"id": id, "phid": phid},
+		"transactions": applied,
+	}
+}
+
+// identKind is how an objectIdentifier names an object.
+type identKind int
+
+const (
+	identID   identKind = iota // 10 or "10"
+	identPHID                  // PHID-TASK-...
+	identName                  // T10, #slug
+)
+
+func classifyIdent(v any) (string, identKind, bool) {
+	text, ok := stringOrInt(v)
+	if !ok || text == "" {
+		return "", 0, false
+	}
+	if _, err := strconv.Atoi(text); err == nil {
+		return text, identID, true
+	}
+	if strings.HasPrefix(text, "PHID-") {
+		return text, identPHID, true
+	}
+	return text, identName, true
+}
+
+// handleName is how feed text names an object.
+func (s *Server) handleName(phid string) string {
+	if u := s.userByID[phid]; u != nil {
+		return u.username
+	}
+	if p := s.projByID[phid]; p != nil {
+		return p.name
+	}
+	if t := s.taskByID[phid]; t != nil {
+		return t.monogram() + ": " + t.title
+	}
+	return phid
+}
+
+func (s *Server) handleNames(phids []string) string {
+	names := make([]string, len(phids))
+	for i, p := range phids {
+		names[i] = s.handleName(p)
+	}
+	return strings.Join(names, ", ")
+}
+
+type xactRow struct {
+	ID           int          `json:"id"`
+	PHID         string       `json:"phid"`
+	Type         *string      `json:"type"`
+	AuthorPHID   string       `json:"authorPHID"`
+	ObjectPHID   string       `json:"objectPHID"`
+	DateCreated  int64        `json:"dateCreated"`
+	DateModified int64        `json:"dateModified"`
+	GroupID      string       `json:"groupID"`
+	Comments     []commentRow `json:"comments"`
+	Fields       any          `json:"fields"`
+}
+
+type commentRow struct {
+	ID           int               `json:"id"`
+	PHID         string            `json:"phid"`
+	Version      int               `json:"version"`
+	AuthorPHID   string            `json:"authorPHID"`
+	DateCreated  int64             `json:"dateCreated"`
+	DateModified int64             `json:"dateModified"`
+	Removed      bool              `json:"removed"`
+	Content      map[string]string `json:"content"`
+}
+
+// resolveObject finds a visible task or project for transaction.search.
+func (s *Server) resolveObject(viewer *user, ident any) (string, bool) {
+	text, kind, ok := classifyIdent(ident)
+	if !ok {
+		return "", false
+	}
+	if kind == identPHID {
+		if t := s.taskByID[text]; t != nil {
+			return t.phid, s.canTask(viewer, t, canView)
+		}
+		if p := s.projByID[text]; p != nil {
+			return p.phid, s.canProject(viewer, p, canView)
+		}
+		return "", false
+	}
+	if kind == identName && strings.HasPrefix(text, "#") {
+		p := s.projectBySlug(text[1:])
+		return phidOf(p), p != nil && s.canProject(viewer, p, canView)
+	}
+	if kind == identName {
+		t := s.taskByMonogram(text)
+		return phidOfTask(t), t != nil && s.canTask(viewer, t, canView)
+	}
+	return "", false
+}
+
+func phidOf(p *project) string {
+	if p == nil {
+		return ""
+	}
+	return p.phid
+}
+
+func phidOfTask(t *task) string {
+	if t == nil {
+		return ""
+	}
+	return t.phid
+}
+
+func (s *Server) transactionSearch(c *call) (any, *apiError) {
+	ident, ok := c.value("objectIdentifier")
+	if !ok {
+		return nil, coreError(`When calling "transaction.search", you must provide an object to retrieve transactions for.`)
+	}
+	// transaction.search reports unknown constraints its own way (fact 4).
+	cons := map[string][]string{}
+	if raw, ok := c.value("constraints"); ok {
+		m, isMap := raw.(map[string]any)
+		if !isMap {
+			if l, isList := raw.([]any); !isList || len(l) > 0 {
+				return nil, errReading("constraints", "Expected a map, got something else.")
+			}
+		}
+		var unknown []string
+		for _, k := range sortedKeys(m) {
+			if k != "phids" && k != "authorPHIDs" {
+				unknown = append(unknown, k)
+			}
+		}
+		if len(unknown) > 0 {
+			return nil, &apiError{code: codeCall, info: "Got unexpected parameters: " + strings.Join(unknown, ", ")}
+		}
+		for _, k := range sortedKeys(m) {
+			if m[k] == nil {
+				continue
+			}
+			l, aerr := readStringList(k, m[k], true)
+			if aerr != nil {
+				return nil, aerr
+			}
+			cons[k] = l
+		}
+	}
+	p, aerr := c.pageParams("x.id")
+	if aerr != nil {
+		return nil, aerr
+	}
+	objectPHID, ok := s.resolveObject(c.viewer, ident)
+	if !ok {
+		return nil, &apiError{code: codeInvalidObject, info: `Specified "objectIdentifier" does not exist.`}
+	}
+	var rows []*xact
+	for _, x := range s.xacts {
+		if x.objectPHID != objectPHID {
+			continue
+		}
+		if l, ok := cons["phids"]; ok && !slices.Contains(l, x.phid) {
+			continue
+		}
+		if l, ok := cons["authorPHIDs"]; ok && !slices.Contains(l, x.authorPHID) {
+			continue
+		}
+		rows = append(rows, x)
+	}
+	order := rowOrder{} // newest first (fact 13)
+	keys := sortRows(rows, order, func(x *xact) sortKey { return sortKey{id: x.id} })
+	idx, cur, aerr := paginate(keys, order, p, nil, "PhabricatorApplicationTransactionQuery")
+	if aerr != nil {
+		return nil, aerr
+	}
+	data := []xactRow{}
+	for _, i := range idx {
+		data = append(data, xactRowOf(rows[i]))
+	}
+	// Only data and a cursor without order (fact 11).
+	return map[string]any{"data": data, "cursor": cur}, nil
+}
+
+func xactRowOf(x *xact) xactRow {
+	row := xactRow{
+		ID: x.id, PHID: x.phid, Type: x.typ, AuthorPHID: x.authorPHID, ObjectPHID: x.objectPHID,
+		DateCreated: x.date, DateModified: x.date, GroupID: x.groupID,
+		Comments: []commentRow{}, Fields: x.fields,
+	}
+	if row.Fields == nil {
+		row.Fields = map[string]any{}
+	}
+	if x.comment != nil {
+		row.Comments = append(row.Comments, commentRow{
+			ID: x.comment.id, PHID: x.comment.phid, Version: 1, AuthorPHID: x.authorPHID,
+			DateCreated: x.date, DateModified: x.date,
+			Content: map[string]string{"raw": x.comment.text},
+		})
+	}
+	return row
+}

@@ -1,0 +1,467 @@
+// Package state keeps auditbot's campaigns in a bbolt file: findings per
+// user, batches and their tasks, removal batches and approvals, the intent
+// record of every side effect, and an append-only journal.
+//
+// The store exposes domain methods only. Multi-record updates go through
+// Update with a *CampaignTx, which wraps one bbolt transaction; callers must
+// not make network calls inside it.
+package state
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the layout version this code writes. A file with a newer
+// version is refused rather than misread.
+const SchemaVersion = 1
+
+// Bucket and key names.
+var (
+	bucketMeta      = []byte("meta")
+	bucketCampaigns = []byte("campaigns")
+	keySchema       = []byte("schema")
+	keyInfo         = []byte("info")
+	bucketFindings  = []byte("findings")
+	bucketBatches   = []byte("batches")
+	bucketRemovals  = []byte("removals")
+	bucketOps       = []byte("ops")
+	bucketJournal   = []byte("journal")
+)
+
+// Sentinel errors.
+var (
+	// ErrLocked: another process holds the state file.
+	ErrLocked = errors.New("state: file is locked by another auditbot process")
+	// ErrNoCampaign: the campaign has not been launched.
+	ErrNoCampaign = errors.New("state: campaign not launched")
+	// ErrNotFound: the record does not exist.
+	ErrNotFound = errors.New("state: not found")
+	// ErrSchema: the file was written by a newer auditbot.
+	ErrSchema = errors.New("state: unsupported schema version")
+)
+
+// Store is an open state file.
+type Store struct {
+	db   *bolt.DB
+	path string
+}
+
+// Options tune Open.
+type Options struct {
+	// LockTimeout is how long to wait for another process to release the
+	// file (0: 1s). bbolt would otherwise wait forever.
+	LockTimeout time.Duration
+	// ReadOnly opens the file for reading (status, plan) with a shared lock.
+	ReadOnly bool
+}
+
+// Open opens or creates the state file at path.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("state: open %s: %w", path, err)
+		}
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s (is a daemon or another command running?)", ErrLocked, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state: open %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path}
+	if opts.ReadOnly {
+		if err := s.checkSchema(); err != nil {
+			db.Close()
+			return nil, err
+		}
+		return s, nil
+	}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return fmt.Errorf("state: create meta bucket: %w", err)
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketCampaigns); err != nil {
+			return fmt.Errorf("state: create campaigns bucket: %w", err)
+		}
+		v := meta.Get(keySchema)
+		if v == nil {
+			return meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion)))
+		}
+		return checkVersion(v)
+	})
+}
+
+func (s *Store) checkSchema() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return fmt.Errorf("%w: %s has no auditbot metadata", ErrSchema, s.path)
+		}
+		return checkVersion(meta.Get(keySchema))
+	})
+}
+
+func checkVersion(v []byte) error {
+	n, err := strconv.Atoi(string(v))
+	if err != nil || n > SchemaVersion || n < 1 {
+		return fmt.Errorf("%w: file has %q, this auditbot reads %d", ErrSchema, v, SchemaVersion)
+	}
+	return nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path is the file the store was opened from.
+func (s *Store) Path() string { return s.path }
+
+// Check runs bbolt's consistency check and returns the first problem.
+func (s *Store) Check() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			return fmt.Errorf("state: integrity: %w", err)
+		}
+		return nil
+	})
+}
+
+// CampaignNames lists launched campaigns, sorted.
+func (s *Store) CampaignNames() ([]string, error) {
+	var names []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCampaigns).ForEachBucket(func(k []byte) error {
+			names = append(names, string(k))
+			return nil
+		})
+	})
+	sort.Strings(names)
+	return names, err
+}
+
+// CreateCampaign records a campaign at launch with its findings and
+// batches, in one transaction, so a crash leaves either all or nothing. It
+// fails if the campaign exists.
+func (s *Store) CreateCampaign(c Campaign, findings []Finding, batches []Batch) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bucketCampaigns)
+		if root.Bucket([]byte(c.Name)) != nil {
+			return fmt.Errorf("state: campaign %q already exists", c.Name)
+		}
+		b, err := root.CreateBucket([]byte(c.Name))
+		if err != nil {
+			return fmt.Errorf("state: create campaign %q: %w", c.Name, err)
+		}
+		for _, name := range [][]byte{bucketFindings, bucketBatches, bucketRemovals, bucketOps, bucketJournal} {
+			if _, err := b.CreateBucket(name); err != nil {
+				return fmt.Errorf("state: create campaign %q: %w", c.Name, err)
+			}
+		}
+		if err := putJSON(b, keyInfo, c); err != nil {
+			return err
+		}
+		for _, f := range findings {
+			if err := putJSON(b.Bucket(bucketFindings), []byte(f.UserPHID), f); err != nil {
+				return err
+			}
+		}
+		for _, bt := range batches {
+			if err := putJSON(b.Bucket(bucketBatches), itob(uint64(bt.Index)), bt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// HasCampaign reports whether a campaign was launched.
+func (s *Store) HasCampaign(name string) (bool, error) {
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(bucketCampaigns).Bucket([]byte(name)) != nil
+		return nil
+	})
+	return ok, err
+}
+
+// View runs fn in a read-only transaction on one campaign.
+func (s *Store) View(campaign string, fn func(*CampaignTx) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		ct, err := campaignTx(tx, campaign, false)
+		if err != nil {
+			return err
+		}
+		return fn(ct)
+	})
+}
+
+// Update runs fn in a read-write transaction on one campaign. fn must not
+// make network calls: the transaction holds the file's write lock.
+func (s *Store) Update(campaign string, fn func(*CampaignTx) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		ct, err := campaignTx(tx, campaign, true)
+		if err != nil {
+			return err
+		}
+		return fn(ct)
+	})
+}
+
+// Snapshot is a copy of a campaign's whole state, for status, plan and tests.
+type Snapshot struct {
+	Campaign Campaign
+	Findings []Finding // sorted by username
+	Batches  []Batch   // by index
+	Removals []Removal // by id
+	Ops      []Op      // by key
+}
+
+// Snapshot copies out everything recorded for a campaign.
+func (s *Store) Snapshot(campaign string) (Snapshot, error) {
+	var snap Snapshot
+	err := s.View(campaign, func(tx *CampaignTx) error {
+		var err error
+		snap.Campaign = tx.Campaign()
+		if snap.Findings, err = tx.Findings(); err != nil {
+			return err
+		}
+		if snap.Batches, err = tx.Batches(); err != nil {
+			return err
+		}
+		if snap.Removals, err = tx.Removals(); err != nil {
+			return err
+		}
+		snap.Ops, err = tx.Ops()
+		return err
+	})
+	return snap, err
+}
+
+// Journal returns a campaign's journal entries in order.
+func (s *Store) Journal(campaign string) ([]Entry, error) {
+	var out []Entry
+	err := s.View(campaign, func(tx *CampaignTx) error {
+		return forEachJSON(tx.b.Bucket(bucketJournal), func(e Entry) error {
+			out = append(out, e)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// CampaignTx is one transaction on one campaign. Values returned are
+// copies; change them and Put them back.
+type CampaignTx struct {
+	b        *bolt.Bucket
+	campaign Campaign
+	writable bool
+}
+
+func campaignTx(tx *bolt.Tx, name string, writable bool) (*CampaignTx, error) {
+	b := tx.Bucket(bucketCampaigns).Bucket([]byte(name))
+	if b == nil {
+		return nil, fmt.Errorf("%w: %q", ErrNoCampaign, name)
+	}
+	ct := &CampaignTx{b: b, writable: writable}
+	if err := getJSON(b, keyInfo, &ct.campaign); err != nil {
+		return nil, fmt.Errorf("state: read campaign %q: %w", name, err)
+	}
+	return ct, nil
+}
+
+// Campaign returns the campaign record.
+func (t *CampaignTx) Campaign() Campaign { return t.campaign }
+
+// PutCampaign replaces the campaign record.
+func (t *CampaignTx) PutCampaign(c Campaign) error {
+	if c.Name != t.campaign.Name {
+		return fmt.Errorf("state: cannot rename campaign %q to %q", t.campaign.Name, c.Name)
+	}
+	t.campaign = c
+	return putJSON(t.b, keyInfo, c)
+}
+
+// Finding returns the finding for a user, or ErrNotFound.
+func (t *CampaignTx) Finding(userPHID string) (Finding, error) {
+	var f Finding
+	err := getJSON(t.b.Bucket(bucketFindings), []byte(userPHID), &f)
+	return f, err
+}
+
+// PutFinding stores a finding.
+func (t *CampaignTx) PutFinding(f Finding) error {
+	return putJSON(t.b.Bucket(bucketFindings), []byte(f.UserPHID), f)
+}
+
+// Findings returns every finding, sorted by username.
+func (t *CampaignTx) Findings() ([]Finding, error) {
+	var out []Finding
+	err := forEachJSON(t.b.Bucket(bucketFindings), func(f Finding) error {
+		out = append(out, f)
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Username < out[j].Username })
+	return out, err
+}
+
+// Batch returns batch i, or ErrNotFound.
+func (t *CampaignTx) Batch(i int) (Batch, error) {
+	var b Batch
+	err := getJSON(t.b.Bucket(bucketBatches), itob(uint64(i)), &b)
+	return b, err
+}
+
+// PutBatch stores a batch.
+func (t *CampaignTx) PutBatch(b Batch) error {
+	return putJSON(t.b.Bucket(bucketBatches), itob(uint64(b.Index)), b)
+}
+
+// Batches returns every batch in index order.
+func (t *CampaignTx) Batches() ([]Batch, error) {
+	var out []Batch
+	err := forEachJSON(t.b.Bucket(bucketBatches), func(b Batch) error {
+		out = append(out, b)
+		return nil
+	})
+	return out, err
+}
+
+// Removal returns removal batch id, or ErrNotFound.
+func (t *CampaignTx) Removal(id int) (Removal, error) {
+	var r Removal
+	err := getJSON(t.b.Bucket(bucketRemovals), itob(uint64(id)), &r)
+	return r, err
+}
+
+// PutRemoval stores a removal batch. A zero ID is assigned the next one.
+func (t *CampaignTx) PutRemoval(r *Removal) error {
+	b := t.b.Bucket(bucketRemovals)
+	if r.ID == 0 {
+		seq, err := b.NextSequence()
+		if err != nil {
+			return fmt.Errorf("state: next removal id: %w", err)
+		}
+		r.ID = int(seq)
+	}
+	return putJSON(b, itob(uint64(r.ID)), r)
+}
+
+// Removals returns every removal batch in id order.
+func (t *CampaignTx) Removals() ([]Removal, error) {
+	var out []Removal
+	err := forEachJSON(t.b.Bucket(bucketRemovals), func(r Removal) error {
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// Op returns the op with key, or ErrNotFound.
+func (t *CampaignTx) Op(key string) (Op, error) {
+	var op Op
+	err := getJSON(t.b.Bucket(bucketOps), []byte(key), &op)
+	return op, err
+}
+
+// PutOp stores an op.
+func (t *CampaignTx) PutOp(op Op) error {
+	return putJSON(t.b.Bucket(bucketOps), []byte(op.Key), op)
+}
+
+// Ops returns every op, by key.
+func (t *CampaignTx) Ops() ([]Op, error) {
+	var out []Op
+	err := forEachJSON(t.b.Bucket(bucketOps), func(op Op) error {
+		out = append(out, op)
+		return nil
+	})
+	return out, err
+}
+
+// Append adds an entry to the journal, assigning its sequence number.
+func (t *CampaignTx) Append(e Entry) error {
+	b := t.b.Bucket(bucketJournal)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return fmt.Errorf("state: next journal seq: %w", err)
+	}
+	e.Seq = seq
+	return putJSON(b, itob(seq), e)
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("state: encode %s: %w", key, err)
+	}
+	if err := b.Put(key, data); err != nil {
+		return fmt.Errorf("state: put %s: %w", key, err)
+	}
+	return nil
+}
+
+func getJSON(b *bolt.Bucket, key []byte, v any) error {
+	data := b.Get(key)
+	if data == nil {
+		return ErrNotFound
+	}
+	// json.Unmarshal copies, so nothing refers to bbolt's memory after the
+	// transaction ends.
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("state: decode %q: %w", key, err)
+	}
+	return nil
+}
+
+func forEachJSON[T any](b *bolt.Bucket, fn func(T) error) error {
+	return b.ForEach(func(k, v []byte) error {
+		var t T
+		if err := json.Unmarshal(v, &t); err != nil {
+			return fmt.Errorf("state: decode %q: %w", k, err)
+		}
+		return fn(t)
+	})
+}
+
+// itob encodes n big-endian so bbolt's byte order is numeric order.
+func itob(n uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, n)
+	return b
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// CopyTo writes a consistent copy of the state file to path; dry-run works
+// on such a copy so it can show what would be recorded without changing
+// the real file.
+func (s *Store) CopyTo(path string) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		if err := tx.CopyFile(path, 0o600); err != nil {
+			return fmt.Errorf("state: copy to %s: %w", path, err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,222 @@
+package state
+
+import (
+	"slices"
+	"time"
+)
+
+// Campaign is what the bot recorded when it launched a campaign: the
+// resolved groups and projects, so later ticks never re-resolve names, and
+// the cutoff, which `extend` may move.
+type Campaign struct {
+	Name           string    `json:"name"`
+	Title          string    `json:"title"`
+	LaunchedAt     time.Time `json:"launched_at"`
+	Cutoff         time.Time `json:"cutoff"`
+	OriginalCutoff time.Time `json:"original_cutoff"`
+	Groups         []Group   `json:"groups"`
+	TeamPHID       string    `json:"team_phid,omitempty"`
+	ApproversPHID  string    `json:"approvers_phid"`
+	ApproversName  string    `json:"approvers_name"`
+	ApproversSlug  string    `json:"approvers_slug"`
+	TeamName       string    `json:"team_name,omitempty"`
+	TagPHIDs       []string  `json:"tag_phids,omitempty"`
+	BotPHID        string    `json:"bot_phid"`
+	// Source is the campaign file launched, used when campaigns_dir has none.
+	Source string `json:"source,omitempty"`
+	// RemindersDone lists the reminder offsets (as Go durations) already
+	// handled, so a reminder is planned once per offset.
+	RemindersDone []string `json:"reminders_done,omitempty"`
+}
+
+// Group is an audited access group as resolved at launch.
+type Group struct {
+	PHID string `json:"phid"`
+	Name string `json:"name"`
+	Slug string `json:"slug"`
+	Risk string `json:"risk"`
+}
+
+// GroupByPHID returns the campaign's group with that PHID.
+func (c *Campaign) GroupByPHID(phid string) (Group, bool) {
+	for _, g := range c.Groups {
+		if g.PHID == phid {
+			return g, true
+		}
+	}
+	return Group{}, false
+}
+
+// Status is where an affected user stands in a campaign.
+type Status string
+
+// Finding statuses. Pending is the only one that still leads to removal
+// (together with Voluntary); the others end the user's part in the campaign
+// unless they change again.
+const (
+	StatusPending   Status = "pending"    // non-compliant, deadline not reached or removal not yet done
+	StatusCompliant Status = "compliant"  // became compliant (verified over Conduit)
+	StatusLeft      Status = "left-group" // no longer a member of any audited group, on their own
+	StatusDisabled  Status = "disabled"   // account disabled since (for an MFA finding)
+	StatusExempt    Status = "exempt"     // exemption granted by approvers
+	StatusVoluntary Status = "voluntary"  // asked to be removed
+	StatusRemoved   Status = "removed"    // the bot removed them from RemovedFrom
+	StatusRestored  Status = "restored"   // re-added after removal
+)
+
+// Removable reports whether a user in this status goes into a removal batch.
+func (s Status) Removable() bool { return s == StatusPending || s == StatusVoluntary }
+
+// Finding is one affected user in one campaign.
+type Finding struct {
+	UserPHID string   `json:"user_phid"`
+	Username string   `json:"username"`
+	RealName string   `json:"real_name"`
+	Groups   []string `json:"groups"`  // group PHIDs where the user is non-compliant
+	Reasons  []string `json:"reasons"` // criteria: "mfa", "disabled"
+	Status   Status   `json:"status"`
+	Batch    int      `json:"batch"` // index of the batch (task) the user is in
+	// Cutoff, when set, is a per-user extension of the campaign's cutoff.
+	Cutoff       time.Time  `json:"cutoff,omitzero"`
+	Unsubscribed bool       `json:"unsubscribed,omitempty"`
+	Exemption    *Exemption `json:"exemption,omitempty"`
+	// RestoreRequested is set when a removed user asks to come back.
+	RestoreRequested bool `json:"restore_requested,omitempty"`
+	// Restores counts completed restores, naming the next restore's ops.
+	Restores int `json:"restores,omitempty"`
+	// RemovedFrom lists the group PHIDs the bot removed the user from;
+	// restore re-adds exactly these.
+	RemovedFrom []string `json:"removed_from,omitempty"`
+	// NeedsHuman holds replies the bot could not classify.
+	NeedsHuman []string  `json:"needs_human,omitempty"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// EffectiveCutoff is the user's own cutoff if extended, else the campaign's.
+func (f *Finding) EffectiveCutoff(c *Campaign) time.Time {
+	if !f.Cutoff.IsZero() {
+		return f.Cutoff
+	}
+	return c.Cutoff
+}
+
+// Exemption is a user's request not to be removed, and its decision.
+type Exemption struct {
+	Reason      string    `json:"reason"`
+	Until       time.Time `json:"until,omitzero"`
+	RequestedAt time.Time `json:"requested_at"`
+	Decision    string    `json:"decision"` // "pending", "granted", "denied"
+	DecidedBy   string    `json:"decided_by,omitempty"`
+	Note        string    `json:"note,omitempty"`
+}
+
+// Batch is one task: the users it subscribes and what the bot has read of it.
+type Batch struct {
+	Index     int       `json:"index"`
+	UserPHIDs []string  `json:"user_phids"`
+	TaskID    int       `json:"task_id,omitempty"`
+	TaskPHID  string    `json:"task_phid,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	// TxCursor is the id of the last task transaction the bot has processed.
+	TxCursor int `json:"tx_cursor"`
+}
+
+// Monogram returns "T123", or "" before the task exists.
+func (b *Batch) Monogram() string {
+	if b.TaskID == 0 {
+		return ""
+	}
+	return "T" + itoa(b.TaskID)
+}
+
+// Has reports whether the user is in this batch.
+func (b *Batch) Has(userPHID string) bool { return slices.Contains(b.UserPHIDs, userPHID) }
+
+// RemovalStatus is where a removal batch stands.
+type RemovalStatus string
+
+// Removal batch statuses.
+const (
+	RemovalProposed RemovalStatus = "proposed"
+	RemovalApproved RemovalStatus = "approved"
+	RemovalDone     RemovalStatus = "done"
+	RemovalRejected RemovalStatus = "rejected"
+)
+
+// Removal is a proposed set of (user, group) removals and its approvals.
+type Removal struct {
+	ID         int           `json:"id"`
+	ProposedAt time.Time     `json:"proposed_at"`
+	Items      []RemovalItem `json:"items"`
+	// RequiredApprovals is the number of distinct approvers needed: the
+	// maximum over the items' groups' risk levels.
+	RequiredApprovals int           `json:"required_approvals"`
+	Approvals         []Approval    `json:"approvals,omitempty"`
+	Status            RemovalStatus `json:"status"`
+	AutoApproved      bool          `json:"auto_approved,omitempty"`
+	RejectedBy        string        `json:"rejected_by,omitempty"`
+	RejectReason      string        `json:"reject_reason,omitempty"`
+}
+
+// Label is the removal batch's name in texts and commands: "R1".
+func (r *Removal) Label() string { return "R" + itoa(r.ID) }
+
+// ApprovedBy reports whether userPHID has already approved.
+func (r *Removal) ApprovedBy(userPHID string) bool {
+	return slices.ContainsFunc(r.Approvals, func(a Approval) bool { return a.ApproverPHID == userPHID })
+}
+
+// RemovalItem is one (user, group) pair to remove.
+type RemovalItem struct {
+	UserPHID  string `json:"user_phid"`
+	Username  string `json:"username"`
+	GroupPHID string `json:"group_phid"`
+	GroupName string `json:"group_name"`
+	Risk      string `json:"risk"`
+	Voluntary bool   `json:"voluntary,omitempty"`
+	Batch     int    `json:"batch"`
+	Done      bool   `json:"done,omitempty"`
+}
+
+// Approval is one approver's verified approval.
+type Approval struct {
+	ApproverPHID string    `json:"approver_phid"`
+	Username     string    `json:"username"`
+	At           time.Time `json:"at"`
+	Via          string    `json:"via"` // "cli" or a task monogram
+}
+
+// OpState is where a journaled side effect stands.
+type OpState string
+
+// Op states: an op is written Pending before the side effect and Done after
+// it; a Pending op found on start means a crash in between, and the bot
+// reconciles with Phabricator before acting again.
+const (
+	OpPending OpState = "pending"
+	OpDone    OpState = "done"
+)
+
+// Op is the intent record of one side effect, keyed by an idempotency key
+// that is also the marker written into Phabricator.
+type Op struct {
+	Key       string    `json:"key"`
+	Kind      string    `json:"kind"`
+	State     OpState   `json:"state"`
+	CreatedAt time.Time `json:"created_at"`
+	DoneAt    time.Time `json:"done_at,omitzero"`
+	Result    string    `json:"result,omitempty"` // e.g. the task PHID
+	Attempts  int       `json:"attempts"`
+}
+
+// Entry is one line of a campaign's append-only journal.
+type Entry struct {
+	Seq    uint64    `json:"seq"`
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"`
+	Actor  string    `json:"actor,omitempty"`
+	Task   string    `json:"task,omitempty"`
+	User   string    `json:"user,omitempty"`
+	Group  string    `json:"group,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+}

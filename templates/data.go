@@ -1,0 +1,258 @@
+package templates
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// Reasons an Affected user is listed, as the texts show them.
+const (
+	ReasonNoMFA    = "no MFA"
+	ReasonDisabled = "account disabled"
+)
+
+// Exemption decisions, as ReplyData.Decision carries them (the same words as
+// the state package's exemption decisions).
+const (
+	DecisionGranted = "granted"
+	DecisionDenied  = "denied"
+	// DecisionRejected is the Decision of an approval-recorded text for a
+	// removal proposal rejected with !deny.
+	DecisionRejected = "rejected"
+)
+
+// Group is one access group covered by a campaign. Its values come from the
+// bot's configuration and are printed as written.
+type Group struct {
+	Name      string // "acl*security"
+	Risk      string // "internal", "security", "vandalism" or "not-risky"
+	RiskLabel string // for people to read, such as "internal (highest)"
+}
+
+// Person is a Phabricator user. Username comes from Phabricator; RealName is
+// chosen by the user and is only ever printed through name.
+type Person struct {
+	Username string
+	RealName string
+}
+
+// Affected is one user a campaign task is about.
+type Affected struct {
+	Person
+	Groups  []string // names of the groups the user would lose
+	Reasons []string // ReasonNoMFA, ReasonDisabled
+}
+
+// Campaign is what every text knows about the campaign. Name, Title, Team,
+// Approvers and HelpURL come from the bot's configuration and are printed as
+// written.
+type Campaign struct {
+	Name  string // campaign identifier, such as "mfa-2027"
+	Title string // human title, such as "Multi-factor authentication for private groups"
+	// Cutoff is the instant access is lost: the start of the day after
+	// CutoffDate. Texts show CutoffDate, the last day users have.
+	Cutoff     time.Time
+	CutoffDate string // "2027-02-28"
+	HelpURL    string // page explaining how to enable MFA; may be ""
+	Team       string // who runs the campaign, for questions
+	Approvers  string // the approvers' project hashtag, such as "#acl_phabricator-admins"
+	Groups     []Group
+}
+
+// GroupNames returns the campaign's group names, in the campaign's order
+// (riskiest first).
+func (c Campaign) GroupNames() []string {
+	out := make([]string, len(c.Groups))
+	for i, g := range c.Groups {
+		out[i] = g.Name
+	}
+	return out
+}
+
+// RiskLabel returns the risk label of the named group, or "" if the campaign
+// does not cover it.
+func (c Campaign) RiskLabel(group string) string {
+	for _, g := range c.Groups {
+		if g.Name == group {
+			return g.RiskLabel
+		}
+	}
+	return ""
+}
+
+// groupRank orders group names as the campaign lists them; unknown groups
+// come last.
+func (c Campaign) groupRank(group string) int {
+	for i, g := range c.Groups {
+		if g.Name == group {
+			return i
+		}
+	}
+	return len(c.Groups)
+}
+
+// TaskData is the data of the task-title and task-description templates.
+type TaskData struct {
+	Campaign
+	Batch, Batches int // this task is batch Batch (1-based) of Batches
+	Affected       []Affected
+}
+
+// HasReason reports whether any affected user is listed for reason.
+func (d TaskData) HasReason(reason string) bool {
+	for _, a := range d.Affected {
+		if slices.Contains(a.Reasons, reason) {
+			return true
+		}
+	}
+	return false
+}
+
+// ReminderData is the data of the reminder template.
+type ReminderData struct {
+	Campaign
+	Pending      []Person // mentioned: still to act and still subscribed
+	DaysLeft     int      // whole days until Cutoff, rounded up
+	Unsubscribed []Person // listed without a mention: still to act, but unsubscribed
+}
+
+// RemovalItem is one membership to remove.
+type RemovalItem struct {
+	Person
+	Group     string
+	Voluntary bool // the user asked to be removed
+}
+
+// RemovalProposalData is the data of the removal-proposal template. Who may
+// approve is Campaign.Approvers.
+type RemovalProposalData struct {
+	Campaign
+	BatchID           string // "R1"
+	Items             []RemovalItem
+	RequiredApprovals int // distinct approvers needed
+}
+
+// SortedItems returns Items with the riskiest groups first (in the order of
+// Campaign.Groups), then by username.
+func (d RemovalProposalData) SortedItems() []RemovalItem {
+	return sortItems(d.Campaign, d.Items)
+}
+
+// RemovalNoticeData is the data of the removal-notice template.
+type RemovalNoticeData struct {
+	Campaign
+	Removed []RemovalItem
+}
+
+// SortedRemoved returns Removed ordered like RemovalProposalData.SortedItems.
+func (d RemovalNoticeData) SortedRemoved() []RemovalItem {
+	return sortItems(d.Campaign, d.Removed)
+}
+
+func sortItems(c Campaign, items []RemovalItem) []RemovalItem {
+	out := slices.Clone(items)
+	slices.SortStableFunc(out, func(a, b RemovalItem) int {
+		return cmp.Or(
+			cmp.Compare(c.groupRank(a.Group), c.groupRank(b.Group)),
+			cmp.Compare(a.Username, b.Username),
+		)
+	})
+	return out
+}
+
+// ReplyData is the data of the templates that answer one user: the
+// compliance-thanks, claim-rejected, voluntary-ack, exemption-requested,
+// exemption-decision, restore-requested, restored, unsubscribed-notice and
+// needs-human templates.
+type ReplyData struct {
+	Campaign
+	Person // the user the comment is about
+	// Reason is user-supplied text, always printed through literal: the
+	// user's reason for an exemption, the approver's reason for a denial, or
+	// what the bot could not handle (needs-human).
+	Reason   string
+	Until    string   // "YYYY-MM-DD" end of an exemption or leave; may be ""
+	Decision string   // DecisionGranted or DecisionDenied (exemption-decision); see ApprovalRecorded
+	Approver Person   // who decided (exemption-decision) or restored (restored)
+	Groups   []string // the user's groups concerned
+}
+
+// ExtensionData is the data of the deadline-extended template.
+type ExtensionData struct {
+	Campaign
+	OldCutoff, NewCutoff string   // "YYYY-MM-DD", last days as in CutoffDate
+	Users                []Person // whose deadline moved; empty means everyone on the task
+}
+
+// Sample returns realistic data for the named template, of the type it
+// expects; Validate renders each template with it. It returns nil for an
+// unknown name.
+func Sample(n Name) any {
+	c := sampleCampaign()
+	ada := Person{Username: "ada", RealName: "Ada Lovelace"}
+	jose := Person{Username: "jnunez", RealName: "José Núñez"}
+	grace := Person{Username: "ghopper-old", RealName: "Grace Hopper"}
+	approver := Person{Username: "mkeita", RealName: "Mariam Keita"}
+	switch n {
+	case TaskTitle, TaskDescription:
+		return TaskData{Campaign: c, Batch: 2, Batches: 3, Affected: []Affected{
+			{Person: ada, Groups: []string{"acl*sre-team", "WMF-NDA"}, Reasons: []string{ReasonNoMFA}},
+			{Person: jose, Groups: []string{"WMF-NDA"}, Reasons: []string{ReasonNoMFA}},
+			{Person: grace, Groups: []string{"acl*security"}, Reasons: []string{ReasonDisabled}},
+		}}
+	case Reminder:
+		return ReminderData{Campaign: c, Pending: []Person{ada, jose}, DaysLeft: 7, Unsubscribed: []Person{grace}}
+	case RemovalProposal:
+		return RemovalProposalData{Campaign: c, BatchID: "R1", RequiredApprovals: 2, Items: []RemovalItem{
+			{Person: jose, Group: "WMF-NDA"},
+			{Person: ada, Group: "WMF-NDA", Voluntary: true},
+			{Person: ada, Group: "acl*sre-team", Voluntary: true},
+			{Person: grace, Group: "acl*security"},
+		}}
+	case RemovalNotice:
+		return RemovalNoticeData{Campaign: c, Removed: []RemovalItem{
+			{Person: jose, Group: "WMF-NDA"},
+			{Person: grace, Group: "acl*security"},
+		}}
+	case ComplianceThanks, ClaimRejected, VoluntaryAck, UnsubscribedNotice:
+		return ReplyData{Campaign: c, Person: ada, Groups: []string{"acl*sre-team", "WMF-NDA"}}
+	case ExemptionRequested:
+		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"},
+			Reason: "My only phone is a shared work phone until the replacement arrives.", Until: "2027-04-15"}
+	case ExemptionDecision:
+		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"},
+			Decision: DecisionGranted, Approver: approver, Until: "2027-04-15"}
+	case RestoreRequested:
+		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"}}
+	case Restored:
+		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"}, Approver: approver}
+	case DeadlineExtended:
+		return ExtensionData{Campaign: c, OldCutoff: "2027-02-28", NewCutoff: "2027-03-14", Users: []Person{jose}}
+	case ApprovalRecorded:
+		return ReplyData{Campaign: c, Approver: approver, Decision: "R1: approval 1 of 2 recorded"}
+	case CommandRefused:
+		return ReplyData{Campaign: c, Person: jose, Reason: "only members of #acl_phabricator-admins may give commands"}
+	case NeedsHuman:
+		return ReplyData{Campaign: c, Person: ada, Groups: []string{"acl*sre-team", "WMF-NDA"},
+			Reason: "I use a hardware key, does that count?"}
+	}
+	return nil
+}
+
+func sampleCampaign() Campaign {
+	return Campaign{
+		Name:       "mfa-2027",
+		Title:      "Multi-factor authentication for private groups",
+		Cutoff:     time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC),
+		CutoffDate: "2027-02-28",
+		HelpURL:    "https://www.mediawiki.org/wiki/Phabricator/Help/Two-factor_authentication",
+		Team:       "Security-Team",
+		Approvers:  "#acl_phabricator-admins",
+		Groups: []Group{
+			{Name: "acl*sre-team", Risk: "internal", RiskLabel: "internal (highest)"},
+			{Name: "acl*security", Risk: "security", RiskLabel: "security"},
+			{Name: "WMF-NDA", Risk: "security", RiskLabel: "security"},
+		},
+	}
+}

@@ -1,0 +1,298 @@
+package templates
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func mustLoad(t *testing.T, dir string) *Set {
+	t.Helper()
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatalf("Load(%q): %v", dir, err)
+	}
+	return s
+}
+
+// overrideDir writes files into a fresh directory and returns it.
+func overrideDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestNamesMatchEmbeddedFiles(t *testing.T) {
+	files, err := fs.Glob(embedded, "*.tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, n := range Names() {
+		want = append(want, n.file())
+		if Sample(n) == nil {
+			t.Errorf("Sample(%q) = nil", n)
+		}
+	}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, files); diff != "" {
+		t.Errorf("embedded files differ from Names() (-names +files):\n%s", diff)
+	}
+	if Sample("no-such-template") != nil {
+		t.Error("Sample of an unknown name is not nil")
+	}
+}
+
+// goldenCases renders every template with its Sample, plus the branches the
+// samples do not reach.
+func goldenCases() []struct {
+	file string
+	name Name
+	data any
+} {
+	type tc = struct {
+		file string
+		name Name
+		data any
+	}
+	var cases []tc
+	for _, n := range Names() {
+		cases = append(cases, tc{string(n), n, Sample(n)})
+	}
+
+	denied := Sample(ExemptionDecision).(ReplyData)
+	denied.Decision, denied.Until = DecisionDenied, ""
+	denied.Reason = "Hardware keys are available from the office; please use one."
+	lastDay := Sample(Reminder).(ReminderData)
+	lastDay.DaysLeft, lastDay.Unsubscribed = 0, nil
+	single := Sample(TaskTitle).(TaskData)
+	single.Batch, single.Batches = 1, 1
+	everyone := Sample(DeadlineExtended).(ExtensionData)
+	everyone.Users = nil
+	rejected := Sample(ApprovalRecorded).(ReplyData)
+	rejected.Decision, rejected.Reason = DecisionRejected, "Two of these users enabled MFA this morning."
+	onLeave := Sample(ExemptionRequested).(ReplyData)
+	onLeave.Reason = ""
+	return append(cases,
+		tc{"exemption-decision-denied", ExemptionDecision, denied},
+		tc{"reminder-last-day", Reminder, lastDay},
+		tc{"task-title-single-batch", TaskTitle, single},
+		tc{"deadline-extended-everyone", DeadlineExtended, everyone},
+		tc{"exemption-requested-on-leave", ExemptionRequested, onLeave},
+		tc{"approval-recorded-rejected", ApprovalRecorded, rejected},
+	)
+}
+
+// TestGolden compares every rendered text with testdata/NAME.golden;
+// UPDATE=1 go test ./templates rewrites the files.
+func TestGolden(t *testing.T) {
+	s := mustLoad(t, "")
+	update := os.Getenv("UPDATE") != ""
+	for _, c := range goldenCases() {
+		t.Run(c.file, func(t *testing.T) {
+			got, err := s.Render(c.name, c.data)
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			path := filepath.Join("testdata", c.file+".golden")
+			if update {
+				if err := os.MkdirAll("testdata", 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(got+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run UPDATE=1 go test ./templates to create it)", err)
+			}
+			if diff := cmp.Diff(string(want), got+"\n"); diff != "" {
+				t.Errorf("%s differs (-golden +rendered); if intended, run UPDATE=1 go test ./templates:\n%s", path, diff)
+			}
+		})
+	}
+}
+
+func TestRenderErrors(t *testing.T) {
+	s := mustLoad(t, "")
+	tests := []struct {
+		name    string
+		tmpl    Name
+		data    any
+		wantErr []string // substrings of the error
+	}{
+		{"unknown template", "no-such", nil, []string{`"no-such"`, "unknown template"}},
+		{"wrong data type", Reminder, TaskData{Campaign: sampleCampaign()}, []string{"reminder", "Pending"}},
+		{"map without key", TaskTitle, map[string]any{"CutoffDate": "2027-02-28"}, []string{"task-title", `"GroupNames"`}},
+		{"unknown decision", ExemptionDecision, ReplyData{Campaign: sampleCampaign(), Decision: "maybe"},
+			[]string{"exemption-decision", `"maybe"`}},
+		{"empty date", DeadlineExtended, ExtensionData{Campaign: sampleCampaign(), NewCutoff: "2027-03-01"},
+			[]string{"deadline-extended", "date: empty string"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.Render(tt.tmpl, tt.data)
+			if err == nil {
+				t.Fatal("Render succeeded, want an error")
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestOverride(t *testing.T) {
+	t.Run("replaces one template", func(t *testing.T) {
+		dir := overrideDir(t, map[string]string{
+			"reminder.tmpl":   "Custom reminder for {{mention .Pending}}, {{.DaysLeft}} days left.\n",
+			"README.md":       "not a template, ignored",
+			".#reminder.tmpl": "editor lock file, ignored",
+		})
+		if err := os.Mkdir(filepath.Join(dir, "old.tmpl"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		s := mustLoad(t, dir)
+		got, err := s.Render(Reminder, Sample(Reminder))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff("Custom reminder for @ada, @jnunez, 7 days left.", got); diff != "" {
+			t.Errorf("override not used (-want +got):\n%s", diff)
+		}
+		builtin, err := mustLoad(t, "").Render(TaskTitle, Sample(TaskTitle))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Render(TaskTitle, Sample(TaskTitle)); got != builtin {
+			t.Errorf("task-title changed by an unrelated override: %q", got)
+		}
+		if err := s.Validate(); err != nil {
+			t.Errorf("Validate: %v", err)
+		}
+	})
+
+	loadErrors := []struct {
+		name    string
+		files   map[string]string
+		wantErr []string
+	}{
+		{
+			name:    "unknown name",
+			files:   map[string]string{"reminders.tmpl": "x"},
+			wantErr: []string{"reminders.tmpl", `unknown template "reminders"`},
+		},
+		{
+			name:    "parse error with file and line",
+			files:   map[string]string{"reminder.tmpl": "line one\nline two {{.DaysLeft}\nline three\n"},
+			wantErr: []string{"reminder.tmpl:2:", "bad character"},
+		},
+		{
+			name:    "unknown function",
+			files:   map[string]string{"restored.tmpl": "\n\n{{shout .Username}}"},
+			wantErr: []string{"restored.tmpl:3:", `"shout" not defined`},
+		},
+		{
+			name: "every problem reported",
+			files: map[string]string{
+				"bogus.tmpl":    "x",
+				"reminder.tmpl": "{{end}}",
+			},
+			wantErr: []string{"bogus.tmpl", "reminder.tmpl:1:"},
+		},
+	}
+	for _, tt := range loadErrors {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := overrideDir(t, tt.files)
+			_, err := Load(dir)
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if !strings.Contains(err.Error(), dir) {
+				t.Errorf("error %q does not name the directory %s", err, dir)
+			}
+		})
+	}
+
+	t.Run("missing directory", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "nope")
+		if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), dir) {
+			t.Errorf("Load(missing dir) error = %v, want one naming %s", err, dir)
+		}
+	})
+
+	t.Run("missing key fails Render naming it", func(t *testing.T) {
+		dir := overrideDir(t, map[string]string{"voluntary-ack.tmpl": "Bye {{mention .Person}}, see {{.Deadline}}.\n"})
+		s := mustLoad(t, dir)
+		_, err := s.Render(VoluntaryAck, Sample(VoluntaryAck))
+		if err == nil {
+			t.Fatal("Render succeeded, want an error")
+		}
+		for _, w := range []string{"voluntary-ack", "voluntary-ack.tmpl:1:", "Deadline"} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error %q does not contain %q", err, w)
+			}
+		}
+	})
+}
+
+func TestValidate(t *testing.T) {
+	if err := mustLoad(t, "").Validate(); err != nil {
+		t.Fatalf("embedded set: %v", err)
+	}
+
+	tests := []struct {
+		name    string
+		files   map[string]string
+		wantErr []string
+	}{
+		{"missing field", map[string]string{"restored.tmpl": "{{mention .Person}} {{.Nope}}"},
+			[]string{"restored", "Nope"}},
+		{"wrong function argument", map[string]string{"reminder.tmpl": "{{mention .DaysLeft}}"},
+			[]string{"reminder", "mention: want Person or []Person, got int"}},
+		{"name glued to a word", map[string]string{"compliance-thanks.tmpl": "Thanks{{mention .Person}}!"},
+			[]string{"compliance-thanks", "line 1", "glued", `"Thanks"`}},
+		{"literal glued to a backtick", map[string]string{"needs-human.tmpl": "Reply: `{{literal .Reason}}`"},
+			[]string{"needs-human", "glued"}},
+		{"title on two lines", map[string]string{"task-title.tmpl": "Action required\nby {{.CutoffDate}}"},
+			[]string{"task-title", "one line"}},
+		{"empty text", map[string]string{"restored.tmpl": "{{/* nothing */}}\n"},
+			[]string{"restored", "empty"}},
+		{"two broken templates", map[string]string{
+			"restored.tmpl": "{{.Nope}}", "reminder.tmpl": "{{.Nada}}",
+		}, []string{"restored", "Nope", "reminder", "Nada"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := mustLoad(t, overrideDir(t, tt.files))
+			err := s.Validate()
+			if err == nil {
+				t.Fatal("Validate succeeded, want an error")
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
