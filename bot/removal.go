@@ -176,8 +176,7 @@ func removalItems(snap *state.Snapshot, items []state.RemovalItem) []templates.R
 	var out []templates.RemovalItem
 	for _, it := range items {
 		f := names[it.UserPHID]
-		risk, _ := campaigns.ParseRisk(it.Risk)
-		out = append(out, templates.RemovalItem{Person: person(&f), Group: fmt.Sprintf("%s (%s)", it.GroupName, risk.Label()), Voluntary: it.Voluntary})
+		out = append(out, templates.RemovalItem{Person: person(&f), Group: it.GroupName, Voluntary: it.Voluntary})
 	}
 	return out
 }

@@ -30,8 +30,23 @@ func (s *Server) addStory(author, object string, xs []*xact, text string) {
 		objectPHID: object,
 		text:       text,
 	}
+	// The story names the transactions it shows, not the whole group: a
+	// creation shows one (feed.query.user01.limit1.json), and subscriber
+	// changes are hidden from feed.
 	for _, x := range xs {
+		switch {
+		case x.typ != nil && *x.typ == "create":
+			continue
+		case x.typ != nil && *x.typ == "subscribers":
+			continue
+		}
 		st.xactPHIDs = append(st.xactPHIDs, x.phid)
+		if xs[0].typ != nil && *xs[0].typ == "create" {
+			break
+		}
+	}
+	if len(st.xactPHIDs) == 0 && len(xs) > 0 {
+		st.xactPHIDs = []string{xs[0].phid}
 	}
 	s.stories = append(s.stories, st)
 }

@@ -114,7 +114,8 @@ func (s *Server) AddProject(spec ProjectSpec) Project {
 
 	// The creation history in the order transaction.search shows it
 	// (transaction.search.project.acl-security.json): name, slugs, icon,
-	// color, join policy and membership come back with type null (fact 33).
+	// color and join policy come back with type null (fact 33). Seeded
+	// members get no transaction, as in the lab.
 	author := def(spec.AuthorPHID, "PHID-APPS-PhabricatorProjectApplication")
 	entries := []xactEntry{{typ: "create"}, {nullType: true}}
 	if p.description != "" {
@@ -128,9 +129,6 @@ func (s *Server) AddProject(spec ProjectSpec) Project {
 		xactEntry{typ: "core:edit-policy", fields: oldNew(nil, p.editPolicy)},
 		xactEntry{nullType: true},
 	)
-	if len(p.members) > 0 {
-		entries = append(entries, xactEntry{nullType: true})
-	}
 	xs := s.addXacts(p.phid, "PROJ", author, entries)
 	s.addStory(author, p.phid, xs, fmt.Sprintf("%s created %s.", s.handleName(author), p.name))
 	return p.public()

@@ -1,0 +1,30 @@
+# auditbot: `make demo` runs a whole campaign against the embedded test
+# Phabricator; `make test` runs every test, the demo's end-to-end run among them.
+GO ?= go
+
+.PHONY: all build test demo lint bench fuzz clean
+
+all: lint test
+
+build:
+	$(GO) build -o bin/auditbot ./cmd/auditbot
+
+test:
+	$(GO) test -race -count=1 ./...
+
+demo:
+	$(GO) run ./cmd/auditbot demo
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./bot/replies
+
+clean:
+	rm -rf bin

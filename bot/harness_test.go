@@ -1,0 +1,521 @@
+package bot_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/phabtest"
+	"github.com/auditbot/auditbot/state"
+	"github.com/auditbot/auditbot/templates"
+)
+
+// The test campaign's name and its dates. The cutoff date 2027-02-28 means
+// the instant 2027-03-01T00:00Z; the default reminders fall 30, 7 and 1
+// days before it.
+const campaignName = "mfa-test"
+
+var (
+	launchTime = time.Date(2027, 1, 1, 9, 0, 0, 0, time.UTC)
+	cutoff     = time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// Group names as the campaign and the config write them.
+const (
+	groupNDA       = "WMF-NDA"
+	groupSecurity  = "acl*security"
+	groupSRE       = "acl*sre-team"
+	groupApprovers = "acl*phabricator-admins"
+	groupTeam      = "Security-Team"
+)
+
+// clock is the simulated time shared by the server and the bot.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// fixture varies the harness. The zero value is the default world: an
+// admin bot, a campaign auditing mfa on the three groups, two users a task.
+type fixture struct {
+	// criteria is the campaign's criteria list; "" means "[mfa]".
+	criteria string
+	// batchSize is the campaign's batch_size; 0 means 2.
+	batchSize int
+	// campaignExtra is appended to the campaign file.
+	campaignExtra string
+	// groups overrides the audited groups; "" means all three.
+	groups string
+	// botNotAdmin seeds the bot account without the admin role.
+	botNotAdmin bool
+	// lockedGroup is a group whose edit policy is the approvers' project,
+	// so the (non-member) bot may not edit its membership.
+	lockedGroup string
+	// extraPending adds that many users without MFA to WMF-NDA
+	// (pending01, pending02, ...).
+	extraPending int
+}
+
+// harness is a phabtest server, a state file, a config and campaign and
+// a bot wired together over real Conduit.
+type harness struct {
+	t      *testing.T
+	ctx    context.Context
+	clock  *clock
+	srv    *phabtest.Server
+	users  map[string]phabtest.User
+	groups map[string]phabtest.Project
+	botU   phabtest.User
+	client *conduit.Client
+	store  *state.Store
+	dir    string
+	tmpl   *templates.Set
+	cfg    *campaigns.Config
+	camp   *campaigns.Campaign
+	bot    *bot.Bot
+	logs   *syncBuffer
+	log    zerolog.Logger
+
+	clientsMu sync.Mutex
+	clients   map[string]*conduit.Client
+}
+
+// newHarness seeds this world:
+//
+//	auditbot     admin bot, MFA              the bot's account
+//	alice, bob   admins, MFA                 approvers and Security-Team
+//	carol        admin, MFA                  approver, not in the team
+//	dave         MFA                         Security-Team, not an approver
+//	erin         no MFA                      approver and acl*security member
+//	nomfa1..4    no MFA                      group members
+//	good1, good2 MFA                         group members
+//	excluded1    no MFA                      excluded by the campaign file
+//	ci-bot       bot, no MFA                 WMF-NDA
+//	wikitech-l   mailing list, no MFA        WMF-NDA
+//	gone1        disabled, no MFA            WMF-NDA
+//	outsider     MFA                         in nothing
+//
+//	WMF-NDA (security):     nomfa1 nomfa2 good1 excluded1 ci-bot wikitech-l gone1
+//	acl*security (security): nomfa1 nomfa3 erin good2
+//	acl*sre-team (internal): nomfa4 nomfa2 good1
+func newHarness(t *testing.T, fx fixture) *harness {
+	t.Helper()
+	h := &harness{
+		t:       t,
+		ctx:     t.Context(),
+		clock:   &clock{now: launchTime},
+		users:   map[string]phabtest.User{},
+		groups:  map[string]phabtest.Project{},
+		dir:     t.TempDir(),
+		logs:    &syncBuffer{},
+		clients: map[string]*conduit.Client{},
+	}
+	h.log = zerolog.New(h.logs).Level(zerolog.DebugLevel)
+	h.srv = phabtest.New(phabtest.Options{Now: h.clock.Now})
+	t.Cleanup(h.srv.Close)
+
+	add := func(spec phabtest.UserSpec) {
+		h.users[spec.Username] = h.srv.AddUser(spec)
+	}
+	add(phabtest.UserSpec{Username: "auditbot", Admin: !fx.botNotAdmin, Bot: true, MFA: true})
+	h.botU = h.users["auditbot"]
+	for _, n := range []string{"alice", "bob", "carol"} {
+		add(phabtest.UserSpec{Username: n, RealName: strings.ToUpper(n[:1]) + n[1:], Admin: true, MFA: true})
+	}
+	add(phabtest.UserSpec{Username: "dave", MFA: true})
+	add(phabtest.UserSpec{Username: "erin"})
+	for i := 1; i <= 4; i++ {
+		add(phabtest.UserSpec{Username: fmt.Sprintf("nomfa%d", i)})
+	}
+	add(phabtest.UserSpec{Username: "good1", MFA: true})
+	add(phabtest.UserSpec{Username: "good2", MFA: true})
+	add(phabtest.UserSpec{Username: "excluded1"})
+	add(phabtest.UserSpec{Username: "ci-bot", Bot: true})
+	add(phabtest.UserSpec{Username: "wikitech-l", MailingList: true})
+	add(phabtest.UserSpec{Username: "gone1", Disabled: true})
+	add(phabtest.UserSpec{Username: "outsider", MFA: true})
+	var extra []string
+	for i := 1; i <= fx.extraPending; i++ {
+		n := fmt.Sprintf("pending%03d", i)
+		add(phabtest.UserSpec{Username: n})
+		extra = append(extra, h.users[n].PHID)
+	}
+
+	approvers := h.srv.AddProject(phabtest.ProjectSpec{Name: groupApprovers, Icon: "policy",
+		EditPolicy: phabtest.PolicyAdmin, Members: h.phids("alice", "bob", "carol", "erin")})
+	h.groups[groupApprovers] = approvers
+	h.groups[groupTeam] = h.srv.AddProject(phabtest.ProjectSpec{Name: groupTeam, Members: h.phids("alice", "bob", "dave")})
+	group := func(name string, members ...string) {
+		edit := phabtest.PolicyAdmin
+		if name == fx.lockedGroup {
+			edit = approvers.PHID
+		}
+		h.groups[name] = h.srv.AddProject(phabtest.ProjectSpec{Name: name, Icon: "policy", EditPolicy: edit, JoinPolicy: edit, Members: members})
+	}
+	group(groupNDA, append(h.phids("nomfa1", "nomfa2", "good1", "excluded1", "ci-bot", "wikitech-l", "gone1"), extra...)...)
+	group(groupSecurity, h.phids("nomfa1", "nomfa3", "erin", "good2")...)
+	group(groupSRE, h.phids("nomfa4", "nomfa2", "good1")...)
+
+	var err error
+	h.client, err = conduit.Dial(h.ctx, h.srv.URL(), conduit.Token(h.botU.Token), h.clientOptions(h.log))
+	if err != nil {
+		t.Fatalf("dial as the bot: %v", err)
+	}
+
+	h.store, err = state.Open(filepath.Join(h.dir, "state.db"), state.Options{})
+	if err != nil {
+		t.Fatalf("open state: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := h.store.Check(); err != nil {
+			t.Errorf("state file integrity check: %v", err)
+		}
+		h.store.Close()
+	})
+
+	h.tmpl, err = templates.Load("")
+	if err != nil {
+		t.Fatalf("load templates: %v", err)
+	}
+	cfgYAML := fmt.Sprintf(`conduit:
+  url: %s
+state_file: state.db
+groups:
+  acl*sre-team: {risk: internal}
+  WMF-NDA: {risk: security}
+  acl*security: {risk: security}
+default_risk: security
+`, h.srv.URL())
+	h.cfg, err = campaigns.ParseConfig(filepath.Join(h.dir, "config.yaml"), []byte(cfgYAML))
+	if err != nil {
+		t.Fatalf("parse config: %v", err)
+	}
+	h.camp = h.parseCampaign(fx)
+	h.bot = h.newBot(h.client, h.log)
+	return h
+}
+
+func (h *harness) clientOptions(log zerolog.Logger) conduit.Options {
+	return conduit.Options{
+		HTTPClient:        h.srv.Client(),
+		RequestsPerSecond: -1,
+		CallTimeout:       10 * time.Second,
+		Logger:            log,
+		Sleep:             func(ctx context.Context, time.Duration) error { return ctx.Err() },
+	}
+}
+
+func (h *harness) parseCampaign(fx fixture) *campaigns.Campaign {
+	h.t.Helper()
+	criteria := fx.criteria
+	if criteria == "" {
+		criteria = "[mfa]"
+	}
+	size := fx.batchSize
+	if size == 0 {
+		size = 2
+	}
+	groups := fx.groups
+	if groups == "" {
+		groups = "[WMF-NDA, acl*security, acl*sre-team]"
+	}
+	src := fmt.Sprintf(`name: %s
+title: MFA audit for tests
+criteria: %s
+groups: %s
+exclude:
+  users: [excluded1]
+batch_size: %d
+cutoff: 2027-02-28
+team: Security-Team
+approvers: acl*phabricator-admins
+%s`, campaignName, criteria, groups, size, fx.campaignExtra)
+	c, err := campaigns.ParseCampaign(filepath.Join(h.dir, campaignName+".yaml"), []byte(src))
+	if err != nil {
+		h.t.Fatalf("parse campaign: %v", err)
+	}
+	return c
+}
+
+// newBot builds a bot over phab with the harness's store, config, campaign
+// and clock.
+func (h *harness) newBot(phab bot.Phabricator, log zerolog.Logger) *bot.Bot {
+	h.t.Helper()
+	b, err := bot.New(bot.Options{
+		Phab: phab, Store: h.store, Templates: h.tmpl, Config: h.cfg,
+		LoadCampaign: func(name string) (*campaigns.Campaign, error) {
+			if name != h.camp.Name {
+				return nil, fmt.Errorf("no campaign %q in this test", name)
+			}
+			return h.camp, nil
+		},
+		Now:    h.clock.Now,
+		Logger: log,
+	})
+	if err != nil {
+		h.t.Fatalf("bot.New: %v", err)
+	}
+	return b
+}
+
+// as returns a Conduit client acting as username.
+func (h *harness) as(username string) *conduit.Client {
+	h.t.Helper()
+	h.clientsMu.Lock()
+	defer h.clientsMu.Unlock()
+	if c, ok := h.clients[username]; ok {
+		return c
+	}
+	u, ok := h.users[username]
+	if !ok {
+		h.t.Fatalf("no user %q in the fixture", username)
+	}
+	c, err := conduit.Dial(h.ctx, h.srv.URL(), conduit.Token(u.Token), h.clientOptions(zerolog.Nop()))
+	if err != nil {
+		h.t.Fatalf("dial as %s: %v", username, err)
+	}
+	h.clients[username] = c
+	return c
+}
+
+func (h *harness) phid(username string) string {
+	h.t.Helper()
+	u, ok := h.users[username]
+	if !ok {
+		h.t.Fatalf("no user %q in the fixture", username)
+	}
+	return u.PHID
+}
+
+func (h *harness) phids(usernames ...string) []string {
+	out := make([]string, len(usernames))
+	for i, n := range usernames {
+		out[i] = h.phid(n)
+	}
+	return out
+}
+
+func (h *harness) group(name string) phabtest.Project {
+	h.t.Helper()
+	g, ok := h.groups[name]
+	if !ok {
+		h.t.Fatalf("no group %q in the fixture", name)
+	}
+	return g
+}
+
+// launch launches the campaign and fails the test on error.
+func (h *harness) launch() *bot.LaunchResult {
+	h.t.Helper()
+	res, err := h.bot.Launch(h.ctx, h.camp)
+	if err != nil {
+		h.t.Fatalf("Launch: %v", err)
+	}
+	return res
+}
+
+// tick runs every chore and fails the test on error.
+func (h *harness) tick() *bot.TickReport {
+	h.t.Helper()
+	rep, err := h.bot.Tick(h.ctx, bot.TickOptions{})
+	if err != nil {
+		h.t.Fatalf("Tick at %s: %v", h.clock.Now().Format(time.RFC3339), err)
+	}
+	return rep
+}
+
+// comment posts text on a task as username.
+func (h *harness) comment(username, task, text string) {
+	h.t.Helper()
+	if _, err := h.as(username).EditTask(h.ctx, task, conduit.CommentEdit(text)); err != nil {
+		h.t.Fatalf("%s comments on %s: %v", username, task, err)
+	}
+}
+
+func (h *harness) snapshot() state.Snapshot {
+	h.t.Helper()
+	snap, err := h.store.Snapshot(campaignName)
+	if err != nil {
+		h.t.Fatalf("state snapshot: %v", err)
+	}
+	return snap
+}
+
+func (h *harness) finding(username string) state.Finding {
+	h.t.Helper()
+	for _, f := range h.snapshot().Findings {
+		if f.Username == username {
+			return f
+		}
+	}
+	h.t.Fatalf("no finding for @%s", username)
+	return state.Finding{}
+}
+
+// statuses maps each finding's username to its status.
+func (h *harness) statuses() map[string]state.Status {
+	out := map[string]state.Status{}
+	for _, f := range h.snapshot().Findings {
+		out[f.Username] = f.Status
+	}
+	return out
+}
+
+// taskOf returns the task (monogram and id) of username's batch.
+func (h *harness) taskOf(username string) (string, int) {
+	h.t.Helper()
+	f := h.finding(username)
+	for _, bt := range h.snapshot().Batches {
+		if bt.Index == f.Batch {
+			if bt.TaskID == 0 {
+				h.t.Fatalf("batch %d of @%s has no task", bt.Index, username)
+			}
+			return bt.Monogram(), bt.TaskID
+		}
+	}
+	h.t.Fatalf("no batch %d", f.Batch)
+	return "", 0
+}
+
+// botComments returns the bot's comments on task id.
+func (h *harness) botComments(id int) []phabtest.CommentSnapshot {
+	var out []phabtest.CommentSnapshot
+	for _, c := range h.srv.Comments(id) {
+		if c.AuthorPHID == h.botU.PHID {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// botCommentsWith returns the bot's comments on task id whose marker key
+// starts with prefix (e.g. "reminder/", "reply/").
+func (h *harness) botCommentsWith(id int, prefix string) []phabtest.CommentSnapshot {
+	var out []phabtest.CommentSnapshot
+	for _, c := range h.botComments(id) {
+		if strings.Contains(c.Text, "auditbot-marker: "+campaignName+"/"+prefix) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// allBotComments counts the bot's comments on every task.
+func (h *harness) allBotComments() int {
+	n := 0
+	for _, t := range h.srv.Tasks() {
+		n += len(h.botComments(t.ID))
+	}
+	return n
+}
+
+// effectiveWrites returns the writes that changed something: a no-op
+// project.edit (the pre-flight membership probe) is left out.
+func (h *harness) effectiveWrites() []phabtest.Write {
+	var out []phabtest.Write
+	for _, w := range h.srv.Writes() {
+		if len(w.TransactionPHIDs) > 0 {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// writesOf returns the effective writes of method.
+func (h *harness) writesOf(method string) []phabtest.Write {
+	var out []phabtest.Write
+	for _, w := range h.effectiveWrites() {
+		if w.Method == method {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// journalKinds counts the journal entries per kind.
+func (h *harness) journalKinds() map[string]int {
+	h.t.Helper()
+	entries, err := h.store.Journal(campaignName)
+	if err != nil {
+		h.t.Fatalf("journal: %v", err)
+	}
+	out := map[string]int{}
+	for _, e := range entries {
+		out[e.Kind]++
+	}
+	return out
+}
+
+// pendingOps lists the ops still recorded as pending.
+func (h *harness) pendingOps() []string {
+	var out []string
+	for _, op := range h.snapshot().Ops {
+		if op.State == state.OpPending {
+			out = append(out, op.Key)
+		}
+	}
+	return out
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+func mustReadFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

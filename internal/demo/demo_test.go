@@ -1,0 +1,78 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/auditbot/auditbot/state"
+)
+
+// TestDemo runs the whole demo campaign end to end, as `make demo` does,
+// and checks its outcome against the seed rather than against a recording
+// of an earlier run.
+func TestDemo(t *testing.T) {
+	var out bytes.Buffer
+	res, err := Run(context.Background(), Options{Out: &out, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("demo failed: %v\n%s", err, out.String())
+	}
+
+	// Removals are exactly the seeded non-compliant members, minus the
+	// exclusions, the bots and those who complied or were exempted.
+	for _, groups := range res.Removed {
+		slices.Sort(groups)
+	}
+	for _, groups := range res.ExpectedRemoved {
+		slices.Sort(groups)
+	}
+	if diff := cmp.Diff(res.ExpectedRemoved, res.Removed); diff != "" {
+		t.Errorf("removed memberships differ from the expected (-want +got):\n%s", diff)
+	}
+	for _, excluded := range []string{"ci-bot", "legacy-importer", "user03", "user12", "user21"} {
+		if _, ok := res.Removed[excluded]; ok {
+			t.Errorf("@%s was removed; it must not be", excluded)
+		}
+	}
+
+	wantStatus := map[string]state.Status{
+		"user03": state.StatusCompliant, // enabled MFA and said so
+		"user21": state.StatusCompliant, // enabled MFA silently
+		"user06": state.StatusRestored,  // claimed falsely, removed, then restored
+		"user09": state.StatusRemoved,   // asked to be removed
+		"user12": state.StatusExempt,    // exemption granted by an approver
+		"user15": state.StatusRemoved,   // unsubscribed: flagged, not forgotten
+	}
+	for user, want := range wantStatus {
+		if got := res.Statuses[user]; got != want {
+			t.Errorf("@%s status = %s, want %s", user, got, want)
+		}
+	}
+	if res.MaxSubscribers > 20 {
+		t.Errorf("a task subscribes %d users, more than 20", res.MaxSubscribers)
+	}
+	if res.Tasks < 2 {
+		t.Errorf("filed %d tasks, want at least 2 batches", res.Tasks)
+	}
+	if !res.TaskHiddenFromOutsider {
+		t.Error("a user outside the batch could see the restricted task")
+	}
+	if !res.RefusedApproval {
+		t.Error("an approval by a non-approver was not refused")
+	}
+	if res.WritesAfterRerun != 0 {
+		t.Errorf("the rerun tick made %d writes, want 0", res.WritesAfterRerun)
+	}
+	if !slices.Equal(res.Restored, []string{"user06"}) {
+		t.Errorf("restored = %v, want [user06]", res.Restored)
+	}
+	for _, want := range []string{"launch again: 0 new tasks", "Final table", "approved=true"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("timeline lacks %q", want)
+		}
+	}
+}
