@@ -134,8 +134,9 @@ func (b *Bot) unsubscribeOutcome(r *run, bt state.Batch, t conduit.Transaction) 
 		return outcome{}
 	}
 	var name string
+	// No kind: change journals the entry itself, with the username, and
+	// only the first time; a kind here would add a second, nameless one.
 	return outcome{
-		kind: "unsubscribed", detail: "removed themself from " + bt.Monogram(),
 		change: func(tx *state.CampaignTx) error {
 			f, err := tx.Finding(t.AuthorPHID)
 			if err != nil {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -249,7 +251,7 @@ func (h *harness) clientOptions(log zerolog.Logger) conduit.Options {
 		RequestsPerSecond: -1,
 		CallTimeout:       10 * time.Second,
 		Logger:            log,
-		Sleep:             func(ctx context.Context, time.Duration) error { return ctx.Err() },
+		Sleep:             func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
 	}
 }
 
@@ -448,11 +450,12 @@ func (h *harness) botCommentsWith(id int, prefix string) []phabtest.CommentSnaps
 	return out
 }
 
-// allBotComments counts the bot's comments on every task.
+// allBotComments counts the comments the bot wrote (they carry its
+// marker) on every task.
 func (h *harness) allBotComments() int {
 	n := 0
 	for _, t := range h.srv.Tasks() {
-		n += len(h.botComments(t.ID))
+		n += len(h.botCommentsWith(t.ID, ""))
 	}
 	return n
 }
@@ -518,4 +521,30 @@ func mustReadFile(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func zeroLog(w io.Writer) zerolog.Logger { return zerolog.New(w).Level(zerolog.DebugLevel) }
+
+// conduitSpec is a plain public task with description desc.
+func conduitSpec(desc string) conduit.TaskSpec {
+	return conduit.TaskSpec{Title: "Unrelated task", Description: desc}
+}
+
+// phabtestComment seeds a comment by username on task (a monogram),
+// bypassing policies.
+func phabtestComment(h *harness, task, username, text string) phabtest.CommentSpec {
+	id, err := strconv.Atoi(strings.TrimPrefix(task, "T"))
+	if err != nil {
+		h.t.Fatalf("task %q: %v", task, err)
+	}
+	return phabtest.CommentSpec{TaskID: id, AuthorPHID: h.phid(username), Text: text}
+}
+
+type phabtestWrite = phabtest.Write
+
+// unsubscribe is the edit a user makes to leave a task.
+func unsubscribe(phid string) conduit.Edit {
+	return conduit.Edit{Type: "subscribers.remove", Value: []string{phid}}
 }

@@ -201,18 +201,25 @@ func (b *Bot) choreExecuteRemovals(ctx context.Context, r *run) error {
 	for _, f := range snap.Findings {
 		status[f.UserPHID] = f.Status
 	}
+	pending := pendingOps(&snap)
 	var errs []error
 	for _, g := range snap.Campaign.Groups {
+		key := removeKey(rm, g.PHID)
+		// After a lost answer the users may be gone because of the bot's
+		// own write: keep them so that once reconciles and records it.
+		inFlight := pending[key]
 		var remove []string
 		for _, it := range rm.Items {
-			if it.GroupPHID == g.PHID && !it.Done && status[it.UserPHID].Removable() && slices.Contains(members[g.PHID], it.UserPHID) {
+			// A user already removed from another group of this batch is
+			// still to be removed from this one.
+			removable := status[it.UserPHID].Removable() || status[it.UserPHID] == state.StatusRemoved
+			if it.GroupPHID == g.PHID && !it.Done && removable && (inFlight || slices.Contains(members[g.PHID], it.UserPHID)) {
 				remove = append(remove, it.UserPHID)
 			}
 		}
 		if len(remove) == 0 {
 			continue
 		}
-		key := fmt.Sprintf("removal/%s/remove/%s", rm.Label(), g.PHID)
 		_, err := b.once(ctx, effect{
 			campaign: r.c.Name, key: key, kind: "members-removed",
 			find: func(ctx context.Context) (string, bool, error) {
@@ -250,6 +257,42 @@ func (b *Bot) choreExecuteRemovals(ctx context.Context, r *run) error {
 		return err
 	}
 	return b.finishRemoval(ctx, r, rm.ID)
+}
+
+// removeKey is the op key of removing a removal batch's users from group.
+func removeKey(rm state.Removal, group string) string {
+	return fmt.Sprintf("removal/%s/remove/%s", rm.Label(), group)
+}
+
+// pendingOps returns the keys of the ops whose intent is recorded but whose
+// outcome is not.
+func pendingOps(snap *state.Snapshot) map[string]bool {
+	out := map[string]bool{}
+	for _, op := range snap.Ops {
+		if op.State == state.OpPending {
+			out[op.Key] = true
+		}
+	}
+	return out
+}
+
+// removalsInFlight returns the users of the open removal batch whose
+// project.edit was sent but not confirmed (a crash or a lost answer). If
+// they are no longer members, it is most likely the bot's own write, which
+// execute-removals reconciles: drift must not call them left-group.
+func removalsInFlight(snap *state.Snapshot) map[string]bool {
+	out := map[string]bool{}
+	rm, ok := openRemoval(snap.Removals)
+	if !ok {
+		return out
+	}
+	pending := pendingOps(snap)
+	for _, it := range rm.Items {
+		if !it.Done && pending[removeKey(rm, it.GroupPHID)] {
+			out[it.UserPHID] = true
+		}
+	}
+	return out
 }
 
 // markRemoved records the outcome of one group's removal.

@@ -208,13 +208,12 @@ func (b *Bot) choreDrift(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	var fs []state.Finding
-	if err := b.store.View(r.c.Name, func(tx *state.CampaignTx) error {
-		fs, err = tx.Findings()
-		return err
-	}); err != nil {
+	snap, err := b.store.Snapshot(r.c.Name)
+	if err != nil {
 		return err
 	}
+	fs := snap.Findings
+	inFlight := removalsInFlight(&snap)
 	var mfaUsers, disabledUsers []string
 	for _, f := range fs {
 		if !inPlay(f.Status) {
@@ -242,7 +241,7 @@ func (b *Bot) choreDrift(ctx context.Context, r *run) error {
 				continue
 			}
 			next, why := driftStatus(f, members, noMFA, disabled)
-			if next == f.Status {
+			if next == f.Status || (next == state.StatusLeft && inFlight[f.UserPHID]) {
 				continue
 			}
 			cur, err := tx.Finding(f.UserPHID)

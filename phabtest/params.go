@@ -321,12 +321,9 @@ func (c *call) attachments(known ...string) (map[string]bool, *apiError) {
 		if !slices.Contains(known, k) {
 			return nil, coreError("Attachment (%q) is not recognized. Valid attachments are: %s.", k, strings.Join(known, ", "))
 		}
+		// Clients send true; PHP enables any truthy value.
 		on, aerr := readBool(k, m[k], c.form)
-		if aerr != nil {
-			// Clients send true; anything truthy enables it in PHP.
-			on = m[k] != nil
-		}
-		out[k] = on
+		out[k] = on || (aerr != nil && m[k] != nil)
 	}
 	return out, nil
 }

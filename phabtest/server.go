@@ -330,10 +330,11 @@ func (s *Server) ResetCalls() {
 	s.calls = map[string]int{}
 }
 
-// FailAfterWrite makes the n-th next call of method (n >= 1) run and apply
-// as usual, then drops the HTTP connection without answering, so the
-// client sees a transport error although the write landed. It is for
-// testing crash recovery ("did my write land?"). n <= 0 disarms it.
+// FailAfterWrite makes the n-th next call of method (n >= 1) run as usual
+// (and apply, if it succeeds), then drops the HTTP connection without
+// answering, so the client sees a transport error although the write
+// landed. It is for testing crash recovery ("did my write land?"). The
+// Write is recorded. n <= 0 disarms it.
 func (s *Server) FailAfterWrite(method string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -345,7 +346,8 @@ func (s *Server) FailAfterWrite(method string, n int) {
 }
 
 // FailBefore makes the next n calls of method answer the Conduit error
-// code/info (HTTP 200, like every Conduit error) without running.
+// code/info (HTTP 200, like every Conduit error) without running: before
+// parameter checks and authentication, and nothing is applied or recorded.
 func (s *Server) FailBefore(method string, n int, code, info string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

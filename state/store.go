@@ -141,10 +141,16 @@ func (s *Store) Path() string { return s.path }
 // Check runs bbolt's consistency check and returns the first problem.
 func (s *Store) Check() error {
 	return s.db.View(func(tx *bolt.Tx) error {
+		// Drain the channel: tx.Check's goroutine blocks on every error it
+		// sends, and returning early would leave it reading pages after
+		// the transaction ended.
+		var first error
 		for err := range tx.Check() {
-			return fmt.Errorf("state: integrity: %w", err)
+			if first == nil {
+				first = fmt.Errorf("state: integrity: %w", err)
+			}
 		}
-		return nil
+		return first
 	})
 }
 

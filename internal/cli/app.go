@@ -43,7 +43,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
+	var usage *usageError
+	if err != nil && cmd == root && !errors.As(err, &usage) {
+		// The root runs nothing itself: cobra fails there only for an
+		// unknown command, which is a usage error like any other.
+		err = &usageError{err.Error()}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "auditbot: %v\n", err)
 	}
@@ -80,7 +86,27 @@ their replies and deadlines, and removes them after an approver agrees.`,
 		a.extendCommand(),
 		a.demoCommand(),
 	)
+	// Cobra's own flag and argument errors are usage errors (exit 2), as
+	// the ones the commands report themselves.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
+	for _, cmd := range root.Commands() {
+		if cmd.Args != nil {
+			cmd.Args = usageArgs(cmd.Args)
+		}
+	}
 	return root
+}
+
+// usageArgs makes an argument check's error a usage error.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		err := check(cmd, args)
+		var usage *usageError
+		if err != nil && !errors.As(err, &usage) {
+			return &usageError{err.Error()}
+		}
+		return err
+	}
 }
 
 // env is a configured bot and what it was built from.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/templates"
 )
 
@@ -108,13 +110,32 @@ each group's membership (probed with a no-op removal of a non-member).`,
 				return err
 			}
 			if report.Failed() {
-				return fmt.Errorf("%w: see the FAIL rows above", bot.ErrCheckFailed)
+				return checkFailure(report, fmt.Errorf("%w: see the FAIL rows above", bot.ErrCheckFailed))
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// checkFailure adds to err, a failed pre-flight check, the cause behind a
+// rejected token or an unknown group, so that check and launch exit with
+// the same code for them as every other command (3 and 2), not with the
+// code of a refused check.
+func checkFailure(report *bot.CheckReport, err error) error {
+	for _, row := range report.Rows {
+		if row.OK {
+			continue
+		}
+		switch row.Check {
+		case "authenticate":
+			return fmt.Errorf("%w: %w", conduit.ErrInvalidAuth, err)
+		case "groups visible":
+			return fmt.Errorf("%w: %w", bot.ErrInput, err)
+		}
+	}
+	return err
 }
 
 func (a *app) planCommand() *cobra.Command {
@@ -167,6 +188,13 @@ Running it again files only tasks that are still missing.`,
 				return err
 			}
 			res, err := e.bot.Launch(cmd.Context(), c)
+			if errors.Is(err, bot.ErrCheckFailed) {
+				// Launch wrote nothing and reports only that a check
+				// failed; ask the report which one, for the exit code.
+				if report, cerr := e.bot.Check(cmd.Context(), c); cerr == nil && report.Failed() {
+					err = checkFailure(report, err)
+				}
+			}
 			if res != nil {
 				verb := "launched"
 				if res.Resumed {
@@ -202,6 +230,13 @@ func (a *app) tickCommand() *cobra.Command {
 		Long:  "tick runs every chore once for every launched campaign, in order: " + strings.Join(bot.ChoreNames(), ", ") + ".",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Refuse an unknown chore before opening (and perhaps
+			// creating) the state file.
+			for _, o := range only {
+				if !slices.Contains(bot.ChoreNames(), o) {
+					return &usageError{fmt.Sprintf("tick: unknown chore %q (chores: %s)", o, strings.Join(bot.ChoreNames(), ", "))}
+				}
+			}
 			o := envOptions{conduit: true, store: true, dryRun: dryRun}
 			if nowFlag != "" {
 				t, err := parseTime(nowFlag)

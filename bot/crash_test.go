@@ -1,0 +1,287 @@
+package bot_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/state"
+)
+
+// The tests in this file make Phabricator apply a write and then drop the
+// connection (FailAfterWrite), so the bot sees an error although the write
+// landed, and check that the next run finds its own write by marker (or by
+// membership) and never writes twice.
+
+func TestCrashDuringLaunch(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.srv.FailAfterWrite("maniphest.edit", 1)
+	if _, err := h.bot.Launch(h.ctx, h.camp); err == nil {
+		t.Fatal("Launch succeeded although the first task's answer was lost")
+	}
+	// The write landed.
+	if n := len(h.srv.Tasks()); n != 3 {
+		t.Fatalf("server has %d tasks after the failed launch, want 3 (all batches, batch 1's answer lost)", n)
+	}
+	if got := h.pendingOps(); !slices.Equal(got, []string{"task/batch-1"}) {
+		t.Errorf("pending ops after the failed launch = %v, want [task/batch-1]", got)
+	}
+
+	res := h.launch()
+	if n := len(h.srv.Tasks()); n != 3 {
+		t.Errorf("server has %d tasks after the second launch, want 3 (no duplicate)", n)
+	}
+	for _, lt := range res.Tasks {
+		if lt.New {
+			t.Errorf("second launch reported %+v as newly filed", lt)
+		}
+	}
+	snap := h.snapshot()
+	for _, bt := range snap.Batches {
+		if bt.TaskPHID != h.srv.Tasks()[bt.Index-1].PHID {
+			t.Errorf("batch %d recorded task %s, server task T%d is %s", bt.Index, bt.TaskPHID, bt.Index, h.srv.Tasks()[bt.Index-1].PHID)
+		}
+	}
+	if got := h.pendingOps(); len(got) != 0 {
+		t.Errorf("pending ops after reconciling: %v", got)
+	}
+	if got := h.journalKinds()["task-created"]; got != 3 {
+		t.Errorf("journal has %d task-created entries, want 3", got)
+	}
+}
+
+func TestCrashDuringReminder(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	h.clock.Set(cutoff.Add(-30*24*time.Hour + time.Hour))
+	h.srv.FailAfterWrite("maniphest.edit", 1)
+	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+		t.Fatal("tick succeeded although a reminder's answer was lost")
+	}
+	h.clock.Advance(time.Minute)
+	h.tick()
+	h.tick()
+	for _, task := range h.srv.Tasks() {
+		if got := len(h.botCommentsWith(task.ID, "reminder/")); got != 1 {
+			t.Errorf("T%d has %d reminders, want exactly 1", task.ID, got)
+		}
+	}
+	if got := h.pendingOps(); len(got) != 0 {
+		t.Errorf("pending ops: %v", got)
+	}
+	if got := h.journalKinds()["reminder"]; got != 3 {
+		t.Errorf("journal has %d reminder entries, want 3", got)
+	}
+}
+
+func TestCrashDuringReply(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	task, id := h.taskOf("nomfa1")
+	h.comment("nomfa1", task, "done")
+	h.srv.FailAfterWrite("maniphest.edit", 1)
+	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+		t.Fatal("tick succeeded although the answer was lost")
+	}
+	h.tick()
+	h.tick()
+	if got := len(h.botCommentsWith(id, "reply/")); got != 1 {
+		t.Errorf("%s has %d answers, want exactly 1", task, got)
+	}
+}
+
+func TestCrashDuringRemoval(t *testing.T) {
+	// Groups are edited riskiest first: acl*sre-team, acl*security,
+	// WMF-NDA. nomfa1 and nomfa2 are in two groups each, so losing the
+	// second or third answer finds them already removed from one group.
+	for _, lost := range []struct {
+		name string
+		n    int
+	}{{"first group", 1}, {"second group", 2}, {"third group", 3}} {
+		t.Run(lost.name, func(t *testing.T) {
+			h := newHarness(t, fixture{})
+			h.launch()
+			h.clock.Set(cutoff.Add(time.Hour))
+			h.tick() // proposes R1
+			approveR1(t, h, "alice", "bob")
+
+			h.srv.FailAfterWrite("project.edit", lost.n)
+			if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+				t.Fatal("tick succeeded although a removal's answer was lost")
+			}
+			h.clock.Advance(time.Minute)
+			h.tick()
+			h.tick()
+
+			checkRemovedOnce(t, h, map[string][]string{
+				"erin": {groupSecurity}, "nomfa1": {groupSecurity, groupNDA}, "nomfa2": {groupSRE, groupNDA},
+				"nomfa3": {groupSecurity}, "nomfa4": {groupSRE},
+			})
+			if got := h.pendingOps(); len(got) != 0 {
+				t.Errorf("pending ops: %v", got)
+			}
+			snap := h.snapshot()
+			if len(snap.Removals) != 1 || snap.Removals[0].Status != state.RemovalDone {
+				t.Fatalf("removals = %+v, want R1 done", snap.Removals)
+			}
+			for _, it := range snap.Removals[0].Items {
+				if !it.Done {
+					t.Errorf("R1 item %s/%s not marked done", it.Username, it.GroupName)
+				}
+			}
+			if got := h.journalKinds()["drift"]; got != 0 {
+				t.Errorf("journal has %d drift entries: the bot took its own removal for users leaving", got)
+			}
+			if got := h.journalKinds()["members-removed"]; got != 3 {
+				t.Errorf("journal has %d members-removed entries, want 3 (one per group)", got)
+			}
+			for _, task := range h.srv.Tasks() {
+				if got := len(h.botCommentsWith(task.ID, "removal/R1/notice/")); got != 1 {
+					t.Errorf("T%d has %d removal notices, want 1", task.ID, got)
+				}
+			}
+		})
+	}
+}
+
+// approveR1 approves removal batch R1 as each approver in turn.
+func approveR1(t *testing.T, h *harness, approvers ...string) {
+	t.Helper()
+	for _, a := range approvers {
+		if _, err := h.bot.Approve(h.ctx, campaignName, "R1", a); err != nil {
+			t.Fatalf("Approve R1 as %s: %v", a, err)
+		}
+	}
+}
+
+// checkRemovedOnce checks that exactly the users in want were removed,
+// each from exactly its groups, by one effective project.edit per group,
+// and that their findings say so.
+func checkRemovedOnce(t *testing.T, h *harness, want map[string][]string) {
+	t.Helper()
+	removedBy := map[string]int{} // "user/group" -> times removed
+	for _, w := range h.writesOf("project.edit") {
+		group := ""
+		for name, g := range h.groups {
+			if g.PHID == w.ObjectPHID {
+				group = name
+			}
+		}
+		for _, tx := range w.Transactions {
+			if tx.Type != "members.remove" {
+				continue
+			}
+			for _, p := range tx.Value.([]string) {
+				for name, u := range h.users {
+					if u.PHID == p {
+						removedBy[name+"/"+group]++
+					}
+				}
+			}
+		}
+	}
+	wantRemoved := map[string]int{}
+	for user, groups := range want {
+		for _, g := range groups {
+			wantRemoved[user+"/"+g] = 1
+			if slices.Contains(h.srv.Members(h.group(g).PHID), h.phid(user)) {
+				t.Errorf("@%s is still a member of %s", user, g)
+			}
+		}
+		f := h.finding(user)
+		if f.Status != state.StatusRemoved {
+			t.Errorf("@%s status %s, want removed", user, f.Status)
+		}
+		var from []string
+		for _, p := range f.RemovedFrom {
+			from = append(from, h.groupName(p))
+		}
+		if diff := cmp.Diff(sorted(groups), sorted(from)); diff != "" {
+			t.Errorf("@%s RemovedFrom (-want +got):\n%s", user, diff)
+		}
+	}
+	if diff := cmp.Diff(wantRemoved, removedBy); diff != "" {
+		t.Errorf("membership removals sent to Phabricator, user/group -> times (-want +got):\n%s", diff)
+	}
+}
+
+func (h *harness) groupName(phid string) string {
+	for name, g := range h.groups {
+		if g.PHID == phid {
+			return name
+		}
+	}
+	return phid
+}
+
+func TestMarkerFindsOnlyOwnWrites(t *testing.T) {
+	// A task by someone else carrying the bot's marker text must not be
+	// taken for the bot's own: reconciliation looks at the bot's tasks.
+	h := newHarness(t, fixture{})
+	if _, err := h.as("dave").CreateTask(h.ctx, conduitSpec("auditbot-marker: "+campaignName+"/task/batch-1")); err != nil {
+		t.Fatalf("dave files a task: %v", err)
+	}
+	h.srv.FailAfterWrite("maniphest.edit", 1)
+	h.bot.Launch(h.ctx, h.camp) // batch 1's answer is lost
+	h.launch()
+	var botTasks int
+	for _, task := range h.srv.Tasks() {
+		if task.AuthorPHID == h.botU.PHID {
+			botTasks++
+		}
+	}
+	if botTasks != 3 {
+		t.Errorf("bot filed %d tasks, want 3", botTasks)
+	}
+	for _, bt := range h.snapshot().Batches {
+		for _, task := range h.srv.Tasks() {
+			if task.PHID == bt.TaskPHID && task.AuthorPHID != h.botU.PHID {
+				t.Errorf("batch %d recorded dave's task T%d", bt.Index, task.ID)
+			}
+		}
+	}
+	if !strings.Contains(h.srv.Tasks()[0].Description, "auditbot-marker") {
+		t.Fatal("fixture: dave's task lacks the marker")
+	}
+}
+
+func TestCrashDuringRestore(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	h.clock.Set(cutoff.Add(time.Hour))
+	h.tick()
+	approveR1(t, h, "alice", "bob")
+	h.tick()
+	h.srv.SetMFA(h.phid("nomfa2"), true)
+	adds := len(h.writesOf("project.edit"))
+
+	h.srv.FailAfterWrite("project.edit", 1)
+	if err := h.bot.Restore(h.ctx, campaignName, "nomfa2", false, "alice"); err == nil {
+		t.Fatal("Restore succeeded although an answer was lost")
+	}
+	if err := h.bot.Restore(h.ctx, campaignName, "nomfa2", false, "alice"); err != nil {
+		t.Fatalf("second Restore: %v", err)
+	}
+	if got := len(h.writesOf("project.edit")) - adds; got != 2 {
+		t.Errorf("%d membership writes for the restore, want 2 (one per group, none repeated)", got)
+	}
+	for _, g := range []string{groupSRE, groupNDA} {
+		if !slices.Contains(h.srv.Members(h.group(g).PHID), h.phid("nomfa2")) {
+			t.Errorf("nomfa2 not back in %s", g)
+		}
+	}
+	_, id := h.taskOf("nomfa2")
+	if got := len(h.botCommentsWith(id, "restore/nomfa2/")); got != 1 {
+		t.Errorf("%d restore comments, want 1", got)
+	}
+	if got := h.pendingOps(); len(got) != 0 {
+		t.Errorf("pending ops: %v", got)
+	}
+	if got := h.finding("nomfa2").Status; got != state.StatusRestored {
+		t.Errorf("nomfa2 = %s, want restored", got)
+	}
+}

@@ -1,0 +1,278 @@
+package bot_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/state"
+)
+
+// T1 holds erin and nomfa1; alice, bob (approvers) and dave (not an
+// approver) see it through Security-Team, carol through the approvers'
+// project.
+
+func TestReplies(t *testing.T) {
+	tests := []struct {
+		name string
+		// act comments on nomfa1's task (T1) and changes the world.
+		act func(h *harness, task string)
+		// wantStatus is nomfa1's status afterwards.
+		wantStatus state.Status
+		// wantAnswers are texts each bot answer must contain, in order;
+		// nil means no answer at all.
+		wantAnswers []string
+		check       func(t *testing.T, h *harness)
+	}{
+		{
+			name: "done with MFA",
+			act: func(h *harness, task string) {
+				h.srv.SetMFA(h.phid("nomfa1"), true)
+				h.comment("nomfa1", task, "done")
+			},
+			wantStatus:  state.StatusCompliant,
+			wantAnswers: []string{"@nomfa1: thank you. The bot checked your account and multi-factor authentication is enabled"},
+		},
+		{
+			name:        "done without MFA",
+			act:         func(h *harness, task string) { h.comment("nomfa1", task, "Done, MFA is enabled now.") },
+			wantStatus:  state.StatusPending,
+			wantAnswers: []string{"@nomfa1: thank you for your reply. The bot checked your account but does not see multi-factor"},
+		},
+		{
+			name:        "remove me",
+			act:         func(h *harness, task string) { h.comment("nomfa1", task, "remove me") },
+			wantStatus:  state.StatusVoluntary,
+			wantAnswers: []string{"@nomfa1"},
+		},
+		{
+			name: "exemption granted by an approver",
+			act: func(h *harness, task string) {
+				h.comment("nomfa1", task, "exemption: I only use the API from a locked-down bot host")
+				h.tick()
+				h.comment("alice", task, "!approve @nomfa1")
+			},
+			wantStatus:  state.StatusExempt,
+			wantAnswers: []string{"@nomfa1", "@nomfa1"},
+			check: func(t *testing.T, h *harness) {
+				ex := h.finding("nomfa1").Exemption
+				if ex == nil || ex.Decision != "granted" || ex.DecidedBy != "alice" || ex.Reason != "I only use the API from a locked-down bot host" {
+					t.Errorf("exemption = %+v, want granted by alice with the reason", ex)
+				}
+			},
+		},
+		{
+			name: "exemption waits for a decision",
+			act: func(h *harness, task string) {
+				h.comment("nomfa1", task, "exemption: I only use the API from a locked-down bot host")
+			},
+			wantStatus:  state.StatusPending,
+			wantAnswers: []string{"@nomfa1"},
+			check: func(t *testing.T, h *harness) {
+				if ex := h.finding("nomfa1").Exemption; ex == nil || ex.Decision != "pending" {
+					t.Errorf("exemption = %+v, want pending", ex)
+				}
+			},
+		},
+		{
+			name: "non-approver cannot approve",
+			act: func(h *harness, task string) {
+				h.comment("nomfa1", task, "exemption: I only use the API from a locked-down bot host")
+				h.tick()
+				h.comment("dave", task, "!approve @nomfa1")
+			},
+			wantStatus:  state.StatusPending,
+			wantAnswers: []string{"@nomfa1", "#acl_phabricator-admins"},
+			check: func(t *testing.T, h *harness) {
+				if ex := h.finding("nomfa1").Exemption; ex == nil || ex.Decision != "pending" {
+					t.Errorf("exemption = %+v, want still pending", ex)
+				}
+				if h.journalKinds()["command-refused"] != 1 {
+					t.Errorf("journal: %v, want one command-refused", h.journalKinds())
+				}
+			},
+		},
+		{
+			name: "approver cannot approve their own exemption",
+			act: func(h *harness, task string) {
+				h.comment("erin", task, "exemption: my phone was stolen, new one next week")
+				h.tick()
+				h.comment("erin", task, "!approve @erin")
+			},
+			wantStatus:  state.StatusPending,
+			wantAnswers: []string{"@erin", "own exemption"},
+			check: func(t *testing.T, h *harness) {
+				f := h.finding("erin")
+				if f.Status != state.StatusPending || f.Exemption == nil || f.Exemption.Decision != "pending" {
+					t.Errorf("erin = %s, exemption %+v; want pending, exemption pending", f.Status, f.Exemption)
+				}
+			},
+		},
+		{
+			name:       "bot never answers itself",
+			act:        func(h *harness, task string) { h.comment("auditbot", task, "done") },
+			wantStatus: state.StatusPending,
+		},
+		{
+			name:       "comment from outside the batch is ignored",
+			act:        func(h *harness, task string) { h.comment("dave", task, "done") },
+			wantStatus: state.StatusPending,
+			check: func(t *testing.T, h *harness) {
+				if h.journalKinds()["ignored"] != 1 {
+					t.Errorf("journal: %v, want one ignored", h.journalKinds())
+				}
+			},
+		},
+		{
+			name: "another batch's user is outside this batch",
+			act: func(h *harness, task string) {
+				// nomfa2 (batch 2) cannot see T1; seed the comment directly.
+				h.srv.AddComment(phabtestComment(h, task, "nomfa2", "remove me"))
+			},
+			wantStatus: state.StatusPending,
+			check: func(t *testing.T, h *harness) {
+				if got := h.finding("nomfa2").Status; got != state.StatusPending {
+					t.Errorf("nomfa2 = %s, want pending", got)
+				}
+			},
+		},
+		{
+			name: "unsubscribing is flagged",
+			act: func(h *harness, task string) {
+				_, err := h.as("nomfa1").EditTask(h.ctx, task, conduit.Edit{Type: "subscribers.remove", Value: []string{h.phid("nomfa1")}})
+				if err != nil {
+					h.t.Fatalf("unsubscribe: %v", err)
+				}
+			},
+			wantStatus: state.StatusPending,
+			check: func(t *testing.T, h *harness) {
+				if !h.finding("nomfa1").Unsubscribed {
+					t.Errorf("nomfa1 not flagged as unsubscribed")
+				}
+				if h.finding("erin").Unsubscribed {
+					t.Errorf("erin flagged as unsubscribed")
+				}
+				var entries []string
+				for _, e := range mustJournal(t, h) {
+					if e.Kind == "unsubscribed" {
+						entries = append(entries, e.User+": "+e.Detail)
+					}
+				}
+				if len(entries) != 1 || !strings.HasPrefix(entries[0], "nomfa1: ") {
+					t.Errorf("unsubscribed journal entries = %q, want one naming nomfa1", entries)
+				}
+			},
+		},
+		{
+			name: "unclear reply needs a human",
+			act: func(h *harness, task string) {
+				h.comment("nomfa1", task, "How do I enable this on my phone?")
+			},
+			wantStatus:  state.StatusPending,
+			wantAnswers: []string{"@nomfa1"},
+			check: func(t *testing.T, h *harness) {
+				if got := h.finding("nomfa1").NeedsHuman; len(got) != 1 {
+					t.Errorf("NeedsHuman = %v, want one entry", got)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, fixture{})
+			h.launch()
+			h.tick()
+			task, id := h.taskOf("nomfa1")
+			before := h.allBotComments()
+			tt.act(h, task)
+			h.clock.Advance(time.Minute)
+			h.tick()
+
+			if got := h.finding("nomfa1").Status; got != tt.wantStatus {
+				t.Errorf("nomfa1 = %s, want %s", got, tt.wantStatus)
+			}
+			answers := h.botCommentsWith(id, "reply/")
+			if len(answers) != len(tt.wantAnswers) {
+				var texts []string
+				for _, a := range answers {
+					texts = append(texts, a.Text)
+				}
+				t.Fatalf("%d answers on %s, want %d:\n%s", len(answers), task, len(tt.wantAnswers), strings.Join(texts, "\n----\n"))
+			}
+			for i, want := range tt.wantAnswers {
+				if !strings.Contains(answers[i].Text, want) {
+					t.Errorf("answer %d does not contain %q:\n%s", i+1, want, answers[i].Text)
+				}
+			}
+			if got := h.allBotComments() - before; got != len(tt.wantAnswers) {
+				t.Errorf("bot posted %d comments in all, want %d", got, len(tt.wantAnswers))
+			}
+			if tt.check != nil {
+				tt.check(t, h)
+			}
+
+			// Ticking again answers nothing twice.
+			n := h.allBotComments()
+			h.clock.Advance(time.Minute)
+			h.tick()
+			if got := h.allBotComments(); got != n {
+				t.Errorf("second tick posted %d more comment(s)", got-n)
+			}
+			if got := h.pendingOps(); len(got) != 0 {
+				t.Errorf("pending ops: %v", got)
+			}
+		})
+	}
+}
+
+func TestApproveRemovalOnTask(t *testing.T) {
+	// "!approve" on a task approves the proposed removal batch, once per
+	// approver; a non-approver's is refused.
+	h := newHarness(t, fixture{})
+	h.launch()
+	h.clock.Set(cutoff.Add(time.Hour))
+	h.tick()
+	task, _ := h.taskOf("nomfa1")
+	h.comment("dave", task, "!approve")
+	h.comment("alice", task, "!approve")
+	h.comment("alice", task, "!approve")
+	h.tick()
+	rm := h.snapshot().Removals[0]
+	if rm.Status != state.RemovalProposed || len(rm.Approvals) != 1 || rm.Approvals[0].Username != "alice" || rm.Approvals[0].Via != task {
+		t.Fatalf("R1 = %s with approvals %+v, want proposed with alice's approval via %s", rm.Status, rm.Approvals, task)
+	}
+	if got := h.journalKinds()["command-refused"]; got != 2 {
+		t.Errorf("%d refusals journaled, want 2 (dave, and alice's second)", got)
+	}
+	h.comment("bob", task, "!approve")
+	h.tick()
+	rm = h.snapshot().Removals[0]
+	// bob's approval completes R1 and the same tick carries it out.
+	if rm.Status != state.RemovalDone || len(rm.Approvals) != 2 {
+		t.Errorf("R1 = %s with %d approvals, want done with 2", rm.Status, len(rm.Approvals))
+	}
+}
+
+func TestDenyRemovalOnTask(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	h.clock.Set(cutoff.Add(time.Hour))
+	h.tick()
+	task, _ := h.taskOf("nomfa1")
+	h.comment("carol", task, "!deny the deadline was not announced on the mailing list")
+	h.tick()
+	snap := h.snapshot()
+	if len(snap.Removals) != 1 || snap.Removals[0].Status != state.RemovalRejected || snap.Removals[0].RejectedBy != "carol" {
+		t.Fatalf("removals = %+v, want R1 rejected by carol", snap.Removals)
+	}
+	// A rejected pair is not proposed again.
+	h.clock.Advance(time.Hour)
+	h.tick()
+	if n := len(h.snapshot().Removals); n != 1 {
+		t.Errorf("%d removal batches after the rejection, want 1", n)
+	}
+	if w := h.writesOf("project.edit"); len(w) != 0 {
+		t.Errorf("rejected removal removed members: %+v", w)
+	}
+}
