@@ -21,6 +21,9 @@ type CheckRow struct {
 	Check   string `json:"check"`
 	OK      bool   `json:"ok"`
 	Detail  string `json:"detail"`
+	// cause is the sentinel behind a failure, when there is a more
+	// specific one than ErrCheckFailed (a rejected token, an unknown group).
+	cause error
 }
 
 // CheckReport is the outcome of Check.
@@ -33,8 +36,44 @@ func (r *CheckReport) Failed() bool {
 	return slices.ContainsFunc(r.Rows, func(c CheckRow) bool { return !c.OK })
 }
 
+// Err is nil when every check passed. Otherwise it matches ErrCheckFailed
+// and the more specific causes of the failed rows (conduit.ErrInvalidAuth,
+// ErrInput), and lists the failed rows.
+func (r *CheckReport) Err() error {
+	var causes []error
+	var failed []string
+	for _, row := range r.Rows {
+		if row.OK {
+			continue
+		}
+		failed = append(failed, fmt.Sprintf("%s: %s: %s", row.Subject, row.Check, row.Detail))
+		if row.cause != nil {
+			causes = append(causes, row.cause)
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return &checkError{causes: causes, msg: strings.Join(failed, "; ")}
+}
+
+// checkError is a failed pre-flight check with its causes.
+type checkError struct {
+	causes []error
+	msg    string
+}
+
+func (e *checkError) Error() string { return ErrCheckFailed.Error() + ": " + e.msg }
+
+// Unwrap exposes ErrCheckFailed and the specific causes to errors.Is.
+func (e *checkError) Unwrap() []error { return append([]error{ErrCheckFailed}, e.causes...) }
+
 func (r *CheckReport) add(subject, check string, ok bool, detail string) {
-	r.Rows = append(r.Rows, CheckRow{subject, check, ok, detail})
+	r.Rows = append(r.Rows, CheckRow{Subject: subject, Check: check, OK: ok, Detail: detail})
+}
+
+func (r *CheckReport) fail(subject, check, detail string, cause error) {
+	r.Rows = append(r.Rows, CheckRow{Subject: subject, Check: check, Detail: detail, cause: cause})
 }
 
 // WriteText prints the report as a table, failures marked.
@@ -65,7 +104,7 @@ func (b *Bot) Check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, e
 	}
 	self, err := b.self(ctx)
 	if errors.Is(err, conduit.ErrInvalidAuth) || errors.Is(err, conduit.ErrNoSession) {
-		r.add("token", "authenticate", false, "Phabricator rejected the API token (revoked, mistyped, or its user is disabled)")
+		r.fail("token", "authenticate", "Phabricator rejected the API token (revoked, mistyped, or its user is disabled)", conduit.ErrInvalidAuth)
 		return r, nil
 	}
 	if err != nil {
@@ -79,7 +118,7 @@ func (b *Bot) Check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, e
 	}
 	snap, err := b.resolveGroups(ctx, c)
 	if errors.Is(err, ErrInput) {
-		r.add(c.Name, "groups visible", false, err.Error())
+		r.fail(c.Name, "groups visible", err.Error(), ErrInput)
 		return r, nil
 	}
 	if err != nil {
@@ -164,10 +203,8 @@ func (b *Bot) Launch(ctx context.Context, c *campaigns.Campaign) (*LaunchResult,
 	if err != nil {
 		return nil, err
 	}
-	if report.Failed() {
-		var sb strings.Builder
-		report.WriteText(&sb)
-		return nil, fmt.Errorf("%w; nothing was written:\n%s", ErrCheckFailed, sb.String())
+	if err := report.Err(); err != nil {
+		return nil, fmt.Errorf("launch %s: nothing was written: %w", c.Name, err)
 	}
 	exists, err := b.store.HasCampaign(c.Name)
 	if err != nil {

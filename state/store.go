@@ -370,6 +370,12 @@ func (t *CampaignTx) PutRemoval(r *Removal) error {
 			return fmt.Errorf("state: next removal id: %w", err)
 		}
 		r.ID = int(seq)
+	} else if uint64(r.ID) > b.Sequence() {
+		// Keep the counter ahead of explicit IDs so a later automatic ID
+		// never overwrites this removal.
+		if err := b.SetSequence(uint64(r.ID)); err != nil {
+			return fmt.Errorf("state: removal id: %w", err)
+		}
 	}
 	return putJSON(b, itob(uint64(r.ID)), r)
 }

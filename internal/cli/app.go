@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/signal"
@@ -149,6 +150,9 @@ func (a *app) logger(cfg *campaigns.Config) zerolog.Logger {
 
 func (a *app) loadConfig() (*campaigns.Config, error) {
 	cfg, err := campaigns.LoadConfig(a.configPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &usageError{fmt.Sprintf("config: %v (pass --config or set AUDITBOT_CONFIG)", err)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -274,4 +278,3 @@ func exactArgs(n int, usage string) cobra.PositionalArgs {
 	}
 }
 
-var _ = errors.New

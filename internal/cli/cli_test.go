@@ -456,7 +456,7 @@ func TestCheck(t *testing.T) {
 			args:   []string{"check", "mfa-locked"},
 			code:   ExitRefused,
 			stdout: []string{"FAIL", "acl*locked", "may edit membership", "denied"},
-			stderr: []string{"see the FAIL rows"},
+			stderr: []string{"pre-flight check failed", "acl*locked: may edit membership"},
 		},
 		{
 			name:   "unknown campaign",
@@ -606,9 +606,9 @@ func TestLaunchRefused(t *testing.T) {
 		stdout []string
 		stderr []string
 	}{
-		{name: "unknown group", args: []string{"launch", "mfa-ghost"}, code: ExitUsage, stderr: []string{"nothing was written", "FAIL", "unknown group(s) acl*nonexistent"}},
+		{name: "unknown group", args: []string{"launch", "mfa-ghost"}, code: ExitUsage, stderr: []string{"nothing was written", "pre-flight check failed", "unknown group(s) acl*nonexistent"}},
 		{name: "unknown group, plan", args: []string{"plan", "mfa-ghost"}, code: ExitUsage, stderr: []string{"unknown group(s) acl*nonexistent"}},
-		{name: "unknown group, check", args: []string{"check", "mfa-ghost"}, code: ExitUsage, stdout: []string{"FAIL", "unknown group(s) acl*nonexistent"}, stderr: []string{"invalid input", "see the FAIL rows"}},
+		{name: "unknown group, check", args: []string{"check", "mfa-ghost"}, code: ExitUsage, stdout: []string{"FAIL", "unknown group(s) acl*nonexistent"}, stderr: []string{"invalid input", "pre-flight check failed"}},
 		{name: "membership edit denied", args: []string{"launch", "mfa-locked"}, code: ExitRefused, stderr: []string{"nothing was written", "acl*locked"}},
 		{name: "unknown campaign", args: []string{"launch", "mfa-nope"}, code: ExitUsage, stderr: []string{`no campaign "mfa-nope"`, "available: mfa-ghost, mfa-locked, mfa-test"}},
 		{name: "no campaign argument", args: []string{"launch"}, code: ExitUsage, stderr: []string{"want a campaign name or file"}},
@@ -983,6 +983,7 @@ func TestUsage(t *testing.T) {
 		{name: "unknown command", args: []string{"frobnicate"}, stderr: []string{"unknown command"}},
 		{name: "too many arguments", args: []string{"status", "mfa-test", "extra"}, stderr: []string{"accepts at most 1 arg"}},
 		{name: "argument to tick", args: []string{"tick", "mfa-test"}, stderr: []string{"unknown command"}},
+		{name: "missing config file", args: []string{"--config", "/nonexistent/auditbot.yaml", "status"}, stderr: []string{"no such file", "--config"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

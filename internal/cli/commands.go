@@ -14,7 +14,6 @@ import (
 
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/campaigns"
-	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/templates"
 )
 
@@ -110,32 +109,13 @@ each group's membership (probed with a no-op removal of a non-member).`,
 				return err
 			}
 			if report.Failed() {
-				return checkFailure(report, fmt.Errorf("%w: see the FAIL rows above", bot.ErrCheckFailed))
+				return report.Err()
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-// checkFailure adds to err, a failed pre-flight check, the cause behind a
-// rejected token or an unknown group, so that check and launch exit with
-// the same code for them as every other command (3 and 2), not with the
-// code of a refused check.
-func checkFailure(report *bot.CheckReport, err error) error {
-	for _, row := range report.Rows {
-		if row.OK {
-			continue
-		}
-		switch row.Check {
-		case "authenticate":
-			return fmt.Errorf("%w: %w", conduit.ErrInvalidAuth, err)
-		case "groups visible":
-			return fmt.Errorf("%w: %w", bot.ErrInput, err)
-		}
-	}
-	return err
 }
 
 func (a *app) planCommand() *cobra.Command {
@@ -188,13 +168,6 @@ Running it again files only tasks that are still missing.`,
 				return err
 			}
 			res, err := e.bot.Launch(cmd.Context(), c)
-			if errors.Is(err, bot.ErrCheckFailed) {
-				// Launch wrote nothing and reports only that a check
-				// failed; ask the report which one, for the exit code.
-				if report, cerr := e.bot.Check(cmd.Context(), c); cerr == nil && report.Failed() {
-					err = checkFailure(report, err)
-				}
-			}
 			if res != nil {
 				verb := "launched"
 				if res.Resumed {
