@@ -277,4 +277,3 @@ func exactArgs(n int, usage string) cobra.PositionalArgs {
 		return nil
 	}
 }
-
