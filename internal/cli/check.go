@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/campaigns"
+)
+
+func (a *app) checkCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "check [CAMPAIGN]",
+		Short: "Check the token, admin rights, group visibility and membership edit rights",
+		Long: `check verifies the config and the API token, that the bot account is an admin
+(user.search's mfa constraint is admin-only), and for a campaign that every audited
+group, the approvers' and the team's project are visible and that the bot may edit
+each group's membership (probed with a no-op removal of a non-member).`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.open(cmd.Context(), envOptions{conduit: true, store: true, dryRun: true})
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			var c *campaigns.Campaign
+			if len(args) == 1 {
+				if c, err = loadCampaign(e.cfg, args[0]); err != nil {
+					return err
+				}
+			}
+			// check probes with the real client, not the dry-run one: the
+			// probe is a no-op by construction.
+			b, err := bot.New(bot.Options{Phab: e.client, Store: e.store, Templates: e.tmpl, Config: e.cfg, Logger: e.log})
+			if err != nil {
+				return err
+			}
+			report, err := b.Check(cmd.Context(), c)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				err = writeJSON(a.stdout, report)
+			} else {
+				err = report.WriteText(a.stdout)
+			}
+			if err != nil {
+				return err
+			}
+			if report.Failed() {
+				return report.Err()
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

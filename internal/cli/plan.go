@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func (a *app) planCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "plan CAMPAIGN",
+		Short: "Show who is affected and exactly which tasks launch would file; writes nothing",
+		Args:  exactArgs(1, "a campaign name or file"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.open(cmd.Context(), envOptions{conduit: true, store: true, dryRun: true})
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			c, err := loadCampaign(e.cfg, args[0])
+			if err != nil {
+				return err
+			}
+			p, err := e.bot.Plan(cmd.Context(), c)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.stdout, p)
+			}
+			return p.WriteText(a.stdout)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

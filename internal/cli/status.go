@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/auditbot/auditbot/bot"
+)
+
+func (a *app) statusCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status [CAMPAIGN]",
+		Short: "Show campaigns' users, tasks, removals and what needs a human",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.open(cmd.Context(), envOptions{store: true, readOnly: true})
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			b, err := bot.New(bot.Options{Phab: offline{}, Store: e.store, Templates: e.tmpl, Config: e.cfg, Logger: e.log})
+			if err != nil {
+				return err
+			}
+			names := args
+			if len(names) == 0 {
+				if names, err = e.store.CampaignNames(); err != nil {
+					return err
+				}
+			}
+			var all []*bot.Status
+			for _, n := range names {
+				st, err := b.Status(n)
+				if err != nil {
+					return err
+				}
+				all = append(all, st)
+			}
+			if asJSON {
+				return writeJSON(a.stdout, all)
+			}
+			if len(all) == 0 {
+				fmt.Fprintln(a.stdout, "no campaigns launched")
+			}
+			for i, st := range all {
+				if i > 0 {
+					fmt.Fprintln(a.stdout)
+				}
+				if err := st.WriteText(a.stdout); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
