@@ -293,10 +293,11 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		if err != nil {
 			return outcome{}, err
 		}
-		rm, ok := openRemoval(snap.Removals)
-		if !ok || rm.Status != state.RemovalProposed {
+		waiting := removalsWith(snap.Removals, state.RemovalProposed)
+		if len(waiting) == 0 {
 			return refuse("there is no removal batch waiting for approval")
 		}
+		rm := waiting[0]
 		if rep.Kind == replies.KindDeny {
 			data := base
 			data.Reason, data.Decision = rep.Reason, "rejected"

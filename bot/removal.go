@@ -14,15 +14,21 @@ import (
 	"github.com/auditbot/auditbot/templates"
 )
 
-// openRemoval returns the removal batch still waiting for approval or
-// execution, if any: the bot proposes one batch at a time.
-func openRemoval(rs []state.Removal) (state.Removal, bool) {
+// openRemoval reports whether a removal batch is still waiting for approval
+// or execution: the bot proposes one round at a time.
+func openRemoval(rs []state.Removal) bool {
+	return len(removalsWith(rs, state.RemovalProposed, state.RemovalApproved)) > 0
+}
+
+// removalsWith returns the removal batches in one of the statuses, by id.
+func removalsWith(rs []state.Removal, statuses ...state.RemovalStatus) []state.Removal {
+	var out []state.Removal
 	for _, r := range rs {
-		if r.Status == state.RemovalProposed || r.Status == state.RemovalApproved {
-			return r, true
+		if slices.Contains(statuses, r.Status) {
+			out = append(out, r)
 		}
 	}
-	return state.Removal{}, false
+	return out
 }
 
 // choreProposeRemovals proposes a removal batch once users are past their
@@ -38,7 +44,7 @@ func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	if _, open := openRemoval(snap.Removals); open {
+	if openRemoval(snap.Removals) {
 		return nil
 	}
 	members, err := b.liveMembers(ctx, r)
@@ -131,10 +137,14 @@ func (b *Bot) choreAnnounceRemovals(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	rm, ok := openRemoval(snap.Removals)
-	if !ok || rm.AutoApproved {
-		return nil
+	var errs []error
+	for _, rm := range removalsWith(snap.Removals, state.RemovalProposed) {
+		errs = append(errs, b.announceRemoval(ctx, r, &snap, rm))
 	}
+	return errors.Join(errs...)
+}
+
+func (b *Bot) announceRemoval(ctx context.Context, r *run, snap *state.Snapshot, rm state.Removal) error {
 	var errs []error
 	for _, bt := range snap.Batches {
 		items := itemsOfBatch(rm.Items, bt.Index)
@@ -142,7 +152,7 @@ func (b *Bot) choreAnnounceRemovals(ctx context.Context, r *run) error {
 			continue
 		}
 		data := templates.RemovalProposalData{Campaign: b.campaignData(r.c, &snap.Campaign), BatchID: rm.Label(),
-			Items: removalItems(&snap, items), RequiredApprovals: rm.RequiredApprovals}
+			Items: removalItems(snap, items), RequiredApprovals: rm.RequiredApprovals}
 		text, err := b.render("removal-proposal", data)
 		if err != nil {
 			return err
@@ -189,9 +199,23 @@ func (b *Bot) choreExecuteRemovals(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	rm, ok := openRemoval(snap.Removals)
-	if !ok || rm.Status != state.RemovalApproved {
-		return nil
+	var errs []error
+	for _, rm := range removalsWith(snap.Removals, state.RemovalApproved) {
+		errs = append(errs, b.executeRemoval(ctx, r, rm.ID))
+	}
+	return errors.Join(errs...)
+}
+
+// executeRemoval carries out one approved removal batch.
+func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
+	// Each batch starts from the state the previous one left.
+	snap, err := b.store.Snapshot(r.c.Name)
+	if err != nil {
+		return err
+	}
+	rm, err := removalByID(snap.Removals, id)
+	if err != nil {
+		return err
 	}
 	members, err := b.liveMembers(ctx, r)
 	if err != nil {
@@ -282,17 +306,24 @@ func pendingOps(snap *state.Snapshot) map[string]bool {
 // execute-removals reconciles: drift must not call them left-group.
 func removalsInFlight(snap *state.Snapshot) map[string]bool {
 	out := map[string]bool{}
-	rm, ok := openRemoval(snap.Removals)
-	if !ok {
-		return out
-	}
 	pending := pendingOps(snap)
-	for _, it := range rm.Items {
-		if !it.Done && pending[removeKey(rm, it.GroupPHID)] {
-			out[it.UserPHID] = true
+	for _, rm := range removalsWith(snap.Removals, state.RemovalApproved) {
+		for _, it := range rm.Items {
+			if !it.Done && pending[removeKey(rm, it.GroupPHID)] {
+				out[it.UserPHID] = true
+			}
 		}
 	}
 	return out
+}
+
+func removalByID(rs []state.Removal, id int) (state.Removal, error) {
+	for _, r := range rs {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return state.Removal{}, fmt.Errorf("no removal batch R%d", id)
 }
 
 // markRemoved records the outcome of one group's removal.
@@ -331,11 +362,9 @@ func (b *Bot) finishRemoval(ctx context.Context, r *run, id int) error {
 	if err != nil {
 		return err
 	}
-	var rm state.Removal
-	for _, x := range snap.Removals {
-		if x.ID == id {
-			rm = x
-		}
+	rm, err := removalByID(snap.Removals, id)
+	if err != nil {
+		return err
 	}
 	var errs []error
 	for _, bt := range snap.Batches {
