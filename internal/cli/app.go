@@ -35,15 +35,22 @@ type app struct {
 	getenv         func(string) string
 }
 
-// Main runs the command line and returns the exit code.
+// Main runs the command line until it finishes or SIGINT/SIGTERM, and
+// returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return MainContext(ctx, args, stdout, stderr)
+}
+
+// MainContext runs the command line until it finishes or ctx is done, and
+// returns the exit code.
+func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := &app{stdout: stdout, stderr: stderr, getenv: os.Getenv}
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	cmd, err := root.ExecuteContextC(ctx)
 	var usage *usageError
 	if err != nil && cmd == root && !errors.As(err, &usage) {
