@@ -79,6 +79,9 @@ func (b *Bot) recordApproval(campaign string, id int, approver conduit.User, via
 		if rm.ApprovedBy(approver.PHID) {
 			return fmt.Errorf("%w: @%s already approved %s; it needs %d distinct approver(s)", ErrRefused, approver.Username, rm.Label(), rm.RequiredApprovals)
 		}
+		if inBatch(rm, approver.PHID) {
+			return fmt.Errorf("%w: @%s is in %s and may not approve it", ErrRefused, approver.Username, rm.Label())
+		}
 		now := b.now().UTC()
 		rm.Approvals = append(rm.Approvals, state.Approval{ApproverPHID: approver.PHID, Username: approver.Username, At: now, Via: via})
 		if len(rm.Approvals) >= rm.RequiredApprovals {
@@ -121,4 +124,64 @@ func (b *Bot) findingByUsername(campaign, username string) (state.Finding, error
 		return fmt.Errorf("%w: @%s is not part of campaign %s", ErrInput, username, campaign)
 	})
 	return out, err
+}
+
+// approvalsStillValid re-checks, just before a removal batch is carried
+// out, that its approvers are still enabled members of the approvers'
+// project. If too few are, the batch goes back to waiting for approval with
+// only the approvals that still hold.
+func (b *Bot) approvalsStillValid(ctx context.Context, r *run, rm state.Removal) (bool, error) {
+	members, err := b.approverMembers(ctx, r)
+	if err != nil {
+		return false, err
+	}
+	var phids []string
+	for _, a := range rm.Approvals {
+		phids = append(phids, a.ApproverPHID)
+	}
+	enabled := map[string]bool{}
+	if len(phids) > 0 {
+		users, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: phids})
+		if err != nil {
+			return false, fmt.Errorf("re-check approvers: %w", err)
+		}
+		for _, u := range users {
+			enabled[u.PHID] = !u.IsDisabled()
+		}
+	}
+	var valid []state.Approval
+	var lapsed []string
+	for _, a := range rm.Approvals {
+		if enabled[a.ApproverPHID] && slices.Contains(members, a.ApproverPHID) {
+			valid = append(valid, a)
+		} else {
+			lapsed = append(lapsed, "@"+a.Username)
+		}
+	}
+	if len(valid) >= rm.RequiredApprovals {
+		return true, nil
+	}
+	err = b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error {
+		cur, err := tx.Removal(rm.ID)
+		if err != nil {
+			return err
+		}
+		cur.Approvals, cur.Status = valid, state.RemovalProposed
+		if err := tx.PutRemoval(&cur); err != nil {
+			return err
+		}
+		return tx.Append(state.Entry{At: b.now().UTC(), Kind: "approval-lapsed",
+			Detail: fmt.Sprintf("%s: %s no longer enabled approvers; %d of %d approval(s) remain", rm.Label(), strings.Join(lapsed, ", "), len(valid), rm.RequiredApprovals)})
+	})
+	if err != nil {
+		return false, err
+	}
+	r.event("%s not carried out: approval by %s lapsed (no longer an enabled approver); waiting for approval again", rm.Label(), strings.Join(lapsed, ", "))
+	return false, nil
+}
+
+// inBatch reports whether user is one of the people a removal batch would
+// remove: they may not decide on it.
+func inBatch(rm state.Removal, userPHID string) bool {
+	return slices.ContainsFunc(rm.Items, func(it state.RemovalItem) bool { return it.UserPHID == userPHID })
 }

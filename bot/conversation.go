@@ -75,7 +75,9 @@ func (b *Bot) handleTransaction(ctx context.Context, r *run, bt state.Batch, t c
 	var err error
 	switch {
 	case t.AuthorPHID == r.rec.BotPHID:
-		// Never answer ourselves.
+		// Never answer ourselves; but note where our removal
+		// announcements stand in the stream.
+		o = announcementSeen(r.rec.Name, bt.Index, t)
 	case t.Type == "subscribers":
 		o = b.unsubscribeOutcome(r, bt, t)
 	case t.Type == "comment":
@@ -112,6 +114,37 @@ func (b *Bot) handleTransaction(ctx context.Context, r *run, bt state.Batch, t c
 		r.event("%s: answered @%s (%s)", bt.Monogram(), o.user, o.kind)
 	}
 	return err
+}
+
+// announcementSeen records, for one of the bot's own comments that
+// announces a removal batch, where it stands in this task's stream.
+func announcementSeen(campaign string, batch int, t conduit.Transaction) outcome {
+	prefix := marker(campaign, "removal/")
+	for line := range strings.Lines(commentText(t)) {
+		line = strings.TrimSpace(line)
+		rest, ok := strings.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		label, kind, _ := strings.Cut(rest, "/")
+		if !strings.HasPrefix(kind, "proposal/") {
+			continue
+		}
+		return outcome{change: func(tx *state.CampaignTx) error {
+			bt, err := tx.Batch(batch)
+			if err != nil {
+				return err
+			}
+			if bt.Announced == nil {
+				bt.Announced = map[string]int{}
+			}
+			if _, ok := bt.Announced[label]; !ok {
+				bt.Announced[label] = t.ID
+			}
+			return tx.PutBatch(bt)
+		}}
+	}
+	return outcome{}
 }
 
 // commentText is the current text of a comment transaction.
@@ -298,6 +331,18 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 			return refuse("there is no removal batch waiting for approval")
 		}
 		rm := waiting[0]
+		// A command counts only after the bot announced the batch on this
+		// task: one written before (and read late) was not about it.
+		cur, err := b.batchOf(r.rec.Name, bt.Index)
+		if err != nil {
+			return outcome{}, err
+		}
+		if at, ok := cur.Announced[rm.Label()]; !ok || t.ID < at {
+			return refuse(fmt.Sprintf("%s has not been announced on this task before your comment; reply to its announcement", rm.Label()))
+		}
+		if inBatch(rm, approver.PHID) {
+			return refuse(fmt.Sprintf("you are in %s yourself, so another approver must decide on it", rm.Label()))
+		}
 		if rep.Kind == replies.KindDeny {
 			data := base
 			data.Reason, data.Decision = rep.Reason, "rejected"

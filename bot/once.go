@@ -51,6 +51,8 @@ type effect struct {
 	record func(tx *state.CampaignTx, result string) error
 	// entry is the journal line written with the outcome.
 	entry state.Entry
+	// subjects are recorded with the intent (see state.Op.Subjects).
+	subjects []string
 }
 
 // once performs e exactly once across crashes: check, record intent, act,
@@ -87,6 +89,7 @@ func (b *Bot) once(ctx context.Context, e effect) (bool, error) {
 		op = state.Op{Key: e.key, Kind: e.kind, CreatedAt: b.now().UTC(), Attempts: 1}
 	}
 	op.State = state.OpPending
+	op.Subjects = e.subjects
 	if err := b.store.Update(e.campaign, func(tx *state.CampaignTx) error { return tx.PutOp(op) }); err != nil {
 		return false, fmt.Errorf("record intent %s: %w", e.key, err)
 	}

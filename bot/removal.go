@@ -61,15 +61,9 @@ func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 	}
 	var manual, auto []state.RemovalItem
 	for _, f := range snap.Findings {
-		if !f.Status.Removable() || now.Before(f.EffectiveCutoff(&snap.Campaign)) {
-			continue
-		}
-		if f.Exemption != nil && f.Exemption.Decision == "pending" {
-			continue
-		}
 		for _, gp := range f.Groups {
 			g, ok := snap.Campaign.GroupByPHID(gp)
-			if !ok || !slices.Contains(members[gp], f.UserPHID) || rejected[[2]string{f.UserPHID, gp}] {
+			if !ok || !dueForRemoval(f, gp, &snap.Campaign, now) || !slices.Contains(members[gp], f.UserPHID) || rejected[[2]string{f.UserPHID, gp}] {
 				continue
 			}
 			it := state.RemovalItem{UserPHID: f.UserPHID, Username: f.Username, GroupPHID: gp, GroupName: g.Name,
@@ -81,27 +75,51 @@ func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 			}
 		}
 	}
-	for i, items := range [][]state.RemovalItem{auto, manual} {
-		if len(items) == 0 {
-			continue
-		}
-		sortItems(items)
-		rm := state.Removal{ProposedAt: now.UTC(), Items: items, Status: state.RemovalProposed, RequiredApprovals: requiredApprovals(items)}
-		if i == 0 {
-			rm.Status, rm.AutoApproved, rm.RequiredApprovals = state.RemovalApproved, true, 0
-		}
-		err := b.store.Update(r.c.Name, func(tx *state.CampaignTx) error {
+	// Both rounds are recorded in one transaction: a crash between them
+	// would leave users whose not-risky removal ran marked removed, and
+	// their riskier groups never proposed.
+	var proposed []state.Removal
+	err = b.store.Update(r.c.Name, func(tx *state.CampaignTx) error {
+		proposed = nil
+		for i, items := range [][]state.RemovalItem{auto, manual} {
+			if len(items) == 0 {
+				continue
+			}
+			sortItems(items)
+			rm := state.Removal{ProposedAt: now.UTC(), Items: items, Status: state.RemovalProposed, RequiredApprovals: requiredApprovals(items)}
+			if i == 0 {
+				rm.Status, rm.AutoApproved, rm.RequiredApprovals = state.RemovalApproved, true, 0
+			}
 			if err := tx.PutRemoval(&rm); err != nil {
 				return err
 			}
-			return tx.Append(state.Entry{At: now.UTC(), Kind: "removal-proposed", Detail: fmt.Sprintf("%s: %d removal(s), %d approval(s) needed, auto-approved=%v", rm.Label(), len(items), rm.RequiredApprovals, rm.AutoApproved)})
-		})
-		if err != nil {
-			return err
+			if err := tx.Append(state.Entry{At: now.UTC(), Kind: "removal-proposed", Detail: fmt.Sprintf("%s: %d removal(s), %d approval(s) needed, auto-approved=%v", rm.Label(), len(items), rm.RequiredApprovals, rm.AutoApproved)}); err != nil {
+				return err
+			}
+			proposed = append(proposed, rm)
 		}
-		r.event("proposed removal batch %s: %d membership(s), needs %d approval(s)%s", rm.Label(), len(items), rm.RequiredApprovals, map[bool]string{true: " (auto-approved: not-risky groups)"}[rm.AutoApproved])
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, rm := range proposed {
+		r.event("proposed removal batch %s: %d membership(s), needs %d approval(s)%s", rm.Label(), len(rm.Items), rm.RequiredApprovals, map[bool]string{true: " (auto-approved: not-risky groups)"}[rm.AutoApproved])
 	}
 	return nil
+}
+
+// dueForRemoval reports whether a user may be removed from group now: they
+// are pending or asked to go (or were removed from other groups only),
+// their own deadline has passed, and no exemption request waits for a
+// decision. Proposal and execution both ask, so an extension or an
+// exemption request made after a batch was proposed still protects them.
+func dueForRemoval(f state.Finding, group string, c *state.Campaign, now time.Time) bool {
+	removable := f.Status.Removable() || (f.Status == state.StatusRemoved && !slices.Contains(f.RemovedFrom, group))
+	if !removable || now.Before(f.EffectiveCutoff(c)) {
+		return false
+	}
+	return f.Exemption == nil || f.Exemption.Decision != "pending"
 }
 
 // sortItems orders removal items riskiest group first, then by user.
@@ -217,28 +235,36 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 	if err != nil {
 		return err
 	}
+	if !rm.AutoApproved {
+		ok, err := b.approvalsStillValid(ctx, r, rm)
+		if err != nil || !ok {
+			return err
+		}
+	}
 	members, err := b.liveMembers(ctx, r)
 	if err != nil {
 		return err
 	}
-	status := map[string]state.Status{}
+	findings := map[string]state.Finding{}
 	for _, f := range snap.Findings {
-		status[f.UserPHID] = f.Status
+		findings[f.UserPHID] = f
 	}
-	pending := pendingOps(&snap)
+	now := b.now()
 	var errs []error
 	for _, g := range snap.Campaign.Groups {
 		key := removeKey(rm, g.PHID)
-		// After a lost answer the users may be gone because of the bot's
-		// own write: keep them so that once reconciles and records it.
-		inFlight := pending[key]
 		var remove []string
-		for _, it := range rm.Items {
-			// A user already removed from another group of this batch is
-			// still to be removed from this one.
-			removable := status[it.UserPHID].Removable() || status[it.UserPHID] == state.StatusRemoved
-			if it.GroupPHID == g.PHID && !it.Done && removable && (inFlight || slices.Contains(members[g.PHID], it.UserPHID)) {
-				remove = append(remove, it.UserPHID)
+		if op, err := b.opOf(r.c.Name, key); err == nil && op.State == state.OpPending && len(op.Subjects) > 0 {
+			// An earlier run sent this removal and did not learn the
+			// outcome: check and record exactly what it sent, whatever
+			// the users' statuses are now.
+			remove = op.Subjects
+		} else {
+			for _, it := range rm.Items {
+				if it.GroupPHID == g.PHID && !it.Done && dueForRemoval(findings[it.UserPHID], g.PHID, &snap.Campaign, now) &&
+					slices.Contains(members[g.PHID], it.UserPHID) {
+					remove = append(remove, it.UserPHID)
+				}
 			}
 		}
 		if len(remove) == 0 {
@@ -267,7 +293,8 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 			record: func(tx *state.CampaignTx, _ string) error {
 				return markRemoved(tx, rm.ID, g.PHID, remove, b.now().UTC())
 			},
-			entry: state.Entry{Actor: snap.Campaign.BotPHID, Group: g.Name, Detail: fmt.Sprintf("%s: removed %d member(s)", rm.Label(), len(remove))},
+			entry:    state.Entry{Actor: snap.Campaign.BotPHID, Group: g.Name, Detail: fmt.Sprintf("%s: removed %d member(s)", rm.Label(), len(remove))},
+			subjects: remove,
 		})
 		if err != nil {
 			errs = append(errs, err)

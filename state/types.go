@@ -119,6 +119,10 @@ type Batch struct {
 	CreatedAt time.Time `json:"created_at,omitzero"`
 	// TxCursor is the id of the last task transaction the bot has processed.
 	TxCursor int `json:"tx_cursor"`
+	// Announced maps a removal batch's label to the transaction id of the
+	// bot's announcement of it on this task: an approver's command counts
+	// only if it comes after the announcement it answers.
+	Announced map[string]int `json:"announced,omitempty"`
 }
 
 // Monogram returns "T123", or "" before the task exists.
@@ -206,6 +210,10 @@ type Op struct {
 	CreatedAt time.Time `json:"created_at"`
 	DoneAt    time.Time `json:"done_at,omitzero"`
 	Result    string    `json:"result,omitempty"` // e.g. the task PHID
+	// Subjects are what the write acts on (e.g. the users a project.edit
+	// removes), recorded with the intent so that reconciling after a crash
+	// checks and records exactly what was sent.
+	Subjects []string `json:"subjects,omitempty"`
 	Attempts  int       `json:"attempts"`
 }
 

@@ -1,0 +1,168 @@
+package bot_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/state"
+)
+
+// These tests cover what must hold between a removal batch's proposal and
+// its execution: protections granted meanwhile still protect, and
+// approvals must still be valid when the removal runs.
+
+// TestProtectionsAfterProposal: a deadline extension or an exemption
+// request made after R1 was proposed keeps the user in their groups when
+// R1 is carried out.
+func TestProtectionsAfterProposal(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		protect func(h *harness)
+	}{
+		{"extension", func(h *harness) {
+			if err := h.bot.Extend(h.ctx, campaignName, cutoff.AddDate(0, 0, 14), "nomfa4", "alice"); err != nil {
+				t.Fatalf("Extend: %v", err)
+			}
+		}},
+		{"exemption request", func(h *harness) {
+			task, _ := h.taskOf("nomfa4")
+			h.comment("nomfa4", task, "exemption: on call for an incident, I enable it next week")
+			h.tick()
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, fixture{})
+			h.launch()
+			h.clock.Set(cutoff.Add(time.Hour))
+			h.tick() // proposes R1, which holds nomfa4
+			if !slices.ContainsFunc(h.snapshot().Removals[0].Items, func(it state.RemovalItem) bool { return it.Username == "nomfa4" }) {
+				t.Fatal("nomfa4 is not in R1; the test needs it there")
+			}
+			tt.protect(h)
+			approveR1(t, h, "alice", "bob")
+			h.tick()
+			if !slices.Contains(h.srv.Members(h.group(groupSRE).PHID), h.phid("nomfa4")) {
+				t.Error("nomfa4 was removed although protected after the proposal")
+			}
+			if slices.Contains(h.srv.Members(h.group(groupSRE).PHID), h.phid("nomfa2")) {
+				t.Error("nomfa2, not protected, was not removed")
+			}
+			if got := h.finding("nomfa4").Status; got != state.StatusPending {
+				t.Errorf("nomfa4 = %s, want still pending", got)
+			}
+		})
+	}
+}
+
+// TestApprovalMustFollowAnnouncement: a bare "!approve" written before the
+// batch existed, and read late because reading the task failed, does not
+// count for the batch proposed in between.
+func TestApprovalMustFollowAnnouncement(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	h.clock.Set(cutoff.Add(-time.Hour))
+	task, _ := h.taskOf("nomfa1")
+	h.comment("alice", task, "!approve")
+	// The next tick cannot read any task's transactions, but proposes
+	// and announces R1.
+	h.srv.FailBefore("transaction.search", len(h.snapshot().Batches), "ERR-CONDUIT-CORE", "temporarily unavailable")
+	h.clock.Set(cutoff.Add(time.Hour))
+	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+		t.Fatal("tick succeeded although reading the tasks failed")
+	}
+	h.tick()
+	rm := h.snapshot().Removals[0]
+	if len(rm.Approvals) != 0 {
+		t.Errorf("R1 approvals = %+v: a comment older than the announcement counted", rm.Approvals)
+	}
+	// After the announcement, the same command counts.
+	h.comment("alice", task, "!approve")
+	h.tick()
+	if got := h.snapshot().Removals[0].Approvals; len(got) != 1 {
+		t.Errorf("R1 approvals = %+v, want alice's", got)
+	}
+}
+
+// TestApprovalsLapse: an approver who leaves the approvers' project (or is
+// disabled) before the removal runs no longer counts; the batch waits for
+// approval again and nobody is removed.
+func TestApprovalsLapse(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		lapse func(h *harness)
+	}{
+		{"left the approvers", func(h *harness) { h.srv.RemoveMembers(h.group(groupApprovers).PHID, h.phid("bob")) }},
+		{"disabled", func(h *harness) { h.srv.SetDisabled(h.phid("bob"), true) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, fixture{})
+			h.launch()
+			h.clock.Set(cutoff.Add(time.Hour))
+			h.tick()
+			approveR1(t, h, "alice", "bob")
+			tt.lapse(h)
+			h.tick()
+			if w := h.writesOf("project.edit"); len(w) != 0 {
+				t.Fatalf("members were edited with a lapsed approval: %+v", w)
+			}
+			rm := h.snapshot().Removals[0]
+			if rm.Status != state.RemovalProposed || len(rm.Approvals) != 1 || rm.Approvals[0].Username != "alice" {
+				t.Errorf("R1 = %s with %+v, want proposed with alice's approval only", rm.Status, rm.Approvals)
+			}
+			if h.journalKinds()["approval-lapsed"] != 1 {
+				t.Error("the lapse was not journaled")
+			}
+		})
+	}
+}
+
+// TestApproverInBatchMayNotDecide: erin is an approver without MFA, so she
+// is in R1; she may neither approve nor reject it.
+func TestApproverInBatchMayNotDecide(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	h.clock.Set(cutoff.Add(time.Hour))
+	h.tick()
+	if _, err := h.bot.Approve(h.ctx, campaignName, "R1", "erin"); !errors.Is(err, bot.ErrRefused) {
+		t.Errorf("Approve as erin: %v, want ErrRefused", err)
+	}
+	task, _ := h.taskOf("erin")
+	h.tick() // reads the announcement
+	h.comment("erin", task, "!deny not now")
+	h.tick()
+	rm := h.snapshot().Removals[0]
+	if rm.Status != state.RemovalProposed || len(rm.Approvals) != 0 {
+		t.Errorf("R1 = %s with %+v after erin's commands, want proposed and unapproved", rm.Status, rm.Approvals)
+	}
+}
+
+// TestLostRemovalAnswerThenStatusChange: the answer to a removal is lost,
+// and before the rerun a removed user says "done" and is verified. The
+// rerun must still record exactly what was sent: that user was removed.
+func TestLostRemovalAnswerThenStatusChange(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	h.clock.Set(cutoff.Add(time.Hour))
+	h.tick()
+	approveR1(t, h, "alice", "bob")
+	h.srv.FailAfterWrite("project.edit", 2) // acl*security: erin, nomfa1, nomfa3
+	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+		t.Fatal("tick succeeded although a removal's answer was lost")
+	}
+	h.srv.SetMFA(h.phid("nomfa3"), true)
+	task, _ := h.taskOf("nomfa3")
+	h.comment("nomfa3", task, "done")
+	h.clock.Advance(time.Minute)
+	h.tick()
+	h.tick()
+	f := h.finding("nomfa3")
+	if !slices.Contains(f.RemovedFrom, h.group(groupSecurity).PHID) {
+		t.Errorf("nomfa3 was removed from acl*security by the bot, but the state says removed from %v (status %s)", f.RemovedFrom, f.Status)
+	}
+	if got := h.pendingOps(); len(got) != 0 {
+		t.Errorf("pending ops: %v", got)
+	}
+}
