@@ -214,7 +214,7 @@ type Op struct {
 	// removes), recorded with the intent so that reconciling after a crash
 	// checks and records exactly what was sent.
 	Subjects []string `json:"subjects,omitempty"`
-	Attempts  int       `json:"attempts"`
+	Attempts int      `json:"attempts"`
 }
 
 // Entry is one line of a campaign's append-only journal.
