@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/auditbot/auditbot/bot/replies"
+	"github.com/auditbot/auditbot/campaigns"
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
 	"github.com/auditbot/auditbot/templates"
@@ -252,6 +253,17 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		}
 		return o, err
 	case replies.KindExemption:
+		if e := f.Exemption; e != nil && e.Decision == templates.DecisionDenied {
+			// A denied request is not reopened by asking again, which
+			// would hold the user back from removal indefinitely.
+			data.Reason = fmt.Sprintf("your exemption request was already denied by @%s; a person will look at this new one", e.DecidedBy)
+			text, err := b.render("needs-human", data)
+			return outcome{kind: "needs-human", user: f.Username, detail: "exemption asked again after a denial: " + truncate(rep.Reason, 200), answer: text,
+				change: updateFinding(f.UserPHID, func(f *state.Finding) {
+					f.NeedsHuman = append(f.NeedsHuman, fmt.Sprintf("%s: exemption asked again after a denial: %s", bt.Monogram(), truncate(rep.Reason, 300)))
+					f.UpdatedAt = now
+				})}, err
+		}
 		data.Reason = rep.Reason
 		if !rep.Until.IsZero() {
 			data.Until = rep.Until.Format("2006-01-02")
@@ -402,22 +414,58 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	case target.UserPHID == approver.PHID:
 		return refuse("nobody approves their own exemption")
 	}
-	decision := "granted"
+	if rep.Kind == replies.KindApprove {
+		// An exemption keeps a user in every group of theirs, so it needs
+		// as many distinct approvers as removing them would.
+		need := r.requiredFor(target.Groups)
+		if slices.Contains(target.Exemption.ApprovedBy, approver.PHID) {
+			return refuse(fmt.Sprintf("you already approved @%s's exemption; it needs %d distinct approvers", target.Username, need))
+		}
+		if got := len(target.Exemption.ApprovedBy) + 1; got < need {
+			data.Decision = fmt.Sprintf("exemption for @%s: approval %d of %d recorded", target.Username, got, need)
+			return reply("approval-recorded", target.Username, data.Decision, data,
+				updateFinding(target.UserPHID, func(f *state.Finding) {
+					if f.Exemption != nil && !slices.Contains(f.Exemption.ApprovedBy, approver.PHID) {
+						f.Exemption.ApprovedBy = append(f.Exemption.ApprovedBy, approver.PHID)
+						f.UpdatedAt = now
+					}
+				}))
+		}
+	}
+	decision := templates.DecisionGranted
 	if rep.Kind == replies.KindDeny {
-		decision = "denied"
+		decision = templates.DecisionDenied
 	}
 	data.Decision, data.Reason = decision, rep.Reason
+	if !target.Exemption.Until.IsZero() {
+		data.Until = target.Exemption.Until.Format("2006-01-02")
+	}
 	return reply("exemption-decision", target.Username, "exemption "+decision+" by @"+approver.Username, data,
 		updateFinding(target.UserPHID, func(f *state.Finding) {
-			if f.Exemption == nil {
+			if f.Exemption == nil || f.Exemption.Decision != "pending" {
 				return
 			}
-			f.Exemption.Decision, f.Exemption.DecidedBy, f.Exemption.Note = decision, approver.Username, rep.Reason
-			if decision == "granted" {
+			if decision == templates.DecisionGranted {
+				f.Exemption.ApprovedBy = append(f.Exemption.ApprovedBy, approver.PHID)
 				f.Status = state.StatusExempt
 			}
+			f.Exemption.Decision, f.Exemption.DecidedBy, f.Exemption.Note = decision, approver.Username, rep.Reason
 			f.UpdatedAt = now
 		}))
+}
+
+// requiredFor is how many distinct approvers a decision about these groups
+// needs: the most any of their risk levels asks for.
+func (r *run) requiredFor(groups []string) int {
+	n := 1
+	for _, gp := range groups {
+		if g, ok := r.rec.GroupByPHID(gp); ok {
+			if risk, err := campaigns.ParseRisk(g.Risk); err == nil {
+				n = max(n, risk.RequiredApprovals())
+			}
+		}
+	}
+	return n
 }
 
 // updateFinding returns a change that edits one finding.

@@ -166,3 +166,49 @@ func TestLostRemovalAnswerThenStatusChange(t *testing.T) {
 		t.Errorf("pending ops: %v", got)
 	}
 }
+
+// TestComplianceRegression: a user who enabled MFA and then turned it off
+// again is pending again; so is one who left and was re-added.
+func TestComplianceRegression(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	h.srv.SetMFA(h.phid("nomfa4"), true)
+	h.srv.RemoveMembers(h.group(groupSecurity).PHID, h.phid("nomfa3"))
+	h.tick()
+	if got := h.statuses(); got["nomfa4"] != state.StatusCompliant || got["nomfa3"] != state.StatusLeft {
+		t.Fatalf("statuses = %v, want nomfa4 compliant and nomfa3 left-group", got)
+	}
+	h.srv.SetMFA(h.phid("nomfa4"), false)
+	h.srv.AddMembers(h.group(groupSecurity).PHID, h.phid("nomfa3"))
+	h.clock.Advance(time.Hour)
+	h.tick()
+	if got := h.statuses(); got["nomfa4"] != state.StatusPending || got["nomfa3"] != state.StatusPending {
+		t.Errorf("statuses = %v, want nomfa4 and nomfa3 pending again", got)
+	}
+}
+
+// TestExemptionEnds: an exemption "until" a date lapses on that date and
+// the user is pending again.
+func TestExemptionEnds(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	task, _ := h.taskOf("nomfa4")
+	h.comment("nomfa4", task, "on leave until 2027-02-10")
+	h.tick()
+	h.comment("alice", task, "!approve @nomfa4")
+	h.comment("bob", task, "!approve @nomfa4")
+	h.tick()
+	if got := h.finding("nomfa4").Status; got != state.StatusExempt {
+		t.Fatalf("nomfa4 = %s, want exempt", got)
+	}
+	h.clock.Set(time.Date(2027, 2, 10, 23, 0, 0, 0, time.UTC))
+	h.tick()
+	if got := h.finding("nomfa4").Status; got != state.StatusExempt {
+		t.Errorf("on the end date nomfa4 = %s, want exempt", got)
+	}
+	h.clock.Set(time.Date(2027, 2, 11, 0, 30, 0, 0, time.UTC))
+	h.tick()
+	if got := h.finding("nomfa4").Status; got != state.StatusPending {
+		t.Errorf("after the end date nomfa4 = %s, want pending", got)
+	}
+}

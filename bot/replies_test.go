@@ -47,18 +47,48 @@ func TestReplies(t *testing.T) {
 			wantAnswers: []string{"@nomfa1"},
 		},
 		{
-			name: "exemption granted by an approver",
+			// nomfa1 is in two security groups: an exemption, like a
+			// removal, needs two distinct approvers.
+			name: "exemption granted by two approvers",
 			act: func(h *harness, task string) {
 				h.comment("nomfa1", task, "exemption: I only use the API from a locked-down bot host")
 				h.tick()
 				h.comment("alice", task, "!approve @nomfa1")
+				h.tick()
+				if got := h.finding("nomfa1").Status; got != state.StatusPending {
+					h.t.Errorf("after one approval nomfa1 = %s, want still pending", got)
+				}
+				h.comment("alice", task, "!approve @nomfa1")
+				h.tick()
+				h.comment("bob", task, "!approve @nomfa1")
 			},
 			wantStatus:  state.StatusExempt,
-			wantAnswers: []string{"@nomfa1", "@nomfa1"},
+			wantAnswers: []string{"@nomfa1", "@nomfa1", "@alice", "@nomfa1"},
 			check: func(t *testing.T, h *harness) {
 				ex := h.finding("nomfa1").Exemption
-				if ex == nil || ex.Decision != "granted" || ex.DecidedBy != "alice" || ex.Reason != "I only use the API from a locked-down bot host" {
-					t.Errorf("exemption = %+v, want granted by alice with the reason", ex)
+				if ex == nil || ex.Decision != "granted" || ex.DecidedBy != "bob" || len(ex.ApprovedBy) != 2 || ex.Reason != "I only use the API from a locked-down bot host" {
+					t.Errorf("exemption = %+v, want granted by alice and bob with the reason", ex)
+				}
+			},
+		},
+		{
+			name: "exemption asked again after a denial",
+			act: func(h *harness, task string) {
+				h.comment("nomfa1", task, "exemption: I only use the API from a locked-down bot host")
+				h.tick()
+				h.comment("alice", task, "!deny @nomfa1 use a hardware key")
+				h.tick()
+				h.comment("nomfa1", task, "exemption: please, really")
+			},
+			wantStatus:  state.StatusPending,
+			wantAnswers: []string{"@nomfa1", "@nomfa1", "@nomfa1"},
+			check: func(t *testing.T, h *harness) {
+				f := h.finding("nomfa1")
+				if f.Exemption == nil || f.Exemption.Decision != "denied" {
+					t.Errorf("exemption = %+v, want still denied", f.Exemption)
+				}
+				if len(f.NeedsHuman) != 1 {
+					t.Errorf("NeedsHuman = %v, want the repeated request", f.NeedsHuman)
 				}
 			},
 		},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/auditbot/auditbot/campaigns"
 	"github.com/auditbot/auditbot/conduit"
@@ -200,9 +201,12 @@ func (b *Bot) approverMembers(ctx context.Context, r *run) ([]string, error) {
 	return r.approvers, nil
 }
 
-// choreDrift re-checks every user still in play, in as few calls as the
-// API allows: one project.search for the groups, one user.search page per
-// 100 users without MFA, one per 100 disabled-account findings.
+// choreDrift re-checks every user the campaign still watches, in as few
+// calls as the API allows: one project.search for the groups, one
+// user.search page per 100 users for MFA, one per 100 disabled-account
+// findings. Users move both ways: a pending user who enabled MFA becomes
+// compliant, and a compliant (or restored, or returned) user who no longer
+// is becomes pending again; an exemption past its end date lapses.
 func (b *Bot) choreDrift(ctx context.Context, r *run) error {
 	members, err := b.liveMembers(ctx, r)
 	if err != nil {
@@ -212,11 +216,10 @@ func (b *Bot) choreDrift(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	fs := snap.Findings
 	inFlight := removalsInFlight(&snap)
 	var mfaUsers, disabledUsers []string
-	for _, f := range fs {
-		if !inPlay(f.Status) {
+	for _, f := range snap.Findings {
+		if !watched(f.Status) {
 			continue
 		}
 		if slices.Contains(f.Reasons, reasonMFA) {
@@ -236,12 +239,20 @@ func (b *Bot) choreDrift(ctx context.Context, r *run) error {
 	}
 	now := b.now().UTC()
 	return b.store.Update(r.c.Name, func(tx *state.CampaignTx) error {
-		for _, f := range fs {
-			if !inPlay(f.Status) {
+		for _, f := range snap.Findings {
+			if !watched(f.Status) {
 				continue
 			}
-			next, why := driftStatus(f, members, noMFA, disabled)
-			if next == f.Status || (next == state.StatusLeft && inFlight[f.UserPHID]) {
+			live := liveView{
+				member:    slices.ContainsFunc(f.Groups, func(g string) bool { return slices.Contains(members[g], f.UserPHID) }),
+				inFlight:  inFlight[f.UserPHID],
+				noMFA:     noMFA[f.UserPHID],
+				hasNoMFA:  noMFA[f.UserPHID].PHID != "",
+				disabled:  disabled[f.UserPHID].PHID != "",
+				reasonMFA: slices.Contains(f.Reasons, reasonMFA),
+			}
+			next, why := driftStatus(f, live, now)
+			if next == f.Status {
 				continue
 			}
 			cur, err := tx.Finding(f.UserPHID)
@@ -261,30 +272,58 @@ func (b *Bot) choreDrift(ctx context.Context, r *run) error {
 	})
 }
 
-// inPlay reports whether a finding still needs watching.
-func inPlay(s state.Status) bool { return s == state.StatusPending || s == state.StatusVoluntary }
+// watched reports whether drift re-checks a finding in this status. Only
+// removed users are not: they are out of the groups, and come back only
+// through a restore.
+func watched(s state.Status) bool { return s != state.StatusRemoved }
+
+// liveView is what Phabricator says now about one watched user.
+type liveView struct {
+	member    bool // still in one of the finding's groups
+	inFlight  bool // a removal of theirs was sent but not confirmed
+	noMFA     conduit.User
+	hasNoMFA  bool // in the mfa:false answer
+	disabled  bool // in the isDisabled:true answer (disabled findings)
+	reasonMFA bool
+}
+
+// compliant reports whether the user now meets the campaign's criteria.
+func (v liveView) compliant() bool {
+	if v.reasonMFA {
+		return !v.hasNoMFA
+	}
+	return !v.disabled
+}
 
 // driftStatus decides a finding's status from what Phabricator says now.
-func driftStatus(f state.Finding, members map[string][]string, noMFA, disabled map[string]conduit.User) (state.Status, string) {
-	stillMember := slices.ContainsFunc(f.Groups, func(g string) bool { return slices.Contains(members[g], f.UserPHID) })
-	if !stillMember {
-		return state.StatusLeft, "no longer a member of the audited groups"
-	}
-	if f.Status == state.StatusVoluntary {
-		return f.Status, ""
-	}
-	if slices.Contains(f.Reasons, reasonDisabled) {
-		if _, ok := disabled[f.UserPHID]; !ok {
+func driftStatus(f state.Finding, v liveView, now time.Time) (state.Status, string) {
+	switch f.Status {
+	case state.StatusPending:
+		switch {
+		case !v.member && !v.inFlight:
+			return state.StatusLeft, "no longer a member of the audited groups"
+		case v.reasonMFA && v.hasNoMFA && v.noMFA.IsDisabled():
+			return state.StatusDisabled, "account disabled"
+		case v.compliant():
+			if v.reasonMFA {
+				return state.StatusCompliant, "multi-factor authentication enabled"
+			}
 			return state.StatusCompliant, "account enabled again"
 		}
-		return f.Status, ""
-	}
-	u, ok := noMFA[f.UserPHID]
-	switch {
-	case !ok:
-		return state.StatusCompliant, "multi-factor authentication enabled"
-	case u.IsDisabled():
-		return state.StatusDisabled, "account disabled"
+	case state.StatusVoluntary:
+		if !v.member && !v.inFlight {
+			return state.StatusLeft, "no longer a member of the audited groups"
+		}
+	case state.StatusCompliant, state.StatusRestored, state.StatusLeft, state.StatusDisabled:
+		// Back in a group and not compliant (again): the deadline applies.
+		if v.member && !v.compliant() && !(v.reasonMFA && v.noMFA.IsDisabled()) {
+			return state.StatusPending, "member again without meeting the requirement"
+		}
+	case state.StatusExempt:
+		// "until 2027-02-10" includes that day.
+		if e := f.Exemption; e != nil && !e.Until.IsZero() && !now.Before(e.Until.AddDate(0, 0, 1)) && v.member && !v.compliant() {
+			return state.StatusPending, "exemption ended " + e.Until.Format("2006-01-02")
+		}
 	}
 	return f.Status, ""
 }

@@ -107,7 +107,10 @@ type Exemption struct {
 	RequestedAt time.Time `json:"requested_at"`
 	Decision    string    `json:"decision"` // "pending", "granted", "denied"
 	DecidedBy   string    `json:"decided_by,omitempty"`
-	Note        string    `json:"note,omitempty"`
+	// ApprovedBy are the distinct approvers (PHIDs) who approved it; it is
+	// granted once as many approve as the user's riskiest group needs.
+	ApprovedBy []string `json:"approved_by,omitempty"`
+	Note       string   `json:"note,omitempty"`
 }
 
 // Batch is one task: the users it subscribes and what the bot has read of it.

@@ -415,9 +415,13 @@ func (d *demo) script() error {
 		return err
 	}
 
-	d.at(time.Date(2027, 1, 16, 15, 0, 0, 0, time.UTC), "an approver decides on the exemption")
+	d.at(time.Date(2027, 1, 16, 15, 0, 0, 0, time.UTC), "two approvers decide on the exemption")
 	t12, _ := d.taskOf("user12")
+	// user12 is in a security-level group: two approvers must agree.
 	if err := d.comment("bob", t12, "!approve @user12"); err != nil {
+		return err
+	}
+	if err := d.comment("alice", t12, "!approve @user12"); err != nil {
 		return err
 	}
 	if err := d.tick("exemption decision"); err != nil {
