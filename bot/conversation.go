@@ -403,8 +403,13 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	case rep.Kind == replies.KindRestore || (rep.Kind == replies.KindApprove && target.RestoreRequested):
 		// Restoring writes memberships; do it now, then answer.
 		if err := b.restore(ctx, r, target, false, approver.Username); err != nil {
-			if errors.Is(err, ErrRefused) || errors.Is(err, ErrInput) {
+			switch {
+			case errors.Is(err, ErrRefused), errors.Is(err, ErrInput):
 				return refuse(err.Error())
+			case errors.Is(err, conduit.ErrPermissionDenied):
+				// Not transient: answering moves the cursor on, so one
+				// impossible restore does not hold up every later reply.
+				return refuse("the bot may not edit that group's membership (" + policyHint(err) + "); a person must re-add the user")
 			}
 			return outcome{}, err
 		}

@@ -29,6 +29,10 @@ type dryRun struct {
 	tasks map[string]conduit.Task
 }
 
+// Unwrap returns the Phabricator behind the dry-run, for reads that must
+// look like writes (the pre-flight edit probe, a no-op by construction).
+func (d *dryRun) Unwrap() Phabricator { return d.Phabricator }
+
 func (d *dryRun) CreateTask(ctx context.Context, spec conduit.TaskSpec) (conduit.EditResult, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -3,6 +3,7 @@ package bot_test
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -210,5 +211,72 @@ func TestExemptionEnds(t *testing.T) {
 	h.tick()
 	if got := h.finding("nomfa4").Status; got != state.StatusPending {
 		t.Errorf("after the end date nomfa4 = %s, want pending", got)
+	}
+}
+
+// TestExtendOnlyLater: extend never shortens a deadline, for the campaign
+// or for one user.
+func TestExtendOnlyLater(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	for _, user := range []string{"", "nomfa4"} {
+		err := h.bot.Extend(h.ctx, campaignName, time.Date(2027, 2, 20, 0, 0, 0, 0, time.UTC), user, "alice")
+		if !errors.Is(err, bot.ErrInput) {
+			t.Errorf("Extend(%q) to before the deadline: %v, want ErrInput", user, err)
+		}
+	}
+	if got := h.snapshot().Campaign.Cutoff; !got.Equal(cutoff) {
+		t.Errorf("cutoff moved to %s", got)
+	}
+	if n := len(h.effectiveWrites()); n != 3 {
+		t.Errorf("%d writes, want only the 3 launch tasks", n)
+	}
+}
+
+// TestDryRunLaunchRefusedLikeTheRealOne: the membership probe is sent even
+// in dry-run (it is a no-op by construction), so a dry-run launch refuses a
+// group the bot may not edit, as the real launch would.
+func TestDryRunLaunchRefusedLikeTheRealOne(t *testing.T) {
+	h := newHarness(t, fixture{lockedGroup: groupSecurity})
+	dry := h.newBot(bot.DryRun(h.client, h.log), h.log)
+	_, err := dry.Launch(h.ctx, h.camp)
+	if !errors.Is(err, bot.ErrCheckFailed) {
+		t.Fatalf("dry-run Launch: %v, want ErrCheckFailed", err)
+	}
+	if w := withoutProbes(h.srv.Writes()); len(w) != 0 {
+		t.Errorf("dry-run sent writes: %+v", w)
+	}
+}
+
+// TestRemindersForExtendedUser: a user whose deadline was extended is left
+// out of the campaign's reminders and reminded from their own date.
+func TestRemindersForExtendedUser(t *testing.T) {
+	h := newHarness(t, fixture{campaignExtra: "reminders: [7d, 1d]\nquiet_reminders: false\n"})
+	h.launch()
+	newLast := time.Date(2027, 3, 14, 0, 0, 0, 0, time.UTC) // deadline 2027-03-15T00:00Z
+	if err := h.bot.Extend(h.ctx, campaignName, newLast, "nomfa4", "alice"); err != nil {
+		t.Fatalf("Extend: %v", err)
+	}
+	_, id := h.taskOf("nomfa4")
+	mentions := func(prefix string) (campaign, own int) {
+		for _, c := range h.botCommentsWith(id, prefix) {
+			if strings.Contains(c.Text, "user-nomfa4") {
+				own++
+			} else if strings.Contains(c.Text, "@nomfa4") {
+				campaign++
+			}
+		}
+		return campaign, own
+	}
+	h.clock.Set(cutoff.Add(-7 * 24 * time.Hour)) // the campaign's 7d reminder
+	h.tick()
+	if c, own := mentions("reminder/"); c != 0 || own != 0 {
+		t.Errorf("at the campaign's 7d: nomfa4 mentioned in %d campaign reminder(s) and %d own, want 0 and 0", c, own)
+	}
+	h.clock.Set(time.Date(2027, 3, 8, 9, 0, 0, 0, time.UTC)) // nomfa4's own 7d
+	h.tick()
+	h.tick()
+	if _, own := mentions("reminder/2027-03-14/7d/user-nomfa4"); own != 1 {
+		t.Errorf("nomfa4's own 7d reminder posted %d times, want 1", own)
 	}
 }

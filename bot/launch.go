@@ -128,30 +128,21 @@ func (b *Bot) Check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, e
 	if snap.team != nil {
 		r.add(snap.team.Name, "team visible", true, "tagged and subscribed on every task")
 	}
-	// Candidates for the probe: users known to exist, from the projects
-	// already fetched; a group's own members and the bot are never used.
-	var known []string
-	for _, g := range snap.groups {
-		known = append(known, g.MemberPHIDs...)
-	}
-	known = append(known, snap.approvers.MemberPHIDs...)
-	if snap.team != nil {
-		known = append(known, snap.team.MemberPHIDs...)
+	// The probe removes a user PHID that exists nowhere: Phabricator checks
+	// the edit policy and then finds nothing to do (NOTES facts 28, 30),
+	// so the probe can never remove anybody, even one who joined a moment
+	// ago. It goes past dry-run for the same reason, so that a dry-run
+	// launch fails exactly where the real one would.
+	prober := b.phab
+	if u, ok := prober.(interface{ Unwrap() Phabricator }); ok {
+		prober = u.Unwrap()
 	}
 	for _, g := range snap.groups {
 		r.add(g.Name, "visible", true, fmt.Sprintf("%d member(s), risk %s", len(g.MemberPHIDs), g.Risk))
-		probe := ""
-		for _, k := range known {
-			if strings.HasPrefix(k, "PHID-USER-") && k != self.PHID && !slices.Contains(g.MemberPHIDs, k) {
-				probe = k
-				break
-			}
+		if slices.Contains(g.MemberPHIDs, ProbePHID) {
+			return nil, fmt.Errorf("probe %s: the probe PHID %s is a member; refusing to probe", g.Name, ProbePHID)
 		}
-		if probe == "" {
-			r.add(g.Name, "may edit membership", true, "not probed: no known non-member to probe with")
-			continue
-		}
-		res, err := b.phab.EditProjectMembers(ctx, g.PHID, nil, []string{probe})
+		res, err := prober.EditProjectMembers(ctx, g.PHID, nil, []string{ProbePHID})
 		switch {
 		case errors.Is(err, conduit.ErrPermissionDenied):
 			r.add(g.Name, "may edit membership", false, "denied: "+policyHint(err))
@@ -165,6 +156,12 @@ func (b *Bot) Check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, e
 	}
 	return r, nil
 }
+
+// ProbePHID is a well-formed user PHID that no install has (Phabricator
+// PHIDs are PHID-USER- and 20 random lower-case letters and digits). The
+// pre-flight check removes it from each group to learn whether the bot
+// may edit the membership: a no-op that can never remove anybody.
+const ProbePHID = "PHID-USER-auditbotnoprobeuser0"
 
 // policyHint keeps the useful half of a policy denial ("Members of the
 // project X can take this action.").
@@ -274,9 +271,16 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 		campaign: c.Name, key: key, kind: "task-created",
 		find: func(ctx context.Context) (string, bool, error) {
 			op, _ := b.opOf(c.Name, key)
-			// Our own tasks, created since the intent was recorded (with
-			// slack for clock skew), carrying this batch's marker.
-			tasks, err := b.phab.SearchTasks(ctx, conduit.TaskQuery{AuthorPHIDs: []string{rec.BotPHID}, CreatedStart: op.CreatedAt.Add(-time.Hour)})
+			// Our own tasks, created since the intent was recorded,
+			// carrying this batch's marker. The server stamps tasks with its
+			// own clock, which may be behind the bot's (skew, or a tick run
+			// with --now in the future): search from a day before the
+			// earlier of the two.
+			since := op.CreatedAt
+			if wall := time.Now(); wall.Before(since) {
+				since = wall
+			}
+			tasks, err := b.phab.SearchTasks(ctx, conduit.TaskQuery{AuthorPHIDs: []string{rec.BotPHID}, CreatedStart: since.Add(-24 * time.Hour)})
 			if err != nil {
 				return "", false, err
 			}

@@ -16,6 +16,11 @@ import (
 // sent late one after another: only the latest due one is, and the earlier
 // ones are marked handled.
 func (b *Bot) choreReminders(ctx context.Context, r *run) error {
+	return errors.Join(b.campaignReminders(ctx, r), b.extendedReminders(ctx, r))
+}
+
+// campaignReminders reminds the users whose deadline is the campaign's.
+func (b *Bot) campaignReminders(ctx context.Context, r *run) error {
 	now := b.now()
 	if !now.Before(r.rec.Cutoff) {
 		return nil
@@ -41,7 +46,8 @@ func (b *Bot) choreReminders(ctx context.Context, r *run) error {
 		fs := findingsOf(snap.Findings, bt)
 		var pending, unsubscribed []templates.Person
 		for i := range fs {
-			if fs[i].Status != state.StatusPending {
+			// Users with their own deadline get their own reminders.
+			if fs[i].Status != state.StatusPending || fs[i].Extended(&snap.Campaign) {
 				continue
 			}
 			if fs[i].Unsubscribed {
@@ -78,6 +84,56 @@ func (b *Bot) choreReminders(ctx context.Context, r *run) error {
 		}
 		return tx.PutCampaign(rec)
 	})
+}
+
+// extendedReminders reminds, one by one, the pending users whose deadline
+// was extended past the campaign's, counting from their own date.
+func (b *Bot) extendedReminders(ctx context.Context, r *run) error {
+	now := b.now()
+	snap, err := b.store.Snapshot(r.c.Name)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, f := range snap.Findings {
+		if f.Status != state.StatusPending || !f.Extended(&snap.Campaign) || !now.Before(f.Cutoff) {
+			continue
+		}
+		var due []time.Duration
+		for _, off := range r.c.Reminders {
+			if !now.Before(f.Cutoff.Add(-off)) {
+				due = append(due, off)
+			}
+		}
+		if len(due) == 0 {
+			continue
+		}
+		// Only the most recent due offset: op keys make each one once.
+		send := slices.Min(due)
+		bt, err := b.batchOf(r.c.Name, f.Batch)
+		if err != nil {
+			return err
+		}
+		data := templates.ReminderData{Campaign: b.campaignData(r.c, &snap.Campaign), DaysLeft: daysLeft(now, f.Cutoff)}
+		data.Cutoff, data.CutoffDate = f.Cutoff, cutoffDate(f.Cutoff)
+		if f.Unsubscribed {
+			data.Unsubscribed = []templates.Person{person(&f)}
+		} else {
+			data.Pending = []templates.Person{person(&f)}
+		}
+		text, err := b.render("reminder", data)
+		if err != nil {
+			return err
+		}
+		key := fmt.Sprintf("reminder/%s/%s/user-%s", cutoffDate(f.Cutoff), offsetName(send), f.Username)
+		posted, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: "reminder", User: f.Username, Detail: fmt.Sprintf("%s before the extended deadline %s", offsetName(send), cutoffDate(f.Cutoff))}, nil)
+		if err != nil {
+			errs = append(errs, err)
+		} else if posted {
+			r.event("reminded @%s on %s (%s before the extended deadline)", f.Username, bt.Monogram(), offsetName(send))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // reminderID names a reminder by cutoff and offset, so extending the

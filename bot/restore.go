@@ -139,6 +139,13 @@ func (b *Bot) Extend(ctx context.Context, campaign string, to time.Time, usernam
 		target = &f
 		old = cutoffDate(f.EffectiveCutoff(&r.rec))
 	}
+	current := r.rec.Cutoff
+	if target != nil {
+		current = target.EffectiveCutoff(&r.rec)
+	}
+	if !cutoff.After(current) {
+		return fmt.Errorf("%w: %s is not later than the current deadline %s; extend only moves deadlines later", ErrInput, newDate, old)
+	}
 	now := b.now().UTC()
 	change := func(tx *state.CampaignTx) error {
 		if target != nil {

@@ -92,13 +92,19 @@ type Finding struct {
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
-// EffectiveCutoff is the user's own cutoff if extended, else the campaign's.
+// EffectiveCutoff is the later of the user's own extended cutoff and the
+// campaign's: extending the campaign never shortens a user's extension, and
+// vice versa.
 func (f *Finding) EffectiveCutoff(c *Campaign) time.Time {
-	if !f.Cutoff.IsZero() {
+	if f.Cutoff.After(c.Cutoff) {
 		return f.Cutoff
 	}
 	return c.Cutoff
 }
+
+// Extended reports whether the user has a deadline later than the
+// campaign's.
+func (f *Finding) Extended(c *Campaign) bool { return f.Cutoff.After(c.Cutoff) }
 
 // Exemption is a user's request not to be removed, and its decision.
 type Exemption struct {

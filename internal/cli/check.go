@@ -3,7 +3,6 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/campaigns"
 )
 
@@ -29,13 +28,7 @@ each group's membership (probed with a no-op removal of a non-member).`,
 					return err
 				}
 			}
-			// check probes with the real client, not the dry-run one: the
-			// probe is a no-op by construction.
-			b, err := bot.New(bot.Options{Phab: e.client, Store: e.store, Templates: e.tmpl, Config: e.cfg, Logger: e.log})
-			if err != nil {
-				return err
-			}
-			report, err := b.Check(cmd.Context(), c)
+			report, err := e.bot.Check(cmd.Context(), c)
 			if err != nil {
 				return err
 			}
