@@ -143,8 +143,10 @@ func (b *Bot) Extend(ctx context.Context, campaign string, to time.Time, usernam
 	if target != nil {
 		current = target.EffectiveCutoff(&r.rec)
 	}
-	if !cutoff.After(current) {
-		return fmt.Errorf("%w: %s is not later than the current deadline %s; extend only moves deadlines later", ErrInput, newDate, old)
+	// The same date again is allowed: rerunning an extend that stopped
+	// halfway posts the announcements still missing, and nothing twice.
+	if cutoff.Before(current) {
+		return fmt.Errorf("%w: %s is earlier than the current deadline %s; extend only moves deadlines later", ErrInput, newDate, old)
 	}
 	now := b.now().UTC()
 	change := func(tx *state.CampaignTx) error {
