@@ -97,6 +97,9 @@ func (b *Bot) Status(campaign string) (*Status, error) {
 		}
 	}
 	for _, rm := range snap.Removals {
+		if rm.Status == state.RemovalRejected {
+			st.Attention = append(st.Attention, fmt.Sprintf("removal batch %s was rejected by @%s (%s): its %d membership(s) are not proposed again; a person decides what happens to them", rm.Label(), rm.RejectedBy, rm.RejectReason, len(rm.Items)))
+		}
 		if rm.Status == state.RemovalProposed {
 			st.Attention = append(st.Attention, fmt.Sprintf("removal batch %s waits for approval: %d of %d", rm.Label(), len(rm.Approvals), rm.RequiredApprovals))
 		}
