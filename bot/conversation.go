@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/auditbot/auditbot/bot/replies"
-	"github.com/auditbot/auditbot/campaigns"
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
 	"github.com/auditbot/auditbot/templates"
@@ -462,15 +461,13 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 // requiredFor is how many distinct approvers a decision about these groups
 // needs: the most any of their risk levels asks for.
 func (r *run) requiredFor(groups []string) int {
-	n := 1
+	var risks []string
 	for _, gp := range groups {
 		if g, ok := r.rec.GroupByPHID(gp); ok {
-			if risk, err := campaigns.ParseRisk(g.Risk); err == nil {
-				n = max(n, risk.RequiredApprovals())
-			}
+			risks = append(risks, g.Risk)
 		}
 	}
-	return n
+	return approvalsFor(risks)
 }
 
 // updateFinding returns a change that edits one finding.

@@ -139,9 +139,19 @@ func sortItems(items []state.RemovalItem) {
 
 // requiredApprovals is the most any item's group risk level asks for.
 func requiredApprovals(items []state.RemovalItem) int {
-	n := 1
+	var risks []string
 	for _, it := range items {
-		if risk, err := campaigns.ParseRisk(it.Risk); err == nil {
+		risks = append(risks, it.Risk)
+	}
+	return approvalsFor(risks)
+}
+
+// approvalsFor is how many distinct approvers a decision about groups of
+// these risk levels needs: the most any of them asks for, at least one.
+func approvalsFor(risks []string) int {
+	n := 1
+	for _, r := range risks {
+		if risk, err := campaigns.ParseRisk(r); err == nil {
 			n = max(n, risk.RequiredApprovals())
 		}
 	}
