@@ -18,7 +18,7 @@ func (b *Bot) comment(ctx context.Context, r *run, bt state.Batch, key, text str
 	body := withMarker(text, campaign, key)
 	entry.Task = bt.Monogram()
 	if entry.Actor == "" {
-		entry.Actor = r.rec.BotPHID
+		entry.Actor = r.rec.BotUsername
 	}
 	return b.once(ctx, effect{
 		campaign: campaign, key: key, kind: "comment",

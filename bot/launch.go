@@ -309,7 +309,7 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 			bt = cur
 			return tx.PutBatch(cur)
 		},
-		entry: state.Entry{Actor: rec.BotPHID, Detail: fmt.Sprintf("batch %d: %d user(s)", bt.Index, len(bt.UserPHIDs))},
+		entry: state.Entry{Actor: rec.BotUsername, Detail: fmt.Sprintf("batch %d: %d user(s)", bt.Index, len(bt.UserPHIDs))},
 	})
 	if err != nil {
 		return false, bt, err

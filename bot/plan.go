@@ -142,7 +142,7 @@ func (b *Bot) newCampaignRecord(c *campaigns.Campaign, snap *snapshot) state.Cam
 	rec := state.Campaign{
 		Name: c.Name, Title: c.Title, Cutoff: c.Cutoff, OriginalCutoff: c.Cutoff,
 		ApproversPHID: snap.approvers.PHID, ApproversName: snap.approvers.Name,
-		ApproversSlug: snap.approvers.Slug, BotPHID: snap.self.PHID, Source: c.Source,
+		ApproversSlug: snap.approvers.Slug, BotPHID: snap.self.PHID, BotUsername: snap.self.Username, Source: c.Source,
 	}
 	if snap.team != nil {
 		rec.TeamPHID = snap.team.PHID

@@ -303,7 +303,7 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 			record: func(tx *state.CampaignTx, _ string) error {
 				return markRemoved(tx, rm.ID, g.PHID, remove, b.now().UTC())
 			},
-			entry:    state.Entry{Actor: snap.Campaign.BotPHID, Group: g.Name, Detail: fmt.Sprintf("%s: removed %d member(s)", rm.Label(), len(remove))},
+			entry:    state.Entry{Actor: snap.Campaign.BotUsername, Group: g.Name, Detail: fmt.Sprintf("%s: removed %d member(s)", rm.Label(), len(remove))},
 			subjects: remove,
 		})
 		if err != nil {

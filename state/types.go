@@ -22,6 +22,7 @@ type Campaign struct {
 	TeamName       string    `json:"team_name,omitempty"`
 	TagPHIDs       []string  `json:"tag_phids,omitempty"`
 	BotPHID        string    `json:"bot_phid"`
+	BotUsername    string    `json:"bot_username,omitempty"`
 	// Source is the campaign file launched, used when campaigns_dir has none.
 	Source string `json:"source,omitempty"`
 	// RemindersDone lists the reminder offsets (as Go durations) already
