@@ -208,7 +208,7 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	}); err != nil {
 		return outcome{}, err
 	}
-	data := templates.ReplyData{Campaign: b.campaignData(r.c, &r.rec), Person: person(&f), Groups: groupNames(&r.rec, f.Groups)}
+	data := templates.ReplyData{Campaign: b.userCampaignData(r.c, &r.rec, &f), Person: person(&f), Groups: groupNames(&r.rec, f.Groups)}
 	now := b.now().UTC()
 	setStatus := func(s state.Status) func(tx *state.CampaignTx) error {
 		return updateFinding(f.UserPHID, func(f *state.Finding) { f.Status, f.UpdatedAt = s, now })
@@ -264,6 +264,7 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 				})}, err
 		}
 		data.Reason = rep.Reason
+		data.Required = r.requiredFor(f.Groups)
 		if !rep.Until.IsZero() {
 			data.Until = rep.Until.Format("2006-01-02")
 		}
@@ -337,19 +338,22 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		if err != nil {
 			return outcome{}, err
 		}
-		waiting := removalsWith(snap.Removals, state.RemovalProposed)
-		if len(waiting) == 0 {
-			return refuse("there is no removal batch waiting for approval")
-		}
-		rm := waiting[0]
-		// A command counts only after the bot announced the batch on this
-		// task: one written before (and read late) was not about it.
+		// The command answers the latest batch the bot announced on this
+		// task before it: one written earlier (and read late) was not
+		// about a batch proposed since.
 		cur, err := b.batchOf(r.rec.Name, bt.Index)
 		if err != nil {
 			return outcome{}, err
 		}
-		if at, ok := cur.Announced[rm.Label()]; !ok || t.ID < at {
-			return refuse(fmt.Sprintf("%s has not been announced on this task before your comment; reply to its announcement", rm.Label()))
+		var rm state.Removal
+		found, at := false, 0
+		for _, w := range removalsWith(snap.Removals, state.RemovalProposed) {
+			if id, ok := cur.Announced[w.Label()]; ok && id < t.ID && id >= at {
+				rm, found, at = w, true, id
+			}
+		}
+		if !found {
+			return refuse("no removal batch waiting for approval was announced on this task before your comment")
 		}
 		if inBatch(rm, approver.PHID) {
 			return refuse(fmt.Sprintf("you are in %s yourself, so another approver must decide on it", rm.Label()))
@@ -396,12 +400,13 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		return refuse(fmt.Sprintf("@%s is not part of this campaign", rep.Target))
 	}
 	data := base
+	data.Campaign = b.userCampaignData(r.c, &r.rec, &target)
 	data.Person = person(&target)
 	data.Groups = groupNames(&r.rec, target.Groups)
 	switch {
 	case rep.Kind == replies.KindRestore || (rep.Kind == replies.KindApprove && target.RestoreRequested):
 		// Restoring writes memberships; do it now, then answer.
-		if err := b.restore(ctx, r, target, false, approver.Username); err != nil {
+		if err := b.restore(ctx, r, target, false, approver.Username, approver.Username); err != nil {
 			switch {
 			case errors.Is(err, ErrRefused), errors.Is(err, ErrInput):
 				return refuse(err.Error())

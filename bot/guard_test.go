@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/campaigns"
 	"github.com/auditbot/auditbot/state"
 )
 
@@ -278,5 +279,132 @@ func TestRemindersForExtendedUser(t *testing.T) {
 	h.tick()
 	if _, own := mentions("reminder/2027-03-14/7d/user-nomfa4"); own != 1 {
 		t.Errorf("nomfa4's own 7d reminder posted %d times, want 1", own)
+	}
+}
+
+// TestUnapprovedBatchBlocksNobodyElse: while R1 waits for approvers, a
+// user whose extended deadline passes later goes into a new round.
+func TestUnapprovedBatchBlocksNobodyElse(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	if err := h.bot.Extend(h.ctx, campaignName, cutoff.AddDate(0, 0, 6), "nomfa4", "alice"); err != nil {
+		t.Fatalf("Extend: %v", err)
+	}
+	h.clock.Set(cutoff.Add(time.Hour))
+	h.tick()
+	h.clock.Set(cutoff.AddDate(0, 0, 8))
+	h.tick()
+	rs := h.snapshot().Removals
+	if len(rs) != 2 {
+		t.Fatalf("removal batches = %d, want R1 (waiting) and R2", len(rs))
+	}
+	if rs[1].Status != state.RemovalProposed || len(rs[1].Items) != 1 || rs[1].Items[0].Username != "nomfa4" {
+		t.Errorf("R2 = %+v, want nomfa4 alone", rs[1])
+	}
+}
+
+// TestRetryAfterUnsentRemovalRechecks: the removal's project.edit fails
+// before landing; meanwhile a user enables MFA. The retry does not remove
+// them: only a write that landed is recorded as it was sent.
+func TestRetryAfterUnsentRemovalRechecks(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	h.clock.Set(cutoff.Add(time.Hour))
+	h.tick()
+	approveR1(t, h, "alice", "bob")
+	h.srv.FailBefore("project.edit", 1, "ERR-CONDUIT-CORE", "temporarily unavailable")
+	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+		t.Fatal("tick succeeded although the removal failed")
+	}
+	h.srv.SetMFA(h.phid("nomfa4"), true) // nomfa4 is only in acl*sre-team, the first group edited
+	h.clock.Advance(time.Minute)
+	h.tick()
+	if !slices.Contains(h.srv.Members(h.group(groupSRE).PHID), h.phid("nomfa4")) {
+		t.Error("nomfa4 enabled MFA before the retry and was removed anyway")
+	}
+	if slices.Contains(h.srv.Members(h.group(groupSRE).PHID), h.phid("nomfa2")) {
+		t.Error("nomfa2 was not removed by the retry")
+	}
+	if got := h.pendingOps(); len(got) != 0 {
+		t.Errorf("pending ops: %v", got)
+	}
+}
+
+// TestPartlyRemovedUserRechecked: nomfa2 is removed from the not-risky
+// group at once, then enables MFA before the riskier batch is approved: the
+// bot does not remove them from WMF-NDA.
+func TestPartlyRemovedUserRechecked(t *testing.T) {
+	h := newHarness(t, fixture{campaignExtra: "auto_approve_not_risky: true\n"})
+	h.cfg.Groups[groupSRE] = campaigns.RiskNotRisky
+	h.launch()
+	h.clock.Set(cutoff.Add(time.Hour))
+	h.tick() // R1 (auto, acl*sre-team) runs; R2 waits
+	if f := h.finding("nomfa2"); f.Status != state.StatusRemoved {
+		t.Fatalf("nomfa2 = %s, want removed from acl*sre-team", f.Status)
+	}
+	h.srv.SetMFA(h.phid("nomfa2"), true)
+	rs := h.snapshot().Removals
+	for _, a := range []string{"alice", "bob"} {
+		if _, err := h.bot.Approve(h.ctx, campaignName, rs[len(rs)-1].Label(), a); err != nil {
+			t.Fatalf("Approve: %v", err)
+		}
+	}
+	h.tick()
+	if !slices.Contains(h.srv.Members(h.group(groupNDA).PHID), h.phid("nomfa2")) {
+		t.Error("nomfa2, compliant before R2 ran, was removed from WMF-NDA")
+	}
+	if slices.Contains(h.srv.Members(h.group(groupNDA).PHID), h.phid("nomfa1")) {
+		t.Error("nomfa1 was not removed from WMF-NDA")
+	}
+}
+
+// TestLapseAfterRemovalStarted: once a removal's write was sent, a lapsed
+// approval does not reset the batch; the bot reconciles and finishes it.
+func TestLapseAfterRemovalStarted(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	h.clock.Set(cutoff.Add(time.Hour))
+	h.tick()
+	approveR1(t, h, "alice", "bob")
+	h.srv.FailAfterWrite("project.edit", 1)
+	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+		t.Fatal("tick succeeded although a removal's answer was lost")
+	}
+	h.srv.RemoveMembers(h.group(groupApprovers).PHID, h.phid("bob"))
+	h.clock.Advance(time.Minute)
+	h.tick()
+	h.tick()
+	rm := h.snapshot().Removals[0]
+	if rm.Status != state.RemovalDone {
+		t.Errorf("R1 = %s, want done (it was under way)", rm.Status)
+	}
+	if f := h.finding("nomfa4"); f.Status != state.StatusRemoved || len(f.RemovedFrom) != 1 {
+		t.Errorf("nomfa4 = %s removed from %v, want removed from acl*sre-team", f.Status, f.RemovedFrom)
+	}
+	if got := h.pendingOps(); len(got) != 0 {
+		t.Errorf("pending ops: %v", got)
+	}
+}
+
+// TestForcedRestoreStays: a restore forced past a failed compliance check
+// is a person's decision; drift does not put the user back in line.
+func TestForcedRestoreStays(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	h.clock.Set(cutoff.Add(time.Hour))
+	h.tick()
+	approveR1(t, h, "alice", "bob")
+	h.tick()
+	if err := h.bot.Restore(h.ctx, campaignName, "nomfa4", true, "alice"); err != nil {
+		t.Fatalf("forced Restore: %v", err)
+	}
+	h.clock.Advance(time.Hour)
+	h.tick()
+	h.tick()
+	if got := h.finding("nomfa4").Status; got != state.StatusRestored {
+		t.Errorf("nomfa4 = %s after ticks, want still restored", got)
+	}
+	if !slices.Contains(h.srv.Members(h.group(groupSRE).PHID), h.phid("nomfa4")) {
+		t.Error("nomfa4 was removed again")
 	}
 }

@@ -116,11 +116,9 @@ func (b *Bot) extendedReminders(ctx context.Context, r *run) error {
 		}
 		data := templates.ReminderData{Campaign: b.campaignData(r.c, &snap.Campaign), DaysLeft: daysLeft(now, f.Cutoff)}
 		data.Cutoff, data.CutoffDate = f.Cutoff, cutoffDate(f.Cutoff)
-		if f.Unsubscribed {
-			data.Unsubscribed = []templates.Person{person(&f)}
-		} else {
-			data.Pending = []templates.Person{person(&f)}
-		}
+		// A personal reminder mentions its user even if they unsubscribed:
+		// the campaign reminders list such users only by name.
+		data.Pending = []templates.Person{person(&f)}
 		text, err := b.render("reminder", data)
 		if err != nil {
 			return err

@@ -14,12 +14,6 @@ import (
 	"github.com/auditbot/auditbot/templates"
 )
 
-// openRemoval reports whether a removal batch is still waiting for approval
-// or execution: the bot proposes one round at a time.
-func openRemoval(rs []state.Removal) bool {
-	return len(removalsWith(rs, state.RemovalProposed, state.RemovalApproved)) > 0
-}
-
 // removalsWith returns the removal batches in one of the statuses, by id.
 func removalsWith(rs []state.Removal, statuses ...state.RemovalStatus) []state.Removal {
 	var out []state.Removal
@@ -44,26 +38,24 @@ func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	if openRemoval(snap.Removals) {
-		return nil
-	}
 	members, err := b.liveMembers(ctx, r)
 	if err != nil {
 		return err
 	}
-	rejected := map[[2]string]bool{}
-	for _, rm := range snap.Removals {
-		if rm.Status == state.RemovalRejected {
-			for _, it := range rm.Items {
-				rejected[[2]string{it.UserPHID, it.GroupPHID}] = true
-			}
+	// A pair already in an open batch waits for it; a pair a batch was
+	// rejected for is not proposed again. Everyone else who is due goes
+	// into a new round, so one batch nobody approves blocks no one else.
+	skip := map[[2]string]bool{}
+	for _, rm := range removalsWith(snap.Removals, state.RemovalProposed, state.RemovalApproved, state.RemovalRejected) {
+		for _, it := range rm.Items {
+			skip[[2]string{it.UserPHID, it.GroupPHID}] = true
 		}
 	}
 	var manual, auto []state.RemovalItem
 	for _, f := range snap.Findings {
 		for _, gp := range f.Groups {
 			g, ok := snap.Campaign.GroupByPHID(gp)
-			if !ok || !dueForRemoval(f, gp, &snap.Campaign, now) || !slices.Contains(members[gp], f.UserPHID) || rejected[[2]string{f.UserPHID, gp}] {
+			if !ok || !dueForRemoval(f, gp, &snap.Campaign, now) || !slices.Contains(members[gp], f.UserPHID) || skip[[2]string{f.UserPHID, gp}] {
 				continue
 			}
 			it := state.RemovalItem{UserPHID: f.UserPHID, Username: f.Username, GroupPHID: gp, GroupName: g.Name,
@@ -116,7 +108,9 @@ func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 // exemption request made after a batch was proposed still protects them.
 func dueForRemoval(f state.Finding, group string, c *state.Campaign, now time.Time) bool {
 	removable := f.Status.Removable() || (f.Status == state.StatusRemoved && !slices.Contains(f.RemovedFrom, group))
-	if !removable || now.Before(f.EffectiveCutoff(c)) {
+	// Someone who asked to go does not wait for a deadline extended for
+	// them; everyone else does.
+	if !removable || (f.Status != state.StatusVoluntary && now.Before(f.EffectiveCutoff(c))) {
 		return false
 	}
 	return f.Exemption == nil || f.Exemption.Decision != "pending"
@@ -245,7 +239,19 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 	if err != nil {
 		return err
 	}
-	if !rm.AutoApproved {
+	ops := map[string]state.Op{}
+	for _, op := range snap.Ops {
+		ops[op.Key] = op
+	}
+	// Approvals are re-checked only before anything is sent: once a
+	// removal is under way it is finished and reconciled, never reset.
+	started := slices.ContainsFunc(rm.Items, func(it state.RemovalItem) bool { return it.Done })
+	for _, g := range snap.Campaign.Groups {
+		if _, ok := ops[removeKey(rm, g.PHID)]; ok {
+			started = true
+		}
+	}
+	if !rm.AutoApproved && !started {
 		ok, err := b.approvalsStillValid(ctx, r, rm)
 		if err != nil || !ok {
 			return err
@@ -260,40 +266,65 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 		findings[f.UserPHID] = f
 	}
 	now := b.now()
+	var due []state.Finding
+	for _, it := range rm.Items {
+		if f := findings[it.UserPHID]; !it.Done && dueForRemoval(f, it.GroupPHID, &snap.Campaign, now) {
+			due = append(due, f)
+		}
+	}
+	// Ask Phabricator once more, right before removing: a user removed
+	// from one group earlier is not watched by drift, and anyone may have
+	// enabled MFA since the tick began.
+	nonCompliant, err := b.stillNonCompliant(ctx, due)
+	if err != nil {
+		return err
+	}
 	var errs []error
 	for _, g := range snap.Campaign.Groups {
 		key := removeKey(rm, g.PHID)
-		var remove []string
-		if op, err := b.opOf(r.c.Name, key); err == nil && op.State == state.OpPending && len(op.Subjects) > 0 {
-			// An earlier run sent this removal and did not learn the
-			// outcome: check and record exactly what it sent, whatever
-			// the users' statuses are now.
-			remove = op.Subjects
-		} else {
-			for _, it := range rm.Items {
-				if it.GroupPHID == g.PHID && !it.Done && dueForRemoval(findings[it.UserPHID], g.PHID, &snap.Campaign, now) &&
-					slices.Contains(members[g.PHID], it.UserPHID) {
-					remove = append(remove, it.UserPHID)
-				}
+		// sent is what an earlier run sent without learning the outcome.
+		var sent []string
+		if op, ok := ops[key]; ok && op.State == state.OpPending {
+			sent = op.Subjects
+		}
+		var fresh []string
+		for _, it := range rm.Items {
+			if it.GroupPHID == g.PHID && !it.Done && nonCompliant[it.UserPHID] &&
+				dueForRemoval(findings[it.UserPHID], g.PHID, &snap.Campaign, now) && slices.Contains(members[g.PHID], it.UserPHID) {
+				fresh = append(fresh, it.UserPHID)
 			}
 		}
-		if len(remove) == 0 {
+		if len(sent) == 0 && len(fresh) == 0 {
 			continue
 		}
+		var removed []string
 		_, err := b.once(ctx, effect{
 			campaign: r.c.Name, key: key, kind: "members-removed",
+			// The earlier write landed if none of what it sent is still a
+			// member; then record exactly that, whatever changed since.
 			find: func(ctx context.Context) (string, bool, error) {
+				if len(sent) == 0 {
+					return "", false, nil
+				}
 				ps, err := b.phab.ProjectsByPHID(ctx, []string{g.PHID}, true)
 				if err != nil || len(ps) != 1 {
 					return "", false, err
 				}
-				gone := !slices.ContainsFunc(remove, func(u string) bool { return slices.Contains(ps[0].MemberPHIDs, u) })
-				return "", gone, nil
+				if slices.ContainsFunc(sent, func(u string) bool { return slices.Contains(ps[0].MemberPHIDs, u) }) {
+					return "", false, nil
+				}
+				removed = sent
+				return "", true, nil
 			},
+			// Otherwise it did not land: remove who is due now.
 			do: func(ctx context.Context) (string, error) {
-				res, err := b.phab.EditProjectMembers(ctx, g.PHID, nil, remove)
+				removed = fresh
+				if len(fresh) == 0 {
+					return "", nil
+				}
+				res, err := b.phab.EditProjectMembers(ctx, g.PHID, nil, fresh)
 				if errors.Is(err, conduit.ErrPermissionDenied) {
-					return "", fmt.Errorf("the bot may not edit %s's membership (%s); a member of that project's editors must remove: %v", g.Name, policyHint(err), remove)
+					return "", fmt.Errorf("the bot may not edit %s's membership (%s); a member of that project's editors must remove: %v", g.Name, policyHint(err), fresh)
 				}
 				if len(res.TransactionPHIDs) > 0 {
 					return res.TransactionPHIDs[0], err
@@ -301,23 +332,55 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 				return "", err
 			},
 			record: func(tx *state.CampaignTx, _ string) error {
-				return markRemoved(tx, rm.ID, g.PHID, remove, b.now().UTC())
+				return markRemoved(tx, rm.ID, g.PHID, removed, b.now().UTC())
 			},
-			entry:    state.Entry{Actor: snap.Campaign.BotUsername, Group: g.Name, Detail: fmt.Sprintf("%s: removed %d member(s)", rm.Label(), len(remove))},
-			subjects: remove,
+			entry:    state.Entry{Actor: snap.Campaign.BotUsername, Group: g.Name, Detail: rm.Label() + ": removed member(s)"},
+			subjects: fresh,
 		})
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		r.event("removed %d member(s) from %s (%s)", len(remove), g.Name, rm.Label())
+		if len(removed) > 0 {
+			r.event("removed %d member(s) from %s (%s)", len(removed), g.Name, rm.Label())
+		}
 		// The cache is now stale for this group.
-		members[g.PHID] = slices.DeleteFunc(slices.Clone(members[g.PHID]), func(u string) bool { return slices.Contains(remove, u) })
+		members[g.PHID] = slices.DeleteFunc(slices.Clone(members[g.PHID]), func(u string) bool { return slices.Contains(removed, u) })
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	return b.finishRemoval(ctx, r, rm.ID)
+}
+
+// stillNonCompliant asks Phabricator which of these users still fail the
+// campaign's criteria, in one user.search per 100 users and criterion.
+func (b *Bot) stillNonCompliant(ctx context.Context, fs []state.Finding) (map[string]bool, error) {
+	var mfa, disabled []string
+	for _, f := range fs {
+		if slices.Contains(f.Reasons, reasonMFA) && !slices.Contains(mfa, f.UserPHID) {
+			mfa = append(mfa, f.UserPHID)
+		}
+		if slices.Contains(f.Reasons, reasonDisabled) && !slices.Contains(disabled, f.UserPHID) {
+			disabled = append(disabled, f.UserPHID)
+		}
+	}
+	noMFA, err := b.usersMatching(ctx, mfa, conduit.UserQuery{MFA: ptr(false)})
+	if err != nil {
+		return nil, fmt.Errorf("re-check MFA before removal: %w", err)
+	}
+	stillDisabled, err := b.usersMatching(ctx, disabled, conduit.UserQuery{IsDisabled: ptr(true)})
+	if err != nil {
+		return nil, fmt.Errorf("re-check disabled accounts before removal: %w", err)
+	}
+	out := map[string]bool{}
+	for p := range noMFA {
+		out[p] = true
+	}
+	for p := range stillDisabled {
+		out[p] = true
+	}
+	return out, nil
 }
 
 // removeKey is the op key of removing a removal batch's users from group.
@@ -344,7 +407,7 @@ func pendingOps(snap *state.Snapshot) map[string]bool {
 func removalsInFlight(snap *state.Snapshot) map[string]bool {
 	out := map[string]bool{}
 	pending := pendingOps(snap)
-	for _, rm := range removalsWith(snap.Removals, state.RemovalApproved) {
+	for _, rm := range snap.Removals {
 		for _, it := range rm.Items {
 			if !it.Done && pending[removeKey(rm, it.GroupPHID)] {
 				out[it.UserPHID] = true

@@ -23,7 +23,7 @@ func (b *Bot) Restore(ctx context.Context, campaign, username string, force bool
 	if err != nil {
 		return err
 	}
-	return b.restore(ctx, r, f, force, actor)
+	return b.restore(ctx, r, f, force, actor, "")
 }
 
 // runFor prepares a run for a command outside a tick.
@@ -39,7 +39,10 @@ func (b *Bot) runFor(campaign string) (*run, error) {
 	return &run{c: c, rec: rec, report: &CampaignTick{Campaign: campaign}}, nil
 }
 
-func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, force bool, actor string) error {
+// restore re-adds f's user. actor is who asked, for the journal; approver,
+// if set, is the Phabricator user whose !restore the bot verified, and the
+// comment on the task credits them.
+func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, force bool, actor, approver string) error {
 	if f.Status != state.StatusRemoved || len(f.RemovedFrom) == 0 {
 		return fmt.Errorf("%w: @%s was not removed by this campaign (status %s)", ErrRefused, f.Username, f.Status)
 	}
@@ -87,7 +90,7 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, force bool, 
 		return err
 	}
 	text, err := b.render("restored", templates.ReplyData{Campaign: b.campaignData(r.c, &r.rec), Person: person(&f),
-		Groups: groupNames(&r.rec, f.RemovedFrom), Approver: templates.Person{Username: actor}})
+		Groups: groupNames(&r.rec, f.RemovedFrom), Approver: templates.Person{Username: approver}})
 	if err != nil {
 		return err
 	}
@@ -95,6 +98,7 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, force bool, 
 	_, err = b.comment(ctx, r, bt, fmt.Sprintf("restore/%s/%d/comment", f.Username, seq), text,
 		state.Entry{Kind: "restored", Actor: actor, User: f.Username}, updateFinding(f.UserPHID, func(f *state.Finding) {
 			f.Status, f.RestoreRequested, f.Restores, f.UpdatedAt = state.StatusRestored, false, seq, now
+			f.ForcedRestore = force
 		}))
 	if err == nil {
 		r.event("restored @%s to %v", f.Username, groupNames(&r.rec, f.RemovedFrom))

@@ -36,6 +36,15 @@ func (b *Bot) campaignData(c *campaigns.Campaign, rec *state.Campaign) templates
 
 // cutoffDate is the last day users have, for texts: the cutoff instant is
 // the start of the day after the date written in the campaign file.
+// userCampaignData is campaignData as one user sees it: with their own
+// deadline if it was extended.
+func (b *Bot) userCampaignData(c *campaigns.Campaign, rec *state.Campaign, f *state.Finding) templates.Campaign {
+	d := b.campaignData(c, rec)
+	d.Cutoff = f.EffectiveCutoff(rec)
+	d.CutoffDate = cutoffDate(d.Cutoff)
+	return d
+}
+
 func cutoffDate(cutoff time.Time) string {
 	return cutoff.UTC().Add(-time.Second).Format("2006-01-02")
 }

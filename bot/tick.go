@@ -229,6 +229,12 @@ func (b *Bot) choreDrift(ctx context.Context, r *run) error {
 			disabledUsers = append(disabledUsers, f.UserPHID)
 		}
 	}
+	// A campaign that audits disabled accounts also watches its MFA
+	// findings for accounts disabled since: they are removed as such.
+	auditsDisabled := r.c.Has(campaigns.CriterionDisabled)
+	if auditsDisabled {
+		disabledUsers = append(disabledUsers, mfaUsers...)
+	}
 	noMFA, err := b.usersMatching(ctx, mfaUsers, conduit.UserQuery{MFA: ptr(false)})
 	if err != nil {
 		return fmt.Errorf("re-check MFA: %w", err)
@@ -243,23 +249,32 @@ func (b *Bot) choreDrift(ctx context.Context, r *run) error {
 			if !watched(f.Status) {
 				continue
 			}
+			isDisabled := disabled[f.UserPHID].PHID != ""
+			newReason := auditsDisabled && isDisabled && !slices.Contains(f.Reasons, reasonDisabled)
+			if newReason {
+				f.Reasons = append(slices.Clone(f.Reasons), reasonDisabled)
+			}
 			live := liveView{
-				member:    slices.ContainsFunc(f.Groups, func(g string) bool { return slices.Contains(members[g], f.UserPHID) }),
-				inFlight:  inFlight[f.UserPHID],
-				noMFA:     noMFA[f.UserPHID],
-				hasNoMFA:  noMFA[f.UserPHID].PHID != "",
-				disabled:  disabled[f.UserPHID].PHID != "",
-				reasonMFA: slices.Contains(f.Reasons, reasonMFA),
+				member:         slices.ContainsFunc(f.Groups, func(g string) bool { return slices.Contains(members[g], f.UserPHID) }),
+				inFlight:       inFlight[f.UserPHID],
+				noMFA:          noMFA[f.UserPHID],
+				hasNoMFA:       noMFA[f.UserPHID].PHID != "",
+				disabled:       isDisabled,
+				reasonMFA:      slices.Contains(f.Reasons, reasonMFA),
+				reasonDisabled: slices.Contains(f.Reasons, reasonDisabled),
 			}
 			next, why := driftStatus(f, live, now)
-			if next == f.Status {
+			if next == f.Status && !newReason {
 				continue
+			}
+			if newReason {
+				why = strings.TrimPrefix(why+"; account disabled: now also audited as a disabled account", "; ")
 			}
 			cur, err := tx.Finding(f.UserPHID)
 			if err != nil {
 				return err
 			}
-			cur.Status, cur.UpdatedAt = next, now
+			cur.Status, cur.Reasons, cur.UpdatedAt = next, f.Reasons, now
 			if err := tx.PutFinding(cur); err != nil {
 				return err
 			}
@@ -279,20 +294,18 @@ func watched(s state.Status) bool { return s != state.StatusRemoved }
 
 // liveView is what Phabricator says now about one watched user.
 type liveView struct {
-	member    bool // still in one of the finding's groups
-	inFlight  bool // a removal of theirs was sent but not confirmed
-	noMFA     conduit.User
-	hasNoMFA  bool // in the mfa:false answer
-	disabled  bool // in the isDisabled:true answer (disabled findings)
-	reasonMFA bool
+	member         bool // still in one of the finding's groups
+	inFlight       bool // a removal of theirs was sent but not confirmed
+	noMFA          conduit.User
+	hasNoMFA       bool // in the mfa:false answer
+	disabled       bool // in the isDisabled:true answer
+	reasonMFA      bool
+	reasonDisabled bool
 }
 
 // compliant reports whether the user now meets the campaign's criteria.
 func (v liveView) compliant() bool {
-	if v.reasonMFA {
-		return !v.hasNoMFA
-	}
-	return !v.disabled
+	return !(v.reasonMFA && v.hasNoMFA) && !(v.reasonDisabled && v.disabled)
 }
 
 // driftStatus decides a finding's status from what Phabricator says now.
@@ -302,7 +315,8 @@ func driftStatus(f state.Finding, v liveView, now time.Time) (state.Status, stri
 		switch {
 		case !v.member && !v.inFlight:
 			return state.StatusLeft, "no longer a member of the audited groups"
-		case v.reasonMFA && v.hasNoMFA && v.noMFA.IsDisabled():
+		case v.reasonMFA && !v.reasonDisabled && v.hasNoMFA && v.noMFA.IsDisabled():
+			// The campaign does not audit disabled accounts: out of scope.
 			return state.StatusDisabled, "account disabled"
 		case v.compliant():
 			if v.reasonMFA {
@@ -316,7 +330,8 @@ func driftStatus(f state.Finding, v liveView, now time.Time) (state.Status, stri
 		}
 	case state.StatusCompliant, state.StatusRestored, state.StatusLeft, state.StatusDisabled:
 		// Back in a group and not compliant (again): the deadline applies.
-		if v.member && !v.compliant() && !(v.reasonMFA && v.noMFA.IsDisabled()) {
+		// Not after a forced restore: a person decided to let them back.
+		if v.member && !(f.Status == state.StatusRestored && f.ForcedRestore) && !v.compliant() && !(v.reasonMFA && !v.reasonDisabled && v.noMFA.IsDisabled()) {
 			return state.StatusPending, "member again without meeting the requirement"
 		}
 	case state.StatusExempt:

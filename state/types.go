@@ -83,6 +83,9 @@ type Finding struct {
 	Exemption    *Exemption `json:"exemption,omitempty"`
 	// RestoreRequested is set when a removed user asks to come back.
 	RestoreRequested bool `json:"restore_requested,omitempty"`
+	// ForcedRestore is set when the last restore was forced past a failed
+	// compliance check: a person decided, so drift does not undo it.
+	ForcedRestore bool `json:"forced_restore,omitempty"`
 	// Restores counts completed restores, naming the next restore's ops.
 	Restores int `json:"restores,omitempty"`
 	// RemovedFrom lists the group PHIDs the bot removed the user from;

@@ -176,6 +176,9 @@ type ReplyData struct {
 	Decision string   // DecisionGranted or DecisionDenied (exemption-decision); see ApprovalRecorded
 	Approver Person   // who decided (exemption-decision) or restored (restored)
 	Groups   []string // the user's groups concerned
+	// Required is how many distinct approvers the decision needs
+	// (exemption-requested); 0 when it does not apply.
+	Required int
 }
 
 // ExtensionData is the data of the deadline-extended template.
@@ -219,7 +222,7 @@ func Sample(n Name) any {
 		return ReplyData{Campaign: c, Person: ada, Groups: []string{"acl*sre-team", "WMF-NDA"}}
 	case ExemptionRequested:
 		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"},
-			Reason: "My only phone is a shared work phone until the replacement arrives.", Until: "2027-04-15"}
+			Reason: "My only phone is a shared work phone until the replacement arrives.", Until: "2027-04-15", Required: 2}
 	case ExemptionDecision:
 		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"},
 			Decision: DecisionGranted, Approver: approver, Until: "2027-04-15"}

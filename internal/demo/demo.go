@@ -8,6 +8,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -58,6 +59,18 @@ type Result struct {
 	// RefusedApproval reports whether an approval by a non-approver was
 	// refused.
 	RefusedApproval bool
+	// ExemptionHeldAfterOneApproval reports whether user12's exemption was
+	// still undecided after one of the two approvals it needs.
+	ExemptionHeldAfterOneApproval bool
+	// RestoredMembers maps each restored user to the groups Phabricator
+	// lists them in at the end.
+	RestoredMembers map[string][]string
+	// Unsubscribed lists the users the bot flagged as unsubscribed.
+	Unsubscribed []string
+	// Reminders counts the bot's reminder comments per task; Reminded
+	// lists who they @mention, with how many times.
+	Reminders map[string]int
+	Reminded  map[string]int
 }
 
 // TickCalls is the Conduit call count of one tick.
@@ -306,6 +319,20 @@ func (d *demo) comment(username string, task int, text string) error {
 	return nil
 }
 
+// status is a user's finding status now.
+func (d *demo) status(username string) state.Status {
+	snap, err := d.store.Snapshot("mfa-demo")
+	if err != nil {
+		return ""
+	}
+	for _, f := range snap.Findings {
+		if f.Username == username {
+			return f.Status
+		}
+	}
+	return ""
+}
+
 // taskOf is the task a user was batched into.
 func (d *demo) taskOf(username string) (int, error) {
 	snap, err := d.store.Snapshot("mfa-demo")
@@ -421,10 +448,14 @@ func (d *demo) script() error {
 	if err := d.comment("bob", t12, "!approve @user12"); err != nil {
 		return err
 	}
+	if err := d.tick("first exemption approval"); err != nil {
+		return err
+	}
+	d.res.ExemptionHeldAfterOneApproval = d.status("user12") == state.StatusPending
 	if err := d.comment("alice", t12, "!approve @user12"); err != nil {
 		return err
 	}
-	if err := d.tick("exemption decision"); err != nil {
+	if err := d.tick("second exemption approval"); err != nil {
 		return err
 	}
 
@@ -453,7 +484,7 @@ func (d *demo) script() error {
 
 	d.at(time.Date(2027, 3, 1, 11, 0, 0, 0, time.UTC), "approvals")
 	_, err = d.bot.Approve(ctx, "mfa-demo", rm, "mallory")
-	d.res.RefusedApproval = err != nil
+	d.res.RefusedApproval = errors.Is(err, bot.ErrNotApprover)
 	d.say("auditbot approve mfa-demo %s --as mallory: %v", rm, err)
 	firstTask, _ := d.taskOf(d.anyRemovable())
 	if err := d.comment("alice", firstTask, "!approve"); err != nil {
@@ -578,10 +609,35 @@ func (d *demo) summary() error {
 	if err != nil {
 		return err
 	}
+	d.res.RestoredMembers = map[string][]string{}
 	for _, f := range snap.Findings {
 		d.res.Statuses[f.Username] = f.Status
 		if f.Status == state.StatusRestored {
 			d.res.Restored = append(d.res.Restored, f.Username)
+			for _, g := range []string{"WMF-NDA", "acl*security", "acl*sre-team"} {
+				if slices.Contains(d.srv.Members(d.groups[g].PHID), f.UserPHID) {
+					d.res.RestoredMembers[f.Username] = append(d.res.RestoredMembers[f.Username], g)
+				}
+			}
+		}
+		if f.Unsubscribed {
+			d.res.Unsubscribed = append(d.res.Unsubscribed, f.Username)
+		}
+	}
+	// Reminders as Phabricator shows them: the bot's comments carrying a
+	// reminder marker, and whom they mention.
+	d.res.Reminders, d.res.Reminded = map[string]int{}, map[string]int{}
+	for _, bt := range snap.Batches {
+		for _, c := range d.srv.Comments(bt.TaskID) {
+			if c.AuthorPHID != d.users["auditbot"].PHID || !strings.Contains(c.Text, "auditbot-marker: mfa-demo/reminder/") {
+				continue
+			}
+			d.res.Reminders[bt.Monogram()]++
+			for _, word := range strings.Fields(c.Text) {
+				if name, ok := strings.CutPrefix(strings.Trim(word, ",.:;()"), "@"); ok {
+					d.res.Reminded[name]++
+				}
+			}
 		}
 	}
 	// Removed: every user the bot's project.edit calls took out, read

@@ -70,6 +70,34 @@ func TestDemo(t *testing.T) {
 	if !slices.Equal(res.Restored, []string{"user06"}) {
 		t.Errorf("restored = %v, want [user06]", res.Restored)
 	}
+	if !res.ExemptionHeldAfterOneApproval {
+		t.Error("user12's exemption was decided after one approval; a security group needs two")
+	}
+	if diff := cmp.Diff(map[string][]string{"user06": {"WMF-NDA"}}, res.RestoredMembers); diff != "" {
+		t.Errorf("restored users' memberships in Phabricator (-want +got):\n%s", diff)
+	}
+	if !slices.Equal(res.Unsubscribed, []string{"user15"}) {
+		t.Errorf("flagged as unsubscribed: %v, want [user15]", res.Unsubscribed)
+	}
+	// Three reminders (30d, 7d, 1d) per task, each once; they mention
+	// pending users only, never one who complied, was exempted or
+	// unsubscribed (unsubscribed users are listed by name, not mentioned).
+	for task, n := range res.Reminders {
+		if n != 3 {
+			t.Errorf("%s got %d reminders, want 3", task, n)
+		}
+	}
+	if len(res.Reminders) != res.Tasks {
+		t.Errorf("reminders on %d of %d tasks", len(res.Reminders), res.Tasks)
+	}
+	for _, u := range []string{"user03", "user21", "user12", "user15"} {
+		if n := res.Reminded[u]; n != 0 {
+			t.Errorf("@%s was mentioned in %d reminder(s)", u, n)
+		}
+	}
+	if res.Reminded["user06"] != 3 {
+		t.Errorf("@user06, pending throughout, was mentioned in %d reminders, want 3", res.Reminded["user06"])
+	}
 	for _, want := range []string{"launch again: 0 new tasks", "Final table", "approved=true"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("timeline lacks %q", want)
