@@ -227,11 +227,22 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 			}
 			path = copyPath
 		}
+		_, statErr := os.Stat(path)
+		created := errors.Is(statErr, fs.ErrNotExist) && !o.readOnly
 		st, err := state.Open(path, state.Options{ReadOnly: o.readOnly})
 		if err != nil {
 			return fail(err)
 		}
-		closers = append(closers, func() { st.Close() })
+		closers = append(closers, func() {
+			// A state file this command created and left without a
+			// campaign holds nothing: remove it, so a refused launch or a
+			// mistyped command leaves the machine as it was.
+			names, nerr := st.CampaignNames()
+			st.Close()
+			if created && nerr == nil && len(names) == 0 {
+				os.Remove(path)
+			}
+		})
 		e.store = st
 	}
 	if o.conduit && o.store {

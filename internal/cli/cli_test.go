@@ -631,6 +631,9 @@ func TestLaunchRefused(t *testing.T) {
 			if names := l.campaignNames(); len(names) != 0 {
 				t.Errorf("campaigns recorded: %v", names)
 			}
+			if l.stateFile() != nil {
+				t.Error("a refused command left a state file behind")
+			}
 		})
 	}
 }
