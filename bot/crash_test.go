@@ -104,9 +104,7 @@ func TestCrashDuringRemoval(t *testing.T) {
 	}{{"first group", 1}, {"second group", 2}, {"third group", 3}} {
 		t.Run(lost.name, func(t *testing.T) {
 			h := newHarness(t, fixture{})
-			h.launch()
-			h.clock.Set(cutoff.Add(time.Hour))
-			h.tick() // proposes R1
+			h.launchAndPropose()
 			approveR1(t, h, "alice", "bob")
 
 			h.srv.FailAfterWrite("project.edit", lost.n)
@@ -251,9 +249,7 @@ func TestMarkerFindsOnlyOwnWrites(t *testing.T) {
 
 func TestCrashDuringRestore(t *testing.T) {
 	h := newHarness(t, fixture{})
-	h.launch()
-	h.clock.Set(cutoff.Add(time.Hour))
-	h.tick()
+	h.launchAndPropose()
 	approveR1(t, h, "alice", "bob")
 	h.tick()
 	h.srv.SetMFA(h.phid("nomfa2"), true)

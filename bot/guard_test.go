@@ -37,9 +37,7 @@ func TestProtectionsAfterProposal(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, fixture{})
-			h.launch()
-			h.clock.Set(cutoff.Add(time.Hour))
-			h.tick() // proposes R1, which holds nomfa4
+			h.launchAndPropose()
 			if !slices.ContainsFunc(h.snapshot().Removals[0].Items, func(it state.RemovalItem) bool { return it.Username == "nomfa4" }) {
 				t.Fatal("nomfa4 is not in R1; the test needs it there")
 			}
@@ -101,9 +99,7 @@ func TestApprovalsLapse(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, fixture{})
-			h.launch()
-			h.clock.Set(cutoff.Add(time.Hour))
-			h.tick()
+			h.launchAndPropose()
 			approveR1(t, h, "alice", "bob")
 			tt.lapse(h)
 			h.tick()
@@ -125,9 +121,7 @@ func TestApprovalsLapse(t *testing.T) {
 // is in R1; she may neither approve nor reject it.
 func TestApproverInBatchMayNotDecide(t *testing.T) {
 	h := newHarness(t, fixture{})
-	h.launch()
-	h.clock.Set(cutoff.Add(time.Hour))
-	h.tick()
+	h.launchAndPropose()
 	if _, err := h.bot.Approve(h.ctx, campaignName, "R1", "erin"); !errors.Is(err, bot.ErrRefused) {
 		t.Errorf("Approve as erin: %v, want ErrRefused", err)
 	}
@@ -146,9 +140,7 @@ func TestApproverInBatchMayNotDecide(t *testing.T) {
 // rerun must still record exactly what was sent: that user was removed.
 func TestLostRemovalAnswerThenStatusChange(t *testing.T) {
 	h := newHarness(t, fixture{})
-	h.launch()
-	h.clock.Set(cutoff.Add(time.Hour))
-	h.tick()
+	h.launchAndPropose()
 	approveR1(t, h, "alice", "bob")
 	h.srv.FailAfterWrite("project.edit", 2) // acl*security: erin, nomfa1, nomfa3
 	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
@@ -308,9 +300,7 @@ func TestUnapprovedBatchBlocksNobodyElse(t *testing.T) {
 // them: only a write that landed is recorded as it was sent.
 func TestRetryAfterUnsentRemovalRechecks(t *testing.T) {
 	h := newHarness(t, fixture{})
-	h.launch()
-	h.clock.Set(cutoff.Add(time.Hour))
-	h.tick()
+	h.launchAndPropose()
 	approveR1(t, h, "alice", "bob")
 	h.srv.FailBefore("project.edit", 1, "ERR-CONDUIT-CORE", "temporarily unavailable")
 	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
@@ -362,9 +352,7 @@ func TestPartlyRemovedUserRechecked(t *testing.T) {
 // approval does not reset the batch; the bot reconciles and finishes it.
 func TestLapseAfterRemovalStarted(t *testing.T) {
 	h := newHarness(t, fixture{})
-	h.launch()
-	h.clock.Set(cutoff.Add(time.Hour))
-	h.tick()
+	h.launchAndPropose()
 	approveR1(t, h, "alice", "bob")
 	h.srv.FailAfterWrite("project.edit", 1)
 	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
@@ -390,9 +378,7 @@ func TestLapseAfterRemovalStarted(t *testing.T) {
 // is a person's decision; drift does not put the user back in line.
 func TestForcedRestoreStays(t *testing.T) {
 	h := newHarness(t, fixture{})
-	h.launch()
-	h.clock.Set(cutoff.Add(time.Hour))
-	h.tick()
+	h.launchAndPropose()
 	approveR1(t, h, "alice", "bob")
 	h.tick()
 	if err := h.bot.Restore(h.ctx, campaignName, "nomfa4", true, "alice"); err != nil {

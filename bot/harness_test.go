@@ -364,6 +364,15 @@ func (h *harness) launch() *bot.LaunchResult {
 	return res
 }
 
+// launchAndPropose launches the campaign and ticks an hour past the cutoff,
+// which proposes R1.
+func (h *harness) launchAndPropose() {
+	h.t.Helper()
+	h.launch()
+	h.clock.Set(cutoff.Add(time.Hour))
+	h.tick()
+}
+
 // tick runs every chore and fails the test on error.
 func (h *harness) tick() *bot.TickReport {
 	h.t.Helper()

@@ -192,9 +192,7 @@ func TestRemovalRespectsExtension(t *testing.T) {
 
 func TestRestore(t *testing.T) {
 	h := newHarness(t, fixture{})
-	h.launch()
-	h.clock.Set(cutoff.Add(time.Hour))
-	h.tick()
+	h.launchAndPropose()
 	approveR1(t, h, "alice", "bob")
 	h.tick()
 	checkRemovedOnce(t, h, map[string][]string{
@@ -285,9 +283,7 @@ func TestRestoreByCommand(t *testing.T) {
 	// A removed user who enabled MFA asks to come back; an approver's
 	// "!approve @user" restores them.
 	h := newHarness(t, fixture{})
-	h.launch()
-	h.clock.Set(cutoff.Add(time.Hour))
-	h.tick()
+	h.launchAndPropose()
 	approveR1(t, h, "alice", "bob")
 	h.tick()
 	task, _ := h.taskOf("nomfa3")

@@ -260,9 +260,7 @@ func TestApproveRemovalOnTask(t *testing.T) {
 	// "!approve" on a task approves the proposed removal batch, once per
 	// approver; a non-approver's is refused.
 	h := newHarness(t, fixture{})
-	h.launch()
-	h.clock.Set(cutoff.Add(time.Hour))
-	h.tick()
+	h.launchAndPropose()
 	task, _ := h.taskOf("nomfa1")
 	h.comment("dave", task, "!approve")
 	h.comment("alice", task, "!approve")
@@ -286,9 +284,7 @@ func TestApproveRemovalOnTask(t *testing.T) {
 
 func TestDenyRemovalOnTask(t *testing.T) {
 	h := newHarness(t, fixture{})
-	h.launch()
-	h.clock.Set(cutoff.Add(time.Hour))
-	h.tick()
+	h.launchAndPropose()
 	task, _ := h.taskOf("nomfa1")
 	h.comment("carol", task, "!deny the deadline was not announced on the mailing list")
 	h.tick()

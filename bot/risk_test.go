@@ -35,9 +35,7 @@ func TestAutoApproveNotRisky(t *testing.T) {
 			}
 			h := newHarness(t, fixture{campaignExtra: extra})
 			h.cfg.Groups[groupSRE] = campaigns.RiskNotRisky
-			h.launch()
-			h.clock.Set(cutoff.Add(time.Hour))
-			h.tick()
+			h.launchAndPropose()
 
 			removals := h.snapshot().Removals
 			var auto []state.Removal
