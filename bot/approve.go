@@ -53,7 +53,7 @@ func (b *Bot) Approve(ctx context.Context, campaign, removal, username string) (
 		_ = b.journal(campaign, state.Entry{Kind: "approval-refused", Actor: approver.Username, Detail: fmt.Sprintf("R%d: not a member of %s", id, rec.ApproversName)})
 		return nil, fmt.Errorf("%w: @%s is not a member of %s (checked in Phabricator just now); nothing changed", ErrNotApprover, approver.Username, rec.ApproversName)
 	}
-	rm, err := b.recordApproval(campaign, id, approver, "cli")
+	rm, err := b.recordApproval(campaign, id, approver, "cli", b.operator)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func (b *Bot) Approve(ctx context.Context, campaign, removal, username string) (
 
 // recordApproval adds a distinct approver's approval to a proposed removal
 // batch and marks it approved once enough approvers agree.
-func (b *Bot) recordApproval(campaign string, id int, approver conduit.User, via string) (state.Removal, error) {
+func (b *Bot) recordApproval(campaign string, id int, approver conduit.User, via, operator string) (state.Removal, error) {
 	var rm state.Removal
 	err := b.store.Update(campaign, func(tx *state.CampaignTx) error {
 		var err error
@@ -82,8 +82,12 @@ func (b *Bot) recordApproval(campaign string, id int, approver conduit.User, via
 		if inBatch(rm, approver.PHID) {
 			return fmt.Errorf("%w: @%s is in %s and may not approve it", ErrRefused, approver.Username, rm.Label())
 		}
+		if operator != "" && slices.ContainsFunc(rm.Approvals, func(a state.Approval) bool { return a.Operator == operator }) {
+			return fmt.Errorf("%w: operator %s already gave a command-line approval of %s; the next must come from another operator or from an approver's !approve on the task",
+				ErrRefused, operator, rm.Label())
+		}
 		now := b.now().UTC()
-		rm.Approvals = append(rm.Approvals, state.Approval{ApproverPHID: approver.PHID, Username: approver.Username, At: now, Via: via})
+		rm.Approvals = append(rm.Approvals, state.Approval{ApproverPHID: approver.PHID, Username: approver.Username, At: now, Via: via, Operator: operator})
 		if len(rm.Approvals) >= rm.RequiredApprovals {
 			rm.Status = state.RemovalApproved
 		}

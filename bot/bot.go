@@ -28,6 +28,10 @@ type Options struct {
 	// Now is the clock; the demo and tests pass a simulated one.
 	Now    func() time.Time
 	Logger zerolog.Logger
+	// Operator names who runs this process (the OS user of the CLI). The
+	// bot cannot verify who types `approve --as`, so one operator gives at
+	// most one command-line approval per batch.
+	Operator string
 }
 
 // Bot runs campaigns. It is not safe for concurrent use; the state file's
@@ -40,6 +44,8 @@ type Bot struct {
 	load  func(name string) (*campaigns.Campaign, error)
 	now   func() time.Time
 	log   zerolog.Logger
+	// operator: see Options.Operator.
+	operator string
 
 	whoamiOnce sync.Once
 	whoami     conduit.Whoami
@@ -52,13 +58,14 @@ func New(opts Options) (*Bot, error) {
 		return nil, fmt.Errorf("bot: Phab, Store, Templates and Config are required")
 	}
 	b := &Bot{
-		phab:  opts.Phab,
-		store: opts.Store,
-		tmpl:  opts.Templates,
-		cfg:   opts.Config,
-		load:  opts.LoadCampaign,
-		now:   opts.Now,
-		log:   opts.Logger,
+		phab:     opts.Phab,
+		store:    opts.Store,
+		tmpl:     opts.Templates,
+		cfg:      opts.Config,
+		load:     opts.LoadCampaign,
+		now:      opts.Now,
+		log:      opts.Logger,
+		operator: opts.Operator,
 	}
 	if b.now == nil {
 		b.now = time.Now

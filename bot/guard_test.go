@@ -3,6 +3,7 @@ package bot_test
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -392,5 +393,37 @@ func TestForcedRestoreStays(t *testing.T) {
 	}
 	if !slices.Contains(h.srv.Members(h.group(groupSRE).PHID), h.phid("nomfa4")) {
 		t.Error("nomfa4 was removed again")
+	}
+}
+
+// TestTaskPolicyTheBotCannotMeet: view_policy "project" (the team) when
+// the bot is not in the team would make Phabricator refuse every task; the
+// pre-flight check says so before anything is recorded.
+func TestTaskPolicyTheBotCannotMeet(t *testing.T) {
+	h := newHarness(t, fixture{campaignExtra: "view_policy: project\n"})
+	_, err := h.bot.Launch(h.ctx, h.camp)
+	if !errors.Is(err, bot.ErrCheckFailed) || !strings.Contains(err.Error(), "which the bot is not in") {
+		t.Fatalf("Launch: %v, want a failed check naming the team policy", err)
+	}
+	if ok, _ := h.store.HasCampaign(campaignName); ok {
+		t.Error("the campaign was recorded")
+	}
+	if n := len(h.srv.Tasks()); n != 0 {
+		t.Errorf("%d task(s) filed", n)
+	}
+
+	// With the bot in the team, the same campaign launches and its tasks
+	// are visible to the team only.
+	h.srv.AddMembers(h.group(groupTeam).PHID, h.botU.PHID)
+	res := h.launch()
+	for _, lt := range res.Tasks {
+		id, err := strconv.Atoi(strings.TrimPrefix(lt.Task, "T"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		task, _ := h.srv.Task(id)
+		if task.ViewPolicy != h.group(groupTeam).PHID {
+			t.Errorf("%s view policy = %s, want the team's PHID", lt.Task, task.ViewPolicy)
+		}
 	}
 }

@@ -128,6 +128,9 @@ func (b *Bot) Check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, e
 	if snap.team != nil {
 		r.add(snap.team.Name, "team visible", true, "tagged and subscribed on every task")
 	}
+	if err := b.checkTaskPolicies(ctx, c, snap, self, r); err != nil {
+		return nil, err
+	}
 	// The probe removes a user PHID that exists nowhere: Phabricator checks
 	// the edit policy and then finds nothing to do (NOTES facts 28, 30),
 	// so the probe can never remove anybody, even one who joined a moment
@@ -155,6 +158,52 @@ func (b *Bot) Check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, e
 		}
 	}
 	return r, nil
+}
+
+// checkTaskPolicies makes sure the bot itself satisfies the view and edit
+// policies its tasks will carry: Phabricator refuses to create a task its
+// creator could not see or edit (NOTES fact 25), and that would be found
+// only after the campaign was recorded.
+func (b *Bot) checkTaskPolicies(ctx context.Context, c *campaigns.Campaign, snap *snapshot, self conduit.Whoami, r *CheckReport) error {
+	rec := state.Campaign{}
+	if snap.team != nil {
+		rec.TeamPHID = snap.team.PHID
+	}
+	for _, p := range []struct {
+		name   string
+		choice campaigns.PolicyChoice
+	}{{"view policy", c.ViewPolicy}, {"edit policy", c.EditPolicy}} {
+		value, err := policyValue(p.choice, &rec)
+		if err != nil {
+			r.fail("tasks", p.name, err.Error(), ErrInput)
+			continue
+		}
+		switch {
+		case value == conduit.PolicySubscribers:
+			r.add("tasks", p.name, true, "subscribers (the bot is the author, so subscribed)")
+		case value == conduit.PolicyAdmin:
+			r.add("tasks", p.name, self.IsAdmin(), "administrators")
+		case strings.HasPrefix(value, "PHID-USER-"):
+			r.add("tasks", p.name, value == self.PHID, "one user: "+value+" (must be the bot)")
+		case strings.HasPrefix(value, "PHID-PROJ-"):
+			ps, err := b.phab.ProjectsByPHID(ctx, []string{value}, true)
+			if err != nil {
+				return fmt.Errorf("check %s: %w", p.name, err)
+			}
+			ok := len(ps) == 1 && slices.Contains(ps[0].MemberPHIDs, self.PHID)
+			name := value
+			if len(ps) == 1 {
+				name = ps[0].Name
+			}
+			r.add("tasks", p.name, ok, map[bool]string{
+				true:  "members of " + name,
+				false: "members of " + name + ", which the bot is not in: Phabricator would refuse to create the tasks",
+			}[ok])
+		default:
+			r.add("tasks", p.name, false, fmt.Sprintf("%q is not a policy the bot can check; use subscribers, admin, project or a project PHID", value))
+		}
+	}
+	return nil
 }
 
 // ProbePHID is a well-formed user PHID that no install has (Phabricator

@@ -23,6 +23,9 @@ const TokenEnv = "AUDITBOT_CONDUIT_TOKEN"
 const (
 	DefaultTimeout           = 30 * time.Second
 	DefaultRequestsPerSecond = 10.0
+	// MinRequestsPerSecond and MaxRequestsPerSecond bound the rate limit.
+	MinRequestsPerSecond = 0.01
+	MaxRequestsPerSecond = 1000.0
 	DefaultStateFile         = "auditbot.db"
 	DefaultLogLevel          = "info"
 	DefaultLogFormat         = "console"
@@ -33,6 +36,12 @@ const (
 	// needs two approvers and is never auto-approved.
 	DefaultRisk = RiskSecurity
 )
+
+// tokenShaped reports whether s looks like a Conduit API token: 32
+// characters starting with api-, cli- or clr-.
+func tokenShaped(s string) bool {
+	return len(s) == 32 && (strings.HasPrefix(s, "api-") || strings.HasPrefix(s, "cli-") || strings.HasPrefix(s, "clr-"))
+}
 
 // MinTickEvery is the shortest schedule.tick_every allowed: every tick
 // reads group memberships and tasks over Conduit.
@@ -260,8 +269,13 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 	if f.timeout.set() && f.timeout.v <= 0 {
 		p.errorf(f.timeout.n, "conduit.timeout", "must be greater than zero, got %s", f.timeout.n.Value)
 	}
-	if f.rps.set() && f.rps.v <= 0 {
-		p.errorf(f.rps.n, "conduit.requests_per_second", "must be greater than zero, got %s", f.rps.n.Value)
+	// NaN, infinities and absurd values would switch the rate limit off.
+	if f.rps.set() && !(f.rps.v >= MinRequestsPerSecond && f.rps.v <= MaxRequestsPerSecond) {
+		p.errorf(f.rps.n, "conduit.requests_per_second", "must be between %g and %g, got %s", MinRequestsPerSecond, MaxRequestsPerSecond, f.rps.n.Value)
+	}
+	if f.tokenFile.set() && tokenShaped(strings.TrimSpace(f.tokenFile.v)) {
+		// The error must not repeat the value: it is the secret.
+		p.errorf(f.tokenFile.n, "conduit.token_file", "holds what looks like the token itself; name the file that holds it instead")
 	}
 	if f.tickEvery.set() && f.tickEvery.v < MinTickEvery {
 		p.errorf(f.tickEvery.n, "schedule.tick_every", "%s is too often; at least %s, as every tick reads memberships and tasks over Conduit",

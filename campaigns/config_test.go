@@ -171,8 +171,19 @@ func TestParseConfigErrors(t *testing.T) {
 			in:   lines("conduit:", "  url: https://phab.example.org", "  timeout: 0s", "  requests_per_second: -1"),
 			want: []string{
 				`config.yaml:3: conduit.timeout: must be greater than zero, got 0s`,
-				`config.yaml:4: conduit.requests_per_second: must be greater than zero, got -1`,
+				`config.yaml:4: conduit.requests_per_second: must be between 0.01 and 1000, got -1`,
 			},
+		},
+		{
+			// NaN and infinities would switch the rate limit off.
+			name: "rate that is not a number",
+			in:   lines("conduit:", "  url: https://phab.example.org", "  requests_per_second: .nan"),
+			want: []string{`config.yaml:3: conduit.requests_per_second: must be between 0.01 and 1000, got .nan`},
+		},
+		{
+			name: "token pasted as token_file",
+			in:   lines("conduit:", "  url: https://phab.example.org", "  token_file: api-aaaabbbbccccddddeeeeffffgggg"),
+			want: []string{`config.yaml:3: conduit.token_file: holds what looks like the token itself; name the file that holds it instead`},
 		},
 		{
 			name: "missing conduit",

@@ -93,6 +93,16 @@ func Dial(ctx context.Context, baseURL string, token Token, opts Options) (*Clie
 		return nil, fmt.Errorf("conduit: base URL %q must be an http(s) URL with a host", baseURL)
 	}
 	opts = opts.withDefaults()
+	// Never follow a redirect: a 301/302 turns the POST into a GET without
+	// the params (Phorge then answers "Session key is not present", which
+	// looks like a bad token), and a 307/308 would resend the body, token
+	// included, to wherever Location points. A copy, so the caller's
+	// client is not changed.
+	hc := *opts.HTTPClient
+	hc.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		return fmt.Errorf("%w to %s://%s%s: set conduit.url to the address it redirects to", ErrRedirected, req.URL.Scheme, req.URL.Host, req.URL.Path)
+	}
+	opts.HTTPClient = &hc
 	c := &Client{
 		baseURL: strings.TrimSuffix(baseURL, "/"),
 		token:   token,

@@ -25,6 +25,9 @@ var (
 	ErrRateLimited = errors.New("conduit: rate limited")
 	// ErrUnknownMethod: the method does not exist on this server.
 	ErrUnknownMethod = errors.New("conduit: unknown method")
+	// ErrRedirected: the server answered with a redirect, which the client
+	// never follows (it would lose the params or send the token elsewhere).
+	ErrRedirected = errors.New("conduit: the server redirected")
 	// ErrNotFound: the object does not exist or is not visible
 	// (ERR_BAD_TASK, ERR-INVALID-OBJECT-PHID, "does not identify a valid object").
 	ErrNotFound = errors.New("conduit: no such object")

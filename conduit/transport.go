@@ -191,7 +191,7 @@ func isTransient(err error, a *attempt) bool {
 		return true
 	}
 	var ce *core.ConduitError
-	if errors.As(err, &ce) {
+	if errors.As(err, &ce) || errors.Is(err, ErrRedirected) {
 		return false // the server answered; asking again gives the same answer
 	}
 	var ue *url.Error

@@ -201,6 +201,8 @@ type Approval struct {
 	Username     string    `json:"username"`
 	At           time.Time `json:"at"`
 	Via          string    `json:"via"` // "cli" or a task monogram
+	// Operator is who ran the command, for approvals made with the CLI.
+	Operator string `json:"operator,omitempty"`
 }
 
 // OpState is where a journaled side effect stands.

@@ -59,7 +59,10 @@ func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		err = &usageError{err.Error()}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "auditbot: %v\n", err)
+		// Last line of defence: whatever the error says, nothing shaped
+		// like a token leaves the process (a token pasted into the wrong
+		// config key comes back in its error).
+		fmt.Fprintf(stderr, "auditbot: %s\n", conduit.Redact(err.Error(), ""))
 	}
 	return exitCode(err)
 }
@@ -202,6 +205,15 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 		if err != nil {
 			return fail(fmt.Errorf("connect to %s: %w", cfg.Conduit.URL, err))
 		}
+		// Dial needs no token; ask who we are now, so a revoked or
+		// mistyped token fails every command at once with its own exit
+		// code, not halfway through a tick as a campaign error.
+		if _, err := e.client.Whoami(ctx); err != nil {
+			if errors.Is(err, conduit.ErrInvalidAuth) || errors.Is(err, conduit.ErrNoSession) {
+				return fail(fmt.Errorf("Phabricator rejected the API token (revoked, mistyped, or its user is disabled): %w", err))
+			}
+			return fail(fmt.Errorf("connect to %s: %w", cfg.Conduit.URL, err))
+		}
 	}
 	if o.store {
 		path := cfg.StateFile
@@ -255,7 +267,7 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 			fixed := o.now
 			now = func() time.Time { return fixed }
 		}
-		e.bot, err = bot.New(bot.Options{Phab: phab, Store: e.store, Templates: tmpl, Config: cfg, Now: now, Logger: e.log})
+		e.bot, err = bot.New(bot.Options{Phab: phab, Store: e.store, Templates: tmpl, Config: cfg, Now: now, Logger: e.log, Operator: currentUser()})
 		if err != nil {
 			return fail(err)
 		}

@@ -821,8 +821,18 @@ func TestRemoval(t *testing.T) {
 		},
 		{
 			name:   "first approver",
+			before: func() { t.Setenv("USER", "ops-one") },
 			args:   []string{"approve", "mfa-test", "R1", "--as", "alice"},
 			stdout: []string{"R1: approval 1 of 2 recorded for @alice"},
+		},
+		{
+			// The bot cannot tell who typed --as: one operator gives one
+			// command-line approval per batch.
+			name:   "the same operator for a second approver",
+			args:   []string{"approve", "mfa-test", "R1", "--as", "@bob"},
+			code:   ExitRefused,
+			stderr: []string{"operator ops-one already gave a command-line approval of R1"},
+			after:  unchanged,
 		},
 		{
 			name:   "the same approver twice",
@@ -832,7 +842,8 @@ func TestRemoval(t *testing.T) {
 			after:  unchanged,
 		},
 		{
-			name:   "second approver",
+			name:   "second approver, another operator",
+			before: func() { t.Setenv("USER", "ops-two") },
 			args:   []string{"approve", "mfa-test", "R1", "--as", "@bob"},
 			stdout: []string{"R1: approval 2 of 2 recorded for @bob; approved"},
 			after:  members(true, "dave", "WMF-NDA", "acl*security"),
@@ -1016,4 +1027,21 @@ func withoutProbes(ws []phabtest.Write) []phabtest.Write {
 		}
 	}
 	return out
+}
+
+// TestTickPartialFailure: one campaign's tick fails (its file is gone),
+// the other still runs, and the exit code says so: 6.
+func TestTickPartialFailure(t *testing.T) {
+	l := newLab(t)
+	l.mustRun("launch", "mfa-test")
+	second := l.write("campaigns/mfa-second.yaml", strings.Replace(campaignYAML, "name: mfa-test", "name: mfa-second", 1))
+	l.mustRun("launch", "mfa-second")
+	if err := os.Remove(second); err != nil {
+		t.Fatal(err)
+	}
+	r := l.run("tick", "--now", afterCutoff)
+	r.expect(t, ExitTickError, []string{"mfa-test:", "proposed removal batch R1", "mfa-second:", "ERROR"}, []string{"tick finished with errors", "mfa-second"})
+	if snap := l.snapshot("mfa-test"); len(snap.Removals) != 1 {
+		t.Errorf("mfa-test removals = %d, want R1 proposed despite the other campaign's failure", len(snap.Removals))
+	}
 }

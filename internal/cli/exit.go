@@ -14,7 +14,7 @@ import (
 const (
 	ExitOK        = 0
 	ExitFailure   = 1 // unexpected failure: Conduit down, I/O error
-	ExitUsage     = 2 // bad input: flags, config, campaign file, template, unknown group
+	ExitUsage     = 2 // bad input: flags, config, campaign file, template, unknown group, a redirecting conduit.url
 	ExitAuth      = 3 // the Conduit token is missing or rejected
 	ExitRefused   = 4 // a check failed, not an approver, permission denied, refused
 	ExitState     = 5 // the state file is locked or from a newer auditbot
@@ -27,7 +27,11 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &usage), errors.Is(err, bot.ErrInput), errors.Is(err, bot.ErrUnknownCampaign), isConfigError(err):
+	case errors.Is(err, errTickFailed):
+		// The tick itself ran: whatever failed inside one campaign, the
+		// others were done. The token was checked before.
+		return ExitTickError
+	case errors.As(err, &usage), errors.Is(err, bot.ErrInput), errors.Is(err, bot.ErrUnknownCampaign), isConfigError(err), errors.Is(err, conduit.ErrRedirected):
 		return ExitUsage
 	case errors.Is(err, conduit.ErrInvalidAuth), errors.Is(err, conduit.ErrNoSession), errors.Is(err, errNoToken):
 		return ExitAuth
@@ -35,8 +39,6 @@ func exitCode(err error) int {
 		return ExitRefused
 	case errors.Is(err, state.ErrLocked), errors.Is(err, state.ErrSchema):
 		return ExitState
-	case errors.Is(err, errTickFailed):
-		return ExitTickError
 	}
 	return ExitFailure
 }

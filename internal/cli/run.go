@@ -31,11 +31,12 @@ func (a *app) runCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("scheduler: %w", err)
 			}
+			// No deadline per tick: a large campaign on a cold server may
+			// take longer than tick_every, and singleton mode already
+			// keeps ticks from overlapping. Stopping the daemon cancels it.
 			tick := func() {
-				tctx, cancel := context.WithTimeout(ctx, e.cfg.Schedule.TickEvery)
-				defer cancel()
 				start := time.Now()
-				report, err := e.bot.Tick(tctx, bot.TickOptions{})
+				report, err := e.bot.Tick(ctx, bot.TickOptions{})
 				ev := e.log.Info()
 				if err != nil {
 					ev = e.log.Error().Err(err)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -56,10 +55,10 @@ func (a *app) tickCommand() *cobra.Command {
 					printTick(a.stdout, report)
 				}
 			}
-			if err != nil && !errors.Is(err, bot.ErrInput) {
+			if err != nil {
 				return fmt.Errorf("%w: %w", errTickFailed, err)
 			}
-			return err
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&nowFlag, "now", "", "act as if it were this time (YYYY-MM-DD or RFC 3339)")
