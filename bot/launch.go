@@ -131,11 +131,17 @@ func (b *Bot) Check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, e
 	if err := b.checkTaskPolicies(ctx, c, snap, self, r); err != nil {
 		return nil, err
 	}
-	// The probe removes a user PHID that exists nowhere: Phabricator checks
-	// the edit policy and then finds nothing to do (NOTES facts 28, 30),
-	// so the probe can never remove anybody, even one who joined a moment
-	// ago. It goes past dry-run for the same reason, so that a dry-run
-	// launch fails exactly where the real one would.
+	// The probe removes a user PHID that exists nowhere. Phorge's
+	// transaction editor runs its capability checks before it filters out
+	// edits with no effect ("we want to give you a permissions error even
+	// if the edit would have no effect", applyTransactions in
+	// PhabricatorApplicationTransactionEditor at the recorded commit), and
+	// removing a PHID that is not a member is accepted as a no-op (NOTES
+	// facts 28, 30; recording project.edit.members-remove.cleanup-bogus-phid).
+	// So the probe learns whether the bot may edit the membership and can
+	// never remove anybody, even one who joined a moment ago. It goes past
+	// dry-run for the same reason, so that a dry-run launch fails exactly
+	// where the real one would.
 	prober := b.phab
 	if u, ok := prober.(interface{ Unwrap() Phabricator }); ok {
 		prober = u.Unwrap()
