@@ -153,7 +153,11 @@ func (c *Client) SearchTasks(ctx context.Context, q TaskQuery) ([]Task, error) {
 		return nil, nil
 	}
 	if !q.CreatedStart.IsZero() {
-		constraints["createdStart"] = q.CreatedStart.Unix()
+		// The server refuses an epoch of zero or less; any such start
+		// keeps every task anyway.
+		if start := q.CreatedStart.Unix(); start > 0 {
+			constraints["createdStart"] = start
+		}
 	}
 	req := &searchRequest{Attachments: map[string]bool{"subscribers": true, "projects": true}}
 	if len(constraints) > 0 {

@@ -293,7 +293,13 @@ func (c *call) constraints(spec map[string]constraintKind) (map[string]any, *api
 		case cString:
 			val, aerr = readString(k, v)
 		case cEpoch:
-			val, aerr = readInt(k, v)
+			var n int64
+			n, aerr = readInt(k, v)
+			// The real epoch parameter refuses zero and negative times.
+			if aerr == nil && n <= 0 {
+				aerr = coreError("Epoch timestamp must be larger than 0, got %d.", n)
+			}
+			val = n
 		}
 		if aerr != nil {
 			return nil, aerr

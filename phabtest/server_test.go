@@ -442,3 +442,61 @@ func TestNormalizeSlug(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsubscribeSemantics: a subscriber may remove themself with view
+// rights alone, and commenting afterwards does not subscribe them again,
+// as on a real Phabricator (the explicit unsubscribe is remembered).
+func TestUnsubscribeSemantics(t *testing.T) {
+	s := New(Options{})
+	defer s.Close()
+	author := s.AddUser(UserSpec{Username: "author", Admin: true})
+	u := s.AddUser(UserSpec{Username: "reader"})
+	task := s.AddTask(TaskSpec{Title: "restricted", AuthorPHID: author.PHID, ViewPolicy: PolicySubscribers, EditPolicy: PolicyAdmin,
+		Subscribers: []string{u.PHID}})
+	call := func(tok string, params map[string]any) map[string]any {
+		t.Helper()
+		params["__conduit__"] = map[string]any{"token": tok}
+		b, _ := json.Marshal(params)
+		resp, err := http.PostForm(s.URL()+"/api/maniphest.edit", url.Values{"params": {string(b)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	remove := call(u.Token, map[string]any{"objectIdentifier": task.PHID, "transactions": []any{
+		map[string]any{"type": "subscribers.remove", "value": []string{u.PHID}}}})
+	if remove["error_code"] != nil {
+		t.Fatalf("self-unsubscribe with view rights only: %v %v", remove["error_code"], remove["error_info"])
+	}
+	snap, _ := s.Task(task.ID)
+	if slices.Contains(snap.SubscriberPHIDs, u.PHID) {
+		t.Fatal("still subscribed")
+	}
+	// On a task they can still see, an unsubscribed user's comment does
+	// not subscribe them again.
+	other := s.AddUser(UserSpec{Username: "other"})
+	s2 := s.AddTask(TaskSpec{Title: "open", AuthorPHID: author.PHID, ViewPolicy: PolicyUsers, EditPolicy: PolicyAdmin,
+		Subscribers: []string{other.PHID}})
+	call(other.Token, map[string]any{"objectIdentifier": s2.PHID, "transactions": []any{
+		map[string]any{"type": "subscribers.remove", "value": []string{other.PHID}}}})
+	comment := call(other.Token, map[string]any{"objectIdentifier": s2.PHID, "transactions": []any{
+		map[string]any{"type": "comment", "value": "still reading"}}})
+	if comment["error_code"] != nil {
+		t.Fatalf("comment: %v %v", comment["error_code"], comment["error_info"])
+	}
+	snap2, _ := s.Task(s2.ID)
+	if slices.Contains(snap2.SubscriberPHIDs, other.PHID) {
+		t.Error("commenting re-subscribed a user who had unsubscribed")
+	}
+	// Removing someone else still needs edit rights.
+	denied := call(other.Token, map[string]any{"objectIdentifier": s2.PHID, "transactions": []any{
+		map[string]any{"type": "subscribers.remove", "value": []string{author.PHID}}}})
+	if denied["error_code"] == nil {
+		t.Error("a non-editor removed another subscriber")
+	}
+}

@@ -74,6 +74,9 @@ type task struct {
 	priority               int
 	viewPolicy, editPolicy string
 	subscribers            []string // in the order they subscribed
+	// unsubscribed are users who removed themselves: Phabricator records
+	// that, and commenting no longer re-subscribes them.
+	unsubscribed []string
 	projects               []string
 	parents                []string
 	closerPHID             string
@@ -86,6 +89,7 @@ func (t *task) monogram() string { return "T" + strconv.Itoa(t.id) }
 func (t *task) clone() task {
 	c := *t
 	c.subscribers = slices.Clone(t.subscribers)
+	c.unsubscribed = slices.Clone(t.unsubscribed)
 	c.projects = slices.Clone(t.projects)
 	c.parents = slices.Clone(t.parents)
 	return c
@@ -279,6 +283,16 @@ var maniphestEditTypes = []string{
 	"subscribers.add", "subscribers.remove", "subscribers.set", "subtype", "comment", "mfa",
 }
 
+// selfUnsubscribe reports whether tx only removes the actor from the
+// subscribers.
+func selfUnsubscribe(tx txSpec, actor *user) bool {
+	if tx.typ != "subscribers.remove" {
+		return false
+	}
+	vals, aerr := readStringList("", tx.value, false)
+	return aerr == nil && len(vals) == 1 && vals[0] == actor.phid
+}
+
 // resolveTask loads the task an edit names. A monogram of an invisible
 // task "does not identify a valid object" (fact 23); an ID or PHID raises
 // the (Can View) policy error, as maniphest.info does.
@@ -340,8 +354,9 @@ func (s *Server) editTask(actor *user, t *task, txs []txSpec, checks bool) (*tas
 		if checks {
 			// Commenting needs only to see the task (interact follows the
 			// view policy); every other change needs the edit policy.
+			// Unsubscribing yourself needs only to see it, too.
 			for _, tx := range txs {
-				if tx.typ != "comment" && !s.canTask(actor, t, canEdit) {
+				if tx.typ != "comment" && !selfUnsubscribe(tx, actor) && !s.canTask(actor, t, canEdit) {
 					return nil, nil, s.taskDenied(actor, t, canEdit)
 				}
 			}
@@ -447,6 +462,16 @@ func (s *Server) editTask(actor *user, t *task, txs []txSpec, checks bool) (*tas
 				vals = s.resolveUsernames(vals)
 			}
 			ops := applyListEdit(list, verb, vals)
+			if kind == "subscribers" {
+				for _, op := range ops {
+					switch {
+					case op.Operation == "remove" && op.PHID == actor.phid:
+						next.unsubscribed = append(next.unsubscribed, actor.phid)
+					case op.Operation == "add":
+						next.unsubscribed = slices.DeleteFunc(next.unsubscribed, func(p string) bool { return p == op.PHID })
+					}
+				}
+			}
 			if len(ops) > 0 {
 				if kind == "subscribers" && subsEntry < 0 {
 					subsEntry, subsOps = len(entries), ops
@@ -468,8 +493,9 @@ func (s *Server) editTask(actor *user, t *task, txs []txSpec, checks bool) (*tas
 			if aerr != nil {
 				return nil, nil, aerr
 			}
-			if !creating && !slices.Contains(next.subscribers, actor.phid) {
-				// Commenting auto-subscribes the commenter (fact 27).
+			if !creating && !slices.Contains(next.subscribers, actor.phid) && !slices.Contains(next.unsubscribed, actor.phid) {
+				// Commenting auto-subscribes the commenter (fact 27),
+				// unless they unsubscribed themselves earlier.
 				next.subscribers = append(next.subscribers, actor.phid)
 				entries = append(entries, xactEntry{typ: "subscribers", fields: operationsField([]operation{{"add", actor.phid}})})
 			}
