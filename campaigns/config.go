@@ -26,11 +26,11 @@ const (
 	// MinRequestsPerSecond and MaxRequestsPerSecond bound the rate limit.
 	MinRequestsPerSecond = 0.01
 	MaxRequestsPerSecond = 1000.0
-	DefaultStateFile         = "auditbot.db"
-	DefaultLogLevel          = "info"
-	DefaultLogFormat         = "console"
-	DefaultTickEvery         = 15 * time.Minute
-	DefaultCampaignsDir      = "campaigns"
+	DefaultStateFile     = "auditbot.db"
+	DefaultLogLevel      = "info"
+	DefaultLogFormat     = "console"
+	DefaultTickEvery     = 15 * time.Minute
+	DefaultCampaignsDir  = "campaigns"
 	// DefaultRisk is the risk of groups the config does not list. It is
 	// security, not the lowest level, so that an unlisted group always
 	// needs two approvers and is never auto-approved.

@@ -76,12 +76,12 @@ type task struct {
 	subscribers            []string // in the order they subscribed
 	// unsubscribed are users who removed themselves: Phabricator records
 	// that, and commenting no longer re-subscribes them.
-	unsubscribed []string
-	projects               []string
-	parents                []string
-	closerPHID             string
-	created, modified      int64
-	closed                 int64
+	unsubscribed      []string
+	projects          []string
+	parents           []string
+	closerPHID        string
+	created, modified int64
+	closed            int64
 }
 
 func (t *task) monogram() string { return "T" + strconv.Itoa(t.id) }
