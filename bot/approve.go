@@ -27,7 +27,7 @@ type ApproveResult struct {
 func (b *Bot) Approve(ctx context.Context, campaign, removal, username string) (*ApproveResult, error) {
 	id, err := strconv.Atoi(strings.TrimPrefix(strings.ToUpper(removal), "R"))
 	if err != nil {
-		return nil, fmt.Errorf("%w: removal batch %q: want R1, R2 ...", ErrInput, removal)
+		return nil, fmt.Errorf("%w: removal batch %q: want R and a number, such as R1", ErrInput, removal)
 	}
 	rec, err := b.campaignRecord(campaign)
 	if err != nil {

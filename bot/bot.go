@@ -28,6 +28,9 @@ type Options struct {
 	// Now is the clock; the demo and tests pass a simulated one.
 	Now    func() time.Time
 	Logger zerolog.Logger
+	// Self is the bot's own account if the caller already asked
+	// user.whoami (zero: the bot asks once, when it first needs it).
+	Self conduit.Whoami
 	// Operator names who runs this process (the OS user of the CLI). The
 	// bot cannot verify who types `approve --as`, so one operator gives at
 	// most one command-line approval per batch.
@@ -69,6 +72,10 @@ func New(opts Options) (*Bot, error) {
 	}
 	if b.now == nil {
 		b.now = time.Now
+	}
+	if opts.Self.PHID != "" {
+		b.whoami = opts.Self
+		b.whoamiOnce.Do(func() {})
 	}
 	if b.load == nil {
 		b.load = func(name string) (*campaigns.Campaign, error) {

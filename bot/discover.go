@@ -136,7 +136,13 @@ func (b *Bot) discover(ctx context.Context, c *campaigns.Campaign) (*snapshot, e
 		return nil, err
 	}
 	snap.self = self
+	return snap, b.findNonCompliant(ctx, c, snap)
+}
 
+// findNonCompliant fills a resolved snapshot's findings: the members
+// without MFA and the disabled ones, in pages of 100.
+func (b *Bot) findNonCompliant(ctx context.Context, c *campaigns.Campaign, snap *snapshot) error {
+	self := snap.self
 	var members []string
 	seen := map[string]bool{}
 	for _, g := range snap.groups {
@@ -160,10 +166,10 @@ func (b *Bot) discover(ctx context.Context, c *campaigns.Campaign) (*snapshot, e
 	if c.Has(campaigns.CriterionMFA) && len(members) > 0 {
 		noMFA, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: members, MFA: ptr(false)})
 		if errors.Is(err, conduit.ErrInvalidConstraint) {
-			return nil, fmt.Errorf("%w: user.search refused the mfa constraint: it exists only for administrators, so the bot account %s must be an admin", ErrCheckFailed, self.Username)
+			return fmt.Errorf("%w: user.search refused the mfa constraint: it exists only for administrators, so the bot account %s must be an admin", ErrCheckFailed, self.Username)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("find members without MFA: %w", err)
+			return fmt.Errorf("find members without MFA: %w", err)
 		}
 		for _, u := range noMFA {
 			bad[u.PHID] = u
@@ -177,7 +183,7 @@ func (b *Bot) discover(ctx context.Context, c *campaigns.Campaign) (*snapshot, e
 	if c.Has(campaigns.CriterionDisabled) && len(members) > 0 {
 		disabled, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: members, IsDisabled: ptr(true)})
 		if err != nil {
-			return nil, fmt.Errorf("find disabled members: %w", err)
+			return fmt.Errorf("find disabled members: %w", err)
 		}
 		for _, u := range disabled {
 			bad[u.PHID] = u
@@ -210,7 +216,7 @@ func (b *Bot) discover(ctx context.Context, c *campaigns.Campaign) (*snapshot, e
 	}
 	slices.SortFunc(snap.findings, func(a, b plannedFinding) int { return cmp.Compare(a.User.Username, b.User.Username) })
 	slices.SortFunc(snap.skipped, func(a, b Skipped) int { return cmp.Compare(a.Username, b.Username) })
-	return snap, nil
+	return nil
 }
 
 // batches cuts findings into tasks of at most size users, in username order

@@ -427,3 +427,17 @@ func TestTaskPolicyTheBotCannotMeet(t *testing.T) {
 		}
 	}
 }
+
+// TestLaunchCalls: launch resolves the groups once (the pre-flight check's
+// answer is reused for discovery) and asks for the bot's account once.
+func TestLaunchCalls(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.srv.ResetCalls()
+	h.launch()
+	calls := h.srv.Calls()
+	for method, want := range map[string]int{"project.search": 1, "user.whoami": 1, "user.search": 1} {
+		if got := calls[method]; got != want {
+			t.Errorf("%s calls = %d, want %d (all: %v)", method, got, want, calls)
+		}
+	}
+}

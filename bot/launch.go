@@ -96,6 +96,13 @@ func (r *CheckReport) WriteText(w io.Writer) error {
 // bot may edit each group's membership. The edit probe removes a user who
 // is not a member, which Phabricator answers as a no-op (NOTES fact 28).
 func (b *Bot) Check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, error) {
+	r, _, err := b.check(ctx, c)
+	return r, err
+}
+
+// check is Check, also returning the groups it resolved (nil when it
+// could not), so that launch does not fetch them a second time.
+func (b *Bot) check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, *snapshot, error) {
 	r := &CheckReport{}
 	if err := b.tmpl.Validate(); err != nil {
 		r.add("templates", "render", false, err.Error())
@@ -105,31 +112,32 @@ func (b *Bot) Check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, e
 	self, err := b.self(ctx)
 	if errors.Is(err, conduit.ErrInvalidAuth) || errors.Is(err, conduit.ErrNoSession) {
 		r.fail("token", "authenticate", "Phabricator rejected the API token (revoked, mistyped, or its user is disabled)", conduit.ErrInvalidAuth)
-		return r, nil
+		return r, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.add("token", "authenticate", true, "authenticated as @"+self.Username)
 	r.add("@"+self.Username, "administrator", self.IsAdmin(),
 		map[bool]string{true: "admin: may use the mfa constraint", false: "not an admin: user.search's mfa constraint is admin-only"}[self.IsAdmin()])
 	if c == nil {
-		return r, nil
+		return r, nil, nil
 	}
 	snap, err := b.resolveGroups(ctx, c)
 	if errors.Is(err, ErrInput) {
 		r.fail(c.Name, "groups visible", err.Error(), ErrInput)
-		return r, nil
+		return r, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	snap.self = self
 	r.add(snap.approvers.Name, "approvers visible", true, fmt.Sprintf("%d member(s)", len(snap.approvers.MemberPHIDs)))
 	if snap.team != nil {
 		r.add(snap.team.Name, "team visible", true, "tagged and subscribed on every task")
 	}
 	if err := b.checkTaskPolicies(ctx, c, snap, self, r); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The probe removes a user PHID that exists nowhere. Phorge's
 	// transaction editor runs its capability checks before it filters out
@@ -149,21 +157,21 @@ func (b *Bot) Check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, e
 	for _, g := range snap.groups {
 		r.add(g.Name, "visible", true, fmt.Sprintf("%d member(s), risk %s", len(g.MemberPHIDs), g.Risk))
 		if slices.Contains(g.MemberPHIDs, ProbePHID) {
-			return nil, fmt.Errorf("probe %s: the probe PHID %s is a member; refusing to probe", g.Name, ProbePHID)
+			return nil, nil, fmt.Errorf("probe %s: the probe PHID %s is a member; refusing to probe", g.Name, ProbePHID)
 		}
 		res, err := prober.EditProjectMembers(ctx, g.PHID, nil, []string{ProbePHID})
 		switch {
 		case errors.Is(err, conduit.ErrPermissionDenied):
 			r.add(g.Name, "may edit membership", false, "denied: "+policyHint(err))
 		case err != nil:
-			return nil, fmt.Errorf("probe %s: %w", g.Name, err)
+			return nil, nil, fmt.Errorf("probe %s: %w", g.Name, err)
 		case len(res.TransactionPHIDs) > 0:
 			r.add(g.Name, "may edit membership", false, "probe changed the project: investigate")
 		default:
 			r.add(g.Name, "may edit membership", true, "no-op removal accepted")
 		}
 	}
-	return r, nil
+	return r, snap, nil
 }
 
 // checkTaskPolicies makes sure the bot itself satisfies the view and edit
@@ -251,7 +259,7 @@ type LaunchTask struct {
 // the same campaign only files tasks that are still missing (after a crash)
 // and never discovers again: the campaign is what was recorded.
 func (b *Bot) Launch(ctx context.Context, c *campaigns.Campaign) (*LaunchResult, error) {
-	report, err := b.Check(ctx, c)
+	report, snap, err := b.check(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -264,8 +272,9 @@ func (b *Bot) Launch(ctx context.Context, c *campaigns.Campaign) (*LaunchResult,
 	}
 	res := &LaunchResult{Campaign: c.Name, Resumed: exists}
 	if !exists {
-		snap, err := b.discover(ctx, c)
-		if err != nil {
+		// The check resolved the groups a moment ago: find the
+		// non-compliant members among those, without asking again.
+		if err := b.findNonCompliant(ctx, c, snap); err != nil {
 			return nil, err
 		}
 		rec := b.newCampaignRecord(c, snap)

@@ -125,6 +125,7 @@ type env struct {
 	cfg    *campaigns.Config
 	log    zerolog.Logger
 	client *conduit.Client
+	self   conduit.Whoami // the token's account, asked once at start
 	store  *state.Store
 	tmpl   *templates.Set
 	bot    *bot.Bot
@@ -208,9 +209,9 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 		// Dial needs no token; ask who we are now, so a revoked or
 		// mistyped token fails every command at once with its own exit
 		// code, not halfway through a tick as a campaign error.
-		if _, err := e.client.Whoami(ctx); err != nil {
+		if e.self, err = e.client.Whoami(ctx); err != nil {
 			if errors.Is(err, conduit.ErrInvalidAuth) || errors.Is(err, conduit.ErrNoSession) {
-				return fail(fmt.Errorf("Phabricator rejected the API token (revoked, mistyped, or its user is disabled): %w", err))
+				return fail(fmt.Errorf("the API token was rejected by Phabricator (revoked, mistyped, or its user is disabled): %w", err))
 			}
 			return fail(fmt.Errorf("connect to %s: %w", cfg.Conduit.URL, err))
 		}
@@ -267,7 +268,7 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 			fixed := o.now
 			now = func() time.Time { return fixed }
 		}
-		e.bot, err = bot.New(bot.Options{Phab: phab, Store: e.store, Templates: tmpl, Config: cfg, Now: now, Logger: e.log, Operator: currentUser()})
+		e.bot, err = bot.New(bot.Options{Phab: phab, Store: e.store, Templates: tmpl, Config: cfg, Now: now, Logger: e.log, Operator: currentUser(), Self: e.self})
 		if err != nil {
 			return fail(err)
 		}

@@ -1045,3 +1045,14 @@ func TestTickPartialFailure(t *testing.T) {
 		t.Errorf("mfa-test removals = %d, want R1 proposed despite the other campaign's failure", len(snap.Removals))
 	}
 }
+
+// TestOneWhoamiPerCommand: the token is checked once at start, and the bot
+// reuses that answer instead of asking again.
+func TestOneWhoamiPerCommand(t *testing.T) {
+	l := newLab(t)
+	l.srv.ResetCalls()
+	l.mustRun("launch", "mfa-test")
+	if got := l.srv.Calls()["user.whoami"]; got != 1 {
+		t.Errorf("user.whoami calls = %d, want 1", got)
+	}
+}

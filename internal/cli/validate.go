@@ -34,9 +34,7 @@ func (a *app) validateCommand() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("%w: %w", bot.ErrInput, err)
 				}
-				for _, n := range names {
-					args = append(args, n)
-				}
+				args = append(args, names...)
 			}
 			var errs []error
 			for _, arg := range args {
