@@ -360,7 +360,7 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		}
 		if rep.Kind == replies.KindDeny {
 			data := base
-			data.Reason, data.Decision = rep.Reason, "rejected"
+			data.Reason, data.Decision = rep.Reason, templates.DecisionRejected
 			return reply("approval-recorded", approver.Username, rm.Label()+" rejected: "+rep.Reason, data, func(tx *state.CampaignTx) error {
 				cur, err := tx.Removal(rm.ID)
 				if err != nil || cur.Status != state.RemovalProposed {

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -47,11 +48,15 @@ type StatusUser struct {
 }
 
 // Status reads a campaign's state; it makes no Conduit call.
-func (b *Bot) Status(campaign string) (*Status, error) {
-	if _, err := b.campaignRecord(campaign); err != nil {
-		return nil, err
+func (b *Bot) Status(campaign string) (*Status, error) { return StatusOf(b.store, campaign) }
+
+// StatusOf reads a campaign's status from the state file alone, so
+// `auditbot status` needs neither a token nor the network.
+func StatusOf(store *state.Store, campaign string) (*Status, error) {
+	snap, err := store.Snapshot(campaign)
+	if errors.Is(err, state.ErrNoCampaign) {
+		return nil, fmt.Errorf("%w: %q has not been launched", ErrUnknownCampaign, campaign)
 	}
-	snap, err := b.store.Snapshot(campaign)
 	if err != nil {
 		return nil, err
 	}

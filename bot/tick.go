@@ -258,7 +258,6 @@ func (b *Bot) choreDrift(ctx context.Context, r *run) error {
 				member:         slices.ContainsFunc(f.Groups, func(g string) bool { return slices.Contains(members[g], f.UserPHID) }),
 				inFlight:       inFlight[f.UserPHID],
 				noMFA:          noMFA[f.UserPHID],
-				hasNoMFA:       noMFA[f.UserPHID].PHID != "",
 				disabled:       isDisabled,
 				reasonMFA:      slices.Contains(f.Reasons, reasonMFA),
 				reasonDisabled: slices.Contains(f.Reasons, reasonDisabled),
@@ -296,16 +295,18 @@ func watched(s state.Status) bool { return s != state.StatusRemoved }
 type liveView struct {
 	member         bool // still in one of the finding's groups
 	inFlight       bool // a removal of theirs was sent but not confirmed
-	noMFA          conduit.User
-	hasNoMFA       bool // in the mfa:false answer
+	noMFA          conduit.User // from the mfa:false answer; zero if MFA is on
 	disabled       bool // in the isDisabled:true answer
 	reasonMFA      bool
 	reasonDisabled bool
 }
 
+// hasNoMFA reports whether the mfa:false answer listed the user.
+func (v liveView) hasNoMFA() bool { return v.noMFA.PHID != "" }
+
 // compliant reports whether the user now meets the campaign's criteria.
 func (v liveView) compliant() bool {
-	return !(v.reasonMFA && v.hasNoMFA) && !(v.reasonDisabled && v.disabled)
+	return !(v.reasonMFA && v.hasNoMFA()) && !(v.reasonDisabled && v.disabled)
 }
 
 // driftStatus decides a finding's status from what Phabricator says now.
@@ -315,7 +316,7 @@ func driftStatus(f state.Finding, v liveView, now time.Time) (state.Status, stri
 		switch {
 		case !v.member && !v.inFlight:
 			return state.StatusLeft, "no longer a member of the audited groups"
-		case v.reasonMFA && !v.reasonDisabled && v.hasNoMFA && v.noMFA.IsDisabled():
+		case v.reasonMFA && !v.reasonDisabled && v.hasNoMFA() && v.noMFA.IsDisabled():
 			// The campaign does not audit disabled accounts: out of scope.
 			return state.StatusDisabled, "account disabled"
 		case v.compliant():

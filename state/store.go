@@ -135,9 +135,6 @@ func checkVersion(v []byte) error {
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 
-// Path is the file the store was opened from.
-func (s *Store) Path() string { return s.path }
-
 // Check runs bbolt's consistency check and returns the first problem.
 func (s *Store) Check() error {
 	return s.db.View(func(tx *bolt.Tx) error {

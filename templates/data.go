@@ -163,7 +163,7 @@ func sortItems(c Campaign, items []RemovalItem) []RemovalItem {
 
 // ReplyData is the data of the templates that answer one user: the
 // compliance-thanks, claim-rejected, voluntary-ack, exemption-requested,
-// exemption-decision, restore-requested, restored, unsubscribed-notice and
+// exemption-decision, restore-requested, restored and
 // needs-human templates.
 type ReplyData struct {
 	Campaign
@@ -218,7 +218,7 @@ func Sample(n Name) any {
 			{Person: jose, Group: "WMF-NDA"},
 			{Person: grace, Group: "acl*security"},
 		}}
-	case ComplianceThanks, ClaimRejected, VoluntaryAck, UnsubscribedNotice:
+	case ComplianceThanks, ClaimRejected, VoluntaryAck:
 		return ReplyData{Campaign: c, Person: ada, Groups: []string{"acl*sre-team", "WMF-NDA"}}
 	case ExemptionRequested:
 		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"},

@@ -102,7 +102,6 @@ const (
 	RestoreRequested   Name = "restore-requested"   // ReplyData
 	Restored           Name = "restored"            // ReplyData with Approver
 	DeadlineExtended   Name = "deadline-extended"   // ExtensionData
-	UnsubscribedNotice Name = "unsubscribed-notice" // ReplyData
 	NeedsHuman         Name = "needs-human"         // ReplyData with Reason
 	// ApprovalRecorded answers an approver's !approve or !deny on a removal
 	// proposal: ReplyData with Approver, and Decision "rejected" (with the
@@ -115,7 +114,7 @@ var names = []Name{
 	TaskTitle, TaskDescription, Reminder, RemovalProposal, RemovalNotice,
 	ComplianceThanks, ClaimRejected, VoluntaryAck, ExemptionRequested,
 	ExemptionDecision, RestoreRequested, Restored, DeadlineExtended,
-	UnsubscribedNotice, NeedsHuman, ApprovalRecorded, CommandRefused,
+	NeedsHuman, ApprovalRecorded, CommandRefused,
 }
 
 // Names returns every template name, in a fixed order.

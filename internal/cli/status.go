@@ -20,10 +20,6 @@ func (a *app) statusCommand() *cobra.Command {
 				return err
 			}
 			defer e.close()
-			b, err := bot.New(bot.Options{Phab: offline{}, Store: e.store, Templates: e.tmpl, Config: e.cfg, Logger: e.log})
-			if err != nil {
-				return err
-			}
 			names := args
 			if len(names) == 0 {
 				if names, err = e.store.CampaignNames(); err != nil {
@@ -32,7 +28,7 @@ func (a *app) statusCommand() *cobra.Command {
 			}
 			var all []*bot.Status
 			for _, n := range names {
-				st, err := b.Status(n)
+				st, err := bot.StatusOf(e.store, n)
 				if err != nil {
 					return err
 				}

@@ -171,7 +171,7 @@ func (d *demo) seed() {
 		d.nonCompliant[spec.Username] = !spec.MFA || spec.Disabled
 		return u
 	}
-	bt := add(phabtest.UserSpec{Username: "auditbot", RealName: "Audit Bot", Admin: true, Bot: true, MFA: true})
+	add(phabtest.UserSpec{Username: "auditbot", RealName: "Audit Bot", Admin: true, Bot: true, MFA: true})
 	alice := add(phabtest.UserSpec{Username: "alice", RealName: "Alice Approver", Admin: true, MFA: true})
 	bob := add(phabtest.UserSpec{Username: "bob", RealName: "Bob Approver", Admin: true, MFA: true})
 	carol := add(phabtest.UserSpec{Username: "carol", RealName: "Carol Security", MFA: true})
@@ -223,7 +223,6 @@ func (d *demo) seed() {
 	d.groups["WMF-NDA"] = d.srv.AddProject(phabtest.ProjectSpec{Name: "WMF-NDA", Icon: "policy", Color: "orange", EditPolicy: "admin", JoinPolicy: approvers.PHID, Members: nda})
 	d.groups["acl*security"] = d.srv.AddProject(phabtest.ProjectSpec{Name: "acl*security", Icon: "policy", Color: "red", EditPolicy: "admin", JoinPolicy: approvers.PHID, Members: sec})
 	d.groups["acl*sre-team"] = d.srv.AddProject(phabtest.ProjectSpec{Name: "acl*sre-team", Icon: "policy", Color: "red", EditPolicy: "admin", JoinPolicy: "admin", Members: sre})
-	_ = bt
 }
 
 func (d *demo) setup(statePath string) error {
@@ -554,10 +553,6 @@ func (d *demo) expect() {
 // checkHidden verifies, as a user outside the first batch, that the task
 // is invisible: maniphest.search silently omits it.
 func (d *demo) checkHidden() error {
-	c, err := d.client("carol")
-	if err != nil {
-		return err
-	}
 	snap, err := d.store.Snapshot("mfa-demo")
 	if err != nil {
 		return err
@@ -565,12 +560,11 @@ func (d *demo) checkHidden() error {
 	if len(snap.Batches) == 0 {
 		return nil
 	}
-	c2, err := d.client("mallory")
+	c, err := d.client("mallory")
 	if err != nil {
 		return err
 	}
-	_ = c
-	tasks, err := c2.SearchTasks(d.ctx, conduit.TaskQuery{PHIDs: []string{snap.Batches[0].TaskPHID}})
+	tasks, err := c.SearchTasks(d.ctx, conduit.TaskQuery{PHIDs: []string{snap.Batches[0].TaskPHID}})
 	if err != nil {
 		return err
 	}
