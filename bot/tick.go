@@ -293,10 +293,10 @@ func watched(s state.Status) bool { return s != state.StatusRemoved }
 
 // liveView is what Phabricator says now about one watched user.
 type liveView struct {
-	member         bool // still in one of the finding's groups
-	inFlight       bool // a removal of theirs was sent but not confirmed
+	member         bool         // still in one of the finding's groups
+	inFlight       bool         // a removal of theirs was sent but not confirmed
 	noMFA          conduit.User // from the mfa:false answer; zero if MFA is on
-	disabled       bool // in the isDisabled:true answer
+	disabled       bool         // in the isDisabled:true answer
 	reasonMFA      bool
 	reasonDisabled bool
 }
