@@ -276,6 +276,22 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 	return e, nil
 }
 
+// openCampaign loads the campaign named by arg, then opens the
+// environment: a malformed or unknown campaign fails before any network
+// call or state file.
+func (a *app) openCampaign(ctx context.Context, o envOptions, arg string) (*env, *campaigns.Campaign, error) {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := loadCampaign(cfg, arg)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := a.open(ctx, o)
+	return e, c, err
+}
+
 // loadCampaign accepts a campaign name (looked up in campaigns_dir) or a
 // path to a campaign file.
 func loadCampaign(cfg *campaigns.Config, arg string) (*campaigns.Campaign, error) {

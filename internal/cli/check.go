@@ -17,17 +17,21 @@ group, the approvers' and the team's project are visible and that the bot may ed
 each group's membership (probed with a no-op removal of a non-member).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.open(cmd.Context(), envOptions{conduit: true, store: true, dryRun: true})
+			o := envOptions{conduit: true, store: true, dryRun: true}
+			var (
+				e   *env
+				c   *campaigns.Campaign
+				err error
+			)
+			if len(args) == 1 {
+				e, c, err = a.openCampaign(cmd.Context(), o, args[0])
+			} else {
+				e, err = a.open(cmd.Context(), o)
+			}
 			if err != nil {
 				return err
 			}
 			defer e.close()
-			var c *campaigns.Campaign
-			if len(args) == 1 {
-				if c, err = loadCampaign(e.cfg, args[0]); err != nil {
-					return err
-				}
-			}
 			report, err := e.bot.Check(cmd.Context(), c)
 			if err != nil {
 				return err

@@ -1056,3 +1056,18 @@ func TestOneWhoamiPerCommand(t *testing.T) {
 		t.Errorf("user.whoami calls = %d, want 1", got)
 	}
 }
+
+// TestBadCampaignBeforeNetwork: an unknown or malformed campaign fails
+// before any Conduit call.
+func TestBadCampaignBeforeNetwork(t *testing.T) {
+	l := newLab(t)
+	l.write("campaigns/broken.yaml", "name: broken\ncutof: 2027-01-01\n")
+	for _, args := range [][]string{{"launch", "mfa-nope"}, {"plan", "broken"}, {"check", "broken"}} {
+		l.srv.ResetCalls()
+		r := l.run(args...)
+		r.expect(t, ExitUsage, nil, nil)
+		if n := totalCalls(l.srv.Calls()); n != 0 {
+			t.Errorf("auditbot %s made %d Conduit call(s) before failing", strings.Join(args, " "), n)
+		}
+	}
+}

@@ -16,15 +16,11 @@ records the campaign's findings and batches and files one restricted task per ba
 Running it again files only tasks that are still missing.`,
 		Args: exactArgs(1, "a campaign name or file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.open(cmd.Context(), envOptions{conduit: true, store: true, dryRun: dryRun})
+			e, c, err := a.openCampaign(cmd.Context(), envOptions{conduit: true, store: true, dryRun: dryRun}, args[0])
 			if err != nil {
 				return err
 			}
 			defer e.close()
-			c, err := loadCampaign(e.cfg, args[0])
-			if err != nil {
-				return err
-			}
 			res, err := e.bot.Launch(cmd.Context(), c)
 			if res != nil {
 				verb := "launched"

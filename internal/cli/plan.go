@@ -11,15 +11,11 @@ func (a *app) planCommand() *cobra.Command {
 		Short: "Show who is affected and exactly which tasks launch would file; writes nothing",
 		Args:  exactArgs(1, "a campaign name or file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.open(cmd.Context(), envOptions{conduit: true, store: true, dryRun: true})
+			e, c, err := a.openCampaign(cmd.Context(), envOptions{conduit: true, store: true, dryRun: true}, args[0])
 			if err != nil {
 				return err
 			}
 			defer e.close()
-			c, err := loadCampaign(e.cfg, args[0])
-			if err != nil {
-				return err
-			}
 			p, err := e.bot.Plan(cmd.Context(), c)
 			if err != nil {
 				return err
