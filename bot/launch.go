@@ -137,6 +137,14 @@ func (b *Bot) check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, *
 	if snap.team != nil {
 		r.add(snap.team.Name, "team visible", true, "tagged and subscribed on every task")
 	}
+	if self.IsAdmin() {
+		// Who the tasks will name decides which edit policies are safe;
+		// launch records these findings, so user.search is asked once.
+		// (A non-admin may not ask: its row above already fails.)
+		if err := b.findNonCompliant(ctx, c, snap); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err := b.checkTaskPolicies(ctx, c, snap, self, r); err != nil {
 		return nil, nil, err
 	}
@@ -178,7 +186,10 @@ func (b *Bot) check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, *
 // checkTaskPolicies makes sure the bot itself satisfies the view and edit
 // policies its tasks will carry: Phabricator refuses to create a task its
 // creator could not see or edit (NOTES fact 25), and that would be found
-// only after the campaign was recorded.
+// only after the campaign was recorded. It also refuses an edit policy that
+// lets a user the tasks name edit them: whoever may edit a task may make
+// it public or rewrite it (NOTES fact 46). snap.findings are the affected
+// users (empty when the bot is not an admin, which fails anyway).
 func (b *Bot) checkTaskPolicies(ctx context.Context, c *campaigns.Campaign, snap *snapshot, self conduit.Whoami, r *CheckReport) error {
 	rec := state.Campaign{}
 	if snap.team != nil {
@@ -187,17 +198,27 @@ func (b *Bot) checkTaskPolicies(ctx context.Context, c *campaigns.Campaign, snap
 	for _, p := range []struct {
 		name   string
 		choice campaigns.PolicyChoice
-	}{{"view policy", c.ViewPolicy}, {"edit policy", c.EditPolicy}} {
+		edit   bool
+	}{{"view policy", c.ViewPolicy, false}, {"edit policy", c.EditPolicy, true}} {
 		value, err := policyValue(p.choice, &rec)
 		if err != nil {
 			r.fail("tasks", p.name, err.Error(), ErrInput)
 			continue
 		}
 		switch {
+		case value == conduit.PolicySubscribers && p.edit:
+			r.add("tasks", p.name, false, "subscribers: every user a task names is subscribed, and could make the task public or rewrite it; use admin")
 		case value == conduit.PolicySubscribers:
 			r.add("tasks", p.name, true, "subscribers (the bot is the author, so subscribed)")
+		case value == conduit.PolicyUsers || value == conduit.PolicyPublic:
+			r.add("tasks", p.name, false, fmt.Sprintf("%q lets anyone %s the tasks, which name non-compliant members of access groups", value, map[bool]string{true: "edit (and so publish)", false: "read"}[p.edit]))
 		case value == conduit.PolicyAdmin:
-			r.add("tasks", p.name, self.IsAdmin(), "administrators")
+			ok, detail := self.IsAdmin(), "administrators"
+			if admins := affected(snap, func(u conduit.User) bool { return u.IsAdmin() }); p.edit && len(admins) > 0 {
+				ok, detail = false, "administrators, and the tasks name administrator(s) "+strings.Join(admins, ", ")+
+					" who could make their task public; set the policy to the bot's own user PHID "+self.PHID
+			}
+			r.add("tasks", p.name, ok, detail)
 		case strings.HasPrefix(value, "PHID-USER-"):
 			r.add("tasks", p.name, value == self.PHID, "one user: "+value+" (must be the bot)")
 		case strings.HasPrefix(value, "PHID-PROJ-"):
@@ -210,15 +231,34 @@ func (b *Bot) checkTaskPolicies(ctx context.Context, c *campaigns.Campaign, snap
 			if len(ps) == 1 {
 				name = ps[0].Name
 			}
-			r.add("tasks", p.name, ok, map[bool]string{
+			detail := map[bool]string{
 				true:  "members of " + name,
 				false: "members of " + name + ", which the bot is not in: Phabricator would refuse to create the tasks",
-			}[ok])
+			}[ok]
+			if len(ps) == 1 && p.edit {
+				if in := affected(snap, func(u conduit.User) bool { return slices.Contains(ps[0].MemberPHIDs, u.PHID) }); len(in) > 0 {
+					ok, detail = false, "members of "+name+", which has affected user(s) "+strings.Join(in, ", ")+
+						" who could make their task public; use admin"
+				}
+			}
+			r.add("tasks", p.name, ok, detail)
 		default:
 			r.add("tasks", p.name, false, fmt.Sprintf("%q is not a policy the bot can check; use subscribers, admin, project or a project PHID", value))
 		}
 	}
 	return nil
+}
+
+// affected lists, as @usernames, the users the tasks will name for whom
+// match holds.
+func affected(snap *snapshot, match func(conduit.User) bool) []string {
+	var out []string
+	for _, f := range snap.findings {
+		if match(f.User) {
+			out = append(out, "@"+f.User.Username)
+		}
+	}
+	return out
 }
 
 // ProbePHID is a well-formed user PHID that no install has (Phabricator
@@ -273,11 +313,8 @@ func (b *Bot) Launch(ctx context.Context, c *campaigns.Campaign) (*LaunchResult,
 	}
 	res := &LaunchResult{Campaign: c.Name, Resumed: exists}
 	if !exists {
-		// The check resolved the groups a moment ago: find the
-		// non-compliant members among those, without asking again.
-		if err := b.findNonCompliant(ctx, c, snap); err != nil {
-			return nil, err
-		}
+		// The check resolved the groups and found the non-compliant
+		// members a moment ago: use those, without asking again.
 		rec := b.newCampaignRecord(c, snap)
 		rec.LaunchedAt = b.now().UTC()
 		findings, list := newFindings(c, snap, b.now())
