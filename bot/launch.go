@@ -317,6 +317,15 @@ func (b *Bot) Launch(ctx context.Context, c *campaigns.Campaign) (*LaunchResult,
 		// members a moment ago: use those, without asking again.
 		rec := b.newCampaignRecord(c, snap)
 		rec.LaunchedAt = b.now().UTC()
+		// The tasks' policies are frozen here: the policies chore puts
+		// them back if anyone changes them.
+		var err error
+		if rec.ViewPolicy, err = policyValue(c.ViewPolicy, &rec); err != nil {
+			return nil, err
+		}
+		if rec.EditPolicy, err = policyValue(c.EditPolicy, &rec); err != nil {
+			return nil, err
+		}
 		findings, list := newFindings(c, snap, b.now())
 		// Render every task before recording anything, so a template
 		// failure leaves no half-launched campaign.
@@ -365,6 +374,10 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 	rec := snap.Campaign
 	spec, err := b.taskSpec(c, &rec, bt, findingsOf(snap.Findings, bt), len(snap.Batches))
 	if err != nil {
+		return false, bt, err
+	}
+	// The policies recorded at launch win over an edited campaign file.
+	if spec.ViewPolicy, spec.EditPolicy, err = taskPolicies(c, &rec); err != nil {
 		return false, bt, err
 	}
 	key := taskKey(bt.Index)
