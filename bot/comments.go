@@ -27,12 +27,16 @@ func (b *Bot) comment(ctx context.Context, r *run, bt state.Batch, key, text str
 			if err != nil {
 				return "", false, err
 			}
+			// Only the bot's own comment counts, and only a version the
+			// bot wrote: a comment keeps every version (NOTES fact 45);
+			// only its author may edit it, but an administrator may
+			// remove it, which adds an empty version by the remover.
 			for _, t := range txs {
 				if t.AuthorPHID != r.rec.BotPHID {
 					continue
 				}
 				for _, cm := range t.Comments {
-					if hasMarker(cm.Raw, campaign, key) {
+					if cm.AuthorPHID == r.rec.BotPHID && hasMarker(cm.Raw, campaign, key) {
 						return t.PHID, true, nil
 					}
 				}

@@ -1,6 +1,8 @@
 package bot_test
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
 )
 
@@ -279,5 +282,99 @@ func TestCrashDuringRestore(t *testing.T) {
 	}
 	if got := h.finding("nomfa2").Status; got != state.StatusRestored {
 		t.Errorf("nomfa2 = %s, want restored", got)
+	}
+}
+
+// failCreate is a Phabricator that refuses to file the task whose
+// description carries marker, before anything is written.
+type failCreate struct {
+	bot.Phabricator
+	marker string
+}
+
+func (f failCreate) CreateTask(ctx context.Context, spec conduit.TaskSpec) (conduit.EditResult, error) {
+	if strings.Contains(spec.Description, f.marker) {
+		return conduit.EditResult{}, errors.New("injected: create refused")
+	}
+	return f.Phabricator.CreateTask(ctx, spec)
+}
+
+// TestForgedMarkerDoesNotHijackRecovery: someone who may edit a task writes
+// batch 2's marker into its description while batch 2's task is still to
+// be filed (its intent recorded, its create failed). The next launch must
+// not adopt that task for batch 2: batch 2's users would never get a task
+// and still be in line for removal. Only what the bot itself wrote when it
+// created a task counts, never the current description.
+func TestForgedMarkerDoesNotHijackRecovery(t *testing.T) {
+	forged := "auditbot-marker: " + campaignName + "/task/batch-2"
+	for _, tt := range []struct {
+		name string
+		// forge rewrites a bot-authored task's description and returns its id.
+		forge func(h *harness) int
+	}{
+		{"into batch 1's task", func(h *harness) int {
+			task, _ := h.srv.Task(1)
+			h.editAs("alice", "T1", conduit.Edit{Type: "description", Value: task.Description + "\n\n" + forged})
+			return 1
+		}},
+		{"into another task the bot filed", func(h *harness) int {
+			res, err := h.client.CreateTask(h.ctx, conduit.TaskSpec{Title: "Operator's task", Description: "filed with the bot's token",
+				ViewPolicy: conduit.PolicySubscribers, EditPolicy: conduit.PolicySubscribers, SubscriberPHIDs: h.phids("alice")})
+			if err != nil {
+				h.t.Fatalf("the bot files an unrelated task: %v", err)
+			}
+			h.editAs("alice", "T"+itoa(res.ObjectID), conduit.Edit{Type: "description", Value: forged})
+			return res.ObjectID
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, fixture{})
+			b := h.newBot(failCreate{Phabricator: h.client, marker: "/task/batch-2"}, h.log)
+			if _, err := b.Launch(h.ctx, h.camp); err == nil {
+				t.Fatal("Launch succeeded although batch 2's create failed")
+			}
+			if got := h.pendingOps(); !slices.Equal(got, []string{"task/batch-2"}) {
+				t.Fatalf("pending ops = %v, want [task/batch-2]", got)
+			}
+			forgedID := tt.forge(h)
+			task, _ := h.srv.Task(forgedID)
+			if !strings.Contains(task.Description, forged) {
+				t.Fatalf("fixture: T%d's description lacks the forged marker", forgedID)
+			}
+
+			h.launch()
+			snap := h.snapshot()
+			owner := map[string]int{}
+			for _, bt := range snap.Batches {
+				if bt.TaskPHID == task.PHID && bt.Index == 2 {
+					t.Errorf("batch 2 adopted T%d, whose marker was forged", forgedID)
+				}
+				if o, dup := owner[bt.TaskPHID]; dup {
+					t.Errorf("batches %d and %d share task %s", o, bt.Index, bt.TaskPHID)
+				}
+				owner[bt.TaskPHID] = bt.Index
+			}
+			bt2 := snap.Batches[1]
+			filed, ok := h.srv.Task(bt2.TaskID)
+			if !ok || filed.PHID != bt2.TaskPHID {
+				t.Fatalf("batch 2's recorded task %s (T%d) is not on the server", bt2.TaskPHID, bt2.TaskID)
+			}
+			for _, u := range bt2.UserPHIDs {
+				if !slices.Contains(filed.SubscriberPHIDs, u) {
+					t.Errorf("batch 2's user %s is not subscribed to its task T%d", u, filed.ID)
+				}
+			}
+			if got := h.pendingOps(); len(got) != 0 {
+				t.Errorf("pending ops after the relaunch: %v", got)
+			}
+		})
+	}
+}
+
+// editAs makes username apply edits to task (a monogram) over Conduit.
+func (h *harness) editAs(username, task string, edits ...conduit.Edit) {
+	h.t.Helper()
+	if _, err := h.as(username).EditTask(h.ctx, task, edits...); err != nil {
+		h.t.Fatalf("%s edits %s: %v", username, task, err)
 	}
 }

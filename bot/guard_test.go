@@ -10,6 +10,7 @@ import (
 
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/phabtest"
 	"github.com/auditbot/auditbot/state"
 )
 
@@ -439,5 +440,72 @@ func TestLaunchCalls(t *testing.T) {
 		if got := calls[method]; got != want {
 			t.Errorf("%s calls = %d, want %d (all: %v)", method, got, want, calls)
 		}
+	}
+}
+
+// TestCheckRefusesEditableByAffectedUsers: whoever may edit a task may make
+// it public or rewrite it (NOTES fact 46), so the pre-flight check refuses
+// an edit policy that lets a user the tasks name edit them, and launch
+// records and files nothing.
+func TestCheckRefusesEditableByAffectedUsers(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		extra   string
+		prepare func(h *harness)
+		want    string // in the failed row's detail; "" means the check passes
+	}{
+		{name: "default is admin", want: ""},
+		{name: "subscribers", extra: "edit_policy: subscribers\n", want: "every user a task names is subscribed"},
+		{name: "team with an affected member", extra: "edit_policy: project\n",
+			prepare: func(h *harness) { h.srv.AddMembers(h.group(groupTeam).PHID, h.botU.PHID, h.phid("nomfa3")) },
+			want:    "affected user(s) @nomfa3"},
+		{name: "team without affected members", extra: "edit_policy: project\n",
+			prepare: func(h *harness) { h.srv.AddMembers(h.group(groupTeam).PHID, h.botU.PHID) }, want: ""},
+		{name: "admin, and an affected user is an admin", prepare: func(h *harness) {
+			u := h.srv.AddUser(phabtest.UserSpec{Username: "rootnomfa", Admin: true})
+			h.srv.AddMembers(h.group(groupNDA).PHID, u.PHID)
+		}, want: "administrator(s) @rootnomfa"},
+		{name: "the bot alone", extra: "edit_policy: PHID-USER-BOT\n", prepare: func(h *harness) {
+			u := h.srv.AddUser(phabtest.UserSpec{Username: "rootnomfa", Admin: true})
+			h.srv.AddMembers(h.group(groupNDA).PHID, u.PHID)
+		}, want: ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, fixture{})
+			if tt.extra != "" {
+				h.camp = h.parseCampaign(fixture{campaignExtra: strings.ReplaceAll(tt.extra, "PHID-USER-BOT", h.botU.PHID)})
+			}
+			if tt.prepare != nil {
+				tt.prepare(h)
+			}
+			report, err := h.bot.Check(h.ctx, h.camp)
+			if err != nil {
+				t.Fatalf("Check: %v", err)
+			}
+			var failed []string
+			for _, row := range report.Rows {
+				if !row.OK {
+					failed = append(failed, row.Subject+": "+row.Check+": "+row.Detail)
+				}
+			}
+			if tt.want == "" {
+				if len(failed) > 0 {
+					t.Fatalf("check failed: %v", failed)
+				}
+				return
+			}
+			if len(failed) != 1 || !strings.Contains(failed[0], "tasks: edit policy: ") || !strings.Contains(failed[0], tt.want) {
+				t.Fatalf("failed rows = %q, want one edit policy row with %q", failed, tt.want)
+			}
+			if _, err := h.bot.Launch(h.ctx, h.camp); !errors.Is(err, bot.ErrCheckFailed) {
+				t.Errorf("Launch: %v, want ErrCheckFailed", err)
+			}
+			if ok, _ := h.store.HasCampaign(campaignName); ok {
+				t.Error("the campaign was recorded")
+			}
+			if n := len(h.srv.Tasks()); n != 0 {
+				t.Errorf("%d task(s) filed", n)
+			}
+		})
 	}
 }

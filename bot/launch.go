@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -136,6 +137,14 @@ func (b *Bot) check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, *
 	if snap.team != nil {
 		r.add(snap.team.Name, "team visible", true, "tagged and subscribed on every task")
 	}
+	if self.IsAdmin() {
+		// Who the tasks will name decides which edit policies are safe;
+		// launch records these findings, so user.search is asked once.
+		// (A non-admin may not ask: its row above already fails.)
+		if err := b.findNonCompliant(ctx, c, snap); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err := b.checkTaskPolicies(ctx, c, snap, self, r); err != nil {
 		return nil, nil, err
 	}
@@ -177,7 +186,10 @@ func (b *Bot) check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, *
 // checkTaskPolicies makes sure the bot itself satisfies the view and edit
 // policies its tasks will carry: Phabricator refuses to create a task its
 // creator could not see or edit (NOTES fact 25), and that would be found
-// only after the campaign was recorded.
+// only after the campaign was recorded. It also refuses an edit policy that
+// lets a user the tasks name edit them: whoever may edit a task may make
+// it public or rewrite it (NOTES fact 46). snap.findings are the affected
+// users (empty when the bot is not an admin, which fails anyway).
 func (b *Bot) checkTaskPolicies(ctx context.Context, c *campaigns.Campaign, snap *snapshot, self conduit.Whoami, r *CheckReport) error {
 	rec := state.Campaign{}
 	if snap.team != nil {
@@ -186,17 +198,27 @@ func (b *Bot) checkTaskPolicies(ctx context.Context, c *campaigns.Campaign, snap
 	for _, p := range []struct {
 		name   string
 		choice campaigns.PolicyChoice
-	}{{"view policy", c.ViewPolicy}, {"edit policy", c.EditPolicy}} {
+		edit   bool
+	}{{"view policy", c.ViewPolicy, false}, {"edit policy", c.EditPolicy, true}} {
 		value, err := policyValue(p.choice, &rec)
 		if err != nil {
 			r.fail("tasks", p.name, err.Error(), ErrInput)
 			continue
 		}
 		switch {
+		case value == conduit.PolicySubscribers && p.edit:
+			r.add("tasks", p.name, false, "subscribers: every user a task names is subscribed, and could make the task public or rewrite it; use admin")
 		case value == conduit.PolicySubscribers:
 			r.add("tasks", p.name, true, "subscribers (the bot is the author, so subscribed)")
+		case value == conduit.PolicyUsers || value == conduit.PolicyPublic:
+			r.add("tasks", p.name, false, fmt.Sprintf("%q lets anyone %s the tasks, which name non-compliant members of access groups", value, map[bool]string{true: "edit (and so publish)", false: "read"}[p.edit]))
 		case value == conduit.PolicyAdmin:
-			r.add("tasks", p.name, self.IsAdmin(), "administrators")
+			ok, detail := self.IsAdmin(), "administrators"
+			if admins := affected(snap, func(u conduit.User) bool { return u.IsAdmin() }); p.edit && len(admins) > 0 {
+				ok, detail = false, "administrators, and the tasks name administrator(s) "+strings.Join(admins, ", ")+
+					" who could make their task public; set the policy to the bot's own user PHID "+self.PHID
+			}
+			r.add("tasks", p.name, ok, detail)
 		case strings.HasPrefix(value, "PHID-USER-"):
 			r.add("tasks", p.name, value == self.PHID, "one user: "+value+" (must be the bot)")
 		case strings.HasPrefix(value, "PHID-PROJ-"):
@@ -209,15 +231,34 @@ func (b *Bot) checkTaskPolicies(ctx context.Context, c *campaigns.Campaign, snap
 			if len(ps) == 1 {
 				name = ps[0].Name
 			}
-			r.add("tasks", p.name, ok, map[bool]string{
+			detail := map[bool]string{
 				true:  "members of " + name,
 				false: "members of " + name + ", which the bot is not in: Phabricator would refuse to create the tasks",
-			}[ok])
+			}[ok]
+			if len(ps) == 1 && p.edit {
+				if in := affected(snap, func(u conduit.User) bool { return slices.Contains(ps[0].MemberPHIDs, u.PHID) }); len(in) > 0 {
+					ok, detail = false, "members of "+name+", which has affected user(s) "+strings.Join(in, ", ")+
+						" who could make their task public; use admin"
+				}
+			}
+			r.add("tasks", p.name, ok, detail)
 		default:
 			r.add("tasks", p.name, false, fmt.Sprintf("%q is not a policy the bot can check; use subscribers, admin, project or a project PHID", value))
 		}
 	}
 	return nil
+}
+
+// affected lists, as @usernames, the users the tasks will name for whom
+// match holds.
+func affected(snap *snapshot, match func(conduit.User) bool) []string {
+	var out []string
+	for _, f := range snap.findings {
+		if match(f.User) {
+			out = append(out, "@"+f.User.Username)
+		}
+	}
+	return out
 }
 
 // ProbePHID is a well-formed user PHID that no install has (Phabricator
@@ -272,13 +313,19 @@ func (b *Bot) Launch(ctx context.Context, c *campaigns.Campaign) (*LaunchResult,
 	}
 	res := &LaunchResult{Campaign: c.Name, Resumed: exists}
 	if !exists {
-		// The check resolved the groups a moment ago: find the
-		// non-compliant members among those, without asking again.
-		if err := b.findNonCompliant(ctx, c, snap); err != nil {
-			return nil, err
-		}
+		// The check resolved the groups and found the non-compliant
+		// members a moment ago: use those, without asking again.
 		rec := b.newCampaignRecord(c, snap)
 		rec.LaunchedAt = b.now().UTC()
+		// The tasks' policies are frozen here: the policies chore puts
+		// them back if anyone changes them.
+		var err error
+		if rec.ViewPolicy, err = policyValue(c.ViewPolicy, &rec); err != nil {
+			return nil, err
+		}
+		if rec.EditPolicy, err = policyValue(c.EditPolicy, &rec); err != nil {
+			return nil, err
+		}
 		findings, list := newFindings(c, snap, b.now())
 		// Render every task before recording anything, so a template
 		// failure leaves no half-launched campaign.
@@ -329,32 +376,20 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 	if err != nil {
 		return false, bt, err
 	}
+	// The policies recorded at launch win over an edited campaign file.
+	if spec.ViewPolicy, spec.EditPolicy, err = taskPolicies(c, &rec); err != nil {
+		return false, bt, err
+	}
 	key := taskKey(bt.Index)
 	var got conduit.Task
 	created, err := b.once(ctx, effect{
 		campaign: c.Name, key: key, kind: "task-created",
 		find: func(ctx context.Context) (string, bool, error) {
-			op, _ := b.opOf(c.Name, key)
-			// Our own tasks, created since the intent was recorded,
-			// carrying this batch's marker. The server stamps tasks with its
-			// own clock, which may be behind the bot's (skew, or a tick run
-			// with --now in the future): search from a day before the
-			// earlier of the two.
-			since := op.CreatedAt
-			if wall := time.Now(); wall.Before(since) {
-				since = wall
+			t, found, err := b.findOwnTask(ctx, c.Name, key, rec.BotPHID)
+			if found {
+				got = t
 			}
-			tasks, err := b.phab.SearchTasks(ctx, conduit.TaskQuery{AuthorPHIDs: []string{rec.BotPHID}, CreatedStart: since.Add(-24 * time.Hour)})
-			if err != nil {
-				return "", false, err
-			}
-			for _, t := range tasks {
-				if hasMarker(t.Description, c.Name, key) {
-					got = t
-					return t.PHID, true, nil
-				}
-			}
-			return "", false, nil
+			return t.PHID, found, err
 		},
 		do: func(ctx context.Context) (string, error) {
 			res, err := b.phab.CreateTask(ctx, spec)
@@ -383,6 +418,87 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 	}
 	b.log.Info().Str("campaign", c.Name).Str("task", bt.Monogram()).Int("batch", bt.Index).Bool("new", created).Msg("task filed")
 	return created, bt, nil
+}
+
+// findOwnTask looks for the task the bot filed for op key in an earlier
+// run that stopped before recording it. Only what the bot itself wrote
+// counts: a task the bot authored, created since the intent, whose creating
+// transactions (authored by the bot) set a description carrying key's
+// marker. The current description does not count: anyone who may edit the
+// task can rewrite it, and a marker forged into another batch's task would
+// otherwise make the bot adopt that task and never file this batch's
+// (NOTES fact 46). A task another batch already owns is never taken.
+func (b *Bot) findOwnTask(ctx context.Context, campaign, key, botPHID string) (conduit.Task, bool, error) {
+	op, err := b.opOf(campaign, key)
+	if err != nil {
+		return conduit.Task{}, false, err
+	}
+	owned := map[string]bool{}
+	err = b.store.View(campaign, func(tx *state.CampaignTx) error {
+		bts, err := tx.Batches()
+		for _, bt := range bts {
+			if bt.TaskPHID != "" {
+				owned[bt.TaskPHID] = true
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return conduit.Task{}, false, err
+	}
+	// The server stamps tasks with its own clock, which may be behind the
+	// bot's (skew, or a tick run with --now in the future): search from a
+	// day before the earlier of the two.
+	since := op.CreatedAt
+	if wall := time.Now(); wall.Before(since) {
+		since = wall
+	}
+	tasks, err := b.phab.SearchTasks(ctx, conduit.TaskQuery{AuthorPHIDs: []string{botPHID}, CreatedStart: since.Add(-24 * time.Hour)})
+	if err != nil {
+		return conduit.Task{}, false, err
+	}
+	for _, t := range tasks {
+		if t.AuthorPHID != botPHID || owned[t.PHID] {
+			continue
+		}
+		txs, err := b.phab.TaskTransactions(ctx, t.PHID, 0)
+		if err != nil {
+			return conduit.Task{}, false, fmt.Errorf("read the history of T%d: %w", t.ID, err)
+		}
+		if createdWithMarker(txs, botPHID, campaign, key) {
+			return t, true, nil
+		}
+	}
+	return conduit.Task{}, false, nil
+}
+
+// createdWithMarker reports whether txs (a task's transactions, oldest
+// first) show the task created by botPHID with a description carrying the
+// marker for key. The description the creation set is the task's first
+// description transaction: it comes right after "create" in the same
+// group (transaction.search.T10.all.json), and any later rewrite has a
+// higher id. Its "new" value is the text as the bot wrote it.
+func createdWithMarker(txs []conduit.Transaction, botPHID, campaign, key string) bool {
+	created := false
+	for _, x := range txs {
+		switch x.Type {
+		case "create":
+			if x.AuthorPHID != botPHID {
+				return false
+			}
+			created = true
+		case "description":
+			if !created || x.AuthorPHID != botPHID {
+				return false
+			}
+			var old, text string
+			if json.Unmarshal(x.Old, &old) != nil || old != "" || json.Unmarshal(x.New, &text) != nil {
+				return false
+			}
+			return hasMarker(text, campaign, key)
+		}
+	}
+	return false
 }
 
 // verifyTask reads a filed task back and fails loudly if the bot cannot see

@@ -101,8 +101,8 @@ func TestPlan(t *testing.T) {
 				if diff := cmp.Diff([]string{"#security-team", "#acl_phabricator-admins"}, task.Subscribers[len(users):]); diff != "" {
 					t.Errorf("task %d: subscribers after the users, the team and the approvers (-want +got):\n%s", task.Batch, diff)
 				}
-				if task.ViewPolicy != conduit.PolicySubscribers || task.EditPolicy != conduit.PolicySubscribers {
-					t.Errorf("task %d policies view=%q edit=%q, want subscribers", task.Batch, task.ViewPolicy, task.EditPolicy)
+				if task.ViewPolicy != conduit.PolicySubscribers || task.EditPolicy != conduit.PolicyAdmin {
+					t.Errorf("task %d policies view=%q edit=%q, want subscribers and admin", task.Batch, task.ViewPolicy, task.EditPolicy)
 				}
 				gotBatches = append(gotBatches, users)
 			}
@@ -176,8 +176,8 @@ func TestLaunch(t *testing.T) {
 		if diff := cmp.Diff(want, sorted(task.SubscriberPHIDs)); diff != "" {
 			t.Errorf("T%d subscribers (-want +got):\n%s", task.ID, diff)
 		}
-		if task.ViewPolicy != conduit.PolicySubscribers || task.EditPolicy != conduit.PolicySubscribers {
-			t.Errorf("T%d policies view=%q edit=%q", task.ID, task.ViewPolicy, task.EditPolicy)
+		if task.ViewPolicy != conduit.PolicySubscribers || task.EditPolicy != conduit.PolicyAdmin {
+			t.Errorf("T%d policies view=%q edit=%q, want subscribers and admin", task.ID, task.ViewPolicy, task.EditPolicy)
 		}
 		if !slices.Contains(task.ProjectPHIDs, team) {
 			t.Errorf("T%d projects %v, want the team", task.ID, task.ProjectPHIDs)

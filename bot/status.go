@@ -100,6 +100,13 @@ func StatusOf(store *state.Store, campaign string) (*Status, error) {
 		if op.State == state.OpPending {
 			st.Attention = append(st.Attention, fmt.Sprintf("write %s was started and not confirmed; the next tick reconciles it", op.Key))
 		}
+		if op.Kind == kindPolicyRestore && op.State == state.OpDone {
+			by := strings.Join(op.Subjects, ", ")
+			if by == "" {
+				by = "someone"
+			}
+			st.Attention = append(st.Attention, fmt.Sprintf("%s: its view or edit policy was changed by %s and the bot put it back; check who could read or edit the task meanwhile", op.Result, by))
+		}
 	}
 	for _, rm := range snap.Removals {
 		if rm.Status == state.RemovalRejected {

@@ -36,6 +36,7 @@ type chore struct {
 // Chores is the tick's table of work, in order.
 var chores = []chore{
 	{"tasks", (*Bot).choreTasks},
+	{"policies", (*Bot).chorePolicies},
 	{"drift", (*Bot).choreDrift},
 	{"replies", (*Bot).choreReplies},
 	{"reminders", (*Bot).choreReminders},

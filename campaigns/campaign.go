@@ -398,8 +398,10 @@ func (f *campaignFile) compile(p *parser) *Campaign {
 		c.Tags = uniqueGroups(p, f.tags, "tags", "project")
 	}
 
-	c.ViewPolicy = f.compilePolicy(p, f.viewPolicy, "view_policy", c.Team)
-	c.EditPolicy = f.compilePolicy(p, f.editPolicy, "edit_policy", c.Team)
+	c.ViewPolicy = f.compilePolicy(p, f.viewPolicy, "view_policy", c.Team, PolicySubscribers)
+	// Whoever may edit a task may make it public or rewrite it, so the
+	// users it names must not (NOTES fact 46): administrators by default.
+	c.EditPolicy = f.compilePolicy(p, f.editPolicy, "edit_policy", c.Team, PolicyAdmin)
 
 	if f.approvers.set() && c.Approvers == "" {
 		p.errorf(f.approvers.n, "approvers", "must name the project whose members approve removals")
@@ -500,9 +502,9 @@ func (f *campaignFile) compileReminders(p *parser) []time.Duration {
 	return out
 }
 
-func (f *campaignFile) compilePolicy(p *parser, v val[string], key, team string) PolicyChoice {
+func (f *campaignFile) compilePolicy(p *parser, v val[string], key, team string, def PolicyKind) PolicyChoice {
 	if !v.set() {
-		return PolicyChoice{Kind: PolicySubscribers}
+		return PolicyChoice{Kind: def}
 	}
 	pc, err := ParsePolicy(v.v)
 	if err != nil {

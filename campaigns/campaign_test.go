@@ -44,7 +44,7 @@ func TestParseCampaignDefaults(t *testing.T) {
 		Reminders:           []time.Duration{30 * 24 * time.Hour, 7 * 24 * time.Hour, 24 * time.Hour},
 		QuietReminders:      true,
 		ViewPolicy:          PolicyChoice{Kind: PolicySubscribers},
-		EditPolicy:          PolicyChoice{Kind: PolicySubscribers},
+		EditPolicy:          PolicyChoice{Kind: PolicyAdmin},
 		Approvers:           "acl*phabricator-admins",
 		HelpURL:             "/settings/panel/multifactor/",
 		Source:              "test.yaml",

@@ -90,7 +90,7 @@ func TestCampaignExampleMFA(t *testing.T) {
 		Team:                "Security-Team",
 		Tags:                []string{"Security-Team"},
 		ViewPolicy:          PolicyChoice{Kind: PolicySubscribers},
-		EditPolicy:          PolicyChoice{Kind: PolicySubscribers},
+		EditPolicy:          PolicyChoice{Kind: PolicyAdmin},
 		Approvers:           "acl*phabricator-admins",
 		AutoApproveNotRisky: false,
 		HelpURL:             "https://www.mediawiki.org/wiki/Phabricator/Help/Two-factor_Authentication",

@@ -2,6 +2,7 @@ package phabtest
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -38,11 +39,31 @@ var t10History = []string{
 	"maniphest.edit.status-back-to-resolved.json",
 }
 
+// lockedTask files T15 as in the lab: view subscribers (user03 among
+// them), edit administrators only (fact 46). Tasks T10-T14 stand in for
+// the lab's other tasks so that the ids, which the errors name, match.
+func lockedTask(l *lab) {
+	beforeLockedTask(l)
+	l.replay("maniphest.edit.create.view-subscribers-edit-admin.json")
+}
+
+// beforeLockedTask brings the fixture to where T15 was filed. The lab had
+// been rebuilt (fact 46), so user03's recorded PHID is a new one.
+func beforeLockedTask(l *lab) {
+	l.recorded["PHID-USER-jcgsyv3o4jeyaahqxv7o"] = l.users["user03"].PHID
+	for id := len(l.s.Tasks()) + 1; id < 15; id++ {
+		l.s.AddTask(TaskSpec{Title: fmt.Sprintf("Lab filler T%d", id), AuthorPHID: l.users["admin"].PHID})
+	}
+}
+
 var restrictedTasks = []string{
 	"maniphest.edit.create.view-subscribers.json",
 	"maniphest.edit.create.view-admin.json",
 	"maniphest.edit.create.view-project.json",
 }
+
+// user03 is the lab's "USER03": a subscriber of T15, not an admin.
+func user03(l *lab) string { return l.users["user03"].Token }
 
 func rawToken(tok string) func(*lab) string { return func(*lab) string { return tok } }
 
@@ -175,6 +196,12 @@ var contractCases = []contractCase{
 	{file: "error.maniphest.edit.bad-transaction-type.json", setup: t10History[:1]},
 	{file: "error.maniphest.edit.restricted-as-non-subscriber.json", setup: t10History[:1]},
 	{file: "error.maniphest.edit.view-admin-task-as-non-admin.json", setup: restrictedTasks[:2]},
+	// fact 46: with edit = administrators, a subscriber comments but may
+	// neither publish the task nor rewrite it.
+	{file: "maniphest.edit.create.view-subscribers-edit-admin.json", prepare: beforeLockedTask},
+	{file: "maniphest.edit.comment.as-subscriber-edit-admin.json", prepare: lockedTask, token: user03},
+	{file: "error.maniphest.edit.view-public.as-subscriber-edit-admin.json", prepare: lockedTask, token: user03},
+	{file: "error.maniphest.edit.description.as-subscriber-edit-admin.json", prepare: lockedTask, token: user03},
 
 	// maniphest.search, maniphest.info (facts 23, 24).
 	{file: "maniphest.search.restricted.as-admin.json", setup: restrictedTasks, exactCursor: true},
@@ -344,4 +371,81 @@ func dig(v any, path ...string) any {
 		v = m[p]
 	}
 	return v
+}
+
+// TestEditPolicyDecidesWhoPublishes is fact 46 from the other side: with
+// edit = subscribers, any subscriber may make the task public or rewrite
+// its description, and transaction.search shows who did it, with the old
+// and new description in full; with edit = admin, the same subscriber may
+// only comment.
+func TestEditPolicyDecidesWhoPublishes(t *testing.T) {
+	for _, tt := range []struct {
+		edit     string
+		wantCode string // "" means allowed
+	}{
+		{PolicySubscribers, ""},
+		{PolicyAdmin, "ERR-CONDUIT-CORE"},
+	} {
+		t.Run(tt.edit, func(t *testing.T) {
+			l := newLab(t)
+			sub := l.users["user03"]
+			task := l.s.AddTask(TaskSpec{Title: "Audit", Description: "created\n\nauditbot-marker: x/task/batch-1",
+				AuthorPHID: l.users["auditbot"].PHID, Subscribers: []string{sub.PHID},
+				ViewPolicy: PolicySubscribers, EditPolicy: tt.edit})
+			ident := task.PHID
+			for _, tx := range []map[string]any{
+				{"type": "comment", "value": "done"},
+				{"type": "description", "value": "auditbot-marker: x/task/batch-2"},
+				{"type": "view", "value": PolicyPublic},
+			} {
+				env := l.callJSON("maniphest.edit", sub.Token, map[string]any{"objectIdentifier": ident, "transactions": []any{tx}})
+				code := ""
+				if env.ErrorCode != nil {
+					code = *env.ErrorCode
+				}
+				want := tt.wantCode
+				if tx["type"] == "comment" {
+					want = "" // interact follows view
+				}
+				if code != want {
+					t.Errorf("%v as a subscriber: error %q (%v), want %q", tx["type"], code, env.ErrorInfo, want)
+				}
+			}
+			got, _ := l.s.Task(task.ID)
+			wantView, wantDesc := PolicySubscribers, task.Description
+			if tt.wantCode == "" {
+				wantView, wantDesc = PolicyPublic, "auditbot-marker: x/task/batch-2"
+			}
+			if diff := cmp.Diff([2]string{wantView, wantDesc}, [2]string{got.ViewPolicy, got.Description}); diff != "" {
+				t.Errorf("task view policy and description (-want +got):\n%s", diff)
+			}
+			env := l.callJSON("transaction.search", l.users["auditbot"].Token, map[string]any{"objectIdentifier": ident})
+			var res struct {
+				Data []struct {
+					Type       *string
+					AuthorPHID string
+					Fields     map[string]any
+				}
+			}
+			if err := json.Unmarshal(env.Result, &res); err != nil {
+				t.Fatal(err)
+			}
+			type row struct{ Type, Author, Old, New string }
+			var descs []row
+			for _, d := range res.Data {
+				if d.Type != nil && *d.Type == "description" {
+					old, _ := d.Fields["old"].(string)
+					descs = append(descs, row{*d.Type, d.AuthorPHID, old, d.Fields["new"].(string)})
+				}
+			}
+			want := []row{{"description", l.users["auditbot"].PHID, "", task.Description}}
+			if tt.wantCode == "" {
+				// Newest first.
+				want = append([]row{{"description", sub.PHID, task.Description, "auditbot-marker: x/task/batch-2"}}, want...)
+			}
+			if diff := cmp.Diff(want, descs); diff != "" {
+				t.Errorf("description transactions (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

@@ -52,7 +52,7 @@ type lab struct {
 	recorded map[string]string
 }
 
-// recordedTaskPHIDs are the recorded PHIDs of T1-T12.
+// recordedTaskPHIDs are the recorded PHIDs of T1-T12 and T15.
 var recordedTaskPHIDs = map[int]string{
 	1: "PHID-TASK-3sirtp5edzbn3zeekzwb", 2: "PHID-TASK-2iitum3hy5i3av776b5l",
 	3: "PHID-TASK-kvn4nyxqaxowddatpqbi", 4: "PHID-TASK-bz5jrpabzblepmikl6hm",
@@ -60,6 +60,7 @@ var recordedTaskPHIDs = map[int]string{
 	7: "PHID-TASK-svsl4zimdcdc5vbbc5d6", 8: "PHID-TASK-azerejmnmorgf5bgkwyn",
 	9: "PHID-TASK-crt6ahe6nvwxchwagw76", 10: "PHID-TASK-ya5ljgulpxbet5jipdxc",
 	11: "PHID-TASK-d65qqpmylcoi35skjke7", 12: "PHID-TASK-dvzf6bqucwmj6ewatyou",
+	15: "PHID-TASK-arcj54etmarmbqqmlgrf",
 }
 
 func newLab(t *testing.T) *lab {

@@ -23,6 +23,11 @@ type Campaign struct {
 	TagPHIDs       []string  `json:"tag_phids,omitempty"`
 	BotPHID        string    `json:"bot_phid"`
 	BotUsername    string    `json:"bot_username,omitempty"`
+	// ViewPolicy and EditPolicy are the Conduit policies the campaign's
+	// tasks carry, frozen at launch: every tick puts them back if someone
+	// changed them. Empty in campaigns launched before they were recorded.
+	ViewPolicy string `json:"view_policy,omitempty"`
+	EditPolicy string `json:"edit_policy,omitempty"`
 	// Source is the campaign file launched, used when campaigns_dir has none.
 	Source string `json:"source,omitempty"`
 	// RemindersDone lists the reminder offsets (as Go durations) already

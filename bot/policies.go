@@ -1,0 +1,217 @@
+package bot
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/state"
+)
+
+// Durable identifiers of the policies chore (see taskKey for the others).
+const (
+	// kindPolicyRestore is the op kind and journal kind of putting back a
+	// task policy someone changed.
+	kindPolicyRestore = "policy-restored"
+	// Conduit's transaction types for a task's policies (NOTES fact 33).
+	xactViewPolicy = "core:view-policy"
+	xactEditPolicy = "core:edit-policy"
+)
+
+// policyRestoreKey is the op key of putting back batch's task policies
+// after the change made by transaction xactID: the same change is undone
+// once, a later change gets its own key.
+func policyRestoreKey(batch, xactID int) string {
+	return policyRestorePrefix(batch) + strconv.Itoa(xactID)
+}
+
+// policyRestorePrefix starts the op key of every restore on batch's task.
+func policyRestorePrefix(batch int) string {
+	return "policy-restore/batch-" + strconv.Itoa(batch) + "/"
+}
+
+// taskPolicies are the view and edit policies the campaign's tasks carry:
+// those recorded at launch, or for a campaign launched before they were
+// recorded, the campaign file's.
+func taskPolicies(c *campaigns.Campaign, rec *state.Campaign) (view, edit string, err error) {
+	view, edit = rec.ViewPolicy, rec.EditPolicy
+	if view == "" {
+		if view, err = policyValue(c.ViewPolicy, rec); err != nil {
+			return "", "", err
+		}
+	}
+	if edit == "" {
+		if edit, err = policyValue(c.EditPolicy, rec); err != nil {
+			return "", "", err
+		}
+	}
+	return view, edit, nil
+}
+
+// chorePolicies reads every task of the campaign (one maniphest.search)
+// and puts back a view or edit policy someone changed. Whoever may edit an
+// audit task may make it public and expose the list of non-compliant
+// members of security groups (NOTES fact 46); the edit policy keeps the
+// users it names out, but an administrator or the assignee still can. Each
+// restore is journaled with who made the change and stays in status as
+// needing a human: someone may have read the task meanwhile.
+func (b *Bot) chorePolicies(ctx context.Context, r *run) error {
+	view, edit, err := taskPolicies(r.c, &r.rec)
+	if err != nil {
+		return err
+	}
+	snap, err := b.store.Snapshot(r.c.Name)
+	if err != nil {
+		return err
+	}
+	var phids []string
+	for _, bt := range snap.Batches {
+		if bt.TaskPHID != "" {
+			phids = append(phids, bt.TaskPHID)
+		}
+	}
+	if len(phids) == 0 {
+		return nil
+	}
+	tasks, err := b.phab.SearchTasks(ctx, conduit.TaskQuery{PHIDs: phids})
+	if err != nil {
+		return fmt.Errorf("read the tasks' policies: %w", err)
+	}
+	byPHID := map[string]conduit.Task{}
+	for _, t := range tasks {
+		byPHID[t.PHID] = t
+	}
+	var errs []error
+	for _, bt := range snap.Batches {
+		if bt.TaskPHID == "" {
+			continue
+		}
+		t, ok := byPHID[bt.TaskPHID]
+		if !ok {
+			// Restricted tasks are silently omitted (NOTES fact 23): the
+			// view policy now shuts the bot out, and only a person can see
+			// who else it lets in.
+			errs = append(errs, fmt.Errorf("%s is no longer visible to the bot: someone changed its view policy; a human must restore it", bt.Monogram()))
+			continue
+		}
+		if t.ViewPolicy == view && t.EditPolicy == edit {
+			// A restore whose answer was lost landed: record it.
+			for _, op := range snap.Ops {
+				if op.Kind == kindPolicyRestore && op.State == state.OpPending && strings.HasPrefix(op.Key, policyRestorePrefix(bt.Index)) {
+					detail := "policy changed by " + cmp.Or(strings.Join(op.Subjects, ", "), "unknown") + "; restored"
+					edits := []conduit.Edit{{Type: "view", Value: view}, {Type: "edit", Value: edit}}
+					if err := b.restoreOnce(ctx, r, bt, op.Key, view, edit, edits, detail, op.Subjects); err != nil {
+						errs = append(errs, fmt.Errorf("%s: %w", bt.Monogram(), err))
+					}
+				}
+			}
+			continue
+		}
+		if err := b.restorePolicies(ctx, r, bt, t, view, edit); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", bt.Monogram(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// restorePolicies puts back t's view and edit policies exactly once per
+// change, and journals who changed them.
+func (b *Bot) restorePolicies(ctx context.Context, r *run, bt state.Batch, t conduit.Task, view, edit string) error {
+	txs, err := b.phab.TaskTransactions(ctx, t.PHID, 0)
+	if err != nil {
+		return fmt.Errorf("read who changed the policies: %w", err)
+	}
+	// The newest policy change names the op; everyone who changed a
+	// policy since the bot last set one is named in the journal.
+	last := 0
+	var changers []string
+	for _, x := range txs {
+		if x.Type != xactViewPolicy && x.Type != xactEditPolicy {
+			continue
+		}
+		last = x.ID
+		if x.AuthorPHID == r.rec.BotPHID {
+			changers = nil
+		} else if !slices.Contains(changers, x.AuthorPHID) {
+			changers = append(changers, x.AuthorPHID)
+		}
+	}
+	names, err := b.usernames(ctx, changers)
+	if err != nil {
+		return err
+	}
+	var what []string
+	var edits []conduit.Edit
+	if t.ViewPolicy != view {
+		what = append(what, fmt.Sprintf("view %s -> %s", t.ViewPolicy, view))
+		edits = append(edits, conduit.Edit{Type: "view", Value: view})
+	}
+	if t.EditPolicy != edit {
+		what = append(what, fmt.Sprintf("edit %s -> %s", t.EditPolicy, edit))
+		edits = append(edits, conduit.Edit{Type: "edit", Value: edit})
+	}
+	by := strings.Join(names, ", ")
+	if by == "" {
+		by = "unknown"
+	}
+	detail := fmt.Sprintf("policy changed by %s; restored %s", by, strings.Join(what, ", "))
+	b.log.Warn().Str("campaign", r.c.Name).Str("task", bt.Monogram()).Strs("changed_by", names).Str("restore", strings.Join(what, ", ")).Msg("task policy was changed")
+	return b.restoreOnce(ctx, r, bt, policyRestoreKey(bt.Index, last), view, edit, edits, detail, names)
+}
+
+// restoreOnce sends edits to put back bt's task policies, exactly once for
+// key. After a crash the restore landed if the task carries the policies
+// again.
+func (b *Bot) restoreOnce(ctx context.Context, r *run, bt state.Batch, key, view, edit string, edits []conduit.Edit, detail string, names []string) error {
+	t := bt.TaskPHID
+	done, err := b.once(ctx, effect{
+		campaign: r.c.Name, key: key, kind: kindPolicyRestore,
+		find: func(ctx context.Context) (string, bool, error) {
+			got, err := b.phab.SearchTasks(ctx, conduit.TaskQuery{PHIDs: []string{t}})
+			if err != nil {
+				return "", false, err
+			}
+			ok := len(got) == 1 && got[0].ViewPolicy == view && got[0].EditPolicy == edit
+			return bt.Monogram(), ok, nil
+		},
+		do: func(ctx context.Context) (string, error) {
+			if _, err := b.phab.EditTask(ctx, t, edits...); err != nil {
+				return "", fmt.Errorf("restore the policies (%s): %w", detail, err)
+			}
+			return bt.Monogram(), nil
+		},
+		entry:    state.Entry{Actor: r.rec.BotUsername, Task: bt.Monogram(), Detail: detail},
+		subjects: names,
+	})
+	if done {
+		r.event("%s: %s", bt.Monogram(), detail)
+	}
+	return err
+}
+
+// usernames names users by @username where Phabricator knows them, by PHID
+// otherwise.
+func (b *Bot) usernames(ctx context.Context, phids []string) ([]string, error) {
+	if len(phids) == 0 {
+		return nil, nil
+	}
+	users, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: phids})
+	if err != nil {
+		return nil, fmt.Errorf("name who changed the policies: %w", err)
+	}
+	name := map[string]string{}
+	for _, u := range users {
+		name[u.PHID] = "@" + u.Username
+	}
+	out := make([]string, len(phids))
+	for i, p := range phids {
+		out[i] = cmp.Or(name[p], p)
+	}
+	return out, nil
+}
