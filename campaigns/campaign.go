@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -143,8 +142,50 @@ type Campaign struct {
 	// HelpURL is linked from tasks: an absolute http(s) URL or a path on
 	// the Phabricator instance (see HelpLink).
 	HelpURL string
+	// AllowShortNotice lets the campaign launch with a cutoff closer than
+	// the config's min_notice, or in the past (see CheckNotice).
+	AllowShortNotice bool
 	// Source is the file the campaign came from, for messages.
 	Source string
+
+	// CutoffLine is the line of the cutoff key, for CheckNotice's error;
+	// 0 for a campaign not read from a file.
+	CutoffLine int
+}
+
+// CheckNotice reports, as a *LineError naming the cutoff's line, a cutoff
+// earlier than launchAt + minNotice: tasks would name a deadline the
+// affected users cannot meet, or one already past, and the next tick would
+// propose their removal. force (launch --allow-short-notice) or the
+// campaign's allow_short_notice key let it through. Check it before a
+// campaign is launched, never on ticks of a launched one: its cutoff was
+// accepted when it launched.
+func (c *Campaign) CheckNotice(launchAt time.Time, minNotice time.Duration, force bool) error {
+	if force || c.AllowShortNotice {
+		return nil
+	}
+	earliest := launchAt.Add(minNotice)
+	if !c.Cutoff.Before(earliest) {
+		return nil
+	}
+	var why string
+	if c.Cutoff.After(launchAt) {
+		why = fmt.Sprintf("is only %s after launch, less than min_notice (%s)", roundNotice(c.Cutoff.Sub(launchAt)), roundNotice(minNotice))
+	} else {
+		why = "is in the past"
+	}
+	return &LineError{File: c.Source, Line: c.CutoffLine, Key: "cutoff", Msg: fmt.Sprintf(
+		"%s %s: affected users get no time to act, and removal would be proposed at once; the earliest cutoff is %s. "+
+			"Move the cutoff, or launch anyway with launch --allow-short-notice (or allow_short_notice: true in the campaign file)",
+		c.CutoffDate, why, earliest.UTC().Format(time.DateOnly))}
+}
+
+// roundNotice prints a notice period in days, or hours under two days.
+func roundNotice(d time.Duration) string {
+	if d >= 2*day {
+		return fmt.Sprintf("%d days", d/day)
+	}
+	return fmt.Sprintf("%d hours", d/time.Hour)
 }
 
 // Has reports whether the campaign audits for criterion c.
@@ -233,7 +274,7 @@ func checkName(s string) error {
 // state, so a file copied without renaming the campaign would otherwise
 // act on the original campaign's tasks.
 func LoadCampaign(path string) (*Campaign, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("campaigns: reading campaign: %w", err)
 	}
@@ -299,6 +340,7 @@ type campaignFile struct {
 	approvers              val[string]
 	autoApprove            val[bool]
 	helpURL                val[string]
+	allowShortNotice       val[bool]
 }
 
 func (f *campaignFile) parse(p *parser, root *yaml.Node) {
@@ -328,6 +370,7 @@ func (f *campaignFile) parse(p *parser, root *yaml.Node) {
 		{name: "approvers", required: true, parse: str(&f.approvers, "approvers")},
 		{name: "auto_approve_not_risky", parse: boolean(&f.autoApprove, "auto_approve_not_risky")},
 		{name: "help_url", parse: str(&f.helpURL, "help_url")},
+		{name: "allow_short_notice", parse: boolean(&f.allowShortNotice, "allow_short_notice")},
 	})
 }
 
@@ -344,6 +387,7 @@ func (f *campaignFile) compile(p *parser) *Campaign {
 		Approvers:           strings.TrimSpace(f.approvers.v),
 		AutoApproveNotRisky: f.autoApprove.v,
 		HelpURL:             strings.TrimSpace(f.helpURL.or(DefaultHelpURL)),
+		AllowShortNotice:    f.allowShortNotice.v,
 	}
 
 	if f.name.set() {
@@ -384,6 +428,7 @@ func (f *campaignFile) compile(p *parser) *Campaign {
 			p.errorf(f.cutoff.n, "cutoff", "%v", err)
 		}
 		c.Cutoff = t
+		c.CutoffLine = f.cutoff.n.Line
 	}
 
 	c.Reminders = DefaultReminders()

@@ -41,6 +41,7 @@ func TestParseCampaignDefaults(t *testing.T) {
 		BatchSize:           20,
 		Cutoff:              time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC),
 		CutoffDate:          "2027-02-28",
+		CutoffLine:          4,
 		Reminders:           []time.Duration{30 * 24 * time.Hour, 7 * 24 * time.Hour, 24 * time.Hour},
 		QuietReminders:      true,
 		ViewPolicy:          PolicyChoice{Kind: PolicySubscribers},

@@ -31,6 +31,9 @@ const (
 	DefaultLogFormat     = "console"
 	DefaultTickEvery     = 15 * time.Minute
 	DefaultCampaignsDir  = "campaigns"
+	// DefaultMinNotice is how long affected users get at least between a
+	// campaign's launch and its cutoff, unless the config sets min_notice.
+	DefaultMinNotice = 14 * day
 	// DefaultRisk is the risk of groups the config does not list. It is
 	// security, not the lowest level, so that an unlisted group always
 	// needs two approvers and is never auto-approved.
@@ -66,6 +69,9 @@ type Config struct {
 	Groups map[string]Risk
 	// DefaultRisk is the risk of groups not listed in Groups.
 	DefaultRisk Risk
+	// MinNotice is the least time between a campaign's launch and its
+	// cutoff; see Campaign.CheckNotice.
+	MinNotice time.Duration
 	// Source is the file the config came from, for messages.
 	Source string
 }
@@ -107,7 +113,7 @@ const tokenInYAML = "the Conduit token must not be written in the config file; "
 // LoadConfig reads and validates the bot configuration at path. On error
 // it reports every problem found, each with its file and line.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("campaigns: reading config: %w", err)
 	}
@@ -145,6 +151,7 @@ type configFile struct {
 	campaignsDir        val[string]
 	groups              []groupEntry
 	defaultRisk         val[Risk]
+	minNotice           val[string]
 }
 
 type groupEntry struct {
@@ -181,6 +188,7 @@ func (f *configFile) parse(p *parser, root *yaml.Node) {
 		}},
 		{name: "campaigns_dir", parse: into(&f.campaignsDir, keyed(p.str, "campaigns_dir"))},
 		{name: "groups", parse: func(n *yaml.Node) { f.parseGroups(p, n) }},
+		{name: "min_notice", parse: into(&f.minNotice, keyed(p.str, "min_notice"))},
 		{name: "default_risk", parse: into(&f.defaultRisk, func(n *yaml.Node) (Risk, bool) { return p.risk(n, "default_risk") })},
 		{name: "token", secret: tokenInYAML},
 		{name: "api_token", secret: tokenInYAML},
@@ -313,6 +321,14 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 	}
 	for _, g := range f.groups {
 		cfg.Groups[g.name] = g.risk.v
+	}
+	cfg.MinNotice = DefaultMinNotice
+	if f.minNotice.set() {
+		d, err := ParseOffset(f.minNotice.v)
+		if err != nil {
+			p.errorf(f.minNotice.n, "min_notice", "%v", err)
+		}
+		cfg.MinNotice = d
 	}
 	return cfg
 }

@@ -39,6 +39,7 @@ func TestConfigExample(t *testing.T) {
 			"acl*community-relations": RiskNotRisky,
 		},
 		DefaultRisk: RiskSecurity,
+		MinNotice:   DefaultMinNotice,
 		Source:      path,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
@@ -47,7 +48,7 @@ func TestConfigExample(t *testing.T) {
 	checkAllKeysDocumented(t, path, []string{
 		"conduit", "conduit.url", "conduit.token_file", "conduit.timeout", "conduit.requests_per_second",
 		"state_file", "templates_dir", "log", "log.level", "log.format", "schedule", "schedule.tick_every",
-		"campaigns_dir", "groups", "default_risk",
+		"campaigns_dir", "groups", "default_risk", "min_notice",
 	})
 }
 
@@ -85,6 +86,7 @@ func TestCampaignExampleMFA(t *testing.T) {
 		BatchSize:           20,
 		Cutoff:              time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC),
 		CutoffDate:          "2027-02-28",
+		CutoffLine:          54,
 		Reminders:           []time.Duration{30 * 24 * time.Hour, 7 * 24 * time.Hour, 24 * time.Hour},
 		QuietReminders:      true,
 		Team:                "Security-Team",
@@ -102,7 +104,7 @@ func TestCampaignExampleMFA(t *testing.T) {
 	checkAllKeysDocumented(t, path, []string{
 		"name", "title", "criteria", "groups", "exclude", "exclude.users", "exclude.bots", "exclude.mailing_lists",
 		"batch_size", "cutoff", "reminders", "quiet_reminders", "team", "tags", "view_policy", "edit_policy",
-		"approvers", "auto_approve_not_risky", "help_url",
+		"approvers", "auto_approve_not_risky", "help_url", "allow_short_notice",
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -40,6 +41,29 @@ func (e *LineError) Error() string {
 	}
 	b.WriteString(e.Msg)
 	return b.String()
+}
+
+// MaxFileSize is the largest config or campaign file read. Real ones are
+// a few kilobytes; a mistaken path to a log or a database would otherwise
+// be parsed whole into memory (64 MB of YAML took 1.4 GB).
+const MaxFileSize = 1 << 20
+
+// readFile reads a config or campaign file of at most MaxFileSize bytes;
+// a bigger one is a *LineError, so it is bad input like any other.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, &LineError{File: path, Msg: fmt.Sprintf("is larger than %d MiB, the limit for config and campaign files; is this the right file?", MaxFileSize>>20)}
+	}
+	return data, nil
 }
 
 // parser collects the problems found in one file. It never stops at the
@@ -88,6 +112,10 @@ func (p *parser) syntaxError(err error) {
 // document parses data as exactly one YAML document and returns its root
 // node, or nil after recording why there is none.
 func (p *parser) document(data []byte, want string) *yaml.Node {
+	if len(data) > MaxFileSize {
+		p.errorf(nil, "", "is larger than %d MiB, the limit for config and campaign files; is this the right file?", MaxFileSize>>20)
+		return nil
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {

@@ -12,7 +12,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"time"
@@ -48,6 +51,13 @@ var (
 	ErrNotFound = errors.New("state: not found")
 	// ErrSchema: the file was written by a newer auditbot.
 	ErrSchema = errors.New("state: unsupported schema version")
+	// ErrDamaged: the file at the state path is not a usable auditbot
+	// state file: empty, not bbolt, another program's bbolt file, or
+	// failing bbolt's consistency check. Open never re-initialises or
+	// writes into such a file: an empty file would lose every campaign
+	// (the next launch files every task again), and a foreign file
+	// belongs to someone else.
+	ErrDamaged = errors.New("state: not an intact auditbot state file")
 )
 
 // Store is an open state file.
@@ -65,31 +75,45 @@ type Options struct {
 	ReadOnly bool
 }
 
-// Open opens or creates the state file at path.
+// damagedHint ends every ErrDamaged message: what the operator can do.
+const damagedHint = "auditbot never re-initialises or writes into an existing file; restore it from a backup (auditbot state backup), or move it away if it holds nothing you need"
+
+// Open opens the state file at path, creating it only when nothing exists
+// at path. An existing file is verified before anything is written to it:
+// it must be a bbolt file carrying auditbot's schema key that passes
+// bbolt's consistency check; otherwise Open fails with ErrDamaged (or
+// ErrSchema for a newer auditbot's file) and leaves the file as it was.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = time.Second
 	}
-	if opts.ReadOnly {
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("state: open %s: %w", path, err)
-		}
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("%w: %s (is a daemon or another command running?)", ErrLocked, path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("state: open %s: %w", path, err)
-	}
-	s := &Store{db: db, path: path}
-	if opts.ReadOnly {
-		if err := s.checkSchema(); err != nil {
-			db.Close()
+	_, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !opts.ReadOnly:
+		if err := create(path); err != nil {
 			return nil, err
 		}
-		return s, nil
+	case err != nil:
+		return nil, fmt.Errorf("state: open %s: %w", path, err)
 	}
+	// Verify through a read-only handle first: bbolt's read-write open
+	// initialises an empty file and may write a freelist, so a file is
+	// opened for writing only once it is known to be ours and intact.
+	db, err := openVerified(path, opts.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ReadOnly {
+		return &Store{db: db, path: path}, nil
+	}
+	if err := db.Close(); err != nil {
+		return nil, fmt.Errorf("state: close %s after verifying: %w", path, err)
+	}
+	db, err = boltOpen(path, bolt.Options{Timeout: opts.LockTimeout})
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: db, path: path}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
@@ -97,30 +121,153 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) init() error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+// create makes a new, initialised state file at path, only if nothing is
+// there. It builds the file under a temporary name in the same directory
+// and links it into place, which fails if path exists (O_EXCL semantics):
+// a crash never leaves an empty or half-initialised file at path, which the
+// next Open would have to refuse. Losing the race to another process that
+// created path meanwhile is fine: Open then verifies that file.
+func create(path string) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".new-*")
+	if err != nil {
+		return fmt.Errorf("state: create %s: %w", path, err)
+	}
+	tmp := f.Name()
+	f.Close()
+	defer os.Remove(tmp)
+	db, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return fmt.Errorf("state: create %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucket(bucketMeta)
 		if err != nil {
-			return fmt.Errorf("state: create meta bucket: %w", err)
+			return err
 		}
-		if _, err := tx.CreateBucketIfNotExists(bucketCampaigns); err != nil {
-			return fmt.Errorf("state: create campaigns bucket: %w", err)
+		if _, err := tx.CreateBucket(bucketCampaigns); err != nil {
+			return err
 		}
-		v := meta.Get(keySchema)
-		if v == nil {
-			return meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion)))
+		return meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion)))
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("state: create %s: %w", path, err)
+	}
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("state: create %s: %w", path, err)
+	}
+	return nil
+}
+
+// boltOpen opens path with bbolt, turning bbolt's panics on corrupt pages
+// (it panics while loading a damaged freelist, for one) and its "not a
+// bbolt file" errors into ErrDamaged.
+func boltOpen(path string, o bolt.Options) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			// The file handle bbolt had opened is lost with the panic;
+			// the process is about to report the error and exit.
+			db, err = nil, fmt.Errorf("%w: %s: bbolt failed reading it (%v); %s", ErrDamaged, path, r, damagedHint)
 		}
-		return checkVersion(v)
+	}()
+	db, err = bolt.Open(path, 0o600, &o)
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return nil, fmt.Errorf("%w: %s (is a daemon or another command running?)", ErrLocked, path)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
+		return nil, fmt.Errorf("%w: %s is not a bbolt database, or its header is damaged (%v); %s", ErrDamaged, path, err, damagedHint)
+	case err != nil:
+		return nil, fmt.Errorf("state: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// openVerified opens an existing file read-only and verifies it: not
+// empty, a bbolt file, not truncated, auditbot's schema key in a version
+// this code reads, and bbolt's consistency check. It returns the open
+// read-only handle.
+func openVerified(path string, timeout time.Duration) (*bolt.DB, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("state: open %s: %w", path, err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrDamaged, path)
+	}
+	if info.Size() == 0 {
+		// bbolt would initialise an empty file as a new database: the
+		// campaigns it held would be forgotten and relaunched.
+		return nil, fmt.Errorf("%w: %s is empty (0 bytes); %s", ErrDamaged, path, damagedHint)
+	}
+	db, err := boltOpen(path, bolt.Options{Timeout: timeout, ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := verify(db, path, info.Size()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// verify checks an open database; see openVerified.
+func verify(db *bolt.DB, path string, fileSize int64) (err error) {
+	// bbolt panics on some corrupt pages rather than returning an error;
+	// a fault on the mapped file becomes a panic too.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s: bbolt failed reading it (%v); %s", ErrDamaged, path, r, damagedHint)
+		}
+	}()
+	return db.View(func(tx *bolt.Tx) error {
+		// Pages past the end of a truncated file are mapped but not
+		// backed: reading them would kill the process with SIGBUS.
+		if tx.Size() > fileSize {
+			return fmt.Errorf("%w: %s is truncated (%d bytes, its header says %d); %s", ErrDamaged, path, fileSize, tx.Size(), damagedHint)
+		}
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil || meta.Get(keySchema) == nil {
+			return fmt.Errorf("%w: %s is a bbolt database without auditbot's schema key: another program's file? %s", ErrDamaged, path, damagedHint)
+		}
+		if err := checkVersion(meta.Get(keySchema)); err != nil {
+			return err
+		}
+		if err := checkTx(tx); err != nil {
+			return fmt.Errorf("%w: %s: %w; %s", ErrDamaged, path, err, damagedHint)
+		}
+		return nil
 	})
 }
 
-func (s *Store) checkSchema() error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if meta == nil {
-			return fmt.Errorf("%w: %s has no auditbot metadata", ErrSchema, s.path)
+// checkTx runs bbolt's consistency check and returns the first problem.
+func checkTx(tx *bolt.Tx) error {
+	// Drain the channel: tx.Check's goroutine blocks on every error it
+	// sends, and returning early would leave it reading pages after the
+	// transaction ended. It recovers its own panics and sends them.
+	var first error
+	for err := range tx.Check() {
+		if first == nil {
+			first = fmt.Errorf("integrity: %w", err)
 		}
-		return checkVersion(meta.Get(keySchema))
+	}
+	return first
+}
+
+// init adds the campaigns bucket to a verified file that lacks it; a file
+// that has it is not written to.
+func (s *Store) init() error {
+	var ok bool
+	if err := s.db.View(func(tx *bolt.Tx) error { ok = tx.Bucket(bucketCampaigns) != nil; return nil }); err != nil || ok {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(bucketCampaigns); err != nil {
+			return fmt.Errorf("state: create campaigns bucket: %w", err)
+		}
+		return nil
 	})
 }
 
@@ -138,16 +285,10 @@ func (s *Store) Close() error { return s.db.Close() }
 // Check runs bbolt's consistency check and returns the first problem.
 func (s *Store) Check() error {
 	return s.db.View(func(tx *bolt.Tx) error {
-		// Drain the channel: tx.Check's goroutine blocks on every error it
-		// sends, and returning early would leave it reading pages after
-		// the transaction ended.
-		var first error
-		for err := range tx.Check() {
-			if first == nil {
-				first = fmt.Errorf("state: integrity: %w", err)
-			}
+		if err := checkTx(tx); err != nil {
+			return fmt.Errorf("state: %w", err)
 		}
-		return first
+		return nil
 	})
 }
 

@@ -139,7 +139,7 @@ func TestOpenSchema(t *testing.T) {
 		{name: "newer version read-only", prepare: func(t *testing.T, p string) { setSchema(t, p, newer) }, opts: Options{ReadOnly: true}, wantErr: ErrSchema},
 		{name: "zero version", prepare: func(t *testing.T, p string) { setSchema(t, p, "0") }, wantErr: ErrSchema},
 		{name: "garbage version", prepare: func(t *testing.T, p string) { setSchema(t, p, "v1") }, wantErr: ErrSchema},
-		{name: "bbolt file of another program, read-only", opts: Options{ReadOnly: true}, wantErr: ErrSchema,
+		{name: "bbolt file of another program, read-only", opts: Options{ReadOnly: true}, wantErr: ErrDamaged,
 			prepare: func(t *testing.T, p string) {
 				db, err := bolt.Open(p, 0o600, nil)
 				if err != nil {

@@ -251,6 +251,18 @@ func TestNameInjection(t *testing.T) {
 			d.RealName, d.Reason, d.Until = v, v, v
 			return d
 		}},
+		// The username also goes into the commands offered to approvers,
+		// inside a code span it must not break out of.
+		{ExemptionRequested, func(v string) any {
+			d := Sample(ExemptionRequested).(ReplyData)
+			d.Username = v
+			return d
+		}},
+		{RestoreRequested, func(v string) any {
+			d := Sample(RestoreRequested).(ReplyData)
+			d.Username = v
+			return d
+		}},
 		{ExemptionDecision, func(v string) any {
 			d := Sample(ExemptionDecision).(ReplyData)
 			d.Decision, d.Reason, d.Until = DecisionDenied, v, v

@@ -83,7 +83,24 @@ func goldenCases() []struct {
 	rejected.Decision, rejected.Reason = DecisionRejected, "Two of these users enabled MFA this morning."
 	onLeave := Sample(ExemptionRequested).(ReplyData)
 	onLeave.Reason = ""
+	// One item: "this membership", "This user", not "these".
+	oneRemoved := Sample(RemovalNotice).(RemovalNoticeData)
+	oneRemoved.Removed = oneRemoved.Removed[:1]
+	oneProposed := Sample(RemovalProposal).(RemovalProposalData)
+	oneProposed.Items = oneProposed.Items[:1]
+	twoUnsubscribed := Sample(Reminder).(ReminderData)
+	twoUnsubscribed.Unsubscribed = append(twoUnsubscribed.Unsubscribed, twoUnsubscribed.Pending[0])
+	// No team: no "tell  on this task" or "ask .".
+	noTeamTask := Sample(TaskDescription).(TaskData)
+	noTeamTask.Team = ""
+	noTeamHuman := Sample(NeedsHuman).(ReplyData)
+	noTeamHuman.Team = ""
 	return append(cases,
+		tc{"removal-notice-one", RemovalNotice, oneRemoved},
+		tc{"removal-proposal-one", RemovalProposal, oneProposed},
+		tc{"reminder-two-unsubscribed", Reminder, twoUnsubscribed},
+		tc{"task-description-no-team", TaskDescription, noTeamTask},
+		tc{"needs-human-no-team", NeedsHuman, noTeamHuman},
 		tc{"exemption-decision-denied", ExemptionDecision, denied},
 		tc{"reminder-last-day", Reminder, lastDay},
 		tc{"task-title-single-batch", TaskTitle, single},

@@ -95,6 +95,7 @@ their replies and deadlines, and removes them after an approver agrees.`,
 		a.approveCommand(),
 		a.restoreCommand(),
 		a.extendCommand(),
+		a.stateCommand(),
 		a.demoCommand(),
 	)
 	// Cobra's own flag and argument errors are usage errors (exit 2), as

@@ -19,6 +19,7 @@ const (
 	ExitRefused   = 4 // a check failed, not an approver, permission denied, refused
 	ExitState     = 5 // the state file is locked or from a newer auditbot
 	ExitTickError = 6 // a tick ran but some campaign or chore failed
+	ExitDamaged   = 7 // the state file is empty, not auditbot's, or fails its check
 )
 
 // exitCode maps an error to the exit code.
@@ -39,6 +40,8 @@ func exitCode(err error) int {
 		return ExitRefused
 	case errors.Is(err, state.ErrLocked), errors.Is(err, state.ErrSchema):
 		return ExitState
+	case errors.Is(err, state.ErrDamaged):
+		return ExitDamaged
 	}
 	return ExitFailure
 }

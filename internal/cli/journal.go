@@ -27,7 +27,11 @@ func (a *app) journalCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SEQ\tAT\tKIND\tACTOR\tTASK\tUSER\tGROUP\tDETAIL")
 			for _, en := range entries {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", en.Seq, en.At.Format("2006-01-02 15:04"), en.Kind, en.Actor, en.Task, en.User, en.Group, en.Detail)
+				// Every text field may hold what others wrote
+				// (usernames, comment excerpts): one line each, with
+				// terminal controls escaped.
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", en.Seq, en.At.Format("2006-01-02 15:04"), escapeText(en.Kind),
+					escapeText(en.Actor), escapeText(en.Task), escapeText(en.User), escapeText(en.Group), escapeText(en.Detail))
 			}
 			return tw.Flush()
 		},

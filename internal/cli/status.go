@@ -44,7 +44,10 @@ func (a *app) statusCommand() *cobra.Command {
 				if i > 0 {
 					fmt.Fprintln(a.stdout)
 				}
-				if err := st.WriteText(a.stdout); err != nil {
+				// Names, notes and comments in it come from others:
+				// escape terminal controls (JSON output is escaped
+				// by encoding/json already).
+				if err := st.WriteText(textWriter{a.stdout}); err != nil {
 					return err
 				}
 			}

@@ -3,11 +3,15 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/state"
 	"github.com/auditbot/auditbot/templates"
 )
 
@@ -36,12 +40,25 @@ func (a *app) validateCommand() *cobra.Command {
 				}
 				args = append(args, names...)
 			}
+			launched, known := launchedCampaigns(cfg.StateFile)
+			now := time.Now()
 			var errs []error
 			for _, arg := range args {
 				c, err := loadCampaign(cfg, arg)
 				if err != nil {
 					errs = append(errs, err)
 					continue
+				}
+				// Would launch accept the cutoff now? Not asked of a
+				// launched campaign: its cutoff was accepted then.
+				if !launched[c.Name] {
+					if err := c.CheckNotice(now, cfg.MinNotice, false); err != nil {
+						if known {
+							errs = append(errs, err)
+							continue
+						}
+						fmt.Fprintf(a.stdout, "campaign %s: warning (the state file could not be read to tell whether it is launched): %v\n", c.Name, err)
+					}
 				}
 				fmt.Fprintf(a.stdout, "campaign %s: ok (%d group(s), cutoff %s)\n", c.Name, len(c.Groups), c.CutoffDate)
 			}
@@ -52,4 +69,28 @@ func (a *app) validateCommand() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// launchedCampaigns returns the campaigns recorded in the state file, and
+// whether it knows: no state file means none is launched; a file it
+// cannot read (the daemon holds it, or it is damaged) means it cannot
+// tell. validate stays offline and never fails on the state file itself.
+func launchedCampaigns(path string) (map[string]bool, bool) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, true
+	}
+	st, err := state.Open(path, state.Options{ReadOnly: true, LockTimeout: 200 * time.Millisecond})
+	if err != nil {
+		return nil, false
+	}
+	defer st.Close()
+	names, err := st.CampaignNames()
+	if err != nil {
+		return nil, false
+	}
+	out := make(map[string]bool, len(names))
+	for _, n := range names {
+		out[n] = true
+	}
+	return out, true
 }
