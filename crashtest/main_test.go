@@ -10,7 +10,10 @@ import (
 	"testing"
 )
 
-var fullSweep = flag.Bool("crash.full", false, "kill the binary at every write in both phases (make crash), not a sample")
+var (
+	fullSweep  = flag.Bool("crash.full", false, "kill the binary at every write in both phases (make crash), not a sample")
+	laterSweep = flag.Bool("crash.later", false, "also run TestCrashSweepLater, where a killed tick is rerun only at the next step")
+)
 
 // binDir holds the binary under test, built once per test process.
 var (

@@ -188,6 +188,24 @@ func (w *world) collect() (outcome, []string) {
 			violation("removed %s, which no approved removal batch holds", rm)
 		}
 	}
+	// Nobody is removed without the batch having been announced on their
+	// own task: that announcement is what they and the approvers saw.
+	taskOfBatch := map[int]int{}
+	for _, bt := range snap.Batches {
+		taskOfBatch[bt.Index] = bt.TaskID
+	}
+	for _, r := range snap.Removals {
+		for _, it := range r.Items {
+			if !slices.Contains(removed, fmt.Sprintf("%s from %s", it.Username, it.GroupName)) {
+				continue
+			}
+			task := taskOfBatch[it.Batch]
+			key := fmt.Sprintf("T%d removal/%s/proposal/batch-%d", task, r.Label(), it.Batch)
+			if o.Comments[key] == 0 {
+				violation("removed %s from %s by %s, never announced on their task T%d", it.Username, it.GroupName, r.Label(), task)
+			}
+		}
+	}
 	journal, err := st.Journal(campaignName)
 	if err != nil {
 		violation("journal: %v", err)

@@ -63,11 +63,10 @@ func onTaskOf(author, subject, text string) action {
 // announcement).
 func onAnnouncedTasks(author, text string) action {
 	return action{fmt.Sprintf("@%s on every task with a removal announcement: %q", author, text), func(w *world) error {
-		tasks := w.announcedTasks()
-		if len(tasks) == 0 {
-			return fmt.Errorf("no task has a removal announcement")
-		}
-		for _, task := range tasks {
+		// None (after a kill that the bot has not recovered from yet)
+		// means nothing to approve; the golden run checks that removals
+		// happen.
+		for _, task := range w.announcedTasks() {
 			if err := w.comment(author, task, text); err != nil {
 				return err
 			}

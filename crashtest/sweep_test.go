@@ -2,6 +2,7 @@ package crashtest
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -28,10 +29,26 @@ type played struct {
 // play runs the script to the end. When the armed kill point fires, the
 // killed step's command runs again, without a kill, and the script goes
 // on. Every command that is not killed must exit 0.
-func (w *world) play(steps []step) played {
+func (w *world) play(steps []step) played { return w.playMode(steps, rerunNow) }
+
+// rerunMode is what follows a kill.
+type rerunMode int
+
+const (
+	// rerunNow runs the killed command again at once, at the same time:
+	// the operator or supervisor restarts it.
+	rerunNow rerunMode = iota
+	// rerunLater runs a killed tick again only at the next step, after
+	// that step's people have acted: a daemon that died and ticks again
+	// later. Other commands (launch) are rerun at once.
+	rerunLater
+)
+
+// playMode is play with a choice of what follows the kill.
+func (w *world) playMode(steps []step, mode rerunMode) played {
 	w.t.Helper()
 	var p played
-	for _, s := range steps {
+	for i, s := range steps {
 		w.clock.Set(s.at)
 		for _, a := range s.actions {
 			if err := a.do(w); err != nil {
@@ -41,6 +58,10 @@ func (w *world) play(steps []step) played {
 		r := w.exec(s.args()...)
 		if r.killed {
 			p.killedIn = s.name
+			if mode == rerunLater && s.cmd[0] == "tick" && i < len(steps)-1 {
+				p.stepWrites = append(p.stepWrites, w.writeRequests())
+				continue
+			}
 			r = w.exec(s.args()...)
 		}
 		if r.code != 0 {
@@ -109,14 +130,36 @@ func TestCrashSweep(t *testing.T) {
 	}
 	t.Logf("the script sends %d write requests (%s)", gp.writes, strings.Join(perStep, ", "))
 
-	points := killPoints(gp.writes, full())
+	sweep(t, year, steps, killPoints(gp.writes, full()), rerunNow, &golden)
+}
+
+// TestCrashSweepLater is the sweep with a later rerun: a killed tick runs
+// again only at the next step, after people have acted in between (a
+// daemon that died). Outcomes may rightly differ from the golden run (a
+// reminder whose time has passed is not sent), so only the invariants are
+// checked. It runs with -crash.later (make crash-later): on the code of
+// December 2026 it fails (see the lead's report).
+func TestCrashSweepLater(t *testing.T) {
+	if !*laterSweep && os.Getenv("AUDITBOT_CRASH_LATER") != "1" {
+		t.Skip("run with -crash.later (make crash-later)")
+	}
+	year := campaignYear()
+	steps := script(year)
+	gw := newWorld(t, year, killPoint{})
+	gp := gw.play(steps)
+	sweep(t, year, steps, killPoints(gp.writes, full()), rerunLater, nil)
+}
+
+// sweep plays the script once per kill point and checks the invariants,
+// and, when golden is not nil, that the outcome is the golden one.
+func sweep(t *testing.T, year int, steps []step, points []killPoint, mode rerunMode, golden *outcome) {
 	start := time.Now()
 	t.Run("kill", func(t *testing.T) {
 		for _, kp := range points {
 			t.Run(kp.String(), func(t *testing.T) {
 				t.Parallel()
 				w := newWorld(t, year, kp)
-				p := w.play(steps)
+				p := w.playMode(steps, mode)
 				if p.killedIn == "" {
 					t.Fatalf("the kill at %s never fired (%d writes)", kp, p.writes)
 				}
@@ -124,11 +167,14 @@ func TestCrashSweep(t *testing.T) {
 				for _, b := range bad {
 					t.Errorf("killed %s in step %q: %s", kp, p.killedIn, b)
 				}
-				if diff := cmp.Diff(golden, got); diff != "" {
+				if golden == nil {
+					return
+				}
+				if diff := cmp.Diff(*golden, got); diff != "" {
 					t.Errorf("killed %s in step %q: outcome differs from the run without a crash (-golden +got):\n%s", kp, p.killedIn, diff)
 				}
 			})
 		}
 	})
-	t.Logf("%d kill points (%d writes, before and after, full=%v) in %s", len(points), gp.writes, full(), time.Since(start).Round(time.Second))
+	t.Logf("%d kill points (full=%v) in %s", len(points), full(), time.Since(start).Round(time.Second))
 }
