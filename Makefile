@@ -2,7 +2,7 @@
 # Phabricator; `make test` runs every test, the demo's end-to-end run among them.
 GO ?= go
 
-.PHONY: all build test demo lint bench fuzz clean
+.PHONY: all build test crash crash-later demo lint bench fuzz clean
 
 all: lint test
 
@@ -11,6 +11,17 @@ build:
 
 test:
 	$(GO) test -race -count=1 ./...
+
+# crash kills the auditbot binary (SIGKILL) before and after every write of
+# a scripted campaign, reruns it, and checks nothing was done twice or lost.
+# `make test` runs a sample of these kill points.
+crash:
+	$(GO) test -count=1 -timeout 30m -run 'TestCrashSweep$$' -v ./crashtest/ -crash.full
+
+# crash-later is the same sweep, but a killed tick runs again only at the
+# next step of the script, as when the daemon dies and ticks again later.
+crash-later:
+	$(GO) test -count=1 -timeout 30m -run 'TestCrashSweepLater$$' -v ./crashtest/ -crash.full -crash.later
 
 demo:
 	$(GO) run ./cmd/auditbot demo

@@ -24,7 +24,36 @@ type Options struct {
 	// seeded and driven the same way hand out the same PHIDs (stable golden
 	// output). Zero means 1.
 	Seed uint64
+	// OnWrite, if set, is called for every request to a write method
+	// (maniphest.edit, project.edit) that gets past the rate limiter, with
+	// n counting those requests from 1: once before the call runs, and once
+	// after it ran but before its answer is sent. If it returns true the
+	// server drops the connection without answering: before, nothing is
+	// applied; after, the write stands and its answer is lost. Crash tests
+	// use it to kill the client at a chosen write. It runs with the server
+	// locked, so it must not call the Server.
+	OnWrite func(n int, method string, phase WritePhase) (drop bool)
 }
+
+// WritePhase is when Options.OnWrite is called for a write request.
+type WritePhase int
+
+// Write phases.
+const (
+	BeforeWrite WritePhase = iota // the request arrived; nothing applied yet
+	AfterWrite                    // the call ran; its answer is not sent yet
+)
+
+// String returns "before" or "after".
+func (p WritePhase) String() string {
+	if p == AfterWrite {
+		return "after"
+	}
+	return "before"
+}
+
+// writeMethods are the methods Options.OnWrite sees.
+var writeMethods = map[string]bool{"maniphest.edit": true, "project.edit": true}
 
 // Server is an in-process Phorge. It is safe for concurrent use: one mutex
 // guards all state, held for the whole of each Conduit call.
@@ -54,6 +83,7 @@ type Server struct {
 	failAfter  map[string]int
 	failBefore map[string]*injectedFailure
 	rateAfter  int // calls left before one 429; -1 when off
+	writeReqs  int // write requests seen, for Options.OnWrite
 }
 
 type injectedFailure struct {
@@ -175,20 +205,28 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.rateAfter--
 	}
 
+	gate := s.opts.OnWrite != nil && writeMethods[name]
+	if gate {
+		s.writeReqs++
+		if s.opts.OnWrite(s.writeReqs, name, BeforeWrite) {
+			dropConnection(w)
+			return
+		}
+	}
+
 	result, aerr := s.dispatch(name, req, decodeErr)
 
+	if gate && s.opts.OnWrite(s.writeReqs, name, AfterWrite) {
+		dropConnection(w)
+		return
+	}
 	if n, armed := s.failAfter[name]; armed {
 		if n <= 1 {
 			delete(s.failAfter, name)
 			// The call has been applied; now lose the answer, as when a
 			// connection dies after the server committed.
-			if hj, ok := w.(http.Hijacker); ok {
-				if conn, _, err := hj.Hijack(); err == nil {
-					conn.Close()
-					return
-				}
-			}
-			panic(http.ErrAbortHandler)
+			dropConnection(w)
+			return
 		}
 		s.failAfter[name] = n - 1
 	}
@@ -204,6 +242,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
+}
+
+// dropConnection closes the connection without an answer.
+func dropConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
 }
 
 func ptr[T any](v T) *T { return &v }

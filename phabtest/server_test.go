@@ -500,3 +500,63 @@ func TestUnsubscribeSemantics(t *testing.T) {
 		t.Error("a non-editor removed another subscriber")
 	}
 }
+
+func TestOnWriteGate(t *testing.T) {
+	type seen struct {
+		N      int
+		Method string
+		Phase  WritePhase
+	}
+	var calls []seen
+	// Drop write 2 before it runs and write 3 after it ran.
+	s := New(Options{OnWrite: func(n int, method string, phase WritePhase) bool {
+		calls = append(calls, seen{n, method, phase})
+		return (n == 2 && phase == BeforeWrite) || (n == 3 && phase == AfterWrite)
+	}})
+	t.Cleanup(s.Close)
+	bot := s.AddUser(UserSpec{Username: "auditbot", RealName: "Audit Bot", Admin: true, Bot: true})
+	task := s.AddTask(TaskSpec{Title: "T", AuthorPHID: bot.PHID})
+	comment := func(text string) error {
+		b, _ := json.Marshal(map[string]any{
+			"objectIdentifier": task.PHID,
+			"transactions":     []map[string]any{{"type": "comment", "value": text}},
+			"__conduit__":      map[string]any{"token": bot.Token},
+		})
+		resp, err := http.PostForm(s.URL()+"/api/maniphest.edit", url.Values{"params": {string(b)}})
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}
+	for _, c := range []struct {
+		text    string
+		dropped bool
+	}{{"first", false}, {"second", true}, {"third", true}, {"fourth", false}} {
+		if err := comment(c.text); (err != nil) != c.dropped {
+			t.Errorf("comment %q: err = %v, want dropped %v", c.text, err, c.dropped)
+		}
+	}
+	// Reads and seeding do not count.
+	b, _ := json.Marshal(map[string]any{"__conduit__": map[string]any{"token": bot.Token}})
+	if resp, err := http.PostForm(s.URL()+"/api/user.whoami", url.Values{"params": {string(b)}}); err == nil {
+		resp.Body.Close()
+	}
+	var texts []string
+	for _, c := range s.Comments(task.ID) {
+		texts = append(texts, c.Text)
+	}
+	// "second" was dropped before it ran; "third" landed, its answer lost.
+	if diff := cmp.Diff([]string{"first", "third", "fourth"}, texts); diff != "" {
+		t.Errorf("comments (-want +got):\n%s", diff)
+	}
+	want := []seen{
+		{1, "maniphest.edit", BeforeWrite}, {1, "maniphest.edit", AfterWrite},
+		{2, "maniphest.edit", BeforeWrite},
+		{3, "maniphest.edit", BeforeWrite}, {3, "maniphest.edit", AfterWrite},
+		{4, "maniphest.edit", BeforeWrite}, {4, "maniphest.edit", AfterWrite},
+	}
+	if diff := cmp.Diff(want, calls); diff != "" {
+		t.Errorf("OnWrite calls (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,301 @@
+package crashtest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditbot/auditbot/phabtest"
+)
+
+// campaignName is the scripted campaign.
+const campaignName = "crash-mfa"
+
+// The audited groups, riskiest first, and the other projects.
+const (
+	groupNDA       = "WMF-NDA"
+	groupSecurity  = "acl*security"
+	groupSRE       = "acl*sre-team"
+	groupApprovers = "acl*phabricator-admins"
+	groupTeam      = "Security-Team"
+)
+
+var auditedGroups = []string{groupNDA, groupSecurity, groupSRE}
+
+// campaignYAML is the scripted campaign: six affected users, two per task,
+// so three tasks; every group needs two approvers.
+func campaignYAML(year int) string {
+	return fmt.Sprintf(`name: %s
+title: "MFA is required for private groups"
+criteria: [mfa, disabled]
+groups: [WMF-NDA, acl*security, acl*sre-team]
+batch_size: 2
+cutoff: %d-02-28
+reminders: [30d, 7d]
+team: Security-Team
+approvers: acl*phabricator-admins
+`, campaignName, year)
+}
+
+func configYAML(url string) string {
+	return fmt.Sprintf(`conduit:
+  url: %s
+  timeout: 5s
+  requests_per_second: 1000
+state_file: state.db
+campaigns_dir: campaigns
+log:
+  level: warn
+groups:
+  WMF-NDA: {risk: security}
+  acl*security: {risk: security}
+  acl*sre-team: {risk: internal}
+`, url)
+}
+
+// seedMembers are the audited groups' members at the start. Without MFA:
+// dave, erin, frank, gina, hank, ivan (the six affected users) and ci-bot
+// (a bot, skipped).
+var seedMembers = map[string][]string{
+	groupNDA:      {"dave", "erin", "frank", "gina", "grace", "ci-bot"},
+	groupSecurity: {"dave", "hank", "grace"},
+	groupSRE:      {"frank", "ivan", "grace"},
+}
+
+// world is one in-process Phabricator, a config directory, and the binary
+// run against them, with at most one kill point armed.
+type world struct {
+	t      *testing.T
+	bin    string
+	srv    *phabtest.Server
+	clock  *clock
+	dir    string
+	config string
+	year   int
+	users  map[string]phabtest.User
+	groups map[string]phabtest.Project
+	names  map[string]string // user and project PHIDs to names
+
+	mu     sync.Mutex
+	kill   killPoint // zero: no kill armed
+	fired  bool      // the armed kill happened
+	proc   *os.Process
+	exited chan struct{} // closed when proc has exited
+	writes int           // write requests the server has seen
+}
+
+// killPoint is "kill the binary at write N, before or after it runs".
+type killPoint struct {
+	N     int
+	Phase phabtest.WritePhase
+}
+
+func (k killPoint) String() string { return fmt.Sprintf("%s-write-%03d", k.Phase, k.N) }
+
+// clock is the server's clock: the step's simulated time, or the wall
+// clock while none is set (launch has no --now).
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.now.IsZero() {
+		return time.Now()
+	}
+	return c.now
+}
+
+func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
+
+// newWorld seeds a fresh Phabricator and writes the config and campaign.
+// year is the campaign's year: the CLI's launch reads the wall clock, so
+// the script runs in the year after it.
+func newWorld(t *testing.T, year int, kill killPoint) *world {
+	t.Helper()
+	w := &world{t: t, bin: auditbotBinary(t), clock: &clock{}, dir: t.TempDir(), year: year, kill: kill,
+		users: map[string]phabtest.User{}, groups: map[string]phabtest.Project{}, names: map[string]string{}}
+	w.srv = phabtest.New(phabtest.Options{Now: w.clock.Now, Host: "phab.crash.invalid", Seed: 7, OnWrite: w.onWrite})
+	t.Cleanup(w.srv.Close)
+	for _, spec := range []phabtest.UserSpec{
+		{Username: "auditbot", RealName: "Audit Bot", Admin: true, Bot: true, MFA: true},
+		{Username: "alice", RealName: "Alice Approver", Admin: true, MFA: true},
+		{Username: "bob", RealName: "Bob Approver", MFA: true},
+		{Username: "carol", RealName: "Carol Security", MFA: true},
+		{Username: "dave", RealName: "Dave NoMFA"},
+		{Username: "erin", RealName: "Erin NoMFA"},
+		{Username: "frank", RealName: "Frank NoMFA"},
+		{Username: "gina", RealName: "Gina NoMFA"},
+		{Username: "hank", RealName: "Hank NoMFA"},
+		{Username: "ivan", RealName: "Ivan NoMFA"},
+		{Username: "grace", RealName: "Grace MFA", MFA: true},
+		{Username: "ci-bot", RealName: "CI Bot", Bot: true},
+	} {
+		u := w.srv.AddUser(spec)
+		w.users[u.Username] = u
+		w.names[u.PHID] = u.Username
+	}
+	add := func(spec phabtest.ProjectSpec) phabtest.Project {
+		p := w.srv.AddProject(spec)
+		w.groups[p.Name] = p
+		w.names[p.PHID] = p.Name
+		return p
+	}
+	approvers := add(phabtest.ProjectSpec{Name: groupApprovers, Icon: "policy", Color: "red",
+		EditPolicy: phabtest.PolicyAdmin, JoinPolicy: phabtest.PolicyNoOne, Members: w.phids("alice", "bob")})
+	add(phabtest.ProjectSpec{Name: groupTeam, Members: w.phids("carol", "alice")})
+	for _, g := range auditedGroups {
+		add(phabtest.ProjectSpec{Name: g, Icon: "policy", EditPolicy: phabtest.PolicyAdmin, JoinPolicy: approvers.PHID,
+			Members: w.phids(seedMembers[g]...)})
+	}
+	w.config = w.write("config.yaml", configYAML(w.srv.URL()))
+	w.write("campaigns/"+campaignName+".yaml", campaignYAML(year))
+	return w
+}
+
+func (w *world) phids(names ...string) []string {
+	var out []string
+	for _, n := range names {
+		u, ok := w.users[n]
+		if !ok {
+			w.t.Fatalf("no user %s", n)
+		}
+		out = append(out, u.PHID)
+	}
+	return out
+}
+
+func (w *world) write(name, content string) string {
+	w.t.Helper()
+	path := filepath.Join(w.dir, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+	return path
+}
+
+// onWrite is the server's write hook. At the armed kill point it kills the
+// binary with SIGKILL and waits until the process is gone, so that it can
+// neither see the answer nor do anything after: before the write, the
+// server then drops the request unapplied; after it, the write stands and
+// its answer is lost.
+func (w *world) onWrite(n int, _ string, phase phabtest.WritePhase) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if phase == phabtest.BeforeWrite {
+		w.writes = n
+	}
+	if w.fired || w.kill.N != n || w.kill.Phase != phase || w.proc == nil {
+		return false
+	}
+	if err := w.proc.Kill(); err != nil {
+		w.t.Errorf("kill at %s: %v", w.kill, err)
+	}
+	<-w.exited
+	w.fired = true
+	return true
+}
+
+// run is one run of the binary.
+type run struct {
+	args   []string
+	code   int
+	killed bool
+	output string
+}
+
+func (r run) String() string {
+	return fmt.Sprintf("auditbot %s: exit %d, killed %v\n%s", strings.Join(r.args, " "), r.code, r.killed, r.output)
+}
+
+// exec runs the binary with args, as the bot's account, and waits for it
+// to exit or be killed.
+func (w *world) exec(args ...string) run {
+	w.t.Helper()
+	cmd := exec.Command(w.bin, append([]string{"--config", w.config}, args...)...)
+	cmd.Dir = w.dir
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "AUDITBOT_")
+	})
+	cmd.Env = append(env, "AUDITBOT_CONDUIT_TOKEN="+w.users["auditbot"].Token)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		w.t.Fatalf("start auditbot: %v", err)
+	}
+	exited := make(chan struct{})
+	w.mu.Lock()
+	w.proc, w.exited = cmd.Process, exited
+	firedBefore := w.fired
+	w.mu.Unlock()
+
+	// Wait reaps the process (and finishes copying its output); onWrite
+	// waits on exited while it kills.
+	waitErr := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		close(exited)
+		waitErr <- err
+	}()
+	err := <-waitErr
+
+	w.mu.Lock()
+	w.proc = nil
+	killed := w.fired && !firedBefore
+	w.mu.Unlock()
+
+	r := run{args: args, code: cmd.ProcessState.ExitCode(), killed: killed, output: out.String()}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		w.t.Fatalf("wait for auditbot: %v", err)
+	}
+	if killed && r.code != -1 {
+		w.t.Fatalf("auditbot was killed but exited with %d", r.code)
+	}
+	return r
+}
+
+// taskOf is the first of the bot's tasks that user is subscribed to, as
+// Phabricator shows it.
+func (w *world) taskOf(user string) (int, error) {
+	phid := w.users[user].PHID
+	for _, tk := range w.srv.Tasks() {
+		if tk.AuthorPHID == w.users["auditbot"].PHID && slices.Contains(tk.SubscriberPHIDs, phid) {
+			return tk.ID, nil
+		}
+	}
+	return 0, fmt.Errorf("@%s is on none of the bot's tasks", user)
+}
+
+var errNoUser = errors.New("no such user")
+
+// comment posts text on task as user, through phabtest (not a write the
+// kill hook counts: only the binary's calls are).
+func (w *world) comment(user string, task int, text string) error {
+	u, ok := w.users[user]
+	if !ok {
+		return fmt.Errorf("%w: %s", errNoUser, user)
+	}
+	w.srv.AddComment(phabtest.CommentSpec{TaskID: task, AuthorPHID: u.PHID, Text: text})
+	return nil
+}
+
+// writeRequests is how many write requests the server has seen.
+func (w *world) writeRequests() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writes
+}
