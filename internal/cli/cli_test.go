@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -35,10 +36,20 @@ type lab struct {
 	phidNames map[string]string
 }
 
+// The campaigns' deadline is written as fixtureCutoff and replaced, when
+// the lab writes a file, by a date 90 days from today: launch runs on the
+// wall clock and refuses a cutoff closer than the minimum notice, so a
+// fixed date would make these tests fail once it came near.
+const fixtureCutoff = "2027-02-28"
+
+var (
+	cutoffDate = time.Now().UTC().AddDate(0, 0, 90).Format(time.DateOnly)
+	// afterCutoff is a --now past the campaigns' deadline (the end of
+	// that day in UTC).
+	afterCutoff = time.Now().UTC().AddDate(0, 0, 92).Format(time.DateOnly)
+)
+
 const (
-	// afterCutoff is a --now past mfa-test's deadline (2027-02-28, the end
-	// of that day in UTC).
-	afterCutoff = "2027-03-02"
 
 	// The lab's campaign: every member of the three groups must have MFA.
 	// batch_size 2 makes two tasks out of the three affected users.
@@ -150,6 +161,7 @@ func (l *lab) write(name, content string) string {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		l.t.Fatal(err)
 	}
+	content = strings.ReplaceAll(content, fixtureCutoff, cutoffDate)
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		l.t.Fatal(err)
 	}
@@ -350,7 +362,7 @@ func TestValidate(t *testing.T) {
 		{
 			name:   "good config and campaigns",
 			args:   []string{"validate"},
-			stdout: []string{"campaign mfa-test: ok (3 group(s), cutoff 2027-02-28)", "campaign mfa-locked: ok", "config.yaml: ok", "templates: ok"},
+			stdout: []string{"campaign mfa-test: ok (3 group(s), cutoff " + cutoffDate + ")", "campaign mfa-locked: ok", "config.yaml: ok", "templates: ok"},
 		},
 		{
 			name:   "one campaign file by path",
