@@ -123,7 +123,7 @@ func TestApprovalsLapse(t *testing.T) {
 func TestApproverInBatchMayNotDecide(t *testing.T) {
 	h := newHarness(t, fixture{})
 	h.launchAndPropose()
-	if _, err := h.bot.Approve(h.ctx, campaignName, "R1", "erin"); !errors.Is(err, bot.ErrRefused) {
+	if _, err := h.approve(h.bot, "R1", "erin"); !errors.Is(err, bot.ErrRefused) {
 		t.Errorf("Approve as erin: %v, want ErrRefused", err)
 	}
 	task, _ := h.taskOf("erin")
@@ -336,7 +336,7 @@ func TestPartlyRemovedUserRechecked(t *testing.T) {
 	h.srv.SetMFA(h.phid("nomfa2"), true)
 	rs := h.snapshot().Removals
 	for _, a := range []string{"alice", "bob"} {
-		if _, err := h.bot.Approve(h.ctx, campaignName, rs[len(rs)-1].Label(), a); err != nil {
+		if _, err := h.approve(h.bot, rs[len(rs)-1].Label(), a); err != nil {
 			t.Fatalf("Approve: %v", err)
 		}
 	}
