@@ -208,6 +208,41 @@ func TestExemptionEnds(t *testing.T) {
 	}
 }
 
+// TestDeniedExtensionKeepsTheGrant: asking to extend a dated exemption
+// and being denied leaves the granted exemption as it was, on record and
+// ending on its date (before the fix the new request replaced it and the
+// denial left the user exempt for ever).
+func TestDeniedExtensionKeepsTheGrant(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	task, _ := h.taskOf("nomfa4")
+	h.comment("nomfa4", task, "on leave until 2027-02-10")
+	h.tick()
+	h.comment("alice", task, "!approve @nomfa4")
+	h.comment("bob", task, "!approve @nomfa4")
+	h.tick()
+	h.comment("nomfa4", task, "exemption: my leave is extended until 2027-04-30")
+	h.tick()
+	if f := h.finding("nomfa4"); f.Status != state.StatusExempt || f.Exemption.Decision != state.ExemptionPending {
+		t.Fatalf("nomfa4 = %s with %+v, want exempt with the extension pending", f.Status, f.Exemption)
+	}
+	h.comment("carol", task, "!deny @nomfa4 no further leave is planned")
+	h.tick()
+	f := h.finding("nomfa4")
+	if f.Exemption.Decision != state.ExemptionDenied || len(f.ExemptionHistory) != 1 {
+		t.Fatalf("exemption %+v, history %+v; want the extension denied and the grant in the history", f.Exemption, f.ExemptionHistory)
+	}
+	grant := f.ExemptionInForce()
+	if grant == nil || grant.Decision != state.ExemptionGranted || !grant.Until.Equal(time.Date(2027, 2, 10, 0, 0, 0, 0, time.UTC)) || len(grant.ApprovedBy) != 2 {
+		t.Errorf("exemption in force = %+v, want the grant by two approvers until 2027-02-10", grant)
+	}
+	h.clock.Set(time.Date(2027, 2, 11, 0, 30, 0, 0, time.UTC))
+	h.tick()
+	if got := h.finding("nomfa4").Status; got != state.StatusPending {
+		t.Errorf("after the granted end date nomfa4 = %s, want pending", got)
+	}
+}
+
 // TestExtendOnlyLater: extend never shortens a deadline, for the campaign
 // or for one user.
 func TestExtendOnlyLater(t *testing.T) {
