@@ -78,6 +78,13 @@ func (b *Bot) Approve(ctx context.Context, campaign, removal string, session App
 		}
 		return nil, fmt.Errorf("approver's user.whoami: %w", err)
 	}
+	self, err := b.self(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if who.PHID == self.PHID {
+		return nil, fmt.Errorf("%w: that is the bot's own token; an approval needs the approver's own token", ErrRefused)
+	}
 	if as := strings.TrimPrefix(opts.As, "@"); as != "" && !strings.EqualFold(as, who.Username) {
 		return nil, fmt.Errorf("%w: the token belongs to @%s, not @%s; nothing changed", ErrRefused, who.Username, as)
 	}

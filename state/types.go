@@ -78,8 +78,8 @@ type Finding struct {
 	Status   Status   `json:"status"`
 	Batch    int      `json:"batch"` // index of the batch (task) the user is in
 	// Cutoff, when set, is a per-user extension of the campaign's cutoff.
-	Cutoff       time.Time  `json:"cutoff,omitzero"`
-	Unsubscribed bool       `json:"unsubscribed,omitempty"`
+	Cutoff       time.Time `json:"cutoff,omitzero"`
+	Unsubscribed bool      `json:"unsubscribed,omitempty"`
 	// Exemption is the latest exemption request and its decision.
 	Exemption *Exemption `json:"exemption,omitempty"`
 	// ExemptionHistory holds the earlier requests, oldest first: a new
