@@ -885,8 +885,10 @@ func TestRemoval(t *testing.T) {
 			after:  unchanged,
 		},
 		{
-			name:   "first approver",
-			argf:   func() []string { return []string{"approve", "mfa-test", "R1", "--token-file", l.tokenFile("alice"), "--confirm", digest} },
+			name: "first approver",
+			argf: func() []string {
+				return []string{"approve", "mfa-test", "R1", "--token-file", l.tokenFile("alice"), "--confirm", digest}
+			},
 			stdout: []string{"R1: approval 1 of 2 recorded for @alice (verified: user.whoami with @alice's own token"},
 			after: func(t *testing.T, _ state.Snapshot) {
 				a := l.snapshot("mfa-test").Removals[0].Approvals
@@ -898,14 +900,18 @@ func TestRemoval(t *testing.T) {
 		{
 			name:   "the same approver twice, whoever the OS user",
 			before: func() { t.Setenv("USER", "ops-two") },
-			argf:   func() []string { return []string{"approve", "mfa-test", "R1", "--token-file", l.tokenFile("alice"), "--confirm", digest} },
+			argf: func() []string {
+				return []string{"approve", "mfa-test", "R1", "--token-file", l.tokenFile("alice"), "--confirm", digest}
+			},
 			code:   ExitRefused,
 			stderr: []string{"already approved"},
 			after:  unchanged,
 		},
 		{
-			name:   "second approver",
-			argf:   func() []string { return []string{"approve", "mfa-test", "R1", "--token-file", l.tokenFile("bob"), "--confirm", digest} },
+			name: "second approver",
+			argf: func() []string {
+				return []string{"approve", "mfa-test", "R1", "--token-file", l.tokenFile("bob"), "--confirm", digest}
+			},
 			stdout: []string{"R1: approval 2 of 2 recorded for @bob", "approved"},
 			after:  members(true, "dave", "WMF-NDA", "acl*security"),
 		},
