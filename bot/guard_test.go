@@ -476,3 +476,25 @@ func TestLaunchCalls(t *testing.T) {
 		}
 	}
 }
+
+// TestEditedExemptionApproval: an exemption approval edited away before
+// the exemption is granted does not count towards it.
+func TestEditedExemptionApproval(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	task, _ := h.taskOf("nomfa4")
+	h.comment("nomfa4", task, "on leave until 2027-02-10")
+	h.tick()
+	tx := h.commentTx("alice", task, "!approve @nomfa4")
+	h.tick()
+	h.srv.EditComment(tx, "on second thought, no")
+	h.comment("bob", task, "!approve @nomfa4")
+	h.tick()
+	f := h.finding("nomfa4")
+	if f.Status == state.StatusExempt || f.Exemption.Decision != state.ExemptionPending {
+		t.Fatalf("nomfa4 = %s with %+v, want the exemption still pending", f.Status, f.Exemption)
+	}
+	if got := f.Exemption.ApprovedBy; len(got) != 1 || got[0] != h.phid("bob") {
+		t.Errorf("approved by %v, want bob only", got)
+	}
+}
