@@ -22,6 +22,9 @@ type Phabricator interface {
 	SearchUsers(ctx context.Context, q conduit.UserQuery) ([]conduit.User, error)
 	SearchTasks(ctx context.Context, q conduit.TaskQuery) ([]conduit.Task, error)
 	TaskTransactions(ctx context.Context, objectPHID string, afterID int) ([]conduit.Transaction, error)
+	// TransactionsByPHID re-reads comments the bot acted on: an edit
+	// keeps the transaction but changes its current text (fact 45).
+	TransactionsByPHID(ctx context.Context, objectPHID string, txPHIDs []string) ([]conduit.Transaction, error)
 
 	// The three writes. Dry-run replaces exactly these (see DryRun).
 	CreateTask(ctx context.Context, spec conduit.TaskSpec) (conduit.EditResult, error)

@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,19 +14,51 @@ import (
 	"github.com/auditbot/auditbot/state"
 )
 
-// ApproveResult says where a removal batch stands after an approval.
+// ApproveResult says where a removal batch stands after an approval, or,
+// before one, what the approver is asked to approve.
 type ApproveResult struct {
 	Removal   string `json:"removal"`
+	Approver  string `json:"approver"`
 	Approvals int    `json:"approvals"`
 	Required  int    `json:"required"`
 	Approved  bool   `json:"approved"`
+	// Items are every membership of the batch, "group @user", in the order
+	// the tasks show them; Digest names exactly this list.
+	Items  []string `json:"items"`
+	Digest string   `json:"digest"`
+	// Recorded is false when the call only showed the batch.
+	Recorded bool `json:"recorded"`
 }
 
-// Approve records username's approval of a removal batch ("R1" or "1"),
-// after verifying over Conduit that the user exists, is enabled and is a
-// member of the campaign's approvers' project right now. The removal itself
+// ApproverSession is the approver's own Conduit session: user.whoami with
+// their token says who approves. The bot's token cannot prove that, and
+// neither can $USER or a --as flag.
+type ApproverSession interface {
+	Whoami(ctx context.Context) (conduit.Whoami, error)
+}
+
+// ApproveOptions tune Approve.
+type ApproveOptions struct {
+	// As, when set, must name the token's account (a guard against the
+	// wrong token file); it never decides who approves.
+	As string
+	// Confirm is the Digest the approver was shown. Empty: show the batch
+	// and record nothing. A different digest (the batch is not what they
+	// saw) is refused.
+	Confirm string
+}
+
+// cliVerified is how a command-line approval was verified.
+const cliVerified = "cli: user.whoami with the approver's own token"
+
+// Approve records an approval of a removal batch ("R1" or "1") from the
+// command line. The approver is whoever owns the session's token (asked
+// with user.whoami), and must be an enabled member of the campaign's
+// approvers' project right now. The command line shows every membership of
+// the batch, so its approval covers them all; it counts only with
+// opts.Confirm equal to the digest of what was shown. The removal itself
 // happens at the next tick.
-func (b *Bot) Approve(ctx context.Context, campaign, removal, username string) (*ApproveResult, error) {
+func (b *Bot) Approve(ctx context.Context, campaign, removal string, session ApproverSession, opts ApproveOptions) (*ApproveResult, error) {
 	id, err := strconv.Atoi(strings.TrimPrefix(strings.ToUpper(removal), "R"))
 	if err != nil {
 		return nil, fmt.Errorf("%w: removal batch %q: want R and a number, such as R1", ErrInput, removal)
@@ -33,12 +67,33 @@ func (b *Bot) Approve(ctx context.Context, campaign, removal, username string) (
 	if err != nil {
 		return nil, err
 	}
-	users, err := b.phab.SearchUsers(ctx, conduit.UserQuery{Usernames: []string{strings.TrimPrefix(username, "@")}})
+	if session == nil {
+		return nil, fmt.Errorf("%w: an approval needs the approver's own Conduit token", ErrInput)
+	}
+	who, err := session.Whoami(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("look up @%s: %w", username, err)
+		if errors.Is(err, conduit.ErrInvalidAuth) || errors.Is(err, conduit.ErrNoSession) {
+			// The error may echo the token (fact 6): say only what failed.
+			return nil, fmt.Errorf("%w: Phabricator rejected the approver's token (revoked, mistyped, or its user is disabled)", ErrNotApprover)
+		}
+		return nil, fmt.Errorf("approver's user.whoami: %w", err)
+	}
+	self, err := b.self(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if who.PHID == self.PHID {
+		return nil, fmt.Errorf("%w: that is the bot's own token; an approval needs the approver's own token", ErrRefused)
+	}
+	if as := strings.TrimPrefix(opts.As, "@"); as != "" && !strings.EqualFold(as, who.Username) {
+		return nil, fmt.Errorf("%w: the token belongs to @%s, not @%s; nothing changed", ErrRefused, who.Username, as)
+	}
+	users, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: []string{who.PHID}})
+	if err != nil {
+		return nil, fmt.Errorf("look up @%s: %w", who.Username, err)
 	}
 	if len(users) != 1 {
-		return nil, fmt.Errorf("%w: no Phabricator user %q", ErrInput, username)
+		return nil, fmt.Errorf("%w: no Phabricator user %s", ErrInput, who.PHID)
 	}
 	approver := users[0]
 	if approver.IsDisabled() {
@@ -53,16 +108,60 @@ func (b *Bot) Approve(ctx context.Context, campaign, removal, username string) (
 		_ = b.journal(campaign, state.Entry{Kind: "approval-refused", Actor: approver.Username, Detail: fmt.Sprintf("R%d: not a member of %s", id, rec.ApproversName)})
 		return nil, fmt.Errorf("%w: @%s is not a member of %s (checked in Phabricator just now); nothing changed", ErrNotApprover, approver.Username, rec.ApproversName)
 	}
-	rm, err := b.recordApproval(campaign, id, approver, "cli", b.operator)
+	snap, err := b.store.Snapshot(campaign)
 	if err != nil {
 		return nil, err
 	}
-	return &ApproveResult{Removal: rm.Label(), Approvals: len(rm.Approvals), Required: rm.RequiredApprovals, Approved: rm.Status == state.RemovalApproved}, nil
+	rm, err := removalByID(snap.Removals, id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: no removal batch R%d in %s", ErrInput, id, campaign)
+	}
+	res := approveResult(rm, approver.Username)
+	if opts.Confirm == "" {
+		return res, nil
+	}
+	if opts.Confirm != res.Digest {
+		return nil, fmt.Errorf("%w: %s is not what --confirm %s was shown (it has %d membership(s) now, digest %s); review it again, nothing changed",
+			ErrRefused, rm.Label(), opts.Confirm, len(res.Items), res.Digest)
+	}
+	rm, err = b.recordApproval(campaign, id, approver, res.Digest)
+	if err != nil {
+		return nil, err
+	}
+	res = approveResult(rm, approver.Username)
+	res.Recorded = true
+	return res, nil
 }
 
-// recordApproval adds a distinct approver's approval to a proposed removal
-// batch and marks it approved once enough approvers agree.
-func (b *Bot) recordApproval(campaign string, id int, approver conduit.User, via, operator string) (state.Removal, error) {
+// approveResult describes a removal batch to its approver.
+func approveResult(rm state.Removal, approver string) *ApproveResult {
+	res := &ApproveResult{Removal: rm.Label(), Approver: approver, Approvals: len(distinctApprovers(rm.Approvals)), Required: rm.RequiredApprovals,
+		Approved: rm.Status == state.RemovalApproved || rm.Status == state.RemovalDone}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n", rm.Label())
+	for _, it := range rm.Items {
+		res.Items = append(res.Items, fmt.Sprintf("%s @%s", it.GroupName, it.Username))
+		// PHIDs, not names: the digest names these exact memberships.
+		fmt.Fprintf(h, "%s %s\n", it.GroupPHID, it.UserPHID)
+	}
+	res.Digest = hex.EncodeToString(h.Sum(nil))[:12]
+	return res
+}
+
+func distinctApprovers(as []state.Approval) []string {
+	var out []string
+	for _, a := range as {
+		if !slices.Contains(out, a.ApproverPHID) {
+			out = append(out, a.ApproverPHID)
+		}
+	}
+	return out
+}
+
+// recordApproval adds a verified command-line approval, covering every
+// item of the batch (the approver was shown them all: digest), and marks
+// the batch approved once every item is covered by enough approvers.
+func (b *Bot) recordApproval(campaign string, id int, approver conduit.User, digest string) (state.Removal, error) {
 	var rm state.Removal
 	err := b.store.Update(campaign, func(tx *state.CampaignTx) error {
 		var err error
@@ -76,28 +175,36 @@ func (b *Bot) recordApproval(campaign string, id int, approver conduit.User, via
 		if rm.Status != state.RemovalProposed {
 			return fmt.Errorf("%w: %s is %s, not waiting for approval", ErrRefused, rm.Label(), rm.Status)
 		}
-		if rm.ApprovedBy(approver.PHID) {
+		if approvedAll(rm, approver.PHID) {
 			return fmt.Errorf("%w: @%s already approved %s; it needs %d distinct approver(s)", ErrRefused, approver.Username, rm.Label(), rm.RequiredApprovals)
 		}
 		if inBatch(rm, approver.PHID) {
 			return fmt.Errorf("%w: @%s is in %s and may not approve it", ErrRefused, approver.Username, rm.Label())
 		}
-		if operator != "" && slices.ContainsFunc(rm.Approvals, func(a state.Approval) bool { return a.Operator == operator }) {
-			return fmt.Errorf("%w: operator %s already gave a command-line approval of %s; the next must come from another operator or from an approver's !approve on the task",
-				ErrRefused, operator, rm.Label())
-		}
 		now := b.now().UTC()
-		rm.Approvals = append(rm.Approvals, state.Approval{ApproverPHID: approver.PHID, Username: approver.Username, At: now, Via: via, Operator: operator})
-		if len(rm.Approvals) >= rm.RequiredApprovals {
+		rm.Approvals = append(rm.Approvals, state.Approval{ApproverPHID: approver.PHID, Username: approver.Username, At: now, Via: "cli",
+			Operator: b.operator, Verified: cliVerified + "; shown " + digest})
+		if rm.FullyApproved() {
 			rm.Status = state.RemovalApproved
 		}
 		if err := tx.PutRemoval(&rm); err != nil {
 			return err
 		}
-		return tx.Append(state.Entry{At: now, Kind: "removal-approval", Actor: approver.Username, Task: via,
-			Detail: fmt.Sprintf("%s: %d of %d approval(s)", rm.Label(), len(rm.Approvals), rm.RequiredApprovals)})
+		return tx.Append(state.Entry{At: now, Kind: "removal-approval", Actor: approver.Username, Task: "cli",
+			Detail: fmt.Sprintf("%s: all %d membership(s) (digest %s), %d of %d approver(s); verified by %s", rm.Label(), len(rm.Items), digest,
+				len(distinctApprovers(rm.Approvals)), rm.RequiredApprovals, cliVerified)})
 	})
 	return rm, err
+}
+
+// approvedAll reports whether user's approvals already cover every item.
+func approvedAll(rm state.Removal, user string) bool {
+	for _, it := range rm.Items {
+		if !rm.ApprovedBy(user, it.Batch) {
+			return false
+		}
+	}
+	return rm.ApprovedBy(user, -1)
 }
 
 // campaignRecord reads a launched campaign's record.
@@ -132,8 +239,13 @@ func (b *Bot) findingByUsername(campaign, username string) (state.Finding, error
 
 // approvalsStillValid re-checks, just before a removal batch is carried
 // out, that its approvers are still enabled members of the approvers'
-// project. If too few are, the batch goes back to waiting for approval with
-// only the approvals that still hold.
+// project and that every approval given on a task still says "!approve"
+// there: a comment edited (or deleted) after the bot counted it withdraws
+// the approval, and an edit cannot re-appear past the read cursor
+// (fact 45), so the comment is read again here. If the approvals that
+// still hold no longer cover every item, the batch goes back to waiting
+// for approval with only those. A source that cannot be read is an error:
+// nothing is removed this tick (fail closed).
 func (b *Bot) approvalsStillValid(ctx context.Context, r *run, rm state.Removal) (bool, error) {
 	members, err := b.approverMembers(ctx, r)
 	if err != nil {
@@ -153,16 +265,23 @@ func (b *Bot) approvalsStillValid(ctx context.Context, r *run, rm state.Removal)
 			enabled[u.PHID] = !u.IsDisabled()
 		}
 	}
-	var valid []state.Approval
-	var lapsed []string
+	var active []state.Approval
+	var lapsed []state.Approval
 	for _, a := range rm.Approvals {
 		if enabled[a.ApproverPHID] && slices.Contains(members, a.ApproverPHID) {
-			valid = append(valid, a)
+			active = append(active, a)
 		} else {
-			lapsed = append(lapsed, "@"+a.Username)
+			lapsed = append(lapsed, a)
 		}
 	}
-	if len(valid) >= rm.RequiredApprovals {
+	valid, withdrawn, err := b.withdrawnApprovals(ctx, active, "")
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", rm.Label(), err)
+	}
+	check := rm
+	check.Approvals = valid
+	if check.FullyApproved() {
+		// Enough approvals still stand for every membership.
 		return true, nil
 	}
 	err = b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error {
@@ -174,13 +293,30 @@ func (b *Bot) approvalsStillValid(ctx context.Context, r *run, rm state.Removal)
 		if err := tx.PutRemoval(&cur); err != nil {
 			return err
 		}
-		return tx.Append(state.Entry{At: b.now().UTC(), Kind: "approval-lapsed",
-			Detail: fmt.Sprintf("%s: %s no longer enabled approvers; %d of %d approval(s) remain", rm.Label(), strings.Join(lapsed, ", "), len(valid), rm.RequiredApprovals)})
+		now := b.now().UTC()
+		if len(lapsed) > 0 {
+			if err := tx.Append(state.Entry{At: now, Kind: "approval-lapsed",
+				Detail: fmt.Sprintf("%s: %s no longer enabled approvers; %d approval(s) remain, %d needed for each membership", rm.Label(), approverNames(lapsed), len(valid), rm.RequiredApprovals)}); err != nil {
+				return err
+			}
+		}
+		for _, a := range withdrawn {
+			if err := tx.Append(state.Entry{At: now, Kind: kindApprovalWithdrawn, Actor: a.Username, Task: a.Source.Task,
+				Detail: fmt.Sprintf("%s: comment %s no longer says !approve (edited or deleted); %d approval(s) remain", rm.Label(), a.Source.TxPHID, len(valid))}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return false, err
 	}
-	r.event("%s not carried out: approval by %s lapsed (no longer an enabled approver); waiting for approval again", rm.Label(), strings.Join(lapsed, ", "))
+	if len(lapsed) > 0 {
+		r.event("%s not carried out: approval by %s lapsed (no longer an enabled approver); waiting for approval again", rm.Label(), approverNames(lapsed))
+	}
+	if len(withdrawn) > 0 {
+		r.event("%s not carried out: approval by %s withdrawn (the comment was edited); waiting for approval again", rm.Label(), approverNames(withdrawn))
+	}
 	return false, nil
 }
 

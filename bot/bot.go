@@ -31,9 +31,9 @@ type Options struct {
 	// Self is the bot's own account if the caller already asked
 	// user.whoami (zero: the bot asks once, when it first needs it).
 	Self conduit.Whoami
-	// Operator names who runs this process (the OS user of the CLI). The
-	// bot cannot verify who types `approve --as`, so one operator gives at
-	// most one command-line approval per batch.
+	// Operator names who runs this process (the OS user of the CLI). It is
+	// recorded with command-line approvals for the record only: who
+	// approves is decided by the approver's own token (user.whoami).
 	Operator string
 }
 

@@ -147,14 +147,17 @@ func announcementSeen(campaign string, batch int, t conduit.Transaction) outcome
 	return outcome{}
 }
 
-// commentText is the current text of a comment transaction.
+// commentText is the current text of a comment transaction: its highest
+// version (Phorge lists versions newest first, fact 45), or "" once the
+// comment was deleted. An older version never stands in for a deleted or
+// edited one: "!approve" edited into "I withdraw my approval" is a
+// withdrawal.
 func commentText(t conduit.Transaction) string {
-	for i := len(t.Comments) - 1; i >= 0; i-- {
-		if !t.Comments[i].Removed {
-			return t.Comments[i].Raw
-		}
+	c, ok := t.CurrentComment()
+	if !ok || c.Removed {
+		return ""
 	}
-	return ""
+	return c.Raw
 }
 
 // unsubscribeOutcome flags a batch user who removed themself from the task.
@@ -248,11 +251,15 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		text, err := b.render("voluntary-ack", data)
 		o := outcome{kind: "voluntary", user: f.Username, detail: "asked to be removed", answer: text}
 		if f.Status == state.StatusPending || f.Status == state.StatusCompliant || f.Status == state.StatusExempt {
-			o.change = setStatus(state.StatusVoluntary)
+			// The comment is kept so that an edit taking the request back
+			// before the removal runs is seen (checkVoluntary).
+			o.change = updateFinding(f.UserPHID, func(f *state.Finding) {
+				f.Status, f.UpdatedAt, f.VoluntarySource = state.StatusVoluntary, now, sourceOf(bt, t)
+			})
 		}
 		return o, err
 	case replies.KindExemption:
-		if e := f.Exemption; e != nil && e.Decision == templates.DecisionDenied {
+		if e := f.Exemption; e != nil && e.Decision == state.ExemptionDenied {
 			// A denied request is not reopened by asking again, which
 			// would hold the user back from removal indefinitely.
 			data.Reason = fmt.Sprintf("your exemption request was already denied by @%s; a person will look at this new one", e.DecidedBy)
@@ -271,7 +278,9 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		text, err := b.render("exemption-requested", data)
 		return outcome{kind: "exemption-requested", user: f.Username, detail: rep.Reason, answer: text,
 			change: updateFinding(f.UserPHID, func(f *state.Finding) {
-				f.Exemption = &state.Exemption{Reason: rep.Reason, Until: rep.Until, RequestedAt: now, Decision: "pending"}
+				// A granted exemption stays on record and in force until
+				// this request is decided; denying it leaves the grant.
+				f.RequestExemption(state.Exemption{Reason: rep.Reason, Until: rep.Until, RequestedAt: now, Decision: state.ExemptionPending})
 				f.UpdatedAt = now
 			})}, err
 	default:
@@ -373,24 +382,27 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		if rep.Kind != replies.KindApprove {
 			return refuse("!restore needs a user: !restore @username")
 		}
-		if rm.ApprovedBy(approver.PHID) {
-			return refuse(fmt.Sprintf("you already approved %s; it needs %d distinct approvers", rm.Label(), rm.RequiredApprovals))
+		// An approval on a task covers what that task's announcement
+		// showed: the removal batch's items of this task only.
+		if rm.ApprovedBy(approver.PHID, bt.Index) {
+			return refuse(fmt.Sprintf("you already approved %s on this task; it needs %d distinct approvers", rm.Label(), rm.RequiredApprovals))
 		}
 		data := base
-		data.Decision = fmt.Sprintf("%s: approval %d of %d recorded", rm.Label(), len(rm.Approvals)+1, rm.RequiredApprovals)
+		data.Decision = fmt.Sprintf("%s (the memberships listed on this task): approval %d of %d recorded", rm.Label(), rm.ApprovalsFor(bt.Index)+1, rm.RequiredApprovals)
 		return reply("approval-recorded", approver.Username, data.Decision, data, func(tx *state.CampaignTx) error {
 			cur, err := tx.Removal(rm.ID)
 			if err != nil {
 				return err
 			}
-			if cur.Status != state.RemovalProposed || cur.ApprovedBy(approver.PHID) {
+			if cur.Status != state.RemovalProposed || cur.ApprovedBy(approver.PHID, bt.Index) {
 				return nil
 			}
-			cur.Approvals = append(cur.Approvals, state.Approval{ApproverPHID: approver.PHID, Username: approver.Username, At: now, Via: via})
-			if len(cur.Approvals) >= cur.RequiredApprovals {
+			cur.Approvals = append(cur.Approvals, state.Approval{ApproverPHID: approver.PHID, Username: approver.Username, At: now, Via: via,
+				Verified: taskVerified(bt, t), Source: sourceOf(bt, t), Scope: []int{bt.Index}})
+			if cur.FullyApproved() {
 				cur.Status = state.RemovalApproved
 			}
-			r.event("%s approved by @%s on %s (%d of %d)", cur.Label(), approver.Username, via, len(cur.Approvals), cur.RequiredApprovals)
+			r.event("%s approved by @%s on %s for its memberships there (%d of %d)", cur.Label(), approver.Username, via, cur.ApprovalsFor(bt.Index), cur.RequiredApprovals)
 			return tx.PutRemoval(&cur)
 		})
 	}
@@ -418,11 +430,21 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 			return outcome{}, err
 		}
 		return outcome{kind: "restore-command", user: target.Username, detail: "restored by @" + approver.Username}, nil
-	case target.Exemption == nil || target.Exemption.Decision != "pending":
+	case target.Exemption == nil || target.Exemption.Decision != state.ExemptionPending:
 		return refuse(fmt.Sprintf("@%s has no exemption request waiting for a decision", target.Username))
 	case target.UserPHID == approver.PHID:
 		return refuse("nobody approves their own exemption")
 	}
+	approval := state.Approval{ApproverPHID: approver.PHID, Username: approver.Username, At: now, Via: via,
+		Verified: taskVerified(bt, t), Source: sourceOf(bt, t)}
+	addApproval := func(f *state.Finding) {
+		if f.Exemption != nil && !slices.Contains(f.Exemption.ApprovedBy, approver.PHID) {
+			f.Exemption.ApprovedBy = append(f.Exemption.ApprovedBy, approver.PHID)
+			f.Exemption.Approvals = append(f.Exemption.Approvals, approval)
+			f.UpdatedAt = now
+		}
+	}
+	var withdrawn []string // approvers whose earlier approval was edited away
 	if rep.Kind == replies.KindApprove {
 		// An exemption keeps a user in every group of theirs, so it needs
 		// as many distinct approvers as removing them would.
@@ -430,14 +452,34 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		if slices.Contains(target.Exemption.ApprovedBy, approver.PHID) {
 			return refuse(fmt.Sprintf("you already approved @%s's exemption; it needs %d distinct approvers", target.Username, need))
 		}
-		if got := len(target.Exemption.ApprovedBy) + 1; got < need {
+		got := len(target.Exemption.ApprovedBy) + 1
+		if got >= need {
+			// Before the exemption counts, the earlier approvals must
+			// still say "!approve @user": one edited since is withdrawn.
+			// If they cannot be read, this fails and the comment is
+			// retried next tick.
+			_, gone, err := b.withdrawnApprovals(ctx, target.Exemption.Approvals, target.Username)
+			if err != nil {
+				return outcome{}, err
+			}
+			for _, a := range gone {
+				withdrawn = append(withdrawn, a.ApproverPHID)
+			}
+			got -= len(gone)
+		}
+		if got < need {
 			data.Decision = fmt.Sprintf("exemption for @%s: approval %d of %d recorded", target.Username, got, need)
-			return reply("approval-recorded", target.Username, data.Decision, data,
+			detail := data.Decision
+			if len(withdrawn) > 0 {
+				detail += fmt.Sprintf("; %d earlier approval(s) withdrawn by editing their comment", len(withdrawn))
+			}
+			return reply("approval-recorded", target.Username, detail, data,
 				updateFinding(target.UserPHID, func(f *state.Finding) {
-					if f.Exemption != nil && !slices.Contains(f.Exemption.ApprovedBy, approver.PHID) {
-						f.Exemption.ApprovedBy = append(f.Exemption.ApprovedBy, approver.PHID)
-						f.UpdatedAt = now
+					if f.Exemption == nil {
+						return
 					}
+					dropApprovers(f.Exemption, withdrawn)
+					addApproval(f)
 				}))
 		}
 	}
@@ -451,16 +493,28 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	}
 	return reply("exemption-decision", target.Username, "exemption "+decision+" by @"+approver.Username, data,
 		updateFinding(target.UserPHID, func(f *state.Finding) {
-			if f.Exemption == nil || f.Exemption.Decision != "pending" {
+			if f.Exemption == nil || f.Exemption.Decision != state.ExemptionPending {
 				return
 			}
+			// A denial changes only this request: a grant it would have
+			// replaced stays in the history, in force until its date.
 			if decision == templates.DecisionGranted {
-				f.Exemption.ApprovedBy = append(f.Exemption.ApprovedBy, approver.PHID)
+				dropApprovers(f.Exemption, withdrawn)
+				addApproval(f)
 				f.Status = state.StatusExempt
 			}
 			f.Exemption.Decision, f.Exemption.DecidedBy, f.Exemption.Note = decision, approver.Username, rep.Reason
 			f.UpdatedAt = now
 		}))
+}
+
+// dropApprovers removes withdrawn approvers from an exemption's approvals.
+func dropApprovers(e *state.Exemption, phids []string) {
+	if len(phids) == 0 {
+		return
+	}
+	e.ApprovedBy = slices.DeleteFunc(e.ApprovedBy, func(p string) bool { return slices.Contains(phids, p) })
+	e.Approvals = slices.DeleteFunc(e.Approvals, func(a state.Approval) bool { return slices.Contains(phids, a.ApproverPHID) })
 }
 
 // requiredFor is how many distinct approvers a decision about these groups

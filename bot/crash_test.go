@@ -153,7 +153,7 @@ func TestCrashDuringRemoval(t *testing.T) {
 func approveR1(t *testing.T, h *harness, approvers ...string) {
 	t.Helper()
 	for _, a := range approvers {
-		if _, err := h.bot.Approve(h.ctx, campaignName, "R1", a); err != nil {
+		if _, err := h.approve(h.bot, "R1", a); err != nil {
 			t.Fatalf("Approve R1 as %s: %v", a, err)
 		}
 	}

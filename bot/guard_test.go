@@ -124,7 +124,7 @@ func TestApprovalsLapse(t *testing.T) {
 func TestApproverInBatchMayNotDecide(t *testing.T) {
 	h := newHarness(t, fixture{})
 	h.launchAndPropose()
-	if _, err := h.bot.Approve(h.ctx, campaignName, "R1", "erin"); !errors.Is(err, bot.ErrRefused) {
+	if _, err := h.approve(h.bot, "R1", "erin"); !errors.Is(err, bot.ErrRefused) {
 		t.Errorf("Approve as erin: %v, want ErrRefused", err)
 	}
 	task, _ := h.taskOf("erin")
@@ -206,6 +206,41 @@ func TestExemptionEnds(t *testing.T) {
 	h.tick()
 	if got := h.finding("nomfa4").Status; got != state.StatusPending {
 		t.Errorf("after the end date nomfa4 = %s, want pending", got)
+	}
+}
+
+// TestDeniedExtensionKeepsTheGrant: asking to extend a dated exemption
+// and being denied leaves the granted exemption as it was, on record and
+// ending on its date (before the fix the new request replaced it and the
+// denial left the user exempt for ever).
+func TestDeniedExtensionKeepsTheGrant(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	task, _ := h.taskOf("nomfa4")
+	h.comment("nomfa4", task, "on leave until 2027-02-10")
+	h.tick()
+	h.comment("alice", task, "!approve @nomfa4")
+	h.comment("bob", task, "!approve @nomfa4")
+	h.tick()
+	h.comment("nomfa4", task, "exemption: my leave is extended until 2027-04-30")
+	h.tick()
+	if f := h.finding("nomfa4"); f.Status != state.StatusExempt || f.Exemption.Decision != state.ExemptionPending {
+		t.Fatalf("nomfa4 = %s with %+v, want exempt with the extension pending", f.Status, f.Exemption)
+	}
+	h.comment("carol", task, "!deny @nomfa4 no further leave is planned")
+	h.tick()
+	f := h.finding("nomfa4")
+	if f.Exemption.Decision != state.ExemptionDenied || len(f.ExemptionHistory) != 1 {
+		t.Fatalf("exemption %+v, history %+v; want the extension denied and the grant in the history", f.Exemption, f.ExemptionHistory)
+	}
+	grant := f.ExemptionInForce()
+	if grant == nil || grant.Decision != state.ExemptionGranted || !grant.Until.Equal(time.Date(2027, 2, 10, 0, 0, 0, 0, time.UTC)) || len(grant.ApprovedBy) != 2 {
+		t.Errorf("exemption in force = %+v, want the grant by two approvers until 2027-02-10", grant)
+	}
+	h.clock.Set(time.Date(2027, 2, 11, 0, 30, 0, 0, time.UTC))
+	h.tick()
+	if got := h.finding("nomfa4").Status; got != state.StatusPending {
+		t.Errorf("after the granted end date nomfa4 = %s, want pending", got)
 	}
 }
 
@@ -337,7 +372,7 @@ func TestPartlyRemovedUserRechecked(t *testing.T) {
 	h.srv.SetMFA(h.phid("nomfa2"), true)
 	rs := h.snapshot().Removals
 	for _, a := range []string{"alice", "bob"} {
-		if _, err := h.bot.Approve(h.ctx, campaignName, rs[len(rs)-1].Label(), a); err != nil {
+		if _, err := h.approve(h.bot, rs[len(rs)-1].Label(), a); err != nil {
 			t.Fatalf("Approve: %v", err)
 		}
 	}
@@ -507,5 +542,27 @@ func TestCheckRefusesEditableByAffectedUsers(t *testing.T) {
 				t.Errorf("%d task(s) filed", n)
 			}
 		})
+	}
+}
+
+// TestEditedExemptionApproval: an exemption approval edited away before
+// the exemption is granted does not count towards it.
+func TestEditedExemptionApproval(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	task, _ := h.taskOf("nomfa4")
+	h.comment("nomfa4", task, "on leave until 2027-02-10")
+	h.tick()
+	tx := h.commentTx("alice", task, "!approve @nomfa4")
+	h.tick()
+	h.srv.EditComment(tx, "on second thought, no")
+	h.comment("bob", task, "!approve @nomfa4")
+	h.tick()
+	f := h.finding("nomfa4")
+	if f.Status == state.StatusExempt || f.Exemption.Decision != state.ExemptionPending {
+		t.Fatalf("nomfa4 = %s with %+v, want the exemption still pending", f.Status, f.Exemption)
+	}
+	if got := f.Exemption.ApprovedBy; len(got) != 1 || got[0] != h.phid("bob") {
+		t.Errorf("approved by %v, want bob only", got)
 	}
 }

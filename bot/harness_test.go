@@ -557,3 +557,27 @@ type phabtestWrite = phabtest.Write
 func unsubscribe(phid string) conduit.Edit {
 	return conduit.Edit{Type: "subscribers.remove", Value: []string{phid}}
 }
+
+// approve approves removal batch label from the command line as username,
+// the way the CLI does: with username's own token (user.whoami decides
+// who approves), first shown the batch, then confirming its digest.
+func (h *harness) approve(b *bot.Bot, label, username string) (*bot.ApproveResult, error) {
+	h.t.Helper()
+	session := h.as(strings.TrimPrefix(username, "@"))
+	shown, err := b.Approve(h.ctx, campaignName, label, session, bot.ApproveOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return b.Approve(h.ctx, campaignName, label, session, bot.ApproveOptions{Confirm: shown.Digest})
+}
+
+// commentTx comments as username and returns the comment's transaction
+// PHID, for editing it later.
+func (h *harness) commentTx(username, task, text string) string {
+	h.t.Helper()
+	res, err := h.as(username).EditTask(h.ctx, task, conduit.CommentEdit(text))
+	if err != nil || len(res.TransactionPHIDs) == 0 {
+		h.t.Fatalf("%s comments on %s: %v (%+v)", username, task, err, res)
+	}
+	return res.TransactionPHIDs[len(res.TransactionPHIDs)-1]
+}

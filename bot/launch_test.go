@@ -284,7 +284,7 @@ func TestDryRunLaunchWritesNothing(t *testing.T) {
 		t.Fatalf("dry-run tick: %v", err)
 	}
 	for _, a := range []string{"alice", "bob"} {
-		if _, err := dry.Approve(h.ctx, campaignName, "R1", a); err != nil {
+		if _, err := h.approve(dry, "R1", a); err != nil {
 			t.Fatalf("dry-run approve: %v", err)
 		}
 	}

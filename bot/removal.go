@@ -60,7 +60,9 @@ func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 			}
 			it := state.RemovalItem{UserPHID: f.UserPHID, Username: f.Username, GroupPHID: gp, GroupName: g.Name,
 				Risk: g.Risk, Voluntary: f.Status == state.StatusVoluntary, Batch: f.Batch}
-			if risk, _ := campaigns.ParseRisk(g.Risk); r.c.AutoApproveNotRisky && risk.MayAutoApprove() {
+			// An unknown risk parses as the zero Risk, which never
+			// auto-approves.
+			if risk, err := campaigns.ParseRisk(g.Risk); err == nil && r.c.AutoApproveNotRisky && risk.MayAutoApprove() {
 				auto = append(auto, it)
 			} else {
 				manual = append(manual, it)
@@ -113,14 +115,13 @@ func dueForRemoval(f state.Finding, group string, c *state.Campaign, now time.Ti
 	if !removable || (f.Status != state.StatusVoluntary && now.Before(f.EffectiveCutoff(c))) {
 		return false
 	}
-	return f.Exemption == nil || f.Exemption.Decision != "pending"
+	return f.Exemption == nil || f.Exemption.Decision != state.ExemptionPending
 }
 
 // sortItems orders removal items riskiest group first, then by user.
 func sortItems(items []state.RemovalItem) {
 	slices.SortStableFunc(items, func(a, b state.RemovalItem) int {
-		ra, _ := campaigns.ParseRisk(a.Risk)
-		rb, _ := campaigns.ParseRisk(b.Risk)
+		ra, rb := riskRank(a.Risk), riskRank(b.Risk)
 		if c := cmp.Compare(rb, ra); c != 0 {
 			return c
 		}
@@ -140,14 +141,26 @@ func requiredApprovals(items []state.RemovalItem) int {
 	return approvalsFor(risks)
 }
 
+// riskRank orders risk strings from state for display: an unknown or
+// unparsable one (a hand-edited or newer state file) ranks above internal,
+// as the riskiest.
+func riskRank(s string) campaigns.Risk {
+	r, err := campaigns.ParseRisk(s)
+	if err != nil {
+		return campaigns.RiskInternal + 1
+	}
+	return r
+}
+
 // approvalsFor is how many distinct approvers a decision about groups of
-// these risk levels needs: the most any of them asks for, at least one.
+// these risk levels needs: the most any of them asks for, at least one. An
+// unknown or unparsable risk counts as the riskiest: ParseRisk's zero Risk
+// asks for the most approvers, never fewer.
 func approvalsFor(risks []string) int {
 	n := 1
 	for _, r := range risks {
-		if risk, err := campaigns.ParseRisk(r); err == nil {
-			n = max(n, risk.RequiredApprovals())
-		}
+		risk, _ := campaigns.ParseRisk(r)
+		n = max(n, risk.RequiredApprovals())
 	}
 	return n
 }
@@ -230,6 +243,10 @@ func (b *Bot) choreExecuteRemovals(ctx context.Context, r *run) error {
 
 // executeRemoval carries out one approved removal batch.
 func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
+	// A "remove me" edited away since it was read no longer counts.
+	if err := b.checkVoluntary(ctx, r, id); err != nil {
+		return err
+	}
 	// Each batch starts from the state the previous one left.
 	snap, err := b.store.Snapshot(r.c.Name)
 	if err != nil {

@@ -8,10 +8,15 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/state"
 )
+
+// ignoreShown leaves out what Approve shows (the items and their digest),
+// checked on their own.
+var ignoreShown = cmpopts.IgnoreFields(bot.ApproveResult{}, "Items", "Digest")
 
 func TestRemovalFlow(t *testing.T) {
 	h := newHarness(t, fixture{})
@@ -51,17 +56,17 @@ func TestRemovalFlow(t *testing.T) {
 
 	proposed := h.snapshot().Removals
 	journal := len(mustJournal(t, h))
-	_, err := h.bot.Approve(h.ctx, campaignName, "R1", "dave")
+	_, err := h.approve(h.bot, "R1", "dave")
 	if !errors.Is(err, bot.ErrNotApprover) {
 		t.Fatalf("Approve by dave: %v, want ErrNotApprover", err)
 	}
-	_, err = h.bot.Approve(h.ctx, campaignName, "R1", "good1")
+	_, err = h.approve(h.bot, "R1", "good1")
 	if !errors.Is(err, bot.ErrNotApprover) {
 		t.Fatalf("Approve by good1: %v, want ErrNotApprover", err)
 	}
 	// A disabled approver is no approver.
 	h.srv.SetDisabled(h.phid("carol"), true)
-	if _, err := h.bot.Approve(h.ctx, campaignName, "R1", "carol"); !errors.Is(err, bot.ErrNotApprover) {
+	if _, err := h.approve(h.bot, "R1", "carol"); !errors.Is(err, bot.ErrNotApprover) {
 		t.Errorf("Approve by disabled carol: %v, want ErrNotApprover", err)
 	}
 	h.srv.SetDisabled(h.phid("carol"), false)
@@ -71,21 +76,27 @@ func TestRemovalFlow(t *testing.T) {
 	if got := len(mustJournal(t, h)); got != journal+2 {
 		t.Errorf("journal grew by %d, want 2 approval-refused entries", got-journal)
 	}
-	if _, err := h.bot.Approve(h.ctx, campaignName, "R1", "no-such-user"); !errors.Is(err, bot.ErrInput) {
-		t.Errorf("Approve by an unknown user: %v, want ErrInput", err)
+	// The token decides who approves: --as only guards against the wrong
+	// token file, and a mismatch is refused.
+	if _, err := h.bot.Approve(h.ctx, campaignName, "R1", h.as("alice"), bot.ApproveOptions{As: "bob"}); !errors.Is(err, bot.ErrRefused) {
+		t.Errorf("Approve with alice's token --as bob: %v, want ErrRefused", err)
 	}
-	if _, err := h.bot.Approve(h.ctx, campaignName, "R9", "alice"); !errors.Is(err, bot.ErrInput) {
+	// An approval counts only for what was shown: a stale digest is refused.
+	if _, err := h.bot.Approve(h.ctx, campaignName, "R1", h.as("alice"), bot.ApproveOptions{Confirm: "0123456789ab"}); !errors.Is(err, bot.ErrRefused) {
+		t.Errorf("Approve with a digest of something else: %v, want ErrRefused", err)
+	}
+	if _, err := h.approve(h.bot, "R9", "alice"); !errors.Is(err, bot.ErrInput) {
 		t.Errorf("Approve R9: %v, want ErrInput", err)
 	}
 
-	res, err := h.bot.Approve(h.ctx, campaignName, "R1", "alice")
+	res, err := h.approve(h.bot, "R1", "alice")
 	if err != nil {
 		t.Fatalf("Approve by alice: %v", err)
 	}
-	if diff := cmp.Diff(&bot.ApproveResult{Removal: "R1", Approvals: 1, Required: 2}, res); diff != "" {
+	if diff := cmp.Diff(&bot.ApproveResult{Removal: "R1", Approver: "alice", Approvals: 1, Required: 2, Recorded: true}, res, ignoreShown); diff != "" {
 		t.Errorf("first approval (-want +got):\n%s", diff)
 	}
-	if _, err := h.bot.Approve(h.ctx, campaignName, "r1", "@alice"); !errors.Is(err, bot.ErrRefused) {
+	if _, err := h.approve(h.bot, "r1", "@alice"); !errors.Is(err, bot.ErrRefused) {
 		t.Errorf("alice approving twice: %v, want ErrRefused", err)
 	}
 	// One approval is not enough: a tick removes nobody.
@@ -94,14 +105,14 @@ func TestRemovalFlow(t *testing.T) {
 		t.Fatalf("removed members with one approval: %+v", w)
 	}
 
-	res, err = h.bot.Approve(h.ctx, campaignName, "1", "bob")
+	res, err = h.approve(h.bot, "1", "bob")
 	if err != nil {
 		t.Fatalf("Approve by bob: %v", err)
 	}
-	if diff := cmp.Diff(&bot.ApproveResult{Removal: "R1", Approvals: 2, Required: 2, Approved: true}, res); diff != "" {
+	if diff := cmp.Diff(&bot.ApproveResult{Removal: "R1", Approver: "bob", Approvals: 2, Required: 2, Approved: true, Recorded: true}, res, ignoreShown); diff != "" {
 		t.Errorf("second approval (-want +got):\n%s", diff)
 	}
-	if _, err := h.bot.Approve(h.ctx, campaignName, "R1", "carol"); !errors.Is(err, bot.ErrRefused) {
+	if _, err := h.approve(h.bot, "R1", "carol"); !errors.Is(err, bot.ErrRefused) {
 		t.Errorf("approving an approved batch: %v, want ErrRefused", err)
 	}
 

@@ -1,10 +1,12 @@
 package bot_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
 )
@@ -257,8 +259,10 @@ func TestReplies(t *testing.T) {
 }
 
 func TestApproveRemovalOnTask(t *testing.T) {
-	// "!approve" on a task approves the proposed removal batch, once per
-	// approver; a non-approver's is refused.
+	// "!approve" on a task approves the memberships that task's
+	// announcement showed, once per approver; a non-approver's is
+	// refused. The batch runs only once every task's memberships have
+	// enough approvers (seen before the fix: 7 shown, 44 removed).
 	h := newHarness(t, fixture{})
 	h.launchAndPropose()
 	task, _ := h.taskOf("nomfa1")
@@ -270,15 +274,121 @@ func TestApproveRemovalOnTask(t *testing.T) {
 	if rm.Status != state.RemovalProposed || len(rm.Approvals) != 1 || rm.Approvals[0].Username != "alice" || rm.Approvals[0].Via != task {
 		t.Fatalf("R1 = %s with approvals %+v, want proposed with alice's approval via %s", rm.Status, rm.Approvals, task)
 	}
+	if a := rm.Approvals[0]; a.Source == nil || a.Source.Task != task || a.Source.TxPHID == "" || len(a.Scope) != 1 || a.Scope[0] != h.finding("nomfa1").Batch ||
+		!strings.HasPrefix(a.Verified, "task "+task+" comment PHID-XACT-") {
+		t.Errorf("alice's approval = %+v, want its source comment on %s and scope batch %d", a, task, h.finding("nomfa1").Batch)
+	}
 	if got := h.journalKinds()["command-refused"]; got != 2 {
 		t.Errorf("%d refusals journaled, want 2 (dave, and alice's second)", got)
 	}
 	h.comment("bob", task, "!approve")
 	h.tick()
 	rm = h.snapshot().Removals[0]
-	// bob's approval completes R1 and the same tick carries it out.
-	if rm.Status != state.RemovalDone || len(rm.Approvals) != 2 {
-		t.Errorf("R1 = %s with %d approvals, want done with 2", rm.Status, len(rm.Approvals))
+	// Two approvers for this task's memberships, none for the others':
+	// nothing is removed.
+	if rm.Status != state.RemovalProposed || rm.ApprovalsFor(h.finding("nomfa1").Batch) != 2 {
+		t.Errorf("R1 = %s with %d approvals for %s, want proposed with 2", rm.Status, rm.ApprovalsFor(h.finding("nomfa1").Batch), task)
+	}
+	if w := h.writesOf("project.edit"); len(w) != 0 {
+		t.Fatalf("approvals on %s removed memberships shown only elsewhere: %+v", task, w)
+	}
+	// Approving on every task of the batch completes it.
+	for _, bt := range h.snapshot().Batches {
+		if bt.Monogram() == task || !slices.ContainsFunc(rm.Items, func(it state.RemovalItem) bool { return it.Batch == bt.Index }) {
+			continue
+		}
+		h.comment("alice", bt.Monogram(), "!approve")
+		h.comment("bob", bt.Monogram(), "!approve")
+	}
+	h.tick()
+	if rm := h.snapshot().Removals[0]; rm.Status != state.RemovalDone {
+		t.Errorf("R1 = %s after approvals on every task, want done", rm.Status)
+	}
+}
+
+// TestEditedApprovalIsWithdrawn: an approver who edits "!approve" into
+// something else takes the approval back. Edited before the bot reads it,
+// the current text is what counts (fact 45: newest version first); edited
+// after it was counted, the bot sees it only by reading the comment again
+// right before the removal, and removes no one.
+func TestEditedApprovalIsWithdrawn(t *testing.T) {
+	t.Run("edited before the bot reads it", func(t *testing.T) {
+		h := newHarness(t, fixture{})
+		h.launchAndPropose()
+		task, _ := h.taskOf("nomfa1")
+		tx := h.commentTx("alice", task, "!approve")
+		h.srv.EditComment(tx, "I withdraw my approval")
+		h.tick()
+		if rm := h.snapshot().Removals[0]; len(rm.Approvals) != 0 {
+			t.Errorf("R1 approvals = %+v, want none: the comment now withdraws", rm.Approvals)
+		}
+	})
+	for _, tt := range []struct {
+		name string
+		edit func(h *harness, tx string)
+	}{
+		{"edited after it was counted", func(h *harness, tx string) { h.srv.EditComment(tx, "I withdraw my approval") }},
+		{"deleted after it was counted", func(h *harness, tx string) { h.srv.DeleteComment(tx) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, fixture{})
+			h.launchAndPropose()
+			rm := h.snapshot().Removals[0]
+			var alices []string
+			for _, bt := range h.snapshot().Batches {
+				if !slices.ContainsFunc(rm.Items, func(it state.RemovalItem) bool { return it.Batch == bt.Index }) {
+					continue
+				}
+				alices = append(alices, h.commentTx("alice", bt.Monogram(), "!approve"))
+				h.comment("bob", bt.Monogram(), "!approve")
+			}
+			if _, err := h.bot.Tick(h.ctx, bot.TickOptions{Only: []string{"replies"}}); err != nil {
+				t.Fatal(err)
+			}
+			if st := h.snapshot().Removals[0].Status; st != state.RemovalApproved {
+				t.Fatalf("R1 = %s, want approved before the edit", st)
+			}
+			tt.edit(h, alices[0])
+			h.tick()
+			if w := h.writesOf("project.edit"); len(w) != 0 {
+				t.Fatalf("removed members on a withdrawn approval: %+v", w)
+			}
+			rm = h.snapshot().Removals[0]
+			if rm.Status != state.RemovalProposed || slices.ContainsFunc(rm.Approvals, func(a state.Approval) bool { return a.Source != nil && a.Source.TxPHID == alices[0] }) {
+				t.Errorf("R1 = %s with %+v, want proposed without the withdrawn approval", rm.Status, rm.Approvals)
+			}
+			if got := h.journalKinds()["approval-withdrawn"]; got != 1 {
+				t.Errorf("%d approval-withdrawn entries, want 1", got)
+			}
+		})
+	}
+}
+
+// TestEditedRemoveMe: "remove me" edited into something else before the
+// removal runs is no voluntary removal: the user is pending again and
+// flagged for a human.
+func TestEditedRemoveMe(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	task, _ := h.taskOf("nomfa1")
+	tx := h.commentTx("nomfa1", task, "remove me")
+	h.tick()
+	if st := h.finding("nomfa1").Status; st != state.StatusVoluntary {
+		t.Fatalf("nomfa1 = %s, want voluntary", st)
+	}
+	h.clock.Set(cutoff.Add(time.Hour))
+	h.tick() // proposes R1
+	h.srv.EditComment(tx, "actually I need this access: exemption please, on-call until 2027-06-01")
+	approveR1(t, h, "alice", "bob")
+	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{Only: []string{"execute-removals"}}); err != nil {
+		t.Fatal(err)
+	}
+	f := h.finding("nomfa1")
+	if f.Status == state.StatusVoluntary || len(f.NeedsHuman) == 0 {
+		t.Errorf("nomfa1 = %s, needs-human %v; want no longer voluntary and flagged", f.Status, f.NeedsHuman)
+	}
+	if got := h.journalKinds()["voluntary-withdrawn"]; got != 1 {
+		t.Errorf("%d voluntary-withdrawn entries, want 1", got)
 	}
 }
 

@@ -338,7 +338,7 @@ func driftStatus(f state.Finding, v liveView, now time.Time) (state.Status, stri
 		}
 	case state.StatusExempt:
 		// "until 2027-02-10" includes that day.
-		if e := f.Exemption; e != nil && !e.Until.IsZero() && !now.Before(e.Until.AddDate(0, 0, 1)) && v.member && !v.compliant() {
+		if e := f.ExemptionInForce(); e != nil && !e.Until.IsZero() && !now.Before(e.Until.AddDate(0, 0, 1)) && v.member && !v.compliant() {
 			return state.StatusPending, "exemption ended " + e.Until.Format("2006-01-02")
 		}
 	}

@@ -26,7 +26,7 @@ func TestRevokedTokenNeverLeaks(t *testing.T) {
 	attempts := []attempt{
 		{"plan", func() error { _, err := h.bot.Plan(h.ctx, h.camp); return err }},
 		{"tick", func() error { _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); return err }},
-		{"approve", func() error { _, err := h.bot.Approve(h.ctx, campaignName, "R1", "alice"); return err }},
+		{"approve", func() error { _, err := h.approve(h.bot, "R1", "alice"); return err }},
 		{"restore", func() error { return h.bot.Restore(h.ctx, campaignName, "nomfa1", false, "alice") }},
 		{"fresh bot plan", func() error {
 			// A new bot asks user.whoami first.

@@ -436,7 +436,7 @@ func TestMethods(t *testing.T) {
 				for _, tx := range got {
 					byID[tx.ID] = tx
 				}
-				wantComment := []Comment{{ID: 12, PHID: "PHID-XCMT-yojmhuhxnidj5v6qe6xb", AuthorPHID: "PHID-USER-e3p4uunjkeh2vqcbguhw", Raw: "Closing (lab)."}}
+				wantComment := []Comment{{ID: 12, PHID: "PHID-XCMT-yojmhuhxnidj5v6qe6xb", Version: 1, AuthorPHID: "PHID-USER-e3p4uunjkeh2vqcbguhw", Raw: "Closing (lab)."}}
 				if diff := cmp.Diff(wantComment, byID[86].Comments); diff != "" {
 					t.Errorf("comment of 86 (-want +got):\n%s", diff)
 				}

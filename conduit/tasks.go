@@ -207,15 +207,17 @@ func (c *Client) TaskSubscribers(ctx context.Context, taskID int) ([]string, err
 
 // transactionRow is one transaction.search row.
 type transactionRow struct {
-	ID          int    `json:"id"`
-	PHID        string `json:"phid"`
-	Type        string `json:"type"` // null for most project transactions
-	AuthorPHID  string `json:"authorPHID"`
-	ObjectPHID  string `json:"objectPHID"`
-	DateCreated int64  `json:"dateCreated"`
-	Comments    []struct {
+	ID           int    `json:"id"`
+	PHID         string `json:"phid"`
+	Type         string `json:"type"` // null for most project transactions
+	AuthorPHID   string `json:"authorPHID"`
+	ObjectPHID   string `json:"objectPHID"`
+	DateCreated  int64  `json:"dateCreated"`
+	DateModified int64  `json:"dateModified"`
+	Comments     []struct {
 		ID         int    `json:"id"`
 		PHID       string `json:"phid"`
+		Version    int    `json:"version"`
 		AuthorPHID string `json:"authorPHID"`
 		Removed    bool   `json:"removed"`
 		Content    struct {
@@ -234,19 +236,21 @@ type transactionRow struct {
 
 func (r transactionRow) transaction() Transaction {
 	t := Transaction{
-		ID:          r.ID,
-		PHID:        r.PHID,
-		Type:        r.Type,
-		AuthorPHID:  r.AuthorPHID,
-		ObjectPHID:  r.ObjectPHID,
-		DateCreated: unixTime(r.DateCreated),
-		Old:         r.Fields.V.Old,
-		New:         r.Fields.V.New,
+		ID:           r.ID,
+		PHID:         r.PHID,
+		Type:         r.Type,
+		AuthorPHID:   r.AuthorPHID,
+		ObjectPHID:   r.ObjectPHID,
+		DateCreated:  unixTime(r.DateCreated),
+		DateModified: unixTime(r.DateModified),
+		Old:          r.Fields.V.Old,
+		New:          r.Fields.V.New,
 	}
 	for _, c := range r.Comments {
 		t.Comments = append(t.Comments, Comment{
 			ID:         c.ID,
 			PHID:       c.PHID,
+			Version:    c.Version,
 			AuthorPHID: c.AuthorPHID,
 			Raw:        c.Content.Raw,
 			Removed:    c.Removed,
@@ -285,6 +289,37 @@ func (c *Client) TaskTransactions(ctx context.Context, objectPHID string, afterI
 			}
 		}
 		return more, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b Transaction) int { return a.ID - b.ID })
+	return out, nil
+}
+
+// TransactionsByPHID re-reads specific transactions of one object
+// (transaction.search's phids constraint), in the current version of
+// their comments. Transactions the server does not return (gone, or
+// invisible to the bot) are simply missing from the result.
+func (c *Client) TransactionsByPHID(ctx context.Context, objectPHID string, txPHIDs []string) ([]Transaction, error) {
+	const method = "transaction.search"
+	if objectPHID == "" || len(txPHIDs) == 0 {
+		// Phorge refuses an empty phids list
+		// (ERR-INVALID-CONSTRAINT-PHIDS-FORMAT).
+		return nil, fmt.Errorf("conduit %s: no object or no transaction PHIDs: %w", method, ErrInvalidArgument)
+	}
+	var out []Transaction
+	req := &searchRequest{ObjectIdentifier: objectPHID, Constraints: map[string]any{"phids": txPHIDs}}
+	seen := map[string]bool{}
+	err := searchAll(ctx, c, method, req, func(p *searchPage[transactionRow]) (bool, error) {
+		for _, r := range p.Data {
+			if !seen[r.PHID] {
+				seen[r.PHID] = true
+				out = append(out, r.transaction())
+			}
+		}
+		// Every asked-for transaction is in: no need to page on.
+		return len(seen) < len(txPHIDs), nil
 	})
 	if err != nil {
 		return nil, err

@@ -182,7 +182,12 @@ type Transaction struct {
 	AuthorPHID  string
 	ObjectPHID  string
 	DateCreated time.Time
-	Comments    []Comment
+	// DateModified moves when a comment is edited (fact 45): an edit does
+	// not bring the transaction back past a read cursor, only this shows it.
+	DateModified time.Time
+	// Comments lists every version of the comment as the server sent them
+	// (Phorge: newest first). Use CurrentComment, not a list position.
+	Comments []Comment
 	// Operations for subscribers/projects transactions.
 	Operations []Operation
 	// Old and New for transactions that carry them (status, policies...),
@@ -193,11 +198,27 @@ type Transaction struct {
 
 // Comment is one version of a comment on a transaction.
 type Comment struct {
-	ID         int
-	PHID       string
+	ID   int
+	PHID string
+	// Version counts edits: 1 is the original text, each edit adds one.
+	Version    int
 	AuthorPHID string
 	Raw        string
 	Removed    bool
+}
+
+// CurrentComment returns the transaction's current comment: the highest
+// version, whatever the list order. ok is false when the transaction has
+// no comment. A removed (deleted) comment is current too, with Removed set
+// and no text: a deleted comment says nothing, and an older version must
+// not come back in its place.
+func (t *Transaction) CurrentComment() (c Comment, ok bool) {
+	for i, v := range t.Comments {
+		if i == 0 || v.Version > c.Version {
+			c = v
+		}
+	}
+	return c, len(t.Comments) > 0
 }
 
 // Operation is an add or remove in a subscribers or projects transaction.

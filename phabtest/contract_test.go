@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -228,6 +229,12 @@ var contractCases = []contractCase{
 		rewrite: func(l *lab, p map[string]any) { p["after"] = xactCursor(l, 10, 12) }},
 	{file: "transaction.search.T4.authorPHIDs.json"},
 	{file: "transaction.search.T1.backdated.json"},
+	// An edited comment lists every version, newest first (fact 45).
+	{file: "transaction.search.edited-comment.json", prepare: func(l *lab) {
+		c := l.s.AddComment(CommentSpec{TaskID: 1, AuthorPHID: l.users["admin"].PHID, Text: "!approve original"})
+		l.clock.Advance(8 * time.Second)
+		l.s.EditComment(c.TransactionPHID, "I withdraw my approval")
+	}},
 	{file: "transaction.search.project.acl-security.json"},
 	{file: "error.transaction.search.restricted-as-non-subscriber.json", setup: t10History[:1]},
 	{file: "error.transaction.search.unknown-constraint.json"},

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -558,5 +559,46 @@ func TestOnWriteGate(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, calls); diff != "" {
 		t.Errorf("OnWrite calls (-want +got):\n%s", diff)
+	}
+}
+
+// TestEditedComment checks fact 45: an edit keeps the transaction's id and
+// PHID, lists the new version first, and moves dateModified only; a
+// deletion adds a removed version with no text.
+func TestEditedComment(t *testing.T) {
+	l := newLab(t)
+	admin := l.users["admin"]
+	c := l.s.AddComment(CommentSpec{TaskID: 1, AuthorPHID: admin.PHID, Text: "!approve"})
+	created := l.clock.Now().Unix()
+	l.clock.Advance(8 * time.Second)
+	l.s.EditComment(c.TransactionPHID, "I withdraw my approval")
+	l.clock.Advance(8 * time.Second)
+	l.s.DeleteComment(c.TransactionPHID)
+
+	var page struct {
+		Data []xactRow `json:"data"`
+	}
+	l.callJSON("transaction.search", admin.Token, map[string]any{
+		"objectIdentifier": "T1", "constraints": map[string]any{"phids": []string{c.TransactionPHID}},
+	}).must(t, &page)
+	if len(page.Data) != 1 {
+		t.Fatalf("got %d transactions, want 1", len(page.Data))
+	}
+	x := page.Data[0]
+	if x.PHID != c.TransactionPHID || x.DateCreated != created || x.DateModified != created+16 {
+		t.Errorf("transaction %s created %d modified %d; want %s, %d, %d", x.PHID, x.DateCreated, x.DateModified, c.TransactionPHID, created, created+16)
+	}
+	type version struct {
+		Version int
+		Raw     string
+		Removed bool
+	}
+	var got []version
+	for _, v := range x.Comments {
+		got = append(got, version{v.Version, v.Content["raw"], v.Removed})
+	}
+	want := []version{{3, "", true}, {2, "I withdraw my approval", false}, {1, "!approve", false}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("versions (-want +got):\n%s", diff)
 	}
 }

@@ -251,7 +251,7 @@ func (s *Server) Comments(taskID int) []CommentSnapshot {
 func commentSnapshot(x *xact) CommentSnapshot {
 	return CommentSnapshot{
 		ID: x.comment.id, PHID: x.comment.phid, TransactionPHID: x.phid,
-		AuthorPHID: x.authorPHID, Text: x.comment.text, Date: time.Unix(x.date, 0),
+		AuthorPHID: x.authorPHID, Text: x.comment.current(), Date: time.Unix(x.date, 0),
 	}
 }
 

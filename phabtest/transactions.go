@@ -1,6 +1,7 @@
 package phabtest
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,14 +20,37 @@ type xact struct {
 	fields  any // nil encodes as {}
 	comment *comment
 	date    int64
-	groupID string
+	// modified is dateModified: it moves when the comment is edited
+	// (fact 45); 0 means date.
+	modified int64
+	groupID  string
 }
 
-// comment is the text of a comment transaction.
+// comment is the text of a comment transaction: its first version and
+// the edits that followed, oldest first.
 type comment struct {
-	id   int
-	phid string
-	text string
+	id    int
+	phid  string
+	text  string
+	edits []commentEdit
+}
+
+// commentEdit is a later version of a comment: Phorge stores a new comment
+// row (own id and PHID) under the same transaction (fact 45).
+type commentEdit struct {
+	id      int
+	phid    string
+	text    string
+	date    int64
+	removed bool
+}
+
+// current returns the comment's current text ("" once deleted).
+func (c *comment) current() string {
+	if n := len(c.edits); n > 0 {
+		return c.edits[n-1].text
+	}
+	return c.text
 }
 
 // xactEntry is a transaction about to be stored.
@@ -309,20 +333,67 @@ func (s *Server) transactionSearch(c *call) (any, *apiError) {
 }
 
 func xactRowOf(x *xact) xactRow {
+	modified := x.date
+	if x.modified != 0 {
+		modified = x.modified
+	}
 	row := xactRow{
 		ID: x.id, PHID: x.phid, Type: x.typ, AuthorPHID: x.authorPHID, ObjectPHID: x.objectPHID,
-		DateCreated: x.date, DateModified: x.date, GroupID: x.groupID,
+		DateCreated: x.date, DateModified: modified, GroupID: x.groupID,
 		Comments: []commentRow{}, Fields: x.fields,
 	}
 	if row.Fields == nil {
 		row.Fields = map[string]any{}
 	}
-	if x.comment != nil {
+	if c := x.comment; c != nil {
+		// Every version, newest first (fact 45).
+		for i := len(c.edits) - 1; i >= 0; i-- {
+			e := c.edits[i]
+			row.Comments = append(row.Comments, commentRow{
+				ID: e.id, PHID: e.phid, Version: i + 2, AuthorPHID: x.authorPHID,
+				DateCreated: e.date, DateModified: e.date, Removed: e.removed,
+				Content: map[string]string{"raw": e.text},
+			})
+		}
 		row.Comments = append(row.Comments, commentRow{
-			ID: x.comment.id, PHID: x.comment.phid, Version: 1, AuthorPHID: x.authorPHID,
+			ID: c.id, PHID: c.phid, Version: 1, AuthorPHID: x.authorPHID,
 			DateCreated: x.date, DateModified: x.date,
-			Content: map[string]string{"raw": x.comment.text},
+			Content: map[string]string{"raw": c.text},
 		})
 	}
 	return row
+}
+
+// EditComment edits the comment of transaction txPHID as its author would
+// in the web UI: the transaction keeps its id and PHID, a new version
+// lists first, and dateModified moves to now while dateCreated stays
+// (fact 45). An edit does not bring the transaction back past a reader's
+// id cursor.
+func (s *Server) EditComment(txPHID, text string) {
+	s.reviseComment("EditComment", txPHID, text, false)
+}
+
+// DeleteComment removes the comment of transaction txPHID: Phorge adds a
+// version marked removed, with no text.
+func (s *Server) DeleteComment(txPHID string) {
+	s.reviseComment("DeleteComment", txPHID, "", true)
+}
+
+func (s *Server) reviseComment(fn, txPHID, text string, removed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, x := range s.xacts {
+		if x.phid != txPHID {
+			continue
+		}
+		if x.comment == nil {
+			panic(fmt.Sprintf("phabtest: %s: transaction %s has no comment", fn, txPHID))
+		}
+		now := s.now()
+		s.lastCmt++
+		x.comment.edits = append(x.comment.edits, commentEdit{id: s.lastCmt, phid: s.newPHID("XCMT"), text: text, date: now, removed: removed})
+		x.modified = now
+		return
+	}
+	panic(fmt.Sprintf("phabtest: %s: no transaction %s", fn, txPHID))
 }

@@ -83,9 +83,19 @@ type Finding struct {
 	Status   Status   `json:"status"`
 	Batch    int      `json:"batch"` // index of the batch (task) the user is in
 	// Cutoff, when set, is a per-user extension of the campaign's cutoff.
-	Cutoff       time.Time  `json:"cutoff,omitzero"`
-	Unsubscribed bool       `json:"unsubscribed,omitempty"`
-	Exemption    *Exemption `json:"exemption,omitempty"`
+	Cutoff       time.Time `json:"cutoff,omitzero"`
+	Unsubscribed bool      `json:"unsubscribed,omitempty"`
+	// Exemption is the latest exemption request and its decision.
+	Exemption *Exemption `json:"exemption,omitempty"`
+	// ExemptionHistory holds the earlier requests, oldest first: a new
+	// request (such as asking to extend a dated exemption) never erases a
+	// granted one, so denying it leaves the grant as it was, ending on its
+	// date (see ExemptionInForce).
+	ExemptionHistory []Exemption `json:"exemption_history,omitempty"`
+	// VoluntarySource is the comment in which the user asked to be
+	// removed; before a removal runs the bot reads it again, and an edit
+	// that takes the request back ends the voluntary removal.
+	VoluntarySource *Source `json:"voluntary_source,omitempty"`
 	// RestoreRequested is set when a removed user asks to come back.
 	RestoreRequested bool `json:"restore_requested,omitempty"`
 	// ForcedRestore is set when the last restore was forced past a failed
@@ -115,6 +125,42 @@ func (f *Finding) EffectiveCutoff(c *Campaign) time.Time {
 // campaign's.
 func (f *Finding) Extended(c *Campaign) bool { return f.Cutoff.After(c.Cutoff) }
 
+// ExemptionInForce returns the granted exemption that protects the user
+// now: the latest request if it was granted, else, while a newer request
+// waits or after it was denied, the grant it would have replaced. Nil if
+// none.
+func (f *Finding) ExemptionInForce() *Exemption {
+	if f.Exemption == nil {
+		return nil
+	}
+	if f.Exemption.Decision == ExemptionGranted {
+		return f.Exemption
+	}
+	if n := len(f.ExemptionHistory); n > 0 && f.ExemptionHistory[n-1].Decision == ExemptionGranted {
+		return &f.ExemptionHistory[n-1]
+	}
+	return nil
+}
+
+// RequestExemption records a new exemption request. The one it follows
+// goes to the history, so a grant stays on record and in force until the
+// new request is decided.
+func (f *Finding) RequestExemption(e Exemption) {
+	if f.Exemption != nil {
+		// A request still pending is superseded by the new one; a
+		// decided one is history.
+		f.ExemptionHistory = append(f.ExemptionHistory, *f.Exemption)
+	}
+	f.Exemption = &e
+}
+
+// Exemption decisions.
+const (
+	ExemptionPending = "pending"
+	ExemptionGranted = "granted"
+	ExemptionDenied  = "denied"
+)
+
 // Exemption is a user's request not to be removed, and its decision.
 type Exemption struct {
 	Reason      string    `json:"reason"`
@@ -125,7 +171,20 @@ type Exemption struct {
 	// ApprovedBy are the distinct approvers (PHIDs) who approved it; it is
 	// granted once as many approve as the user's riskiest group needs.
 	ApprovedBy []string `json:"approved_by,omitempty"`
-	Note       string   `json:"note,omitempty"`
+	// Approvals are the approvals in ApprovedBy with where each was given,
+	// so the bot can read the approving comment again before the
+	// exemption counts (absent in files written before they were kept).
+	Approvals []Approval `json:"approvals,omitempty"`
+	Note      string     `json:"note,omitempty"`
+}
+
+// Source is the comment a decision was read from: the task and the
+// transaction, which keeps its PHID when the comment is edited.
+type Source struct {
+	TaskPHID string `json:"task_phid"`
+	Task     string `json:"task"` // monogram, for people
+	TxPHID   string `json:"tx_phid"`
+	TxID     int    `json:"tx_id"`
 }
 
 // Batch is one task: the users it subscribes and what the bot has read of it.
@@ -183,9 +242,36 @@ type Removal struct {
 // Label is the removal batch's name in texts and commands: "R1".
 func (r *Removal) Label() string { return "R" + itoa(r.ID) }
 
-// ApprovedBy reports whether userPHID has already approved.
-func (r *Removal) ApprovedBy(userPHID string) bool {
-	return slices.ContainsFunc(r.Approvals, func(a Approval) bool { return a.ApproverPHID == userPHID })
+// ApprovedBy reports whether userPHID has already given an approval that
+// covers task batch idx; idx < 0 asks about any approval at all.
+func (r *Removal) ApprovedBy(userPHID string, idx int) bool {
+	return slices.ContainsFunc(r.Approvals, func(a Approval) bool {
+		return a.ApproverPHID == userPHID && (idx < 0 || a.Covers(idx))
+	})
+}
+
+// ApprovalsFor counts the distinct approvers whose approvals cover the
+// items of task batch idx.
+func (r *Removal) ApprovalsFor(idx int) int {
+	var who []string
+	for _, a := range r.Approvals {
+		if a.Covers(idx) && !slices.Contains(who, a.ApproverPHID) {
+			who = append(who, a.ApproverPHID)
+		}
+	}
+	return len(who)
+}
+
+// FullyApproved reports whether every item is covered by as many
+// distinct approvers as the batch needs: an approval counts only for the
+// items its approver was shown.
+func (r *Removal) FullyApproved() bool {
+	for _, it := range r.Items {
+		if r.ApprovalsFor(it.Batch) < r.RequiredApprovals {
+			return false
+		}
+	}
+	return len(r.Items) > 0 || len(r.Approvals) >= r.RequiredApprovals
 }
 
 // RemovalItem is one (user, group) pair to remove.
@@ -208,7 +294,22 @@ type Approval struct {
 	Via          string    `json:"via"` // "cli" or a task monogram
 	// Operator is who ran the command, for approvals made with the CLI.
 	Operator string `json:"operator,omitempty"`
+	// Verified says how the approver's identity was established, for
+	// the journal and status: "task T12 comment PHID-XACT-…" or "cli:
+	// user.whoami with the approver's token".
+	Verified string `json:"verified,omitempty"`
+	// Source is the approving comment, for approvals given on a task;
+	// nil for the CLI.
+	Source *Source `json:"source,omitempty"`
+	// Scope lists the task batches (Batch.Index) whose items the approver
+	// was shown and so approves: a task's announcement shows only that
+	// task's items. Empty means every item of the removal batch (the CLI
+	// shows them all, and approvals recorded before scopes existed).
+	Scope []int `json:"scope,omitempty"`
 }
+
+// Covers reports whether the approval covers items of task batch idx.
+func (a *Approval) Covers(idx int) bool { return len(a.Scope) == 0 || slices.Contains(a.Scope, idx) }
 
 // OpState is where a journaled side effect stands.
 type OpState string

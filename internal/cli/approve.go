@@ -2,31 +2,63 @@ package cli
 
 import (
 	"fmt"
+	"net/http"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/conduit"
 )
 
+// approveCommand records a removal approval from the command line. Who
+// approves is decided by the approver's own Conduit token (user.whoami),
+// never by $USER or a flag; the bot's token proves nothing about who typed
+// the command. The first run shows every membership of the batch and
+// records nothing; the approval counts only when the approver runs it again
+// with --confirm and the digest of what they were shown.
 func (a *app) approveCommand() *cobra.Command {
-	var as string
+	var as, tokenFile, confirm string
 	cmd := &cobra.Command{
-		Use:   "approve CAMPAIGN BATCH --as USER",
-		Short: "Approve a removal batch as USER, after checking USER is in the approvers' project",
+		Use:   "approve CAMPAIGN BATCH --token-file FILE [--confirm DIGEST]",
+		Short: "Approve a removal batch with your own Conduit token, after seeing every membership it removes",
 		Args:  exactArgs(2, "CAMPAIGN BATCH (e.g. R1)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if as == "" {
-				return &usageError{"approve: --as USER is required"}
+			if tokenFile == "" {
+				return &usageError{"approve: --token-file FILE is required: the approver's own Conduit API token (Settings → Conduit API Tokens) proves who approves"}
+			}
+			tok, err := readApproverToken(tokenFile)
+			if err != nil {
+				return err
 			}
 			e, err := a.open(cmd.Context(), envOptions{conduit: true, store: true})
 			if err != nil {
 				return err
 			}
 			defer e.close()
-			res, err := e.bot.Approve(cmd.Context(), args[0], args[1], as)
+			session, err := conduit.Dial(cmd.Context(), e.cfg.Conduit.URL, tok, conduit.Options{
+				HTTPClient: &http.Client{Timeout: e.cfg.Conduit.Timeout + 5*time.Second}, CallTimeout: e.cfg.Conduit.Timeout,
+				RequestsPerSecond: e.cfg.Conduit.RequestsPerSecond, Logger: e.log,
+			})
+			if err != nil {
+				return fmt.Errorf("connect to %s as the approver: %w", e.cfg.Conduit.URL, err)
+			}
+			res, err := e.bot.Approve(cmd.Context(), args[0], args[1], session, bot.ApproveOptions{As: as, Confirm: confirm})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "%s: approval %d of %d recorded for @%s", res.Removal, res.Approvals, res.Required, strings.TrimPrefix(as, "@"))
+			if !res.Recorded {
+				fmt.Fprintf(a.stdout, "%s removes %d membership(s) (%d of %d approval(s) so far):\n", res.Removal, len(res.Items), res.Approvals, res.Required)
+				for _, it := range res.Items {
+					fmt.Fprintf(a.stdout, "  %s\n", it)
+				}
+				fmt.Fprintf(a.stdout, "Nothing recorded. To approve exactly these as @%s, run again with --confirm %s\n", res.Approver, res.Digest)
+				return nil
+			}
+			fmt.Fprintf(a.stdout, "%s: approval %d of %d recorded for @%s (verified: user.whoami with @%s's own token; %d membership(s), digest %s)",
+				res.Removal, res.Approvals, res.Required, res.Approver, res.Approver, len(res.Items), res.Digest)
 			if res.Approved {
 				fmt.Fprint(a.stdout, "; approved, the next tick removes the members")
 			}
@@ -34,6 +66,22 @@ func (a *app) approveCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&as, "as", "", "the approving Phabricator user (verified over Conduit)")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding the approver's own Conduit API token (user.whoami with it decides who approves)")
+	cmd.Flags().StringVar(&confirm, "confirm", "", "the digest printed by a first run without it: approve exactly the memberships shown")
+	cmd.Flags().StringVar(&as, "as", "", "optional: must name the token's own account (a guard against the wrong token file)")
 	return cmd
+}
+
+// readApproverToken reads an approver's token file. Errors name the file,
+// never its contents.
+func readApproverToken(path string) (conduit.Token, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", &usageError{fmt.Sprintf("approve: reading the approver's token: %v", err)}
+	}
+	tok := conduit.Token(strings.TrimSpace(string(data)))
+	if !tok.ValidFormat() {
+		return "", &usageError{fmt.Sprintf("approve: the token in %s is not 32 characters starting with api-, cli- or clr-", path)}
+	}
+	return tok, nil
 }

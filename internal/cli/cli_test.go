@@ -175,6 +175,21 @@ type result struct {
 	stdout, stderr string
 }
 
+// tokenFile writes username's Conduit token to a file only its owner can
+// read, for `approve --token-file`, and returns its path.
+func (l *lab) tokenFile(username string) string {
+	l.t.Helper()
+	u, ok := l.users[username]
+	if !ok {
+		l.t.Fatalf("no user %q", username)
+	}
+	path := filepath.Join(l.dir, username+".token")
+	if err := os.WriteFile(path, []byte(u.Token+"\n"), 0o600); err != nil {
+		l.t.Fatal(err)
+	}
+	return path
+}
+
 func (l *lab) run(args ...string) result {
 	l.t.Helper()
 	var stdout, stderr bytes.Buffer
@@ -669,7 +684,7 @@ func TestAuth(t *testing.T) {
 		{name: "revoked, plan", token: "revoked", args: []string{"plan", "mfa-test"}},
 		{name: "revoked, launch", token: "revoked", args: []string{"launch", "mfa-test"}},
 		{name: "revoked, tick", token: "revoked", args: []string{"tick", "--now", afterCutoff}},
-		{name: "revoked, approve", token: "revoked", args: []string{"approve", "mfa-test", "R1", "--as", "alice"}},
+		{name: "revoked, approve", token: "revoked", args: []string{"approve", "mfa-test", "R1", "--token-file", "TOKENFILE:alice"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -691,7 +706,13 @@ func TestAuth(t *testing.T) {
 			l.srv.ResetCalls()
 
 			// Debug logging, so a token in any log line would show.
-			r := l.run(append([]string{"--log-level", "debug"}, tt.args...)...)
+			args := slices.Clone(tt.args)
+			for i, a := range args {
+				if user, ok := strings.CutPrefix(a, "TOKENFILE:"); ok {
+					args[i] = l.tokenFile(user)
+				}
+			}
+			r := l.run(append([]string{"--log-level", "debug"}, args...)...)
 			r.expect(t, ExitAuth, nil, tt.stderr)
 			if secret != "" && (strings.Contains(r.stdout, secret) || strings.Contains(r.stderr, secret)) {
 				t.Errorf("the token appears in the output:\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
@@ -778,7 +799,13 @@ func TestRemoval(t *testing.T) {
 		stdout []string
 		stderr []string
 		after  func(t *testing.T, before state.Snapshot)
+		// argf, when set, builds args when the step runs (for a digest
+		// printed by an earlier step).
+		argf func() []string
 	}
+	// digest is what the approver was shown, read from the first
+	// `approve` without --confirm.
+	var digest string
 	unchanged := func(t *testing.T, before state.Snapshot) {
 		t.Helper()
 		if diff := cmp.Diff(before, l.snapshot("mfa-test")); diff != "" {
@@ -810,7 +837,7 @@ func TestRemoval(t *testing.T) {
 		},
 		{
 			name:   "a non-approver may not approve",
-			args:   []string{"approve", "mfa-test", "R1", "--as", "mallory"},
+			args:   []string{"approve", "mfa-test", "R1", "--token-file", l.tokenFile("mallory")},
 			code:   ExitRefused,
 			stderr: []string{"not an approver", "@mallory is not a member of acl*phabricator-admins"},
 			// The refusal is journaled; the removal and findings are not
@@ -818,46 +845,86 @@ func TestRemoval(t *testing.T) {
 			after: unchanged,
 		},
 		{
-			name:   "an unknown user may not approve",
-			args:   []string{"approve", "mfa-test", "R1", "--as", "nobody"},
+			name:   "approval needs the approver's own token",
+			args:   []string{"approve", "mfa-test", "R1", "--as", "alice"},
 			code:   ExitUsage,
-			stderr: []string{`no Phabricator user "nobody"`},
+			stderr: []string{"--token-file FILE is required"},
+			after:  unchanged,
+		},
+		{
+			name:   "a token file that does not exist",
+			args:   []string{"approve", "mfa-test", "R1", "--token-file", filepath.Join(l.dir, "no-such.token")},
+			code:   ExitUsage,
+			stderr: []string{"reading the approver's token"},
+			after:  unchanged,
+		},
+		{
+			// $USER and --as decide nothing: the token says who approves.
+			name:   "--as must name the token's account",
+			before: func() { t.Setenv("USER", "ops2") },
+			args:   []string{"approve", "mfa-test", "R1", "--token-file", l.tokenFile("alice"), "--as", "bob"},
+			code:   ExitRefused,
+			stderr: []string{"the token belongs to @alice, not @bob"},
+			after:  unchanged,
+		},
+		{
+			name:   "the bot's own token approves nothing",
+			args:   []string{"approve", "mfa-test", "R1", "--token-file", l.tokenFile("auditbot")},
+			code:   ExitRefused,
+			stderr: []string{"the bot's own token"},
 			after:  unchanged,
 		},
 		{
 			name:   "an unknown removal batch",
-			args:   []string{"approve", "mfa-test", "R9", "--as", "alice"},
+			args:   []string{"approve", "mfa-test", "R9", "--token-file", l.tokenFile("alice")},
 			code:   ExitUsage,
 			stderr: []string{"no removal batch R9"},
 			after:  unchanged,
 		},
 		{
-			name:   "first approver",
-			before: func() { t.Setenv("USER", "ops-one") },
-			args:   []string{"approve", "mfa-test", "R1", "--as", "alice"},
-			stdout: []string{"R1: approval 1 of 2 recorded for @alice"},
+			name:   "the approver is shown every membership first",
+			args:   []string{"approve", "mfa-test", "R1", "--token-file", l.tokenFile("alice")},
+			stdout: []string{"R1 removes 4 membership(s)", "WMF-NDA @dave", "acl*security @dave", "Nothing recorded", "--confirm "},
+			after: func(t *testing.T, before state.Snapshot) {
+				unchanged(t, before)
+			},
 		},
 		{
-			// The bot cannot tell who typed --as: one operator gives one
-			// command-line approval per batch.
-			name:   "the same operator for a second approver",
-			args:   []string{"approve", "mfa-test", "R1", "--as", "@bob"},
+			name:   "a digest of something else",
+			args:   []string{"approve", "mfa-test", "R1", "--token-file", l.tokenFile("alice"), "--confirm", "000000000000"},
 			code:   ExitRefused,
-			stderr: []string{"operator ops-one already gave a command-line approval of R1"},
+			stderr: []string{"is not what --confirm 000000000000 was shown"},
 			after:  unchanged,
 		},
 		{
-			name:   "the same approver twice",
-			args:   []string{"approve", "mfa-test", "R1", "--as", "alice"},
+			name: "first approver",
+			argf: func() []string {
+				return []string{"approve", "mfa-test", "R1", "--token-file", l.tokenFile("alice"), "--confirm", digest}
+			},
+			stdout: []string{"R1: approval 1 of 2 recorded for @alice (verified: user.whoami with @alice's own token"},
+			after: func(t *testing.T, _ state.Snapshot) {
+				a := l.snapshot("mfa-test").Removals[0].Approvals
+				if len(a) != 1 || a[0].Username != "alice" || !strings.HasPrefix(a[0].Verified, "cli: user.whoami with the approver's own token") {
+					t.Errorf("approvals = %+v, want alice's, verified by her token", a)
+				}
+			},
+		},
+		{
+			name:   "the same approver twice, whoever the OS user",
+			before: func() { t.Setenv("USER", "ops-two") },
+			argf: func() []string {
+				return []string{"approve", "mfa-test", "R1", "--token-file", l.tokenFile("alice"), "--confirm", digest}
+			},
 			code:   ExitRefused,
 			stderr: []string{"already approved"},
 			after:  unchanged,
 		},
 		{
-			name:   "second approver, another operator",
-			before: func() { t.Setenv("USER", "ops-two") },
-			args:   []string{"approve", "mfa-test", "R1", "--as", "@bob"},
-			stdout: []string{"R1: approval 2 of 2 recorded for @bob; approved"},
+			name: "second approver",
+			argf: func() []string {
+				return []string{"approve", "mfa-test", "R1", "--token-file", l.tokenFile("bob"), "--confirm", digest}
+			},
+			stdout: []string{"R1: approval 2 of 2 recorded for @bob", "approved"},
 			after:  members(true, "dave", "WMF-NDA", "acl*security"),
 		},
 		{
@@ -914,8 +981,15 @@ func TestRemoval(t *testing.T) {
 				s.before()
 			}
 			before := l.snapshot("mfa-test")
-			r := l.run(s.args...)
+			args := s.args
+			if s.argf != nil {
+				args = s.argf()
+			}
+			r := l.run(args...)
 			r.expect(t, s.code, s.stdout, s.stderr)
+			if _, d, ok := strings.Cut(r.stdout, "--confirm "); ok && digest == "" {
+				digest = strings.TrimSpace(d)
+			}
 			if s.after != nil {
 				s.after(t, before)
 			}
@@ -1004,7 +1078,7 @@ func TestUsage(t *testing.T) {
 	}{
 		{name: "unknown chore", args: []string{"tick", "--only", "bogus"}, stderr: []string{`unknown chore "bogus"`}},
 		{name: "bad --now", args: []string{"tick", "--now", "tomorrow"}, stderr: []string{`"tomorrow" is not a date`}},
-		{name: "approve without --as", args: []string{"approve", "mfa-test", "R1"}, stderr: []string{"--as USER is required"}},
+		{name: "approve without --token-file", args: []string{"approve", "mfa-test", "R1"}, stderr: []string{"--token-file FILE is required"}},
 		{name: "unknown flag", args: []string{"tick", "--bogus"}, stderr: []string{"unknown flag"}},
 		{name: "unknown command", args: []string{"frobnicate"}, stderr: []string{"unknown command"}},
 		{name: "too many arguments", args: []string{"status", "mfa-test", "extra"}, stderr: []string{"accepts at most 1 arg"}},

@@ -482,9 +482,23 @@ func (d *demo) script() error {
 	}
 
 	d.at(time.Date(2027, 3, 1, 11, 0, 0, 0, time.UTC), "approvals")
-	_, err = d.bot.Approve(ctx, "mfa-demo", rm, "mallory")
+	// A command-line approval is verified with the approver's own token
+	// (user.whoami), shown every membership first, and counts only with
+	// the digest of what was shown.
+	approve := func(username string) (*bot.ApproveResult, error) {
+		session, err := d.client(username)
+		if err != nil {
+			return nil, err
+		}
+		shown, err := d.bot.Approve(ctx, "mfa-demo", rm, session, bot.ApproveOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return d.bot.Approve(ctx, "mfa-demo", rm, session, bot.ApproveOptions{Confirm: shown.Digest})
+	}
+	_, err = approve("mallory")
 	d.res.RefusedApproval = errors.Is(err, bot.ErrNotApprover)
-	d.say("auditbot approve mfa-demo %s --as mallory: %v", rm, err)
+	d.say("auditbot approve mfa-demo %s --token-file mallory.token: %v", rm, err)
 	firstTask, _ := d.taskOf(d.anyRemovable())
 	if err := d.comment("alice", firstTask, "!approve"); err != nil {
 		return err
@@ -492,11 +506,14 @@ func (d *demo) script() error {
 	if err := d.tick("first approval"); err != nil {
 		return err
 	}
-	res, err := d.bot.Approve(ctx, "mfa-demo", rm, "bob")
-	if err != nil {
-		return fmt.Errorf("approve as bob: %w", err)
+	d.say("alice's !approve on %s covers only the memberships listed there", firstTask)
+	for _, who := range []string{"alice", "bob"} {
+		res, err := approve(who)
+		if err != nil {
+			return fmt.Errorf("approve as %s: %w", who, err)
+		}
+		d.say("auditbot approve mfa-demo %s --token-file %s.token --confirm %s: %d of %d approvals, approved=%v", rm, who, res.Digest, res.Approvals, res.Required, res.Approved)
 	}
-	d.say("auditbot approve mfa-demo %s --as bob: %d of %d approvals, approved=%v", rm, res.Approvals, res.Required, res.Approved)
 
 	d.at(time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC), "the bot removes the approved members")
 	if err := d.tick("removal"); err != nil {

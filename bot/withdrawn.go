@@ -1,0 +1,178 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/auditbot/auditbot/bot/replies"
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/state"
+)
+
+// Journal kinds of decisions taken back by editing the comment they were
+// read from.
+const (
+	// kindApprovalWithdrawn: an approval's comment no longer says the
+	// same approve command (edited or deleted after the bot read it).
+	kindApprovalWithdrawn = "approval-withdrawn"
+	// kindVoluntaryWithdrawn: a "remove me" was edited into something else.
+	kindVoluntaryWithdrawn = "voluntary-withdrawn"
+)
+
+// sourceOf names the comment transaction t on task bt.
+func sourceOf(bt state.Batch, t conduit.Transaction) *state.Source {
+	return &state.Source{TaskPHID: bt.TaskPHID, Task: bt.Monogram(), TxPHID: t.PHID, TxID: t.ID}
+}
+
+// taskVerified is how an approval given on a task was verified.
+func taskVerified(bt state.Batch, t conduit.Transaction) string {
+	return fmt.Sprintf("task %s comment %s by the approver's own account", bt.Monogram(), t.PHID)
+}
+
+// currentTexts re-reads the comments of these sources and returns each
+// transaction's current text by PHID. A comment edited after the bot read
+// it does not come back past the read cursor (fact 45), so this is the
+// only way to see the edit. A transaction the server does not return is
+// missing from the map; an error means nothing could be verified, and the
+// caller must not act (fail closed).
+func (b *Bot) currentTexts(ctx context.Context, sources []*state.Source) (map[string]string, error) {
+	byTask := map[string][]string{}
+	var tasks []string
+	for _, s := range sources {
+		if s == nil || s.TxPHID == "" {
+			continue
+		}
+		if _, ok := byTask[s.TaskPHID]; !ok {
+			tasks = append(tasks, s.TaskPHID)
+		}
+		if !slices.Contains(byTask[s.TaskPHID], s.TxPHID) {
+			byTask[s.TaskPHID] = append(byTask[s.TaskPHID], s.TxPHID)
+		}
+	}
+	out := map[string]string{}
+	for _, task := range tasks {
+		txs, err := b.phab.TransactionsByPHID(ctx, task, byTask[task])
+		if err != nil {
+			return nil, fmt.Errorf("re-read approving comments: %w", err)
+		}
+		for _, t := range txs {
+			out[t.PHID] = commentText(t)
+		}
+	}
+	return out, nil
+}
+
+// stillApproves reports whether a comment's current text is still the
+// approve command it was counted as: "!approve" for a removal batch
+// (target ""), "!approve @user" for an exemption.
+func stillApproves(text string, ok bool, target string) bool {
+	if !ok {
+		return false
+	}
+	rep := replies.Parse(text)
+	return rep.Kind == replies.KindApprove && strings.EqualFold(rep.Target, target)
+}
+
+// withdrawnApprovals splits approvals into those whose comment still says
+// the same approve command and those taken back since. Approvals without a
+// source (the command line, or recorded before sources were kept) stand.
+func (b *Bot) withdrawnApprovals(ctx context.Context, as []state.Approval, target string) (kept, withdrawn []state.Approval, err error) {
+	var sources []*state.Source
+	for _, a := range as {
+		sources = append(sources, a.Source)
+	}
+	texts, err := b.currentTexts(ctx, sources)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, a := range as {
+		if a.Source == nil {
+			kept = append(kept, a)
+			continue
+		}
+		text, ok := texts[a.Source.TxPHID]
+		if stillApproves(text, ok, target) {
+			kept = append(kept, a)
+		} else {
+			withdrawn = append(withdrawn, a)
+		}
+	}
+	return kept, withdrawn, nil
+}
+
+func approverNames(as []state.Approval) string {
+	var names []string
+	for _, a := range as {
+		names = append(names, "@"+a.Username)
+	}
+	return strings.Join(names, ", ")
+}
+
+// checkVoluntary re-reads, before removal batch id runs, the "remove me"
+// comment of each of its users who asked to go. One edited into anything
+// else (or deleted) is not a request any more: the user is pending again,
+// flagged for a human, and from then on waits for their deadline like
+// everyone else. A comment that cannot be read stops the removal (fail
+// closed).
+func (b *Bot) checkVoluntary(ctx context.Context, r *run, id int) error {
+	snap, err := b.store.Snapshot(r.c.Name)
+	if err != nil {
+		return err
+	}
+	rm, err := removalByID(snap.Removals, id)
+	if err != nil {
+		return err
+	}
+	var asked []state.Finding
+	var sources []*state.Source
+	for _, f := range snap.Findings {
+		if f.Status == state.StatusVoluntary && f.VoluntarySource != nil && inBatch(rm, f.UserPHID) {
+			asked = append(asked, f)
+			sources = append(sources, f.VoluntarySource)
+		}
+	}
+	if len(asked) == 0 {
+		return nil
+	}
+	texts, err := b.currentTexts(ctx, sources)
+	if err != nil {
+		return fmt.Errorf("%s: re-read \"remove me\" comments: %w", rm.Label(), err)
+	}
+	var gone []state.Finding
+	for _, f := range asked {
+		text, ok := texts[f.VoluntarySource.TxPHID]
+		if !ok || replies.Parse(text).Kind != replies.KindRemoveMe {
+			gone = append(gone, f)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	now := b.now().UTC()
+	err = b.store.Update(r.c.Name, func(tx *state.CampaignTx) error {
+		for _, g := range gone {
+			f, err := tx.Finding(g.UserPHID)
+			if err != nil {
+				return err
+			}
+			if f.Status != state.StatusVoluntary {
+				continue
+			}
+			src := f.VoluntarySource
+			f.Status, f.VoluntarySource, f.UpdatedAt = state.StatusPending, nil, now
+			f.NeedsHuman = append(f.NeedsHuman, fmt.Sprintf("%s: edited their \"remove me\" comment (%s) before the removal; no longer removed as voluntary", src.Task, src.TxPHID))
+			if err := tx.PutFinding(f); err != nil {
+				return err
+			}
+			if err := tx.Append(state.Entry{At: now, Kind: kindVoluntaryWithdrawn, Task: src.Task, User: f.Username,
+				Detail: fmt.Sprintf("%s: comment %s no longer asks to be removed; pending again, needs a human", rm.Label(), src.TxPHID)}); err != nil {
+				return err
+			}
+			r.event("@%s took back \"remove me\" on %s by editing the comment: pending again (needs a human)", f.Username, src.Task)
+		}
+		return nil
+	})
+	return err
+}
