@@ -106,7 +106,7 @@ func (b *Bot) Approve(ctx context.Context, campaign, removal string, session App
 	}
 	if !slices.Contains(members, approver.PHID) {
 		_ = b.journal(campaign, state.Entry{Kind: "approval-refused", Actor: approver.Username, Detail: fmt.Sprintf("R%d: not a member of %s", id, rec.ApproversName)})
-		return nil, fmt.Errorf("%w: @%s is not a member of %s (checked in Phabricator just now); nothing changed", ErrNotApprover, approver.Username, rec.ApproversName)
+		return nil, fmt.Errorf("%w: @%s is not a member of %s (checked in Phabricator just now); the refusal was journaled, nothing else changed", ErrNotApprover, approver.Username, rec.ApproversName)
 	}
 	snap, err := b.store.Snapshot(campaign)
 	if err != nil {
