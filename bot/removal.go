@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/auditbot/auditbot/campaigns"
@@ -163,7 +164,19 @@ func (b *Bot) choreAnnounceRemovals(ctx context.Context, r *run) error {
 	for _, rm := range removalsWith(snap.Removals, state.RemovalProposed) {
 		errs = append(errs, b.announceRemoval(ctx, r, &snap, rm))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// An announcement left pending by a crash, of a batch decided since,
+	// is not posted any more: settle it.
+	open := map[string]bool{}
+	for _, rm := range removalsWith(snap.Removals, state.RemovalProposed) {
+		open[rm.Label()] = true
+	}
+	return b.closeStaleComments(ctx, &r.rec, "removal/", func(key string) bool {
+		label, rest, _ := strings.Cut(strings.TrimPrefix(key, "removal/"), "/")
+		return !strings.HasPrefix(rest, "proposal/") || open[label]
+	}, "the removal batch was decided before its announcement was confirmed")
 }
 
 func (b *Bot) announceRemoval(ctx context.Context, r *run, snap *state.Snapshot, rm state.Removal) error {

@@ -23,9 +23,24 @@ type Status struct {
 	Tasks      []StatusTask    `json:"tasks"`
 	Users      []StatusUser    `json:"users"`
 	Removals   []state.Removal `json:"removals"`
+	// PendingOps are the writes started and not confirmed, and who
+	// finishes each.
+	PendingOps []StatusOp `json:"pending_ops,omitempty"`
 	// Attention lists what needs a human: unanswered replies, exemption
-	// and restore requests, unsubscribed users, pending writes.
+	// and restore requests, unsubscribed users, pending writes no chore
+	// finishes, removal batches held by the guard-rail.
 	Attention []string `json:"attention"`
+}
+
+// StatusOp is a write whose intent is recorded and whose outcome is not.
+type StatusOp struct {
+	Key   string    `json:"key"`
+	Kind  string    `json:"kind"`
+	Since time.Time `json:"since"`
+	// Chore is the tick's chore that finishes it; "" when none does.
+	Chore string `json:"chore,omitempty"`
+	// NeedsHuman says what a person must do when no chore finishes it.
+	NeedsHuman string `json:"needs_human,omitempty"`
 }
 
 // StatusTask is one task in a status.
@@ -48,11 +63,12 @@ type StatusUser struct {
 }
 
 // Status reads a campaign's state; it makes no Conduit call.
-func (b *Bot) Status(campaign string) (*Status, error) { return StatusOf(b.store, campaign) }
+func (b *Bot) Status(campaign string) (*Status, error) { return StatusOf(b.store, campaign, b.now()) }
 
 // StatusOf reads a campaign's status from the state file alone, so
-// `auditbot status` needs neither a token nor the network.
-func StatusOf(store *state.Store, campaign string) (*Status, error) {
+// `auditbot status` needs neither a token nor the network. now dates the
+// ages it prints.
+func StatusOf(store *state.Store, campaign string, now time.Time) (*Status, error) {
 	snap, err := store.Snapshot(campaign)
 	if errors.Is(err, state.ErrNoCampaign) {
 		return nil, fmt.Errorf("%w: %q has not been launched", ErrUnknownCampaign, campaign)
@@ -97,8 +113,16 @@ func StatusOf(store *state.Store, campaign string) (*Status, error) {
 		st.Users = append(st.Users, u)
 	}
 	for _, op := range snap.Ops {
-		if op.State == state.OpPending {
-			st.Attention = append(st.Attention, fmt.Sprintf("write %s was started and not confirmed; the next tick reconciles it", op.Key))
+		if op.State != state.OpPending {
+			continue
+		}
+		chore, human := pendingOpOwner(op, &snap)
+		st.PendingOps = append(st.PendingOps, StatusOp{Key: op.Key, Kind: op.Kind, Since: op.CreatedAt, Chore: chore, NeedsHuman: human})
+		age := ageOf(now, op.CreatedAt)
+		if human != "" {
+			st.Attention = append(st.Attention, fmt.Sprintf("needs a human: write %s, started %s ago, is not confirmed: %s", op.Key, age, human))
+		} else {
+			st.Attention = append(st.Attention, fmt.Sprintf("write %s, started %s ago, is not confirmed; the next tick's %s chore finishes it", op.Key, age, chore))
 		}
 	}
 	for _, rm := range snap.Removals {
@@ -154,4 +178,13 @@ func (s *Status) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, sb.String())
 	return err
+}
+
+// ageOf prints how long ago t was, to the minute.
+func ageOf(now, t time.Time) string {
+	d := now.Sub(t)
+	if d < time.Minute {
+		return "less than a minute"
+	}
+	return strings.TrimSuffix(d.Truncate(time.Minute).String(), "0s")
 }

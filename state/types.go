@@ -230,6 +230,14 @@ type Op struct {
 	// checks and records exactly what was sent.
 	Subjects []string `json:"subjects,omitempty"`
 	Attempts int      `json:"attempts"`
+	// Args is what finishing the op after a crash needs and cannot read
+	// back from Phabricator or the rest of the state: the task a comment
+	// goes on, an extension's old and new deadline, the command a restore
+	// answers. It is recorded with the intent, before the side effect.
+	Args map[string]string `json:"args,omitempty"`
+	// ReconcileError is why the last attempt to find out whether the op's
+	// write landed failed; status shows it as needing a human.
+	ReconcileError string `json:"reconcile_error,omitempty"`
 }
 
 // Entry is one line of a campaign's append-only journal.
