@@ -140,6 +140,10 @@ type Campaign struct {
 	// AutoApproveNotRisky allows removals from not-risky groups without an
 	// approver.
 	AutoApproveNotRisky bool
+	// RemovalLimit overrides the config's removal_limit for this
+	// campaign: the guard-rail that holds back a removal batch taking too
+	// large a part of a group. Keys left out keep the config's.
+	RemovalLimit RemovalLimitOverride
 	// HelpURL is linked from tasks: an absolute http(s) URL or a path on
 	// the Phabricator instance (see HelpLink).
 	HelpURL string
@@ -299,6 +303,7 @@ type campaignFile struct {
 	approvers              val[string]
 	autoApprove            val[bool]
 	helpURL                val[string]
+	removalLimit           removalLimitFile
 }
 
 func (f *campaignFile) parse(p *parser, root *yaml.Node) {
@@ -328,6 +333,7 @@ func (f *campaignFile) parse(p *parser, root *yaml.Node) {
 		{name: "approvers", required: true, parse: str(&f.approvers, "approvers")},
 		{name: "auto_approve_not_risky", parse: boolean(&f.autoApprove, "auto_approve_not_risky")},
 		{name: "help_url", parse: str(&f.helpURL, "help_url")},
+		{name: "removal_limit", parse: func(n *yaml.Node) { f.removalLimit.parse(p, n, "removal_limit") }},
 	})
 }
 
@@ -344,6 +350,7 @@ func (f *campaignFile) compile(p *parser) *Campaign {
 		Approvers:           strings.TrimSpace(f.approvers.v),
 		AutoApproveNotRisky: f.autoApprove.v,
 		HelpURL:             strings.TrimSpace(f.helpURL.or(DefaultHelpURL)),
+		RemovalLimit:        f.removalLimit.override(),
 	}
 
 	if f.name.set() {

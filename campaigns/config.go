@@ -66,6 +66,9 @@ type Config struct {
 	Groups map[string]Risk
 	// DefaultRisk is the risk of groups not listed in Groups.
 	DefaultRisk Risk
+	// RemovalLimit is the guard-rail on removal batches; a campaign may
+	// override it (Campaign.RemovalLimit).
+	RemovalLimit RemovalLimit
 	// Source is the file the config came from, for messages.
 	Source string
 }
@@ -145,6 +148,7 @@ type configFile struct {
 	campaignsDir        val[string]
 	groups              []groupEntry
 	defaultRisk         val[Risk]
+	removalLimit        removalLimitFile
 }
 
 type groupEntry struct {
@@ -182,6 +186,7 @@ func (f *configFile) parse(p *parser, root *yaml.Node) {
 		{name: "campaigns_dir", parse: into(&f.campaignsDir, keyed(p.str, "campaigns_dir"))},
 		{name: "groups", parse: func(n *yaml.Node) { f.parseGroups(p, n) }},
 		{name: "default_risk", parse: into(&f.defaultRisk, func(n *yaml.Node) (Risk, bool) { return p.risk(n, "default_risk") })},
+		{name: "removal_limit", parse: func(n *yaml.Node) { f.removalLimit.parse(p, n, "removal_limit") }},
 		{name: "token", secret: tokenInYAML},
 		{name: "api_token", secret: tokenInYAML},
 	})
@@ -258,6 +263,7 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 		CampaignsDir: f.campaignsDir.or(DefaultCampaignsDir),
 		Groups:       make(map[string]Risk, len(f.groups)),
 		DefaultRisk:  f.defaultRisk.or(DefaultRisk),
+		RemovalLimit: f.removalLimit.override().Apply(DefaultRemovalLimit()),
 	}
 	if f.url.set() {
 		u, err := checkBaseURL(f.url.v)

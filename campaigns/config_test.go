@@ -32,6 +32,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		CampaignsDir: "/etc/auditbot/campaigns",
 		Groups:       map[string]Risk{},
 		DefaultRisk:  RiskSecurity,
+		RemovalLimit: RemovalLimit{MaxShare: DefaultMaxRemovalShare},
 		Source:       "/etc/auditbot/config.yaml",
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {

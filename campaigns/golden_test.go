@@ -38,8 +38,9 @@ func TestConfigExample(t *testing.T) {
 			"acl*wikimedia-events":    RiskVandalism,
 			"acl*community-relations": RiskNotRisky,
 		},
-		DefaultRisk: RiskSecurity,
-		Source:      path,
+		DefaultRisk:  RiskSecurity,
+		RemovalLimit: RemovalLimit{MaxShare: 0.25, MaxCount: 50},
+		Source:       path,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
@@ -47,7 +48,7 @@ func TestConfigExample(t *testing.T) {
 	checkAllKeysDocumented(t, path, []string{
 		"conduit", "conduit.url", "conduit.token_file", "conduit.timeout", "conduit.requests_per_second",
 		"state_file", "templates_dir", "log", "log.level", "log.format", "schedule", "schedule.tick_every",
-		"campaigns_dir", "groups", "default_risk",
+		"campaigns_dir", "groups", "default_risk", "removal_limit", "removal_limit.max_share", "removal_limit.max_count",
 	})
 }
 
@@ -94,6 +95,7 @@ func TestCampaignExampleMFA(t *testing.T) {
 		Approvers:           "acl*phabricator-admins",
 		AutoApproveNotRisky: false,
 		HelpURL:             "https://www.mediawiki.org/wiki/Phabricator/Help/Two-factor_Authentication",
+		RemovalLimit:        RemovalLimitOverride{MaxShare: ptr(0.25), MaxCount: ptr(100)},
 		Source:              path,
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
@@ -102,7 +104,7 @@ func TestCampaignExampleMFA(t *testing.T) {
 	checkAllKeysDocumented(t, path, []string{
 		"name", "title", "criteria", "groups", "exclude", "exclude.users", "exclude.bots", "exclude.mailing_lists",
 		"batch_size", "cutoff", "reminders", "quiet_reminders", "team", "tags", "view_policy", "edit_policy",
-		"approvers", "auto_approve_not_risky", "help_url",
+		"approvers", "auto_approve_not_risky", "help_url", "removal_limit", "removal_limit.max_share", "removal_limit.max_count",
 	})
 }
 
