@@ -277,7 +277,7 @@ func pendingOpOwner(op state.Op, snap *state.Snapshot) (chore, human string) {
 		return "reminders", ""
 	case strings.HasPrefix(key, "removal/") && strings.Contains(key, "/proposal/") && op.Args[argTask] != "":
 		return "announce-removals", ""
-	case strings.HasPrefix(key, "removal/") && (strings.Contains(key, "/remove/") || strings.Contains(key, "/notice/")):
+	case strings.HasPrefix(key, "removal/") && (strings.Contains(key, "/remove/") || strings.Contains(key, "/notice/") || strings.Contains(key, "/held/")):
 		return "execute-removals", ""
 	case strings.HasPrefix(key, "restore/"):
 		// The restore's own intent, or a write under it.

@@ -129,6 +129,9 @@ func StatusOf(store *state.Store, campaign string, now time.Time) (*Status, erro
 		if rm.Status == state.RemovalRejected {
 			st.Attention = append(st.Attention, fmt.Sprintf("removal batch %s was rejected by @%s (%s): its %d membership(s) are not proposed again; a person decides what happens to them", rm.Label(), rm.RejectedBy, rm.RejectReason, len(rm.Items)))
 		}
+		if rm.Status == state.RemovalApproved && rm.Held != "" {
+			st.Attention = append(st.Attention, fmt.Sprintf("needs a human: removal batch %s is approved but held by the removal guard-rail, none of it executed: %s. Remove the members by hand, or allow it with removal_limit in the campaign file; the next tick then executes it", rm.Label(), rm.Held))
+		}
 		if rm.Status == state.RemovalProposed {
 			st.Attention = append(st.Attention, fmt.Sprintf("removal batch %s waits for approval: %d of %d", rm.Label(), len(rm.Approvals), rm.RequiredApprovals))
 		}
@@ -168,7 +171,11 @@ func (s *Status) WriteText(w io.Writer) error {
 		for _, a := range rm.Approvals {
 			by = append(by, "@"+a.Username)
 		}
-		fmt.Fprintf(&sb, "\nRemoval %s: %s, %d item(s), approvals %d/%d %s\n", rm.Label(), rm.Status, len(rm.Items), len(rm.Approvals), rm.RequiredApprovals, strings.Join(by, " "))
+		held := ""
+		if rm.Held != "" && rm.Status == state.RemovalApproved {
+			held = " (held by the removal guard-rail)"
+		}
+		fmt.Fprintf(&sb, "\nRemoval %s: %s%s, %d item(s), approvals %d/%d %s\n", rm.Label(), rm.Status, held, len(rm.Items), len(rm.Approvals), rm.RequiredApprovals, strings.Join(by, " "))
 	}
 	if len(s.Attention) > 0 {
 		sb.WriteString("\nNeeds attention:\n")

@@ -173,6 +173,9 @@ type Removal struct {
 	AutoApproved      bool          `json:"auto_approved,omitempty"`
 	RejectedBy        string        `json:"rejected_by,omitempty"`
 	RejectReason      string        `json:"reject_reason,omitempty"`
+	// Held says why the removal guard-rail keeps an approved batch from
+	// being executed; "" when it does not.
+	Held string `json:"held,omitempty"`
 }
 
 // Label is the removal batch's name in texts and commands: "R1".
