@@ -253,3 +253,31 @@ func rewindCursor(t *testing.T, h *harness, batch, cursor int) {
 		t.Fatal(err)
 	}
 }
+
+// TestStatusReconcileFailed: when asking Phabricator whether a pending
+// write landed fails, status shows the write as needing a human, with the
+// error; the next successful tick clears it.
+func TestStatusReconcileFailed(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	h.clock.Set(cutoff.Add(-30*24*time.Hour + time.Hour))
+	h.srv.FailAfterWrite("maniphest.edit", 1)
+	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{Only: []string{"reminders"}}); err == nil {
+		t.Fatal("tick succeeded although a reminder's answer was lost")
+	}
+	h.srv.FailBefore("transaction.search", 1, "ERR-CONDUIT-CORE", "simulated outage")
+	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{Only: []string{"reminders"}}); err == nil {
+		t.Fatal("tick succeeded although reconciling failed")
+	}
+	st, err := h.bot.Status(campaignName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.PendingOps) != 1 || !strings.Contains(st.PendingOps[0].NeedsHuman, "simulated outage") {
+		t.Errorf("pending ops = %+v, want one needing a human with the error", st.PendingOps)
+	}
+	h.tick()
+	if got := h.pendingOps(); len(got) != 0 {
+		t.Errorf("pending ops: %v", got)
+	}
+}

@@ -92,6 +92,7 @@ func (b *Bot) once(ctx context.Context, e effect) (bool, error) {
 	}
 	op.State = state.OpPending
 	op.Subjects = e.subjects
+	op.ReconcileError = "" // asked, and it had not landed
 	if e.args != nil {
 		op.Args = e.args
 	}
