@@ -23,25 +23,7 @@ func (b *Bot) comment(ctx context.Context, r *run, bt state.Batch, key, text str
 	return b.once(ctx, effect{
 		campaign: campaign, key: key, kind: "comment",
 		find: func(ctx context.Context) (string, bool, error) {
-			txs, err := b.phab.TaskTransactions(ctx, bt.TaskPHID, 0)
-			if err != nil {
-				return "", false, err
-			}
-			// Only the bot's own comment counts, and only a version the
-			// bot wrote: a comment keeps every version (NOTES fact 45);
-			// only its author may edit it, but an administrator may
-			// remove it, which adds an empty version by the remover.
-			for _, t := range txs {
-				if t.AuthorPHID != r.rec.BotPHID {
-					continue
-				}
-				for _, cm := range t.Comments {
-					if cm.AuthorPHID == r.rec.BotPHID && hasMarker(cm.Raw, campaign, key) {
-						return t.PHID, true, nil
-					}
-				}
-			}
-			return "", false, nil
+			return b.findComment(ctx, &r.rec, bt.TaskPHID, key)
 		},
 		do: func(ctx context.Context) (string, error) {
 			res, err := b.phab.EditTask(ctx, bt.TaskPHID, conduit.CommentEdit(body))
@@ -60,5 +42,8 @@ func (b *Bot) comment(ctx context.Context, r *run, bt state.Batch, key, text str
 			return nil
 		},
 		entry: entry,
+		// The task, so that a reminder superseded before its outcome
+		// was recorded can still be looked for (closeStaleComments).
+		args: map[string]string{argTask: bt.TaskPHID},
 	})
 }

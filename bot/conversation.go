@@ -415,10 +415,17 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	data.Campaign = b.userCampaignData(r.c, &r.rec, &target)
 	data.Person = person(&target)
 	data.Groups = groupNames(&r.rec, target.Groups)
+	done, err := b.restoredByCommand(r.c.Name, target, t.PHID)
+	if err != nil {
+		return outcome{}, err
+	}
 	switch {
+	case done:
+		// Read again after a crash: it was answered by the restore.
+		return outcome{kind: "restore-command", user: target.Username, detail: "restored by @" + approver.Username}, nil
 	case rep.Kind == replies.KindRestore || (rep.Kind == replies.KindApprove && target.RestoreRequested):
 		// Restoring writes memberships; do it now, then answer.
-		if err := b.restore(ctx, r, target, false, approver.Username, approver.Username); err != nil {
+		if err := b.restore(ctx, r, target, restoreAsk{actor: approver.Username, approver: approver.Username, command: t.PHID}); err != nil {
 			switch {
 			case errors.Is(err, ErrRefused), errors.Is(err, ErrInput):
 				return refuse(err.Error())

@@ -101,6 +101,10 @@ type fixture struct {
 	// lockedGroup is a group whose edit policy is the approvers' project,
 	// so the (non-member) bot may not edit its membership.
 	lockedGroup string
+	// configExtra is appended to the config file; "" means
+	// "removal_limit: {max_share: 100%}": the small test groups would
+	// otherwise trip the removal guard-rail in every test.
+	configExtra string
 	// extraPending adds that many users without MFA to WMF-NDA
 	// (pending01, pending02, ...).
 	extraPending int
@@ -227,6 +231,9 @@ func newHarness(t *testing.T, fx fixture) *harness {
 	if err != nil {
 		t.Fatalf("load templates: %v", err)
 	}
+	if fx.configExtra == "" {
+		fx.configExtra = "removal_limit: {max_share: 100%}\n"
+	}
 	cfgYAML := fmt.Sprintf(`conduit:
   url: %s
 state_file: state.db
@@ -235,7 +242,7 @@ groups:
   WMF-NDA: {risk: security}
   acl*security: {risk: security}
 default_risk: security
-`, h.srv.URL())
+%s`, h.srv.URL(), fx.configExtra)
 	h.cfg, err = campaigns.ParseConfig(filepath.Join(h.dir, "config.yaml"), []byte(cfgYAML))
 	if err != nil {
 		t.Fatalf("parse config: %v", err)

@@ -53,6 +53,8 @@ type effect struct {
 	entry state.Entry
 	// subjects are recorded with the intent (see state.Op.Subjects).
 	subjects []string
+	// args are recorded with the intent (see state.Op.Args).
+	args map[string]string
 }
 
 // once performs e exactly once across crashes: check, record intent, act,
@@ -73,7 +75,7 @@ func (b *Bot) once(ctx context.Context, e effect) (bool, error) {
 		// Phabricator whether the write landed before writing again.
 		result, found, ferr := e.find(ctx)
 		if ferr != nil {
-			return false, fmt.Errorf("reconcile %s: %w", e.key, ferr)
+			return false, b.reconcileFailed(e.campaign, op, ferr)
 		}
 		if found {
 			b.log.Info().Str("campaign", e.campaign).Str("op", e.key).Msg("reconciled: earlier write found in Phabricator")
@@ -90,6 +92,10 @@ func (b *Bot) once(ctx context.Context, e effect) (bool, error) {
 	}
 	op.State = state.OpPending
 	op.Subjects = e.subjects
+	op.ReconcileError = "" // asked, and it had not landed
+	if e.args != nil {
+		op.Args = e.args
+	}
 	if err := b.store.Update(e.campaign, func(tx *state.CampaignTx) error { return tx.PutOp(op) }); err != nil {
 		return false, fmt.Errorf("record intent %s: %w", e.key, err)
 	}
@@ -105,6 +111,7 @@ func (b *Bot) finish(e effect, op state.Op, result, how string) error {
 	op.State = state.OpDone
 	op.DoneAt = b.now().UTC()
 	op.Result = result
+	op.ReconcileError = ""
 	entry := e.entry
 	entry.At = op.DoneAt
 	if entry.Kind == "" {
@@ -136,4 +143,157 @@ func (b *Bot) journal(campaign string, e state.Entry) error {
 		e.At = b.now().UTC()
 	}
 	return b.store.Update(campaign, func(tx *state.CampaignTx) error { return tx.Append(e) })
+}
+
+// Keys of what an op records in state.Op.Args.
+const (
+	argTask    = "task"    // the PHID of the task a comment goes on
+	argOld     = "old"     // an extension's deadline before, "YYYY-MM-DD"
+	argNew     = "new"     // an extension's new deadline, "YYYY-MM-DD"
+	argUser    = "user"    // the username an op is about
+	argActor   = "actor"   // who asked for it
+	argForce   = "force"   // "true" for a forced restore
+	argCommand = "command" // the PHID of the transaction whose command started it
+	argBy      = "by"      // the approver whose !restore started it
+)
+
+// Op kinds and journal kinds added with the ops that record their args.
+const (
+	// kindExtension is the intent of an extend: the deadline moved in the
+	// transaction that recorded it, its announcements follow.
+	kindExtension = "deadline-extended"
+	// kindRestore is the intent of a restore, recorded once its checks
+	// passed and before any membership is written.
+	kindRestore = "restore"
+	// kindWriteDropped journals a pending write found not to have landed
+	// and no longer wanted (a reminder a later one superseded).
+	kindWriteDropped = "write-dropped"
+	// resultNotSent is the Result of an op closed by kindWriteDropped.
+	resultNotSent = "not-sent"
+)
+
+// extensionKey is the op key of moving the deadline to newDate, for the
+// whole campaign or (username set) for one user. It is not a prefix of
+// the announcements' keys (extend/...).
+func extensionKey(newDate, username string) string {
+	if username == "" {
+		return "extension/" + newDate
+	}
+	return "extension/" + newDate + "/" + username
+}
+
+// restoreKey is the op key of a user's seq-th restore; the ops of its
+// membership writes and its comment are keyed under it.
+func restoreKey(username string, seq int) string {
+	return fmt.Sprintf("restore/%s/%d", username, seq)
+}
+
+// reconcileFailed records on a pending op why asking Phabricator about it
+// failed, for status, and returns the error.
+func (b *Bot) reconcileFailed(campaign string, op state.Op, err error) error {
+	err = fmt.Errorf("reconcile %s: %w", op.Key, err)
+	op.ReconcileError = err.Error()
+	if uerr := b.store.Update(campaign, func(tx *state.CampaignTx) error { return tx.PutOp(op) }); uerr != nil {
+		return errors.Join(err, uerr)
+	}
+	return err
+}
+
+// findComment asks Phabricator whether the bot's comment for key is on
+// task: by its marker, among the bot's own comments only, and only in a
+// version the bot wrote: a comment keeps every version (NOTES fact 45);
+// only its author may edit it, but an administrator may remove it, which
+// adds an empty version by the remover.
+func (b *Bot) findComment(ctx context.Context, rec *state.Campaign, task, key string) (string, bool, error) {
+	txs, err := b.phab.TaskTransactions(ctx, task, 0)
+	if err != nil {
+		return "", false, err
+	}
+	for _, t := range txs {
+		if t.AuthorPHID != rec.BotPHID {
+			continue
+		}
+		for _, cm := range t.Comments {
+			if cm.AuthorPHID == rec.BotPHID && hasMarker(cm.Raw, rec.Name, key) {
+				return t.PHID, true, nil
+			}
+		}
+	}
+	return "", false, nil
+}
+
+// closeStaleComments settles the pending comment ops whose key starts with
+// prefix and that their chore no longer posts (keep lists what it posts):
+// a reminder superseded by a later one, the announcement of a removal batch
+// decided since. Each is marked done, as reconciled if its comment is on
+// the task, else as not sent: posting it late would be wrong, and leaving
+// it pending would leave it pending forever.
+func (b *Bot) closeStaleComments(ctx context.Context, rec *state.Campaign, prefix string, keep func(key string) bool, why string) error {
+	var ops []state.Op
+	if err := b.store.View(rec.Name, func(tx *state.CampaignTx) error {
+		all, err := tx.Ops()
+		for _, op := range all {
+			if op.State == state.OpPending && op.Kind == "comment" && strings.HasPrefix(op.Key, prefix) && op.Args[argTask] != "" && !keep(op.Key) {
+				ops = append(ops, op)
+			}
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	var errs []error
+	for _, op := range ops {
+		result, found, err := b.findComment(ctx, rec, op.Args[argTask], op.Key)
+		if err != nil {
+			errs = append(errs, b.reconcileFailed(rec.Name, op, err))
+			continue
+		}
+		e := effect{campaign: rec.Name, key: op.Key, kind: op.Kind, entry: state.Entry{Kind: op.Kind, Actor: rec.BotUsername, Detail: op.Key}}
+		how := "reconciled"
+		if !found {
+			result, how = resultNotSent, "not sent: "+why
+			e.entry.Kind = kindWriteDropped
+		}
+		b.log.Info().Str("campaign", rec.Name).Str("op", op.Key).Bool("found", found).Msg("closed a stale pending comment")
+		errs = append(errs, b.finish(e, op, result, how))
+	}
+	return errors.Join(errs...)
+}
+
+// pendingOpOwner says who finishes a pending op: the chore that
+// reconciles it on every tick, or, when no chore does, what a person must
+// do (human is then set).
+func pendingOpOwner(op state.Op, snap *state.Snapshot) (chore, human string) {
+	if op.ReconcileError != "" {
+		return "", "asking Phabricator whether it landed failed (" + op.ReconcileError + "); if the next tick fails too, check it by hand"
+	}
+	key := op.Key
+	switch {
+	case strings.HasPrefix(key, "task/"):
+		return "tasks", ""
+	case strings.HasPrefix(key, "reply/"):
+		// The task's cursor stays before the transaction until its
+		// answer is recorded.
+		return "replies", ""
+	case strings.HasPrefix(key, "reminder/") && op.Args[argTask] != "":
+		return "reminders", ""
+	case strings.HasPrefix(key, "extension/"), strings.HasPrefix(key, "extend/") && op.Args[argTask] != "":
+		return "reminders", ""
+	case strings.HasPrefix(key, "removal/") && strings.Contains(key, "/proposal/") && op.Args[argTask] != "":
+		return "announce-removals", ""
+	case strings.HasPrefix(key, "removal/") && (strings.Contains(key, "/remove/") || strings.Contains(key, "/notice/") || strings.Contains(key, "/held/")):
+		return "execute-removals", ""
+	case strings.HasPrefix(key, "restore/"):
+		// The restore's own intent, or a write under it.
+		for _, o := range snap.Ops {
+			if o.Kind != kindRestore || (o.Key != key && !strings.HasPrefix(key, o.Key+"/")) {
+				continue
+			}
+			if o.Args[argCommand] != "" {
+				return "replies", ""
+			}
+			return "", fmt.Sprintf("the restore of @%s asked by %s was interrupted: run `auditbot restore %s %s` again to finish it", o.Args[argUser], o.Args[argActor], snap.Campaign.Name, o.Args[argUser])
+		}
+	}
+	return "", "no chore finishes this write: check on Phabricator whether it happened (the bot's marker line names its key)"
 }

@@ -15,12 +15,25 @@ import (
 // still has pending users. Reminders missed while the bot was down are not
 // sent late one after another: only the latest due one is, and the earlier
 // ones are marked handled.
+//
+// It first finishes the announcements of an extend that stopped halfway,
+// and ends by settling reminders left pending by a crash that it no
+// longer sends (a later one is due, or the deadline passed): otherwise
+// they would stay pending forever.
 func (b *Bot) choreReminders(ctx context.Context, r *run) error {
-	return errors.Join(b.campaignReminders(ctx, r), b.extendedReminders(ctx, r))
+	extErr := b.finishExtensions(ctx, r)
+	sent := map[string]bool{}
+	if err := errors.Join(b.campaignReminders(ctx, r, sent), b.extendedReminders(ctx, r, sent)); err != nil {
+		// What failed may be due again next tick: settle nothing now.
+		return errors.Join(extErr, err)
+	}
+	return errors.Join(extErr, b.closeStaleComments(ctx, &r.rec, "reminder/", func(key string) bool { return sent[key] },
+		"a later reminder or the deadline superseded it"))
 }
 
 // campaignReminders reminds the users whose deadline is the campaign's.
-func (b *Bot) campaignReminders(ctx context.Context, r *run) error {
+// sent collects the keys of the reminders it posts (or finds posted).
+func (b *Bot) campaignReminders(ctx context.Context, r *run, sent map[string]bool) error {
 	now := b.now()
 	if !now.Before(r.rec.Cutoff) {
 		return nil
@@ -65,6 +78,7 @@ func (b *Bot) campaignReminders(ctx context.Context, r *run) error {
 			return err
 		}
 		key := fmt.Sprintf("reminder/%s/%s/batch-%d", date, offsetName(send), bt.Index)
+		sent[key] = true
 		posted, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: "reminder", Detail: fmt.Sprintf("%s before the cutoff, %d pending", offsetName(send), len(pending))}, nil)
 		if err != nil {
 			errs = append(errs, err)
@@ -88,7 +102,7 @@ func (b *Bot) campaignReminders(ctx context.Context, r *run) error {
 
 // extendedReminders reminds, one by one, the pending users whose deadline
 // was extended past the campaign's, counting from their own date.
-func (b *Bot) extendedReminders(ctx context.Context, r *run) error {
+func (b *Bot) extendedReminders(ctx context.Context, r *run, sent map[string]bool) error {
 	now := b.now()
 	snap, err := b.store.Snapshot(r.c.Name)
 	if err != nil {
@@ -124,6 +138,7 @@ func (b *Bot) extendedReminders(ctx context.Context, r *run) error {
 			return err
 		}
 		key := fmt.Sprintf("reminder/%s/%s/user-%s", cutoffDate(f.Cutoff), offsetName(send), f.Username)
+		sent[key] = true
 		posted, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: "reminder", User: f.Username, Detail: fmt.Sprintf("%s before the extended deadline %s", offsetName(send), cutoffDate(f.Cutoff))}, nil)
 		if err != nil {
 			errs = append(errs, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/auditbot/auditbot/campaigns"
@@ -176,7 +177,19 @@ func (b *Bot) choreAnnounceRemovals(ctx context.Context, r *run) error {
 	for _, rm := range removalsWith(snap.Removals, state.RemovalProposed) {
 		errs = append(errs, b.announceRemoval(ctx, r, &snap, rm))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// An announcement left pending by a crash, of a batch decided since,
+	// is not posted any more: settle it.
+	open := map[string]bool{}
+	for _, rm := range removalsWith(snap.Removals, state.RemovalProposed) {
+		open[rm.Label()] = true
+	}
+	return b.closeStaleComments(ctx, &r.rec, "removal/", func(key string) bool {
+		label, rest, _ := strings.Cut(strings.TrimPrefix(key, "removal/"), "/")
+		return !strings.HasPrefix(rest, "proposal/") || open[label]
+	}, "the removal batch was decided before its announcement was confirmed")
 }
 
 func (b *Bot) announceRemoval(ctx context.Context, r *run, snap *state.Snapshot, rm state.Removal) error {
@@ -296,6 +309,31 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 	if err != nil {
 		return err
 	}
+	freshOf := func(g state.Group) []string {
+		var fresh []string
+		for _, it := range rm.Items {
+			if it.GroupPHID == g.PHID && !it.Done && nonCompliant[it.UserPHID] &&
+				dueForRemoval(findings[it.UserPHID], g.PHID, &snap.Campaign, now) && slices.Contains(members[g.PHID], it.UserPHID) {
+				fresh = append(fresh, it.UserPHID)
+			}
+		}
+		return fresh
+	}
+	// The guard-rail, like the approvals, is checked before anything is
+	// sent: a batch over it is not executed at all, and a started one is
+	// finished.
+	if !started {
+		limit := r.c.RemovalLimit.Apply(b.cfg.RemovalLimit)
+		var over []templates.HeldGroup
+		for _, g := range snap.Campaign.Groups {
+			if n := len(freshOf(g)); !limit.Allows(n, len(members[g.PHID])) {
+				over = append(over, templates.HeldGroup{Group: g.Name, Remove: n, Members: len(members[g.PHID])})
+			}
+		}
+		if err := b.holdRemoval(ctx, r, &snap, rm, over, limit); err != nil || len(over) > 0 {
+			return err
+		}
+	}
 	var errs []error
 	for _, g := range snap.Campaign.Groups {
 		key := removeKey(rm, g.PHID)
@@ -304,13 +342,7 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 		if op, ok := ops[key]; ok && op.State == state.OpPending {
 			sent = op.Subjects
 		}
-		var fresh []string
-		for _, it := range rm.Items {
-			if it.GroupPHID == g.PHID && !it.Done && nonCompliant[it.UserPHID] &&
-				dueForRemoval(findings[it.UserPHID], g.PHID, &snap.Campaign, now) && slices.Contains(members[g.PHID], it.UserPHID) {
-				fresh = append(fresh, it.UserPHID)
-			}
-		}
+		fresh := freshOf(g)
 		if len(sent) == 0 && len(fresh) == 0 {
 			continue
 		}
@@ -368,6 +400,71 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 		return err
 	}
 	return b.finishRemoval(ctx, r, rm.ID)
+}
+
+// holdRemoval records whether the removal guard-rail holds rm (over lists
+// the groups it would remove too much of; none releases it), journals each
+// change, and tells each affected task once that a person must decide.
+func (b *Bot) holdRemoval(ctx context.Context, r *run, snap *state.Snapshot, rm state.Removal, over []templates.HeldGroup, limit campaigns.RemovalLimit) error {
+	var why string
+	if len(over) > 0 {
+		var parts []string
+		for _, g := range over {
+			parts = append(parts, fmt.Sprintf("%d of the %d members of %s", g.Remove, g.Members, g.Group))
+		}
+		why = fmt.Sprintf("it would remove %s; the guard-rail allows %s", strings.Join(parts, ", "), limit)
+	}
+	if why != rm.Held {
+		kind, detail := kindRemovalHeld, rm.Label()+": "+why
+		if why == "" {
+			kind, detail = kindRemovalReleased, rm.Label()+": within the guard-rail now ("+limit.String()+")"
+		}
+		if err := b.store.Update(r.c.Name, func(tx *state.CampaignTx) error {
+			cur, err := tx.Removal(rm.ID)
+			if err != nil {
+				return err
+			}
+			cur.Held = why
+			if err := tx.PutRemoval(&cur); err != nil {
+				return err
+			}
+			return tx.Append(state.Entry{At: b.now().UTC(), Kind: kind, Detail: detail})
+		}); err != nil {
+			return err
+		}
+		if why != "" {
+			r.event("held removal batch %s: %s", rm.Label(), why)
+		}
+	}
+	if why == "" {
+		return nil
+	}
+	var errs []error
+	for _, bt := range snap.Batches {
+		items := itemsOfBatch(rm.Items, bt.Index)
+		if len(items) == 0 || bt.TaskPHID == "" {
+			continue
+		}
+		text, err := b.render(templates.RemovalHeld, templates.RemovalHeldData{Campaign: b.campaignData(r.c, &snap.Campaign), BatchID: rm.Label(),
+			Over: over, Limit: limit.String(), Items: removalItems(snap, items)})
+		if err != nil {
+			return err
+		}
+		_, err = b.comment(ctx, r, bt, heldKey(rm, bt.Index), text, state.Entry{Kind: kindRemovalHeld, Detail: rm.Label()}, nil)
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Journal kinds of the removal guard-rail.
+const (
+	kindRemovalHeld     = "removal-held"
+	kindRemovalReleased = "removal-released"
+)
+
+// heldKey is the op key of telling a task that the guard-rail holds rm.
+func heldKey(rm state.Removal, batch int) string {
+	return fmt.Sprintf("removal/%s/held/batch-%d", rm.Label(), batch)
 }
 
 // stillNonCompliant asks Phabricator which of these users still fail the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/auditbot/auditbot/state"
@@ -23,7 +24,7 @@ func (b *Bot) Restore(ctx context.Context, campaign, username string, force bool
 	if err != nil {
 		return err
 	}
-	return b.restore(ctx, r, f, force, actor, "")
+	return b.restore(ctx, r, f, restoreAsk{force: force, actor: actor})
 }
 
 // runFor prepares a run for a command outside a tick.
@@ -39,27 +40,62 @@ func (b *Bot) runFor(campaign string) (*run, error) {
 	return &run{c: c, rec: rec, report: &CampaignTick{Campaign: campaign}}, nil
 }
 
-// restore re-adds f's user. actor is who asked, for the journal; approver,
-// if set, is the Phabricator user whose !restore the bot verified, and the
-// comment on the task credits them.
-func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, force bool, actor, approver string) error {
+// restoreAsk is who asked for a restore, and how.
+type restoreAsk struct {
+	force bool
+	// actor is who asked, for the journal.
+	actor string
+	// approver, if set, is the Phabricator user whose !restore the bot
+	// verified; the comment on the task credits them.
+	approver string
+	// command is the PHID of the transaction holding that !restore.
+	command string
+}
+
+// restore re-adds f's user. Once its checks pass it records the restore as
+// an op, with who asked and the command it answers, before writing any
+// membership; the comment that ends it marks the op done in the
+// transaction that marks the user restored. A restore found started is
+// finished without asking again whether the user is compliant: its
+// approver decided that, and half a restore helps nobody.
+func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreAsk) error {
 	if f.Status != state.StatusRemoved || len(f.RemovedFrom) == 0 {
 		return fmt.Errorf("%w: @%s was not removed by this campaign (status %s)", ErrRefused, f.Username, f.Status)
 	}
-	if !force {
-		ok, err := b.verifyCompliant(ctx, f)
-		if err != nil {
-			return err
+	seq := f.Restores + 1
+	intentKey := restoreKey(f.Username, seq)
+	intent, err := b.opByKey(r.rec.Name, intentKey)
+	switch {
+	case err == nil:
+		// Started before a crash: finish it as it was asked. A command
+		// that finishes it is the one it then answers.
+		if ask.command != "" && intent.Args != nil {
+			intent.Args[argCommand] = ask.command
 		}
-		if !ok {
-			return fmt.Errorf("%w: Phabricator still shows @%s as non-compliant (no MFA or disabled); use --force to restore anyway", ErrRefused, f.Username)
+		ask = restoreAsk{force: intent.Args[argForce] == "true", actor: intent.Args[argActor], approver: intent.Args[argBy], command: intent.Args[argCommand]}
+	case !errors.Is(err, state.ErrNotFound):
+		return err
+	default:
+		if !ask.force {
+			ok, err := b.verifyCompliant(ctx, f)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("%w: Phabricator still shows @%s as non-compliant (no MFA or disabled); use --force to restore anyway", ErrRefused, f.Username)
+			}
+		}
+		intent = state.Op{Key: intentKey, Kind: kindRestore, State: state.OpPending, CreatedAt: b.now().UTC(), Attempts: 1,
+			Args: map[string]string{argUser: f.Username, argActor: ask.actor, argBy: ask.approver, argCommand: ask.command, argForce: strconv.FormatBool(ask.force)}}
+		if err := b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error { return tx.PutOp(intent) }); err != nil {
+			return fmt.Errorf("record intent %s: %w", intentKey, err)
 		}
 	}
-	seq := f.Restores + 1
+	force, actor, approver := ask.force, ask.actor, ask.approver
 	var errs []error
 	for _, gp := range f.RemovedFrom {
 		g, _ := r.rec.GroupByPHID(gp)
-		key := fmt.Sprintf("restore/%s/%d/%s", f.Username, seq, gp)
+		key := intentKey + "/" + gp
 		_, err := b.once(ctx, effect{
 			campaign: r.rec.Name, key: key, kind: "member-restored",
 			find: func(ctx context.Context) (string, bool, error) {
@@ -95,15 +131,38 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, force bool, 
 		return err
 	}
 	now := b.now().UTC()
-	_, err = b.comment(ctx, r, bt, fmt.Sprintf("restore/%s/%d/comment", f.Username, seq), text,
-		state.Entry{Kind: "restored", Actor: actor, User: f.Username}, updateFinding(f.UserPHID, func(f *state.Finding) {
-			f.Status, f.RestoreRequested, f.Restores, f.UpdatedAt = state.StatusRestored, false, seq, now
-			f.ForcedRestore = force
-		}))
+	restored := updateFinding(f.UserPHID, func(f *state.Finding) {
+		f.Status, f.RestoreRequested, f.Restores, f.UpdatedAt = state.StatusRestored, false, seq, now
+		f.ForcedRestore = force
+	})
+	_, err = b.comment(ctx, r, bt, intentKey+"/comment", text,
+		state.Entry{Kind: "restored", Actor: actor, User: f.Username}, func(tx *state.CampaignTx) error {
+			if err := restored(tx); err != nil {
+				return err
+			}
+			intent.State, intent.DoneAt = state.OpDone, now
+			return tx.PutOp(intent)
+		})
 	if err == nil {
 		r.event("restored @%s to %v", f.Username, groupNames(&r.rec, f.RemovedFrom))
 	}
 	return err
+}
+
+// restoredByCommand reports whether the !restore (or !approve @user) in
+// transaction command already restored f: a crash after the restore and
+// before the task's cursor moved past the command reads it again, and it
+// must be answered as done, not refused because the user is no longer
+// removed.
+func (b *Bot) restoredByCommand(campaign string, f state.Finding, command string) (bool, error) {
+	if f.Restores == 0 {
+		return false, nil
+	}
+	op, err := b.opByKey(campaign, restoreKey(f.Username, f.Restores))
+	if errors.Is(err, state.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && op.State == state.OpDone && op.Args[argCommand] == command, err
 }
 
 func (b *Bot) batchOf(campaign string, index int) (state.Batch, error) {
@@ -119,6 +178,12 @@ func (b *Bot) batchOf(campaign string, index int) (state.Batch, error) {
 // Extend moves the deadline to the end of day `to` (UTC), for the whole
 // campaign or, with username, for one user, and announces it on the
 // affected tasks. Reminders then count from the new date.
+//
+// The move is recorded as an op, with the old and the new deadline, in the
+// transaction that moves it; the announcements follow. If they stop
+// halfway, rerunning the same extend (or the next tick's reminders chore)
+// posts the missing ones from what the op recorded, so they still say
+// "moved from OLD to NEW".
 func (b *Bot) Extend(ctx context.Context, campaign string, to time.Time, username, actor string) error {
 	r, err := b.runFor(campaign)
 	if err != nil {
@@ -130,10 +195,6 @@ func (b *Bot) Extend(ctx context.Context, campaign string, to time.Time, usernam
 	}
 	old := cutoffDate(r.rec.Cutoff)
 	newDate := cutoffDate(cutoff)
-	snap, err := b.store.Snapshot(campaign)
-	if err != nil {
-		return err
-	}
 	var target *state.Finding
 	if username != "" {
 		f, err := b.findingByUsername(campaign, username)
@@ -143,26 +204,42 @@ func (b *Bot) Extend(ctx context.Context, campaign string, to time.Time, usernam
 		target = &f
 		old = cutoffDate(f.EffectiveCutoff(&r.rec))
 	}
+	key := extensionKey(newDate, username)
+	op, err := b.opByKey(campaign, key)
+	switch {
+	case err == nil && op.State == state.OpDone:
+		return nil
+	case err == nil:
+		// The deadline moved before a crash: finish the announcements.
+		return b.announceExtension(ctx, r, op)
+	case !errors.Is(err, state.ErrNotFound):
+		return err
+	}
 	current := r.rec.Cutoff
 	if target != nil {
 		current = target.EffectiveCutoff(&r.rec)
 	}
-	// The same date again is allowed: rerunning an extend that stopped
-	// halfway posts the announcements still missing, and nothing twice.
+	// The same date again is allowed: it announces the date to tasks that
+	// were not told yet, and nothing twice.
 	if cutoff.Before(current) {
 		return fmt.Errorf("%w: %s is earlier than the current deadline %s; extend only moves deadlines later", ErrInput, newDate, old)
 	}
 	now := b.now().UTC()
-	change := func(tx *state.CampaignTx) error {
-		if target != nil {
-			return updateFinding(target.UserPHID, func(f *state.Finding) { f.Cutoff, f.UpdatedAt = cutoff, now })(tx)
-		}
-		rec := tx.Campaign()
-		rec.Cutoff = cutoff
-		return tx.PutCampaign(rec)
-	}
+	op = state.Op{Key: key, Kind: kindExtension, State: state.OpPending, CreatedAt: now, Attempts: 1,
+		Args: map[string]string{argOld: old, argNew: newDate, argUser: username, argActor: actor}}
 	if err := b.store.Update(campaign, func(tx *state.CampaignTx) error {
-		if err := change(tx); err != nil {
+		if target != nil {
+			if err := updateFinding(target.UserPHID, func(f *state.Finding) { f.Cutoff, f.UpdatedAt = cutoff, now })(tx); err != nil {
+				return err
+			}
+		} else {
+			rec := tx.Campaign()
+			rec.Cutoff = cutoff
+			if err := tx.PutCampaign(rec); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutOp(op); err != nil {
 			return err
 		}
 		return tx.Append(state.Entry{At: now, Kind: "deadline-extended", Actor: actor, User: username, Detail: old + " -> " + newDate})
@@ -172,19 +249,47 @@ func (b *Bot) Extend(ctx context.Context, campaign string, to time.Time, usernam
 	if target == nil {
 		r.rec.Cutoff = cutoff
 	}
+	return b.announceExtension(ctx, r, op)
+}
+
+// finishExtensions posts the announcements of every extend that stopped
+// before posting them all.
+func (b *Bot) finishExtensions(ctx context.Context, r *run) error {
+	snap, err := b.store.Snapshot(r.rec.Name)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, op := range snap.Ops {
+		if op.Kind == kindExtension && op.State == state.OpPending {
+			errs = append(errs, b.announceExtension(ctx, r, op))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// announceExtension posts an extension recorded in op on the tasks with
+// users it concerns, then marks op done. The dates come from op, never
+// from the deadline now recorded, which already is the new one.
+func (b *Bot) announceExtension(ctx context.Context, r *run, op state.Op) error {
+	old, newDate, username, actor := op.Args[argOld], op.Args[argNew], op.Args[argUser], op.Args[argActor]
+	snap, err := b.store.Snapshot(r.rec.Name)
+	if err != nil {
+		return err
+	}
 	var errs []error
 	for _, bt := range snap.Batches {
 		var users []templates.Person
 		for _, f := range findingsOf(snap.Findings, bt) {
-			if f.Status == state.StatusPending && (target == nil || f.UserPHID == target.UserPHID) {
+			if f.Status == state.StatusPending && (username == "" || f.Username == username) {
 				users = append(users, person(&f))
 			}
 		}
 		if len(users) == 0 {
 			continue
 		}
-		data := templates.ExtensionData{Campaign: b.campaignData(r.c, &r.rec), OldCutoff: old, NewCutoff: newDate}
-		if target != nil {
+		data := templates.ExtensionData{Campaign: b.campaignData(r.c, &snap.Campaign), OldCutoff: old, NewCutoff: newDate}
+		if username != "" {
 			data.Users = users
 		}
 		text, err := b.render("deadline-extended", data)
@@ -192,12 +297,29 @@ func (b *Bot) Extend(ctx context.Context, campaign string, to time.Time, usernam
 			return err
 		}
 		key := fmt.Sprintf("extend/%s/batch-%d", newDate, bt.Index)
-		if target != nil {
-			key = fmt.Sprintf("extend/%s/%s", newDate, target.Username)
+		if username != "" {
+			key = fmt.Sprintf("extend/%s/%s", newDate, username)
 		}
 		if _, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: "extension-announced", Actor: actor, Detail: newDate}, nil); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error {
+		op.State, op.DoneAt = state.OpDone, b.now().UTC()
+		return tx.PutOp(op)
+	})
+}
+
+// opByKey reads one op; state.ErrNotFound if there is none.
+func (b *Bot) opByKey(campaign, key string) (state.Op, error) {
+	var op state.Op
+	err := b.store.View(campaign, func(tx *state.CampaignTx) error {
+		var err error
+		op, err = tx.Op(key)
+		return err
+	})
+	return op, err
 }

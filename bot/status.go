@@ -23,9 +23,24 @@ type Status struct {
 	Tasks      []StatusTask    `json:"tasks"`
 	Users      []StatusUser    `json:"users"`
 	Removals   []state.Removal `json:"removals"`
+	// PendingOps are the writes started and not confirmed, and who
+	// finishes each.
+	PendingOps []StatusOp `json:"pending_ops,omitempty"`
 	// Attention lists what needs a human: unanswered replies, exemption
-	// and restore requests, unsubscribed users, pending writes.
+	// and restore requests, unsubscribed users, pending writes no chore
+	// finishes, removal batches held by the guard-rail.
 	Attention []string `json:"attention"`
+}
+
+// StatusOp is a write whose intent is recorded and whose outcome is not.
+type StatusOp struct {
+	Key   string    `json:"key"`
+	Kind  string    `json:"kind"`
+	Since time.Time `json:"since"`
+	// Chore is the tick's chore that finishes it; "" when none does.
+	Chore string `json:"chore,omitempty"`
+	// NeedsHuman says what a person must do when no chore finishes it.
+	NeedsHuman string `json:"needs_human,omitempty"`
 }
 
 // StatusTask is one task in a status.
@@ -48,11 +63,12 @@ type StatusUser struct {
 }
 
 // Status reads a campaign's state; it makes no Conduit call.
-func (b *Bot) Status(campaign string) (*Status, error) { return StatusOf(b.store, campaign) }
+func (b *Bot) Status(campaign string) (*Status, error) { return StatusOf(b.store, campaign, b.now()) }
 
 // StatusOf reads a campaign's status from the state file alone, so
-// `auditbot status` needs neither a token nor the network.
-func StatusOf(store *state.Store, campaign string) (*Status, error) {
+// `auditbot status` needs neither a token nor the network. now dates the
+// ages it prints.
+func StatusOf(store *state.Store, campaign string, now time.Time) (*Status, error) {
 	snap, err := store.Snapshot(campaign)
 	if errors.Is(err, state.ErrNoCampaign) {
 		return nil, fmt.Errorf("%w: %q has not been launched", ErrUnknownCampaign, campaign)
@@ -97,9 +113,6 @@ func StatusOf(store *state.Store, campaign string) (*Status, error) {
 		st.Users = append(st.Users, u)
 	}
 	for _, op := range snap.Ops {
-		if op.State == state.OpPending {
-			st.Attention = append(st.Attention, fmt.Sprintf("write %s was started and not confirmed; the next tick reconciles it", op.Key))
-		}
 		if op.Kind == kindPolicyRestore && op.State == state.OpDone {
 			by := strings.Join(op.Subjects, ", ")
 			if by == "" {
@@ -107,10 +120,24 @@ func StatusOf(store *state.Store, campaign string) (*Status, error) {
 			}
 			st.Attention = append(st.Attention, fmt.Sprintf("%s: its view or edit policy was changed by %s and the bot put it back; check who could read or edit the task meanwhile", op.Result, by))
 		}
+		if op.State != state.OpPending {
+			continue
+		}
+		chore, human := pendingOpOwner(op, &snap)
+		st.PendingOps = append(st.PendingOps, StatusOp{Key: op.Key, Kind: op.Kind, Since: op.CreatedAt, Chore: chore, NeedsHuman: human})
+		age := ageOf(now, op.CreatedAt)
+		if human != "" {
+			st.Attention = append(st.Attention, fmt.Sprintf("needs a human: write %s, started %s ago, is not confirmed: %s", op.Key, age, human))
+		} else {
+			st.Attention = append(st.Attention, fmt.Sprintf("write %s, started %s ago, is not confirmed; the next tick's %s chore finishes it", op.Key, age, chore))
+		}
 	}
 	for _, rm := range snap.Removals {
 		if rm.Status == state.RemovalRejected {
 			st.Attention = append(st.Attention, fmt.Sprintf("removal batch %s was rejected by @%s (%s): its %d membership(s) are not proposed again; a person decides what happens to them", rm.Label(), rm.RejectedBy, rm.RejectReason, len(rm.Items)))
+		}
+		if rm.Status == state.RemovalApproved && rm.Held != "" {
+			st.Attention = append(st.Attention, fmt.Sprintf("needs a human: removal batch %s is approved but held by the removal guard-rail, none of it executed: %s. Remove the members by hand, or allow it with removal_limit in the campaign file; the next tick then executes it", rm.Label(), rm.Held))
 		}
 		if rm.Status == state.RemovalProposed {
 			st.Attention = append(st.Attention, fmt.Sprintf("removal batch %s waits for approval: %d of %d", rm.Label(), len(rm.Approvals), rm.RequiredApprovals))
@@ -151,7 +178,11 @@ func (s *Status) WriteText(w io.Writer) error {
 		for _, a := range rm.Approvals {
 			by = append(by, "@"+a.Username)
 		}
-		fmt.Fprintf(&sb, "\nRemoval %s: %s, %d item(s), approvals %d/%d %s\n", rm.Label(), rm.Status, len(rm.Items), len(rm.Approvals), rm.RequiredApprovals, strings.Join(by, " "))
+		held := ""
+		if rm.Held != "" && rm.Status == state.RemovalApproved {
+			held = " (held by the removal guard-rail)"
+		}
+		fmt.Fprintf(&sb, "\nRemoval %s: %s%s, %d item(s), approvals %d/%d %s\n", rm.Label(), rm.Status, held, len(rm.Items), len(rm.Approvals), rm.RequiredApprovals, strings.Join(by, " "))
 	}
 	if len(s.Attention) > 0 {
 		sb.WriteString("\nNeeds attention:\n")
@@ -161,4 +192,13 @@ func (s *Status) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, sb.String())
 	return err
+}
+
+// ageOf prints how long ago t was, to the minute.
+func ageOf(now, t time.Time) string {
+	d := now.Sub(t)
+	if d < time.Minute {
+		return "less than a minute"
+	}
+	return strings.TrimSuffix(d.Truncate(time.Minute).String(), "0s")
 }

@@ -139,6 +139,10 @@ type Campaign struct {
 	// AutoApproveNotRisky allows removals from not-risky groups without an
 	// approver.
 	AutoApproveNotRisky bool
+	// RemovalLimit overrides the config's removal_limit for this
+	// campaign: the guard-rail that holds back a removal batch taking too
+	// large a part of a group. Keys left out keep the config's.
+	RemovalLimit RemovalLimitOverride
 	// HelpURL is linked from tasks: an absolute http(s) URL or a path on
 	// the Phabricator instance (see HelpLink).
 	HelpURL string
@@ -341,6 +345,7 @@ type campaignFile struct {
 	autoApprove            val[bool]
 	helpURL                val[string]
 	allowShortNotice       val[bool]
+	removalLimit           removalLimitFile
 }
 
 func (f *campaignFile) parse(p *parser, root *yaml.Node) {
@@ -371,6 +376,7 @@ func (f *campaignFile) parse(p *parser, root *yaml.Node) {
 		{name: "auto_approve_not_risky", parse: boolean(&f.autoApprove, "auto_approve_not_risky")},
 		{name: "help_url", parse: str(&f.helpURL, "help_url")},
 		{name: "allow_short_notice", parse: boolean(&f.allowShortNotice, "allow_short_notice")},
+		{name: "removal_limit", parse: func(n *yaml.Node) { f.removalLimit.parse(p, n, "removal_limit") }},
 	})
 }
 
@@ -388,6 +394,7 @@ func (f *campaignFile) compile(p *parser) *Campaign {
 		AutoApproveNotRisky: f.autoApprove.v,
 		HelpURL:             strings.TrimSpace(f.helpURL.or(DefaultHelpURL)),
 		AllowShortNotice:    f.allowShortNotice.v,
+		RemovalLimit:        f.removalLimit.override(),
 	}
 
 	if f.name.set() {

@@ -72,6 +72,9 @@ type Config struct {
 	// MinNotice is the least time between a campaign's launch and its
 	// cutoff; see Campaign.CheckNotice.
 	MinNotice time.Duration
+	// RemovalLimit is the guard-rail on removal batches; a campaign may
+	// override it (Campaign.RemovalLimit).
+	RemovalLimit RemovalLimit
 	// Source is the file the config came from, for messages.
 	Source string
 }
@@ -152,6 +155,7 @@ type configFile struct {
 	groups              []groupEntry
 	defaultRisk         val[Risk]
 	minNotice           val[string]
+	removalLimit        removalLimitFile
 }
 
 type groupEntry struct {
@@ -190,6 +194,7 @@ func (f *configFile) parse(p *parser, root *yaml.Node) {
 		{name: "groups", parse: func(n *yaml.Node) { f.parseGroups(p, n) }},
 		{name: "min_notice", parse: into(&f.minNotice, keyed(p.str, "min_notice"))},
 		{name: "default_risk", parse: into(&f.defaultRisk, func(n *yaml.Node) (Risk, bool) { return p.risk(n, "default_risk") })},
+		{name: "removal_limit", parse: func(n *yaml.Node) { f.removalLimit.parse(p, n, "removal_limit") }},
 		{name: "token", secret: tokenInYAML},
 		{name: "api_token", secret: tokenInYAML},
 	})
@@ -266,6 +271,7 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 		CampaignsDir: f.campaignsDir.or(DefaultCampaignsDir),
 		Groups:       make(map[string]Risk, len(f.groups)),
 		DefaultRisk:  f.defaultRisk.or(DefaultRisk),
+		RemovalLimit: f.removalLimit.override().Apply(DefaultRemovalLimit()),
 	}
 	if f.url.set() {
 		u, err := checkBaseURL(f.url.v)

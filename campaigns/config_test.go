@@ -33,6 +33,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		Groups:       map[string]Risk{},
 		DefaultRisk:  RiskSecurity,
 		MinNotice:    DefaultMinNotice,
+		RemovalLimit: RemovalLimit{MaxShare: DefaultMaxRemovalShare},
 		Source:       "/etc/auditbot/config.yaml",
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {

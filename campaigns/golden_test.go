@@ -38,9 +38,10 @@ func TestConfigExample(t *testing.T) {
 			"acl*wikimedia-events":    RiskVandalism,
 			"acl*community-relations": RiskNotRisky,
 		},
-		DefaultRisk: RiskSecurity,
-		MinNotice:   DefaultMinNotice,
-		Source:      path,
+		DefaultRisk:  RiskSecurity,
+		MinNotice:    DefaultMinNotice,
+		RemovalLimit: RemovalLimit{MaxShare: 0.25, MaxCount: 50},
+		Source:       path,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
@@ -48,7 +49,7 @@ func TestConfigExample(t *testing.T) {
 	checkAllKeysDocumented(t, path, []string{
 		"conduit", "conduit.url", "conduit.token_file", "conduit.timeout", "conduit.requests_per_second",
 		"state_file", "templates_dir", "log", "log.level", "log.format", "schedule", "schedule.tick_every",
-		"campaigns_dir", "groups", "default_risk", "min_notice",
+		"campaigns_dir", "groups", "default_risk", "min_notice", "removal_limit", "removal_limit.max_share", "removal_limit.max_count",
 	})
 }
 
@@ -96,6 +97,7 @@ func TestCampaignExampleMFA(t *testing.T) {
 		Approvers:           "acl*phabricator-admins",
 		AutoApproveNotRisky: false,
 		HelpURL:             "https://www.mediawiki.org/wiki/Phabricator/Help/Two-factor_Authentication",
+		RemovalLimit:        RemovalLimitOverride{MaxShare: ptr(0.25), MaxCount: ptr(100)},
 		Source:              path,
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
@@ -104,7 +106,7 @@ func TestCampaignExampleMFA(t *testing.T) {
 	checkAllKeysDocumented(t, path, []string{
 		"name", "title", "criteria", "groups", "exclude", "exclude.users", "exclude.bots", "exclude.mailing_lists",
 		"batch_size", "cutoff", "reminders", "quiet_reminders", "team", "tags", "view_policy", "edit_policy",
-		"approvers", "auto_approve_not_risky", "help_url", "allow_short_notice",
+		"approvers", "auto_approve_not_risky", "help_url", "allow_short_notice", "removal_limit", "removal_limit.max_share", "removal_limit.max_count",
 	})
 }
 

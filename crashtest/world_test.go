@@ -58,6 +58,9 @@ groups:
   WMF-NDA: {risk: security}
   acl*security: {risk: security}
   acl*sre-team: {risk: internal}
+# The groups here have 3-6 members: the default guard-rail (25 per cent) would
+# hold every removal batch.
+removal_limit: {max_share: 100%%}
 `, url)
 }
 

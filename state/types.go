@@ -237,6 +237,9 @@ type Removal struct {
 	AutoApproved      bool          `json:"auto_approved,omitempty"`
 	RejectedBy        string        `json:"rejected_by,omitempty"`
 	RejectReason      string        `json:"reject_reason,omitempty"`
+	// Held says why the removal guard-rail keeps an approved batch from
+	// being executed; "" when it does not.
+	Held string `json:"held,omitempty"`
 }
 
 // Label is the removal batch's name in texts and commands: "R1".
@@ -336,6 +339,14 @@ type Op struct {
 	// checks and records exactly what was sent.
 	Subjects []string `json:"subjects,omitempty"`
 	Attempts int      `json:"attempts"`
+	// Args is what finishing the op after a crash needs and cannot read
+	// back from Phabricator or the rest of the state: the task a comment
+	// goes on, an extension's old and new deadline, the command a restore
+	// answers. It is recorded with the intent, before the side effect.
+	Args map[string]string `json:"args,omitempty"`
+	// ReconcileError is why the last attempt to find out whether the op's
+	// write landed failed; status shows it as needing a human.
+	ReconcileError string `json:"reconcile_error,omitempty"`
 }
 
 // Entry is one line of a campaign's append-only journal.

@@ -181,6 +181,24 @@ type ReplyData struct {
 	Required int
 }
 
+// RemovalHeldData is the data of the removal-held template.
+type RemovalHeldData struct {
+	Campaign
+	BatchID string      // "R1"
+	Over    []HeldGroup // the groups over the limit
+	Limit   string      // the limit in words: "at most 25% of a group's members"
+	Items   []RemovalItem
+}
+
+// HeldGroup is one group a held removal batch would remove too much of.
+type HeldGroup struct {
+	Group           string
+	Remove, Members int
+}
+
+// SortedItems returns Items ordered like RemovalProposalData.SortedItems.
+func (d RemovalHeldData) SortedItems() []RemovalItem { return sortItems(d.Campaign, d.Items) }
+
 // ExtensionData is the data of the deadline-extended template.
 type ExtensionData struct {
 	Campaign
@@ -236,6 +254,10 @@ func Sample(n Name) any {
 		return ReplyData{Campaign: c, Approver: approver, Decision: "R1: approval 1 of 2 recorded"}
 	case CommandRefused:
 		return ReplyData{Campaign: c, Person: jose, Reason: "only members of #acl_phabricator-admins may give commands"}
+	case RemovalHeld:
+		return RemovalHeldData{Campaign: c, BatchID: "R2", Limit: "at most 25% of a group's members",
+			Over:  []HeldGroup{{Group: "WMF-NDA", Remove: 3, Members: 8}},
+			Items: []RemovalItem{{Person: jose, Group: "WMF-NDA"}, {Person: ada, Group: "WMF-NDA"}, {Person: grace, Group: "WMF-NDA"}}}
 	case NeedsHuman:
 		return ReplyData{Campaign: c, Person: ada, Groups: []string{"acl*sre-team", "WMF-NDA"},
 			Reason: "I use a hardware key, does that count?"}

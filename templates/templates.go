@@ -108,13 +108,16 @@ const (
 	// approver's Reason) or the bot's own status line for an approval.
 	ApprovalRecorded Name = "approval-recorded"
 	CommandRefused   Name = "command-refused" // ReplyData: Person gave a command the bot refused, Reason says why
+	// RemovalHeld says an approved removal batch was not carried out
+	// because it is over the removal guard-rail: RemovalHeldData.
+	RemovalHeld Name = "removal-held"
 )
 
 var names = []Name{
 	TaskTitle, TaskDescription, Reminder, RemovalProposal, RemovalNotice,
 	ComplianceThanks, ClaimRejected, VoluntaryAck, ExemptionRequested,
 	ExemptionDecision, RestoreRequested, Restored, DeadlineExtended,
-	NeedsHuman, ApprovalRecorded, CommandRefused,
+	NeedsHuman, ApprovalRecorded, CommandRefused, RemovalHeld,
 }
 
 // Names returns every template name, in a fixed order.

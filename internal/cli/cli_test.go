@@ -62,6 +62,7 @@ cutoff: 2027-02-28
 reminders: []
 team: Security-Team
 approvers: acl*phabricator-admins
+removal_limit: {max_share: 100%}
 `
 	// A campaign with a group whose membership the bot may not edit.
 	lockedYAML = `name: mfa-locked

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,7 +29,7 @@ func (a *app) statusCommand() *cobra.Command {
 			}
 			var all []*bot.Status
 			for _, n := range names {
-				st, err := bot.StatusOf(e.store, n)
+				st, err := bot.StatusOf(e.store, n, time.Now())
 				if err != nil {
 					return err
 				}
