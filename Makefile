@@ -2,7 +2,7 @@
 # Phabricator; `make test` runs every test, the demo's end-to-end run among them.
 GO ?= go
 
-.PHONY: all build test demo lint bench fuzz clean
+.PHONY: all build test test-phorge demo lint bench fuzz clean
 
 all: lint test
 
@@ -11,6 +11,12 @@ build:
 
 test:
 	$(GO) test -race -count=1 ./...
+
+# The integration suite against a real Phorge (README "Testing against a
+# real Phorge"): the lab in ../shared/lab, or PHAB_URL and tokens from the
+# environment. Skips, saying why, when no Phorge is configured.
+test-phorge:
+	$(GO) test -race -count=1 -tags phorge -timeout 20m -v ./phorgetest/ ./phabtest/ -run 'Phorge|TestCheckAndPlan|TestLaunchAndConversation|TestRemovalAndRestore|TestForgedMarkerAfterCrash'
 
 demo:
 	$(GO) run ./cmd/auditbot demo
