@@ -591,8 +591,12 @@ func (b *botDir) approveCLI(campaign, batch, tokenVar, username string) result {
 // status reads `status CAMPAIGN --json`, by username.
 func (b *botDir) status(campaign string) (map[string]statusUser, statusReport) {
 	b.t.Helper()
-	var s statusReport
-	b.okJSON(&s, "status", campaign)
+	var all []statusReport
+	b.okJSON(&all, "status", campaign)
+	if len(all) != 1 {
+		b.t.Fatalf("status %s: %d reports", campaign, len(all))
+	}
+	s := all[0]
 	out := map[string]statusUser{}
 	for _, u := range s.Users {
 		out[u.Username] = u
