@@ -2,7 +2,7 @@
 # Phabricator; `make test` runs every test, the demo's end-to-end run among them.
 GO ?= go
 
-.PHONY: all build test crash crash-later demo lint bench fuzz clean
+.PHONY: all build test test-phorge crash crash-later demo lint bench fuzz clean
 
 all: lint test
 
@@ -22,6 +22,13 @@ crash:
 # next step of the script, as when the daemon dies and ticks again later.
 crash-later:
 	$(GO) test -count=1 -timeout 30m -run 'TestCrashSweepLater$$' -v ./crashtest/ -crash.full -crash.later
+
+# The integration suite against a real Phorge (README "Testing against a
+# real Phorge"): the lab in ../shared/lab, or PHAB_URL and tokens from the
+# environment. Skips, saying why, when no Phorge is configured.
+test-phorge:
+	$(GO) test -race -count=1 -tags phorge -timeout 10m -run 'TestPhorgeContract' ./phabtest/
+	$(GO) test -race -count=1 -tags phorge -timeout 20m -v ./phorgetest/
 
 demo:
 	$(GO) run ./cmd/auditbot demo

@@ -222,17 +222,20 @@ func (l *lab) ourPHID(p string) string {
 }
 
 // mapPHIDs replaces recorded PHIDs inside a decoded JSON value.
-func (l *lab) mapPHIDs(v any) any {
+func (l *lab) mapPHIDs(v any) any { return mapPHIDsWith(v, l.ourPHID) }
+
+// mapPHIDsWith replaces the strings inside a decoded JSON value by ours.
+func mapPHIDsWith(v any, ours func(string) string) any {
 	switch v := v.(type) {
 	case string:
-		return l.ourPHID(v)
+		return ours(v)
 	case []any:
 		for i := range v {
-			v[i] = l.mapPHIDs(v[i])
+			v[i] = mapPHIDsWith(v[i], ours)
 		}
 	case map[string]any:
 		for k, x := range v {
-			v[k] = l.mapPHIDs(x)
+			v[k] = mapPHIDsWith(x, ours)
 		}
 	}
 	return v
@@ -300,6 +303,13 @@ type answer struct {
 // and letting rewrite adjust the JSON params.
 func (l *lab) send(rec recording, tok string, rewrite func(map[string]any)) answer {
 	l.t.Helper()
+	return l.sendTo(l.s.URL(), l.ourPHID, rec, tok, rewrite)
+}
+
+// sendTo replays a recording's request to the Conduit at base, mapping
+// recorded PHIDs with ourPHID (the fixture's, or a real Phorge's).
+func (l *lab) sendTo(base string, ourPHID func(string) string, rec recording, tok string, rewrite func(map[string]any)) answer {
+	l.t.Helper()
 	var body, ctype string
 	var raw string
 	if err := json.Unmarshal(rec.Request.Form, &raw); err == nil {
@@ -324,7 +334,7 @@ func (l *lab) send(rec recording, tok string, rewrite func(map[string]any)) answ
 				}
 				meta, hasMeta := p["__conduit__"]
 				delete(p, "__conduit__")
-				l.mapPHIDs(p)
+				mapPHIDsWith(p, ourPHID)
 				if rewrite != nil {
 					rewrite(p)
 				}
@@ -337,18 +347,23 @@ func (l *lab) send(rec recording, tok string, rewrite func(map[string]any)) answ
 			case "api.token":
 				v = tok
 			default:
-				v = l.ourPHID(v)
+				v = ourPHID(v)
 			}
 			form.Add(k, v)
 		}
 		body, ctype = form.Encode(), "application/x-www-form-urlencoded"
 	}
-	return l.post(rec.Method, ctype, body)
+	return l.postTo(base, rec.Method, ctype, body)
 }
 
 func (l *lab) post(method, ctype, body string) answer {
 	l.t.Helper()
-	resp, err := http.Post(l.s.URL()+"/api/"+method, ctype, strings.NewReader(body))
+	return l.postTo(l.s.URL(), method, ctype, body)
+}
+
+func (l *lab) postTo(base, method, ctype, body string) answer {
+	l.t.Helper()
+	resp, err := http.Post(base+"/api/"+method, ctype, strings.NewReader(body))
 	if err != nil {
 		l.t.Fatalf("POST %s: %v", method, err)
 	}
