@@ -578,14 +578,30 @@ func (b *botDir) okJSON(v any, args ...string) {
 	}
 }
 
-// approveCLI is the one place that spells the command-line approval, so it
-// can switch to the verified form (`--token-file FILE`, checked with
-// user.whoami) in one edit. tokenVar names the approver's lab token;
-// username is that approver.
+// approveCLI is the one place that spells the command-line approval: the
+// approver's own token in a file (`--token-file`, checked by the bot with
+// user.whoami), a first run that shows the memberships and their digest,
+// and a second run that confirms exactly that digest. tokenVar names the
+// approver's lab token; username is that approver (passed as --as, which
+// must match the token's account). It returns the first run's result when
+// that one fails, else the confirming run's.
 func (b *botDir) approveCLI(campaign, batch, tokenVar, username string) result {
 	b.t.Helper()
-	_ = tokenVar // used by the --token-file form
-	return b.run("approve", campaign, batch, "--as", username)
+	tokenFile := filepath.Join(b.t.TempDir(), "approver.token")
+	if err := os.WriteFile(tokenFile, []byte(b.env[tokenVar]+"\n"), 0o600); err != nil {
+		b.t.Fatal(err)
+	}
+	args := []string{"approve", campaign, batch, "--token-file", tokenFile, "--as", username}
+	shown := b.run(args...)
+	if shown.code != 0 {
+		return shown
+	}
+	_, digest, ok := strings.Cut(shown.stdout, "--confirm ")
+	if !ok {
+		b.t.Fatalf("approve without --confirm printed no digest:\n%s", shown.stdout)
+	}
+	digest, _, _ = strings.Cut(strings.TrimSpace(digest), "\n")
+	return b.run(append(args, "--confirm", strings.TrimSpace(digest))...)
 }
 
 // status reads `status CAMPAIGN --json`, by username.
