@@ -2,7 +2,7 @@
 # Phabricator; `make test` runs every test, the demo's end-to-end run among them.
 GO ?= go
 
-.PHONY: all build test demo lint bench fuzz clean
+.PHONY: all build test test-browser demo lint bench fuzz clean
 
 all: lint test
 
@@ -12,8 +12,15 @@ build:
 test:
 	$(GO) test -race -count=1 ./...
 
+# The demo leaves its state file in demo-state/demo.db for the dashboard:
+# go run ./cmd/auditbot serve --state demo-state/demo.db
 demo:
-	$(GO) run ./cmd/auditbot demo
+	$(GO) run ./cmd/auditbot demo --state-dir demo-state
+
+# The dashboard driven in headless Chromium (Debian's chromium package);
+# it skips without chromium unless CI=true.
+test-browser:
+	$(GO) test -count=1 -run TestDashboardInBrowser -v ./dashboard
 
 lint:
 	$(GO) mod tidy -diff

@@ -19,6 +19,7 @@ const (
 	ExitRefused   = 4 // a check failed, not an approver, permission denied, refused
 	ExitState     = 5 // the state file is locked or from a newer auditbot
 	ExitTickError = 6 // a tick ran but some campaign or chore failed
+	ExitJournal   = 8 // verify-journal: a journal's hash chain is broken
 )
 
 // exitCode maps an error to the exit code.
@@ -27,6 +28,8 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.Is(err, state.ErrJournalBroken):
+		return ExitJournal
 	case errors.Is(err, errTickFailed):
 		// The tick itself ran: whatever failed inside one campaign, the
 		// others were done. The token was checked before.
