@@ -2,7 +2,7 @@
 # Phabricator; `make test` runs every test, the demo's end-to-end run among them.
 GO ?= go
 
-.PHONY: all build test test-phorge crash crash-later demo lint bench fuzz clean
+.PHONY: all build test test-phorge test-browser crash crash-later demo lint bench fuzz clean
 
 all: lint test
 
@@ -30,8 +30,15 @@ test-phorge:
 	$(GO) test -race -count=1 -tags phorge -timeout 10m -run 'TestPhorgeContract' ./phabtest/
 	$(GO) test -race -count=1 -tags phorge -timeout 20m -v ./phorgetest/
 
+# The demo leaves its state file in demo-state/demo.db for the dashboard:
+# go run ./cmd/auditbot serve --state demo-state/demo.db
 demo:
-	$(GO) run ./cmd/auditbot demo
+	$(GO) run ./cmd/auditbot demo --state-dir demo-state
+
+# The dashboard driven in headless Chromium (Debian's chromium package);
+# it skips without chromium unless CI=true.
+test-browser:
+	$(GO) test -count=1 -run TestDashboardInBrowser -v ./dashboard
 
 lint:
 	$(GO) mod tidy -diff

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
@@ -190,9 +191,11 @@ func (b *Bot) recordApproval(campaign string, id int, approver conduit.User, dig
 		if err := tx.PutRemoval(&rm); err != nil {
 			return err
 		}
-		return tx.Append(state.Entry{At: now, Kind: "removal-approval", Actor: approver.Username, Task: "cli",
-			Detail: fmt.Sprintf("%s: all %d membership(s) (digest %s), %d of %d approver(s); verified by %s", rm.Label(), len(rm.Items), digest,
-				len(distinctApprovers(rm.Approvals)), rm.RequiredApprovals, cliVerified)})
+		e := approvalEntry(now, rm, approver.Username, "cli", b.operator)
+		e.Verified = cliVerified + "; shown " + digest
+		e.Detail = fmt.Sprintf("%s: all %d membership(s) (digest %s), %d of %d approver(s)", rm.Label(), len(rm.Items), digest,
+			len(distinctApprovers(rm.Approvals)), rm.RequiredApprovals)
+		return tx.Append(e)
 	})
 	return rm, err
 }
@@ -324,4 +327,30 @@ func (b *Bot) approvalsStillValid(ctx context.Context, r *run, rm state.Removal)
 // remove: they may not decide on it.
 func inBatch(rm state.Removal, userPHID string) bool {
 	return slices.ContainsFunc(rm.Items, func(it state.RemovalItem) bool { return it.UserPHID == userPHID })
+}
+
+// approvalEntry is the journal entry of one approval of a removal batch:
+// the approver, how they were verified, every approver so far and, for the
+// command line, the operator who ran it (the task column stays empty).
+func approvalEntry(now time.Time, rm state.Removal, approver, via, operator string) state.Entry {
+	e := state.Entry{At: now, Kind: "removal-approval", Actor: approver, ActorKind: state.ActorUser, Task: via,
+		Verified: "approver group membership checked over Conduit",
+		Detail:   fmt.Sprintf("%s: %d of %d approval(s)", rm.Label(), len(rm.Approvals), rm.RequiredApprovals),
+		Outcome:  string(rm.Status)}
+	if via == "cli" {
+		e.Task, e.ActorKind, e.Operator = "", state.ActorCLI, operator
+		e.Verified = "named on the command line by operator " + operator + "; approver group membership checked over Conduit"
+	}
+	for _, a := range rm.Approvals {
+		e.Approvers = append(e.Approvers, a.Username)
+	}
+	for _, it := range rm.Items {
+		if !slices.Contains(e.Users, it.Username) {
+			e.Users = append(e.Users, it.Username)
+		}
+		if !slices.Contains(e.Groups, it.GroupName) {
+			e.Groups = append(e.Groups, it.GroupName)
+		}
+	}
+	return e
 }

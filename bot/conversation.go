@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -68,6 +69,10 @@ type outcome struct {
 	change func(tx *state.CampaignTx) error
 	// answer is the rendered comment, "" for none.
 	answer string
+	// actor is the approver whose command this is, verified as said;
+	// approvers are everyone whose approval the decision rests on.
+	actor, verified string
+	approvers       []string
 }
 
 func (b *Bot) handleTransaction(ctx context.Context, r *run, bt state.Batch, t conduit.Transaction) error {
@@ -101,7 +106,8 @@ func (b *Bot) handleTransaction(ctx context.Context, r *run, bt state.Batch, t c
 	if o.answer == "" {
 		return b.store.Update(r.c.Name, func(tx *state.CampaignTx) error {
 			if o.kind != "" {
-				if err := tx.Append(state.Entry{At: b.now().UTC(), Kind: o.kind, Task: bt.Monogram(), User: o.user, Detail: o.detail}); err != nil {
+				if err := tx.Append(state.Entry{At: b.now().UTC(), Kind: o.kind, Task: bt.Monogram(), User: o.user, Detail: o.detail,
+					Actor: o.actor, Verified: o.verified, Approvers: o.approvers}); err != nil {
 					return err
 				}
 			}
@@ -109,7 +115,8 @@ func (b *Bot) handleTransaction(ctx context.Context, r *run, bt state.Batch, t c
 		})
 	}
 	key := fmt.Sprintf("reply/%s", t.PHID)
-	posted, err := b.comment(ctx, r, bt, key, o.answer, state.Entry{Kind: o.kind, User: o.user, Detail: o.detail}, finish)
+	posted, err := b.comment(ctx, r, bt, key, o.answer, state.Entry{Kind: o.kind, User: o.user, Detail: o.detail,
+		Actor: o.actor, Verified: o.verified, Approvers: o.approvers}, finish)
 	if err == nil && posted {
 		r.event("%s: answered @%s (%s)", bt.Monogram(), o.user, o.kind)
 	}
@@ -338,7 +345,8 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	now := b.now().UTC()
 	reply := func(kind, user, detail string, data templates.ReplyData, change func(*state.CampaignTx) error) (outcome, error) {
 		text, err := b.render(templates.Name(kind), data)
-		return outcome{kind: kind, user: user, detail: detail, answer: text, change: change}, err
+		return outcome{kind: kind, user: user, detail: detail, answer: text, change: change,
+			actor: approver.Username, verified: "member of #" + r.rec.ApproversSlug + " checked over Conduit", approvers: []string{approver.Username}}, err
 	}
 	base := templates.ReplyData{Campaign: b.campaignData(r.c, &r.rec), Approver: templates.Person{Username: approver.Username, RealName: approver.RealName}}
 
@@ -494,11 +502,28 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	if rep.Kind == replies.KindDeny {
 		decision = templates.DecisionDenied
 	}
+	// A grant rests on every approval so far, not only the last one.
+	approvers := []string{approver.Username}
+	if decision == templates.DecisionGranted && len(target.Exemption.ApprovedBy) > 0 {
+		earlier, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: target.Exemption.ApprovedBy})
+		if err != nil {
+			return outcome{}, fmt.Errorf("look up earlier approvers: %w", err)
+		}
+		names := map[string]string{}
+		for _, u := range earlier {
+			names[u.PHID] = u.Username
+		}
+		approvers = approvers[:0]
+		for _, p := range target.Exemption.ApprovedBy {
+			approvers = append(approvers, cmp.Or(names[p], p))
+		}
+		approvers = append(approvers, approver.Username)
+	}
 	data.Decision, data.Reason = decision, rep.Reason
 	if !target.Exemption.Until.IsZero() {
 		data.Until = target.Exemption.Until.Format("2006-01-02")
 	}
-	return reply("exemption-decision", target.Username, "exemption "+decision+" by @"+approver.Username, data,
+	o, err := reply("exemption-decision", target.Username, "exemption "+decision+" by @"+strings.Join(approvers, ", @"), data,
 		updateFinding(target.UserPHID, func(f *state.Finding) {
 			if f.Exemption == nil || f.Exemption.Decision != state.ExemptionPending {
 				return
@@ -513,6 +538,8 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 			f.Exemption.Decision, f.Exemption.DecidedBy, f.Exemption.Note = decision, approver.Username, rep.Reason
 			f.UpdatedAt = now
 		}))
+	o.approvers = approvers
+	return o, err
 }
 
 // dropApprovers removes withdrawn approvers from an exemption's approvals.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -409,6 +410,14 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 			return tx.PutBatch(cur)
 		},
 		entry: state.Entry{Actor: rec.BotUsername, Detail: fmt.Sprintf("batch %d: %d user(s)", bt.Index, len(bt.UserPHIDs))},
+		// The task's monogram is known once record has run (or, after a
+		// crash, once find has found it).
+		amend: func(e *state.Entry) {
+			if got.ID != 0 {
+				e.Task = "T" + strconv.Itoa(got.ID)
+			}
+			e.Outcome = "created"
+		},
 	})
 	if err != nil {
 		return false, bt, err

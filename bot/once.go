@@ -51,6 +51,9 @@ type effect struct {
 	record func(tx *state.CampaignTx, result string) error
 	// entry is the journal line written with the outcome.
 	entry state.Entry
+	// amend, if set, completes the entry with what is known only after
+	// the effect (the task monogram, who was removed); it runs after record.
+	amend func(e *state.Entry)
 	// subjects are recorded with the intent (see state.Op.Subjects).
 	subjects []string
 	// args are recorded with the intent (see state.Op.Args).
@@ -128,6 +131,9 @@ func (b *Bot) finish(e effect, op state.Op, result, how string) error {
 		}
 		if err := tx.PutOp(op); err != nil {
 			return err
+		}
+		if e.amend != nil {
+			e.amend(&entry)
 		}
 		return tx.Append(entry)
 	})

@@ -384,6 +384,7 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 				return markRemoved(tx, rm.ID, g.PHID, removed, b.now().UTC())
 			},
 			entry:    state.Entry{Actor: snap.Campaign.BotUsername, Group: g.Name, Detail: rm.Label() + ": removed member(s)"},
+			amend:    func(e *state.Entry) { *e = removedEntry(*e, rm, g.Name, removed) },
 			subjects: fresh,
 		})
 		if err != nil {
@@ -614,4 +615,29 @@ func (b *Bot) finishRemoval(ctx context.Context, r *run, id int) error {
 		}
 		return tx.Append(state.Entry{At: b.now().UTC(), Kind: "removal-done", Detail: cur.Label()})
 	})
+}
+
+// removedEntry completes a members-removed journal entry: who was removed
+// from which group, and who approved it.
+func removedEntry(e state.Entry, rm state.Removal, group string, removed []string) state.Entry {
+	names := map[string]string{}
+	for _, it := range rm.Items {
+		names[it.UserPHID] = it.Username
+	}
+	for _, u := range removed {
+		n := names[u]
+		if n == "" {
+			n = u
+		}
+		e.Users = append(e.Users, n)
+	}
+	for _, a := range rm.Approvals {
+		e.Approvers = append(e.Approvers, a.Username)
+	}
+	if rm.AutoApproved {
+		e.Verified = "auto-approved by the campaign's policy"
+	}
+	e.Detail = fmt.Sprintf("%s: removed %d member(s) from %s", rm.Label(), len(removed), group)
+	e.Outcome = fmt.Sprintf("removed %d", len(removed))
+	return e
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -62,6 +63,8 @@ type Config struct {
 	TemplatesDir string
 	Log          LogConfig
 	Schedule     ScheduleConfig
+	// Dashboard is the read-only web dashboard; off unless Listen is set.
+	Dashboard DashboardConfig
 	// CampaignsDir is where `auditbot launch NAME` looks for NAME.yaml.
 	CampaignsDir string
 	// Groups maps group names, as written in the file, to their risk.
@@ -97,6 +100,18 @@ type ConduitConfig struct {
 type LogConfig struct {
 	Level  string // trace, debug, info, warn or error
 	Format string // json or console
+}
+
+// DashboardConfig sets up the read-only web dashboard.
+type DashboardConfig struct {
+	// Listen is host:port to serve on; "" leaves the dashboard off.
+	Listen string
+	// SecretFile names a file holding a shared secret a browser must
+	// present (as ?secret= once, then a cookie, or a Bearer header).
+	SecretFile string
+	// TrustedHeader names a header a reverse proxy sets to the
+	// authenticated user; requests without it are refused.
+	TrustedHeader string
 }
 
 // ScheduleConfig drives daemon mode.
@@ -151,6 +166,9 @@ type configFile struct {
 	templatesDir        val[string]
 	logLevel, logFormat val[string]
 	tickEvery           val[time.Duration]
+	dashListen          val[string]
+	dashSecretFile      val[string]
+	dashTrustedHeader   val[string]
 	campaignsDir        val[string]
 	groups              []groupEntry
 	defaultRisk         val[Risk]
@@ -188,6 +206,13 @@ func (f *configFile) parse(p *parser, root *yaml.Node) {
 		{name: "schedule", parse: func(n *yaml.Node) {
 			p.mapping(n, "schedule", []field{
 				{name: "tick_every", parse: into(&f.tickEvery, keyed(p.duration, "schedule.tick_every"))},
+			})
+		}},
+		{name: "dashboard", parse: func(n *yaml.Node) {
+			p.mapping(n, "dashboard", []field{
+				{name: "listen", parse: into(&f.dashListen, keyed(p.str, "dashboard.listen"))},
+				{name: "secret_file", parse: into(&f.dashSecretFile, keyed(p.str, "dashboard.secret_file"))},
+				{name: "trusted_header", parse: into(&f.dashTrustedHeader, keyed(p.str, "dashboard.trusted_header"))},
 			})
 		}},
 		{name: "campaigns_dir", parse: into(&f.campaignsDir, keyed(p.str, "campaigns_dir"))},
@@ -268,6 +293,7 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 			Format: strings.ToLower(f.logFormat.or(DefaultLogFormat)),
 		},
 		Schedule:     ScheduleConfig{TickEvery: f.tickEvery.or(DefaultTickEvery)},
+		Dashboard:    DashboardConfig{Listen: strings.TrimSpace(f.dashListen.v), SecretFile: f.dashSecretFile.v, TrustedHeader: strings.TrimSpace(f.dashTrustedHeader.v)},
 		CampaignsDir: f.campaignsDir.or(DefaultCampaignsDir),
 		Groups:       make(map[string]Risk, len(f.groups)),
 		DefaultRisk:  f.defaultRisk.or(DefaultRisk),
@@ -311,6 +337,7 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 		{"state_file", f.stateFile, &cfg.StateFile, false},
 		{"templates_dir", f.templatesDir, &cfg.TemplatesDir, true},
 		{"campaigns_dir", f.campaignsDir, &cfg.CampaignsDir, false},
+		{"dashboard.secret_file", f.dashSecretFile, &cfg.Dashboard.SecretFile, true},
 	} {
 		s := strings.TrimSpace(*pth.dst)
 		if s == "" {
@@ -336,7 +363,26 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 		}
 		cfg.MinNotice = d
 	}
+	if cfg.Dashboard.Listen != "" {
+		if err := CheckListen(cfg.Dashboard.Listen, cfg.Dashboard.SecretFile != "" || cfg.Dashboard.TrustedHeader != ""); err != nil {
+			p.errorf(f.dashListen.n, "dashboard.listen", "%v", err)
+		}
+	}
 	return cfg
+}
+
+// CheckListen checks a dashboard address: host:port, and loopback unless
+// the dashboard is protected by a secret or a trusted proxy header (its
+// pages name every non-compliant member of every audited group).
+func CheckListen(addr string, protected bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port such as 127.0.0.1:8090: %v", err)
+	}
+	if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" || protected {
+		return nil
+	}
+	return fmt.Errorf("%q is not a loopback address; set dashboard.secret_file or dashboard.trusted_header to serve beyond this machine", host)
 }
 
 // checkBaseURL checks a Phabricator base URL and returns it without a

@@ -550,15 +550,29 @@ func (t *CampaignTx) Ops() ([]Op, error) {
 	return out, err
 }
 
-// Append adds an entry to the journal, assigning its sequence number.
+// Append adds an entry to the journal, assigning its sequence number, its
+// real write time and its place in the hash chain.
 func (t *CampaignTx) Append(e Entry) error {
 	b := t.b.Bucket(bucketJournal)
+	prev, err := lastHash(b)
+	if err != nil {
+		return err
+	}
 	seq, err := b.NextSequence()
 	if err != nil {
 		return fmt.Errorf("state: next journal seq: %w", err)
 	}
 	e.Seq = seq
-	return putJSON(b, itob(seq), e)
+	t.fillEntry(&e)
+	e.PrevHash = prev
+	data, err := sealEntry(&e)
+	if err != nil {
+		return err
+	}
+	if err := b.Put(itob(seq), data); err != nil {
+		return fmt.Errorf("state: put journal entry %d: %w", seq, err)
+	}
+	return nil
 }
 
 func putJSON(b *bolt.Bucket, key []byte, v any) error {

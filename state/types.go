@@ -349,14 +349,51 @@ type Op struct {
 	ReconcileError string `json:"reconcile_error,omitempty"`
 }
 
-// Entry is one line of a campaign's append-only journal.
+// Entry is one line of a campaign's append-only journal: the audit record.
+// Who did what to whom, when, verified how, with what outcome. Entries are
+// hash-chained (see CampaignTx.Append and Store.VerifyJournal).
 type Entry struct {
-	Seq    uint64    `json:"seq"`
-	At     time.Time `json:"at"`
-	Kind   string    `json:"kind"`
-	Actor  string    `json:"actor,omitempty"`
-	Task   string    `json:"task,omitempty"`
-	User   string    `json:"user,omitempty"`
-	Group  string    `json:"group,omitempty"`
-	Detail string    `json:"detail,omitempty"`
+	Seq uint64 `json:"seq"`
+	// At is the campaign clock: the bot's notion of now, which `tick --now`
+	// simulates. Recorded is the real time the entry was written, set by
+	// Append; entries before the chain existed have none.
+	At       time.Time `json:"at"`
+	Recorded time.Time `json:"recorded,omitzero"`
+	Kind     string    `json:"kind"`
+	// Actor is who acted: the bot's username, a Phabricator user, or for
+	// a CLI command the OS operator. ActorKind says which (ActorBot,
+	// ActorUser, ActorCLI); Verified says how the actor was verified.
+	Actor     string `json:"actor,omitempty"`
+	ActorKind string `json:"actor_kind,omitempty"`
+	Verified  string `json:"verified,omitempty"`
+	// Operator is the OS user who ran a CLI command on someone's behalf.
+	Operator string `json:"operator,omitempty"`
+	Task     string `json:"task,omitempty"`
+	User     string `json:"user,omitempty"`
+	Group    string `json:"group,omitempty"`
+	// Users and Groups are every subject (usernames, group names) when
+	// there are several; Append fills them from User and Group otherwise.
+	Users  []string `json:"users,omitempty"`
+	Groups []string `json:"groups,omitempty"`
+	// Approvers are all the people whose approvals made a decision, in
+	// the order they approved.
+	Approvers []string `json:"approvers,omitempty"`
+	Outcome   string   `json:"outcome,omitempty"`
+	Detail    string   `json:"detail,omitempty"`
+	// PrevHash is the previous entry's Hash; Hash is the SHA-256 of this
+	// entry's canonical encoding with Hash empty.
+	PrevHash string `json:"prev_hash,omitempty"`
+	Hash     string `json:"hash,omitempty"`
+}
+
+// Actor kinds.
+const (
+	ActorBot  = "bot"  // the bot itself, on its own schedule
+	ActorUser = "user" // a Phabricator user, by a comment on a task
+	ActorCLI  = "cli"  // an operator at the command line
+)
+
+// HasUser reports whether username is a subject of the entry.
+func (e *Entry) HasUser(username string) bool {
+	return e.User == username || slices.Contains(e.Users, username)
 }

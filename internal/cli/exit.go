@@ -20,6 +20,7 @@ const (
 	ExitState     = 5 // the state file is locked or from a newer auditbot
 	ExitTickError = 6 // a tick ran but some campaign or chore failed
 	ExitDamaged   = 7 // the state file is empty, not auditbot's, or fails its check
+	ExitJournal   = 8 // verify-journal: a journal's hash chain is broken
 )
 
 // exitCode maps an error to the exit code.
@@ -28,6 +29,8 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.Is(err, state.ErrJournalBroken):
+		return ExitJournal
 	case errors.Is(err, errTickFailed):
 		// The tick itself ran: whatever failed inside one campaign, the
 		// others were done. The token was checked before.

@@ -1,20 +1,32 @@
 package cli
 
 import (
+	"encoding/csv"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/state"
 )
 
 func (a *app) journalCommand() *cobra.Command {
-	return &cobra.Command{
+	var asJSON, asCSV bool
+	cmd := &cobra.Command{
 		Use:   "journal CAMPAIGN",
-		Short: "Print a campaign's journal: every action, when, by whom, on which task",
-		Args:  exactArgs(1, "a campaign name"),
+		Short: "Print a campaign's journal: every action, when, by whom, verified how, on which task",
+		Long: `Print a campaign's journal. TIME is the real time each entry was written;
+CLOCK is the campaign clock when it differs (a tick run with --now).`,
+		Args: exactArgs(1, "a campaign name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if asJSON && asCSV {
+				return &usageError{"journal: --json and --csv exclude each other"}
+			}
 			e, err := a.open(cmd.Context(), envOptions{store: true, readOnly: true})
 			if err != nil {
 				return err
@@ -24,16 +36,102 @@ func (a *app) journalCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%w: %w", bot.ErrUnknownCampaign, err)
 			}
+			switch {
+			case asJSON:
+				if entries == nil {
+					entries = []state.Entry{}
+				}
+				return writeJSON(a.stdout, entries)
+			case asCSV:
+				cw := csv.NewWriter(a.stdout)
+				cw.Write([]string{"seq", "recorded", "campaign_clock", "kind", "actor", "actor_kind", "verified", "operator", "task", "users", "groups", "approvers", "outcome", "detail", "hash"})
+				for _, en := range entries {
+					cw.Write([]string{strconv.FormatUint(en.Seq, 10), stamp(en.Recorded), stamp(en.At), en.Kind, en.Actor, en.ActorKind, en.Verified, en.Operator,
+						en.Task, strings.Join(en.Users, ";"), strings.Join(en.Groups, ";"), strings.Join(en.Approvers, ";"), en.Outcome, en.Detail, en.Hash})
+				}
+				cw.Flush()
+				return cw.Error()
+			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SEQ\tAT\tKIND\tACTOR\tTASK\tUSER\tGROUP\tDETAIL")
+			fmt.Fprintln(tw, "SEQ\tTIME\tCLOCK\tKIND\tACTOR\tTASK\tUSERS\tGROUP\tAPPROVERS\tDETAIL")
 			for _, en := range entries {
-				// Every text field may hold what others wrote
-				// (usernames, comment excerpts): one line each, with
-				// terminal controls escaped.
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", en.Seq, en.At.Format("2006-01-02 15:04"), escapeText(en.Kind),
-					escapeText(en.Actor), escapeText(en.Task), escapeText(en.User), escapeText(en.Group), escapeText(en.Detail))
+				when, clock := en.Recorded, ""
+				if when.IsZero() {
+					when = en.At // written before entries had a real time
+				} else if en.At.Sub(en.Recorded).Abs() > time.Minute {
+					clock = en.At.Format("2006-01-02 15:04")
+				}
+				actor := en.Actor
+				if en.Operator != "" {
+					actor += " (by " + en.Operator + ")"
+				}
+				// Every text field may hold what others wrote (usernames,
+				// comment excerpts): one line each, with terminal
+				// controls escaped.
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", en.Seq, when.Format("2006-01-02 15:04"), clock, escapeText(en.Kind), escapeText(actor), escapeText(en.Task),
+					escapeText(strings.Join(en.Users, ",")), escapeText(strings.Join(en.Groups, ",")), escapeText(strings.Join(en.Approvers, ",")), escapeText(en.Detail))
 			}
 			return tw.Flush()
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the entries as JSON")
+	cmd.Flags().BoolVar(&asCSV, "csv", false, "print the entries as CSV")
+	return cmd
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// verifyJournalCommand checks every campaign's (or one campaign's) journal
+// hash chain and names the first bad entry.
+func (a *app) verifyJournalCommand() *cobra.Command {
+	var statePath string
+	cmd := &cobra.Command{
+		Use:   "verify-journal [CAMPAIGN]",
+		Short: "Verify the journals' hash chains: detect an edited, inserted or deleted entry (exit 8)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, _, closeFn, err := a.readStore(cmd.Context(), statePath)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			names := args
+			if len(names) == 0 {
+				if names, err = st.CampaignNames(); err != nil {
+					return err
+				}
+			}
+			var broken []string
+			for _, n := range names {
+				res, err := st.VerifyJournal(n)
+				if errors.Is(err, state.ErrNoCampaign) {
+					return fmt.Errorf("%w: %q has not been launched", bot.ErrUnknownCampaign, n)
+				}
+				if err != nil {
+					return err
+				}
+				if !res.OK {
+					fmt.Fprintf(a.stdout, "%s: BROKEN at entry %d: %s\n", n, res.BadSeq, res.Problem)
+					broken = append(broken, fmt.Sprintf("%s at entry %d", n, res.BadSeq))
+					continue
+				}
+				fmt.Fprintf(a.stdout, "%s: ok, %d entries", n, res.Entries)
+				if res.Legacy > 0 {
+					fmt.Fprintf(a.stdout, " (the first %d predate the chain and are not covered)", res.Legacy)
+				}
+				fmt.Fprintln(a.stdout)
+			}
+			if len(broken) > 0 {
+				return fmt.Errorf("%w: %s", state.ErrJournalBroken, strings.Join(broken, ", "))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&statePath, "state", "", "read this state file instead of the config's (no config needed)")
+	return cmd
 }

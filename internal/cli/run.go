@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/dashboard"
 )
 
 // runCommand is the daemon: the same tick as `auditbot tick`, on a
@@ -56,6 +57,17 @@ func (a *app) runCommand() *cobra.Command {
 			}
 			e.log.Info().Dur("every", e.cfg.Schedule.TickEvery).Msg("auditbot running")
 			s.Start()
+			if d := e.cfg.Dashboard; d.Listen != "" {
+				// The daemon holds the file open for writing: the dashboard
+				// reads the same store (bbolt's readers run beside the
+				// tick's writer in one process).
+				go func() {
+					set := dashboardSettings{listen: d.Listen, secretFile: d.SecretFile, trustedHeader: d.TrustedHeader, phabURL: e.cfg.Conduit.URL}
+					if err := a.serveDashboard(ctx, set, dashboard.Options{Store: e.store}, e.log); err != nil {
+						e.log.Error().Err(err).Msg("dashboard stopped")
+					}
+				}()
+			}
 			<-ctx.Done()
 			if err := s.Shutdown(); err != nil {
 				return fmt.Errorf("scheduler shutdown: %w", err)

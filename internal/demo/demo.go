@@ -188,9 +188,9 @@ func (d *demo) seed() {
 		spec := phabtest.UserSpec{Username: name, RealName: fmt.Sprintf("User %02d", i), MFA: i%3 != 0 && i%7 != 0}
 		switch {
 		case i == 7:
-			// A real name crafted to inject Remarkup: the templates
-			// must print it inert.
-			spec.RealName = "Eve @alice [[https://evil.example|click]] {F1}"
+			// A real name crafted to inject Remarkup and HTML: the
+			// templates and the dashboard must print it inert.
+			spec.RealName = "Eve <img src=x onerror=alert(1)> @alice [[https://evil.example|click]] {F1}"
 		case i >= 50 && i <= 52:
 			spec.Disabled, spec.MFA = true, false
 		}

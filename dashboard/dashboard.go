@@ -1,0 +1,185 @@
+// Package dashboard is auditbot's read-only web dashboard: every campaign at
+// a glance, one campaign per group and task, the journal with its chain's
+// verification, and compliance over time. Pages are rendered on the server
+// with html/template (which escapes everything: usernames and real names are
+// written by the people being audited) from assets embedded in the binary;
+// there is no JavaScript. The dashboard never holds the Conduit token.
+package dashboard
+
+import (
+	"crypto/subtle"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/auditbot/auditbot/state"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// cookieName carries the shared secret after a browser presented it once.
+const cookieName = "auditbot_dashboard"
+
+// Options configure the dashboard.
+type Options struct {
+	// Store is read for every page. Inside `auditbot run` it is the
+	// daemon's own store (bbolt allows concurrent readers in a process);
+	// nil means Open is called per request.
+	Store *state.Store
+	// Open opens the state file read-only for one request and returns a
+	// function closing it (`auditbot serve`: the file stays unlocked
+	// between requests, so a tick may run meanwhile).
+	Open func() (*state.Store, func(), error)
+	// PhabURL is the Phabricator base URL for task links.
+	PhabURL string
+	// Secret, if set, must be presented: ?secret= once (then a cookie) or
+	// an Authorization: Bearer header.
+	Secret string
+	// TrustedHeader, if set, names a header a reverse proxy sets to the
+	// authenticated user; requests without it are refused.
+	TrustedHeader string
+	Now           func() time.Time
+	Logger        zerolog.Logger
+}
+
+// Server serves the dashboard.
+type Server struct {
+	o    Options
+	tmpl *template.Template
+	mux  *http.ServeMux
+}
+
+// New builds the dashboard handler.
+func New(o Options) (*Server, error) {
+	if o.Store == nil && o.Open == nil {
+		return nil, errors.New("dashboard: no state store")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	o.PhabURL = strings.TrimRight(o.PhabURL, "/")
+	tmpl, err := template.New("").Funcs(funcs).ParseFS(assets, "assets/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: templates: %w", err)
+	}
+	s := &Server{o: o, tmpl: tmpl, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /{$}", s.overview)
+	s.mux.HandleFunc("GET /campaign/{name}", s.campaign)
+	s.mux.HandleFunc("GET /campaign/{name}/journal", s.journal)
+	s.mux.Handle("GET /assets/style.css", http.FileServerFS(assets))
+	return s, nil
+}
+
+// ServeHTTP checks access, then serves a page.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	// No script runs, nothing is framed, and following a task link does
+	// not tell Phabricator the dashboard's address.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	if s.o.TrustedHeader != "" && strings.TrimSpace(r.Header.Get(s.o.TrustedHeader)) == "" {
+		http.Error(w, "forbidden: this dashboard is served only through its authenticating proxy", http.StatusForbidden)
+		return
+	}
+	if s.o.Secret != "" {
+		if q := r.URL.Query().Get("secret"); q != "" {
+			if !s.secretOK(q) {
+				http.Error(w, "forbidden", http.StatusForbidden)
+				return
+			}
+			// Trade the secret in the address for a cookie, so it does not
+			// stay in the address bar or the history.
+			http.SetCookie(w, &http.Cookie{Name: cookieName, Value: q, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+			u := *r.URL
+			qs := u.Query()
+			qs.Del("secret")
+			u.RawQuery = qs.Encode()
+			http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+			return
+		}
+		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if c, err := r.Cookie(cookieName); err == nil && got == "" {
+			got = c.Value
+		}
+		if !s.secretOK(got) {
+			http.Error(w, "unauthorized: open the dashboard with ?secret=… once", http.StatusUnauthorized)
+			return
+		}
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) secretOK(got string) bool {
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.o.Secret)) == 1
+}
+
+// withStore runs fn with a readable store.
+func (s *Server) withStore(fn func(*state.Store) error) error {
+	if s.o.Store != nil {
+		return fn(s.o.Store)
+	}
+	st, closeFn, err := s.o.Open()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return fn(st)
+}
+
+// render writes a page, or a plain error without details from the state.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, data any, err error) {
+	if errors.Is(err, state.ErrNoCampaign) {
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		s.o.Logger.Error().Err(err).Str("path", r.URL.Path).Msg("dashboard")
+		http.Error(w, "the state file could not be read; see the bot's log", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := s.tmpl.ExecuteTemplate(w, name, data); err != nil {
+		s.o.Logger.Error().Err(err).Str("page", name).Msg("dashboard: render")
+	}
+}
+
+func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
+	var page overviewPage
+	err := s.withStore(func(st *state.Store) error {
+		var err error
+		page, err = buildOverview(st, s.o.Now())
+		return err
+	})
+	s.render(w, r, "overview.html", page, err)
+}
+
+func (s *Server) campaign(w http.ResponseWriter, r *http.Request) {
+	var page campaignPage
+	err := s.withStore(func(st *state.Store) error {
+		var err error
+		page, err = buildCampaign(st, r.PathValue("name"), s.o.PhabURL, s.o.Now())
+		return err
+	})
+	s.render(w, r, "campaign.html", page, err)
+}
+
+func (s *Server) journal(w http.ResponseWriter, r *http.Request) {
+	var page journalPage
+	q := r.URL.Query()
+	f := journalFilter{User: strings.TrimPrefix(q.Get("user"), "@"), Task: q.Get("task"), Kind: q.Get("kind")}
+	err := s.withStore(func(st *state.Store) error {
+		var err error
+		page, err = buildJournal(st, r.PathValue("name"), f, s.o.PhabURL)
+		return err
+	})
+	s.render(w, r, "journal.html", page, err)
+}

@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/dashboard"
+	"github.com/auditbot/auditbot/state"
+)
+
+// dashboardSettings are where and how the dashboard is served.
+type dashboardSettings struct {
+	listen, secretFile, trustedHeader, phabURL string
+}
+
+// or returns a unless it is empty, then b.
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// serveCommand serves the dashboard over a state file no daemon holds
+// (`auditbot run` serves it itself when dashboard.listen is configured).
+func (a *app) serveCommand() *cobra.Command {
+	var set dashboardSettings
+	var statePath string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the read-only web dashboard over a state file (no daemon needed)",
+		Long: `serve shows the state file in a browser: every campaign with its counts and
+cutoff, each campaign per group and task, the journal (filterable, with its
+hash chain's state) and compliance over time. It opens the file read-only
+for each page, so a tick may run between pages; while a daemon holds the
+file, use the daemon's own dashboard (dashboard.listen in the config).
+With --state it needs no config; flags override the config's dashboard keys.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log := zerolog.New(a.stderr).With().Timestamp().Logger()
+			if statePath == "" || cmd.Flags().Changed("config") {
+				cfg, err := a.loadConfig()
+				if err != nil {
+					return err
+				}
+				log = a.logger(cfg)
+				statePath = or(statePath, cfg.StateFile)
+				set.listen = or(set.listen, cfg.Dashboard.Listen)
+				set.secretFile = or(set.secretFile, cfg.Dashboard.SecretFile)
+				set.trustedHeader = or(set.trustedHeader, cfg.Dashboard.TrustedHeader)
+				set.phabURL = or(set.phabURL, cfg.Conduit.URL)
+			}
+			set.listen = or(set.listen, "127.0.0.1:8090")
+			if _, err := os.Stat(statePath); err != nil {
+				return &usageError{fmt.Sprintf("serve: state file: %v", err)}
+			}
+			open := func() (*state.Store, func(), error) {
+				st, err := state.Open(statePath, state.Options{ReadOnly: true})
+				if err != nil {
+					return nil, nil, err
+				}
+				return st, func() { st.Close() }, nil
+			}
+			return a.serveDashboard(cmd.Context(), set, dashboard.Options{Open: open}, log)
+		},
+	}
+	cmd.Flags().StringVar(&statePath, "state", "", "state file to show (default: the config's state_file)")
+	cmd.Flags().StringVar(&set.listen, "listen", "", "host:port to serve on (default 127.0.0.1:8090)")
+	cmd.Flags().StringVar(&set.secretFile, "secret-file", "", "file holding a shared secret browsers must present")
+	cmd.Flags().StringVar(&set.trustedHeader, "trusted-header", "", "header an authenticating reverse proxy sets; requests without it are refused")
+	cmd.Flags().StringVar(&set.phabURL, "phab-url", "", "Phabricator base URL for task links (default: the config's conduit.url)")
+	return cmd
+}
+
+// serveDashboard serves the dashboard until ctx is done.
+func (a *app) serveDashboard(ctx context.Context, set dashboardSettings, o dashboard.Options, log zerolog.Logger) error {
+	if err := campaigns.CheckListen(set.listen, set.secretFile != "" || set.trustedHeader != ""); err != nil {
+		return &usageError{"dashboard: " + err.Error()}
+	}
+	if set.secretFile != "" {
+		data, err := os.ReadFile(set.secretFile)
+		if err != nil {
+			return &usageError{fmt.Sprintf("dashboard: secret file: %v", err)}
+		}
+		o.Secret = strings.TrimSpace(string(data))
+		if o.Secret == "" {
+			return &usageError{"dashboard: the secret file is empty"}
+		}
+	}
+	o.TrustedHeader, o.PhabURL, o.Logger = set.trustedHeader, set.phabURL, log
+	h, err := dashboard.New(o)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", set.listen)
+	if err != nil {
+		return fmt.Errorf("dashboard: listen on %s: %w", set.listen, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	log.Info().Str("url", "http://"+ln.Addr().String()+"/").Msg("dashboard serving")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("dashboard: %w", err)
+	case <-ctx.Done():
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shut); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("dashboard: shutdown: %w", err)
+		}
+		return nil
+	}
+}
+
+// readStore opens the state file read-only: the one named by --state
+// (no config needed, e.g. the demo's), else the config's. phabURL is the
+// config's conduit.url, or "" with --state.
+func (a *app) readStore(ctx context.Context, statePath string) (st *state.Store, phabURL string, closeFn func(), err error) {
+	if statePath != "" {
+		st, err := state.Open(statePath, state.Options{ReadOnly: true})
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return st, "", func() { st.Close() }, nil
+	}
+	e, err := a.open(ctx, envOptions{store: true, readOnly: true})
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return e.store, e.cfg.Conduit.URL, e.close, nil
+}

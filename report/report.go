@@ -1,0 +1,338 @@
+// Package report is a campaign's evidence for an auditor: every finding
+// with its criteria, every journaled action (notices, reminders, replies,
+// exemptions, approvals, removals, restores) with who did it, when and how
+// it was verified, and every removed membership with its approvers. It
+// reads the state file only.
+package report
+
+import (
+	"cmp"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditbot/auditbot/state"
+)
+
+// Formats report can write.
+var Formats = []string{"csv", "json", "md"}
+
+// Evidence is one campaign's report.
+type Evidence struct {
+	Campaign    string        `json:"campaign"`
+	Title       string        `json:"title"`
+	LaunchedAt  time.Time     `json:"launched_at"`
+	Cutoff      time.Time     `json:"cutoff"`
+	Groups      []state.Group `json:"groups"`
+	Findings    []Finding     `json:"findings"`
+	Removals    []Removed     `json:"removals"`
+	Events      []Event       `json:"events"`
+	Chain       ChainState    `json:"chain"`
+	GeneratedAt time.Time     `json:"generated_at"`
+}
+
+// Finding is one affected user.
+type Finding struct {
+	Username  string   `json:"username"`
+	RealName  string   `json:"real_name"`
+	Groups    []string `json:"groups"`
+	Criteria  []string `json:"criteria"`
+	Status    string   `json:"status"`
+	Task      string   `json:"task,omitempty"`
+	TaskURL   string   `json:"task_url,omitempty"`
+	Exemption string   `json:"exemption,omitempty"`
+}
+
+// Removed is one membership the bot removed.
+type Removed struct {
+	Removal   string     `json:"removal"`
+	Username  string     `json:"username"`
+	Group     string     `json:"group"`
+	Risk      string     `json:"risk"`
+	Voluntary bool       `json:"voluntary,omitempty"`
+	RemovedAt time.Time  `json:"removed_at,omitzero"`
+	Task      string     `json:"task,omitempty"`
+	TaskURL   string     `json:"task_url,omitempty"`
+	Approvals []Approval `json:"approvals"`
+	Auto      bool       `json:"auto_approved,omitempty"`
+}
+
+// Approval is one approver's approval of a removal batch.
+type Approval struct {
+	Approver string    `json:"approver"`
+	At       time.Time `json:"at"`
+	Via      string    `json:"via"`
+	Operator string    `json:"operator,omitempty"`
+	Verified string    `json:"verified"`
+}
+
+// Event is one journal entry.
+type Event struct {
+	Seq       uint64    `json:"seq"`
+	Recorded  time.Time `json:"recorded,omitzero"`
+	At        time.Time `json:"campaign_clock"`
+	Kind      string    `json:"kind"`
+	Actor     string    `json:"actor"`
+	ActorKind string    `json:"actor_kind,omitempty"`
+	Verified  string    `json:"verified,omitempty"`
+	Operator  string    `json:"operator,omitempty"`
+	Task      string    `json:"task,omitempty"`
+	TaskURL   string    `json:"task_url,omitempty"`
+	Users     []string  `json:"users,omitempty"`
+	Groups    []string  `json:"groups,omitempty"`
+	Approvers []string  `json:"approvers,omitempty"`
+	Outcome   string    `json:"outcome,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+	Hash      string    `json:"hash,omitempty"`
+}
+
+// ChainState is the journal chain's verification at report time.
+type ChainState struct {
+	OK      bool   `json:"ok"`
+	Legacy  int    `json:"legacy_entries,omitempty"`
+	BadSeq  uint64 `json:"first_bad_entry,omitempty"`
+	Problem string `json:"problem,omitempty"`
+}
+
+// Build reads a campaign's evidence. phabURL (the Phabricator base URL,
+// no trailing slash) makes task links; "" leaves them out.
+func Build(st *state.Store, campaign, phabURL string, now time.Time) (*Evidence, error) {
+	snap, err := st.Snapshot(campaign)
+	if err != nil {
+		return nil, err
+	}
+	journal, err := st.Journal(campaign)
+	if err != nil {
+		return nil, err
+	}
+	check, err := st.VerifyJournal(campaign)
+	if err != nil {
+		return nil, err
+	}
+	c := snap.Campaign
+	ev := &Evidence{Campaign: c.Name, Title: c.Title, LaunchedAt: c.LaunchedAt, Cutoff: c.Cutoff, Groups: c.Groups, GeneratedAt: now.UTC(),
+		Chain: ChainState{OK: check.OK, Legacy: check.Legacy, BadSeq: check.BadSeq, Problem: check.Problem}}
+	link := func(task string) string {
+		if phabURL == "" || task == "" || task == "cli" {
+			return ""
+		}
+		return phabURL + "/" + task
+	}
+	tasks := map[int]string{}
+	for _, b := range snap.Batches {
+		tasks[b.Index] = b.Monogram()
+	}
+	groupName := func(phid string) string {
+		if g, ok := c.GroupByPHID(phid); ok {
+			return g.Name
+		}
+		return phid
+	}
+	byPHID := map[string]state.Finding{}
+	for _, f := range snap.Findings {
+		byPHID[f.UserPHID] = f
+		out := Finding{Username: f.Username, RealName: f.RealName, Criteria: f.Reasons, Status: string(f.Status), Task: tasks[f.Batch], TaskURL: link(tasks[f.Batch])}
+		for _, g := range f.Groups {
+			out.Groups = append(out.Groups, groupName(g))
+		}
+		if x := f.Exemption; x != nil {
+			out.Exemption = x.Decision + ": " + x.Reason
+			if x.DecidedBy != "" {
+				out.Exemption += " (decided by @" + x.DecidedBy + ")"
+			}
+		}
+		ev.Findings = append(ev.Findings, out)
+	}
+	// When each membership went: the members-removed entry naming it.
+	removedAt := map[string]time.Time{}
+	for _, e := range journal {
+		if e.Kind == "members-removed" {
+			for _, u := range e.Users {
+				removedAt[e.Group+"\x00"+u] = cmp.Or(e.Recorded, e.At)
+			}
+		}
+	}
+	for _, rm := range snap.Removals {
+		var apps []Approval
+		for _, a := range rm.Approvals {
+			ap := Approval{Approver: a.Username, At: a.At, Via: a.Via, Operator: a.Operator,
+				Verified: "member of " + c.ApproversName + " checked over Conduit when the approval was given"}
+			if a.Via == "cli" {
+				ap.Verified = "named on the command line by operator " + cmp.Or(a.Operator, "(unknown)") + "; " + ap.Verified
+			}
+			apps = append(apps, ap)
+		}
+		for _, it := range rm.Items {
+			if !it.Done {
+				continue
+			}
+			task := tasks[it.Batch]
+			ev.Removals = append(ev.Removals, Removed{Removal: rm.Label(), Username: it.Username, Group: it.GroupName, Risk: it.Risk, Voluntary: it.Voluntary,
+				RemovedAt: removedAt[it.GroupName+"\x00"+it.Username], Task: task, TaskURL: link(task), Approvals: apps, Auto: rm.AutoApproved})
+		}
+	}
+	for _, e := range journal {
+		ev.Events = append(ev.Events, Event{Seq: e.Seq, Recorded: e.Recorded, At: e.At, Kind: e.Kind, Actor: e.Actor, ActorKind: e.ActorKind,
+			Verified: e.Verified, Operator: e.Operator, Task: e.Task, TaskURL: link(e.Task), Users: e.Users, Groups: e.Groups,
+			Approvers: e.Approvers, Outcome: e.Outcome, Detail: e.Detail, Hash: e.Hash})
+	}
+	return ev, nil
+}
+
+// Write writes the evidence in format (csv, json or md).
+func (ev *Evidence) Write(w io.Writer, format string) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(ev)
+	case "csv":
+		return ev.writeCSV(w)
+	case "md":
+		return ev.writeRemarkup(w)
+	}
+	return fmt.Errorf("report: unknown format %q (want %s)", format, strings.Join(Formats, ", "))
+}
+
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func (a Approval) String() string {
+	s := a.Approver + " at " + ts(a.At) + " via " + a.Via
+	if a.Operator != "" {
+		s += " (operator " + a.Operator + ")"
+	}
+	return s
+}
+
+func approvalList(as []Approval, auto bool) string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.String())
+	}
+	if auto {
+		out = append(out, "auto-approved by the campaign's policy")
+	}
+	return strings.Join(out, "; ")
+}
+
+// csvHeader is one table for every record: the section column says which.
+var csvHeader = []string{"section", "seq", "time", "campaign_clock", "kind", "user", "real_name", "groups", "criteria", "status",
+	"task", "task_url", "actor", "actor_kind", "verified", "operator", "approvers", "outcome", "detail"}
+
+func (ev *Evidence) writeCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	rows := [][]string{csvHeader}
+	for _, f := range ev.Findings {
+		rows = append(rows, []string{"finding", "", "", "", "", f.Username, f.RealName, strings.Join(f.Groups, ";"), strings.Join(f.Criteria, ";"), f.Status,
+			f.Task, f.TaskURL, "", "", "", "", "", "", f.Exemption})
+	}
+	for _, r := range ev.Removals {
+		rows = append(rows, []string{"removal", "", ts(r.RemovedAt), "", r.Removal, r.Username, "", r.Group, "", "removed",
+			r.Task, r.TaskURL, "", "", "", "", approvalList(r.Approvals, r.Auto), "removed", "risk " + r.Risk})
+	}
+	for _, e := range ev.Events {
+		rows = append(rows, []string{"event", strconv.FormatUint(e.Seq, 10), ts(e.Recorded), ts(e.At), e.Kind, strings.Join(e.Users, ";"), "", strings.Join(e.Groups, ";"), "", "",
+			e.Task, e.TaskURL, e.Actor, e.ActorKind, e.Verified, e.Operator, strings.Join(e.Approvers, ";"), e.Outcome, e.Detail})
+	}
+	for _, r := range rows {
+		if err := cw.Write(csvSafe(r)); err != nil {
+			return fmt.Errorf("report: csv: %w", err)
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvSafe keeps a spreadsheet from running a cell as a formula: real names
+// and reasons are written by the users being audited.
+func csvSafe(row []string) []string {
+	out := slices.Clone(row)
+	for i, s := range out {
+		if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+			out[i] = "'" + s
+		}
+	}
+	return out
+}
+
+// cell makes text safe in a Remarkup table cell: no pipes or newlines, and
+// usernames in monospace so pasting the report does not mention (and so
+// subscribe) everyone in it.
+func cell(s string) string {
+	s = strings.NewReplacer("|", "/", "\n", " ", "\r", " ", "`", "'").Replace(s)
+	return s
+}
+
+func user(u string) string {
+	if u == "" {
+		return ""
+	}
+	return "`" + cell(u) + "`"
+}
+
+func users(us []string) string {
+	var out []string
+	for _, u := range us {
+		out = append(out, user(u))
+	}
+	return strings.Join(out, ", ")
+}
+
+func (ev *Evidence) writeRemarkup(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "= Evidence: %s =\n\n", cell(ev.Title))
+	fmt.Fprintf(&b, "Campaign `%s`, launched %s, cutoff %s. Generated %s.\n", cell(ev.Campaign), ts(ev.LaunchedAt), ts(ev.Cutoff), ts(ev.GeneratedAt))
+	if ev.Chain.OK {
+		fmt.Fprintf(&b, "Journal hash chain: verified")
+		if ev.Chain.Legacy > 0 {
+			fmt.Fprintf(&b, " (the first %d entries predate the chain)", ev.Chain.Legacy)
+		}
+		b.WriteString(".\n")
+	} else {
+		fmt.Fprintf(&b, "**Journal hash chain: BROKEN at entry %d: %s**\n", ev.Chain.BadSeq, cell(ev.Chain.Problem))
+	}
+	b.WriteString("\n== Findings ==\n\n| User | Groups | Criteria | Status | Task | Exemption |\n| --- | --- | --- | --- | --- | --- |\n")
+	for _, f := range ev.Findings {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", user(f.Username), cell(strings.Join(f.Groups, ", ")), cell(strings.Join(f.Criteria, ", ")), f.Status, cell(f.Task), cell(f.Exemption))
+	}
+	b.WriteString("\n== Removed memberships ==\n\n| Removal | User | Group | Risk | Removed at | Task | Approvals |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, r := range ev.Removals {
+		var apps []string
+		for _, a := range r.Approvals {
+			s := user(a.Approver) + " " + ts(a.At) + " via " + cell(a.Via)
+			if a.Operator != "" {
+				s += " (operator " + cell(a.Operator) + ")"
+			}
+			apps = append(apps, s)
+		}
+		if r.Auto {
+			apps = append(apps, "auto-approved")
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", r.Removal, user(r.Username), cell(r.Group), r.Risk, ts(r.RemovedAt), cell(r.Task), strings.Join(apps, "; "))
+	}
+	b.WriteString("\n== Journal ==\n\n| # | Time | Kind | Actor | Verified | Task | Users | Approvers | Outcome | Detail |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, e := range ev.Events {
+		when := ts(cmp.Or(e.Recorded, e.At))
+		if !e.Recorded.IsZero() && e.At.Sub(e.Recorded).Abs() > time.Minute {
+			when += " (campaign clock " + ts(e.At) + ")"
+		}
+		actor := user(e.Actor)
+		if e.Operator != "" {
+			actor += " (operator " + cell(e.Operator) + ")"
+		}
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", e.Seq, when, cell(e.Kind), actor, cell(e.Verified), cell(e.Task),
+			users(e.Users), users(e.Approvers), cell(e.Outcome), cell(e.Detail))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
