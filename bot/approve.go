@@ -105,7 +105,7 @@ func (b *Bot) Approve(ctx context.Context, campaign, removal string, session App
 		return nil, err
 	}
 	if !slices.Contains(members, approver.PHID) {
-		_ = b.journal(campaign, state.Entry{Kind: "approval-refused", Actor: approver.Username, Detail: fmt.Sprintf("R%d: not a member of %s", id, rec.ApproversName)})
+		_ = b.journal(campaign, state.Entry{Kind: state.EntryApprovalRefused, Actor: approver.Username, Detail: fmt.Sprintf("R%d: not a member of %s", id, rec.ApproversName)})
 		return nil, fmt.Errorf("%w: @%s is not a member of %s (checked in Phabricator just now); the refusal was journaled, nothing else changed", ErrNotApprover, approver.Username, rec.ApproversName)
 	}
 	snap, err := b.store.Snapshot(campaign)
@@ -190,7 +190,7 @@ func (b *Bot) recordApproval(campaign string, id int, approver conduit.User, dig
 		if err := tx.PutRemoval(&rm); err != nil {
 			return err
 		}
-		return tx.Append(state.Entry{At: now, Kind: "removal-approval", Actor: approver.Username, Task: "cli",
+		return tx.Append(state.Entry{At: now, Kind: state.EntryRemovalApproval, Actor: approver.Username, Task: "cli",
 			Detail: fmt.Sprintf("%s: all %d membership(s) (digest %s), %d of %d approver(s); verified by %s", rm.Label(), len(rm.Items), digest,
 				len(distinctApprovers(rm.Approvals)), rm.RequiredApprovals, cliVerified)})
 	})
@@ -295,13 +295,13 @@ func (b *Bot) approvalsStillValid(ctx context.Context, r *run, rm state.Removal)
 		}
 		now := b.now().UTC()
 		if len(lapsed) > 0 {
-			if err := tx.Append(state.Entry{At: now, Kind: "approval-lapsed",
+			if err := tx.Append(state.Entry{At: now, Kind: state.EntryApprovalLapsed,
 				Detail: fmt.Sprintf("%s: %s no longer enabled approvers; %d approval(s) remain, %d needed for each membership", rm.Label(), approverNames(lapsed), len(valid), rm.RequiredApprovals)}); err != nil {
 				return err
 			}
 		}
 		for _, a := range withdrawn {
-			if err := tx.Append(state.Entry{At: now, Kind: kindApprovalWithdrawn, Actor: a.Username, Task: a.Source.Task,
+			if err := tx.Append(state.Entry{At: now, Kind: state.EntryApprovalWithdrawn, Actor: a.Username, Task: a.Source.Task,
 				Detail: fmt.Sprintf("%s: comment %s no longer says !approve (edited or deleted); %d approval(s) remain", rm.Label(), a.Source.TxPHID, len(valid))}); err != nil {
 				return err
 			}

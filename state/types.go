@@ -156,9 +156,9 @@ func (f *Finding) RequestExemption(e Exemption) {
 
 // Exemption decisions.
 const (
-	ExemptionPending = "pending"
-	ExemptionGranted = "granted"
-	ExemptionDenied  = "denied"
+	ExemptionPending Decision = "pending"
+	ExemptionGranted Decision = "granted"
+	ExemptionDenied  Decision = "denied"
 )
 
 // Exemption is a user's request not to be removed, and its decision.
@@ -166,7 +166,7 @@ type Exemption struct {
 	Reason      string    `json:"reason"`
 	Until       time.Time `json:"until,omitzero"`
 	RequestedAt time.Time `json:"requested_at"`
-	Decision    string    `json:"decision"` // "pending", "granted", "denied"
+	Decision    Decision  `json:"decision"` // ExemptionPending, ExemptionGranted, ExemptionDenied
 	DecidedBy   string    `json:"decided_by,omitempty"`
 	// ApprovedBy are the distinct approvers (PHIDs) who approved it; it is
 	// granted once as many approve as the user's riskiest group needs.
@@ -329,7 +329,7 @@ const (
 // that is also the marker written into Phabricator.
 type Op struct {
 	Key       string    `json:"key"`
-	Kind      string    `json:"kind"`
+	Kind      OpKind    `json:"kind"`
 	State     OpState   `json:"state"`
 	CreatedAt time.Time `json:"created_at"`
 	DoneAt    time.Time `json:"done_at,omitzero"`
@@ -353,7 +353,7 @@ type Op struct {
 type Entry struct {
 	Seq    uint64    `json:"seq"`
 	At     time.Time `json:"at"`
-	Kind   string    `json:"kind"`
+	Kind   EntryKind `json:"kind"`
 	Actor  string    `json:"actor,omitempty"`
 	Task   string    `json:"task,omitempty"`
 	User   string    `json:"user,omitempty"`

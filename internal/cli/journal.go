@@ -30,7 +30,7 @@ func (a *app) journalCommand() *cobra.Command {
 				// Every text field may hold what others wrote
 				// (usernames, comment excerpts): one line each, with
 				// terminal controls escaped.
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", en.Seq, en.At.Format("2006-01-02 15:04"), escapeText(en.Kind),
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", en.Seq, en.At.Format("2006-01-02 15:04"), escapeText(string(en.Kind)),
 					escapeText(en.Actor), escapeText(en.Task), escapeText(en.User), escapeText(en.Group), escapeText(en.Detail))
 			}
 			return tw.Flush()
