@@ -106,7 +106,7 @@ func (b *Bot) Approve(ctx context.Context, campaign, removal string, session App
 		return nil, err
 	}
 	if !slices.Contains(members, approver.PHID) {
-		_ = b.journal(campaign, state.Entry{Kind: "approval-refused", Actor: approver.Username, Detail: fmt.Sprintf("R%d: not a member of %s", id, rec.ApproversName)})
+		_ = b.journal(campaign, state.Entry{Kind: state.EntryApprovalRefused, Actor: approver.Username, Detail: fmt.Sprintf("R%d: not a member of %s", id, rec.ApproversName)})
 		return nil, fmt.Errorf("%w: @%s is not a member of %s (checked in Phabricator just now); the refusal was journaled, nothing else changed", ErrNotApprover, approver.Username, rec.ApproversName)
 	}
 	snap, err := b.store.Snapshot(campaign)
@@ -298,13 +298,13 @@ func (b *Bot) approvalsStillValid(ctx context.Context, r *run, rm state.Removal)
 		}
 		now := b.now().UTC()
 		if len(lapsed) > 0 {
-			if err := tx.Append(state.Entry{At: now, Kind: "approval-lapsed",
+			if err := tx.Append(state.Entry{At: now, Kind: state.EntryApprovalLapsed,
 				Detail: fmt.Sprintf("%s: %s no longer enabled approvers; %d approval(s) remain, %d needed for each membership", rm.Label(), approverNames(lapsed), len(valid), rm.RequiredApprovals)}); err != nil {
 				return err
 			}
 		}
 		for _, a := range withdrawn {
-			if err := tx.Append(state.Entry{At: now, Kind: kindApprovalWithdrawn, Actor: a.Username, Task: a.Source.Task,
+			if err := tx.Append(state.Entry{At: now, Kind: state.EntryApprovalWithdrawn, Actor: a.Username, Task: a.Source.Task,
 				Detail: fmt.Sprintf("%s: comment %s no longer says !approve (edited or deleted); %d approval(s) remain", rm.Label(), a.Source.TxPHID, len(valid))}); err != nil {
 				return err
 			}
@@ -333,7 +333,7 @@ func inBatch(rm state.Removal, userPHID string) bool {
 // the approver, how they were verified, every approver so far and, for the
 // command line, the operator who ran it (the task column stays empty).
 func approvalEntry(now time.Time, rm state.Removal, approver, via, operator string) state.Entry {
-	e := state.Entry{At: now, Kind: "removal-approval", Actor: approver, ActorKind: state.ActorUser, Task: via,
+	e := state.Entry{At: now, Kind: state.EntryRemovalApproval, Actor: approver, ActorKind: state.ActorUser, Task: via,
 		Verified: "approver group membership checked over Conduit",
 		Detail:   fmt.Sprintf("%s: %d of %d approval(s)", rm.Label(), len(rm.Approvals), rm.RequiredApprovals),
 		Outcome:  string(rm.Status)}

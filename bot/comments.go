@@ -10,7 +10,7 @@ import (
 
 // comment posts text on a batch's task exactly once for key. record, if
 // set, updates the state in the same transaction that marks it posted.
-func (b *Bot) comment(ctx context.Context, r *run, bt state.Batch, key, text string, entry state.Entry, record func(*state.CampaignTx) error) (bool, error) {
+func (b *Bot) comment(ctx context.Context, r *run, bt state.Batch, key OpKey, text string, entry state.Entry, record func(*state.CampaignTx) error) (bool, error) {
 	if bt.TaskPHID == "" {
 		return false, fmt.Errorf("batch %d has no task yet", bt.Index)
 	}
@@ -21,7 +21,7 @@ func (b *Bot) comment(ctx context.Context, r *run, bt state.Batch, key, text str
 		entry.Actor = r.rec.BotUsername
 	}
 	return b.once(ctx, effect{
-		campaign: campaign, key: key, kind: "comment",
+		campaign: campaign, key: key, kind: state.OpComment,
 		find: func(ctx context.Context) (string, bool, error) {
 			return b.findComment(ctx, &r.rec, bt.TaskPHID, key)
 		},

@@ -61,7 +61,7 @@ func advance(tx *state.CampaignTx, batch, txID int) error {
 // outcome is what the bot decided about one transaction: a state change
 // and, optionally, an answer on the task.
 type outcome struct {
-	kind   string // journal kind
+	kind   state.EntryKind // journal kind, "" for none
 	user   string
 	detail string
 	// change mutates the state; it runs in the transaction that moves the
@@ -114,7 +114,7 @@ func (b *Bot) handleTransaction(ctx context.Context, r *run, bt state.Batch, t c
 			return finish(tx)
 		})
 	}
-	key := fmt.Sprintf("reply/%s", t.PHID)
+	key := replyKey(t.PHID)
 	posted, err := b.comment(ctx, r, bt, key, o.answer, state.Entry{Kind: o.kind, User: o.user, Detail: o.detail,
 		Actor: o.actor, Verified: o.verified, Approvers: o.approvers}, finish)
 	if err == nil && posted {
@@ -126,15 +126,13 @@ func (b *Bot) handleTransaction(ctx context.Context, r *run, bt state.Batch, t c
 // announcementSeen records, for one of the bot's own comments that
 // announces a removal batch, where it stands in this task's stream.
 func announcementSeen(campaign string, batch int, t conduit.Transaction) outcome {
-	prefix := marker(campaign, "removal/")
 	for line := range strings.Lines(commentText(t)) {
-		line = strings.TrimSpace(line)
-		rest, ok := strings.CutPrefix(line, prefix)
+		key, ok := parseMarker(line, campaign)
 		if !ok {
 			continue
 		}
-		label, kind, _ := strings.Cut(rest, "/")
-		if !strings.HasPrefix(kind, "proposal/") {
+		label, step, ok := parseRemovalKey(key)
+		if !ok || step != stepProposal {
 			continue
 		}
 		return outcome{change: func(tx *state.CampaignTx) error {
@@ -194,7 +192,7 @@ func (b *Bot) unsubscribeOutcome(r *run, bt state.Batch, t conduit.Transaction) 
 			if err := tx.PutFinding(f); err != nil {
 				return err
 			}
-			return tx.Append(state.Entry{At: b.now().UTC(), Kind: "unsubscribed", Task: bt.Monogram(), User: name, Detail: "flagged; the finding stays " + string(f.Status)})
+			return tx.Append(state.Entry{At: b.now().UTC(), Kind: state.EntryUnsubscribed, Task: bt.Monogram(), User: name, Detail: "flagged; the finding stays " + string(f.Status)})
 		},
 	}
 }
@@ -208,7 +206,7 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		return b.commandOutcome(ctx, r, bt, t, rep)
 	}
 	if !bt.Has(t.AuthorPHID) {
-		return outcome{kind: "ignored", detail: "comment by someone outside the batch: " + t.AuthorPHID}, nil
+		return outcome{kind: state.EntryIgnored, detail: "comment by someone outside the batch: " + t.AuthorPHID}, nil
 	}
 	var f state.Finding
 	if err := b.store.View(r.c.Name, func(tx *state.CampaignTx) error {
@@ -241,14 +239,14 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		switch {
 		case !ok:
 			text, err := b.render("claim-rejected", data)
-			return outcome{kind: "claim-rejected", user: f.Username, detail: "claimed compliance; still non-compliant", answer: text}, err
+			return outcome{kind: state.EntryClaimRejected, user: f.Username, detail: "claimed compliance; still non-compliant", answer: text}, err
 		case kind == replies.KindRestoreRequest:
 			text, err := b.render("restore-requested", data)
-			return outcome{kind: "restore-requested", user: f.Username, detail: "verified compliant; waiting for an approver's !restore",
+			return outcome{kind: state.EntryRestoreRequested, user: f.Username, detail: "verified compliant; waiting for an approver's !restore",
 				change: updateFinding(f.UserPHID, func(f *state.Finding) { f.RestoreRequested, f.UpdatedAt = true, now }), answer: text}, err
 		default:
 			text, err := b.render("compliance-thanks", data)
-			o := outcome{kind: "claim-verified", user: f.Username, detail: "verified compliant", answer: text}
+			o := outcome{kind: state.EntryClaimVerified, user: f.Username, detail: "verified compliant", answer: text}
 			if f.Status == state.StatusPending || f.Status == state.StatusVoluntary {
 				o.change = setStatus(state.StatusCompliant)
 			}
@@ -256,7 +254,7 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		}
 	case replies.KindRemoveMe:
 		text, err := b.render("voluntary-ack", data)
-		o := outcome{kind: "voluntary", user: f.Username, detail: "asked to be removed", answer: text}
+		o := outcome{kind: state.EntryVoluntary, user: f.Username, detail: "asked to be removed", answer: text}
 		if f.Status == state.StatusPending || f.Status == state.StatusCompliant || f.Status == state.StatusExempt {
 			// The comment is kept so that an edit taking the request back
 			// before the removal runs is seen (checkVoluntary).
@@ -271,7 +269,7 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 			// would hold the user back from removal indefinitely.
 			data.Reason = fmt.Sprintf("your exemption request was already denied by @%s; a person will look at this new one", e.DecidedBy)
 			text, err := b.render("needs-human", data)
-			return outcome{kind: "needs-human", user: f.Username, detail: "exemption asked again after a denial: " + truncate(rep.Reason, 200), answer: text,
+			return outcome{kind: state.EntryNeedsHuman, user: f.Username, detail: "exemption asked again after a denial: " + truncate(rep.Reason, 200), answer: text,
 				change: updateFinding(f.UserPHID, func(f *state.Finding) {
 					f.NeedsHuman = append(f.NeedsHuman, fmt.Sprintf("%s: exemption asked again after a denial: %s", bt.Monogram(), truncate(rep.Reason, 300)))
 					f.UpdatedAt = now
@@ -283,7 +281,7 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 			data.Until = rep.Until.Format("2006-01-02")
 		}
 		text, err := b.render("exemption-requested", data)
-		return outcome{kind: "exemption-requested", user: f.Username, detail: rep.Reason, answer: text,
+		return outcome{kind: state.EntryExemptionRequested, user: f.Username, detail: rep.Reason, answer: text,
 			change: updateFinding(f.UserPHID, func(f *state.Finding) {
 				// A granted exemption stays on record and in force until
 				// this request is decided; denying it leaves the grant.
@@ -292,7 +290,7 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 			})}, err
 	default:
 		text, err := b.render("needs-human", data)
-		return outcome{kind: "needs-human", user: f.Username, detail: truncate(rep.Text, 300), answer: text,
+		return outcome{kind: state.EntryNeedsHuman, user: f.Username, detail: truncate(rep.Text, 300), answer: text,
 			change: updateFinding(f.UserPHID, func(f *state.Finding) {
 				f.NeedsHuman = append(f.NeedsHuman, fmt.Sprintf("%s: %s", bt.Monogram(), truncate(rep.Text, 300)))
 				f.UpdatedAt = now
@@ -331,20 +329,22 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		return outcome{}, fmt.Errorf("look up commenter: %w", err)
 	}
 	if len(users) != 1 {
-		return outcome{kind: "command-refused", detail: "unknown commenter " + t.AuthorPHID}, nil
+		return outcome{kind: state.EntryCommandRefused, detail: "unknown commenter " + t.AuthorPHID}, nil
 	}
 	approver := users[0]
 	refuse := func(why string) (outcome, error) {
 		text, err := b.render("command-refused", templates.ReplyData{Campaign: b.campaignData(r.c, &r.rec), Person: templates.Person{Username: approver.Username, RealName: approver.RealName}, Reason: why})
-		return outcome{kind: "command-refused", user: approver.Username, detail: rep.Kind.String() + ": " + why, answer: text}, err
+		return outcome{kind: state.EntryCommandRefused, user: approver.Username, detail: rep.Kind.String() + ": " + why, answer: text}, err
 	}
 	if !slices.Contains(members, approver.PHID) || approver.IsDisabled() {
 		return refuse(fmt.Sprintf("only members of #%s may give commands", r.rec.ApproversSlug))
 	}
 	via := bt.Monogram()
 	now := b.now().UTC()
-	reply := func(kind, user, detail string, data templates.ReplyData, change func(*state.CampaignTx) error) (outcome, error) {
-		text, err := b.render(templates.Name(kind), data)
+	// reply answers with text name and journals kind; the two are named
+	// alike but are not the same thing (a text may be renamed, a kind not).
+	reply := func(name templates.Name, kind state.EntryKind, user, detail string, data templates.ReplyData, change func(*state.CampaignTx) error) (outcome, error) {
+		text, err := b.render(name, data)
 		return outcome{kind: kind, user: user, detail: detail, answer: text, change: change,
 			actor: approver.Username, verified: "member of #" + r.rec.ApproversSlug + " checked over Conduit", approvers: []string{approver.Username}}, err
 	}
@@ -378,7 +378,7 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		if rep.Kind == replies.KindDeny {
 			data := base
 			data.Reason, data.Decision = rep.Reason, templates.DecisionRejected
-			return reply("approval-recorded", approver.Username, rm.Label()+" rejected: "+rep.Reason, data, func(tx *state.CampaignTx) error {
+			return reply(templates.ApprovalRecorded, state.EntryApprovalRecorded, approver.Username, rm.Label()+" rejected: "+rep.Reason, data, func(tx *state.CampaignTx) error {
 				cur, err := tx.Removal(rm.ID)
 				if err != nil || cur.Status != state.RemovalProposed {
 					return err
@@ -397,7 +397,7 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		}
 		data := base
 		data.Decision = fmt.Sprintf("%s (the memberships listed on this task): approval %d of %d recorded", rm.Label(), rm.ApprovalsFor(bt.Index)+1, rm.RequiredApprovals)
-		return reply("approval-recorded", approver.Username, data.Decision, data, func(tx *state.CampaignTx) error {
+		return reply(templates.ApprovalRecorded, state.EntryApprovalRecorded, approver.Username, data.Decision, data, func(tx *state.CampaignTx) error {
 			cur, err := tx.Removal(rm.ID)
 			if err != nil {
 				return err
@@ -430,7 +430,7 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	switch {
 	case done:
 		// Read again after a crash: it was answered by the restore.
-		return outcome{kind: "restore-command", user: target.Username, detail: "restored by @" + approver.Username}, nil
+		return outcome{kind: state.EntryRestoreCommand, user: target.Username, detail: "restored by @" + approver.Username}, nil
 	case rep.Kind == replies.KindRestore || (rep.Kind == replies.KindApprove && target.RestoreRequested):
 		// Restoring writes memberships; do it now, then answer.
 		if err := b.restore(ctx, r, target, restoreAsk{actor: approver.Username, approver: approver.Username, command: t.PHID}); err != nil {
@@ -444,7 +444,7 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 			}
 			return outcome{}, err
 		}
-		return outcome{kind: "restore-command", user: target.Username, detail: "restored by @" + approver.Username}, nil
+		return outcome{kind: state.EntryRestoreCommand, user: target.Username, detail: "restored by @" + approver.Username}, nil
 	case target.Exemption == nil || target.Exemption.Decision != state.ExemptionPending:
 		return refuse(fmt.Sprintf("@%s has no exemption request waiting for a decision", target.Username))
 	case target.UserPHID == approver.PHID:
@@ -488,7 +488,7 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 			if len(withdrawn) > 0 {
 				detail += fmt.Sprintf("; %d earlier approval(s) withdrawn by editing their comment", len(withdrawn))
 			}
-			return reply("approval-recorded", target.Username, detail, data,
+			return reply(templates.ApprovalRecorded, state.EntryApprovalRecorded, target.Username, detail, data,
 				updateFinding(target.UserPHID, func(f *state.Finding) {
 					if f.Exemption == nil {
 						return
@@ -498,13 +498,13 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 				}))
 		}
 	}
-	decision := templates.DecisionGranted
+	decision := state.ExemptionGranted
 	if rep.Kind == replies.KindDeny {
-		decision = templates.DecisionDenied
+		decision = state.ExemptionDenied
 	}
 	// A grant rests on every approval so far, not only the last one.
 	approvers := []string{approver.Username}
-	if decision == templates.DecisionGranted && len(target.Exemption.ApprovedBy) > 0 {
+	if decision == state.ExemptionGranted && len(target.Exemption.ApprovedBy) > 0 {
 		earlier, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: target.Exemption.ApprovedBy})
 		if err != nil {
 			return outcome{}, fmt.Errorf("look up earlier approvers: %w", err)
@@ -519,18 +519,18 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		}
 		approvers = append(approvers, approver.Username)
 	}
-	data.Decision, data.Reason = decision, rep.Reason
+	data.Decision, data.Reason = decisionText(decision), rep.Reason
 	if !target.Exemption.Until.IsZero() {
 		data.Until = target.Exemption.Until.Format("2006-01-02")
 	}
-	o, err := reply("exemption-decision", target.Username, "exemption "+decision+" by @"+strings.Join(approvers, ", @"), data,
+	o, err := reply(templates.ExemptionDecision, state.EntryExemptionDecision, target.Username, "exemption "+string(decision)+" by @"+strings.Join(approvers, ", @"), data,
 		updateFinding(target.UserPHID, func(f *state.Finding) {
 			if f.Exemption == nil || f.Exemption.Decision != state.ExemptionPending {
 				return
 			}
 			// A denial changes only this request: a grant it would have
 			// replaced stays in the history, in force until its date.
-			if decision == templates.DecisionGranted {
+			if decision == state.ExemptionGranted {
 				dropApprovers(f.Exemption, withdrawn)
 				addApproval(f)
 				f.Status = state.StatusExempt

@@ -508,7 +508,7 @@ func (h *harness) journalKinds() map[string]int {
 	}
 	out := map[string]int{}
 	for _, e := range entries {
-		out[e.Kind]++
+		out[string(e.Kind)]++
 	}
 	return out
 }

@@ -14,7 +14,7 @@ func journalOf(t *testing.T, h *harness, kind string) []state.Entry {
 	t.Helper()
 	var out []state.Entry
 	for _, e := range mustJournal(t, h) {
-		if e.Kind == kind {
+		if string(e.Kind) == kind {
 			out = append(out, e)
 		}
 	}

@@ -338,7 +338,7 @@ func (b *Bot) Launch(ctx context.Context, c *campaigns.Campaign) (*LaunchResult,
 		if err := b.store.CreateCampaign(rec, findings, list); err != nil {
 			return nil, err
 		}
-		if err := b.journal(c.Name, state.Entry{Kind: "launch", Actor: snap.self.Username,
+		if err := b.journal(c.Name, state.Entry{Kind: state.EntryLaunch, Actor: snap.self.Username,
 			Detail: fmt.Sprintf("%d finding(s) in %d batch(es), cutoff %s", len(findings), len(list), c.CutoffDate)}); err != nil {
 			return nil, err
 		}
@@ -384,7 +384,7 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 	key := taskKey(bt.Index)
 	var got conduit.Task
 	created, err := b.once(ctx, effect{
-		campaign: c.Name, key: key, kind: "task-created",
+		campaign: c.Name, key: key, kind: state.OpTaskCreated,
 		find: func(ctx context.Context) (string, bool, error) {
 			t, found, err := b.findOwnTask(ctx, c.Name, key, rec.BotPHID)
 			if found {
@@ -437,7 +437,7 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 // task can rewrite it, and a marker forged into another batch's task would
 // otherwise make the bot adopt that task and never file this batch's
 // (NOTES fact 46). A task another batch already owns is never taken.
-func (b *Bot) findOwnTask(ctx context.Context, campaign, key, botPHID string) (conduit.Task, bool, error) {
+func (b *Bot) findOwnTask(ctx context.Context, campaign string, key OpKey, botPHID string) (conduit.Task, bool, error) {
 	op, err := b.opOf(campaign, key)
 	if err != nil {
 		return conduit.Task{}, false, err
@@ -487,7 +487,7 @@ func (b *Bot) findOwnTask(ctx context.Context, campaign, key, botPHID string) (c
 // description transaction: it comes right after "create" in the same
 // group (transaction.search.T10.all.json), and any later rewrite has a
 // higher id. Its "new" value is the text as the bot wrote it.
-func createdWithMarker(txs []conduit.Transaction, botPHID, campaign, key string) bool {
+func createdWithMarker(txs []conduit.Transaction, botPHID, campaign string, key OpKey) bool {
 	created := false
 	for _, x := range txs {
 		switch x.Type {
@@ -533,17 +533,17 @@ func (b *Bot) verifyTask(ctx context.Context, campaign string, bt state.Batch, s
 	}
 	if len(problems) > 0 {
 		err := fmt.Errorf("task %s policy check failed: %s", bt.Monogram(), strings.Join(problems, "; "))
-		_ = b.journal(campaign, state.Entry{Kind: "policy-mismatch", Task: bt.Monogram(), Detail: err.Error()})
+		_ = b.journal(campaign, state.Entry{Kind: state.EntryPolicyMismatch, Task: bt.Monogram(), Detail: err.Error()})
 		return err
 	}
 	return nil
 }
 
-func (b *Bot) opOf(campaign, key string) (state.Op, error) {
+func (b *Bot) opOf(campaign string, key OpKey) (state.Op, error) {
 	var op state.Op
 	err := b.store.View(campaign, func(tx *state.CampaignTx) error {
 		var err error
-		op, err = tx.Op(key)
+		op, err = tx.Op(string(key))
 		return err
 	})
 	return op, err

@@ -15,17 +15,24 @@ import (
 const markerPrefix = "auditbot-marker:"
 
 // marker is the line appended to a text written for op key.
-func marker(campaign, key string) string {
-	return markerPrefix + " " + campaign + "/" + key
+func marker(campaign string, key OpKey) string {
+	return markerPrefix + " " + campaign + "/" + string(key)
+}
+
+// parseMarker returns the op key of line if it is a marker line of
+// campaign.
+func parseMarker(line, campaign string) (OpKey, bool) {
+	key, ok := strings.CutPrefix(strings.TrimSpace(line), markerPrefix+" "+campaign+"/")
+	return OpKey(key), ok
 }
 
 // withMarker appends the marker line to a rendered text.
-func withMarker(text, campaign, key string) string {
+func withMarker(text, campaign string, key OpKey) string {
 	return strings.TrimRight(text, "\n") + "\n\n" + marker(campaign, key)
 }
 
 // hasMarker reports whether text carries the marker for key.
-func hasMarker(text, campaign, key string) bool {
+func hasMarker(text, campaign string, key OpKey) bool {
 	m := marker(campaign, key)
 	for line := range strings.Lines(text) {
 		if strings.TrimSpace(line) == m {
@@ -38,8 +45,8 @@ func hasMarker(text, campaign, key string) bool {
 // effect is one side effect done exactly once.
 type effect struct {
 	campaign string
-	key      string
-	kind     string
+	key      OpKey
+	kind     state.OpKind
 	// find asks Phabricator whether the effect already happened (used when
 	// an earlier run recorded the intent but not the outcome). It returns
 	// the result and true if so.
@@ -67,7 +74,7 @@ func (b *Bot) once(ctx context.Context, e effect) (bool, error) {
 	var op state.Op
 	err := b.store.View(e.campaign, func(tx *state.CampaignTx) error {
 		var err error
-		op, err = tx.Op(e.key)
+		op, err = tx.Op(string(e.key))
 		return err
 	})
 	switch {
@@ -81,7 +88,7 @@ func (b *Bot) once(ctx context.Context, e effect) (bool, error) {
 			return false, b.reconcileFailed(e.campaign, op, ferr)
 		}
 		if found {
-			b.log.Info().Str("campaign", e.campaign).Str("op", e.key).Msg("reconciled: earlier write found in Phabricator")
+			b.log.Info().Str("campaign", e.campaign).Str("op", string(e.key)).Msg("reconciled: earlier write found in Phabricator")
 			return false, b.finish(e, op, result, "reconciled")
 		}
 	case err != nil && !errors.Is(err, state.ErrNotFound):
@@ -91,7 +98,7 @@ func (b *Bot) once(ctx context.Context, e effect) (bool, error) {
 	if err == nil {
 		op.Attempts++
 	} else {
-		op = state.Op{Key: e.key, Kind: e.kind, CreatedAt: b.now().UTC(), Attempts: 1}
+		op = state.Op{Key: string(e.key), Kind: e.kind, CreatedAt: b.now().UTC(), Attempts: 1}
 	}
 	op.State = state.OpPending
 	op.Subjects = e.subjects
@@ -118,7 +125,7 @@ func (b *Bot) finish(e effect, op state.Op, result, how string) error {
 	entry := e.entry
 	entry.At = op.DoneAt
 	if entry.Kind == "" {
-		entry.Kind = e.kind
+		entry.Kind = e.kind.Entry()
 	}
 	if how != "" {
 		entry.Detail = strings.TrimSpace(entry.Detail + " (" + how + ")")
@@ -163,36 +170,8 @@ const (
 	argBy      = "by"      // the approver whose !restore started it
 )
 
-// Op kinds and journal kinds added with the ops that record their args.
-const (
-	// kindExtension is the intent of an extend: the deadline moved in the
-	// transaction that recorded it, its announcements follow.
-	kindExtension = "deadline-extended"
-	// kindRestore is the intent of a restore, recorded once its checks
-	// passed and before any membership is written.
-	kindRestore = "restore"
-	// kindWriteDropped journals a pending write found not to have landed
-	// and no longer wanted (a reminder a later one superseded).
-	kindWriteDropped = "write-dropped"
-	// resultNotSent is the Result of an op closed by kindWriteDropped.
-	resultNotSent = "not-sent"
-)
-
-// extensionKey is the op key of moving the deadline to newDate, for the
-// whole campaign or (username set) for one user. It is not a prefix of
-// the announcements' keys (extend/...).
-func extensionKey(newDate, username string) string {
-	if username == "" {
-		return "extension/" + newDate
-	}
-	return "extension/" + newDate + "/" + username
-}
-
-// restoreKey is the op key of a user's seq-th restore; the ops of its
-// membership writes and its comment are keyed under it.
-func restoreKey(username string, seq int) string {
-	return fmt.Sprintf("restore/%s/%d", username, seq)
-}
+// resultNotSent is the Result of an op closed by state.EntryWriteDropped.
+const resultNotSent = "not-sent"
 
 // reconcileFailed records on a pending op why asking Phabricator about it
 // failed, for status, and returns the error.
@@ -210,7 +189,7 @@ func (b *Bot) reconcileFailed(campaign string, op state.Op, err error) error {
 // version the bot wrote: a comment keeps every version (NOTES fact 45);
 // only its author may edit it, but an administrator may remove it, which
 // adds an empty version by the remover.
-func (b *Bot) findComment(ctx context.Context, rec *state.Campaign, task, key string) (string, bool, error) {
+func (b *Bot) findComment(ctx context.Context, rec *state.Campaign, task string, key OpKey) (string, bool, error) {
 	txs, err := b.phab.TaskTransactions(ctx, task, 0)
 	if err != nil {
 		return "", false, err
@@ -234,12 +213,12 @@ func (b *Bot) findComment(ctx context.Context, rec *state.Campaign, task, key st
 // decided since. Each is marked done, as reconciled if its comment is on
 // the task, else as not sent: posting it late would be wrong, and leaving
 // it pending would leave it pending forever.
-func (b *Bot) closeStaleComments(ctx context.Context, rec *state.Campaign, prefix string, keep func(key string) bool, why string) error {
+func (b *Bot) closeStaleComments(ctx context.Context, rec *state.Campaign, prefix OpKey, keep func(key OpKey) bool, why string) error {
 	var ops []state.Op
 	if err := b.store.View(rec.Name, func(tx *state.CampaignTx) error {
 		all, err := tx.Ops()
 		for _, op := range all {
-			if op.State == state.OpPending && op.Kind == "comment" && strings.HasPrefix(op.Key, prefix) && op.Args[argTask] != "" && !keep(op.Key) {
+			if op.State == state.OpPending && op.Kind == state.OpComment && OpKey(op.Key).hasPrefix(prefix) && op.Args[argTask] != "" && !keep(OpKey(op.Key)) {
 				ops = append(ops, op)
 			}
 		}
@@ -249,16 +228,16 @@ func (b *Bot) closeStaleComments(ctx context.Context, rec *state.Campaign, prefi
 	}
 	var errs []error
 	for _, op := range ops {
-		result, found, err := b.findComment(ctx, rec, op.Args[argTask], op.Key)
+		result, found, err := b.findComment(ctx, rec, op.Args[argTask], OpKey(op.Key))
 		if err != nil {
 			errs = append(errs, b.reconcileFailed(rec.Name, op, err))
 			continue
 		}
-		e := effect{campaign: rec.Name, key: op.Key, kind: op.Kind, entry: state.Entry{Kind: op.Kind, Actor: rec.BotUsername, Detail: op.Key}}
+		e := effect{campaign: rec.Name, key: OpKey(op.Key), kind: op.Kind, entry: state.Entry{Kind: op.Kind.Entry(), Actor: rec.BotUsername, Detail: op.Key}}
 		how := "reconciled"
 		if !found {
 			result, how = resultNotSent, "not sent: "+why
-			e.entry.Kind = kindWriteDropped
+			e.entry.Kind = state.EntryWriteDropped
 		}
 		b.log.Info().Str("campaign", rec.Name).Str("op", op.Key).Bool("found", found).Msg("closed a stale pending comment")
 		errs = append(errs, b.finish(e, op, result, how))
@@ -273,26 +252,27 @@ func pendingOpOwner(op state.Op, snap *state.Snapshot) (chore, human string) {
 	if op.ReconcileError != "" {
 		return "", "asking Phabricator whether it landed failed (" + op.ReconcileError + "); if the next tick fails too, check it by hand"
 	}
-	key := op.Key
+	key := OpKey(op.Key)
+	_, step, removal := parseRemovalKey(key)
 	switch {
-	case strings.HasPrefix(key, "task/"):
+	case key.hasPrefix(taskPrefix):
 		return "tasks", ""
-	case strings.HasPrefix(key, "reply/"):
+	case key.hasPrefix(replyPrefix):
 		// The task's cursor stays before the transaction until its
 		// answer is recorded.
 		return "replies", ""
-	case strings.HasPrefix(key, "reminder/") && op.Args[argTask] != "":
+	case key.hasPrefix(reminderPrefix) && op.Args[argTask] != "":
 		return "reminders", ""
-	case strings.HasPrefix(key, "extension/"), strings.HasPrefix(key, "extend/") && op.Args[argTask] != "":
+	case key.hasPrefix(extensionPrefix), key.hasPrefix(extendPrefix) && op.Args[argTask] != "":
 		return "reminders", ""
-	case strings.HasPrefix(key, "removal/") && strings.Contains(key, "/proposal/") && op.Args[argTask] != "":
+	case removal && step == stepProposal && op.Args[argTask] != "":
 		return "announce-removals", ""
-	case strings.HasPrefix(key, "removal/") && (strings.Contains(key, "/remove/") || strings.Contains(key, "/notice/") || strings.Contains(key, "/held/")):
+	case removal && (step == stepRemove || step == stepNotice || step == stepHeld):
 		return "execute-removals", ""
-	case strings.HasPrefix(key, "restore/"):
+	case key.hasPrefix(restorePrefix):
 		// The restore's own intent, or a write under it.
 		for _, o := range snap.Ops {
-			if o.Kind != kindRestore || (o.Key != key && !strings.HasPrefix(key, o.Key+"/")) {
+			if o.Kind != state.OpRestore || !key.under(OpKey(o.Key)) {
 				continue
 			}
 			if o.Args[argCommand] != "" {

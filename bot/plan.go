@@ -245,8 +245,6 @@ func (b *Bot) taskSpec(c *campaigns.Campaign, rec *state.Campaign, bt state.Batc
 	return spec, nil
 }
 
-func taskKey(batch int) string { return fmt.Sprintf("task/batch-%d", batch) }
-
 // WriteText prints the plan for a person.
 func (p *Plan) WriteText(w io.Writer) error {
 	var sb strings.Builder

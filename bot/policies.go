@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/auditbot/auditbot/campaigns"
@@ -16,25 +15,10 @@ import (
 
 // Durable identifiers of the policies chore (see taskKey for the others).
 const (
-	// kindPolicyRestore is the op kind and journal kind of putting back a
-	// task policy someone changed.
-	kindPolicyRestore = "policy-restored"
 	// Conduit's transaction types for a task's policies (NOTES fact 33).
 	xactViewPolicy = "core:view-policy"
 	xactEditPolicy = "core:edit-policy"
 )
-
-// policyRestoreKey is the op key of putting back batch's task policies
-// after the change made by transaction xactID: the same change is undone
-// once, a later change gets its own key.
-func policyRestoreKey(batch, xactID int) string {
-	return policyRestorePrefix(batch) + strconv.Itoa(xactID)
-}
-
-// policyRestorePrefix starts the op key of every restore on batch's task.
-func policyRestorePrefix(batch int) string {
-	return "policy-restore/batch-" + strconv.Itoa(batch) + "/"
-}
 
 // taskPolicies are the view and edit policies the campaign's tasks carry:
 // those recorded at launch, or for a campaign launched before they were
@@ -103,10 +87,10 @@ func (b *Bot) chorePolicies(ctx context.Context, r *run) error {
 		if t.ViewPolicy == view && t.EditPolicy == edit {
 			// A restore whose answer was lost landed: record it.
 			for _, op := range snap.Ops {
-				if op.Kind == kindPolicyRestore && op.State == state.OpPending && strings.HasPrefix(op.Key, policyRestorePrefix(bt.Index)) {
+				if op.Kind == state.OpPolicyRestored && op.State == state.OpPending && OpKey(op.Key).hasPrefix(policyRestorePrefix(bt.Index)) {
 					detail := "policy changed by " + cmp.Or(strings.Join(op.Subjects, ", "), "unknown") + "; restored"
 					edits := []conduit.Edit{{Type: "view", Value: view}, {Type: "edit", Value: edit}}
-					if err := b.restoreOnce(ctx, r, bt, op.Key, view, edit, edits, detail, op.Subjects); err != nil {
+					if err := b.restoreOnce(ctx, r, bt, OpKey(op.Key), view, edit, edits, detail, op.Subjects); err != nil {
 						errs = append(errs, fmt.Errorf("%s: %w", bt.Monogram(), err))
 					}
 				}
@@ -168,10 +152,10 @@ func (b *Bot) restorePolicies(ctx context.Context, r *run, bt state.Batch, t con
 // restoreOnce sends edits to put back bt's task policies, exactly once for
 // key. After a crash the restore landed if the task carries the policies
 // again.
-func (b *Bot) restoreOnce(ctx context.Context, r *run, bt state.Batch, key, view, edit string, edits []conduit.Edit, detail string, names []string) error {
+func (b *Bot) restoreOnce(ctx context.Context, r *run, bt state.Batch, key OpKey, view, edit string, edits []conduit.Edit, detail string, names []string) error {
 	t := bt.TaskPHID
 	done, err := b.once(ctx, effect{
-		campaign: r.c.Name, key: key, kind: kindPolicyRestore,
+		campaign: r.c.Name, key: key, kind: state.OpPolicyRestored,
 		find: func(ctx context.Context) (string, bool, error) {
 			got, err := b.phab.SearchTasks(ctx, conduit.TaskQuery{PHIDs: []string{t}})
 			if err != nil {

@@ -22,18 +22,18 @@ import (
 // they would stay pending forever.
 func (b *Bot) choreReminders(ctx context.Context, r *run) error {
 	extErr := b.finishExtensions(ctx, r)
-	sent := map[string]bool{}
+	sent := map[OpKey]bool{}
 	if err := errors.Join(b.campaignReminders(ctx, r, sent), b.extendedReminders(ctx, r, sent)); err != nil {
 		// What failed may be due again next tick: settle nothing now.
 		return errors.Join(extErr, err)
 	}
-	return errors.Join(extErr, b.closeStaleComments(ctx, &r.rec, "reminder/", func(key string) bool { return sent[key] },
+	return errors.Join(extErr, b.closeStaleComments(ctx, &r.rec, reminderPrefix, func(key OpKey) bool { return sent[key] },
 		"a later reminder or the deadline superseded it"))
 }
 
 // campaignReminders reminds the users whose deadline is the campaign's.
 // sent collects the keys of the reminders it posts (or finds posted).
-func (b *Bot) campaignReminders(ctx context.Context, r *run, sent map[string]bool) error {
+func (b *Bot) campaignReminders(ctx context.Context, r *run, sent map[OpKey]bool) error {
 	now := b.now()
 	if !now.Before(r.rec.Cutoff) {
 		return nil
@@ -77,9 +77,9 @@ func (b *Bot) campaignReminders(ctx context.Context, r *run, sent map[string]boo
 		if err != nil {
 			return err
 		}
-		key := fmt.Sprintf("reminder/%s/%s/batch-%d", date, offsetName(send), bt.Index)
+		key := reminderKey(date, offsetName(send), bt.Index)
 		sent[key] = true
-		posted, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: "reminder", Detail: fmt.Sprintf("%s before the cutoff, %d pending", offsetName(send), len(pending))}, nil)
+		posted, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: state.EntryReminder, Detail: fmt.Sprintf("%s before the cutoff, %d pending", offsetName(send), len(pending))}, nil)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -102,7 +102,7 @@ func (b *Bot) campaignReminders(ctx context.Context, r *run, sent map[string]boo
 
 // extendedReminders reminds, one by one, the pending users whose deadline
 // was extended past the campaign's, counting from their own date.
-func (b *Bot) extendedReminders(ctx context.Context, r *run, sent map[string]bool) error {
+func (b *Bot) extendedReminders(ctx context.Context, r *run, sent map[OpKey]bool) error {
 	now := b.now()
 	snap, err := b.store.Snapshot(r.c.Name)
 	if err != nil {
@@ -137,9 +137,9 @@ func (b *Bot) extendedReminders(ctx context.Context, r *run, sent map[string]boo
 		if err != nil {
 			return err
 		}
-		key := fmt.Sprintf("reminder/%s/%s/user-%s", cutoffDate(f.Cutoff), offsetName(send), f.Username)
+		key := userReminderKey(cutoffDate(f.Cutoff), offsetName(send), f.Username)
 		sent[key] = true
-		posted, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: "reminder", User: f.Username, Detail: fmt.Sprintf("%s before the extended deadline %s", offsetName(send), cutoffDate(f.Cutoff))}, nil)
+		posted, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: state.EntryReminder, User: f.Username, Detail: fmt.Sprintf("%s before the extended deadline %s", offsetName(send), cutoffDate(f.Cutoff))}, nil)
 		if err != nil {
 			errs = append(errs, err)
 		} else if posted {

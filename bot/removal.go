@@ -88,7 +88,7 @@ func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 			if err := tx.PutRemoval(&rm); err != nil {
 				return err
 			}
-			if err := tx.Append(state.Entry{At: now.UTC(), Kind: "removal-proposed", Detail: fmt.Sprintf("%s: %d removal(s), %d approval(s) needed, auto-approved=%v", rm.Label(), len(items), rm.RequiredApprovals, rm.AutoApproved)}); err != nil {
+			if err := tx.Append(state.Entry{At: now.UTC(), Kind: state.EntryRemovalProposed, Detail: fmt.Sprintf("%s: %d removal(s), %d approval(s) needed, auto-approved=%v", rm.Label(), len(items), rm.RequiredApprovals, rm.AutoApproved)}); err != nil {
 				return err
 			}
 			proposed = append(proposed, rm)
@@ -186,9 +186,9 @@ func (b *Bot) choreAnnounceRemovals(ctx context.Context, r *run) error {
 	for _, rm := range removalsWith(snap.Removals, state.RemovalProposed) {
 		open[rm.Label()] = true
 	}
-	return b.closeStaleComments(ctx, &r.rec, "removal/", func(key string) bool {
-		label, rest, _ := strings.Cut(strings.TrimPrefix(key, "removal/"), "/")
-		return !strings.HasPrefix(rest, "proposal/") || open[label]
+	return b.closeStaleComments(ctx, &r.rec, removalPrefix, func(key OpKey) bool {
+		label, step, ok := parseRemovalKey(key)
+		return !ok || step != stepProposal || open[label]
 	}, "the removal batch was decided before its announcement was confirmed")
 }
 
@@ -205,8 +205,8 @@ func (b *Bot) announceRemoval(ctx context.Context, r *run, snap *state.Snapshot,
 		if err != nil {
 			return err
 		}
-		key := fmt.Sprintf("removal/%s/proposal/batch-%d", rm.Label(), bt.Index)
-		posted, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: "removal-announced", Detail: rm.Label()}, nil)
+		key := proposalKey(rm.Label(), bt.Index)
+		posted, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: state.EntryRemovalAnnounced, Detail: rm.Label()}, nil)
 		if err != nil {
 			errs = append(errs, err)
 		} else if posted {
@@ -269,15 +269,15 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 	if err != nil {
 		return err
 	}
-	ops := map[string]state.Op{}
+	ops := map[OpKey]state.Op{}
 	for _, op := range snap.Ops {
-		ops[op.Key] = op
+		ops[OpKey(op.Key)] = op
 	}
 	// Approvals are re-checked only before anything is sent: once a
 	// removal is under way it is finished and reconciled, never reset.
 	started := slices.ContainsFunc(rm.Items, func(it state.RemovalItem) bool { return it.Done })
 	for _, g := range snap.Campaign.Groups {
-		if _, ok := ops[removeKey(rm, g.PHID)]; ok {
+		if _, ok := ops[removeKey(rm.Label(), g.PHID)]; ok {
 			started = true
 		}
 	}
@@ -336,7 +336,7 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 	}
 	var errs []error
 	for _, g := range snap.Campaign.Groups {
-		key := removeKey(rm, g.PHID)
+		key := removeKey(rm.Label(), g.PHID)
 		// sent is what an earlier run sent without learning the outcome.
 		var sent []string
 		if op, ok := ops[key]; ok && op.State == state.OpPending {
@@ -348,7 +348,7 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 		}
 		var removed []string
 		_, err := b.once(ctx, effect{
-			campaign: r.c.Name, key: key, kind: "members-removed",
+			campaign: r.c.Name, key: key, kind: state.OpMembersRemoved,
 			// The earlier write landed if none of what it sent is still a
 			// member; then record exactly that, whatever changed since.
 			find: func(ctx context.Context) (string, bool, error) {
@@ -416,9 +416,9 @@ func (b *Bot) holdRemoval(ctx context.Context, r *run, snap *state.Snapshot, rm 
 		why = fmt.Sprintf("it would remove %s; the guard-rail allows %s", strings.Join(parts, ", "), limit)
 	}
 	if why != rm.Held {
-		kind, detail := kindRemovalHeld, rm.Label()+": "+why
+		kind, detail := state.EntryRemovalHeld, rm.Label()+": "+why
 		if why == "" {
-			kind, detail = kindRemovalReleased, rm.Label()+": within the guard-rail now ("+limit.String()+")"
+			kind, detail = state.EntryRemovalReleased, rm.Label()+": within the guard-rail now ("+limit.String()+")"
 		}
 		if err := b.store.Update(r.c.Name, func(tx *state.CampaignTx) error {
 			cur, err := tx.Removal(rm.ID)
@@ -451,21 +451,10 @@ func (b *Bot) holdRemoval(ctx context.Context, r *run, snap *state.Snapshot, rm 
 		if err != nil {
 			return err
 		}
-		_, err = b.comment(ctx, r, bt, heldKey(rm, bt.Index), text, state.Entry{Kind: kindRemovalHeld, Detail: rm.Label()}, nil)
+		_, err = b.comment(ctx, r, bt, heldKey(rm.Label(), bt.Index), text, state.Entry{Kind: state.EntryRemovalHeld, Detail: rm.Label()}, nil)
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// Journal kinds of the removal guard-rail.
-const (
-	kindRemovalHeld     = "removal-held"
-	kindRemovalReleased = "removal-released"
-)
-
-// heldKey is the op key of telling a task that the guard-rail holds rm.
-func heldKey(rm state.Removal, batch int) string {
-	return fmt.Sprintf("removal/%s/held/batch-%d", rm.Label(), batch)
 }
 
 // stillNonCompliant asks Phabricator which of these users still fail the
@@ -498,18 +487,13 @@ func (b *Bot) stillNonCompliant(ctx context.Context, fs []state.Finding) (map[st
 	return out, nil
 }
 
-// removeKey is the op key of removing a removal batch's users from group.
-func removeKey(rm state.Removal, group string) string {
-	return fmt.Sprintf("removal/%s/remove/%s", rm.Label(), group)
-}
-
 // pendingOps returns the keys of the ops whose intent is recorded but whose
 // outcome is not.
-func pendingOps(snap *state.Snapshot) map[string]bool {
-	out := map[string]bool{}
+func pendingOps(snap *state.Snapshot) map[OpKey]bool {
+	out := map[OpKey]bool{}
 	for _, op := range snap.Ops {
 		if op.State == state.OpPending {
-			out[op.Key] = true
+			out[OpKey(op.Key)] = true
 		}
 	}
 	return out
@@ -524,7 +508,7 @@ func removalsInFlight(snap *state.Snapshot) map[string]bool {
 	pending := pendingOps(snap)
 	for _, rm := range snap.Removals {
 		for _, it := range rm.Items {
-			if !it.Done && pending[removeKey(rm, it.GroupPHID)] {
+			if !it.Done && pending[removeKey(rm.Label(), it.GroupPHID)] {
 				out[it.UserPHID] = true
 			}
 		}
@@ -596,8 +580,8 @@ func (b *Bot) finishRemoval(ctx context.Context, r *run, id int) error {
 		if err != nil {
 			return err
 		}
-		key := fmt.Sprintf("removal/%s/notice/batch-%d", rm.Label(), bt.Index)
-		if _, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: "removal-notice", Detail: fmt.Sprintf("%s: %d membership(s)", rm.Label(), len(done))}, nil); err != nil {
+		key := noticeKey(rm.Label(), bt.Index)
+		if _, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: state.EntryRemovalNotice, Detail: fmt.Sprintf("%s: %d membership(s)", rm.Label(), len(done))}, nil); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -613,7 +597,7 @@ func (b *Bot) finishRemoval(ctx context.Context, r *run, id int) error {
 		if err := tx.PutRemoval(&cur); err != nil {
 			return err
 		}
-		return tx.Append(state.Entry{At: b.now().UTC(), Kind: "removal-done", Detail: cur.Label()})
+		return tx.Append(state.Entry{At: b.now().UTC(), Kind: state.EntryRemovalDone, Detail: cur.Label()})
 	})
 }
 

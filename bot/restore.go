@@ -85,7 +85,7 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 				return fmt.Errorf("%w: Phabricator still shows @%s as non-compliant (no MFA or disabled); use --force to restore anyway", ErrRefused, f.Username)
 			}
 		}
-		intent = state.Op{Key: intentKey, Kind: kindRestore, State: state.OpPending, CreatedAt: b.now().UTC(), Attempts: 1,
+		intent = state.Op{Key: string(intentKey), Kind: state.OpRestore, State: state.OpPending, CreatedAt: b.now().UTC(), Attempts: 1,
 			Args: map[string]string{argUser: f.Username, argActor: ask.actor, argBy: ask.approver, argCommand: ask.command, argForce: strconv.FormatBool(ask.force)}}
 		if err := b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error { return tx.PutOp(intent) }); err != nil {
 			return fmt.Errorf("record intent %s: %w", intentKey, err)
@@ -95,9 +95,9 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 	var errs []error
 	for _, gp := range f.RemovedFrom {
 		g, _ := r.rec.GroupByPHID(gp)
-		key := intentKey + "/" + gp
+		key := restoreMemberKey(intentKey, gp)
 		_, err := b.once(ctx, effect{
-			campaign: r.rec.Name, key: key, kind: "member-restored",
+			campaign: r.rec.Name, key: key, kind: state.OpMemberRestored,
 			find: func(ctx context.Context) (string, bool, error) {
 				ps, err := b.phab.ProjectsByPHID(ctx, []string{gp}, true)
 				if err != nil || len(ps) != 1 {
@@ -135,8 +135,8 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 		f.Status, f.RestoreRequested, f.Restores, f.UpdatedAt = state.StatusRestored, false, seq, now
 		f.ForcedRestore = force
 	})
-	_, err = b.comment(ctx, r, bt, intentKey+"/comment", text,
-		state.Entry{Kind: "restored", Actor: actor, User: f.Username}, func(tx *state.CampaignTx) error {
+	_, err = b.comment(ctx, r, bt, restoreCommentKey(intentKey), text,
+		state.Entry{Kind: state.EntryRestored, Actor: actor, User: f.Username}, func(tx *state.CampaignTx) error {
 			if err := restored(tx); err != nil {
 				return err
 			}
@@ -225,7 +225,7 @@ func (b *Bot) Extend(ctx context.Context, campaign string, to time.Time, usernam
 		return fmt.Errorf("%w: %s is earlier than the current deadline %s; extend only moves deadlines later", ErrInput, newDate, old)
 	}
 	now := b.now().UTC()
-	op = state.Op{Key: key, Kind: kindExtension, State: state.OpPending, CreatedAt: now, Attempts: 1,
+	op = state.Op{Key: string(key), Kind: state.OpDeadlineExtended, State: state.OpPending, CreatedAt: now, Attempts: 1,
 		Args: map[string]string{argOld: old, argNew: newDate, argUser: username, argActor: actor}}
 	if err := b.store.Update(campaign, func(tx *state.CampaignTx) error {
 		if target != nil {
@@ -242,7 +242,7 @@ func (b *Bot) Extend(ctx context.Context, campaign string, to time.Time, usernam
 		if err := tx.PutOp(op); err != nil {
 			return err
 		}
-		return tx.Append(state.Entry{At: now, Kind: "deadline-extended", Actor: actor, User: username, Detail: old + " -> " + newDate})
+		return tx.Append(state.Entry{At: now, Kind: state.EntryDeadlineExtended, Actor: actor, User: username, Detail: old + " -> " + newDate})
 	}); err != nil {
 		return err
 	}
@@ -261,7 +261,7 @@ func (b *Bot) finishExtensions(ctx context.Context, r *run) error {
 	}
 	var errs []error
 	for _, op := range snap.Ops {
-		if op.Kind == kindExtension && op.State == state.OpPending {
+		if op.Kind == state.OpDeadlineExtended && op.State == state.OpPending {
 			errs = append(errs, b.announceExtension(ctx, r, op))
 		}
 	}
@@ -296,11 +296,11 @@ func (b *Bot) announceExtension(ctx context.Context, r *run, op state.Op) error 
 		if err != nil {
 			return err
 		}
-		key := fmt.Sprintf("extend/%s/batch-%d", newDate, bt.Index)
+		key := extendKey(newDate, bt.Index)
 		if username != "" {
-			key = fmt.Sprintf("extend/%s/%s", newDate, username)
+			key = userExtendKey(newDate, username)
 		}
-		if _, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: "extension-announced", Actor: actor, Detail: newDate}, nil); err != nil {
+		if _, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: state.EntryExtensionAnnounced, Actor: actor, Detail: newDate}, nil); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -314,11 +314,11 @@ func (b *Bot) announceExtension(ctx context.Context, r *run, op state.Op) error 
 }
 
 // opByKey reads one op; state.ErrNotFound if there is none.
-func (b *Bot) opByKey(campaign, key string) (state.Op, error) {
+func (b *Bot) opByKey(campaign string, key OpKey) (state.Op, error) {
 	var op state.Op
 	err := b.store.View(campaign, func(tx *state.CampaignTx) error {
 		var err error
-		op, err = tx.Op(key)
+		op, err = tx.Op(string(key))
 		return err
 	})
 	return op, err

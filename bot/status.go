@@ -34,9 +34,9 @@ type Status struct {
 
 // StatusOp is a write whose intent is recorded and whose outcome is not.
 type StatusOp struct {
-	Key   string    `json:"key"`
-	Kind  string    `json:"kind"`
-	Since time.Time `json:"since"`
+	Key   string       `json:"key"`
+	Kind  state.OpKind `json:"kind"`
+	Since time.Time    `json:"since"`
 	// Chore is the tick's chore that finishes it; "" when none does.
 	Chore string `json:"chore,omitempty"`
 	// NeedsHuman says what a person must do when no chore finishes it.
@@ -113,7 +113,7 @@ func StatusOf(store *state.Store, campaign string, now time.Time) (*Status, erro
 		st.Users = append(st.Users, u)
 	}
 	for _, op := range snap.Ops {
-		if op.Kind == kindPolicyRestore && op.State == state.OpDone {
+		if op.Kind == state.OpPolicyRestored && op.State == state.OpDone {
 			by := strings.Join(op.Subjects, ", ")
 			if by == "" {
 				by = "someone"

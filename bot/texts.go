@@ -87,3 +87,16 @@ func policyValue(p campaigns.PolicyChoice, rec *state.Campaign) (string, error) 
 	}
 	return "", fmt.Errorf("%w: unknown policy kind %q", ErrInput, p.Kind)
 }
+
+// decisionText is the word an exemption-decision text shows for a stored
+// decision. The template package keeps its own words (it does not depend
+// on state); this is the one place they meet.
+func decisionText(d state.Decision) string {
+	switch d {
+	case state.ExemptionGranted:
+		return templates.DecisionGranted
+	case state.ExemptionDenied:
+		return templates.DecisionDenied
+	}
+	return string(d)
+}

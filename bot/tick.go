@@ -278,7 +278,7 @@ func (b *Bot) choreDrift(ctx context.Context, r *run) error {
 			if err := tx.PutFinding(cur); err != nil {
 				return err
 			}
-			if err := tx.Append(state.Entry{At: now, Kind: "drift", User: f.Username, Detail: fmt.Sprintf("%s -> %s: %s", f.Status, next, why)}); err != nil {
+			if err := tx.Append(state.Entry{At: now, Kind: state.EntryDrift, User: f.Username, Detail: fmt.Sprintf("%s -> %s: %s", f.Status, next, why)}); err != nil {
 				return err
 			}
 			r.event("@%s is now %s (%s)", f.Username, next, why)

@@ -11,16 +11,6 @@ import (
 	"github.com/auditbot/auditbot/state"
 )
 
-// Journal kinds of decisions taken back by editing the comment they were
-// read from.
-const (
-	// kindApprovalWithdrawn: an approval's comment no longer says the
-	// same approve command (edited or deleted after the bot read it).
-	kindApprovalWithdrawn = "approval-withdrawn"
-	// kindVoluntaryWithdrawn: a "remove me" was edited into something else.
-	kindVoluntaryWithdrawn = "voluntary-withdrawn"
-)
-
 // sourceOf names the comment transaction t on task bt.
 func sourceOf(bt state.Batch, t conduit.Transaction) *state.Source {
 	return &state.Source{TaskPHID: bt.TaskPHID, Task: bt.Monogram(), TxPHID: t.PHID, TxID: t.ID}
@@ -166,7 +156,7 @@ func (b *Bot) checkVoluntary(ctx context.Context, r *run, id int) error {
 			if err := tx.PutFinding(f); err != nil {
 				return err
 			}
-			if err := tx.Append(state.Entry{At: now, Kind: kindVoluntaryWithdrawn, Task: src.Task, User: f.Username,
+			if err := tx.Append(state.Entry{At: now, Kind: state.EntryVoluntaryWithdrawn, Task: src.Task, User: f.Username,
 				Detail: fmt.Sprintf("%s: comment %s no longer asks to be removed; pending again, needs a human", rm.Label(), src.TxPHID)}); err != nil {
 				return err
 			}

@@ -212,7 +212,7 @@ func (w *world) collect() (outcome, []string) {
 	}
 	for _, e := range journal {
 		detail := strings.TrimSpace(strings.ReplaceAll(e.Detail, "(reconciled)", ""))
-		o.Journal[blankPHIDs(strings.Join([]string{e.Kind, e.Actor, e.Task, e.User, e.Group, detail}, " | "))]++
+		o.Journal[blankPHIDs(strings.Join([]string{string(e.Kind), e.Actor, e.Task, e.User, e.Group, detail}, " | "))]++
 	}
 	return o, bad
 }

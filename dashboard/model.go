@@ -257,7 +257,7 @@ func buildCampaign(st *state.Store, name, phabURL string, now time.Time) (campai
 		u := userView{Username: f.Username, RealName: f.RealName, Status: string(f.Status), Criteria: strings.Join(f.Reasons, ", "),
 			Task: tasks[f.Batch], TaskURL: taskURL(phabURL, tasks[f.Batch]), Updated: f.UpdatedAt}
 		if e, ok := last[f.Username]; ok {
-			u.LastEvent, u.LastEventAt = e.Kind, cmp.Or(e.Recorded, e.At)
+			u.LastEvent, u.LastEventAt = string(e.Kind), cmp.Or(e.Recorded, e.At)
 		}
 		// A user is shown under each group they are non-compliant in, and
 		// under the groups they were removed from.
@@ -308,9 +308,9 @@ func buildJournal(st *state.Store, name string, f journalFilter, phabURL string)
 	page.Total = len(journal)
 	kinds := map[string]bool{}
 	for _, e := range journal {
-		kinds[e.Kind] = true
+		kinds[string(e.Kind)] = true
 		if (f.User != "" && !e.HasUser(f.User) && e.Actor != f.User && !slices.Contains(e.Approvers, f.User)) ||
-			(f.Task != "" && !strings.EqualFold(e.Task, f.Task)) || (f.Kind != "" && e.Kind != f.Kind) {
+			(f.Task != "" && !strings.EqualFold(e.Task, f.Task)) || (f.Kind != "" && string(e.Kind) != f.Kind) {
 			continue
 		}
 		v := entryView{Entry: e, TaskURL: taskURL(phabURL, e.Task)}

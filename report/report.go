@@ -141,7 +141,7 @@ func Build(st *state.Store, campaign, phabURL string, now time.Time) (*Evidence,
 			out.Groups = append(out.Groups, groupName(g))
 		}
 		if x := f.Exemption; x != nil {
-			out.Exemption = x.Decision + ": " + x.Reason
+			out.Exemption = string(x.Decision) + ": " + x.Reason
 			if x.DecidedBy != "" {
 				out.Exemption += " (decided by @" + x.DecidedBy + ")"
 			}
@@ -151,7 +151,7 @@ func Build(st *state.Store, campaign, phabURL string, now time.Time) (*Evidence,
 	// When each membership went: the members-removed entry naming it.
 	removedAt := map[string]time.Time{}
 	for _, e := range journal {
-		if e.Kind == "members-removed" {
+		if e.Kind == state.EntryMembersRemoved {
 			for _, u := range e.Users {
 				removedAt[e.Group+"\x00"+u] = cmp.Or(e.Recorded, e.At)
 			}
@@ -177,7 +177,7 @@ func Build(st *state.Store, campaign, phabURL string, now time.Time) (*Evidence,
 		}
 	}
 	for _, e := range journal {
-		ev.Events = append(ev.Events, Event{Seq: e.Seq, Recorded: e.Recorded, At: e.At, Kind: e.Kind, Actor: e.Actor, ActorKind: e.ActorKind,
+		ev.Events = append(ev.Events, Event{Seq: e.Seq, Recorded: e.Recorded, At: e.At, Kind: string(e.Kind), Actor: e.Actor, ActorKind: e.ActorKind,
 			Verified: e.Verified, Operator: e.Operator, Task: e.Task, TaskURL: link(e.Task), Users: e.Users, Groups: e.Groups,
 			Approvers: e.Approvers, Outcome: e.Outcome, Detail: e.Detail, Hash: e.Hash})
 	}

@@ -627,8 +627,8 @@ func TestJournal(t *testing.T) {
 	s := launched(t)
 	// One transaction per line; the last appends two entries at once, as
 	// the bot does when it records an approval with its outcome.
-	txs := [][]string{{"launch"}, {"task-created"}, {"drift"}, {"removal-proposed", "removal-approval"}}
-	var kinds []string
+	txs := [][]EntryKind{{"launch"}, {"task-created"}, {"drift"}, {"removal-proposed", "removal-approval"}}
+	var kinds []EntryKind
 	for i, batch := range txs {
 		err := s.Update("mfa", func(tx *CampaignTx) error {
 			for _, k := range batch {

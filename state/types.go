@@ -156,9 +156,9 @@ func (f *Finding) RequestExemption(e Exemption) {
 
 // Exemption decisions.
 const (
-	ExemptionPending = "pending"
-	ExemptionGranted = "granted"
-	ExemptionDenied  = "denied"
+	ExemptionPending Decision = "pending"
+	ExemptionGranted Decision = "granted"
+	ExemptionDenied  Decision = "denied"
 )
 
 // Exemption is a user's request not to be removed, and its decision.
@@ -166,7 +166,7 @@ type Exemption struct {
 	Reason      string    `json:"reason"`
 	Until       time.Time `json:"until,omitzero"`
 	RequestedAt time.Time `json:"requested_at"`
-	Decision    string    `json:"decision"` // "pending", "granted", "denied"
+	Decision    Decision  `json:"decision"` // ExemptionPending, ExemptionGranted, ExemptionDenied
 	DecidedBy   string    `json:"decided_by,omitempty"`
 	// ApprovedBy are the distinct approvers (PHIDs) who approved it; it is
 	// granted once as many approve as the user's riskiest group needs.
@@ -329,7 +329,7 @@ const (
 // that is also the marker written into Phabricator.
 type Op struct {
 	Key       string    `json:"key"`
-	Kind      string    `json:"kind"`
+	Kind      OpKind    `json:"kind"`
 	State     OpState   `json:"state"`
 	CreatedAt time.Time `json:"created_at"`
 	DoneAt    time.Time `json:"done_at,omitzero"`
@@ -359,7 +359,7 @@ type Entry struct {
 	// Append; entries before the chain existed have none.
 	At       time.Time `json:"at"`
 	Recorded time.Time `json:"recorded,omitzero"`
-	Kind     string    `json:"kind"`
+	Kind     EntryKind `json:"kind"`
 	// Actor is who acted: the bot's username, a Phabricator user, or for
 	// a CLI command the OS operator. ActorKind says which (ActorBot,
 	// ActorUser, ActorCLI); Verified says how the actor was verified.

@@ -353,7 +353,7 @@ func (l *lab) journalKinds(campaign string) []string {
 	}
 	var kinds []string
 	for _, e := range j {
-		kinds = append(kinds, e.Kind)
+		kinds = append(kinds, string(e.Kind))
 	}
 	return kinds
 }

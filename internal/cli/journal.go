@@ -46,7 +46,7 @@ CLOCK is the campaign clock when it differs (a tick run with --now).`,
 				cw := csv.NewWriter(a.stdout)
 				cw.Write([]string{"seq", "recorded", "campaign_clock", "kind", "actor", "actor_kind", "verified", "operator", "task", "users", "groups", "approvers", "outcome", "detail", "hash"})
 				for _, en := range entries {
-					cw.Write([]string{strconv.FormatUint(en.Seq, 10), stamp(en.Recorded), stamp(en.At), en.Kind, en.Actor, en.ActorKind, en.Verified, en.Operator,
+					cw.Write([]string{strconv.FormatUint(en.Seq, 10), stamp(en.Recorded), stamp(en.At), string(en.Kind), en.Actor, en.ActorKind, en.Verified, en.Operator,
 						en.Task, strings.Join(en.Users, ";"), strings.Join(en.Groups, ";"), strings.Join(en.Approvers, ";"), en.Outcome, en.Detail, en.Hash})
 				}
 				cw.Flush()
@@ -68,7 +68,7 @@ CLOCK is the campaign clock when it differs (a tick run with --now).`,
 				// Every text field may hold what others wrote (usernames,
 				// comment excerpts): one line each, with terminal
 				// controls escaped.
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", en.Seq, when.Format("2006-01-02 15:04"), clock, escapeText(en.Kind), escapeText(actor), escapeText(en.Task),
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", en.Seq, when.Format("2006-01-02 15:04"), clock, escapeText(string(en.Kind)), escapeText(actor), escapeText(en.Task),
 					escapeText(strings.Join(en.Users, ",")), escapeText(strings.Join(en.Groups, ",")), escapeText(strings.Join(en.Approvers, ",")), escapeText(en.Detail))
 			}
 			return tw.Flush()

@@ -1,0 +1,151 @@
+package bot
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// OpKey is the idempotency key of one side effect: the key of its
+// state.Op and the tail of the marker line (see marker) written into
+// Phabricator with it. Tasks and comments already filed carry these
+// strings, so the format of every key is frozen: TestOpKeyGolden pins
+// each constructor's output, and every key is built and parsed here only.
+type OpKey string
+
+// Key prefixes; each names a family of keys built below.
+const (
+	taskPrefix          OpKey = "task/"
+	replyPrefix         OpKey = "reply/"
+	reminderPrefix      OpKey = "reminder/"
+	extensionPrefix     OpKey = "extension/"
+	extendPrefix        OpKey = "extend/"
+	removalPrefix       OpKey = "removal/"
+	restorePrefix       OpKey = "restore/"
+	policyRestoreFamily OpKey = "policy-restore/"
+)
+
+// hasPrefix reports whether k starts with prefix.
+func (k OpKey) hasPrefix(prefix OpKey) bool { return strings.HasPrefix(string(k), string(prefix)) }
+
+// under reports whether k is parent or one of the keys of the writes
+// made under it (parent + "/" + ...), as a restore's writes are.
+func (k OpKey) under(parent OpKey) bool {
+	return k == parent || strings.HasPrefix(string(k), string(parent)+"/")
+}
+
+// taskKey is the op key of filing batch's task.
+func taskKey(batch int) OpKey { return OpKey(fmt.Sprintf("task/batch-%d", batch)) }
+
+// replyKey is the op key of answering the task transaction xactPHID.
+func replyKey(xactPHID string) OpKey { return OpKey(fmt.Sprintf("reply/%s", xactPHID)) }
+
+// reminderKey is the op key of the reminder sent offset (e.g. "7d") before
+// the campaign deadline date ("YYYY-MM-DD") on batch's task.
+func reminderKey(date, offset string, batch int) OpKey {
+	return OpKey(fmt.Sprintf("reminder/%s/%s/batch-%d", date, offset, batch))
+}
+
+// userReminderKey is the op key of the reminder sent offset before a
+// user's own (extended) deadline date.
+func userReminderKey(date, offset, username string) OpKey {
+	return OpKey(fmt.Sprintf("reminder/%s/%s/user-%s", date, offset, username))
+}
+
+// extensionKey is the op key of moving the deadline to newDate, for the
+// whole campaign or (username set) for one user. It is not a prefix of
+// the announcements' keys (extend/...).
+func extensionKey(newDate, username string) OpKey {
+	if username == "" {
+		return OpKey("extension/" + newDate)
+	}
+	return OpKey("extension/" + newDate + "/" + username)
+}
+
+// extendKey is the op key of announcing the campaign's new deadline
+// newDate on batch's task.
+func extendKey(newDate string, batch int) OpKey {
+	return OpKey(fmt.Sprintf("extend/%s/batch-%d", newDate, batch))
+}
+
+// userExtendKey is the op key of announcing a user's new deadline newDate
+// on their task.
+func userExtendKey(newDate, username string) OpKey {
+	return OpKey(fmt.Sprintf("extend/%s/%s", newDate, username))
+}
+
+// removalStep names what a removal batch's op does; it is the third part
+// of its key (removal/<label>/<step>/...).
+type removalStep string
+
+const (
+	stepProposal removalStep = "proposal" // the announcement on a task
+	stepHeld     removalStep = "held"     // the guard-rail's note on a task
+	stepRemove   removalStep = "remove"   // the membership write on a group
+	stepNotice   removalStep = "notice"   // the notice once removed
+)
+
+// removalKey is the op key of step of removal batch label (e.g. "R1") for
+// what: "batch-N" for a task, a group PHID for stepRemove.
+func removalKey(label string, step removalStep, what string) OpKey {
+	return OpKey(fmt.Sprintf("removal/%s/%s/%s", label, step, what))
+}
+
+// proposalKey is the op key of announcing removal batch label on batch's task.
+func proposalKey(label string, batch int) OpKey {
+	return removalKey(label, stepProposal, "batch-"+strconv.Itoa(batch))
+}
+
+// heldKey is the op key of telling batch's task that the guard-rail holds
+// removal batch label.
+func heldKey(label string, batch int) OpKey {
+	return removalKey(label, stepHeld, "batch-"+strconv.Itoa(batch))
+}
+
+// removeKey is the op key of removing removal batch label's users from group.
+func removeKey(label, group string) OpKey { return removalKey(label, stepRemove, group) }
+
+// noticeKey is the op key of telling batch's task that removal batch
+// label's memberships were removed.
+func noticeKey(label string, batch int) OpKey {
+	return removalKey(label, stepNotice, "batch-"+strconv.Itoa(batch))
+}
+
+// parseRemovalKey returns the label and step of a removal batch's op key;
+// ok is false for any other key.
+func parseRemovalKey(k OpKey) (label string, step removalStep, ok bool) {
+	rest, ok := strings.CutPrefix(string(k), string(removalPrefix))
+	if !ok {
+		return "", "", false
+	}
+	label, rest, ok1 := strings.Cut(rest, "/")
+	s, _, ok2 := strings.Cut(rest, "/")
+	if !ok1 || !ok2 {
+		return "", "", false
+	}
+	return label, removalStep(s), true
+}
+
+// restoreKey is the op key of a user's seq-th restore; the ops of its
+// membership writes and its comment are keyed under it.
+func restoreKey(username string, seq int) OpKey {
+	return OpKey(fmt.Sprintf("restore/%s/%d", username, seq))
+}
+
+// restoreMemberKey is the op key of re-adding the user of restore to group.
+func restoreMemberKey(restore OpKey, group string) OpKey { return restore + "/" + OpKey(group) }
+
+// restoreCommentKey is the op key of the comment that ends restore.
+func restoreCommentKey(restore OpKey) OpKey { return restore + "/comment" }
+
+// policyRestoreKey is the op key of putting back batch's task policies
+// after the change made by transaction xactID: the same change is undone
+// once, a later change gets its own key.
+func policyRestoreKey(batch, xactID int) OpKey {
+	return policyRestorePrefix(batch) + OpKey(strconv.Itoa(xactID))
+}
+
+// policyRestorePrefix starts the op key of every restore on batch's task.
+func policyRestorePrefix(batch int) OpKey {
+	return policyRestoreFamily + OpKey("batch-"+strconv.Itoa(batch)+"/")
+}

@@ -1,0 +1,159 @@
+package bot
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/auditbot/auditbot/state"
+	"github.com/auditbot/auditbot/templates"
+)
+
+// TestOpKeyGolden pins the byte format of every op key. Tasks and comments
+// already in Phabricator carry these keys in their marker lines, and state
+// files hold them as op keys: a changed format makes the bot miss its own
+// earlier writes and write them twice. Never update a want here; add a new
+// key instead.
+func TestOpKeyGolden(t *testing.T) {
+	restore := restoreKey("alice", 2)
+	tests := []struct {
+		name string
+		got  OpKey
+		want string
+	}{
+		{"taskKey", taskKey(2), "task/batch-2"},
+		{"replyKey", replyKey("PHID-XACT-TASK-abc"), "reply/PHID-XACT-TASK-abc"},
+		{"reminderKey", reminderKey("2027-02-28", "7d", 1), "reminder/2027-02-28/7d/batch-1"},
+		{"userReminderKey", userReminderKey("2027-03-15", "1d", "bob"), "reminder/2027-03-15/1d/user-bob"},
+		{"extensionKey campaign", extensionKey("2027-03-31", ""), "extension/2027-03-31"},
+		{"extensionKey user", extensionKey("2027-03-31", "bob"), "extension/2027-03-31/bob"},
+		{"extendKey", extendKey("2027-03-31", 3), "extend/2027-03-31/batch-3"},
+		{"userExtendKey", userExtendKey("2027-03-31", "bob"), "extend/2027-03-31/bob"},
+		{"proposalKey", proposalKey("R1", 2), "removal/R1/proposal/batch-2"},
+		{"heldKey", heldKey("R1", 2), "removal/R1/held/batch-2"},
+		{"removeKey", removeKey("R1", "PHID-PROJ-abc"), "removal/R1/remove/PHID-PROJ-abc"},
+		{"noticeKey", noticeKey("R12", 3), "removal/R12/notice/batch-3"},
+		{"restoreKey", restore, "restore/alice/2"},
+		{"restoreMemberKey", restoreMemberKey(restore, "PHID-PROJ-abc"), "restore/alice/2/PHID-PROJ-abc"},
+		{"restoreCommentKey", restoreCommentKey(restore), "restore/alice/2/comment"},
+		{"policyRestoreKey", policyRestoreKey(1, 42), "policy-restore/batch-1/42"},
+		{"policyRestorePrefix", policyRestorePrefix(1), "policy-restore/batch-1/"},
+		{"marker", OpKey(marker("mfa-2027", taskKey(1))), "auditbot-marker: mfa-2027/task/batch-1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if string(tt.got) != tt.want {
+				t.Errorf("%s = %q, want %q", tt.name, tt.got, tt.want)
+			}
+		})
+	}
+}
+
+// TestOpKeyPrefixes pins the prefixes the chores match keys by: each must
+// match its own family's keys and no other family's.
+func TestOpKeyPrefixes(t *testing.T) {
+	keys := map[OpKey]OpKey{
+		taskPrefix:          taskKey(1),
+		replyPrefix:         replyKey("PHID-XACT-TASK-abc"),
+		reminderPrefix:      userReminderKey("2027-03-15", "1d", "bob"),
+		extensionPrefix:     extensionKey("2027-03-31", "bob"),
+		extendPrefix:        extendKey("2027-03-31", 3),
+		removalPrefix:       removeKey("R1", "PHID-PROJ-abc"),
+		restorePrefix:       restoreCommentKey(restoreKey("alice", 1)),
+		policyRestoreFamily: policyRestoreKey(1, 42),
+	}
+	for prefix := range keys {
+		for other, key := range keys {
+			if got, want := key.hasPrefix(prefix), other == prefix; got != want {
+				t.Errorf("%q.hasPrefix(%q) = %v, want %v", key, prefix, got, want)
+			}
+		}
+	}
+	if !policyRestoreKey(1, 42).hasPrefix(policyRestorePrefix(1)) || policyRestoreKey(10, 42).hasPrefix(policyRestorePrefix(1)) {
+		t.Errorf("policyRestorePrefix(1) must match batch 1's keys only")
+	}
+}
+
+func TestParseRemovalKey(t *testing.T) {
+	tests := []struct {
+		key   OpKey
+		label string
+		step  removalStep
+		ok    bool
+	}{
+		{proposalKey("R1", 2), "R1", stepProposal, true},
+		{heldKey("R3", 1), "R3", stepHeld, true},
+		{removeKey("R12", "PHID-PROJ-abc"), "R12", stepRemove, true},
+		{noticeKey("R2", 4), "R2", stepNotice, true},
+		{"removal/R1/proposal", "", "", false},
+		{"removal/R1", "", "", false},
+		{taskKey(1), "", "", false},
+		{restoreKey("removal", 1), "", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.key), func(t *testing.T) {
+			label, step, ok := parseRemovalKey(tt.key)
+			if label != tt.label || step != tt.step || ok != tt.ok {
+				t.Errorf("parseRemovalKey(%q) = %q, %q, %v; want %q, %q, %v", tt.key, label, step, ok, tt.label, tt.step, tt.ok)
+			}
+		})
+	}
+}
+
+// TestMarkerRoundTrip checks that every key parses back from its marker
+// line, as the bot reads its own comments, and from no other campaign's.
+func TestMarkerRoundTrip(t *testing.T) {
+	for _, key := range []OpKey{taskKey(1), replyKey("PHID-XACT-TASK-abc"), reminderKey("2027-02-28", "7d", 1),
+		proposalKey("R1", 2), removeKey("R1", "PHID-PROJ-x"), restoreCommentKey(restoreKey("alice", 1)), policyRestoreKey(2, 7)} {
+		t.Run(string(key), func(t *testing.T) {
+			text := withMarker("Some text.\n", "mfa", key)
+			if !hasMarker(text, "mfa", key) {
+				t.Errorf("hasMarker(withMarker(%q)) = false", key)
+			}
+			var got []OpKey
+			for line := range strings.Lines(text) {
+				if k, ok := parseMarker(line, "mfa"); ok {
+					got = append(got, k)
+				}
+				if k, ok := parseMarker(line, "mf"); ok {
+					t.Errorf("parseMarker(%q, other campaign) = %q", line, k)
+				}
+			}
+			if len(got) != 1 || got[0] != key {
+				t.Errorf("parsed %q from the marker, want [%q]", got, key)
+			}
+		})
+	}
+}
+
+func TestRestoreKeyUnder(t *testing.T) {
+	r1, r11 := restoreKey("alice", 1), restoreKey("alice", 11)
+	tests := []struct {
+		key  OpKey
+		want bool
+	}{
+		{r1, true},
+		{restoreMemberKey(r1, "PHID-PROJ-x"), true},
+		{restoreCommentKey(r1), true},
+		{r11, false},
+		{restoreCommentKey(r11), false},
+		{restoreCommentKey(restoreKey("alice2", 1)), false},
+	}
+	for _, tt := range tests {
+		if got := tt.key.under(r1); got != tt.want {
+			t.Errorf("%q.under(%q) = %v, want %v", tt.key, r1, got, tt.want)
+		}
+	}
+}
+
+// TestDecisionText pins how a stored decision is worded in the
+// exemption-decision text.
+func TestDecisionText(t *testing.T) {
+	for d, want := range map[state.Decision]string{
+		state.ExemptionGranted: templates.DecisionGranted,
+		state.ExemptionDenied:  templates.DecisionDenied,
+	} {
+		if got := decisionText(d); got != want {
+			t.Errorf("decisionText(%q) = %q, want %q", d, got, want)
+		}
+	}
+}

@@ -1,0 +1,95 @@
+package state
+
+// EntryKind names what a journal entry records. Kinds are stored in the
+// state file and read back by status, the journal command and tests, so
+// their strings never change once released (TestEntryKindStrings pins
+// them). A journal kind is not a template name, even where the words are
+// the same: the bot/templates packages name texts, these name events.
+type EntryKind string
+
+// Journal kinds, grouped by the chore that writes them.
+const (
+	// Launch and tasks.
+	EntryLaunch         EntryKind = "launch"
+	EntryTaskCreated    EntryKind = "task-created" // also OpTaskCreated's outcome
+	EntryPolicyMismatch EntryKind = "policy-mismatch"
+	EntryPolicyRestored EntryKind = "policy-restored" // also OpPolicyRestored's outcome
+	EntryDrift          EntryKind = "drift"
+
+	// Reminders and deadlines.
+	EntryReminder           EntryKind = "reminder"
+	EntryDeadlineExtended   EntryKind = "deadline-extended"
+	EntryExtensionAnnounced EntryKind = "extension-announced"
+
+	// Replies on the tasks.
+	EntryIgnored            EntryKind = "ignored"
+	EntryUnsubscribed       EntryKind = "unsubscribed"
+	EntryClaimRejected      EntryKind = "claim-rejected"
+	EntryClaimVerified      EntryKind = "claim-verified"
+	EntryRestoreRequested   EntryKind = "restore-requested"
+	EntryVoluntary          EntryKind = "voluntary"
+	EntryNeedsHuman         EntryKind = "needs-human"
+	EntryExemptionRequested EntryKind = "exemption-requested"
+	EntryExemptionDecision  EntryKind = "exemption-decision"
+	EntryApprovalRecorded   EntryKind = "approval-recorded"
+	EntryCommandRefused     EntryKind = "command-refused"
+	EntryRestoreCommand     EntryKind = "restore-command"
+	// EntryApprovalWithdrawn: an approval's comment no longer says the
+	// same approve command (edited or deleted after the bot read it).
+	// EntryVoluntaryWithdrawn: a "remove me" was edited into something else.
+	EntryApprovalWithdrawn  EntryKind = "approval-withdrawn"
+	EntryVoluntaryWithdrawn EntryKind = "voluntary-withdrawn"
+
+	// Approvals given on the command line.
+	EntryApprovalRefused EntryKind = "approval-refused"
+	EntryRemovalApproval EntryKind = "removal-approval"
+	EntryApprovalLapsed  EntryKind = "approval-lapsed"
+
+	// Removals.
+	EntryRemovalProposed  EntryKind = "removal-proposed"
+	EntryRemovalAnnounced EntryKind = "removal-announced"
+	EntryMembersRemoved   EntryKind = "members-removed" // also OpMembersRemoved's outcome
+	EntryRemovalHeld      EntryKind = "removal-held"
+	EntryRemovalReleased  EntryKind = "removal-released"
+	EntryRemovalNotice    EntryKind = "removal-notice"
+	EntryRemovalDone      EntryKind = "removal-done"
+
+	// Restores.
+	EntryMemberRestored EntryKind = "member-restored" // also OpMemberRestored's outcome
+	EntryRestored       EntryKind = "restored"
+
+	// Ops settled without their chore.
+	// EntryComment journals a stale comment op found posted (its own
+	// kind, OpComment, stands in for the chore's kind it no longer knows).
+	EntryComment EntryKind = "comment"
+	// EntryWriteDropped journals a pending write found not to have landed
+	// and no longer wanted (a reminder a later one superseded).
+	EntryWriteDropped EntryKind = "write-dropped"
+)
+
+// OpKind names what kind of side effect an op records. Like EntryKind it is
+// stored and never renamed (TestOpKindStrings).
+type OpKind string
+
+// Op kinds.
+const (
+	OpTaskCreated    OpKind = "task-created"
+	OpComment        OpKind = "comment"
+	OpMembersRemoved OpKind = "members-removed"
+	OpMemberRestored OpKind = "member-restored"
+	OpPolicyRestored OpKind = "policy-restored"
+	// OpDeadlineExtended is the intent of an extend: the deadline moved in
+	// the transaction that recorded it, its announcements follow.
+	OpDeadlineExtended OpKind = "deadline-extended"
+	// OpRestore is the intent of a restore, recorded once its checks
+	// passed and before any membership is written.
+	OpRestore OpKind = "restore"
+)
+
+// Entry is the journal kind an op's outcome is recorded under when the
+// effect gives none of its own: the op kind's own name.
+func (k OpKind) Entry() EntryKind { return EntryKind(k) }
+
+// Decision is where an exemption request stands. It is stored in the state
+// file (TestDecisionStrings pins the words).
+type Decision string
