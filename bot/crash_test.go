@@ -92,7 +92,7 @@ func TestCrashDuringReply(t *testing.T) {
 	}
 	h.tick()
 	h.tick()
-	if got := len(h.botCommentsWith(id, "reply/")); got != 1 {
+	if got := len(h.botCommentsWith(id, "replies/")); got != 1 {
 		t.Errorf("%s has %d answers, want exactly 1", task, got)
 	}
 }

@@ -466,6 +466,16 @@ func (h *harness) botCommentsWith(id int, prefix string) []phabtest.CommentSnaps
 	return out
 }
 
+// answers are the bot's answers to replies on task id, in order: the
+// sections of its combined answering comments.
+func (h *harness) answers(id int) []string {
+	var out []string
+	for _, c := range h.botCommentsWith(id, "replies/") {
+		out = append(out, strings.Split(c.Text, "\n\n---\n\n")...)
+	}
+	return out
+}
+
 // allBotComments counts the comments the bot wrote (they carry its
 // marker) on every task.
 func (h *harness) allBotComments() int {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/auditbot/auditbot/state"
@@ -155,6 +156,15 @@ const (
 	argForce   = "force"   // "true" for a forced restore
 	argCommand = "command" // the PHID of the transaction whose command started it
 	argBy      = "by"      // the approver whose !restore started it
+	// argText is the full text of a combined answer (repliesKey), without
+	// its marker: what is posted, and posted again if it did not land.
+	argText = "text"
+	// argXacts lists the IDs of the transactions a combined answer covers,
+	// comma-separated, in order.
+	argXacts = "xacts"
+	// argSubscribe is a PHID the comment subscribes in the same edit: the
+	// approvers' project, when the answer asks them for a decision.
+	argSubscribe = "subscribe"
 )
 
 // Op kinds and journal kinds added with the ops that record their args.
@@ -181,6 +191,34 @@ func extensionKey(newDate, username string) string {
 	}
 	return "extension/" + newDate + "/" + username
 }
+
+// repliesKey is the op key of the one comment that answers the replies
+// read on batch's task in one tick, the first of them being transaction
+// first (the op's args list them all). Each transaction is covered once,
+// since the cursor moves past it as its answer is recorded, so the key is
+// unique.
+func repliesKey(batch, first int) string { return fmt.Sprintf("replies/batch-%d/%d", batch, first) }
+
+// parseRepliesKey is the inverse of repliesKey.
+func parseRepliesKey(key string) (batch, first int, ok bool) {
+	rest, ok := strings.CutPrefix(key, "replies/batch-")
+	if !ok {
+		return 0, 0, false
+	}
+	b, f, ok := strings.Cut(rest, "/")
+	if !ok {
+		return 0, 0, false
+	}
+	var err1, err2 error
+	batch, err1 = strconv.Atoi(b)
+	first, err2 = strconv.Atoi(f)
+	return batch, first, err1 == nil && err2 == nil
+}
+
+// legacyReplyKey is the op key under which auditbot up to issue 9
+// answered each reply with its own comment. A pending one is finished
+// that way (handleLegacyReply).
+func legacyReplyKey(xactPHID string) string { return "reply/" + xactPHID }
 
 // restoreKey is the op key of a user's seq-th restore; the ops of its
 // membership writes and its comment are keyed under it.
@@ -271,7 +309,7 @@ func pendingOpOwner(op state.Op, snap *state.Snapshot) (chore, human string) {
 	switch {
 	case strings.HasPrefix(key, "task/"):
 		return "tasks", ""
-	case strings.HasPrefix(key, "reply/"):
+	case strings.HasPrefix(key, "reply/"), strings.HasPrefix(key, "replies/"):
 		// The task's cursor stays before the transaction until its
 		// answer is recorded.
 		return "replies", ""

@@ -136,7 +136,7 @@ func (w *world) collect() (outcome, []string) {
 			if exact[key] > 1 {
 				violation("T%d: duplicate comment %s", tk.ID, key)
 			}
-			if strings.HasPrefix(key, "reply/") {
+			if strings.HasPrefix(key, "reply/") || strings.HasPrefix(key, "replies/") {
 				// A second answer on the same task is a duplicate comment
 				// already; this catches one on another task.
 				if other, dup := replies[key]; dup && other != tk.ID {
