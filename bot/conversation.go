@@ -200,11 +200,10 @@ func (b *Bot) handleLegacyReply(ctx context.Context, r *run, bt state.Batch, t c
 // announcementSeen records, for one of the bot's own comments that
 // announces a removal batch, where it stands in this task's stream.
 func announcementSeen(campaign string, batch int, t conduit.Transaction) outcome {
-	prefix := marker(campaign, "removal/")
 	for line := range strings.Lines(commentText(t)) {
-		line = strings.TrimSpace(line)
-		rest, ok := strings.CutPrefix(line, prefix)
-		if !ok {
+		key, ok := MarkerKey(line, campaign)
+		rest, isRemoval := strings.CutPrefix(key, "removal/")
+		if !ok || !isRemoval {
 			continue
 		}
 		label, kind, _ := strings.Cut(rest, "/")

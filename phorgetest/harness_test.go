@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/auditbot/auditbot/bot"
 	"io"
 	"net"
 	"net/http"
@@ -445,13 +446,13 @@ func (e labSettings) comments(t *testing.T, tokenVar, task string) []comment {
 }
 
 // countMarked counts comments on task carrying a marker line that starts
-// with "auditbot-marker: CAMPAIGN/" + keyPrefix.
+// of CAMPAIGN whose key starts with keyPrefix (bot.MarkerKey).
 func (e labSettings) countMarked(t *testing.T, task, campaign, keyPrefix string) int {
 	t.Helper()
 	n := 0
 	for _, c := range e.comments(t, "AUDITBOT_TOKEN", task) {
 		for _, line := range strings.Split(c.Text, "\n") {
-			if strings.HasPrefix(strings.TrimSpace(line), "auditbot-marker: "+campaign+"/"+keyPrefix) {
+			if key, ok := bot.MarkerKey(line, campaign); ok && strings.HasPrefix(key, keyPrefix) {
 				n++
 			}
 		}

@@ -5,6 +5,7 @@ package phorgetest
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/auditbot/auditbot/bot"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -69,7 +70,8 @@ func (e labSettings) campaignTasks(t *testing.T, campaign string) map[int]labTas
 	for _, tk := range e.botTasks(t, "AUDITBOT_TOKEN") {
 		for _, line := range strings.Split(tk.Description, "\n") {
 			var n int
-			if _, err := fmt.Sscanf(strings.TrimSpace(line), "auditbot-marker: "+campaign+"/task/batch-%d", &n); err == nil {
+			key, ok := bot.MarkerKey(line, campaign)
+			if _, err := fmt.Sscanf(key, "task/batch-%d", &n); ok && err == nil {
 				if _, dup := out[n]; dup {
 					t.Errorf("two tasks carry the marker of %s batch %d", campaign, n)
 				}
@@ -472,7 +474,7 @@ approvers: acl*phabricator-admins
 	forge := map[string]any{
 		"objectIdentifier": first.PHID,
 		"transactions": []map[string]any{{"type": "description",
-			"value": first.Description + "\n\nauditbot-marker: " + name + "/task/batch-2"}},
+			"value": first.Description + "\n\n" + bot.Marker(name, "task/batch-2")}},
 	}
 	if err := env.call(t.Context(), tok, "maniphest.edit", forge, nil); err != nil {
 		// The task's edit policy (administrators) keeps subscribers out.
