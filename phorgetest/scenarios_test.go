@@ -3,7 +3,6 @@
 package phorgetest
 
 import (
-	"encoding/json"
 	"fmt"
 	"github.com/auditbot/auditbot/bot"
 	"io"
@@ -138,7 +137,7 @@ approvers: acl*phabricator-admins
 				OK      bool   `json:"ok"`
 			} `json:"rows"`
 		}
-		if err := json.Unmarshal([]byte(r.stdout), &report); err != nil {
+		if err := unwrapJSON(r.stdout, &report); err != nil {
 			t.Fatalf("check --json: %v\n%s", err, r.stdout)
 		}
 		var failed []string
