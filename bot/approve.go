@@ -315,10 +315,10 @@ func (b *Bot) approvalsStillValid(ctx context.Context, r *run, rm state.Removal)
 		return false, err
 	}
 	if len(lapsed) > 0 {
-		r.event("%s not carried out: approval by %s lapsed (no longer an enabled approver); waiting for approval again", rm.Label(), approverNames(lapsed))
+		r.eventOf(ev{kind: "approval-lapsed"}, "%s not carried out: approval by %s lapsed (no longer an enabled approver); waiting for approval again", rm.Label(), approverNames(lapsed))
 	}
 	if len(withdrawn) > 0 {
-		r.event("%s not carried out: approval by %s withdrawn (the comment was edited); waiting for approval again", rm.Label(), approverNames(withdrawn))
+		r.eventOf(ev{kind: "approval-withdrawn"}, "%s not carried out: approval by %s withdrawn (the comment was edited); waiting for approval again", rm.Label(), approverNames(withdrawn))
 	}
 	return false, nil
 }

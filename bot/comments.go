@@ -11,6 +11,14 @@ import (
 // comment posts text on a batch's task exactly once for key. record, if
 // set, updates the state in the same transaction that marks it posted.
 func (b *Bot) comment(ctx context.Context, r *run, bt state.Batch, key OpKey, text string, entry state.Entry, record func(*state.CampaignTx) error) (bool, error) {
+	return b.commentWith(ctx, r, bt, key, text, entry, record)
+}
+
+// commentWith is comment with more edits in the same maniphest.edit, such
+// as subscribing the approvers' project when the comment asks them for a
+// decision. Only the comment's marker is looked for after a crash: the
+// edit is one transaction group, so the rest landed with it.
+func (b *Bot) commentWith(ctx context.Context, r *run, bt state.Batch, key OpKey, text string, entry state.Entry, record func(*state.CampaignTx) error, extra ...conduit.Edit) (bool, error) {
 	if bt.TaskPHID == "" {
 		return false, fmt.Errorf("batch %d has no task yet", bt.Index)
 	}
@@ -26,7 +34,7 @@ func (b *Bot) comment(ctx context.Context, r *run, bt state.Batch, key OpKey, te
 			return b.findComment(ctx, &r.rec, bt.TaskPHID, key)
 		},
 		do: func(ctx context.Context) (string, error) {
-			res, err := b.phab.EditTask(ctx, bt.TaskPHID, conduit.CommentEdit(body))
+			res, err := b.phab.EditTask(ctx, bt.TaskPHID, append([]conduit.Edit{conduit.CommentEdit(body)}, extra...)...)
 			if err != nil {
 				return "", err
 			}

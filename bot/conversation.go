@@ -15,35 +15,62 @@ import (
 )
 
 // choreReplies reads each task's new transactions from the stored cursor
-// and answers them. The cursor moves past a transaction only in the same
-// bbolt transaction that records its outcome (and the answer, if any, is
-// an exactly-once comment keyed by the transaction), so a crash loses no
-// reply and repeats no answer.
+// and answers them, all the answers of one task in one comment (answers.go).
+// The cursor moves past a transaction only in the same bbolt transaction
+// that records its outcome and adds its answer to that comment's recorded
+// text, so a crash loses no reply and repeats no answer.
 func (b *Bot) choreReplies(ctx context.Context, r *run) error {
 	snap, err := b.store.Snapshot(r.c.Name)
 	if err != nil {
 		return err
 	}
+	pending := pendingAnswers(snap.Ops)
 	var errs []error
 	for _, bt := range snap.Batches {
 		if bt.TaskPHID == "" {
 			continue
 		}
-		txs, err := b.phab.TaskTransactions(ctx, bt.TaskPHID, bt.TxCursor)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: read transactions: %w", bt.Monogram(), err))
-			continue
-		}
-		for _, t := range txs {
-			if err := b.handleTransaction(ctx, r, bt, t); err != nil {
-				// Stop this task here: the cursor stays before t, so
-				// the next tick retries it.
-				errs = append(errs, fmt.Errorf("%s: transaction %d: %w", bt.Monogram(), t.ID, err))
-				break
-			}
+		if err := b.answerTask(ctx, r, bt, pending[bt.Index]); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", bt.Monogram(), err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// answerTask handles one task's new transactions. A combined answer an
+// earlier run recorded and did not confirm goes out first, exactly as
+// recorded: its replies were decided then and are never decided again.
+func (b *Bot) answerTask(ctx context.Context, r *run, bt state.Batch, earlier []state.Op) error {
+	for _, op := range earlier {
+		if err := b.postAnswer(ctx, r, bt, op); err != nil {
+			// Its replies are behind the cursor already; the newer ones
+			// wait so that the answers stay in order.
+			return err
+		}
+	}
+	txs, err := b.phab.TaskTransactions(ctx, bt.TaskPHID, bt.TxCursor)
+	if err != nil {
+		return fmt.Errorf("read transactions: %w", err)
+	}
+	var key OpKey // the answer this tick's replies go into, once one has one
+	var herr error
+	for _, t := range txs {
+		if err := b.handleTransaction(ctx, r, bt, t, &key); err != nil {
+			// Stop this task here: the cursor stays before t, so the
+			// next tick retries it.
+			herr = fmt.Errorf("transaction %d: %w", t.ID, err)
+			break
+		}
+	}
+	if key == "" {
+		return herr
+	}
+	// What was decided before a failure is answered now all the same.
+	op, err := b.opByKey(r.rec.Name, key)
+	if err != nil {
+		return errors.Join(herr, err)
+	}
+	return errors.Join(herr, b.postAnswer(ctx, r, bt, op))
 }
 
 // advance moves a batch's cursor to txID inside tx.
@@ -73,27 +100,96 @@ type outcome struct {
 	// approvers are everyone whose approval the decision rests on.
 	actor, verified string
 	approvers       []string
+	// asksApprovers reports whether the answer asks the approvers for a
+	// decision: the comment then subscribes their project.
+	asksApprovers bool
 }
 
-func (b *Bot) handleTransaction(ctx context.Context, r *run, bt state.Batch, t conduit.Transaction) error {
-	var o outcome
-	var err error
+// handleTransaction decides what one transaction means and records it:
+// its outcome's state change, its journal entry and its answer, added to
+// the task's combined answer *key (created here at the first answer), in
+// the bbolt transaction that moves the cursor past it.
+func (b *Bot) handleTransaction(ctx context.Context, r *run, bt state.Batch, t conduit.Transaction, key *OpKey) error {
+	if legacy, err := b.opByKey(r.c.Name, replyKey(t.PHID)); err == nil && legacy.State == state.OpPending {
+		// Answered one by one by an older auditbot that stopped before
+		// recording it: finish it that way, so it is not answered twice.
+		return b.handleLegacyReply(ctx, r, bt, t)
+	} else if err != nil && !errors.Is(err, state.ErrNotFound) {
+		return err
+	}
+	o, err := b.decide(ctx, r, bt, t)
+	if err != nil {
+		return err
+	}
+	k := *key
+	if k == "" {
+		k = repliesKey(bt.Index, t.ID)
+	}
+	now := b.now().UTC()
+	err = b.store.Update(r.c.Name, func(tx *state.CampaignTx) error {
+		if o.kind != "" {
+			e := state.Entry{At: now, Kind: o.kind, Task: bt.Monogram(), User: o.user, Detail: o.detail,
+				Actor: o.actor, Verified: o.verified, Approvers: o.approvers}
+			if e.Actor == "" && o.answer != "" {
+				e.Actor = r.rec.BotUsername
+			}
+			if err := tx.Append(e); err != nil {
+				return err
+			}
+		}
+		if o.change != nil {
+			if err := o.change(tx); err != nil {
+				return err
+			}
+		}
+		if o.answer != "" {
+			if err := addAnswer(tx, k, bt, t.ID, o.answer, o.asksApprovers, r.rec.ApproversPHID, now); err != nil {
+				return err
+			}
+		}
+		return advance(tx, bt.Index, t.ID)
+	})
+	if err != nil {
+		return err
+	}
+	if o.kind != "" {
+		who := ""
+		if o.user != "" {
+			who = " @" + o.user
+		}
+		r.eventOf(ev{kind: string(o.kind), task: bt.Monogram(), user: o.user}, "%s:%s %s (%s)", bt.Monogram(), who, o.kind, truncate(o.detail, 80))
+	}
+	if o.answer != "" {
+		*key = k
+	}
+	return nil
+}
+
+// decide is the outcome of one transaction.
+func (b *Bot) decide(ctx context.Context, r *run, bt state.Batch, t conduit.Transaction) (outcome, error) {
 	switch {
 	case t.AuthorPHID == r.rec.BotPHID:
 		// Never answer ourselves; but note where our removal
 		// announcements stand in the stream.
-		o = announcementSeen(r.rec.Name, bt.Index, t)
+		return announcementSeen(r.rec.Name, bt.Index, t), nil
 	case t.Type == "subscribers":
-		o = b.unsubscribeOutcome(r, bt, t)
+		return b.unsubscribeOutcome(r, bt, t), nil
 	case t.Type == "comment":
 		text := commentText(t)
 		if text == "" {
-			break
+			return outcome{}, nil
 		}
-		o, err = b.commentOutcome(ctx, r, bt, t, replies.Parse(text))
-		if err != nil {
-			return err
-		}
+		return b.commentOutcome(ctx, r, bt, t, replies.Parse(text))
+	}
+	return outcome{}, nil
+}
+
+// handleLegacyReply finishes a reply an older auditbot answered with its
+// own comment (key reply/<transaction PHID>) and had not confirmed.
+func (b *Bot) handleLegacyReply(ctx context.Context, r *run, bt state.Batch, t conduit.Transaction) error {
+	o, err := b.decide(ctx, r, bt, t)
+	if err != nil {
+		return err
 	}
 	finish := func(tx *state.CampaignTx) error {
 		if o.change != nil {
@@ -103,23 +199,8 @@ func (b *Bot) handleTransaction(ctx context.Context, r *run, bt state.Batch, t c
 		}
 		return advance(tx, bt.Index, t.ID)
 	}
-	if o.answer == "" {
-		return b.store.Update(r.c.Name, func(tx *state.CampaignTx) error {
-			if o.kind != "" {
-				if err := tx.Append(state.Entry{At: b.now().UTC(), Kind: o.kind, Task: bt.Monogram(), User: o.user, Detail: o.detail,
-					Actor: o.actor, Verified: o.verified, Approvers: o.approvers}); err != nil {
-					return err
-				}
-			}
-			return finish(tx)
-		})
-	}
-	key := replyKey(t.PHID)
-	posted, err := b.comment(ctx, r, bt, key, o.answer, state.Entry{Kind: o.kind, User: o.user, Detail: o.detail,
+	_, err = b.comment(ctx, r, bt, replyKey(t.PHID), o.answer, state.Entry{Kind: o.kind, User: o.user, Detail: o.detail,
 		Actor: o.actor, Verified: o.verified, Approvers: o.approvers}, finish)
-	if err == nil && posted {
-		r.event("%s: answered @%s (%s)", bt.Monogram(), o.user, o.kind)
-	}
 	return err
 }
 
@@ -188,7 +269,7 @@ func (b *Bot) unsubscribeOutcome(r *run, bt state.Batch, t conduit.Transaction) 
 				return nil
 			}
 			f.Unsubscribed, f.UpdatedAt = true, b.now().UTC()
-			r.event("@%s unsubscribed from %s (flagged; still %s)", f.Username, bt.Monogram(), f.Status)
+			r.eventOf(ev{kind: "unsubscribed", task: bt.Monogram(), user: f.Username}, "@%s unsubscribed from %s (flagged; still %s)", f.Username, bt.Monogram(), f.Status)
 			if err := tx.PutFinding(f); err != nil {
 				return err
 			}
@@ -243,7 +324,7 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		case kind == replies.KindRestoreRequest:
 			text, err := b.render("restore-requested", data)
 			return outcome{kind: state.EntryRestoreRequested, user: f.Username, detail: "verified compliant; waiting for an approver's !restore",
-				change: updateFinding(f.UserPHID, func(f *state.Finding) { f.RestoreRequested, f.UpdatedAt = true, now }), answer: text}, err
+				change: updateFinding(f.UserPHID, func(f *state.Finding) { f.RestoreRequested, f.UpdatedAt = true, now }), answer: text, asksApprovers: true}, err
 		default:
 			text, err := b.render("compliance-thanks", data)
 			o := outcome{kind: state.EntryClaimVerified, user: f.Username, detail: "verified compliant", answer: text}
@@ -281,7 +362,7 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 			data.Until = rep.Until.Format("2006-01-02")
 		}
 		text, err := b.render("exemption-requested", data)
-		return outcome{kind: state.EntryExemptionRequested, user: f.Username, detail: rep.Reason, answer: text,
+		return outcome{kind: state.EntryExemptionRequested, user: f.Username, detail: rep.Reason, answer: text, asksApprovers: true,
 			change: updateFinding(f.UserPHID, func(f *state.Finding) {
 				// A granted exemption stays on record and in force until
 				// this request is decided; denying it leaves the grant.
@@ -410,7 +491,7 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 			if cur.FullyApproved() {
 				cur.Status = state.RemovalApproved
 			}
-			r.event("%s approved by @%s on %s for its memberships there (%d of %d)", cur.Label(), approver.Username, via, cur.ApprovalsFor(bt.Index), cur.RequiredApprovals)
+			r.eventOf(ev{kind: "approval-recorded", task: via, user: approver.Username}, "%s approved by @%s on %s for its memberships there (%d of %d)", cur.Label(), approver.Username, via, cur.ApprovalsFor(bt.Index), cur.RequiredApprovals)
 			return tx.PutRemoval(&cur)
 		})
 	}

@@ -92,7 +92,7 @@ func TestCrashDuringReply(t *testing.T) {
 	}
 	h.tick()
 	h.tick()
-	if got := len(h.botCommentsWith(id, "reply/")); got != 1 {
+	if got := len(h.botCommentsWith(id, "replies/")); got != 1 {
 		t.Errorf("%s has %d answers, want exactly 1", task, got)
 	}
 }
@@ -223,7 +223,7 @@ func TestMarkerFindsOnlyOwnWrites(t *testing.T) {
 	// A task by someone else carrying the bot's marker text must not be
 	// taken for the bot's own: reconciliation looks at the bot's tasks.
 	h := newHarness(t, fixture{})
-	if _, err := h.as("dave").CreateTask(h.ctx, conduitSpec("auditbot-marker: "+campaignName+"/task/batch-1")); err != nil {
+	if _, err := h.as("dave").CreateTask(h.ctx, conduitSpec(bot.Marker(campaignName, "task/batch-1"))); err != nil {
 		t.Fatalf("dave files a task: %v", err)
 	}
 	h.srv.FailAfterWrite("maniphest.edit", 1)
@@ -245,7 +245,7 @@ func TestMarkerFindsOnlyOwnWrites(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(h.srv.Tasks()[0].Description, "auditbot-marker") {
+	if !strings.Contains(h.srv.Tasks()[0].Description, bot.Marker(campaignName, "task/batch-1")) {
 		t.Fatal("fixture: dave's task lacks the marker")
 	}
 }
@@ -293,7 +293,7 @@ type failCreate struct {
 }
 
 func (f failCreate) CreateTask(ctx context.Context, spec conduit.TaskSpec) (conduit.EditResult, error) {
-	if strings.Contains(spec.Description, f.marker) {
+	if strings.Contains(markerKeyOf(spec.Description), f.marker) {
 		return conduit.EditResult{}, errors.New("injected: create refused")
 	}
 	return f.Phabricator.CreateTask(ctx, spec)
@@ -306,7 +306,7 @@ func (f failCreate) CreateTask(ctx context.Context, spec conduit.TaskSpec) (cond
 // and still be in line for removal. Only what the bot itself wrote when it
 // created a task counts, never the current description.
 func TestForgedMarkerDoesNotHijackRecovery(t *testing.T) {
-	forged := "auditbot-marker: " + campaignName + "/task/batch-2"
+	forged := bot.Marker(campaignName, "task/batch-2")
 	for _, tt := range []struct {
 		name string
 		// forge rewrites a bot-authored task's description and returns its id.
@@ -329,7 +329,7 @@ func TestForgedMarkerDoesNotHijackRecovery(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, fixture{})
-			b := h.newBot(failCreate{Phabricator: h.client, marker: "/task/batch-2"}, h.log)
+			b := h.newBot(failCreate{Phabricator: h.client, marker: "task/batch-2"}, h.log)
 			if _, err := b.Launch(h.ctx, h.camp); err == nil {
 				t.Fatal("Launch succeeded although batch 2's create failed")
 			}

@@ -32,7 +32,7 @@ func TestCrashAfterRestoreCommand(t *testing.T) {
 			h.srv.AddComment(phabtestComment(h, task, "nomfa3", "done, please add me back"))
 			h.tick()
 			before := batchOf(t, h, "nomfa3").TxCursor
-			answers := len(h.botCommentsWith(id, "reply/"))
+			answers := len(h.botCommentsWith(id, "replies/"))
 			h.comment("carol", task, command)
 			h.tick()
 			if got := h.finding("nomfa3").Status; got != state.StatusRestored {
@@ -43,7 +43,7 @@ func TestCrashAfterRestoreCommand(t *testing.T) {
 
 			h.tick()
 			h.tick()
-			if got := h.botCommentsWith(id, "reply/"); len(got) != answers {
+			if got := h.botCommentsWith(id, "replies/"); len(got) != answers {
 				t.Errorf("the command was answered after the restore: %+v", got[answers:])
 			}
 			if notes := h.botCommentsWith(id, "restore/nomfa3/"); len(notes) != 1 || !strings.Contains(notes[0].Text, "approved by @carol") {

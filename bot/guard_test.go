@@ -290,7 +290,7 @@ func TestRemindersForExtendedUser(t *testing.T) {
 	_, id := h.taskOf("nomfa4")
 	mentions := func(prefix string) (campaign, own int) {
 		for _, c := range h.botCommentsWith(id, prefix) {
-			if strings.Contains(c.Text, "user-nomfa4") {
+			if strings.Contains(markerKeyOf(c.Text), "user-nomfa4") {
 				own++
 			} else if strings.Contains(c.Text, "@nomfa4") {
 				campaign++

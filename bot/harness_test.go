@@ -459,9 +459,32 @@ func (h *harness) botComments(id int) []phabtest.CommentSnapshot {
 func (h *harness) botCommentsWith(id int, prefix string) []phabtest.CommentSnapshot {
 	var out []phabtest.CommentSnapshot
 	for _, c := range h.botComments(id) {
-		if strings.Contains(c.Text, "auditbot-marker: "+campaignName+"/"+prefix) {
-			out = append(out, c)
+		for line := range strings.Lines(c.Text) {
+			if key, ok := bot.MarkerKey(line, campaignName); ok && strings.HasPrefix(key, prefix) {
+				out = append(out, c)
+				break
+			}
 		}
+	}
+	return out
+}
+
+// markerKeyOf is the op key in text's marker line ("" if none).
+func markerKeyOf(text string) string {
+	for line := range strings.Lines(text) {
+		if key, ok := bot.MarkerKey(line, campaignName); ok {
+			return key
+		}
+	}
+	return ""
+}
+
+// answers are the bot's answers to replies on task id, in order: the
+// sections of its combined answering comments.
+func (h *harness) answers(id int) []string {
+	var out []string
+	for _, c := range h.botCommentsWith(id, "replies/") {
+		out = append(out, strings.Split(c.Text, "\n\n---\n\n")...)
 	}
 	return out
 }

@@ -17,6 +17,7 @@ type OpKey string
 const (
 	taskPrefix          OpKey = "task/"
 	replyPrefix         OpKey = "reply/"
+	repliesPrefix       OpKey = "replies/"
 	reminderPrefix      OpKey = "reminder/"
 	extensionPrefix     OpKey = "extension/"
 	extendPrefix        OpKey = "extend/"
@@ -37,7 +38,35 @@ func (k OpKey) under(parent OpKey) bool {
 // taskKey is the op key of filing batch's task.
 func taskKey(batch int) OpKey { return OpKey(fmt.Sprintf("task/batch-%d", batch)) }
 
-// replyKey is the op key of answering the task transaction xactPHID.
+// repliesKey is the op key of the one comment that answers the replies
+// read on batch's task in one tick, the first of them being transaction
+// first (the op's args list them all). Each transaction is covered once,
+// since the cursor moves past it as its answer is recorded, so the key is
+// unique.
+func repliesKey(batch, first int) OpKey {
+	return OpKey(fmt.Sprintf("replies/batch-%d/%d", batch, first))
+}
+
+// parseRepliesKey is the inverse of repliesKey.
+func parseRepliesKey(key OpKey) (batch, first int, ok bool) {
+	rest, ok := strings.CutPrefix(string(key), "replies/batch-")
+	if !ok {
+		return 0, 0, false
+	}
+	b, f, ok := strings.Cut(rest, "/")
+	if !ok {
+		return 0, 0, false
+	}
+	var err1, err2 error
+	batch, err1 = strconv.Atoi(b)
+	first, err2 = strconv.Atoi(f)
+	return batch, first, err1 == nil && err2 == nil
+}
+
+// replyKey is the op key of answering the task transaction xactPHID: how
+// auditbot answered each reply with its own comment before answers were
+// combined (repliesKey). A pending one is still finished that way, so it
+// is not answered twice.
 func replyKey(xactPHID string) OpKey { return OpKey(fmt.Sprintf("reply/%s", xactPHID)) }
 
 // reminderKey is the op key of the reminder sent offset (e.g. "7d") before

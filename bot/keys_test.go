@@ -37,7 +37,10 @@ func TestOpKeyGolden(t *testing.T) {
 		{"restoreCommentKey", restoreCommentKey(restore), "restore/alice/2/comment"},
 		{"policyRestoreKey", policyRestoreKey(1, 42), "policy-restore/batch-1/42"},
 		{"policyRestorePrefix", policyRestorePrefix(1), "policy-restore/batch-1/"},
-		{"marker", OpKey(marker("mfa-2027", taskKey(1))), "auditbot-marker: mfa-2027/task/batch-1"},
+		{"repliesKey", repliesKey(3, 412), "replies/batch-3/412"},
+		// The marker is an invisible Remarkup anchor holding "CAMPAIGN/KEY"
+		// in hex; tasks and comments already in Phabricator carry it.
+		{"marker", OpKey(marker("mfa-2027", taskKey(1))), "{anchor #auditbot-6d66612d323032372f7461736b2f62617463682d31}"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,6 +105,13 @@ func TestParseRemovalKey(t *testing.T) {
 // TestMarkerRoundTrip checks that every key parses back from its marker
 // line, as the bot reads its own comments, and from no other campaign's.
 func TestMarkerRoundTrip(t *testing.T) {
+	// The visible marker line written before the anchor is still read.
+	if k, ok := parseMarker("auditbot-marker: mfa/task/batch-2", "mfa"); !ok || k != taskKey(2) {
+		t.Errorf("legacy marker parsed as %q, %v; want %q", k, ok, taskKey(2))
+	}
+	if b, f, ok := parseRepliesKey(repliesKey(3, 412)); !ok || b != 3 || f != 412 {
+		t.Errorf("parseRepliesKey(repliesKey(3, 412)) = %d, %d, %v", b, f, ok)
+	}
 	for _, key := range []OpKey{taskKey(1), replyKey("PHID-XACT-TASK-abc"), reminderKey("2027-02-28", "7d", 1),
 		proposalKey("R1", 2), removeKey("R1", "PHID-PROJ-x"), restoreCommentKey(restoreKey("alice", 1)), policyRestoreKey(2, 7)} {
 		t.Run(string(key), func(t *testing.T) {

@@ -98,8 +98,8 @@ func TestPlan(t *testing.T) {
 				if len(users) > h.camp.BatchSize {
 					t.Errorf("task %d has %d users, more than batch_size %d", task.Batch, len(users), h.camp.BatchSize)
 				}
-				if diff := cmp.Diff([]string{"#security-team", "#acl_phabricator-admins"}, task.Subscribers[len(users):]); diff != "" {
-					t.Errorf("task %d: subscribers after the users, the team and the approvers (-want +got):\n%s", task.Batch, diff)
+				if diff := cmp.Diff([]string{"#security-team"}, task.Subscribers[len(users):]); diff != "" {
+					t.Errorf("task %d: subscribers after the users: the team only (-want +got):\n%s", task.Batch, diff)
 				}
 				if task.ViewPolicy != conduit.PolicySubscribers || task.EditPolicy != conduit.PolicyAdmin {
 					t.Errorf("task %d policies view=%q edit=%q, want subscribers and admin", task.Batch, task.ViewPolicy, task.EditPolicy)
@@ -170,9 +170,10 @@ func TestLaunch(t *testing.T) {
 		if lt.Task != "T"+itoa(task.ID) {
 			t.Errorf("batch %d reported as %s, server task is T%d", lt.Batch, lt.Task, task.ID)
 		}
-		// The batch's users, the team, the approvers' project (so that
-		// approvers can read what they decide on) and the bot as author.
-		want := sorted(append(h.phids(wantUsers[i]...), team, h.group(groupApprovers).PHID, h.botU.PHID))
+		// The batch's users, the team and the bot as author. The
+		// approvers' project is subscribed only when a comment asks it
+		// for a decision (TestApproversSubscribedWhenAsked).
+		want := sorted(append(h.phids(wantUsers[i]...), team, h.botU.PHID))
 		if diff := cmp.Diff(want, sorted(task.SubscriberPHIDs)); diff != "" {
 			t.Errorf("T%d subscribers (-want +got):\n%s", task.ID, diff)
 		}
@@ -189,10 +190,10 @@ func TestLaunch(t *testing.T) {
 		}
 	}
 
-	// Who can see batch 1's task: its users, the team and the approvers,
-	// nobody else.
+	// Who can see batch 1's task: its users and the team, nobody else
+	// (carol approves only).
 	t1 := tasks[0]
-	visible := map[string]bool{"erin": true, "nomfa1": true, "alice": true, "dave": true, "carol": true,
+	visible := map[string]bool{"erin": true, "nomfa1": true, "alice": true, "dave": true, "carol": false,
 		"nomfa2": false, "nomfa3": false, "good1": false, "outsider": false}
 	for user, want := range visible {
 		got, err := h.as(user).SearchTasks(h.ctx, conduit.TaskQuery{IDs: []int{t1.ID}})

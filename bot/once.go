@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,21 +10,61 @@ import (
 	"github.com/auditbot/auditbot/state"
 )
 
-// markerPrefix starts the last line of every text the bot writes. The line
-// names the campaign and the op key, so after a crash the bot can find its
-// own earlier writes in Phabricator and never write them twice.
-const markerPrefix = "auditbot-marker:"
+// The last line of every text the bot writes is a marker naming the
+// campaign and the op key, so that after a crash the bot can find its own
+// earlier writes in Phabricator and never write them twice.
+//
+// Remarkup has no comment syntax, so the marker is an anchor,
+// {anchor #auditbot-HEX}, HEX being "CAMPAIGN/KEY" in lower-case hex. Of
+// all Remarkup rules it is the one that renders nothing: an empty <a
+// name> on the web, and nothing at all in text or HTML mail
+// (PhutilRemarkupAnchorRule). Anchor names may hold only lower-case
+// letters, digits and single dashes, hence the hex; an invalid name would
+// be shown as typed. The raw text keeps the line exactly, which is where
+// the bot looks for it, and only in versions the bot wrote itself.
+//
+// Up to issue 9 the marker was a visible line, "auditbot-marker:
+// CAMPAIGN/KEY" (legacyMarkerPrefix); it is still recognised, for tasks
+// and comments written before.
+const (
+	markerAnchorPrefix = "{anchor #auditbot-"
+	legacyMarkerPrefix = "auditbot-marker:"
+)
 
 // marker is the line appended to a text written for op key.
 func marker(campaign string, key OpKey) string {
-	return markerPrefix + " " + campaign + "/" + string(key)
+	return markerAnchorPrefix + hex.EncodeToString([]byte(campaign+"/"+string(key))) + "}"
 }
 
+// Marker is the marker line the bot ends a text written for op key with,
+// for tests and tools outside this package that look for the bot's writes.
+func Marker(campaign, key string) string { return marker(campaign, OpKey(key)) }
+
 // parseMarker returns the op key of line if it is a marker line of
-// campaign.
+// campaign, in either form.
 func parseMarker(line, campaign string) (OpKey, bool) {
-	key, ok := strings.CutPrefix(strings.TrimSpace(line), markerPrefix+" "+campaign+"/")
+	key, ok := MarkerKey(line, campaign)
 	return OpKey(key), ok
+}
+
+// MarkerKey returns the op key of a marker line of campaign, in either
+// form; ok is false when line is no marker of campaign.
+func MarkerKey(line, campaign string) (key string, ok bool) {
+	line = strings.TrimSpace(line)
+	var full string
+	if h, found := strings.CutPrefix(line, markerAnchorPrefix); found {
+		h, found = strings.CutSuffix(h, "}")
+		raw, err := hex.DecodeString(h)
+		if !found || err != nil {
+			return "", false
+		}
+		full = string(raw)
+	} else if rest, found := strings.CutPrefix(line, legacyMarkerPrefix); found {
+		full = strings.TrimSpace(rest)
+	} else {
+		return "", false
+	}
+	return strings.CutPrefix(full, campaign+"/")
 }
 
 // withMarker appends the marker line to a rendered text.
@@ -33,9 +74,8 @@ func withMarker(text, campaign string, key OpKey) string {
 
 // hasMarker reports whether text carries the marker for key.
 func hasMarker(text, campaign string, key OpKey) bool {
-	m := marker(campaign, key)
 	for line := range strings.Lines(text) {
-		if strings.TrimSpace(line) == m {
+		if k, ok := parseMarker(line, campaign); ok && k == key {
 			return true
 		}
 	}
@@ -168,6 +208,15 @@ const (
 	argForce   = "force"   // "true" for a forced restore
 	argCommand = "command" // the PHID of the transaction whose command started it
 	argBy      = "by"      // the approver whose !restore started it
+	// argText is the full text of a combined answer (repliesKey), without
+	// its marker: what is posted, and posted again if it did not land.
+	argText = "text"
+	// argXacts lists the IDs of the transactions a combined answer covers,
+	// comma-separated, in order.
+	argXacts = "xacts"
+	// argSubscribe is a PHID the comment subscribes in the same edit: the
+	// approvers' project, when the answer asks them for a decision.
+	argSubscribe = "subscribe"
 )
 
 // resultNotSent is the Result of an op closed by state.EntryWriteDropped.
@@ -257,7 +306,7 @@ func pendingOpOwner(op state.Op, snap *state.Snapshot) (chore, human string) {
 	switch {
 	case key.hasPrefix(taskPrefix):
 		return "tasks", ""
-	case key.hasPrefix(replyPrefix):
+	case key.hasPrefix(replyPrefix), key.hasPrefix(repliesPrefix):
 		// The task's cursor stays before the transaction until its
 		// answer is recorded.
 		return "replies", ""

@@ -223,12 +223,11 @@ func (b *Bot) taskSpec(c *campaigns.Campaign, rec *state.Campaign, bt state.Batc
 		spec.SubscriberPHIDs = append(spec.SubscriberPHIDs, rec.TeamPHID)
 		spec.ProjectPHIDs = append(spec.ProjectPHIDs, rec.TeamPHID)
 	}
-	// Approvers must be able to read the task to decide on it; with a
-	// subscribers-only policy, subscribing their project lets its members
-	// see it.
-	if rec.ApproversPHID != "" && !slices.Contains(spec.SubscriberPHIDs, rec.ApproversPHID) {
-		spec.SubscriberPHIDs = append(spec.SubscriberPHIDs, rec.ApproversPHID)
-	}
+	// The approvers' project is not subscribed here: every comment would
+	// mail all its members. The comments that ask them for a decision (a
+	// removal proposal, an exemption or restore request) subscribe it, so
+	// that with a subscribers-only policy its members can read the task
+	// from then on (approversEdits).
 	for _, t := range rec.TagPHIDs {
 		if !slices.Contains(spec.ProjectPHIDs, t) {
 			spec.ProjectPHIDs = append(spec.ProjectPHIDs, t)

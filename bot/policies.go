@@ -174,7 +174,7 @@ func (b *Bot) restoreOnce(ctx context.Context, r *run, bt state.Batch, key OpKey
 		subjects: names,
 	})
 	if done {
-		r.event("%s: %s", bt.Monogram(), detail)
+		r.eventOf(ev{kind: "policy-restored", task: bt.Monogram()}, "%s: %s", bt.Monogram(), detail)
 	}
 	return err
 }

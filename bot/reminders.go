@@ -85,7 +85,7 @@ func (b *Bot) campaignReminders(ctx context.Context, r *run, sent map[OpKey]bool
 			continue
 		}
 		if posted {
-			r.event("reminded %d pending user(s) on %s (%s before the cutoff)", len(pending), bt.Monogram(), offsetName(send))
+			r.eventOf(ev{kind: "reminder", task: bt.Monogram()}, "reminded %d pending user(s) on %s (%s before the cutoff)", len(pending), bt.Monogram(), offsetName(send))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -143,7 +143,7 @@ func (b *Bot) extendedReminders(ctx context.Context, r *run, sent map[OpKey]bool
 		if err != nil {
 			errs = append(errs, err)
 		} else if posted {
-			r.event("reminded @%s on %s (%s before the extended deadline)", f.Username, bt.Monogram(), offsetName(send))
+			r.eventOf(ev{kind: "reminder", task: bt.Monogram(), user: f.Username}, "reminded @%s on %s (%s before the extended deadline)", f.Username, bt.Monogram(), offsetName(send))
 		}
 	}
 	return errors.Join(errs...)

@@ -76,7 +76,7 @@ func TestMissedRemindersSendOnlyTheLatest(t *testing.T) {
 			t.Errorf("T%d has %d reminders, want 1", task.ID, len(rs))
 			continue
 		}
-		if !strings.Contains(rs[0].Text, "/1d/batch-") {
+		if !strings.Contains(markerKeyOf(rs[0].Text), "/1d/batch-") {
 			t.Errorf("T%d reminder is not the 1-day one:\n%s", task.ID, rs[0].Text)
 		}
 	}

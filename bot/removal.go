@@ -99,7 +99,7 @@ func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 		return err
 	}
 	for _, rm := range proposed {
-		r.event("proposed removal batch %s: %d membership(s), needs %d approval(s)%s", rm.Label(), len(rm.Items), rm.RequiredApprovals, map[bool]string{true: " (auto-approved: not-risky groups)"}[rm.AutoApproved])
+		r.eventOf(ev{kind: "removal-proposed"}, "proposed removal batch %s: %d membership(s), needs %d approval(s)%s", rm.Label(), len(rm.Items), rm.RequiredApprovals, map[bool]string{true: " (auto-approved: not-risky groups)"}[rm.AutoApproved])
 	}
 	return nil
 }
@@ -206,11 +206,11 @@ func (b *Bot) announceRemoval(ctx context.Context, r *run, snap *state.Snapshot,
 			return err
 		}
 		key := proposalKey(rm.Label(), bt.Index)
-		posted, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: state.EntryRemovalAnnounced, Detail: rm.Label()}, nil)
+		posted, err := b.commentWith(ctx, r, bt, key, text, state.Entry{Kind: state.EntryRemovalAnnounced, Detail: rm.Label()}, nil, approversEdits(&r.rec)...)
 		if err != nil {
 			errs = append(errs, err)
 		} else if posted {
-			r.event("announced %s on %s (%d membership(s))", rm.Label(), bt.Monogram(), len(items))
+			r.eventOf(ev{kind: "removal-announced", task: bt.Monogram()}, "announced %s on %s (%d membership(s))", rm.Label(), bt.Monogram(), len(items))
 		}
 	}
 	return errors.Join(errs...)
@@ -392,7 +392,7 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 			continue
 		}
 		if len(removed) > 0 {
-			r.event("removed %d member(s) from %s (%s)", len(removed), g.Name, rm.Label())
+			r.eventOf(ev{kind: "removed"}, "removed %d member(s) from %s (%s)", len(removed), g.Name, rm.Label())
 		}
 		// The cache is now stale for this group.
 		members[g.PHID] = slices.DeleteFunc(slices.Clone(members[g.PHID]), func(u string) bool { return slices.Contains(removed, u) })
@@ -434,7 +434,7 @@ func (b *Bot) holdRemoval(ctx context.Context, r *run, snap *state.Snapshot, rm 
 			return err
 		}
 		if why != "" {
-			r.event("held removal batch %s: %s", rm.Label(), why)
+			r.eventOf(ev{kind: "removal-held"}, "held removal batch %s: %s", rm.Label(), why)
 		}
 	}
 	if why == "" {

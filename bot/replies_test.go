@@ -25,7 +25,10 @@ func TestReplies(t *testing.T) {
 		// wantAnswers are texts each bot answer must contain, in order;
 		// nil means no answer at all.
 		wantAnswers []string
-		check       func(t *testing.T, h *harness)
+		// comments is how many answering comments the bot posts: one per
+		// tick that answered something (default: 1 if wantAnswers is set).
+		comments int
+		check    func(t *testing.T, h *harness)
 	}{
 		{
 			name: "done with MFA",
@@ -65,11 +68,29 @@ func TestReplies(t *testing.T) {
 				h.comment("bob", task, "!approve @nomfa1")
 			},
 			wantStatus:  state.StatusExempt,
+			comments:    4,
 			wantAnswers: []string{"@nomfa1", "@nomfa1", "@alice", "@nomfa1"},
 			check: func(t *testing.T, h *harness) {
 				ex := h.finding("nomfa1").Exemption
 				if ex == nil || ex.Decision != "granted" || ex.DecidedBy != "bob" || len(ex.ApprovedBy) != 2 || ex.Reason != "I only use the API from a locked-down bot host" {
 					t.Errorf("exemption = %+v, want granted by alice and bob with the reason", ex)
+				}
+			},
+		},
+		{
+			// Replies read in the same tick are answered in one comment,
+			// in order, each decided on what the ones before it changed.
+			name: "replies of one tick answered in one comment",
+			act: func(h *harness, task string) {
+				h.comment("nomfa1", task, "exemption: I only use the API from a locked-down bot host")
+				h.comment("alice", task, "!approve @nomfa1")
+				h.comment("bob", task, "!approve @nomfa1")
+			},
+			wantStatus:  state.StatusExempt,
+			wantAnswers: []string{"asked for an exemption", "approval 1 of 2", "@nomfa1"},
+			check: func(t *testing.T, h *harness) {
+				if ex := h.finding("nomfa1").Exemption; ex == nil || ex.Decision != "granted" || len(ex.ApprovedBy) != 2 {
+					t.Errorf("exemption = %+v, want granted by two", ex)
 				}
 			},
 		},
@@ -83,6 +104,7 @@ func TestReplies(t *testing.T) {
 				h.comment("nomfa1", task, "exemption: please, really")
 			},
 			wantStatus:  state.StatusPending,
+			comments:    3,
 			wantAnswers: []string{"@nomfa1", "@nomfa1", "@nomfa1"},
 			check: func(t *testing.T, h *harness) {
 				f := h.finding("nomfa1")
@@ -115,6 +137,7 @@ func TestReplies(t *testing.T) {
 				h.comment("dave", task, "!approve @nomfa1")
 			},
 			wantStatus:  state.StatusPending,
+			comments:    2,
 			wantAnswers: []string{"@nomfa1", "#acl_phabricator-admins"},
 			check: func(t *testing.T, h *harness) {
 				if ex := h.finding("nomfa1").Exemption; ex == nil || ex.Decision != "pending" {
@@ -133,6 +156,7 @@ func TestReplies(t *testing.T) {
 				h.comment("erin", task, "!approve @erin")
 			},
 			wantStatus:  state.StatusPending,
+			comments:    2,
 			wantAnswers: []string{"@erin", "own exemption"},
 			check: func(t *testing.T, h *harness) {
 				f := h.finding("erin")
@@ -224,21 +248,26 @@ func TestReplies(t *testing.T) {
 			if got := h.finding("nomfa1").Status; got != tt.wantStatus {
 				t.Errorf("nomfa1 = %s, want %s", got, tt.wantStatus)
 			}
-			answers := h.botCommentsWith(id, "reply/")
+			// Every answer of the tick is in one comment, in order.
+			comments := h.botCommentsWith(id, "replies/")
+			wantComments := tt.comments
+			if wantComments == 0 {
+				wantComments = min(len(tt.wantAnswers), 1)
+			}
+			if len(comments) != wantComments {
+				t.Fatalf("%d answering comments on %s, want %d", len(comments), task, wantComments)
+			}
+			answers := h.answers(id)
 			if len(answers) != len(tt.wantAnswers) {
-				var texts []string
-				for _, a := range answers {
-					texts = append(texts, a.Text)
-				}
-				t.Fatalf("%d answers on %s, want %d:\n%s", len(answers), task, len(tt.wantAnswers), strings.Join(texts, "\n----\n"))
+				t.Fatalf("%d answers on %s, want %d:\n%s", len(answers), task, len(tt.wantAnswers), strings.Join(answers, "\n----\n"))
 			}
 			for i, want := range tt.wantAnswers {
-				if !strings.Contains(answers[i].Text, want) {
-					t.Errorf("answer %d does not contain %q:\n%s", i+1, want, answers[i].Text)
+				if !strings.Contains(answers[i], want) {
+					t.Errorf("answer %d does not contain %q:\n%s", i+1, want, answers[i])
 				}
 			}
-			if got := h.allBotComments() - before; got != len(tt.wantAnswers) {
-				t.Errorf("bot posted %d comments in all, want %d", got, len(tt.wantAnswers))
+			if got := h.allBotComments() - before; got != wantComments {
+				t.Errorf("bot posted %d comments in all, want %d", got, wantComments)
 			}
 			if tt.check != nil {
 				tt.check(t, h)
@@ -411,4 +440,71 @@ func TestDenyRemovalOnTask(t *testing.T) {
 	if w := h.writesOf("project.edit"); len(w) != 0 {
 		t.Errorf("rejected removal removed members: %+v", w)
 	}
+}
+
+// TestApproversSubscribedWhenAsked checks that the approvers' project is
+// not subscribed to every task (each comment would mail all its members)
+// but only by the comments that ask it for a decision, so that its
+// members can read the task from then on.
+func TestApproversSubscribedWhenAsked(t *testing.T) {
+	subscribed := func(h *harness, id int) bool {
+		for _, tk := range h.srv.Tasks() {
+			if tk.ID == id {
+				return slices.Contains(tk.SubscriberPHIDs, h.group(groupApprovers).PHID)
+			}
+		}
+		h.t.Fatalf("no task T%d", id)
+		return false
+	}
+	sees := func(h *harness, user string, id int) bool {
+		got, err := h.as(user).SearchTasks(h.ctx, conduit.TaskQuery{IDs: []int{id}})
+		if err != nil {
+			h.t.Fatalf("search as %s: %v", user, err)
+		}
+		return len(got) == 1
+	}
+	t.Run("exemption request", func(t *testing.T) {
+		h := newHarness(t, fixture{})
+		h.launch()
+		task, id := h.taskOf("nomfa1")
+		other, otherID := h.taskOf("nomfa2")
+		if subscribed(h, id) || sees(h, "carol", id) {
+			t.Fatalf("approvers subscribed to %s at launch", task)
+		}
+		h.comment("nomfa1", task, "exemption: I only use the API from a locked-down bot host")
+		h.comment("nomfa2", other, "How do I enable this on my phone?")
+		h.tick()
+		if !subscribed(h, id) || !sees(h, "carol", id) {
+			t.Errorf("after the exemption request on %s: approvers subscribed %v, carol sees it %v; want both", task, subscribed(h, id), sees(h, "carol", id))
+		}
+		if subscribed(h, otherID) {
+			t.Errorf("a question with no decision to make subscribed the approvers to %s", other)
+		}
+		if a := h.answers(id); len(a) != 1 || !strings.Contains(a[0], "#acl_phabricator-admins") {
+			t.Errorf("answer %q does not mention the approvers' project", a)
+		}
+		// carol can now decide on the task.
+		h.comment("carol", task, "!approve @nomfa1")
+		h.tick()
+		if a := h.answers(id); len(a) != 2 || !strings.Contains(a[1], "approval 1 of 2") {
+			t.Errorf("answers %q, want carol's approval recorded", a)
+		}
+	})
+	t.Run("removal proposal", func(t *testing.T) {
+		h := newHarness(t, fixture{})
+		h.launchAndPropose()
+		n := 0
+		for _, tk := range h.srv.Tasks() {
+			if len(h.botCommentsWith(tk.ID, "removal/")) == 0 {
+				continue
+			}
+			n++
+			if !subscribed(h, tk.ID) {
+				t.Errorf("T%d: removal announced, approvers not subscribed", tk.ID)
+			}
+		}
+		if n == 0 {
+			t.Fatal("no removal announced")
+		}
+	})
 }

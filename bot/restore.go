@@ -37,7 +37,7 @@ func (b *Bot) runFor(campaign string) (*run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load campaign file: %w", err)
 	}
-	return &run{c: c, rec: rec, report: &CampaignTick{Campaign: campaign}}, nil
+	return &run{c: c, rec: rec, report: &CampaignTick{Campaign: campaign}, log: &b.log}, nil
 }
 
 // restoreAsk is who asked for a restore, and how.
@@ -144,7 +144,7 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 			return tx.PutOp(intent)
 		})
 	if err == nil {
-		r.event("restored @%s to %v", f.Username, groupNames(&r.rec, f.RemovedFrom))
+		r.eventOf(ev{kind: "restored", user: f.Username}, "restored @%s to %v", f.Username, groupNames(&r.rec, f.RemovedFrom))
 	}
 	return err
 }

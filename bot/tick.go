@@ -11,6 +11,7 @@ import (
 	"github.com/auditbot/auditbot/campaigns"
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
+	"github.com/rs/zerolog"
 )
 
 // run is one tick of one campaign: what the chores share.
@@ -24,6 +25,8 @@ type run struct {
 	// most once per tick, when a command or approval needs it.
 	approvers []string
 	report    *CampaignTick
+	// log, if set, logs each event as it happens.
+	log *zerolog.Logger
 }
 
 // chore is one step of a tick. The daemon and the one-shot tick run the
@@ -74,8 +77,44 @@ type CampaignTick struct {
 	Errors   []string `json:"errors,omitempty"`
 }
 
-func (r *run) event(format string, args ...any) {
-	r.report.Events = append(r.report.Events, fmt.Sprintf(format, args...))
+// ev names what an event is about, for its structured log record.
+type ev struct {
+	kind string // what happened, such as "filed", "removed" or a journal kind
+	task string // "T12"
+	user string // a username
+}
+
+// event records something the tick did: logged at once, and kept for the
+// report the CLI prints.
+func (r *run) event(format string, args ...any) { r.eventOf(ev{}, format, args...) }
+
+// eventOf is event with structured fields: a log pipeline can select the
+// events of one campaign, task, user or kind without parsing the prose.
+func (r *run) eventOf(e ev, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if r.log != nil {
+		rec := r.log.Info().Str("campaign", r.campaignName())
+		if e.kind != "" {
+			rec = rec.Str("kind", e.kind)
+		}
+		if e.task != "" {
+			rec = rec.Str("task", e.task)
+		}
+		if e.user != "" {
+			rec = rec.Str("user", e.user)
+		}
+		rec.Msg(msg)
+	}
+	if r.report != nil {
+		r.report.Events = append(r.report.Events, msg)
+	}
+}
+
+func (r *run) campaignName() string {
+	if r.c != nil {
+		return r.c.Name
+	}
+	return r.rec.Name
 }
 
 // Tick does all due work for every launched campaign. Errors are collected
@@ -120,7 +159,7 @@ func (b *Bot) tickCampaign(ctx context.Context, name string, only []string, ct *
 		return fmt.Errorf("load campaign file: %w", err)
 	}
 	log := b.log.With().Str("campaign", name).Logger()
-	r := &run{c: c, report: ct}
+	r := &run{c: c, report: ct, log: &b.log}
 	var errs []error
 	for _, ch := range chores {
 		if len(only) > 0 && !slices.Contains(only, ch.name) {
@@ -150,7 +189,7 @@ func (b *Bot) choreTasks(ctx context.Context, r *run) error {
 	tasks, err := b.ensureTasks(ctx, r.c)
 	for _, t := range tasks {
 		if t.New {
-			r.event("filed %s for batch %d (%d users)", t.Task, t.Batch, t.Users)
+			r.eventOf(ev{kind: "task-filed", task: t.Task}, "filed %s for batch %d (%d users)", t.Task, t.Batch, t.Users)
 		}
 	}
 	return err
@@ -281,7 +320,7 @@ func (b *Bot) choreDrift(ctx context.Context, r *run) error {
 			if err := tx.Append(state.Entry{At: now, Kind: state.EntryDrift, User: f.Username, Detail: fmt.Sprintf("%s -> %s: %s", f.Status, next, why)}); err != nil {
 				return err
 			}
-			r.event("@%s is now %s (%s)", f.Username, next, why)
+			r.eventOf(ev{kind: "drift", user: f.Username}, "@%s is now %s (%s)", f.Username, next, why)
 		}
 		return nil
 	})

@@ -160,7 +160,7 @@ func (b *Bot) checkVoluntary(ctx context.Context, r *run, id int) error {
 				Detail: fmt.Sprintf("%s: comment %s no longer asks to be removed; pending again, needs a human", rm.Label(), src.TxPHID)}); err != nil {
 				return err
 			}
-			r.event("@%s took back \"remove me\" on %s by editing the comment: pending again (needs a human)", f.Username, src.Task)
+			r.eventOf(ev{kind: "voluntary-withdrawn", task: src.Task, user: f.Username}, "@%s took back \"remove me\" on %s by editing the comment: pending again (needs a human)", f.Username, src.Task)
 		}
 		return nil
 	})

@@ -1,6 +1,7 @@
 package conduit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,6 +47,10 @@ type Options struct {
 	// Sleep waits between retries; tests replace it. Nil: real sleep that
 	// honours the context.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// UserAgent is sent with every request, so that a Phabricator
+	// administrator can tell the bot's calls apart in the web server's
+	// logs (e.g. "auditbot/v1.2.3"). Empty: "auditbot".
+	UserAgent string
 }
 
 // withDefaults fills in zero fields.
@@ -112,6 +117,7 @@ func Dial(ctx context.Context, baseURL string, token Token, opts Options) (*Clie
 			client:  opts.HTTPClient,
 			limiter: newLimiter(opts.RequestsPerSecond, opts.Sleep),
 			timeout: opts.CallTimeout,
+			agent:   cmp.Or(opts.UserAgent, "auditbot"),
 		},
 	}
 	err = c.retry(ctx, "conduit.getcapabilities", func(ctx context.Context) error {

@@ -632,3 +632,23 @@ func TestCursorMustAdvance(t *testing.T) {
 		t.Errorf("err = %v, want a cursor error", err)
 	}
 }
+
+func TestUserAgent(t *testing.T) {
+	for _, tt := range []struct{ set, want string }{
+		{"", "auditbot"},
+		{"auditbot/v1.2.3", "auditbot/v1.2.3"},
+	} {
+		t.Run(tt.want, func(t *testing.T) {
+			f := newFakePhab(t, "", step{method: "conduit.ping", rec: "conduit.ping.json"})
+			c, _ := newTestClient(t, f, Options{UserAgent: tt.set})
+			if _, err := c.Ping(context.Background()); err != nil {
+				t.Fatalf("Ping: %v", err)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.agent != tt.want {
+				t.Errorf("User-Agent %q, want %q", f.agent, tt.want)
+			}
+		})
+	}
+}

@@ -80,6 +80,7 @@ type fakePhab struct {
 	mu    sync.Mutex
 	steps []step
 	calls []string // methods called, getcapabilities excluded
+	agent string   // the last request's User-Agent
 }
 
 func newFakePhab(t testing.TB, token Token, steps ...step) *fakePhab {
@@ -116,6 +117,16 @@ func (f *fakePhab) serve(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, "path %q is not /api/<method>", r.URL.Path)
 		return
 	}
+	// Every request names the bot, so a Phabricator administrator can
+	// tell its calls apart in the web server's logs.
+	ua := r.Header.Get("User-Agent")
+	if !strings.HasPrefix(ua, "auditbot") {
+		f.fail(w, "%s: User-Agent %q does not name auditbot", method, ua)
+		return
+	}
+	f.mu.Lock()
+	f.agent = ua
+	f.mu.Unlock()
 	if r.Method != http.MethodPost {
 		f.fail(w, "%s: HTTP method %s, want POST", method, r.Method)
 		return

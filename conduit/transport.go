@@ -90,6 +90,7 @@ type httpDoer struct {
 	client  *http.Client
 	limiter *limiter
 	timeout time.Duration // per request, after the rate limit wait; 0: none
+	agent   string        // the User-Agent header
 }
 
 var _ core.Client = (*httpDoer)(nil)
@@ -107,6 +108,9 @@ func (h *httpDoer) Do(req *http.Request) (*http.Response, error) {
 		var ctx context.Context
 		ctx, cancel = context.WithTimeout(req.Context(), h.timeout)
 		req = req.WithContext(ctx)
+	}
+	if h.agent != "" {
+		req.Header.Set("User-Agent", h.agent)
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {

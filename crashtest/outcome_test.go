@@ -2,6 +2,7 @@ package crashtest
 
 import (
 	"fmt"
+	"github.com/auditbot/auditbot/bot"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -34,14 +35,11 @@ type outcome struct {
 	Journal map[string]int
 }
 
-// markerPrefix is the marker line the bot ends every text with.
-const markerPrefix = "auditbot-marker: " + campaignName + "/"
-
 // markerKey returns the op key of the marker line in text.
 func markerKey(text string) (string, bool) {
 	key, found := "", false
 	for line := range strings.Lines(text) {
-		if k, ok := strings.CutPrefix(strings.TrimSpace(line), markerPrefix); ok {
+		if k, ok := bot.MarkerKey(line, campaignName); ok {
 			key, found = k, true
 		}
 	}
@@ -136,7 +134,7 @@ func (w *world) collect() (outcome, []string) {
 			if exact[key] > 1 {
 				violation("T%d: duplicate comment %s", tk.ID, key)
 			}
-			if strings.HasPrefix(key, "reply/") {
+			if strings.HasPrefix(key, "reply/") || strings.HasPrefix(key, "replies/") {
 				// A second answer on the same task is a duplicate comment
 				// already; this catches one on another task.
 				if other, dup := replies[key]; dup && other != tk.ID {

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/auditbot/auditbot/bot"
 	"io"
 	"net"
 	"net/http"
@@ -445,13 +446,13 @@ func (e labSettings) comments(t *testing.T, tokenVar, task string) []comment {
 }
 
 // countMarked counts comments on task carrying a marker line that starts
-// with "auditbot-marker: CAMPAIGN/" + keyPrefix.
+// of CAMPAIGN whose key starts with keyPrefix (bot.MarkerKey).
 func (e labSettings) countMarked(t *testing.T, task, campaign, keyPrefix string) int {
 	t.Helper()
 	n := 0
 	for _, c := range e.comments(t, "AUDITBOT_TOKEN", task) {
 		for _, line := range strings.Split(c.Text, "\n") {
-			if strings.HasPrefix(strings.TrimSpace(line), "auditbot-marker: "+campaign+"/"+keyPrefix) {
+			if key, ok := bot.MarkerKey(line, campaign); ok && strings.HasPrefix(key, keyPrefix) {
 				n++
 			}
 		}
@@ -573,9 +574,25 @@ func (b *botDir) ok(args ...string) string {
 func (b *botDir) okJSON(v any, args ...string) {
 	b.t.Helper()
 	out := b.ok(append(args, "--json")...)
-	if err := json.Unmarshal([]byte(out), v); err != nil {
+	if err := unwrapJSON(out, v); err != nil {
 		b.t.Fatalf("auditbot %s --json: %v\n%s", strings.Join(args, " "), err, out)
 	}
+}
+
+// unwrapJSON decodes the data of a --json output's envelope
+// ({"schema":"auditbot/v1","kind":…,"data":…}) into v.
+func unwrapJSON(out string, v any) error {
+	var env struct {
+		Schema string          `json:"schema"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(out), &env); err != nil {
+		return err
+	}
+	if env.Schema != "auditbot/v1" {
+		return fmt.Errorf("schema %q, want auditbot/v1", env.Schema)
+	}
+	return json.Unmarshal(env.Data, v)
 }
 
 // approveCLI is the one place that spells the command-line approval: the

@@ -40,6 +40,11 @@ type app struct {
 func Main(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP (a closed terminal, or a supervisor's "reload") must not
+	// kill a tick or a launch halfway. Nothing needs reloading: campaign
+	// files are read again at every tick; a changed config takes a
+	// restart.
+	signal.Ignore(syscall.SIGHUP)
 	return MainContext(ctx, args, stdout, stderr)
 }
 
@@ -100,7 +105,14 @@ their replies and deadlines, and removes them after an approver agrees.`,
 		a.extendCommand(),
 		a.stateCommand(),
 		a.demoCommand(),
+		a.versionCommand(),
 	)
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if a.logLevel != "" && !validLogLevel(a.logLevel) {
+			return &usageError{fmt.Sprintf("--log-level %q: want one of trace, debug, info, warn, error", a.logLevel)}
+		}
+		return nil
+	}
 	// Cobra's own flag and argument errors are usage errors (exit 2), as
 	// the ones the commands report themselves.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
@@ -158,7 +170,8 @@ func (a *app) logger(cfg *campaigns.Config) zerolog.Logger {
 	}
 	var w io.Writer = a.stderr
 	if cfg.Log.Format != "json" {
-		w = zerolog.ConsoleWriter{Out: a.stderr, TimeFormat: time.TimeOnly, NoColor: true}
+		// The date too: a daemon's log spans days.
+		w = zerolog.ConsoleWriter{Out: a.stderr, TimeFormat: time.DateTime, NoColor: true}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
@@ -206,6 +219,7 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 		e.client, err = conduit.Dial(ctx, cfg.Conduit.URL, token, conduit.Options{
 			HTTPClient: httpClient, CallTimeout: cfg.Conduit.Timeout,
 			RequestsPerSecond: cfg.Conduit.RequestsPerSecond, Logger: e.log,
+			UserAgent: userAgent(),
 		})
 		if err != nil {
 			return fail(fmt.Errorf("connect to %s: %w", cfg.Conduit.URL, err))
@@ -307,6 +321,16 @@ func loadCampaign(cfg *campaigns.Config, arg string) (*campaigns.Campaign, error
 		return nil, fmt.Errorf("%w: %w", bot.ErrInput, err)
 	}
 	return campaigns.LoadCampaign(path)
+}
+
+// validLogLevel reports whether --log-level names a level the config's
+// log.level accepts too.
+func validLogLevel(s string) bool {
+	switch s {
+	case "trace", "debug", "info", "warn", "error":
+		return true
+	}
+	return false
 }
 
 // parseTime reads --now and --to values: a date or RFC 3339.

@@ -522,7 +522,7 @@ func TestCheckJSON(t *testing.T) {
 	r := l.run("check", "--json", "mfa-locked")
 	r.expect(t, ExitRefused, nil, nil)
 	var report bot.CheckReport
-	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil {
+	if err := unwrapJSON(t, r.stdout, "check", &report); err != nil {
 		t.Fatalf("check --json: %v\n%s", err, r.stdout)
 	}
 	var failed []string
@@ -552,7 +552,7 @@ func TestPlan(t *testing.T) {
 		r := l.run("plan", "--json", "mfa-test")
 		r.expect(t, ExitOK, nil, nil)
 		var p bot.Plan
-		if err := json.Unmarshal([]byte(r.stdout), &p); err != nil {
+		if err := unwrapJSON(t, r.stdout, "plan", &p); err != nil {
 			t.Fatalf("plan --json: %v\n%s", err, r.stdout)
 		}
 		var users []string
@@ -761,7 +761,7 @@ func TestOffline(t *testing.T) {
 			r := l.run("status", "--json")
 			r.expect(t, ExitOK, nil, nil)
 			var all []bot.Status
-			if err := json.Unmarshal([]byte(r.stdout), &all); err != nil {
+			if err := unwrapJSON(t, r.stdout, "status", &all); err != nil {
 				t.Fatalf("status --json: %v\n%s", err, r.stdout)
 			}
 			if len(all) != 1 || all[0].Campaign != "mfa-test" || len(all[0].Users) != 3 || all[0].Counts["pending"] != 3 {
@@ -1157,4 +1157,22 @@ func TestBadCampaignBeforeNetwork(t *testing.T) {
 			t.Errorf("auditbot %s made %d Conduit call(s) before failing", strings.Join(args, " "), n)
 		}
 	}
+}
+
+// unwrapJSON decodes a --json output: the envelope, of kind, and its data
+// into v.
+func unwrapJSON(t *testing.T, out, kind string, v any) error {
+	t.Helper()
+	var env struct {
+		Schema string          `json:"schema"`
+		Kind   string          `json:"kind"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(out), &env); err != nil {
+		return err
+	}
+	if env.Schema != JSONSchema || env.Kind != kind {
+		return fmt.Errorf("envelope schema %q kind %q, want %q %q", env.Schema, env.Kind, JSONSchema, kind)
+	}
+	return json.Unmarshal(env.Data, v)
 }

@@ -41,7 +41,7 @@ CLOCK is the campaign clock when it differs (a tick run with --now).`,
 				if entries == nil {
 					entries = []state.Entry{}
 				}
-				return writeJSON(a.stdout, entries)
+				return writeJSON(a.stdout, "journal", entries)
 			case asCSV:
 				cw := csv.NewWriter(a.stdout)
 				cw.Write([]string{"seq", "recorded", "campaign_clock", "kind", "actor", "actor_kind", "verified", "operator", "task", "users", "groups", "approvers", "outcome", "detail", "hash"})

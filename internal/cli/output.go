@@ -8,10 +8,24 @@ import (
 	"unicode/utf8"
 )
 
-func writeJSON(w io.Writer, v any) error {
+// JSONSchema names the shape of every --json output. It changes only when
+// a field is removed or changes meaning; added fields keep it.
+const JSONSchema = "auditbot/v1"
+
+// Envelope is every --json output: one object whose kind names the
+// command's data, so that a script can check what it reads (as kubectl's
+// apiVersion and kind).
+type Envelope struct {
+	Schema string `json:"schema"`
+	Kind   string `json:"kind"`
+	Data   any    `json:"data"`
+}
+
+// writeJSON prints data in the envelope, as kind.
+func writeJSON(w io.Writer, kind string, data any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return enc.Encode(Envelope{Schema: JSONSchema, Kind: kind, Data: data})
 }
 
 // escapeText makes text that others wrote (comments, names, exemption

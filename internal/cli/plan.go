@@ -21,7 +21,7 @@ func (a *app) planCommand() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return writeJSON(a.stdout, p)
+				return writeJSON(a.stdout, "plan", p)
 			}
 			return p.WriteText(a.stdout)
 		},

@@ -36,7 +36,7 @@ func (a *app) statusCommand() *cobra.Command {
 				all = append(all, st)
 			}
 			if asJSON {
-				return writeJSON(a.stdout, all)
+				return writeJSON(a.stdout, "status", all)
 			}
 			if len(all) == 0 {
 				fmt.Fprintln(a.stdout, "no campaigns launched")

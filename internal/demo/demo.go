@@ -643,7 +643,7 @@ func (d *demo) summary() error {
 	d.res.Reminders, d.res.Reminded = map[string]int{}, map[string]int{}
 	for _, bt := range snap.Batches {
 		for _, c := range d.srv.Comments(bt.TaskID) {
-			if c.AuthorPHID != d.users["auditbot"].PHID || !strings.Contains(c.Text, "auditbot-marker: mfa-demo/reminder/") {
+			if c.AuthorPHID != d.users["auditbot"].PHID || !hasMarkerPrefix(c.Text, "mfa-demo", "reminder/") {
 				continue
 			}
 			d.res.Reminders[bt.Monogram()]++
@@ -728,4 +728,15 @@ func toStrings(v any) []string {
 		return out
 	}
 	return nil
+}
+
+// hasMarkerPrefix reports whether text carries a bot marker of campaign
+// whose key starts with prefix.
+func hasMarkerPrefix(text, campaign, prefix string) bool {
+	for line := range strings.Lines(text) {
+		if key, ok := bot.MarkerKey(line, campaign); ok && strings.HasPrefix(key, prefix) {
+			return true
+		}
+	}
+	return false
 }

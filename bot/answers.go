@@ -1,0 +1,156 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/state"
+)
+
+// The answers to the replies read on a task in one tick go into one
+// comment, so that a busy task mails its subscribers once per tick rather
+// than once per reply. The comment is one exactly-once op (repliesKey)
+// whose args hold the covered transactions and the full text. Each
+// transaction's outcome is recorded, its answer added to that text and the
+// cursor moved past it in one bbolt transaction, before anything is
+// posted; the text is then posted as recorded. After a crash the op is
+// reconciled by its marker and, if it had not landed, the recorded text is
+// posted: a reply is never decided twice, and never answered twice.
+//
+// The op's Attempts count the posts tried: 0 means it was never sent, so
+// Phabricator need not be asked about it.
+
+// answerSeparator sits between two answers in one comment: a Remarkup
+// horizontal rule.
+const answerSeparator = "\n\n---\n\n"
+
+// addAnswer adds the answer to transaction txID to the combined answer key
+// inside tx, creating it at the first answer. approvers reports whether the
+// answer asks the approvers' project (approversPHID) for a decision: the
+// comment then subscribes it, so that its members can read the task.
+func addAnswer(tx *state.CampaignTx, key OpKey, bt state.Batch, txID int, text string, approvers bool, approversPHID string, now time.Time) error {
+	op, err := tx.Op(string(key))
+	switch {
+	case errors.Is(err, state.ErrNotFound):
+		op = state.Op{Key: string(key), Kind: state.OpComment, State: state.OpPending, CreatedAt: now, Args: map[string]string{argTask: bt.TaskPHID}}
+	case err != nil:
+		return err
+	case op.State != state.OpPending || op.Attempts > 0:
+		// Never add to a text that may already be on the task.
+		return fmt.Errorf("answer %s was already sent; not adding transaction %d", key, txID)
+	}
+	if op.Args == nil {
+		op.Args = map[string]string{argTask: bt.TaskPHID}
+	}
+	text = strings.TrimSpace(text)
+	if prev := op.Args[argText]; prev != "" {
+		text = prev + answerSeparator + text
+	}
+	op.Args[argText] = text
+	ids := strconv.Itoa(txID)
+	if prev := op.Args[argXacts]; prev != "" {
+		ids = prev + "," + ids
+	}
+	op.Args[argXacts] = ids
+	if approvers && approversPHID != "" {
+		op.Args[argSubscribe] = approversPHID
+	}
+	return tx.PutOp(op)
+}
+
+// pendingAnswers groups the combined answers not yet confirmed by batch,
+// oldest first.
+func pendingAnswers(ops []state.Op) map[int][]state.Op {
+	out := map[int][]state.Op{}
+	for _, op := range ops {
+		batch, _, ok := parseRepliesKey(OpKey(op.Key))
+		if ok && op.State == state.OpPending {
+			out[batch] = append(out[batch], op)
+		}
+	}
+	for _, list := range out {
+		slices.SortFunc(list, func(a, b state.Op) int {
+			_, x, _ := parseRepliesKey(OpKey(a.Key))
+			_, y, _ := parseRepliesKey(OpKey(b.Key))
+			return x - y
+		})
+	}
+	return out
+}
+
+// postAnswer posts a recorded combined answer exactly as recorded, unless
+// an earlier attempt landed, and marks it done.
+func (b *Bot) postAnswer(ctx context.Context, r *run, bt state.Batch, op state.Op) error {
+	campaign := r.rec.Name
+	task := op.Args[argTask]
+	if task == "" {
+		task = bt.TaskPHID
+	}
+	if op.Attempts > 0 {
+		// Sent before and not confirmed: ask Phabricator before sending
+		// it again.
+		result, found, err := b.findComment(ctx, &r.rec, task, OpKey(op.Key))
+		if err != nil {
+			return b.reconcileFailed(campaign, op, err)
+		}
+		if found {
+			b.log.Info().Str("campaign", campaign).Str("task", bt.Monogram()).Str("op", op.Key).Msg("reconciled: earlier write found in Phabricator")
+			return b.answerPosted(r, bt, op, result)
+		}
+	}
+	op.Attempts++
+	op.ReconcileError = ""
+	if err := b.store.Update(campaign, func(tx *state.CampaignTx) error { return tx.PutOp(op) }); err != nil {
+		return fmt.Errorf("record intent %s: %w", op.Key, err)
+	}
+	edits := []conduit.Edit{conduit.CommentEdit(withMarker(op.Args[argText], campaign, OpKey(op.Key)))}
+	if p := op.Args[argSubscribe]; p != "" {
+		// In the same edit: the approvers see the task from the moment
+		// it asks them for something (approversEdits).
+		edits = append(edits, conduit.AddSubscribersEdit(p))
+	}
+	res, err := b.phab.EditTask(ctx, task, edits...)
+	if err != nil {
+		// The op stays pending; the next run reconciles before retrying.
+		return fmt.Errorf("%s: %w", op.Key, err)
+	}
+	var result string
+	if len(res.TransactionPHIDs) > 0 {
+		result = res.TransactionPHIDs[0]
+	}
+	return b.answerPosted(r, bt, op, result)
+}
+
+// answerPosted marks a combined answer done. Its replies' outcomes were
+// journaled when they were decided.
+func (b *Bot) answerPosted(r *run, bt state.Batch, op state.Op, result string) error {
+	op.State, op.DoneAt, op.Result, op.ReconcileError = state.OpDone, b.now().UTC(), result, ""
+	if err := b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error { return tx.PutOp(op) }); err != nil {
+		return fmt.Errorf("record outcome %s: %w", op.Key, err)
+	}
+	n := len(strings.Split(op.Args[argXacts], ","))
+	r.eventOf(ev{kind: "answered", task: bt.Monogram()}, "%s: answered %d %s in one comment", bt.Monogram(), n, plural(n, "reply", "replies"))
+	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// approversEdits subscribes the approvers' project, in the edit of a
+// comment that asks them for a decision.
+func approversEdits(rec *state.Campaign) []conduit.Edit {
+	if rec.ApproversPHID == "" {
+		return nil
+	}
+	return []conduit.Edit{conduit.AddSubscribersEdit(rec.ApproversPHID)}
+}
