@@ -61,6 +61,17 @@ func (e labSettings) commentXacts(t *testing.T, tokenVar, task, text string) []s
 	return out
 }
 
+// hasTaskMarker reports whether a description carries a task marker of
+// campaign (any batch, genuine or forged).
+func hasTaskMarker(description, campaign string) bool {
+	for _, line := range strings.Split(description, "\n") {
+		if key, ok := bot.MarkerKey(line, campaign); ok && strings.HasPrefix(key, "task/batch-") {
+			return true
+		}
+	}
+	return false
+}
+
 // campaignTasks returns the bot's tasks of campaign, by batch index, read
 // as the bot.
 func (e labSettings) campaignTasks(t *testing.T, campaign string) map[int]labTask {
@@ -424,7 +435,7 @@ func TestForgedMarkerAfterCrash(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(strings.NewReader(string(body)))
 		form, _ := url.ParseQuery(string(body))
-		if crashing.Load() && strings.HasSuffix(r.URL.Path, "/maniphest.edit") && strings.Contains(form.Get("params"), name+"/task/batch-2") {
+		if crashing.Load() && strings.HasSuffix(r.URL.Path, "/maniphest.edit") && strings.Contains(form.Get("params"), bot.Marker(name, "task/batch-2")) {
 			hj, ok := w.(http.Hijacker)
 			if !ok {
 				http.Error(w, "crash", http.StatusBadGateway)
@@ -477,9 +488,12 @@ approvers: acl*phabricator-admins
 	}
 	if err := env.call(t.Context(), tok, "maniphest.edit", forge, nil); err != nil {
 		// The task's edit policy (administrators) keeps subscribers out.
-		// An administrator other than the bot can still edit it, and
-		// recovery must not trust their text either: forge as admin.
-		t.Logf("forging as a subscriber refused (%v); forging as admin", err)
+		// An administrator other than the bot who can see the task (here
+		// subscribed to it) can still edit it, and recovery must not
+		// trust their text either: forge as admin.
+		t.Logf("forging as a subscriber refused (%v); forging as a subscribed admin", err)
+		env.must(t, "AUDITBOT_TOKEN", "maniphest.edit", map[string]any{"objectIdentifier": first.PHID,
+			"transactions": []map[string]any{{"type": "subscribers.add", "value": []string{env.userPHID(t, "admin")}}}}, nil)
 		if err := env.call(t.Context(), "ADMIN_TOKEN", "maniphest.edit", forge, nil); err != nil {
 			t.Fatalf("forging as admin: %v", err)
 		}
@@ -490,9 +504,9 @@ approvers: acl*phabricator-admins
 	var got []string
 	seen := map[int]bool{}
 	for _, tk := range env.botTasks(t, "AUDITBOT_TOKEN") {
-		if strings.Contains(tk.Description, name+"/task/batch-") && !seen[tk.ID] {
+		if hasTaskMarker(tk.Description, name) && !seen[tk.ID] {
 			seen[tk.ID] = true
-			got = append(got, without(env.subscriberNames(t, tk), "auditbot")...)
+			got = append(got, without(env.subscriberNames(t, tk), "auditbot", "admin")...) // admin: subscribed above to forge
 		}
 	}
 	sort.Strings(got)
