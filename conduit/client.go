@@ -46,6 +46,11 @@ type Options struct {
 	// Sleep waits between retries; tests replace it. Nil: real sleep that
 	// honours the context.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Observe, if set, is called once per call (after its retries) with
+	// the method, how long the call took and its error: the daemon counts
+	// calls, errors and latency by method without this package knowing
+	// about metrics.
+	Observe func(method string, took time.Duration, err error)
 }
 
 // withDefaults fills in zero fields.
@@ -141,7 +146,11 @@ func (c *Client) call(ctx context.Context, method string, params requests.Reques
 // retry runs fn until it succeeds, retrying a 429 for any method and a
 // transient failure for read methods only, at most MaxRetries times. The
 // error it returns never holds the token.
-func (c *Client) retry(ctx context.Context, method string, fn func(ctx context.Context) error) error {
+func (c *Client) retry(ctx context.Context, method string, fn func(ctx context.Context) error) (err error) {
+	if c.opts.Observe != nil {
+		start := time.Now()
+		defer func() { c.opts.Observe(method, time.Since(start), err) }()
+	}
 	for n := 1; ; n++ {
 		a := &attempt{}
 		start := time.Now()
@@ -150,8 +159,11 @@ func (c *Client) retry(ctx context.Context, method string, fn func(ctx context.C
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil || n > c.opts.MaxRetries {
+		if ctx.Err() != nil {
 			return c.wrapErr(method, err)
+		}
+		if n > c.opts.MaxRetries {
+			return c.wrapFinal(method, err, a)
 		}
 		switch {
 		case a.status == http.StatusTooManyRequests || conduitCode(err) == "429":
@@ -166,9 +178,20 @@ func (c *Client) retry(ctx context.Context, method string, fn func(ctx context.C
 				return c.wrapErr(method, err)
 			}
 		default:
-			return c.wrapErr(method, err)
+			return c.wrapFinal(method, err, a)
 		}
 	}
+}
+
+// wrapFinal wraps the error a call ends with; a transport failure or
+// server error is marked ErrUnavailable, so callers stop writing for now
+// instead of trying every remaining write against a server that is away.
+func (c *Client) wrapFinal(method string, err error, a *attempt) error {
+	wrapped := c.wrapErr(method, err)
+	if isTransient(err, a) {
+		return &unavailableError{err: wrapped, status: a.status}
+	}
+	return wrapped
 }
 
 // logAttempt writes one debug line per HTTP attempt. It logs the error code

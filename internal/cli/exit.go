@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 
 	"github.com/auditbot/auditbot/bot"
@@ -20,6 +21,11 @@ const (
 	ExitState     = 5 // the state file is locked or from a newer auditbot
 	ExitTickError = 6 // a tick ran but some campaign or chore failed
 	ExitDamaged   = 7 // the state file is empty, not auditbot's, or fails its check
+	// 8 is reserved: the journal's chain is broken.
+	// ExitInterrupted: SIGINT or SIGTERM stopped the command before it
+	// finished; what was done is recorded, rerunning finishes it. 130 as a
+	// shell reports a command ended by Ctrl-C.
+	ExitInterrupted = 130
 )
 
 // exitCode maps an error to the exit code.
@@ -28,6 +34,8 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
+	case isInterrupted(err):
+		return ExitInterrupted
 	case errors.Is(err, errTickFailed):
 		// The tick itself ran: whatever failed inside one campaign, the
 		// others were done. The token was checked before.
@@ -38,12 +46,18 @@ func exitCode(err error) int {
 		return ExitAuth
 	case errors.Is(err, bot.ErrCheckFailed), errors.Is(err, bot.ErrNotApprover), errors.Is(err, bot.ErrRefused), errors.Is(err, conduit.ErrPermissionDenied):
 		return ExitRefused
-	case errors.Is(err, state.ErrLocked), errors.Is(err, state.ErrSchema):
+	case errors.Is(err, state.ErrLocked), errors.Is(err, state.ErrBusy), errors.Is(err, state.ErrSchema):
 		return ExitState
 	case errors.Is(err, state.ErrDamaged):
 		return ExitDamaged
 	}
 	return ExitFailure
+}
+
+// isInterrupted reports whether err says the command was interrupted.
+func isInterrupted(err error) bool {
+	var ie *bot.InterruptedError
+	return errors.As(err, &ie) || errors.Is(err, context.Canceled)
 }
 
 func isConfigError(err error) bool {
