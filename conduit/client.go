@@ -22,6 +22,10 @@ const (
 	DefaultMaxRetries        = 4
 )
 
+// maxTimeoutRetries bounds how often a read whose attempt timed out is
+// tried again (other transient failures get MaxRetries).
+const maxTimeoutRetries = 1
+
 // maxInfoLen bounds the error text kept from a non-JSON answer (an HTML
 // error page from a proxy, say), which gonduit passes on whole.
 const maxInfoLen = 2000
@@ -151,6 +155,7 @@ func (c *Client) retry(ctx context.Context, method string, fn func(ctx context.C
 		start := time.Now()
 		defer func() { c.opts.Observe(method, time.Since(start), err) }()
 	}
+	timeouts := 0
 	for n := 1; ; n++ {
 		a := &attempt{}
 		start := time.Now()
@@ -174,6 +179,14 @@ func (c *Client) retry(ctx context.Context, method string, fn func(ctx context.C
 			}
 			c.doer.limiter.holdOff(d)
 		case isReadMethod(method) && isTransient(err, a):
+			if errors.Is(err, context.DeadlineExceeded) {
+				// A server that took the whole timeout to not answer
+				// will likely do so again: one more try at most, so a
+				// hanging server stalls a read for two timeouts, not five.
+				if timeouts++; timeouts > maxTimeoutRetries {
+					return c.wrapFinal(method, err, a)
+				}
+			}
 			if err := c.opts.Sleep(ctx, backoff(n)); err != nil {
 				return c.wrapErr(method, err)
 			}
