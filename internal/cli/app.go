@@ -71,6 +71,12 @@ func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	return exitCode(err)
 }
 
+// Command returns the command tree, for tests that check deployment
+// files name only flags and commands that exist.
+func Command() *cobra.Command {
+	return (&app{stdout: io.Discard, stderr: io.Discard, getenv: os.Getenv}).rootCommand()
+}
+
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "auditbot",
