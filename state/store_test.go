@@ -857,3 +857,26 @@ func BenchmarkUpdateFinding(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTransaction is the cost of one read and one write transaction,
+// each opening and closing the file (the store holds it only meanwhile).
+func BenchmarkTransaction(b *testing.B) {
+	for _, ro := range []bool{false, true} {
+		name := map[bool]string{false: "read-write store", true: "read-only store"}[ro]
+		b.Run(name, func(b *testing.B) {
+			path := tempPath(b)
+			s, err := Open(path, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.Close()
+			s = openTest(b, path, Options{ReadOnly: ro})
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := s.CampaignNames(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -90,6 +90,9 @@ schedule.max_auth_failures ticks in a row with the token rejected it exits 3.`,
 				// Ask who we are every tick: a revoked token shows in
 				// /readyz and, repeated, ends the daemon with code 3.
 				if _, err := e.client.Whoami(ctx); err != nil {
+					if ctx.Err() != nil {
+						return // stopping
+					}
 					if errors.Is(err, conduit.ErrInvalidAuth) || errors.Is(err, conduit.ErrNoSession) {
 						authFailures++
 						svc.SetTokenError(err)
@@ -103,7 +106,12 @@ schedule.max_auth_failures ticks in a row with the token rejected it exits 3.`,
 						}
 						return
 					}
-					// Unavailable: the tick's breaker reports it per chore.
+					// Phabricator is away (or answered oddly): skip this
+					// tick with one line rather than stall once more on
+					// its first call; the next tick resumes.
+					svc.TickDone(time.Since(start), false)
+					e.log.Error().Err(err).Msg("tick skipped: Phabricator unavailable")
+					return
 				} else {
 					authFailures = 0
 					svc.SetTokenError(nil)
