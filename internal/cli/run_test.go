@@ -105,6 +105,11 @@ func TestRunHealth(t *testing.T) {
 		}
 	}
 	waitFor("/readyz ok", func() bool { code, _ := get("/readyz"); return code == http.StatusOK })
+	// Ready from the start for two tick_every; wait for a tick's numbers.
+	waitFor("a finished tick", func() bool {
+		_, m := get("/metrics")
+		return strings.Contains(m, `auditbot_tick_duration_seconds_count`) && !strings.Contains(m, "auditbot_tick_duration_seconds_count 0")
+	})
 	if code, body := get("/healthz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/healthz: %d %q", code, body)
 	}
