@@ -18,7 +18,7 @@ const (
 	ExitUsage     = 2 // bad input: flags, config, campaign file, template, unknown group, a redirecting conduit.url
 	ExitAuth      = 3 // the Conduit token is missing or rejected
 	ExitRefused   = 4 // a check failed, not an approver, permission denied, refused
-	ExitState     = 5 // the state file is locked or from a newer auditbot
+	ExitState     = 5 // another writer past --wait, a stuck transaction, or a newer auditbot
 	ExitTickError = 6 // a tick ran but some campaign or chore failed
 	ExitDamaged   = 7 // the state file is empty, not auditbot's, or fails its check
 	// 8 is reserved: the journal's chain is broken.
