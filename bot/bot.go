@@ -37,8 +37,8 @@ type Options struct {
 	Operator string
 }
 
-// Bot runs campaigns. It is not safe for concurrent use; the state file's
-// lock keeps one process at a time.
+// Bot runs campaigns. It is not safe for concurrent use; the writer lock
+// (state.LockWriter) keeps one writing process at a time.
 type Bot struct {
 	phab  Phabricator
 	store *state.Store

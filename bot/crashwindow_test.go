@@ -169,6 +169,11 @@ func TestCrashLeavesReminderPending(t *testing.T) {
 				if strings.HasSuffix(stuck[0], "batch-"+itoa(bt.Index)) && !tc.landed {
 					want = 1 // the lost 30d one is not sent late
 				}
+				if !strings.HasSuffix(stuck[0], "batch-"+itoa(bt.Index)) && tc.landed {
+					// A lost answer is a transport failure: the chore
+					// stopped there, and a 30d reminder is not sent late.
+					want = 1
+				}
 				if got := len(h.botCommentsWith(bt.TaskID, "reminder/")); got != want {
 					t.Errorf("%s has %d reminders, want %d", bt.Monogram(), got, want)
 				}

@@ -79,6 +79,13 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+// Reset empties the buffer.
+func (b *syncBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
+}
+
 func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -105,6 +112,8 @@ type fixture struct {
 	// "removal_limit: {max_share: 100%}": the small test groups would
 	// otherwise trip the removal guard-rail in every test.
 	configExtra string
+	// onWrite is the server's write hook (phabtest.Options.OnWrite).
+	onWrite func(n int, method string, phase phabtest.WritePhase) bool
 	// extraPending adds that many users without MFA to WMF-NDA
 	// (pending01, pending02, ...).
 	extraPending int
@@ -165,7 +174,7 @@ func newHarness(t *testing.T, fx fixture) *harness {
 		clients: map[string]*conduit.Client{},
 	}
 	h.log = zerolog.New(h.logs).Level(zerolog.DebugLevel)
-	h.srv = phabtest.New(phabtest.Options{Now: h.clock.Now})
+	h.srv = phabtest.New(phabtest.Options{Now: h.clock.Now, OnWrite: fx.onWrite})
 	t.Cleanup(h.srv.Close)
 
 	add := func(spec phabtest.UserSpec) {

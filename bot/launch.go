@@ -344,6 +344,7 @@ func (b *Bot) Launch(ctx context.Context, c *campaigns.Campaign) (*LaunchResult,
 		}
 		b.log.Info().Str("campaign", c.Name).Int("findings", len(findings)).Int("batches", len(list)).Msg("campaign recorded")
 	}
+	defer b.withBreaker()()
 	tasks, err := b.ensureTasks(ctx, c)
 	res.Tasks = tasks
 	return res, err
@@ -357,7 +358,11 @@ func (b *Bot) ensureTasks(ctx context.Context, c *campaigns.Campaign) ([]LaunchT
 	}
 	var out []LaunchTask
 	var errs []error
-	for _, bt := range snap.Batches {
+	for i, bt := range snap.Batches {
+		if err := ctx.Err(); err != nil {
+			// Stop here: nothing is recorded for the batches left.
+			return out, &InterruptedError{Done: i, Total: len(snap.Batches), Unit: "batch(es)", Err: err}
+		}
 		created, bt2, err := b.ensureTask(ctx, c, &snap, bt)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("batch %d: %w", bt.Index, err))

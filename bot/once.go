@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
 )
 
@@ -111,6 +112,11 @@ type effect struct {
 // record outcome. It reports whether the effect was performed by this call
 // (false when it had happened before).
 func (b *Bot) once(ctx context.Context, e effect) (bool, error) {
+	// Nothing is started, not even a reconciliation, once the command is
+	// interrupted or Phabricator is away for this tick.
+	if err := b.unavailable(ctx); err != nil {
+		return false, fmt.Errorf("%s: %w", e.key, err)
+	}
 	var op state.Op
 	err := b.store.View(e.campaign, func(tx *state.CampaignTx) error {
 		var err error
@@ -124,6 +130,10 @@ func (b *Bot) once(ctx context.Context, e effect) (bool, error) {
 		// An earlier run recorded the intent and then stopped: ask
 		// Phabricator whether the write landed before writing again.
 		result, found, ferr := e.find(ctx)
+		if ferr != nil && (ctx.Err() != nil || errors.Is(ferr, conduit.ErrUnavailable)) {
+			// Not an answer about the write: ask again next time.
+			return false, fmt.Errorf("reconcile %s: %w", e.key, ferr)
+		}
 		if ferr != nil {
 			return false, b.reconcileFailed(e.campaign, op, ferr)
 		}
@@ -145,6 +155,10 @@ func (b *Bot) once(ctx context.Context, e effect) (bool, error) {
 	op.ReconcileError = "" // asked, and it had not landed
 	if e.args != nil {
 		op.Args = e.args
+	}
+	// Checked again: the reconciliation above may have run into the end.
+	if err := b.unavailable(ctx); err != nil {
+		return false, fmt.Errorf("%s: %w", e.key, err)
 	}
 	if err := b.store.Update(e.campaign, func(tx *state.CampaignTx) error { return tx.PutOp(op) }); err != nil {
 		return false, fmt.Errorf("record intent %s: %w", e.key, err)

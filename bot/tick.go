@@ -63,6 +63,9 @@ type TickOptions struct {
 	Campaigns []string
 	// Only limits the tick to these chores (default: all).
 	Only []string
+	// ObserveChore, if set, is told how long each chore of each campaign
+	// took (the daemon's metrics).
+	ObserveChore func(chore string, took time.Duration)
 }
 
 // TickReport is what a tick did, per campaign.
@@ -133,20 +136,43 @@ func (b *Bot) Tick(ctx context.Context, opts TickOptions) (*TickReport, error) {
 			return nil, err
 		}
 	}
+	// One breaker for the whole tick: once Phabricator is found away,
+	// every remaining chore fails at once instead of waiting on it again.
+	defer b.withBreaker()()
 	report := &TickReport{}
 	var errs []error
-	for _, name := range names {
+	for i, name := range names {
+		if err := ctx.Err(); err != nil {
+			return report, &InterruptedError{Done: i, Total: len(names), Unit: "campaign(s)", Err: err}
+		}
 		ct := &CampaignTick{Campaign: name}
 		report.Campaigns = append(report.Campaigns, ct)
-		if err := b.tickCampaign(ctx, name, opts.Only, ct); err != nil {
-			ct.Errors = append(ct.Errors, err.Error())
+		if err := b.tickCampaign(ctx, name, opts, ct); err != nil {
+			for _, e := range SplitErrors(err) {
+				ct.Errors = append(ct.Errors, e.Error())
+			}
 			errs = append(errs, fmt.Errorf("campaign %s: %w", name, err))
+		}
+		if err := ctx.Err(); err != nil {
+			return report, &InterruptedError{Done: i, Total: len(names), Unit: "campaign(s)", Err: err}
 		}
 	}
 	return report, errors.Join(errs...)
 }
 
-func (b *Bot) tickCampaign(ctx context.Context, name string, only []string, ct *CampaignTick) error {
+// withBreaker puts a breaker (see breaker) between the bot and
+// Phabricator until the returned function is called.
+func (b *Bot) withBreaker() func() {
+	if _, ok := b.phab.(*breaker); ok {
+		return func() {}
+	}
+	saved := b.phab
+	b.phab = &breaker{Phabricator: saved}
+	return func() { b.phab = saved }
+}
+
+func (b *Bot) tickCampaign(ctx context.Context, name string, opts TickOptions, ct *CampaignTick) error {
+	only := opts.Only
 	ok, err := b.store.HasCampaign(name)
 	if err != nil {
 		return err
@@ -173,8 +199,28 @@ func (b *Bot) tickCampaign(ctx context.Context, name string, only []string, ct *
 		if err := b.store.View(name, func(tx *state.CampaignTx) error { r.rec = tx.Campaign(); return nil }); err != nil {
 			return err
 		}
-		if err := ch.run(b, ctx, r); err != nil {
-			log.Error().Str("chore", ch.name).Err(err).Msg("chore failed")
+		start := time.Now()
+		err := ch.run(b, ctx, r)
+		if opts.ObserveChore != nil {
+			opts.ObserveChore(ch.name, time.Since(start))
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				// Interrupted: the chore's errors are only "context
+				// canceled"; the caller says what was left undone.
+				return ctx.Err()
+			}
+			if k, ok := b.phab.(*breaker); ok && k.tripped() != nil {
+				// Phabricator is away: the one cause, not one line per
+				// write that was not sent.
+				err = k.tripped()
+				log.Error().Str("chore", ch.name).Err(err).Msg("Phabricator unavailable: chore stopped; its remaining writes wait for the next tick")
+				errs = append(errs, fmt.Errorf("%s: %w", ch.name, err))
+				continue
+			}
+			for _, e := range SplitErrors(err) {
+				log.Error().Str("chore", ch.name).Err(e).Msg("chore failed")
+			}
 			errs = append(errs, fmt.Errorf("%s: %w", ch.name, err))
 			// Removals act on what drift learned; without it, stop.
 			if ch.name == "drift" {

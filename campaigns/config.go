@@ -31,7 +31,10 @@ const (
 	DefaultLogLevel      = "info"
 	DefaultLogFormat     = "console"
 	DefaultTickEvery     = 15 * time.Minute
-	DefaultCampaignsDir  = "campaigns"
+	// DefaultMaxAuthFailures is how many ticks in a row may find the token
+	// rejected before the daemon exits (code 3).
+	DefaultMaxAuthFailures = 3
+	DefaultCampaignsDir    = "campaigns"
 	// DefaultMinNotice is how long affected users get at least between a
 	// campaign's launch and its cutoff, unless the config sets min_notice.
 	DefaultMinNotice = 14 * day
@@ -78,6 +81,8 @@ type Config struct {
 	// RemovalLimit is the guard-rail on removal batches; a campaign may
 	// override it (Campaign.RemovalLimit).
 	RemovalLimit RemovalLimit
+	// Metrics configures the daemon's health and metrics endpoints.
+	Metrics MetricsConfig
 	// Source is the file the config came from, for messages.
 	Source string
 }
@@ -118,6 +123,17 @@ type DashboardConfig struct {
 type ScheduleConfig struct {
 	// TickEvery is how often the daemon runs its chores.
 	TickEvery time.Duration
+	// MaxAuthFailures is how many ticks in a row may find the Conduit
+	// token rejected before the daemon exits with code 3, so a supervisor
+	// sees a revoked token instead of a daemon failing forever.
+	MaxAuthFailures int
+}
+
+// MetricsConfig is the daemon's HTTP listener for /healthz, /readyz and
+// /metrics.
+type MetricsConfig struct {
+	// Listen is the host:port to serve on; "" (the default) serves nothing.
+	Listen string
 }
 
 var (
@@ -169,6 +185,8 @@ type configFile struct {
 	dashListen          val[string]
 	dashSecretFile      val[string]
 	dashTrustedHeader   val[string]
+	maxAuthFailures     val[float64]
+	metricsListen       val[string]
 	campaignsDir        val[string]
 	groups              []groupEntry
 	defaultRisk         val[Risk]
@@ -206,6 +224,12 @@ func (f *configFile) parse(p *parser, root *yaml.Node) {
 		{name: "schedule", parse: func(n *yaml.Node) {
 			p.mapping(n, "schedule", []field{
 				{name: "tick_every", parse: into(&f.tickEvery, keyed(p.duration, "schedule.tick_every"))},
+				{name: "max_auth_failures", parse: into(&f.maxAuthFailures, keyed(p.number, "schedule.max_auth_failures"))},
+			})
+		}},
+		{name: "metrics", parse: func(n *yaml.Node) {
+			p.mapping(n, "metrics", []field{
+				{name: "listen", parse: into(&f.metricsListen, keyed(p.str, "metrics.listen"))},
 			})
 		}},
 		{name: "dashboard", parse: func(n *yaml.Node) {
@@ -292,8 +316,10 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 			Level:  strings.ToLower(f.logLevel.or(DefaultLogLevel)),
 			Format: strings.ToLower(f.logFormat.or(DefaultLogFormat)),
 		},
-		Schedule:     ScheduleConfig{TickEvery: f.tickEvery.or(DefaultTickEvery)},
-		Dashboard:    DashboardConfig{Listen: strings.TrimSpace(f.dashListen.v), SecretFile: f.dashSecretFile.v, TrustedHeader: strings.TrimSpace(f.dashTrustedHeader.v)},
+		Dashboard: DashboardConfig{Listen: strings.TrimSpace(f.dashListen.v), SecretFile: f.dashSecretFile.v, TrustedHeader: strings.TrimSpace(f.dashTrustedHeader.v)},
+		Schedule: ScheduleConfig{TickEvery: f.tickEvery.or(DefaultTickEvery),
+			MaxAuthFailures: int(f.maxAuthFailures.or(DefaultMaxAuthFailures))},
+		Metrics:      MetricsConfig{Listen: strings.TrimSpace(f.metricsListen.v)},
 		CampaignsDir: f.campaignsDir.or(DefaultCampaignsDir),
 		Groups:       make(map[string]Risk, len(f.groups)),
 		DefaultRisk:  f.defaultRisk.or(DefaultRisk),
@@ -320,6 +346,14 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 	if f.tickEvery.set() && f.tickEvery.v < MinTickEvery {
 		p.errorf(f.tickEvery.n, "schedule.tick_every", "%s is too often; at least %s, as every tick reads memberships and tasks over Conduit",
 			f.tickEvery.n.Value, "1m")
+	}
+	if f.maxAuthFailures.set() && (f.maxAuthFailures.v < 1 || f.maxAuthFailures.v != float64(int(f.maxAuthFailures.v))) {
+		p.errorf(f.maxAuthFailures.n, "schedule.max_auth_failures", "must be a whole number of at least 1, got %s", f.maxAuthFailures.n.Value)
+	}
+	if l := cfg.Metrics.Listen; l != "" {
+		if _, port, err := net.SplitHostPort(l); err != nil || port == "" {
+			p.errorf(f.metricsListen.n, "metrics.listen", "want host:port such as 127.0.0.1:9090, got %q", l)
+		}
 	}
 	if !slices.Contains(logLevels, cfg.Log.Level) {
 		p.errorf(f.logLevel.n, "log.level", "unknown level %q (want %s)", f.logLevel.v, oneOf(logLevels))

@@ -28,7 +28,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		},
 		StateFile:    "/etc/auditbot/auditbot.db",
 		Log:          LogConfig{Level: "info", Format: "console"},
-		Schedule:     ScheduleConfig{TickEvery: 15 * time.Minute},
+		Schedule:     ScheduleConfig{TickEvery: 15 * time.Minute, MaxAuthFailures: DefaultMaxAuthFailures},
 		CampaignsDir: "/etc/auditbot/campaigns",
 		Groups:       map[string]Risk{},
 		DefaultRisk:  RiskSecurity,

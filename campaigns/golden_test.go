@@ -29,7 +29,8 @@ func TestConfigExample(t *testing.T) {
 		},
 		StateFile:    "/var/lib/auditbot/state.db",
 		Log:          LogConfig{Level: "info", Format: "json"},
-		Schedule:     ScheduleConfig{TickEvery: 15 * time.Minute},
+		Schedule:     ScheduleConfig{TickEvery: 15 * time.Minute, MaxAuthFailures: 3},
+		Metrics:      MetricsConfig{Listen: "127.0.0.1:9090"},
 		CampaignsDir: "/etc/auditbot/campaigns",
 		Groups: map[string]Risk{
 			"acl*sre-team":            RiskInternal,
@@ -48,7 +49,7 @@ func TestConfigExample(t *testing.T) {
 	}
 	checkAllKeysDocumented(t, path, []string{
 		"conduit", "conduit.url", "conduit.token_file", "conduit.timeout", "conduit.requests_per_second",
-		"state_file", "templates_dir", "log", "log.level", "log.format", "schedule", "schedule.tick_every",
+		"state_file", "templates_dir", "log", "log.level", "log.format", "schedule", "schedule.tick_every", "schedule.max_auth_failures", "metrics", "metrics.listen",
 		"campaigns_dir", "groups", "default_risk", "min_notice", "removal_limit", "removal_limit.max_share", "removal_limit.max_count",
 	})
 }

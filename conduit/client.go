@@ -23,6 +23,10 @@ const (
 	DefaultMaxRetries        = 4
 )
 
+// maxTimeoutRetries bounds how often a read whose attempt timed out is
+// tried again (other transient failures get MaxRetries).
+const maxTimeoutRetries = 1
+
 // maxInfoLen bounds the error text kept from a non-JSON answer (an HTML
 // error page from a proxy, say), which gonduit passes on whole.
 const maxInfoLen = 2000
@@ -51,6 +55,11 @@ type Options struct {
 	// administrator can tell the bot's calls apart in the web server's
 	// logs (e.g. "auditbot/v1.2.3"). Empty: "auditbot".
 	UserAgent string
+	// Observe, if set, is called once per call (after its retries) with
+	// the method, how long the call took and its error: the daemon counts
+	// calls, errors and latency by method without this package knowing
+	// about metrics.
+	Observe func(method string, took time.Duration, err error)
 }
 
 // withDefaults fills in zero fields.
@@ -147,7 +156,12 @@ func (c *Client) call(ctx context.Context, method string, params requests.Reques
 // retry runs fn until it succeeds, retrying a 429 for any method and a
 // transient failure for read methods only, at most MaxRetries times. The
 // error it returns never holds the token.
-func (c *Client) retry(ctx context.Context, method string, fn func(ctx context.Context) error) error {
+func (c *Client) retry(ctx context.Context, method string, fn func(ctx context.Context) error) (err error) {
+	if c.opts.Observe != nil {
+		start := time.Now()
+		defer func() { c.opts.Observe(method, time.Since(start), err) }()
+	}
+	timeouts := 0
 	for n := 1; ; n++ {
 		a := &attempt{}
 		start := time.Now()
@@ -156,8 +170,11 @@ func (c *Client) retry(ctx context.Context, method string, fn func(ctx context.C
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil || n > c.opts.MaxRetries {
+		if ctx.Err() != nil {
 			return c.wrapErr(method, err)
+		}
+		if n > c.opts.MaxRetries {
+			return c.wrapFinal(method, err, a)
 		}
 		switch {
 		case a.status == http.StatusTooManyRequests || conduitCode(err) == "429":
@@ -168,13 +185,32 @@ func (c *Client) retry(ctx context.Context, method string, fn func(ctx context.C
 			}
 			c.doer.limiter.holdOff(d)
 		case isReadMethod(method) && isTransient(err, a):
+			if errors.Is(err, context.DeadlineExceeded) {
+				// A server that took the whole timeout to not answer
+				// will likely do so again: one more try at most, so a
+				// hanging server stalls a read for two timeouts, not five.
+				if timeouts++; timeouts > maxTimeoutRetries {
+					return c.wrapFinal(method, err, a)
+				}
+			}
 			if err := c.opts.Sleep(ctx, backoff(n)); err != nil {
 				return c.wrapErr(method, err)
 			}
 		default:
-			return c.wrapErr(method, err)
+			return c.wrapFinal(method, err, a)
 		}
 	}
+}
+
+// wrapFinal wraps the error a call ends with; a transport failure or
+// server error is marked ErrUnavailable, so callers stop writing for now
+// instead of trying every remaining write against a server that is away.
+func (c *Client) wrapFinal(method string, err error, a *attempt) error {
+	wrapped := c.wrapErr(method, err)
+	if isTransient(err, a) {
+		return &unavailableError{err: wrapped, status: a.status}
+	}
+	return wrapped
 }
 
 // logAttempt writes one debug line per HTTP attempt. It logs the error code

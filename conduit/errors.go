@@ -35,7 +35,28 @@ var (
 	// arguments the server would wrongly accept (a non-user PHID as a
 	// project member, say) or refuse. Nothing was sent.
 	ErrInvalidArgument = errors.New("conduit: invalid argument")
+	// ErrUnavailable: the server could not be reached or failed (connection
+	// refused or reset, timeout, truncated answer, HTTP 5xx), after the
+	// retries a safe read gets. A write that fails so may or may not have
+	// been applied: the caller's reconciliation finds out later.
+	ErrUnavailable = errors.New("conduit: Phabricator unavailable")
 )
+
+// unavailableError marks a transport failure or server error as
+// ErrUnavailable and keeps the underlying error's text and chain.
+type unavailableError struct {
+	err    error
+	status int
+}
+
+func (e *unavailableError) Error() string {
+	if e.status >= 500 {
+		return fmt.Sprintf("%v (HTTP %d)", e.err, e.status)
+	}
+	return e.err.Error()
+}
+func (e *unavailableError) Unwrap() error        { return e.err }
+func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
 
 // Error is a Conduit error answer. Info is already redacted: it never holds
 // an API token, so it is safe to log and store.

@@ -193,6 +193,18 @@ func TestTransientRetry(t *testing.T) {
 			wantSleeps: []time.Duration{500 * time.Millisecond},
 		},
 		{
+			name: "read: timeouts, retried once only", path: "/api/user.whoami",
+			steps: []step{
+				{method: "user.whoami", rec: "user.whoami.json", hang: 5 * time.Second},
+				{method: "user.whoami", rec: "user.whoami.json", hang: 5 * time.Second},
+			},
+			call: whoami, wantTries: 2,
+			wantErr: func(err error) bool {
+				return errors.Is(err, context.DeadlineExceeded) && errors.Is(err, ErrUnavailable)
+			},
+			wantSleeps: []time.Duration{500 * time.Millisecond},
+		},
+		{
 			name: "write: timeout, not retried", path: "/api/maniphest.edit",
 			steps: []step{{method: "maniphest.edit", params: createParams, rec: "maniphest.edit.comment.json", hang: 5 * time.Second}},
 			call:  createTask, wantTries: 1,

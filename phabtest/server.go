@@ -84,6 +84,69 @@ type Server struct {
 	failBefore map[string]*injectedFailure
 	rateAfter  int // calls left before one 429; -1 when off
 	writeReqs  int // write requests seen, for Options.OnWrite
+
+	// outage is read before the server lock: a hanging request must not
+	// hold it.
+	outageMu sync.Mutex
+	outage   Outage
+	healed   chan struct{} // closed when an outage ends
+}
+
+// Outage is how the server fails every request while it is "down".
+type Outage int
+
+// Outages.
+const (
+	OutageNone Outage = iota // answer as usual
+	OutageDrop               // close the connection without an answer (a crash, a reset)
+	OutageHang               // accept and never answer, until the outage ends or the client gives up
+	Outage503                // answer HTTP 503 with an HTML page, as a proxy in front of a dead server
+)
+
+// SetOutage makes every request fail the way o says from now on, until
+// SetOutage(OutageNone). Nothing is applied while it lasts.
+func (s *Server) SetOutage(o Outage) {
+	s.outageMu.Lock()
+	defer s.outageMu.Unlock()
+	if s.healed == nil {
+		s.healed = make(chan struct{})
+	}
+	if o == OutageNone && s.outage != OutageNone {
+		close(s.healed)
+		s.healed = make(chan struct{})
+	}
+	s.outage = o
+}
+
+// failOutage fails the request if an outage is on, and reports whether it did.
+func (s *Server) failOutage(w http.ResponseWriter, r *http.Request) bool {
+	s.outageMu.Lock()
+	o, healed := s.outage, s.healed
+	s.outageMu.Unlock()
+	if o != OutageNone {
+		// Counted like any failed request (see Calls).
+		name := strings.TrimPrefix(r.URL.Path, "/api/")
+		s.mu.Lock()
+		s.calls[name]++
+		s.mu.Unlock()
+	}
+	switch o {
+	case OutageDrop:
+		dropConnection(w)
+	case OutageHang:
+		select {
+		case <-r.Context().Done():
+		case <-healed:
+		}
+		dropConnection(w)
+	case Outage503:
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, "<html><body><h1>503 Service Unavailable</h1></body></html>")
+	default:
+		return false
+	}
+	return true
 }
 
 type injectedFailure struct {
@@ -182,6 +245,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	name, ok := strings.CutPrefix(r.URL.Path, "/api/")
 	if !ok || name == "" {
 		http.NotFound(w, r)
+		return
+	}
+	if s.failOutage(w, r) {
 		return
 	}
 	// Read the body before taking the lock: a slow client must not stall

@@ -28,7 +28,7 @@ func (s *Store) Verify() (rep Report, err error) {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("bbolt failed reading the file: %v", r))
 		}
 	}()
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		if err := checkTx(tx); err != nil {
 			rep.Problems = append(rep.Problems, err.Error())
 			// Walking damaged pages could panic or loop: stop here.
@@ -127,7 +127,7 @@ func (s *Store) Backup(path string) (err error) {
 			os.Remove(path)
 		}
 	}()
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		if _, err := tx.WriteTo(f); err != nil {
 			return err
 		}

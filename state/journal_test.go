@@ -173,7 +173,7 @@ func TestVerifyJournalLegacy(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Two entries as an older auditbot wrote them.
-	if err := s.db.Update(func(tx *bolt.Tx) error {
+	if err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketCampaigns).Bucket([]byte("mfa")).Bucket(bucketJournal)
 		for i := uint64(1); i <= 2; i++ {
 			if _, err := b.NextSequence(); err != nil {

@@ -5,6 +5,15 @@
 // The store exposes domain methods only. Multi-record updates go through
 // Update with a *CampaignTx, which wraps one bbolt transaction; callers must
 // not make network calls inside it.
+//
+// A Store holds the file open (and so its lock) only while a transaction
+// runs: the daemon spends minutes in a tick talking to Phabricator between
+// transactions, and `status` or `approve` from another process get the
+// file in those gaps. bbolt transactions are short (no network I/O inside
+// one), so a lock timeout of seconds is enough to wait for another
+// process's transaction. Commands that write to Phabricator also take the
+// writer lock (LockWriter) for their whole run, so two processes never
+// interleave their writes.
 package state
 
 import (
@@ -18,6 +27,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -60,16 +70,33 @@ var (
 	ErrDamaged = errors.New("state: not an intact auditbot state file")
 )
 
-// Store is an open state file.
+// Store is a verified state file, opened for the duration of each
+// transaction. It is safe for concurrent use within a process.
 type Store struct {
-	db   *bolt.DB
 	path string
+	opts Options
+
+	mu   sync.Mutex
+	db   *bolt.DB // open while refs > 0
+	refs int
+	// verified is the file that passed the deep check: a later open checks
+	// only that the same file is still there and not empty, so opening per
+	// transaction stays cheap; a file replaced meanwhile (restored from a
+	// backup) is checked again.
+	verified os.FileInfo
+	closed   bool
 }
+
+// DefaultLockTimeout is how long a transaction waits for another process's
+// transaction to end. Transactions make no network calls, so they last
+// milliseconds; the bound only catches a process stuck while holding it.
+const DefaultLockTimeout = 10 * time.Second
 
 // Options tune Open.
 type Options struct {
 	// LockTimeout is how long to wait for another process to release the
-	// file (0: 1s). bbolt would otherwise wait forever.
+	// file at each transaction (0: DefaultLockTimeout). bbolt would
+	// otherwise wait forever.
 	LockTimeout time.Duration
 	// ReadOnly opens the file for reading (status, plan) with a shared lock.
 	ReadOnly bool
@@ -85,7 +112,7 @@ const damagedHint = "auditbot never re-initialises or writes into an existing fi
 // ErrSchema for a newer auditbot's file) and leaves the file as it was.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.LockTimeout == 0 {
-		opts.LockTimeout = time.Second
+		opts.LockTimeout = DefaultLockTimeout
 	}
 	_, err := os.Stat(path)
 	switch {
@@ -99,26 +126,97 @@ func Open(path string, opts Options) (*Store, error) {
 	// Verify through a read-only handle first: bbolt's read-write open
 	// initialises an empty file and may write a freelist, so a file is
 	// opened for writing only once it is known to be ours and intact.
-	db, err := openVerified(path, opts.LockTimeout)
-	if err != nil {
+	s := &Store{path: path, opts: opts}
+	if err := s.verify(); err != nil {
 		return nil, err
 	}
 	if opts.ReadOnly {
-		return &Store{db: db, path: path}, nil
+		return s, nil
 	}
-	if err := db.Close(); err != nil {
-		return nil, fmt.Errorf("state: close %s after verifying: %w", path, err)
-	}
-	db, err = boltOpen(path, bolt.Options{Timeout: opts.LockTimeout})
-	if err != nil {
-		return nil, err
-	}
-	s := &Store{db: db, path: path}
 	if err := s.init(); err != nil {
-		db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// verify runs the deep check (openVerified) and remembers which file
+// passed it.
+func (s *Store) verify() error {
+	db, err := openVerified(s.path, s.opts.LockTimeout)
+	if err != nil {
+		return err
+	}
+	info, statErr := os.Stat(s.path)
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("state: close %s after verifying: %w", s.path, err)
+	}
+	if statErr != nil {
+		return fmt.Errorf("state: open %s: %w", s.path, statErr)
+	}
+	s.verified = info
+	return nil
+}
+
+// acquire returns the open database, opening it if no transaction of
+// this process has it open. Every acquire is paired with a release.
+func (s *Store) acquire() (*bolt.DB, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("state: %s: %w", s.path, bolterrors.ErrDatabaseNotOpen)
+	}
+	if s.db == nil {
+		info, err := os.Stat(s.path)
+		if err != nil {
+			return nil, fmt.Errorf("state: open %s: %w", s.path, err)
+		}
+		if !os.SameFile(info, s.verified) || info.Size() == 0 {
+			// Replaced or truncated since it was checked: check again
+			// before bbolt's read-write open could initialise it.
+			if err := s.verify(); err != nil {
+				return nil, err
+			}
+		}
+		db, err := boltOpen(s.path, bolt.Options{Timeout: s.opts.LockTimeout, ReadOnly: s.opts.ReadOnly})
+		if err != nil {
+			return nil, err
+		}
+		s.db = db
+	}
+	s.refs++
+	return s.db, nil
+}
+
+// release closes the database when the last transaction of this process
+// using it ends, which releases the file lock for other processes.
+func (s *Store) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refs--
+	if s.refs == 0 && s.db != nil {
+		s.db.Close()
+		s.db = nil
+	}
+}
+
+// view runs fn in a read transaction, the file open only meanwhile.
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	db, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	defer s.release()
+	return db.View(fn)
+}
+
+// update runs fn in a write transaction, the file open only meanwhile.
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	db, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	defer s.release()
+	return db.Update(fn)
 }
 
 // create makes a new, initialised state file at path, only if nothing is
@@ -175,7 +273,7 @@ func boltOpen(path string, o bolt.Options) (db *bolt.DB, err error) {
 	db, err = bolt.Open(path, 0o600, &o)
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
-		return nil, fmt.Errorf("%w: %s (is a daemon or another command running?)", ErrLocked, path)
+		return nil, fmt.Errorf("%w: %s: another process held it for more than %s, longer than any transaction takes; is it stuck?", ErrLocked, path, o.Timeout)
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
 		return nil, fmt.Errorf("%w: %s is not a bbolt database, or its header is damaged (%v); %s", ErrDamaged, path, err, damagedHint)
 	case err != nil:
@@ -260,10 +358,10 @@ func checkTx(tx *bolt.Tx) error {
 // that has it is not written to.
 func (s *Store) init() error {
 	var ok bool
-	if err := s.db.View(func(tx *bolt.Tx) error { ok = tx.Bucket(bucketCampaigns) != nil; return nil }); err != nil || ok {
+	if err := s.view(func(tx *bolt.Tx) error { ok = tx.Bucket(bucketCampaigns) != nil; return nil }); err != nil || ok {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(bucketCampaigns); err != nil {
 			return fmt.Errorf("state: create campaigns bucket: %w", err)
 		}
@@ -279,12 +377,18 @@ func checkVersion(v []byte) error {
 	return nil
 }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close ends the store's use of the file; a transaction still running in
+// another goroutine keeps the file open until it ends.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}
 
 // Check runs bbolt's consistency check and returns the first problem.
 func (s *Store) Check() error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		if err := checkTx(tx); err != nil {
 			return fmt.Errorf("state: %w", err)
 		}
@@ -295,7 +399,7 @@ func (s *Store) Check() error {
 // CampaignNames lists launched campaigns, sorted.
 func (s *Store) CampaignNames() ([]string, error) {
 	var names []string
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCampaigns).ForEachBucket(func(k []byte) error {
 			names = append(names, string(k))
 			return nil
@@ -309,7 +413,7 @@ func (s *Store) CampaignNames() ([]string, error) {
 // batches, in one transaction, so a crash leaves either all or nothing. It
 // fails if the campaign exists.
 func (s *Store) CreateCampaign(c Campaign, findings []Finding, batches []Batch) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketCampaigns)
 		if root.Bucket([]byte(c.Name)) != nil {
 			return fmt.Errorf("state: campaign %q already exists", c.Name)
@@ -343,7 +447,7 @@ func (s *Store) CreateCampaign(c Campaign, findings []Finding, batches []Batch) 
 // HasCampaign reports whether a campaign was launched.
 func (s *Store) HasCampaign(name string) (bool, error) {
 	var ok bool
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		ok = tx.Bucket(bucketCampaigns).Bucket([]byte(name)) != nil
 		return nil
 	})
@@ -352,7 +456,7 @@ func (s *Store) HasCampaign(name string) (bool, error) {
 
 // View runs fn in a read-only transaction on one campaign.
 func (s *Store) View(campaign string, fn func(*CampaignTx) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		ct, err := campaignTx(tx, campaign, false)
 		if err != nil {
 			return err
@@ -364,7 +468,7 @@ func (s *Store) View(campaign string, fn func(*CampaignTx) error) error {
 // Update runs fn in a read-write transaction on one campaign. fn must not
 // make network calls: the transaction holds the file's write lock.
 func (s *Store) Update(campaign string, fn func(*CampaignTx) error) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		ct, err := campaignTx(tx, campaign, true)
 		if err != nil {
 			return err
@@ -622,7 +726,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // on such a copy so it can show what would be recorded without changing
 // the real file.
 func (s *Store) CopyTo(path string) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		if err := tx.CopyFile(path, 0o600); err != nil {
 			return fmt.Errorf("state: copy to %s: %w", path, err)
 		}

@@ -33,6 +33,10 @@ type app struct {
 	configPath     string
 	logLevel       string
 	getenv         func(string) string
+	// wait bounds how long a writing command waits for another writer
+	// (the daemon's tick) to finish.
+	wait    time.Duration
+	command string // the command running, for the writer lock's holder text
 }
 
 // Main runs the command line until it finishes or SIGINT/SIGTERM, and
@@ -72,6 +76,12 @@ func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	return exitCode(err)
 }
 
+// Command returns the command tree, for tests that check deployment
+// files name only flags and commands that exist.
+func Command() *cobra.Command {
+	return (&app{stdout: io.Discard, stderr: io.Discard, getenv: os.Getenv}).rootCommand()
+}
+
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "auditbot",
@@ -88,6 +98,8 @@ their replies and deadlines, and removes them after an approver agrees.`,
 	}
 	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", defaultConfig, "config file (env AUDITBOT_CONFIG)")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "", "override the config's log level (debug, info, warn, error)")
+	root.PersistentFlags().DurationVar(&a.wait, "wait", 10*time.Minute, "how long a command that writes waits for another one (the daemon's tick) to finish")
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) { a.command = cmd.Name() }
 	root.AddCommand(
 		a.validateCommand(),
 		a.checkCommand(),
@@ -153,8 +165,13 @@ type envOptions struct {
 	conduit  bool // dial Conduit
 	store    bool // open the state file
 	readOnly bool // open it read-only (status, journal)
-	dryRun   bool // writes are logged, not sent; state changes go to a copy
-	now      time.Time
+	// perTick: the caller takes the writer lock around each unit of work
+	// itself (the daemon, per tick) instead of for the whole command.
+	perTick bool
+	// observe, if set, is told of every Conduit call (the daemon's metrics).
+	observe func(method string, took time.Duration, err error)
+	dryRun  bool // writes are logged, not sent; state changes go to a copy
+	now     time.Time
 }
 
 // logger builds the process logger from the config. It never receives the
@@ -218,7 +235,7 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 		httpClient := &http.Client{Timeout: cfg.Conduit.Timeout + 5*time.Second}
 		e.client, err = conduit.Dial(ctx, cfg.Conduit.URL, token, conduit.Options{
 			HTTPClient: httpClient, CallTimeout: cfg.Conduit.Timeout,
-			RequestsPerSecond: cfg.Conduit.RequestsPerSecond, Logger: e.log,
+			RequestsPerSecond: cfg.Conduit.RequestsPerSecond, Logger: e.log, Observe: o.observe,
 			UserAgent: userAgent(),
 		})
 		if err != nil {
@@ -258,6 +275,13 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 			}
 			path = copyPath
 		}
+		if !o.readOnly && !o.dryRun && !o.perTick {
+			unlock, err := a.lockWriter(ctx, path, e.log)
+			if err != nil {
+				return fail(err)
+			}
+			closers = append(closers, unlock)
+		}
 		_, statErr := os.Stat(path)
 		created := errors.Is(statErr, fs.ErrNotExist) && !o.readOnly
 		st, err := state.Open(path, state.Options{ReadOnly: o.readOnly})
@@ -292,6 +316,32 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 		}
 	}
 	return e, nil
+}
+
+// lockWriter takes the state file's writer lock (state.LockWriter) for a
+// command that writes, waiting at most --wait for another writer, and
+// says on stderr what it waits for: a command run beside the daemon waits
+// for the running tick, it does not fail.
+func (a *app) lockWriter(ctx context.Context, statePath string, log zerolog.Logger) (func(), error) {
+	holder := fmt.Sprintf("pid %d (auditbot %s, since %s)", os.Getpid(), a.command, time.Now().Format(time.DateTime))
+	wctx, cancel := context.WithTimeout(ctx, a.wait)
+	defer cancel()
+	start := time.Now()
+	waited := false
+	unlock, err := state.LockWriter(wctx, statePath, holder, func(other string) {
+		waited = true
+		fmt.Fprintf(a.stderr, "auditbot: waiting for %s to finish its writes (at most %s, --wait)...\n", other, a.wait)
+	})
+	if err != nil {
+		if errors.Is(err, state.ErrBusy) {
+			return nil, fmt.Errorf("%w after waiting %s; nothing was done, run it again later or pass a longer --wait", err, a.wait)
+		}
+		return nil, err
+	}
+	if waited {
+		log.Info().Dur("waited", time.Since(start)).Msg("writer lock taken")
+	}
+	return unlock, nil
 }
 
 // openCampaign loads the campaign named by arg, then opens the

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 
 	"github.com/auditbot/auditbot/bot"
@@ -17,10 +18,14 @@ const (
 	ExitUsage     = 2 // bad input: flags, config, campaign file, template, unknown group, a redirecting conduit.url
 	ExitAuth      = 3 // the Conduit token is missing or rejected
 	ExitRefused   = 4 // a check failed, not an approver, permission denied, refused
-	ExitState     = 5 // the state file is locked or from a newer auditbot
+	ExitState     = 5 // another writer past --wait, a stuck transaction, or a newer auditbot
 	ExitTickError = 6 // a tick ran but some campaign or chore failed
 	ExitDamaged   = 7 // the state file is empty, not auditbot's, or fails its check
 	ExitJournal   = 8 // verify-journal: a journal's hash chain is broken
+	// ExitInterrupted: SIGINT or SIGTERM stopped the command before it
+	// finished; what was done is recorded, rerunning finishes it. 130 as a
+	// shell reports a command ended by Ctrl-C.
+	ExitInterrupted = 130
 )
 
 // exitCode maps an error to the exit code.
@@ -31,6 +36,8 @@ func exitCode(err error) int {
 		return ExitOK
 	case errors.Is(err, state.ErrJournalBroken):
 		return ExitJournal
+	case isInterrupted(err):
+		return ExitInterrupted
 	case errors.Is(err, errTickFailed):
 		// The tick itself ran: whatever failed inside one campaign, the
 		// others were done. The token was checked before.
@@ -41,12 +48,18 @@ func exitCode(err error) int {
 		return ExitAuth
 	case errors.Is(err, bot.ErrCheckFailed), errors.Is(err, bot.ErrNotApprover), errors.Is(err, bot.ErrRefused), errors.Is(err, conduit.ErrPermissionDenied):
 		return ExitRefused
-	case errors.Is(err, state.ErrLocked), errors.Is(err, state.ErrSchema):
+	case errors.Is(err, state.ErrLocked), errors.Is(err, state.ErrBusy), errors.Is(err, state.ErrSchema):
 		return ExitState
 	case errors.Is(err, state.ErrDamaged):
 		return ExitDamaged
 	}
 	return ExitFailure
+}
+
+// isInterrupted reports whether err says the command was interrupted.
+func isInterrupted(err error) bool {
+	var ie *bot.InterruptedError
+	return errors.As(err, &ie) || errors.Is(err, context.Canceled)
 }
 
 func isConfigError(err error) bool {

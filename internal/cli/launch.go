@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/auditbot/auditbot/bot"
 )
 
 func (a *app) launchCommand() *cobra.Command {
@@ -39,7 +42,10 @@ the past is refused, unless --allow-short-notice or allow_short_notice: true.`,
 			res, err := e.bot.Launch(cmd.Context(), c)
 			if res != nil {
 				verb := "launched"
-				if res.Resumed {
+				var ie *bot.InterruptedError
+				if errors.As(err, &ie) {
+					verb = "launch " + ie.Error()
+				} else if res.Resumed {
 					verb = "already launched; checked its tasks"
 				}
 				fmt.Fprintf(a.stdout, "campaign %s %s\n", res.Campaign, verb)

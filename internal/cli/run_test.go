@@ -3,7 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -47,4 +52,179 @@ func TestRunDaemon(t *testing.T) {
 	if !strings.Contains(stderr.String(), "auditbot running") {
 		t.Errorf("the daemon did not log its start:\n%s", stderr.String())
 	}
+}
+
+// TestRunHealth starts `auditbot run` with metrics.listen set, reads
+// /healthz, /readyz and /metrics after a tick, then revokes the bot's
+// token: /readyz turns unready and, after schedule.max_auth_failures
+// ticks, the daemon exits with code 3.
+func TestRunHealth(t *testing.T) {
+	l := newLab(t)
+	l.mustRun("launch", "mfa-test")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg, err := os.ReadFile(l.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.write("config.yaml", string(cfg)+"metrics: {listen: "+addr+"}\nschedule: {max_auth_failures: 2}\n")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- MainContext(ctx, []string{"--config", l.config, "--log-level", "info", "run", "--tick-every", "200ms"}, &stdout, &stderr)
+	}()
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	// waitFor polls until cond holds: the daemon ticks on its own clock.
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !cond() {
+			select {
+			case code := <-done:
+				t.Fatalf("run exited with %d while waiting for %s:\n%s", code, what, stderr.String())
+			case <-time.After(20 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("gave up waiting for %s:\n%s", what, stderr.String())
+			}
+		}
+	}
+	waitFor("/readyz ok", func() bool { code, _ := get("/readyz"); return code == http.StatusOK })
+	// Ready from the start for two tick_every; wait for a tick's numbers.
+	waitFor("a finished tick", func() bool {
+		_, m := get("/metrics")
+		return strings.Contains(m, `auditbot_tick_duration_seconds_count`) && !strings.Contains(m, "auditbot_tick_duration_seconds_count 0")
+	})
+	if code, body := get("/healthz"); code != http.StatusOK || body != "ok\n" {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+	_, metrics := get("/metrics")
+	for _, want := range []string{
+		`auditbot_users{campaign="mfa-test",status="pending"}`,
+		`auditbot_pending_intents{campaign="mfa-test"} 0`,
+		`auditbot_conduit_calls_total{method="user.whoami"}`,
+		`auditbot_conduit_call_duration_seconds_bucket{method="maniphest.search"`,
+		`auditbot_chore_duration_seconds_count{chore="drift"}`,
+		`auditbot_tick_duration_seconds_count`,
+		`auditbot_last_successful_tick_timestamp_seconds`,
+		`auditbot_token_rejected 0`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	l.srv.RevokeToken(l.users["auditbot"].Token)
+	var exit int
+	select {
+	case exit = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the daemon did not exit after its token was revoked")
+	}
+	if exit != ExitAuth {
+		t.Errorf("run exited %d with the token revoked, want %d:\n%s", exit, ExitAuth, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "2 tick(s) in a row") {
+		t.Errorf("stderr does not say why it stopped:\n%s", stderr.String())
+	}
+	if strings.Contains(stderr.String(), l.users["auditbot"].Token) {
+		t.Error("the token reached the log")
+	}
+}
+
+// TestReadyzUnready: while the token is rejected /readyz answers 503 and
+// says why, and /healthz stays ok.
+func TestReadyzUnready(t *testing.T) {
+	l := newLab(t)
+	l.mustRun("launch", "mfa-test")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg, err := os.ReadFile(l.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Many failures allowed: the daemon stays up, unready.
+	l.write("config.yaml", string(cfg)+"metrics: {listen: "+addr+"}\nschedule: {max_auth_failures: 1000000}\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- MainContext(ctx, []string{"--config", l.config, "run", "--tick-every", "100ms"}, io.Discard, &stderr)
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != ExitOK {
+			t.Errorf("run exited %d after the stop, want 0:\n%s", code, stderr.String())
+		}
+	}()
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for code, _ := get("/readyz"); code != http.StatusOK; code, _ = get("/readyz") {
+		if time.Now().After(deadline) {
+			t.Fatalf("never ready:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	l.srv.RevokeToken(l.users["auditbot"].Token)
+	for {
+		code, body := get("/readyz")
+		if code == http.StatusServiceUnavailable {
+			if !strings.Contains(body, "token is rejected") {
+				t.Errorf("/readyz body %q does not say why", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still %d with the token revoked", code)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz %d while unready, want 200", code)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the daemon's concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
