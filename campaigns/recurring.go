@@ -31,7 +31,7 @@ type Recurring struct {
 	// launch for the first).
 	Every time.Duration
 	Mode  RecurMode
-	// Line is the line of the key that made the campaign recurring.
+	// Line is the line of the period (every), for errors.
 	Line int
 }
 
@@ -120,9 +120,6 @@ func (f *recurringFile) compile(p *parser, c *Campaign, team val[string]) {
 			p.errorf(every.n, everyKey, "%q is shorter than %s, the shortest period between runs (drift re-checks known findings every tick)", every.v, roundNotice(MinRecurEvery))
 		}
 		c.Recurring = &Recurring{Every: d, Mode: RecurJoin, Line: every.n.Line}
-		if f.n != nil {
-			c.Recurring.Line = f.n.Line
-		}
 		if f.mode.set() {
 			switch m := RecurMode(strings.ToLower(strings.TrimSpace(f.mode.v))); m {
 			case RecurJoin, RecurInstance:
