@@ -35,6 +35,8 @@ type chore struct {
 
 // Chores is the tick's table of work, in order.
 var chores = []chore{
+	// rescan first: a run's new batches get their tasks in the same tick.
+	{"rescan", (*Bot).choreRescan},
 	{"tasks", (*Bot).choreTasks},
 	{"policies", (*Bot).chorePolicies},
 	{"drift", (*Bot).choreDrift},
@@ -43,6 +45,8 @@ var chores = []chore{
 	{"propose-removals", (*Bot).choreProposeRemovals},
 	{"announce-removals", (*Bot).choreAnnounceRemovals},
 	{"execute-removals", (*Bot).choreExecuteRemovals},
+	{"approval-reminders", (*Bot).choreApprovalReminders},
+	{"close", (*Bot).choreClose},
 }
 
 // ChoreNames lists the tick's chores in order, for --only and usage text.
@@ -114,6 +118,10 @@ func (b *Bot) tickCampaign(ctx context.Context, name string, only []string, ct *
 	}
 	if !ok {
 		return fmt.Errorf("%w: %q has not been launched", ErrUnknownCampaign, name)
+	}
+	if rec, err := b.campaignRecord(name); err != nil || rec.Closed() {
+		// A closed campaign's tasks are resolved: nothing is due.
+		return err
 	}
 	c, err := b.load(name)
 	if err != nil {

@@ -84,8 +84,10 @@ type Run struct {
 
 // RunUser is a member a recurring run found newly non-compliant.
 type RunUser struct {
+	PHID     string   `json:"phid"`
 	Username string   `json:"username"`
 	Reasons  []string `json:"reasons"`
+	Groups   []string `json:"groups,omitempty"` // group names
 	// Joined says whether the run added them (false: they had a finding
 	// already, which drift watches).
 	Joined bool `json:"joined,omitempty"`
