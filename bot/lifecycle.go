@@ -56,7 +56,7 @@ func (b *Bot) choreApprovalReminders(ctx context.Context, r *run) error {
 	for _, rm := range removalsWith(snap.Removals, state.RemovalProposed) {
 		waited := now.Sub(rm.ProposedAt)
 		k := int(waited / period)
-		if k < 1 {
+		if k < 1 || moot(rm, &snap) {
 			continue
 		}
 		label := rm.Label()
@@ -163,7 +163,7 @@ func openReason(snap *state.Snapshot) string {
 		}
 	}
 	for _, rm := range snap.Removals {
-		if rm.Status != state.RemovalDone && rm.Status != state.RemovalRejected {
+		if rm.Status != state.RemovalDone && rm.Status != state.RemovalRejected && !moot(rm, snap) {
 			return fmt.Sprintf("removal batch %s is %s", rm.Label(), rm.Status)
 		}
 	}
@@ -178,6 +178,22 @@ func openReason(snap *state.Snapshot) string {
 		}
 	}
 	return ""
+}
+
+// moot reports whether removal batch rm would remove nobody any more:
+// every user of an item not yet removed has since complied, been
+// exempted or left. Such a batch needs no decision: execution would skip
+// them all, so it neither keeps the campaign open nor is reminded.
+func moot(rm state.Removal, snap *state.Snapshot) bool {
+	for _, it := range rm.Items {
+		if it.Done {
+			continue
+		}
+		if f, ok := findingOf(snap, it.UserPHID); !ok || f.Status.Removable() {
+			return false
+		}
+	}
+	return true
 }
 
 // choreClose closes a campaign that is done: each of its tasks gets a

@@ -50,7 +50,7 @@ type Campaign struct {
 }
 
 // Closed reports whether the campaign has closed.
-func (c *Campaign) Closed() bool { return !c.ClosedAt.IsZero() }
+func (c Campaign) Closed() bool { return !c.ClosedAt.IsZero() }
 
 // LastRun returns the latest recurring run, or nil before the first.
 func (c *Campaign) LastRun() *Run {
