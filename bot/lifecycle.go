@@ -180,6 +180,28 @@ func openReason(snap *state.Snapshot) string {
 	return ""
 }
 
+// lastChange is when anything last happened to the campaign's users or
+// removal batches (the launch if nothing did).
+func lastChange(snap *state.Snapshot) time.Time {
+	last := snap.Campaign.LaunchedAt
+	for _, f := range snap.Findings {
+		if f.UpdatedAt.After(last) {
+			last = f.UpdatedAt
+		}
+	}
+	for _, rm := range snap.Removals {
+		if rm.ProposedAt.After(last) {
+			last = rm.ProposedAt
+		}
+		for _, a := range rm.Approvals {
+			if a.At.After(last) {
+				last = a.At
+			}
+		}
+	}
+	return last
+}
+
 // moot reports whether removal batch rm would remove nobody any more:
 // every user of an item not yet removed has since complied, been
 // exempted or left. Such a batch needs no decision: execution would skip
@@ -196,7 +218,8 @@ func moot(rm state.Removal, snap *state.Snapshot) bool {
 	return true
 }
 
-// choreClose closes a campaign that is done: each of its tasks gets a
+// choreClose closes a campaign that is done (see openReason), once a
+// quiet period (approval_reminder) has passed since its last change: each of its tasks gets a
 // summary comment and is resolved in one edit (once per task, by op key
 // and marker), then the campaign is marked closed and no longer ticks. A
 // recurring campaign does not close while it recurs.
@@ -209,6 +232,12 @@ func (b *Bot) choreClose(ctx context.Context, r *run) error {
 		return err
 	}
 	if openReason(&snap) != "" {
+		return nil
+	}
+	// Wait a quiet period after the last change: a user just removed may
+	// still ask on the task to be restored, which the bot reads only
+	// while the campaign ticks (after that, `auditbot restore`).
+	if now := b.now(); now.Before(lastChange(&snap).Add(b.approvalPeriod(r.c))) {
 		return nil
 	}
 	tasks := slices.Clone(snap.Batches)

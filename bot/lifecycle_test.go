@@ -28,6 +28,11 @@ func TestCampaignClosesOnce(t *testing.T) {
 	everyoneComplies(h)
 	h.clock.Advance(time.Hour)
 	h.tick()
+	if h.snapshot().Campaign.Closed() {
+		t.Fatal("closed at once: a removed user could not ask to be restored on the task")
+	}
+	h.clock.Advance(7 * 24 * time.Hour)
+	h.tick()
 
 	snap := h.snapshot()
 	if !snap.Campaign.Closed() {
@@ -78,6 +83,8 @@ func TestCampaignClosesWithMootRemoval(t *testing.T) {
 	everyoneComplies(h)
 	h.clock.Advance(8 * 24 * time.Hour)
 	h.tick()
+	h.clock.Advance(8 * 24 * time.Hour)
+	h.tick()
 	if !h.snapshot().Campaign.Closed() {
 		t.Errorf("not closed; statuses %v", h.statuses())
 	}
@@ -91,6 +98,8 @@ func TestCampaignCloseCrash(t *testing.T) {
 	h.launch()
 	everyoneComplies(h)
 	h.clock.Advance(time.Hour)
+	h.tick()
+	h.clock.Advance(7 * 24 * time.Hour)
 	// The second close (T2) lands but its answer is lost.
 	h.srv.FailAfterWrite("maniphest.edit", 2)
 	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
