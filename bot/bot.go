@@ -91,6 +91,19 @@ func New(opts Options) (*Bot, error) {
 			return campaigns.LoadCampaign(path)
 		}
 	}
+	// A campaign instance (recurring mode instance) has no file of its
+	// own: it is its recurring campaign's, under its own name.
+	load := b.load
+	b.load = func(name string) (*campaigns.Campaign, error) {
+		if rec, err := b.campaignRecord(name); err == nil && rec.InstanceOf != "" {
+			c, err := load(rec.InstanceOf)
+			if err != nil {
+				return nil, err
+			}
+			return instanceCampaign(c, name), nil
+		}
+		return load(name)
+	}
 	return b, nil
 }
 

@@ -24,6 +24,8 @@ const (
 	removalPrefix       OpKey = "removal/"
 	restorePrefix       OpKey = "restore/"
 	policyRestoreFamily OpKey = "policy-restore/"
+	recurringPrefix     OpKey = "recurring/"
+	closePrefix         OpKey = "close/"
 )
 
 // hasPrefix reports whether k starts with prefix.
@@ -112,6 +114,10 @@ const (
 	stepHeld     removalStep = "held"     // the guard-rail's note on a task
 	stepRemove   removalStep = "remove"   // the membership write on a group
 	stepNotice   removalStep = "notice"   // the notice once removed
+	// stepApprovalReminder reminds the approvers of a batch left
+	// undecided; stepOverdue tells the team after a second period.
+	stepApprovalReminder removalStep = "approval-reminder"
+	stepOverdue          removalStep = "overdue"
 )
 
 // removalKey is the op key of step of removal batch label (e.g. "R1") for
@@ -177,4 +183,41 @@ func policyRestoreKey(batch, xactID int) OpKey {
 // policyRestorePrefix starts the op key of every restore on batch's task.
 func policyRestorePrefix(batch int) OpKey {
 	return policyRestoreFamily + OpKey("batch-"+strconv.Itoa(batch)+"/")
+}
+
+// approvalReminderKey is the op key of reminding the approvers, on
+// batch's task, of removal batch label still undecided in its period-th
+// reminder period: once per task per period.
+func approvalReminderKey(label string, batch, period int) OpKey {
+	return removalKey(label, stepApprovalReminder, fmt.Sprintf("batch-%d/%d", batch, period))
+}
+
+// overdueKey is the op key of telling the team that removal batch label
+// waits undecided: on the standing task (batch 0) or on batch's task.
+func overdueKey(label string, batch int) OpKey {
+	if batch == 0 {
+		return removalKey(label, stepOverdue, "standing")
+	}
+	return removalKey(label, stepOverdue, "batch-"+strconv.Itoa(batch))
+}
+
+// standingTaskKey is the op key of filing a recurring campaign's standing
+// task for the team.
+func standingTaskKey() OpKey { return recurringPrefix + "standing-task" }
+
+// runSummaryKey is the op key of posting recurring run n's summary on the
+// standing task.
+func runSummaryKey(n int) OpKey { return recurringPrefix + OpKey(fmt.Sprintf("run-%d/summary", n)) }
+
+// instanceName names the campaign instance recurring run n of campaign
+// starts (mode instance); it is a campaign name, not an op key.
+func instanceName(campaign string, n int) string { return fmt.Sprintf("%s-r%d", campaign, n) }
+
+// closeKey is the op key of closing batch's task with the campaign's
+// summary (batch 0: the standing task).
+func closeKey(batch int) OpKey {
+	if batch == 0 {
+		return closePrefix + "standing"
+	}
+	return closePrefix + OpKey("batch-"+strconv.Itoa(batch))
 }

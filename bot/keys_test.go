@@ -41,6 +41,14 @@ func TestOpKeyGolden(t *testing.T) {
 		// The marker is an invisible Remarkup anchor holding "CAMPAIGN/KEY"
 		// in hex; tasks and comments already in Phabricator carry it.
 		{"marker", OpKey(marker("mfa-2027", taskKey(1))), "{anchor #auditbot-6d66612d323032372f7461736b2f62617463682d31}"},
+		{"approvalReminderKey", approvalReminderKey("R1", 2, 1), "removal/R1/approval-reminder/batch-2/1"},
+		{"overdueKey batch", overdueKey("R1", 2), "removal/R1/overdue/batch-2"},
+		{"overdueKey standing", overdueKey("R3", 0), "removal/R3/overdue/standing"},
+		{"standingTaskKey", standingTaskKey(), "recurring/standing-task"},
+		{"runSummaryKey", runSummaryKey(3), "recurring/run-3/summary"},
+		{"instanceName", OpKey(instanceName("mfa-weekly", 2)), "mfa-weekly-r2"},
+		{"closeKey batch", closeKey(2), "close/batch-2"},
+		{"closeKey standing", closeKey(0), "close/standing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,6 +71,8 @@ func TestOpKeyPrefixes(t *testing.T) {
 		removalPrefix:       removeKey("R1", "PHID-PROJ-abc"),
 		restorePrefix:       restoreCommentKey(restoreKey("alice", 1)),
 		policyRestoreFamily: policyRestoreKey(1, 42),
+		recurringPrefix:     runSummaryKey(1),
+		closePrefix:         closeKey(1),
 	}
 	for prefix := range keys {
 		for other, key := range keys {
@@ -87,6 +97,8 @@ func TestParseRemovalKey(t *testing.T) {
 		{heldKey("R3", 1), "R3", stepHeld, true},
 		{removeKey("R12", "PHID-PROJ-abc"), "R12", stepRemove, true},
 		{noticeKey("R2", 4), "R2", stepNotice, true},
+		{approvalReminderKey("R2", 4, 3), "R2", stepApprovalReminder, true},
+		{overdueKey("R2", 0), "R2", stepOverdue, true},
 		{"removal/R1/proposal", "", "", false},
 		{"removal/R1", "", "", false},
 		{taskKey(1), "", "", false},

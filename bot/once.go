@@ -332,6 +332,12 @@ func pendingOpOwner(op state.Op, snap *state.Snapshot) (chore, human string) {
 		return "announce-removals", ""
 	case removal && (step == stepRemove || step == stepNotice || step == stepHeld):
 		return "execute-removals", ""
+	case removal && (step == stepApprovalReminder || step == stepOverdue) && op.Args[argTask] != "":
+		return "approval-reminders", ""
+	case key.hasPrefix(recurringPrefix):
+		return "rescan", ""
+	case key.hasPrefix(closePrefix):
+		return "close", ""
 	case key.hasPrefix(restorePrefix):
 		// The restore's own intent, or a write under it.
 		for _, o := range snap.Ops {

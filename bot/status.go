@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -30,6 +31,11 @@ type Status struct {
 	// and restore requests, unsubscribed users, pending writes no chore
 	// finishes, removal batches held by the guard-rail.
 	Attention []string `json:"attention"`
+	// ClosedAt is when the campaign closed (zero while open); Runs are
+	// its recurring runs and StandingTask the team's task they post on.
+	ClosedAt     time.Time   `json:"closed_at,omitzero"`
+	Runs         []state.Run `json:"runs,omitempty"`
+	StandingTask string      `json:"standing_task,omitempty"`
 }
 
 // StatusOp is a write whose intent is recorded and whose outcome is not.
@@ -77,7 +83,11 @@ func StatusOf(store *state.Store, campaign string, now time.Time) (*Status, erro
 		return nil, err
 	}
 	st := &Status{Campaign: campaign, Title: snap.Campaign.Title, Cutoff: snap.Campaign.Cutoff, LaunchedAt: snap.Campaign.LaunchedAt,
-		Counts: map[string]int{}, Groups: snap.Campaign.Groups, Removals: snap.Removals}
+		Counts: map[string]int{}, Groups: snap.Campaign.Groups, Removals: snap.Removals,
+		ClosedAt: snap.Campaign.ClosedAt, Runs: snap.Campaign.Runs}
+	if id := snap.Campaign.StandingTaskID; id != 0 {
+		st.StandingTask = "T" + strconv.Itoa(id)
+	}
 	task := map[int]string{}
 	for _, bt := range snap.Batches {
 		task[bt.Index] = bt.Monogram()
@@ -155,6 +165,14 @@ func (s *Status) WriteText(w io.Writer) error {
 		groups = append(groups, fmt.Sprintf("%s [%s]", g.Name, strings.ToUpper(g.Risk)))
 	}
 	fmt.Fprintf(&sb, "Groups (riskiest first): %s\n", strings.Join(groups, ", "))
+	if !s.ClosedAt.IsZero() {
+		fmt.Fprintf(&sb, "Closed %s: its tasks are resolved and it no longer ticks\n", s.ClosedAt.Format("2006-01-02 15:04"))
+	}
+	if n := len(s.Runs); n > 0 {
+		last := s.Runs[n-1]
+		fmt.Fprintf(&sb, "Recurring: %d run(s), the last %s (%d new, %d fixed, %d gone); summaries on %s\n",
+			n, last.At.Format("2006-01-02 15:04"), len(last.New), len(last.Fixed), len(last.Gone), s.StandingTask)
+	}
 	var keys []string
 	for k := range s.Counts {
 		keys = append(keys, k)

@@ -55,6 +55,10 @@ func person(f *state.Finding) templates.Person {
 
 func (b *Bot) taskData(c *campaigns.Campaign, rec *state.Campaign, bt state.Batch, fs []state.Finding, total int) templates.TaskData {
 	d := templates.TaskData{Campaign: b.campaignData(c, rec), Batch: bt.Index, Batches: total}
+	if bt.Cutoff.After(rec.Cutoff) {
+		// A batch a recurring run added: its users have their own deadline.
+		d.Cutoff, d.CutoffDate = bt.Cutoff, cutoffDate(bt.Cutoff)
+	}
 	for i := range fs {
 		a := templates.Affected{Person: person(&fs[i]), Groups: groupNames(rec, fs[i].Groups)}
 		for _, r := range fs[i].Reasons {

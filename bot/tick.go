@@ -38,6 +38,8 @@ type chore struct {
 
 // Chores is the tick's table of work, in order.
 var chores = []chore{
+	// rescan first: a run's new batches get their tasks in the same tick.
+	{"rescan", (*Bot).choreRescan},
 	{"tasks", (*Bot).choreTasks},
 	{"policies", (*Bot).chorePolicies},
 	{"drift", (*Bot).choreDrift},
@@ -46,6 +48,8 @@ var chores = []chore{
 	{"propose-removals", (*Bot).choreProposeRemovals},
 	{"announce-removals", (*Bot).choreAnnounceRemovals},
 	{"execute-removals", (*Bot).choreExecuteRemovals},
+	{"approval-reminders", (*Bot).choreApprovalReminders},
+	{"close", (*Bot).choreClose},
 }
 
 // ChoreNames lists the tick's chores in order, for --only and usage text.
@@ -179,6 +183,10 @@ func (b *Bot) tickCampaign(ctx context.Context, name string, opts TickOptions, c
 	}
 	if !ok {
 		return fmt.Errorf("%w: %q has not been launched", ErrUnknownCampaign, name)
+	}
+	if rec, err := b.campaignRecord(name); err != nil || rec.Closed() {
+		// A closed campaign's tasks are resolved: nothing is due.
+		return err
 	}
 	c, err := b.load(name)
 	if err != nil {

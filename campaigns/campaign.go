@@ -155,6 +155,17 @@ type Campaign struct {
 	// CutoffLine is the line of the cutoff key, for CheckNotice's error;
 	// 0 for a campaign not read from a file.
 	CutoffLine int
+
+	// Recurring, when set, makes the daemon scan the groups again every
+	// period and handle the difference (see recurring.go).
+	Recurring *Recurring
+	// Notice is how long members a recurring run finds get before their
+	// own cutoff; 0 means the launch's own notice (cutoff - launch).
+	Notice     time.Duration
+	NoticeLine int
+	// ApprovalReminder is how long a removal batch may wait undecided
+	// before the approvers are reminded; 0 means the config's.
+	ApprovalReminder time.Duration
 }
 
 // CheckNotice reports, as a *LineError naming the cutoff's line, a cutoff
@@ -167,6 +178,9 @@ type Campaign struct {
 func (c *Campaign) CheckNotice(launchAt time.Time, minNotice time.Duration, force bool) error {
 	if force || c.AllowShortNotice {
 		return nil
+	}
+	if err := c.CheckRunNotice(c.Notice, minNotice); err != nil {
+		return err
 	}
 	earliest := launchAt.Add(minNotice)
 	if !c.Cutoff.Before(earliest) {
@@ -346,6 +360,7 @@ type campaignFile struct {
 	helpURL                val[string]
 	allowShortNotice       val[bool]
 	removalLimit           removalLimitFile
+	recurring              recurringFile
 }
 
 func (f *campaignFile) parse(p *parser, root *yaml.Node) {
@@ -377,6 +392,10 @@ func (f *campaignFile) parse(p *parser, root *yaml.Node) {
 		{name: "help_url", parse: str(&f.helpURL, "help_url")},
 		{name: "allow_short_notice", parse: boolean(&f.allowShortNotice, "allow_short_notice")},
 		{name: "removal_limit", parse: func(n *yaml.Node) { f.removalLimit.parse(p, n, "removal_limit") }},
+		{name: "every", parse: into(&f.recurring.shortEvery, keyed(p.str, "every"))},
+		{name: "recurring", parse: func(n *yaml.Node) { f.recurring.parse(p, n) }},
+		{name: "notice", parse: into(&f.recurring.notice, keyed(p.str, "notice"))},
+		{name: "approval_reminder", parse: into(&f.recurring.approvalReminder, keyed(p.str, "approval_reminder"))},
 	})
 }
 
@@ -462,6 +481,7 @@ func (f *campaignFile) compile(p *parser) *Campaign {
 	if err := checkHelpURL(c.HelpURL); err != nil {
 		p.errorf(f.helpURL.n, "help_url", "%v", err)
 	}
+	f.recurring.compile(p, c, f.team)
 	return c
 }
 

@@ -83,6 +83,9 @@ type Config struct {
 	RemovalLimit RemovalLimit
 	// Metrics configures the daemon's health and metrics endpoints.
 	Metrics MetricsConfig
+	// ApprovalReminder is how long a removal batch waits undecided before
+	// the approvers are reminded; a campaign may override it.
+	ApprovalReminder time.Duration
 	// Source is the file the config came from, for messages.
 	Source string
 }
@@ -191,6 +194,7 @@ type configFile struct {
 	groups              []groupEntry
 	defaultRisk         val[Risk]
 	minNotice           val[string]
+	approvalReminder    val[string]
 	removalLimit        removalLimitFile
 }
 
@@ -242,6 +246,7 @@ func (f *configFile) parse(p *parser, root *yaml.Node) {
 		{name: "campaigns_dir", parse: into(&f.campaignsDir, keyed(p.str, "campaigns_dir"))},
 		{name: "groups", parse: func(n *yaml.Node) { f.parseGroups(p, n) }},
 		{name: "min_notice", parse: into(&f.minNotice, keyed(p.str, "min_notice"))},
+		{name: "approval_reminder", parse: into(&f.approvalReminder, keyed(p.str, "approval_reminder"))},
 		{name: "default_risk", parse: into(&f.defaultRisk, func(n *yaml.Node) (Risk, bool) { return p.risk(n, "default_risk") })},
 		{name: "removal_limit", parse: func(n *yaml.Node) { f.removalLimit.parse(p, n, "removal_limit") }},
 		{name: "token", secret: tokenInYAML},
@@ -388,6 +393,17 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 	}
 	for _, g := range f.groups {
 		cfg.Groups[g.name] = g.risk.v
+	}
+	cfg.ApprovalReminder = DefaultApprovalReminder
+	if f.approvalReminder.set() {
+		d, err := ParsePeriod(f.approvalReminder.v)
+		if err == nil && d <= 0 {
+			err = fmt.Errorf("%q must be greater than zero", f.approvalReminder.v)
+		}
+		if err != nil {
+			p.errorf(f.approvalReminder.n, "approval_reminder", "%v", err)
+		}
+		cfg.ApprovalReminder = d
 	}
 	cfg.MinNotice = DefaultMinNotice
 	if f.minNotice.set() {

@@ -39,10 +39,11 @@ func TestConfigExample(t *testing.T) {
 			"acl*wikimedia-events":    RiskVandalism,
 			"acl*community-relations": RiskNotRisky,
 		},
-		DefaultRisk:  RiskSecurity,
-		MinNotice:    DefaultMinNotice,
-		RemovalLimit: RemovalLimit{MaxShare: 0.25, MaxCount: 50},
-		Source:       path,
+		DefaultRisk:      RiskSecurity,
+		MinNotice:        DefaultMinNotice,
+		ApprovalReminder: 10 * day,
+		RemovalLimit:     RemovalLimit{MaxShare: 0.25, MaxCount: 50},
+		Source:           path,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
@@ -50,7 +51,7 @@ func TestConfigExample(t *testing.T) {
 	checkAllKeysDocumented(t, path, []string{
 		"conduit", "conduit.url", "conduit.token_file", "conduit.timeout", "conduit.requests_per_second",
 		"state_file", "templates_dir", "log", "log.level", "log.format", "schedule", "schedule.tick_every", "schedule.max_auth_failures", "metrics", "metrics.listen",
-		"campaigns_dir", "groups", "default_risk", "min_notice", "removal_limit", "removal_limit.max_share", "removal_limit.max_count",
+		"campaigns_dir", "groups", "default_risk", "min_notice", "approval_reminder", "removal_limit", "removal_limit.max_share", "removal_limit.max_count",
 	})
 }
 
@@ -99,6 +100,7 @@ func TestCampaignExampleMFA(t *testing.T) {
 		AutoApproveNotRisky: false,
 		HelpURL:             "https://www.mediawiki.org/wiki/Phabricator/Help/Two-factor_Authentication",
 		RemovalLimit:        RemovalLimitOverride{MaxShare: ptr(0.25), MaxCount: ptr(100)},
+		ApprovalReminder:    7 * day,
 		Source:              path,
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
@@ -108,7 +110,23 @@ func TestCampaignExampleMFA(t *testing.T) {
 		"name", "title", "criteria", "groups", "exclude", "exclude.users", "exclude.bots", "exclude.mailing_lists",
 		"batch_size", "cutoff", "reminders", "quiet_reminders", "team", "tags", "view_policy", "edit_policy",
 		"approvers", "auto_approve_not_risky", "help_url", "allow_short_notice", "removal_limit", "removal_limit.max_share", "removal_limit.max_count",
+		"approval_reminder",
 	})
+}
+
+func TestCampaignExampleRecurring(t *testing.T) {
+	const path = "../examples/campaigns/mfa-weekly.yaml"
+	c, err := LoadCampaign(path)
+	if err != nil {
+		t.Fatalf("LoadCampaign(%s):\n%v", path, err)
+	}
+	want := &Recurring{Every: 7 * day, Mode: RecurJoin, Line: 34}
+	if diff := cmp.Diff(want, c.Recurring); diff != "" {
+		t.Errorf("%s recurring mismatch (-want +got):\n%s", path, diff)
+	}
+	if c.Notice != 30*day || c.NoticeLine != 40 {
+		t.Errorf("%s notice = %s at line %d, want 720h at line 40", path, c.Notice, c.NoticeLine)
+	}
 }
 
 // checkAllKeysDocumented checks that the example file sets every key the

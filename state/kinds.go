@@ -58,6 +58,15 @@ const (
 	EntryMemberRestored EntryKind = "member-restored" // also OpMemberRestored's outcome
 	EntryRestored       EntryKind = "restored"
 
+	// Recurring runs and the campaign's lifecycle.
+	EntryRun              EntryKind = "recurring-run"
+	EntryRunSummary       EntryKind = "run-summary"
+	EntryInstanceStarted  EntryKind = "instance-started"
+	EntryApprovalReminder EntryKind = "approval-reminder"
+	EntryApprovalOverdue  EntryKind = "approval-overdue"
+	EntryTaskClosed       EntryKind = "task-closed" // also OpTaskClosed's outcome
+	EntryCampaignClosed   EntryKind = "campaign-closed"
+
 	// Ops settled without their chore.
 	// EntryComment journals a stale comment op found posted (its own
 	// kind, OpComment, stands in for the chore's kind it no longer knows).
@@ -84,6 +93,8 @@ const (
 	// OpRestore is the intent of a restore, recorded once its checks
 	// passed and before any membership is written.
 	OpRestore OpKind = "restore"
+	// OpTaskClosed closes a task with a summary comment, in one edit.
+	OpTaskClosed OpKind = "task-closed"
 )
 
 // Entry is the journal kind an op's outcome is recorded under when the

@@ -25,9 +25,12 @@ func TestEntryKindStrings(t *testing.T) {
 		EntryRemovalHeld: "removal-held", EntryRemovalReleased: "removal-released", EntryRemovalNotice: "removal-notice",
 		EntryRemovalDone: "removal-done", EntryMemberRestored: "member-restored", EntryRestored: "restored",
 		EntryComment: "comment", EntryWriteDropped: "write-dropped",
+		EntryRun: "recurring-run", EntryRunSummary: "run-summary", EntryInstanceStarted: "instance-started",
+		EntryApprovalReminder: "approval-reminder", EntryApprovalOverdue: "approval-overdue",
+		EntryTaskClosed: "task-closed", EntryCampaignClosed: "campaign-closed",
 	}
-	if len(got) != 36 {
-		t.Errorf("%d distinct kinds, want 36: two constants share a string", len(got))
+	if len(got) != 43 {
+		t.Errorf("%d distinct kinds, want 43: two constants share a string", len(got))
 	}
 	for k, want := range got {
 		if string(k) != want {
@@ -51,6 +54,7 @@ func TestOpKindStrings(t *testing.T) {
 		{OpPolicyRestored, "policy-restored", EntryPolicyRestored},
 		{OpDeadlineExtended, "deadline-extended", EntryDeadlineExtended},
 		{OpRestore, "restore", "restore"},
+		{OpTaskClosed, "task-closed", EntryTaskClosed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

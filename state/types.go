@@ -33,6 +33,64 @@ type Campaign struct {
 	// RemindersDone lists the reminder offsets (as Go durations) already
 	// handled, so a reminder is planned once per offset.
 	RemindersDone []string `json:"reminders_done,omitempty"`
+	// Runs are the recurring scans after launch, oldest first; each run
+	// is compared with the one before it (the first with the launch).
+	Runs []Run `json:"runs,omitempty"`
+	// StandingTaskPHID and StandingTaskID are the recurring campaign's
+	// task for the team, where each run's summary is posted.
+	StandingTaskPHID string `json:"standing_task_phid,omitempty"`
+	StandingTaskID   int    `json:"standing_task_id,omitempty"`
+	// InstanceOf names the recurring campaign whose run started this
+	// campaign instance (recurring mode "instance"); "" otherwise.
+	InstanceOf string `json:"instance_of,omitempty"`
+	// ClosedAt is when the campaign closed: nobody pending, every removal
+	// batch decided and executed, its tasks closed. A closed campaign no
+	// longer ticks.
+	ClosedAt time.Time `json:"closed_at,omitzero"`
+}
+
+// Closed reports whether the campaign has closed.
+func (c Campaign) Closed() bool { return !c.ClosedAt.IsZero() }
+
+// LastRun returns the latest recurring run, or nil before the first.
+func (c *Campaign) LastRun() *Run {
+	if len(c.Runs) == 0 {
+		return nil
+	}
+	return &c.Runs[len(c.Runs)-1]
+}
+
+// Run is one recurring scan of a campaign's groups and what it found
+// compared with the run before it.
+type Run struct {
+	N  int       `json:"n"` // 1 for the first run after launch
+	At time.Time `json:"at"`
+	// Found are the user PHIDs found non-compliant by this run: the next
+	// run compares with them.
+	Found []string `json:"found"`
+	// New are the members found now and not by the run before; Fixed
+	// were found before and are compliant members now; Gone were found
+	// before and are members of no audited group now (removed or left).
+	New   []RunUser `json:"new,omitempty"`
+	Fixed []string  `json:"fixed,omitempty"` // usernames
+	Gone  []string  `json:"gone,omitempty"`  // usernames
+	// Batches are the batches the run added for new members (mode join).
+	Batches []int `json:"batches,omitempty"`
+	// Instance is the campaign instance the run started (mode instance).
+	Instance string `json:"instance,omitempty"`
+	// Cutoff is the deadline of the members the run added.
+	Cutoff time.Time `json:"cutoff,omitzero"`
+}
+
+// RunUser is a member a recurring run found newly non-compliant.
+type RunUser struct {
+	PHID     string   `json:"phid"`
+	Username string   `json:"username"`
+	Reasons  []string `json:"reasons"`
+	Groups   []string `json:"groups,omitempty"` // group names
+	// Joined says whether the run added them (false: they had a finding
+	// already, which drift watches).
+	Joined bool `json:"joined,omitempty"`
 }
 
 // Group is an audited access group as resolved at launch.
@@ -200,6 +258,10 @@ type Batch struct {
 	// bot's announcement of it on this task: an approver's command counts
 	// only if it comes after the announcement it answers.
 	Announced map[string]int `json:"announced,omitempty"`
+	// Run is the recurring run that added the batch (0: the launch), and
+	// Cutoff its users' deadline, which its task states.
+	Run    int       `json:"run,omitempty"`
+	Cutoff time.Time `json:"cutoff,omitzero"`
 }
 
 // Monogram returns "T123", or "" before the task exists.

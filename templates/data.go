@@ -261,6 +261,20 @@ func Sample(n Name) any {
 	case NeedsHuman:
 		return ReplyData{Campaign: c, Person: ada, Groups: []string{"acl*sre-team", "WMF-NDA"},
 			Reason: "I use a hardware key, does that count?"}
+	case StandingTask:
+		return StandingTaskData{Campaign: c, Every: "7d"}
+	case RunSummary:
+		return RunSummaryData{Campaign: c, Run: 2, Since: "2027-01-08",
+			New: []Affected{
+				{Person: ada, Groups: []string{"WMF-NDA"}, Reasons: []string{ReasonNoMFA}},
+				{Person: grace, Groups: []string{"acl*security"}, Reasons: []string{ReasonDisabled}},
+			},
+			ReasonCounts: []Count{{ReasonNoMFA, 1}, {ReasonDisabled, 1}},
+			Fixed:        []Person{jose}, Tasks: []string{"T14"}, NewCutoffDate: "2027-02-14", Pending: 4}
+	case ApprovalReminder:
+		return ApprovalReminderData{Campaign: c, BatchID: "R1", Days: 7, Approvals: 1, Required: 2}
+	case CampaignClosed:
+		return CampaignClosedData{Campaign: c, Counts: []Count{{"compliant", 2}, {"removed", 1}}}
 	}
 	return nil
 }

@@ -111,6 +111,16 @@ const (
 	// RemovalHeld says an approved removal batch was not carried out
 	// because it is over the removal guard-rail: RemovalHeldData.
 	RemovalHeld Name = "removal-held"
+	// StandingTask is a recurring campaign's task for the team:
+	// StandingTaskData. RunSummary is each run's comment on it:
+	// RunSummaryData.
+	StandingTask Name = "standing-task"
+	RunSummary   Name = "run-summary"
+	// ApprovalReminder reminds the approvers of an undecided removal
+	// batch, or tells the team: ApprovalReminderData.
+	ApprovalReminder Name = "approval-reminder"
+	// CampaignClosed closes a campaign's tasks: CampaignClosedData.
+	CampaignClosed Name = "campaign-closed"
 )
 
 var names = []Name{
@@ -118,6 +128,7 @@ var names = []Name{
 	ComplianceThanks, ClaimRejected, VoluntaryAck, ExemptionRequested,
 	ExemptionDecision, RestoreRequested, Restored, DeadlineExtended,
 	NeedsHuman, ApprovalRecorded, CommandRefused, RemovalHeld,
+	StandingTask, RunSummary, ApprovalReminder, CampaignClosed,
 }
 
 // Names returns every template name, in a fixed order.

@@ -93,6 +93,12 @@ func goldenCases() []struct {
 	// No team: no "tell  on this task" or "ask .".
 	noTeamTask := Sample(TaskDescription).(TaskData)
 	noTeamTask.Team = ""
+	overdue := Sample(ApprovalReminder).(ApprovalReminderData)
+	overdue.Overdue, overdue.Days, overdue.TeamTag, overdue.Tasks = true, 14, "#security-team", []string{"T12", "T13"}
+	cases = append(cases, tc{"approval-reminder-overdue", ApprovalReminder, overdue})
+	quietRun := Sample(RunSummary).(RunSummaryData)
+	quietRun.New, quietRun.ReasonCounts, quietRun.Tasks = nil, nil, nil
+	cases = append(cases, tc{"run-summary-no-new", RunSummary, quietRun})
 	noTeamHuman := Sample(NeedsHuman).(ReplyData)
 	noTeamHuman.Team = ""
 	return append(cases,

@@ -1,0 +1,528 @@
+package bot
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/state"
+	"github.com/auditbot/auditbot/templates"
+)
+
+// A recurring campaign scans its groups again every period (the rescan
+// chore, or `auditbot rescan` by hand). A run is decided from what
+// Phabricator says now and what the last run found, then recorded in ONE
+// transaction with everything it changes: the run itself (time, who was
+// found, new, fixed and gone), the new members' findings and batches (mode
+// join), and its journal entry. So a run either happened or did not; what
+// follows it is side effects, each exactly once by its op key, finished
+// by the next rescan chore after a crash: the new batches' tasks
+// (task/batch-N, numbering continued, filed by the tasks chore as at
+// launch), the standing task (recurring/standing-task) and the run's
+// summary on it (recurring/run-N/summary). Mode instance starts a new
+// campaign NAME-rN instead of new batches; CreateCampaign is itself
+// all-or-nothing, and a rerun finding it adopts it.
+//
+// New members' deadline: the run's time plus the campaign's notice key,
+// or, without it, the launch's own notice (original cutoff - launch); never
+// earlier than the campaign's cutoff. The notice must be at least the
+// config's min_notice unless allow_short_notice (CheckRunNotice).
+
+// RescanResult is what one recurring run did.
+type RescanResult struct {
+	Campaign string `json:"campaign"`
+	// Run is the run recorded by this call; 0 when none was due (the last
+	// run is then Last).
+	Run  int       `json:"run"`
+	Last int       `json:"last"`
+	At   time.Time `json:"at,omitzero"`
+	// New, Fixed and Gone are usernames, compared with the run before.
+	New      []string `json:"new,omitempty"`
+	Fixed    []string `json:"fixed,omitempty"`
+	Gone     []string `json:"gone,omitempty"`
+	Batches  []int    `json:"batches,omitempty"`
+	Instance string   `json:"instance,omitempty"`
+	// Summary is the standing task the summary is on.
+	Summary string `json:"summary,omitempty"`
+}
+
+// Rescan runs a recurring campaign's scan now, whether or not its period
+// has passed, and finishes what an earlier run left undone. Run twice at
+// the same time, the second call records nothing and posts nothing.
+func (b *Bot) Rescan(ctx context.Context, name string) (*RescanResult, error) {
+	ok, err := b.store.HasCampaign(name)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: %q has not been launched", ErrUnknownCampaign, name)
+	}
+	c, err := b.load(name)
+	if err != nil {
+		return nil, fmt.Errorf("load campaign file: %w", err)
+	}
+	rec, err := b.campaignRecord(name)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case rec.Closed():
+		return nil, fmt.Errorf("%w: campaign %s closed on %s", ErrRefused, name, rec.ClosedAt.Format(time.DateOnly))
+	case rec.InstanceOf != "":
+		return nil, fmt.Errorf("%w: %s is an instance of the recurring campaign %s: rescan that", ErrInput, name, rec.InstanceOf)
+	case c.Recurring == nil:
+		return nil, fmt.Errorf("%w: campaign %s is not recurring (its file has no every or recurring key)", ErrInput, name)
+	}
+	r := &run{c: c, rec: rec, report: &CampaignTick{Campaign: name}}
+	return b.rescan(ctx, r, true)
+}
+
+// choreRescan runs a recurring campaign's scan when its period has passed
+// since the last run (the launch for the first), and finishes the side
+// effects of the last run.
+func (b *Bot) choreRescan(ctx context.Context, r *run) error {
+	if r.c.Recurring == nil || r.rec.InstanceOf != "" {
+		return nil
+	}
+	_, err := b.rescan(ctx, r, false)
+	return err
+}
+
+func (b *Bot) rescan(ctx context.Context, r *run, byHand bool) (*RescanResult, error) {
+	res := &RescanResult{Campaign: r.rec.Name}
+	now := b.now().UTC()
+	prevAt := r.rec.LaunchedAt
+	if last := r.rec.LastRun(); last != nil {
+		prevAt = last.At
+	}
+	// A run is never recorded twice for the same moment, by hand or not.
+	due := now.After(prevAt) && (byHand || !now.Before(prevAt.Add(r.c.Recurring.Every)))
+	if due {
+		rn, err := b.recordRun(ctx, r, now)
+		if err != nil {
+			return res, err
+		}
+		res.Run, res.At, res.Batches, res.Instance = rn.N, rn.At, rn.Batches, rn.Instance
+		for _, u := range rn.New {
+			res.New = append(res.New, u.Username)
+		}
+		res.Fixed, res.Gone = rn.Fixed, rn.Gone
+		r.event("run %d: %d new, %d fixed, %d gone", rn.N, len(rn.New), len(rn.Fixed), len(rn.Gone))
+	}
+	last := r.rec.LastRun()
+	if last == nil {
+		return res, nil
+	}
+	res.Last = last.N
+	// Finish the side effects of the latest run: this one's, or those of
+	// a run a crash cut short.
+	err := b.finishRun(ctx, r, *last)
+	if r.rec.StandingTaskID != 0 {
+		res.Summary = "T" + strconv.Itoa(r.rec.StandingTaskID)
+	}
+	return res, err
+}
+
+// recordRun scans the groups, compares with the last run and records the
+// run with everything it changes in one transaction; r.rec is updated.
+func (b *Bot) recordRun(ctx context.Context, r *run, now time.Time) (state.Run, error) {
+	notice := r.c.RunNotice(r.rec.LaunchedAt, r.rec.OriginalCutoff)
+	if err := r.c.CheckRunNotice(notice, b.cfg.MinNotice); err != nil {
+		return state.Run{}, fmt.Errorf("%w: %w", ErrInput, err)
+	}
+	scan, err := b.scanRecorded(ctx, r)
+	if err != nil {
+		return state.Run{}, err
+	}
+	snap, err := b.store.Snapshot(r.rec.Name)
+	if err != nil {
+		return state.Run{}, err
+	}
+	rn := diffRun(&snap, scan, now)
+	rn.Cutoff = now.Add(notice)
+	if rn.Cutoff.Before(r.rec.Cutoff) {
+		rn.Cutoff = r.rec.Cutoff
+	}
+	instance := r.c.Recurring.Mode == campaigns.RecurInstance
+	joiners := map[string]bool{}
+	for i, u := range rn.New {
+		// Someone with a finding already is watched by drift on their
+		// task; only the others are added (or start an instance).
+		if _, known := findingOf(&snap, u.PHID); !known || instance {
+			rn.New[i].Joined = true
+			joiners[u.PHID] = true
+		}
+	}
+	var added []plannedFinding
+	for _, pf := range scan.findings {
+		if joiners[pf.User.PHID] {
+			added = append(added, pf)
+		}
+	}
+	if instance && len(added) > 0 {
+		rn.Instance = instanceName(r.rec.Name, rn.N)
+		if err := b.startInstance(r, rn, added); err != nil {
+			return state.Run{}, err
+		}
+	}
+	err = b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error {
+		rec := tx.Campaign()
+		if last := rec.LastRun(); last != nil && !now.After(last.At) {
+			return fmt.Errorf("run %d at %s is already recorded", last.N, last.At.Format(time.RFC3339))
+		}
+		if !instance && len(added) > 0 {
+			bts, err := tx.Batches()
+			if err != nil {
+				return err
+			}
+			next := 1
+			for _, bt := range bts {
+				next = max(next, bt.Index+1)
+			}
+			for i, chunk := range batches(added, r.c.BatchSize) {
+				bt := state.Batch{Index: next + i, Run: rn.N, Cutoff: rn.Cutoff}
+				for _, pf := range chunk {
+					f := newFinding(pf, bt.Index, now)
+					if rn.Cutoff.After(rec.Cutoff) {
+						f.Cutoff = rn.Cutoff
+					}
+					if err := tx.PutFinding(f); err != nil {
+						return err
+					}
+					bt.UserPHIDs = append(bt.UserPHIDs, f.UserPHID)
+				}
+				if err := tx.PutBatch(bt); err != nil {
+					return err
+				}
+				rn.Batches = append(rn.Batches, bt.Index)
+			}
+		}
+		rec.Runs = append(rec.Runs, rn)
+		if err := tx.PutCampaign(rec); err != nil {
+			return err
+		}
+		r.rec = rec
+		var users []string
+		for _, u := range rn.New {
+			users = append(users, u.Username)
+		}
+		return tx.Append(state.Entry{At: now, Kind: state.EntryRun, Actor: rec.BotUsername, ActorKind: state.ActorBot, Users: users,
+			Outcome: fmt.Sprintf("%d new, %d fixed, %d gone", len(rn.New), len(rn.Fixed), len(rn.Gone)),
+			Detail:  runDetail(rn)})
+	})
+	if err != nil {
+		return state.Run{}, fmt.Errorf("record run %d: %w", rn.N, err)
+	}
+	b.log.Info().Str("campaign", r.rec.Name).Int("run", rn.N).Int("new", len(rn.New)).Int("fixed", len(rn.Fixed)).Int("gone", len(rn.Gone)).Msg("recurring run recorded")
+	return rn, nil
+}
+
+func runDetail(rn state.Run) string {
+	d := fmt.Sprintf("run %d, %d non-compliant", rn.N, len(rn.Found))
+	if len(rn.Batches) > 0 {
+		d += fmt.Sprintf("; batches %v, deadline %s", rn.Batches, cutoffDate(rn.Cutoff))
+	}
+	if rn.Instance != "" {
+		d += "; instance " + rn.Instance + ", deadline " + cutoffDate(rn.Cutoff)
+	}
+	if len(rn.Fixed) > 0 {
+		d += "; fixed: " + strings.Join(rn.Fixed, ", ")
+	}
+	if len(rn.Gone) > 0 {
+		d += "; gone: " + strings.Join(rn.Gone, ", ")
+	}
+	return d
+}
+
+// diffRun compares what a scan found with the last run (or, before the
+// first, with the findings recorded at launch). Fixed members were found
+// before and are still in an audited group; gone ones are in none.
+func diffRun(snap *state.Snapshot, scan *snapshot, now time.Time) state.Run {
+	rec := &snap.Campaign
+	rn := state.Run{N: len(rec.Runs) + 1, At: now}
+	var prev []string
+	names := map[string]string{}
+	for _, f := range snap.Findings {
+		names[f.UserPHID] = f.Username
+	}
+	for _, past := range rec.Runs {
+		for _, u := range past.New {
+			names[u.PHID] = u.Username
+		}
+	}
+	if last := rec.LastRun(); last != nil {
+		prev = last.Found
+	} else {
+		for _, f := range snap.Findings {
+			prev = append(prev, f.UserPHID)
+		}
+	}
+	members := map[string]bool{}
+	for _, g := range scan.groups {
+		for _, m := range g.MemberPHIDs {
+			members[m] = true
+		}
+	}
+	found := map[string]bool{}
+	for _, pf := range scan.findings {
+		found[pf.User.PHID] = true
+		rn.Found = append(rn.Found, pf.User.PHID)
+		if !slices.Contains(prev, pf.User.PHID) {
+			u := state.RunUser{PHID: pf.User.PHID, Username: pf.User.Username, Reasons: pf.Reasons}
+			for _, g := range pf.Groups {
+				u.Groups = append(u.Groups, g.Name)
+			}
+			rn.New = append(rn.New, u)
+		}
+	}
+	for _, p := range prev {
+		if found[p] {
+			continue
+		}
+		name := cmp.Or(names[p], p)
+		if members[p] {
+			rn.Fixed = append(rn.Fixed, name)
+		} else {
+			rn.Gone = append(rn.Gone, name)
+		}
+	}
+	slices.Sort(rn.Found)
+	slices.Sort(rn.Fixed)
+	slices.Sort(rn.Gone)
+	return rn
+}
+
+// scanRecorded finds the non-compliant members of the groups recorded at
+// launch (names in the file may have changed; the campaign's groups did
+// not).
+func (b *Bot) scanRecorded(ctx context.Context, r *run) (*snapshot, error) {
+	self, err := b.self(ctx)
+	if err != nil {
+		return nil, err
+	}
+	members, err := b.liveMembers(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	snap := &snapshot{self: self}
+	for _, g := range r.rec.Groups {
+		risk, _ := campaigns.ParseRisk(g.Risk)
+		snap.groups = append(snap.groups, groupView{Project: conduit.Project{PHID: g.PHID, Name: g.Name, Slug: g.Slug, MemberPHIDs: members[g.PHID]}, Risk: risk})
+	}
+	sortRiskiestFirst(snap.groups)
+	if err := b.findNonCompliant(ctx, r.c, snap); err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	return snap, nil
+}
+
+// newFinding is the pending finding of a discovered user in batch idx.
+func newFinding(pf plannedFinding, idx int, now time.Time) state.Finding {
+	f := state.Finding{UserPHID: pf.User.PHID, Username: pf.User.Username, RealName: pf.User.RealName,
+		Reasons: pf.Reasons, Status: state.StatusPending, Batch: idx, UpdatedAt: now.UTC()}
+	for _, g := range pf.Groups {
+		f.Groups = append(f.Groups, g.PHID)
+	}
+	return f
+}
+
+func findingOf(snap *state.Snapshot, userPHID string) (state.Finding, bool) {
+	for _, f := range snap.Findings {
+		if f.UserPHID == userPHID {
+			return f, true
+		}
+	}
+	return state.Finding{}, false
+}
+
+// startInstance records campaign instance rn.Instance for the members a
+// run found (mode instance), unless a run cut short already did: the
+// instance's name is the run's, so a rerun of the same run finds it.
+func (b *Bot) startInstance(r *run, rn state.Run, added []plannedFinding) error {
+	exists, err := b.store.HasCampaign(rn.Instance)
+	if err != nil || exists {
+		return err
+	}
+	rec := r.rec
+	rec.Name, rec.InstanceOf, rec.LaunchedAt = rn.Instance, r.rec.Name, rn.At
+	rec.Cutoff, rec.OriginalCutoff = rn.Cutoff, rn.Cutoff
+	rec.Runs, rec.RemindersDone, rec.StandingTaskPHID, rec.StandingTaskID = nil, nil, "", 0
+	var findings []state.Finding
+	var list []state.Batch
+	for i, chunk := range batches(added, r.c.BatchSize) {
+		bt := state.Batch{Index: i + 1}
+		for _, pf := range chunk {
+			f := newFinding(pf, bt.Index, rn.At)
+			findings = append(findings, f)
+			bt.UserPHIDs = append(bt.UserPHIDs, f.UserPHID)
+		}
+		list = append(list, bt)
+	}
+	if err := b.store.CreateCampaign(rec, findings, list); err != nil {
+		return err
+	}
+	return b.journal(rec.Name, state.Entry{At: rn.At, Kind: state.EntryInstanceStarted, Actor: rec.BotUsername, ActorKind: state.ActorBot,
+		Detail: fmt.Sprintf("run %d of %s: %d finding(s) in %d batch(es), cutoff %s", rn.N, r.rec.Name, len(findings), len(list), cutoffDate(rn.Cutoff))})
+}
+
+// instanceCampaign is the campaign file of an instance: the recurring
+// campaign's, under the instance's name (its markers and state), and not
+// recurring itself.
+func instanceCampaign(c *campaigns.Campaign, name string) *campaigns.Campaign {
+	cp := *c
+	cp.Name, cp.Recurring = name, nil
+	return &cp
+}
+
+// finishRun does what follows a recorded run, each step exactly once:
+// file the tasks of its new batches (or the instance's), file the
+// standing task, post the run's summary on it.
+func (b *Bot) finishRun(ctx context.Context, r *run, rn state.Run) error {
+	if _, err := b.ensureTasks(ctx, r.c); err != nil {
+		return err
+	}
+	if rn.Instance != "" {
+		if _, err := b.ensureTasks(ctx, instanceCampaign(r.c, rn.Instance)); err != nil {
+			return fmt.Errorf("instance %s: %w", rn.Instance, err)
+		}
+	}
+	if err := b.ensureStandingTask(ctx, r); err != nil {
+		return err
+	}
+	if op, err := b.opOf(r.rec.Name, runSummaryKey(rn.N)); err == nil && op.State == state.OpDone {
+		return nil
+	}
+	text, err := b.runSummary(r, rn)
+	if err != nil {
+		return err
+	}
+	posted, err := b.comment(ctx, r, standingBatch(&r.rec), runSummaryKey(rn.N), text,
+		state.Entry{Kind: state.EntryRunSummary, Detail: fmt.Sprintf("run %d: %d new, %d fixed, %d gone", rn.N, len(rn.New), len(rn.Fixed), len(rn.Gone))}, nil)
+	if posted {
+		r.event("posted run %d's summary on T%d", rn.N, r.rec.StandingTaskID)
+	}
+	return err
+}
+
+// standingBatch is the standing task as comment and verifyTask take it.
+func standingBatch(rec *state.Campaign) state.Batch {
+	return state.Batch{TaskPHID: rec.StandingTaskPHID, TaskID: rec.StandingTaskID}
+}
+
+func (b *Bot) runSummary(r *run, rn state.Run) (string, error) {
+	snap, err := b.store.Snapshot(r.rec.Name)
+	if err != nil {
+		return "", err
+	}
+	since := r.rec.LaunchedAt
+	if rn.N > 1 && rn.N-2 < len(r.rec.Runs) {
+		since = r.rec.Runs[rn.N-2].At
+	}
+	data := templates.RunSummaryData{Campaign: b.campaignData(r.c, &snap.Campaign), Run: rn.N, Since: since.UTC().Format(time.DateOnly),
+		Instance: rn.Instance, NewCutoffDate: cutoffDate(rn.Cutoff)}
+	perReason := map[string]int{}
+	var reasons []string
+	for _, u := range rn.New {
+		a := templates.Affected{Person: templates.Person{Username: u.Username}, Groups: u.Groups}
+		for _, why := range u.Reasons {
+			a.Reasons = append(a.Reasons, reasonText(why))
+			if perReason[reasonText(why)] == 0 {
+				reasons = append(reasons, reasonText(why))
+			}
+			perReason[reasonText(why)]++
+		}
+		data.New = append(data.New, a)
+	}
+	for _, why := range reasons {
+		data.ReasonCounts = append(data.ReasonCounts, templates.Count{Status: why, N: perReason[why]})
+	}
+	for _, u := range rn.Fixed {
+		data.Fixed = append(data.Fixed, templates.Person{Username: u})
+	}
+	for _, u := range rn.Gone {
+		data.Gone = append(data.Gone, templates.Person{Username: u})
+	}
+	for _, bt := range snap.Batches {
+		if slices.Contains(rn.Batches, bt.Index) && bt.TaskID != 0 {
+			data.Tasks = append(data.Tasks, bt.Monogram())
+		}
+	}
+	for _, f := range snap.Findings {
+		if f.Status.Removable() {
+			data.Pending++
+		}
+	}
+	return b.render(templates.RunSummary, data)
+}
+
+// ensureStandingTask files the recurring campaign's task for the team
+// once: restricted like the audit tasks (the policies frozen at launch),
+// tagged with and subscribing the team and the approvers, naming nobody.
+func (b *Bot) ensureStandingTask(ctx context.Context, r *run) error {
+	rec := r.rec
+	if rec.StandingTaskPHID != "" {
+		return nil
+	}
+	if rec.TeamPHID == "" {
+		return fmt.Errorf("%w: a recurring campaign needs a team for its standing task", ErrInput)
+	}
+	desc, err := b.render(templates.StandingTask, templates.StandingTaskData{Campaign: b.campaignData(r.c, &rec), Every: offsetName(r.c.Recurring.Every)})
+	if err != nil {
+		return err
+	}
+	key := standingTaskKey()
+	spec := conduit.TaskSpec{
+		Title:           rec.Title + ": recurring scans",
+		Description:     withMarker(desc, rec.Name, key),
+		SubscriberPHIDs: uniq([]string{rec.TeamPHID, rec.ApproversPHID}),
+		ProjectPHIDs:    uniq(append([]string{rec.TeamPHID}, rec.TagPHIDs...)),
+	}
+	if spec.ViewPolicy, spec.EditPolicy, err = taskPolicies(r.c, &rec); err != nil {
+		return err
+	}
+	var got conduit.Task
+	created, err := b.once(ctx, effect{
+		campaign: rec.Name, key: key, kind: state.OpTaskCreated,
+		find: func(ctx context.Context) (string, bool, error) {
+			t, found, err := b.findOwnTask(ctx, rec.Name, key, rec.BotPHID)
+			if found {
+				got = t
+			}
+			return t.PHID, found, err
+		},
+		do: func(ctx context.Context) (string, error) {
+			res, err := b.phab.CreateTask(ctx, spec)
+			if err != nil {
+				return "", err
+			}
+			got = conduit.Task{ID: res.ObjectID, PHID: res.ObjectPHID}
+			return res.ObjectPHID, nil
+		},
+		record: func(tx *state.CampaignTx, phid string) error {
+			cur := tx.Campaign()
+			cur.StandingTaskPHID, cur.StandingTaskID = phid, got.ID
+			r.rec = cur
+			return tx.PutCampaign(cur)
+		},
+		entry: state.Entry{Actor: rec.BotUsername, Detail: "standing task for the team"},
+		amend: func(e *state.Entry) {
+			if got.ID != 0 {
+				e.Task = "T" + strconv.Itoa(got.ID)
+			}
+			e.Outcome = "created"
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("standing task: %w", err)
+	}
+	if created {
+		r.event("filed the standing task T%d", got.ID)
+	}
+	return b.verifyTask(ctx, rec.Name, standingBatch(&r.rec), spec)
+}
