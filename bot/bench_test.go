@@ -47,9 +47,14 @@ func BenchmarkPlanLargeGroup(b *testing.B) {
 }
 
 func largeLab(b *testing.B, n int) (*phabtest.Server, *bot.Bot, *campaigns.Campaign) {
+	return largeLabWith(b, n, phabtest.Options{})
+}
+
+func largeLabWith(b *testing.B, n int, opts phabtest.Options) (*phabtest.Server, *bot.Bot, *campaigns.Campaign) {
 	b.Helper()
 	now := func() time.Time { return time.Date(2027, 1, 1, 9, 0, 0, 0, time.UTC) }
-	srv := phabtest.New(phabtest.Options{Now: now})
+	opts.Now = now
+	srv := phabtest.New(opts)
 	b.Cleanup(srv.Close)
 	botUser := srv.AddUser(phabtest.UserSpec{Username: "auditbot", Admin: true, Bot: true, MFA: true})
 	admin := srv.AddUser(phabtest.UserSpec{Username: "admin", Admin: true, MFA: true})
@@ -93,4 +98,39 @@ approvers: acl*phabricator-admins
 		b.Fatal(err)
 	}
 	return srv, bt, camp
+}
+
+// BenchmarkMFADiscovery plans an MFA campaign over n members against an
+// in-process Phabricator that answers every call after a fixed latency
+// (outside its lock, like a server with several workers). It reports the
+// Conduit calls, the wall time, and the floor of the user.search pages
+// sent back to back (⌈n/100⌉ × latency), which concurrent pages beat.
+func BenchmarkMFADiscovery(b *testing.B) {
+	const latency = 25 * time.Millisecond
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			srv, bt, camp := largeLabWith(b, n, phabtest.Options{CallLatency: latency})
+			calls := 0
+			var wall time.Duration
+			for b.Loop() {
+				srv.ResetCalls()
+				start := time.Now()
+				if _, err := bt.Plan(context.Background(), camp); err != nil {
+					b.Fatal(err)
+				}
+				wall = time.Since(start)
+				calls = 0
+				for _, c := range srv.Calls() {
+					calls += c
+				}
+			}
+			floor := time.Duration((n+99)/100) * latency
+			b.ReportMetric(float64(calls), "calls/op")
+			b.ReportMetric(float64(wall.Milliseconds()), "wall-ms")
+			b.ReportMetric(float64(floor.Milliseconds()), "floor-ms")
+			if wall > floor {
+				b.Errorf("plan took %v, more than the sequential floor %v", wall, floor)
+			}
+		})
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/uber/gonduit"
 	"github.com/uber/gonduit/core"
 	"github.com/uber/gonduit/requests"
+	"golang.org/x/sync/errgroup"
 )
 
 // Defaults for zero Options fields.
@@ -21,6 +22,7 @@ const (
 	DefaultCallTimeout       = 30 * time.Second
 	DefaultRequestsPerSecond = 10
 	DefaultMaxRetries        = 4
+	DefaultConcurrency       = 4
 )
 
 // maxTimeoutRetries bounds how often a read whose attempt timed out is
@@ -46,6 +48,10 @@ type Options struct {
 	// MaxRetries bounds retries of safe calls and of 429 answers (0: 4;
 	// negative: no retries).
 	MaxRetries int
+	// Concurrency bounds how many calls of one batched read (user.search
+	// over PHID chunks) are in flight at once (0: 4; 1 or negative: one at
+	// a time). Every request still waits for the rate limiter.
+	Concurrency int
 	// Logger receives debug lines per call (method, duration); never params.
 	Logger zerolog.Logger
 	// Sleep waits between retries; tests replace it. Nil: real sleep that
@@ -85,7 +91,32 @@ func (o Options) withDefaults() Options {
 	if o.Sleep == nil {
 		o.Sleep = sleepCtx
 	}
+	switch {
+	case o.Concurrency == 0:
+		o.Concurrency = DefaultConcurrency
+	case o.Concurrency < 0:
+		o.Concurrency = 1
+	}
 	return o
+}
+
+// parallel runs fn(ctx, 0..n-1) with at most Options.Concurrency running at
+// once and returns the first error; the others are cancelled through ctx.
+func (c *Client) parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	if n == 1 || c.opts.Concurrency <= 1 {
+		for i := range n {
+			if err := fn(ctx, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.opts.Concurrency)
+	for i := range n {
+		g.Go(func() error { return fn(ctx, i) })
+	}
+	return g.Wait()
 }
 
 // Client calls Conduit. It is safe for concurrent use.

@@ -279,13 +279,16 @@ func (c *fakeClock) Sleeps() []time.Duration {
 	return append([]time.Duration(nil), c.sleeps...)
 }
 
-// newTestClient dials f with no rate limit and a fake clock, unless opts
-// says otherwise.
+// newTestClient dials f with no rate limit, a fake clock and one call at a
+// time (the steps are scripted in order), unless opts says otherwise.
 func newTestClient(t testing.TB, f *fakePhab, opts Options) (*Client, *fakeClock) {
 	t.Helper()
 	clock := newFakeClock()
 	if opts.RequestsPerSecond == 0 {
 		opts.RequestsPerSecond = -1
+	}
+	if opts.Concurrency == 0 {
+		opts.Concurrency = 1
 	}
 	if opts.Sleep == nil {
 		opts.Sleep = clock.Sleep

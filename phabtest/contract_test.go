@@ -57,6 +57,18 @@ func beforeLockedTask(l *lab) {
 	}
 }
 
+// restrictedActivity stands in for the lab's fact-43 setup: a member of
+// acl*security files a task only that group may see. The
+// lab used user03, who has visible activity in this fixture, so the
+// recorded PHID is mapped to user04, who has none.
+func restrictedActivity(l *lab) {
+	author := l.users["user04"]
+	l.recorded["PHID-USER-jcgsyv3o4jeyaahqxv7o"] = author.PHID
+	sec := l.projects["acl*security"].PHID
+	// One edit, one story (the lab's story groups four transactions).
+	l.s.AddTask(TaskSpec{Title: "Lab: restricted security work", Description: "Investigating.", AuthorPHID: author.PHID, ViewPolicy: sec, EditPolicy: sec})
+}
+
 var restrictedTasks = []string{
 	"maniphest.edit.create.view-subscribers.json",
 	"maniphest.edit.create.view-admin.json",
@@ -279,6 +291,11 @@ var contractCases = []contractCase{
 	{file: "feed.query.auditbot-activity.as-auditbot.json", setup: append(t10History, "maniphest.edit.parents-add.json"), looseLen: true},
 	{file: "feed.query.auditbot-activity.as-user01.json", setup: append(t10History, "maniphest.edit.parents-add.json"), looseLen: true},
 	{file: "error.feed.query.bad-view.json"},
+	// Activity on a task only acl*security may see (fact 43).
+	{file: "feed.query.restricted-task-activity.as-auditbot.json", prepare: restrictedActivity},
+	{file: "feed.query.restricted-task-activity.as-admin.json", prepare: restrictedActivity},
+	{file: "feed.query.restricted-task-activity.as-author.json", prepare: restrictedActivity,
+		token: func(l *lab) string { return l.users["user04"].Token }, looseLen: true},
 
 	// edge.search (fact 37).
 	{file: "edge.search.task-parent.json", setup: append(t10History, "maniphest.edit.parents-add.json")},

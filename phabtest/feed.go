@@ -1,9 +1,11 @@
 package phabtest
 
 import (
+	"cmp"
 	"html"
 	"slices"
 	"strconv"
+	"time"
 )
 
 // story is one feed story: one transaction group on one object.
@@ -13,13 +15,45 @@ type story struct {
 	epoch      int64
 	authorPHID string
 	objectPHID string
-	xactPHIDs  []string
-	text       string
+	// refs are the PHIDs filterPHIDs matches, fixed when the story is
+	// published: the object, the actor and the projects tagged on the
+	// object at that time (PhabricatorApplicationTransactionEditor::
+	// getFeedRelatedPHIDs). Tagging a project later does not add the old
+	// stories to its feed.
+	refs      []string
+	xactPHIDs []string
+	text      string
+}
+
+// Story is a feed story as seeded or published.
+type Story struct {
+	PHID       string
+	AuthorPHID string
+	ObjectPHID string
+	Epoch      time.Time
+	// ChronologicalKey is what feed.query's after/before take.
+	ChronologicalKey uint64
+}
+
+// AddStory publishes a story by author about object at the given time
+// (zero: now), without any transaction behind it: seeding for tests and
+// benchmarks that need a feed with a history (backdated activity, many
+// members). It references the author, the object and, when the object is
+// a task, the projects tagged on it now, like a published edit. A story
+// about a task or project the viewer cannot see is invisible to them.
+func (s *Server) AddStory(author, object string, at time.Time) Story {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	restore := s.backdate(at)
+	defer restore()
+	st := s.addStory(author, object, nil, "")
+	return Story{PHID: st.phid, AuthorPHID: st.authorPHID, ObjectPHID: st.objectPHID,
+		Epoch: time.Unix(st.epoch, 0).UTC(), ChronologicalKey: st.key}
 }
 
 // addStory publishes a story at once: there are no daemons to wait for
 // here, unlike on a real server (fact 35).
-func (s *Server) addStory(author, object string, xs []*xact, text string) {
+func (s *Server) addStory(author, object string, xs []*xact, text string) *story {
 	epoch := s.now()
 	s.lastKey++
 	st := &story{
@@ -28,7 +62,11 @@ func (s *Server) addStory(author, object string, xs []*xact, text string) {
 		epoch:      epoch,
 		authorPHID: author,
 		objectPHID: object,
+		refs:       []string{object, author},
 		text:       text,
+	}
+	if t := s.taskByID[object]; t != nil {
+		st.refs = append(st.refs, t.projects...)
 	}
 	// The story names the transactions it shows, not the whole group: a
 	// creation shows one (feed.query.user01.limit1.json), and subscriber
@@ -49,10 +87,29 @@ func (s *Server) addStory(author, object string, xs []*xact, text string) {
 		st.xactPHIDs = []string{xs[0].phid}
 	}
 	s.stories = append(s.stories, st)
+	if s.storyByKey == nil {
+		s.storyByKey = map[uint64]*story{}
+	}
+	s.storyByKey[st.key] = st
+	// Backdated seeding appends out of order; the feed is sorted again on
+	// the next query.
+	if n := len(s.stories); n > 1 && s.stories[n-2].key > st.key {
+		s.storiesUnsorted = true
+	}
+	return st
+}
+
+// sortedStories returns every story, oldest first.
+func (s *Server) sortedStories() []*story {
+	if s.storiesUnsorted {
+		slices.SortFunc(s.stories, func(a, b *story) int { return cmp.Compare(a.key, b.key) })
+		s.storiesUnsorted = false
+	}
+	return s.stories
 }
 
 // storyVisible reports whether the viewer may see the story's object;
-// stories about hidden objects are filtered out (fact 35).
+// stories about hidden objects are filtered out (facts 35 and 43).
 func (s *Server) storyVisible(u *user, st *story) bool {
 	if t := s.taskByID[st.objectPHID]; t != nil {
 		return s.canTask(u, t, canView)
@@ -63,25 +120,30 @@ func (s *Server) storyVisible(u *user, st *story) bool {
 	return true
 }
 
-// storyMatches reports whether the story references one of filter: its
-// object, its actor, or a project tagged on the object (fact 35).
-func (s *Server) storyMatches(st *story, filter []string) bool {
-	if len(filter) == 0 {
+// storyMatches reports whether the story references one of filter (a nil
+// filter matches every story).
+func storyMatches(st *story, filter map[string]bool) bool {
+	if filter == nil {
 		return true
 	}
-	refs := []string{st.objectPHID, st.authorPHID}
-	if t := s.taskByID[st.objectPHID]; t != nil {
-		refs = append(refs, t.projects...)
+	for _, r := range st.refs {
+		if filter[r] {
+			return true
+		}
 	}
-	return slices.ContainsFunc(refs, func(r string) bool { return slices.Contains(filter, r) })
+	return false
 }
 
 func (s *Server) feedQuery(c *call) (any, *apiError) {
-	var filter []string
+	var filter map[string]bool
 	if raw, ok := c.value("filterPHIDs"); ok {
-		var aerr *apiError
-		if filter, aerr = readStringList("filterPHIDs", raw, false); aerr != nil {
+		list, aerr := readStringList("filterPHIDs", raw, false)
+		if aerr != nil {
 			return nil, aerr
+		}
+		filter = make(map[string]bool, len(list))
+		for _, p := range list {
+			filter[p] = true
 		}
 	}
 	view := "data"
@@ -103,8 +165,10 @@ func (s *Server) feedQuery(c *call) (any, *apiError) {
 			limit = int(n)
 		}
 	}
-	// after/before must be the chronologicalKey of an existing story, as a
-	// string or a number (facts 35 and 39).
+	// after/before must be the chronologicalKey of an existing story the
+	// viewer can see, as a string or a number (facts 35 and 39): Phorge
+	// loads the cursor's story through the same policy-aware query (without
+	// the filter) and refuses a cursor it cannot load.
 	cursor := func(k string) (*uint64, *apiError) {
 		raw, ok := c.value(k)
 		if !ok {
@@ -112,7 +176,7 @@ func (s *Server) feedQuery(c *call) (any, *apiError) {
 		}
 		text, _ := stringOrInt(raw)
 		key, err := strconv.ParseUint(text, 10, 64)
-		if err != nil || !slices.ContainsFunc(s.stories, func(st *story) bool { return st.key == key }) {
+		if st := s.storyByKey[key]; err != nil || st == nil || !s.storyVisible(c.viewer, st) {
 			return nil, coreError("Cursor %q does not identify a valid object in query \"PhabricatorFeedQuery\".", text)
 		}
 		return &key, nil
@@ -125,39 +189,31 @@ func (s *Server) feedQuery(c *call) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	var rows []*story
-	for _, st := range s.stories {
-		if s.storyVisible(c.viewer, st) && s.storyMatches(st, filter) {
-			rows = append(rows, st)
-		}
-	}
-	slices.SortFunc(rows, func(a, b *story) int {
-		switch {
-		case a.key > b.key:
-			return -1
-		case a.key < b.key:
-			return 1
-		}
-		return 0
-	})
+	all := s.sortedStories() // oldest first
+	keep := func(st *story) bool { return storyMatches(st, filter) && s.storyVisible(c.viewer, st) }
 	var page []*story
-	switch {
-	case after != nil:
-		for _, st := range rows {
-			if st.key < *after && len(page) < limit {
-				page = append(page, st)
-			}
-		}
-	case before != nil:
-		for _, st := range slices.Backward(rows) {
-			if st.key > *before && len(page) < limit {
-				page = append(page, st)
+	if before != nil && after == nil {
+		// The oldest stories newer than before, returned newest first.
+		i, _ := slices.BinarySearchFunc(all, *before+1, func(st *story, k uint64) int { return cmp.Compare(st.key, k) })
+		for ; i < len(all) && len(page) < limit; i++ {
+			if keep(all[i]) {
+				page = append(page, all[i])
 			}
 		}
 		slices.Reverse(page)
-	default:
-		page = rows[:min(limit, len(rows))]
+	} else {
+		end := len(all)
+		if after != nil {
+			end, _ = slices.BinarySearchFunc(all, *after, func(st *story, k uint64) int { return cmp.Compare(st.key, k) })
+		}
+		for i := end - 1; i >= 0 && len(page) < limit; i-- {
+			if keep(all[i]) {
+				page = append(page, all[i])
+			}
+		}
 	}
+	// Each story returned costs the real server ~20-25 ms (fact 40).
+	c.cost += time.Duration(len(page)) * s.opts.FeedStoryCost
 	// Keyed by story PHID, newest first; PHP's [] when empty (fact 8).
 	out := &orderedObject{}
 	for _, st := range page {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // request is one decoded Conduit call.
@@ -140,6 +141,9 @@ type call struct {
 	method string
 	*request
 	viewer *user
+	// cost is the server time the call would take on a real Phorge
+	// (Options.FeedStoryCost), spent after the lock is released.
+	cost time.Duration
 }
 
 // value returns a parameter; absent and null are the same (PHP's idx()).

@@ -1,6 +1,7 @@
 package phabtest
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -33,6 +34,16 @@ type Options struct {
 	// use it to kill the client at a chosen write. It runs with the server
 	// locked, so it must not call the Server.
 	OnWrite func(n int, method string, phase WritePhase) (drop bool)
+	// CallLatency delays every answer by this much, outside the server
+	// lock, so concurrent calls overlap as on a real server with several
+	// workers. Benchmarks use it to show what a scan costs in wall time;
+	// zero (the default) answers at once.
+	CallLatency time.Duration
+	// FeedStoryCost delays a feed.query answer by this much per story it
+	// returns, outside the server lock: on a real Phorge each story costs
+	// about 20-25 ms to load and render, while the size of filterPHIDs
+	// hardly matters (fact 40). Zero (the default) answers at once.
+	FeedStoryCost time.Duration
 }
 
 // WritePhase is when Options.OnWrite is called for a write request.
@@ -72,11 +83,14 @@ type Server struct {
 	tasks    []*task
 	taskByID map[string]*task // by PHID
 	xacts    []*xact
-	stories  []*story
+	stories  []*story // oldest first once sortedStories has run
 	lastXact int
 	lastCmt  int
 	lastKey  uint64
 	clock    int64 // while non-zero, overrides Options.Now (backdated seeding)
+
+	storyByKey      map[uint64]*story
+	storiesUnsorted bool // a backdated story was appended after a newer one
 
 	writes     []Write
 	calls      map[string]int
@@ -254,6 +268,28 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// the others.
 	req, decodeErr := decodeRequest(name, r)
 
+	// The latency is spent outside the lock: a real server answers
+	// several calls at once.
+	if !sleepFor(r.Context(), s.opts.CallLatency) {
+		return
+	}
+	body, cost, answered := s.answer(w, r, name, req, decodeErr)
+	if answered {
+		return
+	}
+	if !sleepFor(r.Context(), cost) {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+// answer runs one call with the server locked. It returns the JSON body to
+// send and how long the real server would have worked on it, or answered
+// = true when it has already answered (HTTP 429) or dropped the
+// connection.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, name string, req *request, decodeErr *apiError) (body []byte, cost time.Duration, answered bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls[name]++
@@ -266,7 +302,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.WriteHeader(http.StatusTooManyRequests)
 			fmt.Fprintf(w, "TOO MANY REQUESTS\nYou (%q) are issuing too many requests too quickly.\n", host)
-			return
+			return nil, 0, true
 		}
 		s.rateAfter--
 	}
@@ -276,15 +312,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeReqs++
 		if s.opts.OnWrite(s.writeReqs, name, BeforeWrite) {
 			dropConnection(w)
-			return
+			return nil, 0, true
 		}
 	}
 
-	result, aerr := s.dispatch(name, req, decodeErr)
+	result, cost, aerr := s.dispatch(name, req, decodeErr)
 
 	if gate && s.opts.OnWrite(s.writeReqs, name, AfterWrite) {
 		dropConnection(w)
-		return
+		return nil, 0, true
 	}
 	if n, armed := s.failAfter[name]; armed {
 		if n <= 1 {
@@ -292,7 +328,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			// The call has been applied; now lose the answer, as when a
 			// connection dies after the server committed.
 			dropConnection(w)
-			return
+			return nil, 0, true
 		}
 		s.failAfter[name] = n - 1
 	}
@@ -305,9 +341,22 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		body, _ = marshalJSON(envelope{ErrorCode: ptr(codeCore), ErrorInfo: ptr("phabtest: encoding answer: " + err.Error())})
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+	return body, cost, false
+}
+
+// sleepFor waits d, or reports false when ctx (the request's) ends first.
+func sleepFor(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // dropConnection closes the connection without an answer.
@@ -325,20 +374,20 @@ func ptr[T any](v T) *T { return &v }
 
 // dispatch runs one call in the order the real server checks things: body
 // decoding, method, declared parameters, then authentication.
-func (s *Server) dispatch(name string, req *request, decodeErr *apiError) (any, *apiError) {
+func (s *Server) dispatch(name string, req *request, decodeErr *apiError) (any, time.Duration, *apiError) {
 	if decodeErr != nil {
-		return nil, decodeErr
+		return nil, 0, decodeErr
 	}
 	m, ok := s.methods[name]
 	if !ok {
-		return nil, errUnknownMethod(name)
+		return nil, 0, errUnknownMethod(name)
 	}
 	if f := s.failBefore[name]; f != nil {
 		f.n--
 		if f.n <= 0 {
 			delete(s.failBefore, name)
 		}
-		return nil, &apiError{code: f.code, info: f.info}
+		return nil, 0, &apiError{code: f.code, info: f.info}
 	}
 	var undefined []string
 	for _, k := range sortedKeys(req.params) {
@@ -347,17 +396,18 @@ func (s *Server) dispatch(name string, req *request, decodeErr *apiError) (any, 
 		}
 	}
 	if len(undefined) > 0 {
-		return nil, errUndefinedParams(name, undefined)
+		return nil, 0, errUndefinedParams(name, undefined)
 	}
 	c := &call{method: name, request: req}
 	if req.token != "" || !m.public {
 		u, aerr := s.authenticate(req.token)
 		if aerr != nil {
-			return nil, aerr
+			return nil, 0, aerr
 		}
 		c.viewer = u
 	}
-	return m.handle(c)
+	result, aerr := m.handle(c)
+	return result, c.cost, aerr
 }
 
 func contains(list []string, s string) bool {

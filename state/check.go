@@ -39,13 +39,33 @@ func (s *Store) Verify() (rep Report, err error) {
 			rep.Problems = append(rep.Problems, "no campaigns bucket")
 			return nil
 		}
-		return root.ForEachBucket(func(name []byte) error {
+		if err := root.ForEachBucket(func(name []byte) error {
 			rep.Campaigns++
 			verifyCampaign(&rep, string(name), root.Bucket(name))
 			return nil
-		})
+		}); err != nil {
+			return err
+		}
+		verifyActivity(&rep, tx.Bucket(bucketActivity))
+		return nil
 	})
 	return rep, err
+}
+
+// verifyActivity decodes the activity cache (absent in older files).
+func verifyActivity(rep *Report, b *bolt.Bucket) {
+	if b == nil {
+		return
+	}
+	b.ForEach(func(k, v []byte) error {
+		var a Activity
+		if err := json.Unmarshal(v, &a); err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("activity %q: %v", k, err))
+			return nil
+		}
+		rep.Records++
+		return nil
+	})
 }
 
 // recordCheck decodes one bucket's records into T and checks each key.

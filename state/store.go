@@ -354,16 +354,27 @@ func checkTx(tx *bolt.Tx) error {
 	return first
 }
 
-// init adds the campaigns bucket to a verified file that lacks it; a file
-// that has it is not written to.
+// topBuckets are the top-level buckets every file has. Files written before
+// one was added get it on their first read-write open.
+var topBuckets = [][]byte{bucketCampaigns, bucketActivity, bucketMembersSeen}
+
+// init adds the top-level buckets a verified file lacks; a file that has
+// them all is not written to.
 func (s *Store) init() error {
-	var ok bool
-	if err := s.view(func(tx *bolt.Tx) error { ok = tx.Bucket(bucketCampaigns) != nil; return nil }); err != nil || ok {
+	missing := false
+	if err := s.view(func(tx *bolt.Tx) error {
+		for _, name := range topBuckets {
+			missing = missing || tx.Bucket(name) == nil
+		}
+		return nil
+	}); err != nil || !missing {
 		return err
 	}
 	return s.update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(bucketCampaigns); err != nil {
-			return fmt.Errorf("state: create campaigns bucket: %w", err)
+		for _, name := range topBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("state: create %s bucket: %w", name, err)
+			}
 		}
 		return nil
 	})
