@@ -232,7 +232,7 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	switch kind {
 	case replies.KindClaimCompliance, replies.KindRestoreRequest:
 		// Never trust the claim: ask Phabricator.
-		ok, err := b.verifyCompliant(ctx, f)
+		ok, err := b.verifyCompliant(ctx, r, f)
 		if err != nil {
 			return outcome{}, err
 		}
@@ -298,24 +298,34 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	}
 }
 
-// verifyCompliant asks Phabricator whether a user now meets the campaign's
-// criteria: MFA enabled and account enabled.
-func (b *Bot) verifyCompliant(ctx context.Context, f state.Finding) (bool, error) {
+// verifyCompliant asks Phabricator (and the activity source) whether a
+// user now meets every criterion they were found by, keeps applied, and
+// has an enabled account.
+func (b *Bot) verifyCompliant(ctx context.Context, r *run, f state.Finding) (bool, error) {
+	ok, _, err := b.unmet(ctx, r, f)
+	return ok, err
+}
+
+// unmet is verifyCompliant, also returning the reasons still unmet.
+func (b *Bot) unmet(ctx context.Context, r *run, f state.Finding) (bool, []string, error) {
 	users, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: []string{f.UserPHID}})
 	if err != nil {
-		return false, fmt.Errorf("re-verify @%s: %w", f.Username, err)
+		return false, nil, fmt.Errorf("re-verify @%s: %w", f.Username, err)
 	}
 	if len(users) != 1 || users[0].IsDisabled() {
-		return false, nil
+		return false, []string{reasonDisabled}, nil
 	}
-	if !slices.Contains(f.Reasons, reasonMFA) {
-		return true, nil
-	}
-	noMFA, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: []string{f.UserPHID}, MFA: ptr(false)})
+	live, err := b.liveFailures(ctx, r.c, []state.Finding{f}, nil)
 	if err != nil {
-		return false, fmt.Errorf("re-verify @%s: %w", f.Username, err)
+		return false, nil, fmt.Errorf("re-verify @%s: %w", f.Username, err)
 	}
-	return len(noMFA) == 0, nil
+	var left []string
+	for _, rs := range f.Reasons {
+		if _, bad := live[rs][f.UserPHID]; bad && !keptFor(f, rs) {
+			left = append(left, rs)
+		}
+	}
+	return len(left) == 0, left, nil
 }
 
 // commandOutcome handles !approve, !deny and !restore.

@@ -12,6 +12,7 @@ import (
 	"github.com/auditbot/auditbot/campaigns"
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
+	"github.com/auditbot/auditbot/templates"
 )
 
 // Plan is exactly what launch would do, computed without side effects.
@@ -162,12 +163,27 @@ func (b *Bot) newCampaignRecord(c *campaigns.Campaign, snap *snapshot) state.Cam
 func newFindings(c *campaigns.Campaign, snap *snapshot, now time.Time) ([]state.Finding, []state.Batch) {
 	var out []state.Finding
 	var list []state.Batch
-	for i, chunk := range batches(snap.findings, c.BatchSize) {
-		bt := state.Batch{Index: i + 1}
+	// Users who cannot be told (disabled accounts) are listed on one task
+	// for the team, after the users' own tasks, and subscribed nowhere.
+	var told, team []plannedFinding
+	for _, pf := range snap.findings {
+		if pf.TeamTask {
+			team = append(team, pf)
+		} else {
+			told = append(told, pf)
+		}
+	}
+	chunks := batches(told, c.BatchSize)
+	if len(team) > 0 {
+		chunks = append(chunks, team)
+	}
+	for i, chunk := range chunks {
+		bt := state.Batch{Index: i + 1, Team: len(team) > 0 && i == len(chunks)-1}
 		for _, pf := range chunk {
 			f := state.Finding{
 				UserPHID: pf.User.PHID, Username: pf.User.Username, RealName: pf.User.RealName,
 				Reasons: pf.Reasons, Status: state.StatusPending, Batch: bt.Index, UpdatedAt: now.UTC(),
+				TeamTask: pf.TeamTask,
 			}
 			for _, g := range pf.Groups {
 				f.Groups = append(f.Groups, g.PHID)
@@ -206,18 +222,26 @@ func groupNames(c *state.Campaign, phids []string) []string {
 // the plan shows the exact texts and policies launch files.
 func (b *Bot) taskSpec(c *campaigns.Campaign, rec *state.Campaign, bt state.Batch, fs []state.Finding, total int) (conduit.TaskSpec, error) {
 	data := b.taskData(c, rec, bt, fs, total)
-	title, err := b.render("task-title", data)
+	titleT, descT := templates.TaskTitle, templates.TaskDescription
+	if bt.Team {
+		titleT, descT = templates.TeamTaskTitle, templates.TeamTaskDescription
+	}
+	title, err := b.render(titleT, data)
 	if err != nil {
 		return conduit.TaskSpec{}, err
 	}
-	desc, err := b.render("task-description", data)
+	desc, err := b.render(descT, data)
 	if err != nil {
 		return conduit.TaskSpec{}, err
 	}
 	spec := conduit.TaskSpec{
-		Title:           strings.TrimSpace(title),
-		Description:     withMarker(desc, c.Name, taskKey(bt.Index)),
-		SubscriberPHIDs: slices.Clone(bt.UserPHIDs),
+		Title:       strings.TrimSpace(title),
+		Description: withMarker(desc, c.Name, taskKey(bt.Index)),
+	}
+	// The team's task subscribes nobody it lists: they cannot act on it,
+	// and the team and approvers decide.
+	if !bt.Team {
+		spec.SubscriberPHIDs = slices.Clone(bt.UserPHIDs)
 	}
 	if rec.TeamPHID != "" {
 		spec.SubscriberPHIDs = append(spec.SubscriberPHIDs, rec.TeamPHID)

@@ -199,7 +199,7 @@ func (b *Bot) announceRemoval(ctx context.Context, r *run, snap *state.Snapshot,
 		if len(items) == 0 {
 			continue
 		}
-		data := templates.RemovalProposalData{Campaign: b.campaignData(r.c, &snap.Campaign), BatchID: rm.Label(),
+		data := templates.RemovalProposalData{Campaign: b.batchCampaignData(r.c, &snap.Campaign, bt), BatchID: rm.Label(),
 			Items: removalItems(snap, items), RequiredApprovals: rm.RequiredApprovals}
 		text, err := b.render("removal-proposal", data)
 		if err != nil {
@@ -305,7 +305,7 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 	// Ask Phabricator once more, right before removing: a user removed
 	// from one group earlier is not watched by drift, and anyone may have
 	// enabled MFA since the tick began.
-	nonCompliant, err := b.stillNonCompliant(ctx, due)
+	nonCompliant, err := b.stillNonCompliant(ctx, r, due)
 	if err != nil {
 		return err
 	}
@@ -446,7 +446,7 @@ func (b *Bot) holdRemoval(ctx context.Context, r *run, snap *state.Snapshot, rm 
 		if len(items) == 0 || bt.TaskPHID == "" {
 			continue
 		}
-		text, err := b.render(templates.RemovalHeld, templates.RemovalHeldData{Campaign: b.campaignData(r.c, &snap.Campaign), BatchID: rm.Label(),
+		text, err := b.render(templates.RemovalHeld, templates.RemovalHeldData{Campaign: b.batchCampaignData(r.c, &snap.Campaign, bt), BatchID: rm.Label(),
 			Over: over, Limit: limit.String(), Items: removalItems(snap, items)})
 		if err != nil {
 			return err
@@ -457,32 +457,20 @@ func (b *Bot) holdRemoval(ctx context.Context, r *run, snap *state.Snapshot, rm 
 	return errors.Join(errs...)
 }
 
-// stillNonCompliant asks Phabricator which of these users still fail the
-// campaign's criteria, in one user.search per 100 users and criterion.
-func (b *Bot) stillNonCompliant(ctx context.Context, fs []state.Finding) (map[string]bool, error) {
-	var mfa, disabled []string
-	for _, f := range fs {
-		if slices.Contains(f.Reasons, reasonMFA) && !slices.Contains(mfa, f.UserPHID) {
-			mfa = append(mfa, f.UserPHID)
-		}
-		if slices.Contains(f.Reasons, reasonDisabled) && !slices.Contains(disabled, f.UserPHID) {
-			disabled = append(disabled, f.UserPHID)
-		}
-	}
-	noMFA, err := b.usersMatching(ctx, mfa, conduit.UserQuery{MFA: ptr(false)})
+// stillNonCompliant asks which of these users still fail any of their
+// criteria, keeps applied: each criterion at its own cost (one
+// user.search per 100 users for MFA and disabled accounts, the activity
+// source for inactivity).
+func (b *Bot) stillNonCompliant(ctx context.Context, r *run, fs []state.Finding) (map[string]bool, error) {
+	live, err := b.liveFailures(ctx, r.c, fs, nil)
 	if err != nil {
-		return nil, fmt.Errorf("re-check MFA before removal: %w", err)
-	}
-	stillDisabled, err := b.usersMatching(ctx, disabled, conduit.UserQuery{IsDisabled: ptr(true)})
-	if err != nil {
-		return nil, fmt.Errorf("re-check disabled accounts before removal: %w", err)
+		return nil, fmt.Errorf("re-check before removal: %w", err)
 	}
 	out := map[string]bool{}
-	for p := range noMFA {
-		out[p] = true
-	}
-	for p := range stillDisabled {
-		out[p] = true
+	for _, f := range fs {
+		if failsAny(f, live) {
+			out[f.UserPHID] = true
+		}
 	}
 	return out, nil
 }
@@ -576,7 +564,7 @@ func (b *Bot) finishRemoval(ctx context.Context, r *run, id int) error {
 		if len(done) == 0 {
 			continue
 		}
-		text, err := b.render("removal-notice", templates.RemovalNoticeData{Campaign: b.campaignData(r.c, &snap.Campaign), Removed: removalItems(&snap, done)})
+		text, err := b.render("removal-notice", templates.RemovalNoticeData{Campaign: b.batchCampaignData(r.c, &snap.Campaign, bt), Removed: removalItems(&snap, done)})
 		if err != nil {
 			return err
 		}
