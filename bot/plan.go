@@ -94,6 +94,7 @@ func (b *Bot) Plan(ctx context.Context, c *campaigns.Campaign) (*Plan, error) {
 	for _, f := range findings {
 		p.Findings = append(p.Findings, PlanFinding{Username: f.Username, PHID: f.UserPHID, Groups: groupNames(&rec, f.Groups), Reasons: f.Reasons, Batch: f.Batch})
 	}
+	slices.SortFunc(p.Findings, func(a, b PlanFinding) int { return strings.Compare(a.Username, b.Username) })
 	names := map[string]string{}
 	for _, f := range findings {
 		names[f.UserPHID] = f.Username
