@@ -202,7 +202,7 @@ func (b *Bot) unsubscribeOutcome(r *run, bt state.Batch, t conduit.Transaction) 
 // users of this task's batch.
 func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t conduit.Transaction, rep replies.Reply) (outcome, error) {
 	switch rep.Kind {
-	case replies.KindApprove, replies.KindDeny, replies.KindRestore:
+	case replies.KindApprove, replies.KindDeny, replies.KindRestore, replies.KindKeepUser:
 		return b.commandOutcome(ctx, r, bt, t, rep)
 	}
 	if !bt.Has(t.AuthorPHID) {
@@ -216,7 +216,11 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	}); err != nil {
 		return outcome{}, err
 	}
-	data := templates.ReplyData{Campaign: b.userCampaignData(r.c, &r.rec, &f), Person: person(&f), Groups: groupNames(&r.rec, f.Groups)}
+	// On inactivity and reconfirmation a reply is itself what keeps access.
+	if keeps := replyKeeps(f, rep.Kind); len(keeps) > 0 {
+		return b.keepOutcome(ctx, r, bt, t, f, keeps, nil)
+	}
+	data := templates.ReplyData{Campaign: b.userCampaignData(r.c, &r.rec, &f), Person: person(&f), Groups: groupNames(&r.rec, f.Groups), Reasons: f.Reasons}
 	now := b.now().UTC()
 	setStatus := func(s state.Status) func(tx *state.CampaignTx) error {
 		return updateFinding(f.UserPHID, func(f *state.Finding) { f.Status, f.UpdatedAt = s, now })
@@ -232,10 +236,11 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	switch kind {
 	case replies.KindClaimCompliance, replies.KindRestoreRequest:
 		// Never trust the claim: ask Phabricator.
-		ok, err := b.verifyCompliant(ctx, r, f)
+		ok, left, err := b.unmet(ctx, r, f)
 		if err != nil {
 			return outcome{}, err
 		}
+		data.Remaining = reasonsText(left)
 		switch {
 		case !ok:
 			text, err := b.render("claim-rejected", data)
@@ -433,6 +438,19 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	data.Campaign = b.userCampaignData(r.c, &r.rec, &target)
 	data.Person = person(&target)
 	data.Groups = groupNames(&r.rec, target.Groups)
+	data.Reasons = target.Reasons
+	if rep.Kind == replies.KindKeepUser {
+		keeps := approverKeeps(target)
+		switch {
+		case len(keeps) == 0:
+			return refuse(fmt.Sprintf("@%s was not found by a criterion an approver can waive (inactive, reconfirm, list)", target.Username))
+		case target.UserPHID == approver.PHID:
+			return refuse("nobody keeps their own access by command; reply on the task instead")
+		case target.Status != state.StatusPending && target.Status != state.StatusCompliant:
+			return refuse(fmt.Sprintf("@%s is %s, not pending", target.Username, target.Status))
+		}
+		return b.keepOutcome(ctx, r, bt, t, target, keeps, &approver)
+	}
 	done, err := b.restoredByCommand(r.c.Name, target, t.PHID)
 	if err != nil {
 		return outcome{}, err

@@ -32,12 +32,29 @@ func removalsWith(rs []state.Removal, statuses ...state.RemovalStatus) []state.R
 // and pairs a removal batch was rejected for are not proposed again.
 func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 	now := b.now()
-	if now.Before(r.rec.Cutoff) {
-		return nil
-	}
+	// Users on the team's task have no deadline (they cannot act); the
+	// others wait for the cutoff, which dueForRemoval checks per user.
 	snap, err := b.store.Snapshot(r.c.Name)
 	if err != nil {
 		return err
+	}
+	if now.Before(r.rec.Cutoff) && !slices.ContainsFunc(snap.Findings, func(f state.Finding) bool { return f.TeamTask }) {
+		return nil
+	}
+	if !now.Before(r.rec.Cutoff) {
+		// A keep taken back by editing its comment no longer keeps.
+		if err := b.checkKeeps(ctx, r); err != nil {
+			return err
+		}
+		if snap, err = b.store.Snapshot(r.c.Name); err != nil {
+			return err
+		}
+	}
+	// Nobody is removed who was never told: their task (or the team's)
+	// must exist.
+	filed := map[int]bool{}
+	for _, bt := range snap.Batches {
+		filed[bt.Index] = bt.TaskPHID != ""
 	}
 	members, err := b.liveMembers(ctx, r)
 	if err != nil {
@@ -54,9 +71,12 @@ func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 	}
 	var manual, auto []state.RemovalItem
 	for _, f := range snap.Findings {
+		if now.Before(r.rec.Cutoff) && !f.TeamTask {
+			continue
+		}
 		for _, gp := range f.Groups {
 			g, ok := snap.Campaign.GroupByPHID(gp)
-			if !ok || !dueForRemoval(f, gp, &snap.Campaign, now) || !slices.Contains(members[gp], f.UserPHID) || skip[[2]string{f.UserPHID, gp}] {
+			if !ok || !filed[f.Batch] || !dueForRemoval(f, gp, &snap.Campaign, now) || !slices.Contains(members[gp], f.UserPHID) || skip[[2]string{f.UserPHID, gp}] {
 				continue
 			}
 			it := state.RemovalItem{UserPHID: f.UserPHID, Username: f.Username, GroupPHID: gp, GroupName: g.Name,
@@ -111,10 +131,20 @@ func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 // exemption request made after a batch was proposed still protects them.
 func dueForRemoval(f state.Finding, group string, c *state.Campaign, now time.Time) bool {
 	removable := f.Status.Removable() || (f.Status == state.StatusRemoved && !slices.Contains(f.RemovedFrom, group))
-	// Someone who asked to go does not wait for a deadline extended for
-	// them; everyone else does.
-	if !removable || (f.Status != state.StatusVoluntary && now.Before(f.EffectiveCutoff(c))) {
+	if !removable {
 		return false
+	}
+	switch {
+	case f.TeamTask:
+		// Listed on the team's task: they cannot act, so there is no
+		// deadline to wait for; approvers decide.
+	case f.Status == state.StatusVoluntary:
+		// Someone who asked to go does not wait for a deadline extended
+		// for them (proposals start at the campaign's cutoff).
+	default:
+		if now.Before(f.EffectiveCutoff(c)) {
+			return false
+		}
 	}
 	return f.Exemption == nil || f.Exemption.Decision != state.ExemptionPending
 }

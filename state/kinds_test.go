@@ -25,9 +25,10 @@ func TestEntryKindStrings(t *testing.T) {
 		EntryRemovalHeld: "removal-held", EntryRemovalReleased: "removal-released", EntryRemovalNotice: "removal-notice",
 		EntryRemovalDone: "removal-done", EntryMemberRestored: "member-restored", EntryRestored: "restored",
 		EntryComment: "comment", EntryWriteDropped: "write-dropped",
+		EntryKept: "kept", EntryKeepWithdrawn: "keep-withdrawn", EntryListUnmatched: "list-unmatched",
 	}
-	if len(got) != 36 {
-		t.Errorf("%d distinct kinds, want 36: two constants share a string", len(got))
+	if len(got) != 39 {
+		t.Errorf("%d distinct kinds, want 39: two constants share a string", len(got))
 	}
 	for k, want := range got {
 		if string(k) != want {
