@@ -497,3 +497,44 @@ func reasonsText(rs []string) []string {
 	}
 	return out
 }
+
+// Visibility is one line of what activity the bot can and cannot see,
+// for the inactive criterion (NOTES fact 43: feed.query returns no story
+// about an object the viewer cannot see, so a member busy on restricted
+// tasks can look inactive).
+type Visibility struct {
+	Subject string `json:"subject"`
+	// BotMember reports whether the bot is a member of the project: then
+	// it sees what is restricted to that project's members.
+	BotMember bool   `json:"bot_member"`
+	Detail    string `json:"detail"`
+}
+
+// activityVisibility says, per audited group and activity_scope project,
+// whether the bot sees what is restricted to its members. Conduit cannot
+// list what the bot cannot see (hidden projects and spaces do not come
+// back at all), so the last line says so. Pure.
+func activityVisibility(c *campaigns.Campaign, snap *snapshot) []Visibility {
+	if !c.Has(campaigns.CriterionInactive) {
+		return nil
+	}
+	var out []Visibility
+	note := func(p conduit.Project, what string) {
+		in := slices.Contains(p.MemberPHIDs, snap.self.PHID)
+		v := Visibility{Subject: p.Name, BotMember: in}
+		if in {
+			v.Detail = fmt.Sprintf("the bot is a member of this %s: it sees tasks restricted to its members", what)
+		} else {
+			v.Detail = fmt.Sprintf("the bot is NOT a member of this %s: work on tasks restricted to its members is invisible to it; make the bot a member to see it", what)
+		}
+		out = append(out, v)
+	}
+	for _, g := range snap.groups {
+		note(g.Project, "group")
+	}
+	for _, p := range snap.scope {
+		note(p, "activity_scope project")
+	}
+	out = append(out, Visibility{Subject: "other policies", Detail: "objects in spaces or under policies the bot does not meet give it no story at all, and Conduit cannot list them"})
+	return out
+}

@@ -34,6 +34,8 @@ type snapshot struct {
 	// listReport is what the list criterion's file names that the
 	// campaign cannot act on; nil without the criterion.
 	listReport *ListReport
+	// scope are the inactive criterion's activity_scope projects.
+	scope []conduit.Project
 }
 
 // plannedFinding is one affected user as discovery sees them.
@@ -151,9 +153,17 @@ func (b *Bot) findNonCompliant(ctx context.Context, c *campaigns.Campaign, snap 
 
 	x := &critEnv{b: b, c: c, self: self, now: b.now().UTC(), groups: snap.groups}
 	if c.Has(campaigns.CriterionInactive) && len(c.Inactivity.Scope) > 0 {
-		var err error
-		if x.scope, err = b.scopePHIDs(ctx, c); err != nil {
-			return err
+		found, err := b.phab.ResolveProjects(ctx, c.Inactivity.Scope, true)
+		if err != nil {
+			return fmt.Errorf("resolve activity_scope: %w", err)
+		}
+		for _, name := range c.Inactivity.Scope {
+			p, ok := found[name]
+			if !ok {
+				return fmt.Errorf("%w: activity_scope: unknown project %s: no project with that name or slug is visible to the bot", ErrInput, name)
+			}
+			snap.scope = append(snap.scope, p)
+			x.scope = append(x.scope, p.PHID)
 		}
 	}
 	bad := map[string]conduit.User{}

@@ -29,6 +29,12 @@ type Plan struct {
 	NonUserMembers []string      `json:"non_user_members,omitempty"`
 	Tasks          []PlanTask    `json:"tasks"`
 	Reminders      []time.Time   `json:"reminders"`
+	// List is what the list criterion's file names that the campaign
+	// cannot act on (unknown usernames, non-members); nil without it.
+	List *ListReport `json:"list,omitempty"`
+	// Visibility says, per group, what activity the bot cannot see (the
+	// inactive criterion only).
+	Visibility []Visibility `json:"visibility,omitempty"`
 }
 
 // PlanGroup is one audited group in a plan.
@@ -78,6 +84,7 @@ func (b *Bot) Plan(ctx context.Context, c *campaigns.Campaign) (*Plan, error) {
 	p := &Plan{
 		Campaign: c.Name, Title: c.Title, Cutoff: c.Cutoff, CutoffDate: c.CutoffDate,
 		Approvers: snap.approvers.Name, Skipped: snap.skipped, NonUserMembers: snap.nonUsers,
+		List: snap.listReport, Visibility: activityVisibility(c, snap),
 	}
 	if snap.team != nil {
 		p.Team = snap.team.Name
@@ -293,6 +300,21 @@ func (p *Plan) WriteText(w io.Writer) error {
 		fmt.Fprintf(&sb, "\nNot audited (%d):\n", len(p.Skipped))
 		for _, s := range p.Skipped {
 			fmt.Fprintf(&sb, "  %s: %s\n", s.Username, s.Reason)
+		}
+	}
+	if p.List != nil && !p.List.Empty() {
+		fmt.Fprintf(&sb, "\nNames in %s the campaign cannot act on:\n", p.List.File)
+		if len(p.List.Unknown) > 0 {
+			fmt.Fprintf(&sb, "  unknown username(s): %s\n", strings.Join(p.List.Unknown, ", "))
+		}
+		if len(p.List.NotMembers) > 0 {
+			fmt.Fprintf(&sb, "  not a member of any audited group: %s\n", strings.Join(p.List.NotMembers, ", "))
+		}
+	}
+	if len(p.Visibility) > 0 {
+		sb.WriteString("\nActivity the bot cannot see (a flagged member keeps access by replying on the task):\n")
+		for _, v := range p.Visibility {
+			fmt.Fprintf(&sb, "  %s: %s\n", v.Subject, v.Detail)
 		}
 	}
 	if len(p.NonUserMembers) > 0 {
