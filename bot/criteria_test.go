@@ -56,7 +56,6 @@ func (f *fakeActivity) LastActivity(_ context.Context, users []string, window ti
 	return out, nil
 }
 
-
 // inactivityWorld is acl*security (nomfa1, nomfa3, erin, good2) with
 // accounts three years old, plus newbie, created last month:
 //
