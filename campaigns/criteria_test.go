@@ -121,3 +121,18 @@ func TestLoadCampaignList(t *testing.T) {
 }
 
 func replaceAll(s, old, new string) string { return strings.ReplaceAll(s, old, new) }
+
+// TestExampleCampaigns loads every example campaign, so they stay valid.
+func TestExampleCampaigns(t *testing.T) {
+	paths, err := filepath.Glob("../examples/campaigns/*.yaml")
+	if err != nil || len(paths) < 3 {
+		t.Fatalf("examples: %v %v", paths, err)
+	}
+	for _, p := range paths {
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			if _, err := LoadCampaign(p); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
