@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/auditbot/auditbot/bot/replies"
+	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
 )
 
@@ -66,5 +67,51 @@ func TestReplyKeeps(t *testing.T) {
 				t.Errorf("replyKeeps (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// fakeLedger answers RecordMembersSeen from fixed first-seen times.
+type fakeLedger map[string]map[string]time.Time
+
+func (l fakeLedger) RecordMembersSeen(group string, members []string, now time.Time) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	for _, m := range members {
+		if t, ok := l[group][m]; ok {
+			out[m] = t
+		} else {
+			out[m] = now
+		}
+	}
+	return out, nil
+}
+
+func TestJoined(t *testing.T) {
+	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	firstScan := now.AddDate(-2, 0, 0)
+	ledger := fakeLedger{
+		"G1": {"old": firstScan, "late": now.AddDate(0, -1, 0)},
+		// G2 was never scanned: everyone is first seen now, and nobody can
+		// be told apart as a newcomer.
+	}
+	x := &critEnv{b: &Bot{ledger: ledger}, now: now, groups: []groupView{
+		{Project: conduit.Project{PHID: "G1", MemberPHIDs: []string{"old", "late"}}},
+		{Project: conduit.Project{PHID: "G2", MemberPHIDs: []string{"fresh", "late"}}},
+	}}
+	got, err := x.joined([]string{"old", "late", "fresh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "late" joined G1 after its first scan, but was in G2 at G2's first
+	// scan, so the bot cannot tell when they joined: not protected.
+	if diff := cmp.Diff(map[string]time.Time{}, got); diff != "" {
+		t.Errorf("joined (-want +got):\n%s", diff)
+	}
+	x.groups = x.groups[:1]
+	got, err = x.joined([]string{"old", "late"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]time.Time{"late": now.AddDate(0, -1, 0)}, got); diff != "" {
+		t.Errorf("joined, G1 only (-want +got):\n%s", diff)
 	}
 }
