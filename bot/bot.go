@@ -35,6 +35,12 @@ type Options struct {
 	// recorded with command-line approvals for the record only: who
 	// approves is decided by the approver's own token (user.whoami).
 	Operator string
+	// Activity tells when members last acted (the activity scanner); nil
+	// makes the inactive criterion refuse to run, with a clear error.
+	Activity activitySource
+	// MembersSeen remembers when the bot first saw each group member; nil:
+	// the state store, if it can (else nobody is protected as a newcomer).
+	MembersSeen memberLedger
 }
 
 // Bot runs campaigns. It is not safe for concurrent use; the writer lock
@@ -49,6 +55,9 @@ type Bot struct {
 	log   zerolog.Logger
 	// operator: see Options.Operator.
 	operator string
+	// activity and ledger: see Options.Activity and Options.MembersSeen.
+	activity activitySource
+	ledger   memberLedger
 
 	whoamiOnce sync.Once
 	whoami     conduit.Whoami
@@ -69,6 +78,13 @@ func New(opts Options) (*Bot, error) {
 		now:      opts.Now,
 		log:      opts.Logger,
 		operator: opts.Operator,
+		activity: opts.Activity,
+		ledger:   opts.MembersSeen,
+	}
+	if b.ledger == nil {
+		if l, ok := any(opts.Store).(memberLedger); ok {
+			b.ledger = l
+		}
 	}
 	if b.now == nil {
 		b.now = time.Now

@@ -283,7 +283,7 @@ func (b *Bot) unsubscribeOutcome(r *run, bt state.Batch, t conduit.Transaction) 
 // users of this task's batch.
 func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t conduit.Transaction, rep replies.Reply) (outcome, error) {
 	switch rep.Kind {
-	case replies.KindApprove, replies.KindDeny, replies.KindRestore:
+	case replies.KindApprove, replies.KindDeny, replies.KindRestore, replies.KindKeepUser:
 		return b.commandOutcome(ctx, r, bt, t, rep)
 	}
 	if !bt.Has(t.AuthorPHID) {
@@ -297,7 +297,11 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	}); err != nil {
 		return outcome{}, err
 	}
-	data := templates.ReplyData{Campaign: b.userCampaignData(r.c, &r.rec, &f), Person: person(&f), Groups: groupNames(&r.rec, f.Groups)}
+	// On inactivity and reconfirmation a reply is itself what keeps access.
+	if keeps := replyKeeps(f, rep.Kind); len(keeps) > 0 {
+		return b.keepOutcome(ctx, r, bt, t, f, keeps, nil)
+	}
+	data := templates.ReplyData{Campaign: b.userCampaignData(r.c, &r.rec, &f), Person: person(&f), Groups: groupNames(&r.rec, f.Groups), Reasons: f.Reasons}
 	now := b.now().UTC()
 	setStatus := func(s state.Status) func(tx *state.CampaignTx) error {
 		return updateFinding(f.UserPHID, func(f *state.Finding) { f.Status, f.UpdatedAt = s, now })
@@ -313,10 +317,11 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	switch kind {
 	case replies.KindClaimCompliance, replies.KindRestoreRequest:
 		// Never trust the claim: ask Phabricator.
-		ok, err := b.verifyCompliant(ctx, f)
+		ok, left, err := b.unmet(ctx, r, f)
 		if err != nil {
 			return outcome{}, err
 		}
+		data.Remaining = reasonsText(left)
 		switch {
 		case !ok:
 			text, err := b.render("claim-rejected", data)
@@ -379,24 +384,34 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	}
 }
 
-// verifyCompliant asks Phabricator whether a user now meets the campaign's
-// criteria: MFA enabled and account enabled.
-func (b *Bot) verifyCompliant(ctx context.Context, f state.Finding) (bool, error) {
+// verifyCompliant asks Phabricator (and the activity source) whether a
+// user now meets every criterion they were found by, keeps applied, and
+// has an enabled account.
+func (b *Bot) verifyCompliant(ctx context.Context, r *run, f state.Finding) (bool, error) {
+	ok, _, err := b.unmet(ctx, r, f)
+	return ok, err
+}
+
+// unmet is verifyCompliant, also returning the reasons still unmet.
+func (b *Bot) unmet(ctx context.Context, r *run, f state.Finding) (bool, []string, error) {
 	users, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: []string{f.UserPHID}})
 	if err != nil {
-		return false, fmt.Errorf("re-verify @%s: %w", f.Username, err)
+		return false, nil, fmt.Errorf("re-verify @%s: %w", f.Username, err)
 	}
 	if len(users) != 1 || users[0].IsDisabled() {
-		return false, nil
+		return false, []string{reasonDisabled}, nil
 	}
-	if !slices.Contains(f.Reasons, reasonMFA) {
-		return true, nil
-	}
-	noMFA, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: []string{f.UserPHID}, MFA: ptr(false)})
+	live, err := b.liveFailures(ctx, r.c, []state.Finding{f}, nil)
 	if err != nil {
-		return false, fmt.Errorf("re-verify @%s: %w", f.Username, err)
+		return false, nil, fmt.Errorf("re-verify @%s: %w", f.Username, err)
 	}
-	return len(noMFA) == 0, nil
+	var left []string
+	for _, rs := range f.Reasons {
+		if _, bad := live[rs][f.UserPHID]; bad && !keptFor(f, rs) {
+			left = append(left, rs)
+		}
+	}
+	return len(left) == 0, left, nil
 }
 
 // commandOutcome handles !approve, !deny and !restore.
@@ -504,6 +519,19 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	data.Campaign = b.userCampaignData(r.c, &r.rec, &target)
 	data.Person = person(&target)
 	data.Groups = groupNames(&r.rec, target.Groups)
+	data.Reasons = target.Reasons
+	if rep.Kind == replies.KindKeepUser {
+		keeps := approverKeeps(target)
+		switch {
+		case len(keeps) == 0:
+			return refuse(fmt.Sprintf("@%s was not found by a criterion an approver can waive (inactive, reconfirm, list)", target.Username))
+		case target.UserPHID == approver.PHID:
+			return refuse("nobody keeps their own access by command; reply on the task instead")
+		case target.Status != state.StatusPending && target.Status != state.StatusCompliant:
+			return refuse(fmt.Sprintf("@%s is %s, not pending", target.Username, target.Status))
+		}
+		return b.keepOutcome(ctx, r, bt, t, target, keeps, &approver)
+	}
 	done, err := b.restoredByCommand(r.c.Name, target, t.PHID)
 	if err != nil {
 		return outcome{}, err

@@ -3,14 +3,12 @@ package bot
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/auditbot/auditbot/campaigns"
 	"github.com/auditbot/auditbot/conduit"
-	"github.com/auditbot/auditbot/templates"
 )
 
 // groupView is an audited group as discovered, with its risk level.
@@ -33,6 +31,11 @@ type snapshot struct {
 	// nonUsers are member PHIDs that are not users (NOTES fact 30: the
 	// server accepts anything as a member), reported but never touched.
 	nonUsers []string
+	// listReport is what the list criterion's file names that the
+	// campaign cannot act on; nil without the criterion.
+	listReport *ListReport
+	// scope are the inactive criterion's activity_scope projects.
+	scope []conduit.Project
 }
 
 // plannedFinding is one affected user as discovery sees them.
@@ -40,28 +43,15 @@ type plannedFinding struct {
 	User    conduit.User
 	Groups  []groupView
 	Reasons []string
+	// TeamTask: the user cannot be told (a disabled account) and is
+	// listed on the team's task.
+	TeamTask bool
 }
 
 // Skipped is a non-compliant member the campaign leaves alone, and why.
 type Skipped struct {
 	Username string `json:"username"`
 	Reason   string `json:"reason"`
-}
-
-// Reason labels used in findings and texts.
-const (
-	reasonMFA      = "mfa"
-	reasonDisabled = "disabled"
-)
-
-func reasonText(r string) string {
-	switch r {
-	case reasonMFA:
-		return templates.ReasonNoMFA
-	case reasonDisabled:
-		return templates.ReasonDisabled
-	}
-	return r
 }
 
 // sortRiskiestFirst orders groups by descending risk, then name.
@@ -161,35 +151,52 @@ func (b *Bot) findNonCompliant(ctx context.Context, c *campaigns.Campaign, snap 
 	slices.Sort(members)
 	slices.Sort(snap.nonUsers)
 
+	x := &critEnv{b: b, c: c, self: self, now: b.now().UTC(), groups: snap.groups}
+	if c.Has(campaigns.CriterionInactive) && len(c.Inactivity.Scope) > 0 {
+		found, err := b.phab.ResolveProjects(ctx, c.Inactivity.Scope, true)
+		if err != nil {
+			return fmt.Errorf("resolve activity_scope: %w", err)
+		}
+		for _, name := range c.Inactivity.Scope {
+			p, ok := found[name]
+			if !ok {
+				return fmt.Errorf("%w: activity_scope: unknown project %s: no project with that name or slug is visible to the bot", ErrInput, name)
+			}
+			snap.scope = append(snap.scope, p)
+			x.scope = append(x.scope, p.PHID)
+		}
+	}
 	bad := map[string]conduit.User{}
 	reasons := map[string][]string{}
-	if c.Has(campaigns.CriterionMFA) && len(members) > 0 {
-		noMFA, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: members, MFA: ptr(false)})
-		if errors.Is(err, conduit.ErrInvalidConstraint) {
-			return fmt.Errorf("%w: user.search refused the mfa constraint: it exists only for administrators, so the bot account %s must be an admin", ErrCheckFailed, self.Username)
+	for _, cr := range campaignCriteria(c) {
+		if len(members) == 0 {
+			break
 		}
+		fails, err := cr.find(ctx, x, members)
 		if err != nil {
-			return fmt.Errorf("find members without MFA: %w", err)
+			return err
 		}
-		for _, u := range noMFA {
-			bad[u.PHID] = u
-			// A disabled account cannot log in to enable MFA; it is a
-			// finding only under the disabled criterion.
-			if !u.IsDisabled() {
-				reasons[u.PHID] = append(reasons[u.PHID], reasonMFA)
+		for phid, u := range fails {
+			if prev, ok := bad[phid]; !ok || prev.Username == "" {
+				bad[phid] = u
 			}
+			// A disabled account cannot log in to do what a criterion with
+			// a conversation asks (enable MFA, reply): it is a finding only
+			// under a criterion that needs no answer from it.
+			if u.IsDisabled() && cr.conversation {
+				continue
+			}
+			reasons[phid] = append(reasons[phid], cr.reason)
 		}
 	}
-	if c.Has(campaigns.CriterionDisabled) && len(members) > 0 {
-		disabled, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: members, IsDisabled: ptr(true)})
-		if err != nil {
-			return fmt.Errorf("find disabled members: %w", err)
-		}
-		for _, u := range disabled {
-			bad[u.PHID] = u
-			reasons[u.PHID] = []string{reasonDisabled}
+	// With the disabled criterion, a disabled account is audited as that
+	// only: the other reasons ask it for something it cannot do.
+	for phid, rs := range reasons {
+		if slices.Contains(rs, reasonDisabled) && bad[phid].IsDisabled() {
+			reasons[phid] = slices.DeleteFunc(rs, func(r string) bool { return r != reasonDisabled && r != reasonList })
 		}
 	}
+	snap.listReport = x.listReport
 
 	for phid, u := range bad {
 		switch {
@@ -206,7 +213,7 @@ func (b *Bot) findNonCompliant(ctx context.Context, c *campaigns.Campaign, snap 
 			snap.skipped = append(snap.skipped, Skipped{u.Username, "disabled account (the campaign does not audit disabled accounts)"})
 			continue
 		}
-		f := plannedFinding{User: u, Reasons: reasons[phid]}
+		f := plannedFinding{User: u, Reasons: reasons[phid], TeamTask: u.IsDisabled()}
 		for _, g := range snap.groups {
 			if slices.Contains(g.MemberPHIDs, phid) {
 				f.Groups = append(f.Groups, g)

@@ -117,6 +117,14 @@ type fixture struct {
 	// extraPending adds that many users without MFA to WMF-NDA
 	// (pending01, pending02, ...).
 	extraPending int
+	// usersCreated backdates every seeded account (zero: created at
+	// launch time, which the inactive criterion reads as "new").
+	usersCreated time.Time
+	// files are written into the campaign's directory before it is
+	// parsed (a list criterion's file).
+	files map[string]string
+	// activity, when set, is the bot's activity source.
+	activity *fakeActivity
 }
 
 // harness is a phabtest server, a state file, a config and campaign and
@@ -141,6 +149,8 @@ type harness struct {
 
 	clientsMu sync.Mutex
 	clients   map[string]*conduit.Client
+
+	activity *fakeActivity
 }
 
 // newHarness seeds this world:
@@ -177,7 +187,9 @@ func newHarness(t *testing.T, fx fixture) *harness {
 	h.srv = phabtest.New(phabtest.Options{Now: h.clock.Now, OnWrite: fx.onWrite})
 	t.Cleanup(h.srv.Close)
 
+	h.activity = fx.activity
 	add := func(spec phabtest.UserSpec) {
+		spec.Created = fx.usersCreated
 		h.users[spec.Username] = h.srv.AddUser(spec)
 	}
 	add(phabtest.UserSpec{Username: "auditbot", Admin: !fx.botNotAdmin, Bot: true, MFA: true})
@@ -256,6 +268,11 @@ default_risk: security
 	if err != nil {
 		t.Fatalf("parse config: %v", err)
 	}
+	for name, body := range fx.files {
+		if err := os.WriteFile(filepath.Join(h.dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	h.camp = h.parseCampaign(fx)
 	h.bot = h.newBot(h.client, h.log)
 	return h
@@ -307,7 +324,7 @@ approvers: acl*phabricator-admins
 // and clock.
 func (h *harness) newBot(phab bot.Phabricator, log zerolog.Logger) *bot.Bot {
 	h.t.Helper()
-	b, err := bot.New(bot.Options{
+	opts := bot.Options{
 		Phab: phab, Store: h.store, Templates: h.tmpl, Config: h.cfg,
 		LoadCampaign: func(name string) (*campaigns.Campaign, error) {
 			if name != h.camp.Name {
@@ -317,7 +334,11 @@ func (h *harness) newBot(phab bot.Phabricator, log zerolog.Logger) *bot.Bot {
 		},
 		Now:    h.clock.Now,
 		Logger: log,
-	})
+	}
+	if h.activity != nil {
+		opts.Activity = h.activity
+	}
+	b, err := bot.New(opts)
 	if err != nil {
 		h.t.Fatalf("bot.New: %v", err)
 	}

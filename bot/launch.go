@@ -138,12 +138,22 @@ func (b *Bot) check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, *
 	if snap.team != nil {
 		r.add(snap.team.Name, "team visible", true, "tagged and subscribed on every task")
 	}
-	if self.IsAdmin() {
+	noActivity := c.Has(campaigns.CriterionInactive) && b.activity == nil
+	if noActivity {
+		r.fail(c.Name, "activity source", errNoActivitySource.Error(), ErrInput)
+	}
+	if self.IsAdmin() && !noActivity {
 		// Who the tasks will name decides which edit policies are safe;
 		// launch records these findings, so user.search is asked once.
 		// (A non-admin may not ask: its row above already fails.)
 		if err := b.findNonCompliant(ctx, c, snap); err != nil {
 			return nil, nil, err
+		}
+	}
+	if c.Has(campaigns.CriterionInactive) {
+		for _, v := range activityVisibility(c, snap) {
+			// Information, not a failure: a reply keeps access.
+			r.add(v.Subject, "activity visible", true, v.Detail)
 		}
 	}
 	if err := b.checkTaskPolicies(ctx, c, snap, self, r); err != nil {
@@ -341,6 +351,13 @@ func (b *Bot) Launch(ctx context.Context, c *campaigns.Campaign) (*LaunchResult,
 		if err := b.journal(c.Name, state.Entry{Kind: state.EntryLaunch, Actor: snap.self.Username,
 			Detail: fmt.Sprintf("%d finding(s) in %d batch(es), cutoff %s", len(findings), len(list), c.CutoffDate)}); err != nil {
 			return nil, err
+		}
+		if lr := snap.listReport; !lr.Empty() {
+			if err := b.journal(c.Name, state.Entry{Kind: state.EntryListUnmatched, Actor: snap.self.Username,
+				Users:  append(slices.Clone(lr.Unknown), lr.NotMembers...),
+				Detail: fmt.Sprintf("%s: unknown username(s) [%s]; not a member of any audited group [%s]", lr.File, strings.Join(lr.Unknown, ", "), strings.Join(lr.NotMembers, ", "))}); err != nil {
+				return nil, err
+			}
 		}
 		b.log.Info().Str("campaign", c.Name).Int("findings", len(findings)).Int("batches", len(list)).Msg("campaign recorded")
 	}

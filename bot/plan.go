@@ -12,6 +12,7 @@ import (
 	"github.com/auditbot/auditbot/campaigns"
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
+	"github.com/auditbot/auditbot/templates"
 )
 
 // Plan is exactly what launch would do, computed without side effects.
@@ -28,6 +29,12 @@ type Plan struct {
 	NonUserMembers []string      `json:"non_user_members,omitempty"`
 	Tasks          []PlanTask    `json:"tasks"`
 	Reminders      []time.Time   `json:"reminders"`
+	// List is what the list criterion's file names that the campaign
+	// cannot act on (unknown usernames, non-members); nil without it.
+	List *ListReport `json:"list,omitempty"`
+	// Visibility says, per group, what activity the bot cannot see (the
+	// inactive criterion only).
+	Visibility []Visibility `json:"visibility,omitempty"`
 }
 
 // PlanGroup is one audited group in a plan.
@@ -77,6 +84,7 @@ func (b *Bot) Plan(ctx context.Context, c *campaigns.Campaign) (*Plan, error) {
 	p := &Plan{
 		Campaign: c.Name, Title: c.Title, Cutoff: c.Cutoff, CutoffDate: c.CutoffDate,
 		Approvers: snap.approvers.Name, Skipped: snap.skipped, NonUserMembers: snap.nonUsers,
+		List: snap.listReport, Visibility: activityVisibility(c, snap),
 	}
 	if snap.team != nil {
 		p.Team = snap.team.Name
@@ -93,6 +101,7 @@ func (b *Bot) Plan(ctx context.Context, c *campaigns.Campaign) (*Plan, error) {
 	for _, f := range findings {
 		p.Findings = append(p.Findings, PlanFinding{Username: f.Username, PHID: f.UserPHID, Groups: groupNames(&rec, f.Groups), Reasons: f.Reasons, Batch: f.Batch})
 	}
+	slices.SortFunc(p.Findings, func(a, b PlanFinding) int { return strings.Compare(a.Username, b.Username) })
 	names := map[string]string{}
 	for _, f := range findings {
 		names[f.UserPHID] = f.Username
@@ -162,12 +171,27 @@ func (b *Bot) newCampaignRecord(c *campaigns.Campaign, snap *snapshot) state.Cam
 func newFindings(c *campaigns.Campaign, snap *snapshot, now time.Time) ([]state.Finding, []state.Batch) {
 	var out []state.Finding
 	var list []state.Batch
-	for i, chunk := range batches(snap.findings, c.BatchSize) {
-		bt := state.Batch{Index: i + 1}
+	// Users who cannot be told (disabled accounts) are listed on one task
+	// for the team, after the users' own tasks, and subscribed nowhere.
+	var told, team []plannedFinding
+	for _, pf := range snap.findings {
+		if pf.TeamTask {
+			team = append(team, pf)
+		} else {
+			told = append(told, pf)
+		}
+	}
+	chunks := batches(told, c.BatchSize)
+	if len(team) > 0 {
+		chunks = append(chunks, team)
+	}
+	for i, chunk := range chunks {
+		bt := state.Batch{Index: i + 1, Team: len(team) > 0 && i == len(chunks)-1}
 		for _, pf := range chunk {
 			f := state.Finding{
 				UserPHID: pf.User.PHID, Username: pf.User.Username, RealName: pf.User.RealName,
 				Reasons: pf.Reasons, Status: state.StatusPending, Batch: bt.Index, UpdatedAt: now.UTC(),
+				TeamTask: pf.TeamTask,
 			}
 			for _, g := range pf.Groups {
 				f.Groups = append(f.Groups, g.PHID)
@@ -206,18 +230,26 @@ func groupNames(c *state.Campaign, phids []string) []string {
 // the plan shows the exact texts and policies launch files.
 func (b *Bot) taskSpec(c *campaigns.Campaign, rec *state.Campaign, bt state.Batch, fs []state.Finding, total int) (conduit.TaskSpec, error) {
 	data := b.taskData(c, rec, bt, fs, total)
-	title, err := b.render("task-title", data)
+	titleT, descT := templates.TaskTitle, templates.TaskDescription
+	if bt.Team {
+		titleT, descT = templates.TeamTaskTitle, templates.TeamTaskDescription
+	}
+	title, err := b.render(titleT, data)
 	if err != nil {
 		return conduit.TaskSpec{}, err
 	}
-	desc, err := b.render("task-description", data)
+	desc, err := b.render(descT, data)
 	if err != nil {
 		return conduit.TaskSpec{}, err
 	}
 	spec := conduit.TaskSpec{
-		Title:           strings.TrimSpace(title),
-		Description:     withMarker(desc, c.Name, taskKey(bt.Index)),
-		SubscriberPHIDs: slices.Clone(bt.UserPHIDs),
+		Title:       strings.TrimSpace(title),
+		Description: withMarker(desc, c.Name, taskKey(bt.Index)),
+	}
+	// The team's task subscribes nobody it lists: they cannot act on it,
+	// and the team and approvers decide.
+	if !bt.Team {
+		spec.SubscriberPHIDs = slices.Clone(bt.UserPHIDs)
 	}
 	if rec.TeamPHID != "" {
 		spec.SubscriberPHIDs = append(spec.SubscriberPHIDs, rec.TeamPHID)
@@ -267,6 +299,21 @@ func (p *Plan) WriteText(w io.Writer) error {
 		fmt.Fprintf(&sb, "\nNot audited (%d):\n", len(p.Skipped))
 		for _, s := range p.Skipped {
 			fmt.Fprintf(&sb, "  %s: %s\n", s.Username, s.Reason)
+		}
+	}
+	if p.List != nil && !p.List.Empty() {
+		fmt.Fprintf(&sb, "\nNames in %s the campaign cannot act on:\n", p.List.File)
+		if len(p.List.Unknown) > 0 {
+			fmt.Fprintf(&sb, "  unknown username(s): %s\n", strings.Join(p.List.Unknown, ", "))
+		}
+		if len(p.List.NotMembers) > 0 {
+			fmt.Fprintf(&sb, "  not a member of any audited group: %s\n", strings.Join(p.List.NotMembers, ", "))
+		}
+	}
+	if len(p.Visibility) > 0 {
+		sb.WriteString("\nActivity the bot cannot see (a flagged member keeps access by replying on the task):\n")
+		for _, v := range p.Visibility {
+			fmt.Fprintf(&sb, "  %s: %s\n", v.Subject, v.Detail)
 		}
 	}
 	if len(p.NonUserMembers) > 0 {

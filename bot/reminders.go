@@ -56,6 +56,10 @@ func (b *Bot) campaignReminders(ctx context.Context, r *run, sent map[OpKey]bool
 	}
 	var errs []error
 	for _, bt := range snap.Batches {
+		if bt.Team {
+			// Nobody on the team's task can act: no deadline to remind of.
+			continue
+		}
 		fs := findingsOf(snap.Findings, bt)
 		var pending, unsubscribed []templates.Person
 		for i := range fs {

@@ -32,12 +32,29 @@ func removalsWith(rs []state.Removal, statuses ...state.RemovalStatus) []state.R
 // and pairs a removal batch was rejected for are not proposed again.
 func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 	now := b.now()
-	if now.Before(r.rec.Cutoff) {
-		return nil
-	}
+	// Users on the team's task have no deadline (they cannot act); the
+	// others wait for the cutoff, which dueForRemoval checks per user.
 	snap, err := b.store.Snapshot(r.c.Name)
 	if err != nil {
 		return err
+	}
+	if now.Before(r.rec.Cutoff) && !slices.ContainsFunc(snap.Findings, func(f state.Finding) bool { return f.TeamTask }) {
+		return nil
+	}
+	if !now.Before(r.rec.Cutoff) {
+		// A keep taken back by editing its comment no longer keeps.
+		if err := b.checkKeeps(ctx, r); err != nil {
+			return err
+		}
+		if snap, err = b.store.Snapshot(r.c.Name); err != nil {
+			return err
+		}
+	}
+	// Nobody is removed who was never told: their task (or the team's)
+	// must exist.
+	filed := map[int]bool{}
+	for _, bt := range snap.Batches {
+		filed[bt.Index] = bt.TaskPHID != ""
 	}
 	members, err := b.liveMembers(ctx, r)
 	if err != nil {
@@ -54,9 +71,12 @@ func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 	}
 	var manual, auto []state.RemovalItem
 	for _, f := range snap.Findings {
+		if now.Before(r.rec.Cutoff) && !f.TeamTask {
+			continue
+		}
 		for _, gp := range f.Groups {
 			g, ok := snap.Campaign.GroupByPHID(gp)
-			if !ok || !dueForRemoval(f, gp, &snap.Campaign, now) || !slices.Contains(members[gp], f.UserPHID) || skip[[2]string{f.UserPHID, gp}] {
+			if !ok || !filed[f.Batch] || !dueForRemoval(f, gp, &snap.Campaign, now) || !slices.Contains(members[gp], f.UserPHID) || skip[[2]string{f.UserPHID, gp}] {
 				continue
 			}
 			it := state.RemovalItem{UserPHID: f.UserPHID, Username: f.Username, GroupPHID: gp, GroupName: g.Name,
@@ -111,10 +131,20 @@ func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 // exemption request made after a batch was proposed still protects them.
 func dueForRemoval(f state.Finding, group string, c *state.Campaign, now time.Time) bool {
 	removable := f.Status.Removable() || (f.Status == state.StatusRemoved && !slices.Contains(f.RemovedFrom, group))
-	// Someone who asked to go does not wait for a deadline extended for
-	// them; everyone else does.
-	if !removable || (f.Status != state.StatusVoluntary && now.Before(f.EffectiveCutoff(c))) {
+	if !removable {
 		return false
+	}
+	switch {
+	case f.TeamTask:
+		// Listed on the team's task: they cannot act, so there is no
+		// deadline to wait for; approvers decide.
+	case f.Status == state.StatusVoluntary:
+		// Someone who asked to go does not wait for a deadline extended
+		// for them (proposals start at the campaign's cutoff).
+	default:
+		if now.Before(f.EffectiveCutoff(c)) {
+			return false
+		}
 	}
 	return f.Exemption == nil || f.Exemption.Decision != state.ExemptionPending
 }
@@ -199,7 +229,7 @@ func (b *Bot) announceRemoval(ctx context.Context, r *run, snap *state.Snapshot,
 		if len(items) == 0 {
 			continue
 		}
-		data := templates.RemovalProposalData{Campaign: b.campaignData(r.c, &snap.Campaign), BatchID: rm.Label(),
+		data := templates.RemovalProposalData{Campaign: b.batchCampaignData(r.c, &snap.Campaign, bt), BatchID: rm.Label(),
 			Items: removalItems(snap, items), RequiredApprovals: rm.RequiredApprovals}
 		text, err := b.render("removal-proposal", data)
 		if err != nil {
@@ -305,7 +335,7 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 	// Ask Phabricator once more, right before removing: a user removed
 	// from one group earlier is not watched by drift, and anyone may have
 	// enabled MFA since the tick began.
-	nonCompliant, err := b.stillNonCompliant(ctx, due)
+	nonCompliant, err := b.stillNonCompliant(ctx, r, due)
 	if err != nil {
 		return err
 	}
@@ -446,7 +476,7 @@ func (b *Bot) holdRemoval(ctx context.Context, r *run, snap *state.Snapshot, rm 
 		if len(items) == 0 || bt.TaskPHID == "" {
 			continue
 		}
-		text, err := b.render(templates.RemovalHeld, templates.RemovalHeldData{Campaign: b.campaignData(r.c, &snap.Campaign), BatchID: rm.Label(),
+		text, err := b.render(templates.RemovalHeld, templates.RemovalHeldData{Campaign: b.batchCampaignData(r.c, &snap.Campaign, bt), BatchID: rm.Label(),
 			Over: over, Limit: limit.String(), Items: removalItems(snap, items)})
 		if err != nil {
 			return err
@@ -457,32 +487,20 @@ func (b *Bot) holdRemoval(ctx context.Context, r *run, snap *state.Snapshot, rm 
 	return errors.Join(errs...)
 }
 
-// stillNonCompliant asks Phabricator which of these users still fail the
-// campaign's criteria, in one user.search per 100 users and criterion.
-func (b *Bot) stillNonCompliant(ctx context.Context, fs []state.Finding) (map[string]bool, error) {
-	var mfa, disabled []string
-	for _, f := range fs {
-		if slices.Contains(f.Reasons, reasonMFA) && !slices.Contains(mfa, f.UserPHID) {
-			mfa = append(mfa, f.UserPHID)
-		}
-		if slices.Contains(f.Reasons, reasonDisabled) && !slices.Contains(disabled, f.UserPHID) {
-			disabled = append(disabled, f.UserPHID)
-		}
-	}
-	noMFA, err := b.usersMatching(ctx, mfa, conduit.UserQuery{MFA: ptr(false)})
+// stillNonCompliant asks which of these users still fail any of their
+// criteria, keeps applied: each criterion at its own cost (one
+// user.search per 100 users for MFA and disabled accounts, the activity
+// source for inactivity).
+func (b *Bot) stillNonCompliant(ctx context.Context, r *run, fs []state.Finding) (map[string]bool, error) {
+	live, err := b.liveFailures(ctx, r.c, fs, nil)
 	if err != nil {
-		return nil, fmt.Errorf("re-check MFA before removal: %w", err)
-	}
-	stillDisabled, err := b.usersMatching(ctx, disabled, conduit.UserQuery{IsDisabled: ptr(true)})
-	if err != nil {
-		return nil, fmt.Errorf("re-check disabled accounts before removal: %w", err)
+		return nil, fmt.Errorf("re-check before removal: %w", err)
 	}
 	out := map[string]bool{}
-	for p := range noMFA {
-		out[p] = true
-	}
-	for p := range stillDisabled {
-		out[p] = true
+	for _, f := range fs {
+		if failsAny(f, live) {
+			out[f.UserPHID] = true
+		}
 	}
 	return out, nil
 }
@@ -576,7 +594,7 @@ func (b *Bot) finishRemoval(ctx context.Context, r *run, id int) error {
 		if len(done) == 0 {
 			continue
 		}
-		text, err := b.render("removal-notice", templates.RemovalNoticeData{Campaign: b.campaignData(r.c, &snap.Campaign), Removed: removalItems(&snap, done)})
+		text, err := b.render("removal-notice", templates.RemovalNoticeData{Campaign: b.batchCampaignData(r.c, &snap.Campaign, bt), Removed: removalItems(&snap, done)})
 		if err != nil {
 			return err
 		}

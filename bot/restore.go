@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/auditbot/auditbot/state"
@@ -77,12 +78,12 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 		return err
 	default:
 		if !ask.force {
-			ok, err := b.verifyCompliant(ctx, f)
+			ok, left, err := b.unmet(ctx, r, f)
 			if err != nil {
 				return err
 			}
 			if !ok {
-				return fmt.Errorf("%w: Phabricator still shows @%s as non-compliant (no MFA or disabled); use --force to restore anyway", ErrRefused, f.Username)
+				return fmt.Errorf("%w: Phabricator still shows @%s as non-compliant (%s); use --force to restore anyway", ErrRefused, f.Username, strings.Join(reasonsText(left), ", "))
 			}
 		}
 		intent = state.Op{Key: string(intentKey), Kind: state.OpRestore, State: state.OpPending, CreatedAt: b.now().UTC(), Attempts: 1,

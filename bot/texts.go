@@ -27,6 +27,12 @@ func (b *Bot) campaignData(c *campaigns.Campaign, rec *state.Campaign) templates
 		CutoffDate: cutoffDate(rec.Cutoff), HelpURL: c.HelpLink(b.cfg.Conduit.URL),
 		Team: rec.TeamName, Approvers: "#" + rec.ApproversSlug,
 	}
+	for _, cr := range c.Criteria {
+		d.Criteria = append(d.Criteria, string(cr))
+	}
+	if c.Has(campaigns.CriterionInactive) {
+		d.InactiveDays = int(c.Inactivity.Window / (24 * time.Hour))
+	}
 	for _, g := range rec.Groups {
 		risk, _ := campaigns.ParseRisk(g.Risk)
 		d.Groups = append(d.Groups, templates.Group{Name: g.Name, Risk: g.Risk, RiskLabel: risk.Label()})
@@ -49,6 +55,14 @@ func cutoffDate(cutoff time.Time) string {
 	return cutoff.UTC().Add(-time.Second).Format("2006-01-02")
 }
 
+// batchCampaignData is campaignData for a text on batch bt's task: on the
+// team's task, users are named and never mentioned.
+func (b *Bot) batchCampaignData(c *campaigns.Campaign, rec *state.Campaign, bt state.Batch) templates.Campaign {
+	d := b.campaignData(c, rec)
+	d.TeamTask = bt.Team
+	return d
+}
+
 func person(f *state.Finding) templates.Person {
 	return templates.Person{Username: f.Username, RealName: f.RealName}
 }
@@ -59,6 +73,7 @@ func (b *Bot) taskData(c *campaigns.Campaign, rec *state.Campaign, bt state.Batc
 		// A batch a recurring run added: its users have their own deadline.
 		d.Cutoff, d.CutoffDate = bt.Cutoff, cutoffDate(bt.Cutoff)
 	}
+	d.TeamTask = bt.Team
 	for i := range fs {
 		a := templates.Affected{Person: person(&fs[i]), Groups: groupNames(rec, fs[i].Groups)}
 		for _, r := range fs[i].Reasons {

@@ -295,12 +295,14 @@ func (b *Bot) approverMembers(ctx context.Context, r *run) ([]string, error) {
 	return r.approvers, nil
 }
 
-// choreDrift re-checks every user the campaign still watches, in as few
-// calls as the API allows: one project.search for the groups, one
-// user.search page per 100 users for MFA, one per 100 disabled-account
-// findings. Users move both ways: a pending user who enabled MFA becomes
-// compliant, and a compliant (or restored, or returned) user who no longer
-// is becomes pending again; an exemption past its end date lapses.
+// choreDrift re-checks every user the campaign still watches, each
+// criterion at its own cost: one project.search for the groups, one
+// user.search page per 100 users for MFA and for disabled accounts, the
+// activity source (its cache) for inactivity, nothing for reconfirm and
+// list (a keep is recorded when it is said). Users move both ways: a
+// pending user who meets every criterion becomes compliant, and a
+// compliant (or restored, or returned) user who no longer does becomes
+// pending again; an exemption past its end date lapses.
 func (b *Bot) choreDrift(ctx context.Context, r *run) error {
 	members, err := b.liveMembers(ctx, r)
 	if err != nil {
@@ -311,52 +313,48 @@ func (b *Bot) choreDrift(ctx context.Context, r *run) error {
 		return err
 	}
 	inFlight := removalsInFlight(&snap)
-	var mfaUsers, disabledUsers []string
+	var watchedFs []state.Finding
+	var all []string
 	for _, f := range snap.Findings {
-		if !watched(f.Status) {
-			continue
-		}
-		if slices.Contains(f.Reasons, reasonMFA) {
-			mfaUsers = append(mfaUsers, f.UserPHID)
-		}
-		if slices.Contains(f.Reasons, reasonDisabled) {
-			disabledUsers = append(disabledUsers, f.UserPHID)
+		if watched(f.Status) {
+			watchedFs = append(watchedFs, f)
+			all = append(all, f.UserPHID)
 		}
 	}
-	// A campaign that audits disabled accounts also watches its MFA
+	// A campaign that audits disabled accounts also watches its other
 	// findings for accounts disabled since: they are removed as such.
 	auditsDisabled := r.c.Has(campaigns.CriterionDisabled)
+	var extra map[string][]string
 	if auditsDisabled {
-		disabledUsers = append(disabledUsers, mfaUsers...)
+		extra = map[string][]string{reasonDisabled: all}
 	}
-	noMFA, err := b.usersMatching(ctx, mfaUsers, conduit.UserQuery{MFA: ptr(false)})
+	live, err := b.liveFailures(ctx, r.c, watchedFs, extra)
 	if err != nil {
-		return fmt.Errorf("re-check MFA: %w", err)
-	}
-	disabled, err := b.usersMatching(ctx, disabledUsers, conduit.UserQuery{IsDisabled: ptr(true)})
-	if err != nil {
-		return fmt.Errorf("re-check disabled accounts: %w", err)
+		return err
 	}
 	now := b.now().UTC()
 	return b.store.Update(r.c.Name, func(tx *state.CampaignTx) error {
-		for _, f := range snap.Findings {
-			if !watched(f.Status) {
-				continue
-			}
-			isDisabled := disabled[f.UserPHID].PHID != ""
+		for _, f := range watchedFs {
+			_, isDisabled := live[reasonDisabled][f.UserPHID]
 			newReason := auditsDisabled && isDisabled && !slices.Contains(f.Reasons, reasonDisabled)
 			if newReason {
 				f.Reasons = append(slices.Clone(f.Reasons), reasonDisabled)
 			}
-			live := liveView{
-				member:         slices.ContainsFunc(f.Groups, func(g string) bool { return slices.Contains(members[g], f.UserPHID) }),
-				inFlight:       inFlight[f.UserPHID],
-				noMFA:          noMFA[f.UserPHID],
-				disabled:       isDisabled,
-				reasonMFA:      slices.Contains(f.Reasons, reasonMFA),
-				reasonDisabled: slices.Contains(f.Reasons, reasonDisabled),
+			v := liveView{
+				member:   slices.ContainsFunc(f.Groups, func(g string) bool { return slices.Contains(members[g], f.UserPHID) }),
+				inFlight: inFlight[f.UserPHID],
+				failing:  map[string]bool{},
 			}
-			next, why := driftStatus(f, live, now)
+			for _, rs := range f.Reasons {
+				_, bad := live[rs][f.UserPHID]
+				v.failing[rs] = bad && !keptFor(f, rs)
+			}
+			// A disabled account the campaign does not audit as such can
+			// do nothing about the rest: out of scope.
+			if u, ok := live[reasonMFA][f.UserPHID]; ok && !auditsDisabled && u.IsDisabled() {
+				v.disabledOut = true
+			}
+			next, why := driftStatus(f, v, now)
 			if next == f.Status && !newReason {
 				continue
 			}
@@ -385,22 +383,41 @@ func (b *Bot) choreDrift(ctx context.Context, r *run) error {
 // through a restore.
 func watched(s state.Status) bool { return s != state.StatusRemoved }
 
-// liveView is what Phabricator says now about one watched user.
+// liveView is what Phabricator (and the activity source) say now about one
+// watched user.
 type liveView struct {
-	member         bool         // still in one of the finding's groups
-	inFlight       bool         // a removal of theirs was sent but not confirmed
-	noMFA          conduit.User // from the mfa:false answer; zero if MFA is on
-	disabled       bool         // in the isDisabled:true answer
-	reasonMFA      bool
-	reasonDisabled bool
+	member   bool // still in one of the finding's groups
+	inFlight bool // a removal of theirs was sent but not confirmed
+	// failing maps each of the finding's reasons to whether the user still
+	// fails it, keeps applied.
+	failing map[string]bool
+	// disabledOut: the account is disabled and the campaign does not
+	// audit disabled accounts.
+	disabledOut bool
 }
 
-// hasNoMFA reports whether the mfa:false answer listed the user.
-func (v liveView) hasNoMFA() bool { return v.noMFA.PHID != "" }
-
-// compliant reports whether the user now meets the campaign's criteria.
+// compliant reports whether the user now meets every one of their
+// criteria.
 func (v liveView) compliant() bool {
-	return !(v.reasonMFA && v.hasNoMFA()) && !(v.reasonDisabled && v.disabled)
+	for _, bad := range v.failing {
+		if bad {
+			return false
+		}
+	}
+	return true
+}
+
+// compliantWhy says why a user became compliant, by their reasons.
+func compliantWhy(reasons []string) string {
+	switch {
+	case slices.Contains(reasons, reasonMFA):
+		return "multi-factor authentication enabled"
+	case slices.Contains(reasons, reasonDisabled):
+		return "account enabled again"
+	case slices.Contains(reasons, reasonInactive):
+		return "active again"
+	}
+	return "meets the campaign's criteria"
 }
 
 // driftStatus decides a finding's status from what Phabricator says now.
@@ -410,14 +427,11 @@ func driftStatus(f state.Finding, v liveView, now time.Time) (state.Status, stri
 		switch {
 		case !v.member && !v.inFlight:
 			return state.StatusLeft, "no longer a member of the audited groups"
-		case v.reasonMFA && !v.reasonDisabled && v.hasNoMFA() && v.noMFA.IsDisabled():
+		case v.disabledOut:
 			// The campaign does not audit disabled accounts: out of scope.
 			return state.StatusDisabled, "account disabled"
 		case v.compliant():
-			if v.reasonMFA {
-				return state.StatusCompliant, "multi-factor authentication enabled"
-			}
-			return state.StatusCompliant, "account enabled again"
+			return state.StatusCompliant, compliantWhy(f.Reasons)
 		}
 	case state.StatusVoluntary:
 		if !v.member && !v.inFlight {
@@ -426,7 +440,7 @@ func driftStatus(f state.Finding, v liveView, now time.Time) (state.Status, stri
 	case state.StatusCompliant, state.StatusRestored, state.StatusLeft, state.StatusDisabled:
 		// Back in a group and not compliant (again): the deadline applies.
 		// Not after a forced restore: a person decided to let them back.
-		if v.member && !(f.Status == state.StatusRestored && f.ForcedRestore) && !v.compliant() && !(v.reasonMFA && !v.reasonDisabled && v.noMFA.IsDisabled()) {
+		if v.member && !(f.Status == state.StatusRestored && f.ForcedRestore) && !v.compliant() && !v.disabledOut {
 			return state.StatusPending, "member again without meeting the requirement"
 		}
 	case state.StatusExempt:

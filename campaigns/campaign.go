@@ -25,10 +25,58 @@ const (
 	CriterionMFA Criterion = "mfa"
 	// CriterionDisabled flags disabled accounts that are still members.
 	CriterionDisabled Criterion = "disabled"
+	// CriterionInactive flags members with no activity of their own within
+	// a window (Campaign.Inactivity).
+	CriterionInactive Criterion = "inactive"
+	// CriterionReconfirm flags every member: each keeps access by saying
+	// they still need it.
+	CriterionReconfirm Criterion = "reconfirm"
+	// CriterionList flags the members named in a file of usernames
+	// (Campaign.List), such as an offboarding list.
+	CriterionList Criterion = "list"
 )
 
-// Criteria returns every known criterion.
-func Criteria() []Criterion { return []Criterion{CriterionMFA, CriterionDisabled} }
+// Criteria returns every known criterion, in the order texts list them.
+func Criteria() []Criterion {
+	return []Criterion{CriterionMFA, CriterionDisabled, CriterionInactive, CriterionReconfirm, CriterionList}
+}
+
+// DefaultInactivityWindow is the inactive criterion's window when the
+// campaign file sets none: a year.
+const DefaultInactivityWindow = 365 * day
+
+// Inactivity configures the inactive criterion.
+type Inactivity struct {
+	// Window is how far back a member's own activity counts.
+	Window time.Duration
+	// Scope, when set, lists the projects (as written) whose tagged
+	// objects alone count as activity.
+	Scope []string
+}
+
+// UserList is the list criterion's file of usernames.
+type UserList struct {
+	// File is the list's path, resolved against the campaign file's
+	// directory.
+	File string
+	// Entries are the usernames in file order, without a leading @.
+	Entries []ListEntry
+}
+
+// Usernames returns the list's usernames in file order.
+func (l *UserList) Usernames() []string {
+	out := make([]string, len(l.Entries))
+	for i, e := range l.Entries {
+		out[i] = e.Username
+	}
+	return out
+}
+
+// ListEntry is one username of a list file and its line.
+type ListEntry struct {
+	Username string
+	Line     int
+}
 
 // MaxBatchSize is the most subscribers the bot puts on one task.
 const MaxBatchSize = 20
@@ -108,6 +156,12 @@ type Campaign struct {
 	Title string
 	// Criteria are what members are audited for; at least one, no repeats.
 	Criteria []Criterion
+	// Inactivity configures the inactive criterion (defaults when the
+	// campaign file has no inactive key).
+	Inactivity Inactivity
+	// List is the list criterion's file; nil unless the campaign audits
+	// list.
+	List *UserList
 	// Groups are the audited groups, as written; no two share a GroupKey.
 	Groups []string
 	// ExcludeUsers are usernames never audited (without a leading @).
@@ -361,6 +415,11 @@ type campaignFile struct {
 	allowShortNotice       val[bool]
 	removalLimit           removalLimitFile
 	recurring              recurringFile
+	inactiveKey            *yaml.Node
+	inactiveWindow         val[string]
+	activityScope          val[[]item]
+	listKey                *yaml.Node
+	listFile               val[string]
 }
 
 func (f *campaignFile) parse(p *parser, root *yaml.Node) {
@@ -396,6 +455,19 @@ func (f *campaignFile) parse(p *parser, root *yaml.Node) {
 		{name: "recurring", parse: func(n *yaml.Node) { f.recurring.parse(p, n) }},
 		{name: "notice", parse: into(&f.recurring.notice, keyed(p.str, "notice"))},
 		{name: "approval_reminder", parse: into(&f.recurring.approvalReminder, keyed(p.str, "approval_reminder"))},
+		{name: "inactive", parse: func(n *yaml.Node) {
+			f.inactiveKey = deref(n)
+			p.mapping(n, "inactive", []field{
+				{name: "window", parse: str(&f.inactiveWindow, "inactive.window")},
+				{name: "activity_scope", parse: list(&f.activityScope, "inactive.activity_scope")},
+			})
+		}},
+		{name: "list", parse: func(n *yaml.Node) {
+			f.listKey = deref(n)
+			p.mapping(n, "list", []field{
+				{name: "file", required: true, parse: str(&f.listFile, "list.file")},
+			})
+		}},
 	})
 }
 
@@ -482,7 +554,112 @@ func (f *campaignFile) compile(p *parser) *Campaign {
 		p.errorf(f.helpURL.n, "help_url", "%v", err)
 	}
 	f.recurring.compile(p, c, f.team)
+	f.compileCriterionKeys(p, c)
 	return c
+}
+
+// compileCriterionKeys checks the keys that configure criteria against
+// the criteria list: a key for a criterion the campaign does not audit is
+// a mistake (the file says one thing and the bot would do another).
+func (f *campaignFile) compileCriterionKeys(p *parser, c *Campaign) {
+	if c.Has(CriterionInactive) {
+		c.Inactivity = Inactivity{Window: DefaultInactivityWindow}
+	}
+	if f.inactiveKey != nil && f.criteria.set() && !c.Has(CriterionInactive) {
+		p.errorf(f.inactiveKey, "inactive", "configures the inactive criterion, but criteria does not list inactive")
+	}
+	if f.inactiveWindow.set() {
+		d, err := ParseOffset(f.inactiveWindow.v)
+		switch {
+		case err != nil:
+			p.errorf(f.inactiveWindow.n, "inactive.window", "%v", err)
+		case d < day:
+			p.errorf(f.inactiveWindow.n, "inactive.window", "%q is shorter than a day", f.inactiveWindow.v)
+		default:
+			c.Inactivity.Window = d
+		}
+	}
+	if f.activityScope.set() {
+		c.Inactivity.Scope = uniqueGroups(p, f.activityScope, "inactive.activity_scope", "project")
+	}
+	if f.listKey != nil && f.criteria.set() && !c.Has(CriterionList) {
+		p.errorf(f.listKey, "list", "names a list file, but criteria does not list list")
+	}
+	if c.Has(CriterionList) {
+		if !f.listFile.set() {
+			p.errorf(f.criteria.n, "criteria", "list needs the file of usernames: list: {file: offboarding.txt}")
+		} else {
+			c.List = f.compileList(p)
+		}
+	}
+	// Disabled accounts cannot log in to read a task: they are announced
+	// on one task for the team, which there must be.
+	if c.Has(CriterionDisabled) && c.Team == "" && !f.team.set() {
+		p.errorf(f.criteria.n, "criteria", "disabled needs a team: disabled members are announced on a task for the campaign's team project, not to the disabled users")
+	}
+}
+
+// compileList reads the list criterion's file, relative to the campaign
+// file's directory. Problems name the list file and its line.
+func (f *campaignFile) compileList(p *parser) *UserList {
+	name := strings.TrimSpace(f.listFile.v)
+	if name == "" {
+		p.errorf(f.listFile.n, "list.file", "is empty")
+		return nil
+	}
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(p.file), path)
+	}
+	data, err := readFile(path)
+	if err != nil {
+		var le *LineError
+		if errors.As(err, &le) {
+			p.errs = append(p.errs, le)
+		} else {
+			p.errorf(f.listFile.n, "list.file", "cannot read the list: %v", err)
+		}
+		return nil
+	}
+	entries, errs := ParseUserList(path, data)
+	p.errs = append(p.errs, errs...)
+	if len(errs) == 0 && len(entries) == 0 {
+		p.errorf(f.listFile.n, "list.file", "%s names nobody", path)
+	}
+	return &UserList{File: path, Entries: entries}
+}
+
+// usernamePattern is what Phabricator accepts as a username
+// (PhabricatorUser::validateUsername).
+var usernamePattern = regexp.MustCompile(`^[a-zA-Z0-9._-]*[a-zA-Z0-9_-]$`)
+
+// ParseUserList parses a list of usernames: one a line, a leading @
+// ignored, # starting a comment, blank lines skipped. A line that is not
+// one username, or repeats one, is a *LineError naming file and line.
+func ParseUserList(file string, data []byte) ([]ListEntry, []*LineError) {
+	var out []ListEntry
+	var errs []*LineError
+	first := map[string]int{}
+	n := 0
+	for line := range strings.Lines(string(data)) {
+		n++
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		u := strings.TrimPrefix(strings.TrimSpace(line), "@")
+		switch {
+		case strings.TrimSpace(line) == "":
+			continue
+		case !usernamePattern.MatchString(u):
+			errs = append(errs, &LineError{File: file, Line: n, Msg: fmt.Sprintf("%q is not a username (want one username a line; # starts a comment)", strings.TrimSpace(line))})
+		case first[normUser(u)] != 0:
+			errs = append(errs, &LineError{File: file, Line: n, Msg: fmt.Sprintf("%q is listed twice (first on line %d)", u, first[normUser(u)])})
+		default:
+			first[normUser(u)] = n
+			out = append(out, ListEntry{Username: u, Line: n})
+		}
+	}
+	return out, errs
 }
 
 func (f *campaignFile) compileCriteria(p *parser) []Criterion {

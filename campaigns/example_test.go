@@ -10,6 +10,7 @@ func ExampleParseCampaign() {
 	c, err := campaigns.ParseCampaign("campaigns/mfa-2027q1.yaml", []byte(`
 name: mfa-2027q1
 criteria: [mfa, disabled]
+team: Security-Team
 groups: [WMF-NDA, acl*security, acl*sre-team]
 cutoff: 2027-02-28
 reminders: [7d, 30d, 1d]

@@ -89,7 +89,7 @@ func TestCampaignExampleMFA(t *testing.T) {
 		BatchSize:           20,
 		Cutoff:              time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC),
 		CutoffDate:          "2027-02-28",
-		CutoffLine:          54,
+		CutoffLine:          64,
 		Reminders:           []time.Duration{30 * 24 * time.Hour, 7 * 24 * time.Hour, 24 * time.Hour},
 		QuietReminders:      true,
 		Team:                "Security-Team",

@@ -69,7 +69,7 @@ func TestMethods(t *testing.T) {
 					t.Fatalf("got %d users, want 21", len(users))
 				}
 				want := User{ID: 62, PHID: "PHID-USER-dclnxjqzzdbtcbqwctuq", Username: "user60", RealName: "User 60",
-					Roles: []string{"verified", "approved", "activated"}}
+					Roles: []string{"verified", "approved", "activated"}, Created: time.Date(2026, 11, 22, 22, 24, 36, 0, time.UTC)}
 				if diff := cmp.Diff(want, users[0]); diff != "" {
 					t.Errorf("first user (-want +got):\n%s", diff)
 				}

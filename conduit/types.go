@@ -34,6 +34,9 @@ type User struct {
 	// Roles as returned in fields.roles: admin, bot, list, disabled,
 	// verified, approved, activated.
 	Roles []string
+	// Created is when the account was created (fields.dateCreated); zero
+	// if the server did not say.
+	Created time.Time
 }
 
 // HasRole reports whether the user carries the given role.

@@ -15,6 +15,8 @@ type userRow struct {
 		Username string   `json:"username"`
 		RealName string   `json:"realName"`
 		Roles    []string `json:"roles"`
+		// DateCreated is when the account was created, epoch seconds.
+		DateCreated int64 `json:"dateCreated"`
 	} `json:"fields"`
 }
 
@@ -76,6 +78,7 @@ func (c *Client) SearchUsers(ctx context.Context, q UserQuery) ([]User, error) {
 					Username: r.Fields.Username,
 					RealName: r.Fields.RealName,
 					Roles:    r.Fields.Roles,
+					Created:  unixTime(r.Fields.DateCreated),
 				})
 			}
 			return true, nil

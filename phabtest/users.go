@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // UserSpec describes an account to seed.
@@ -19,6 +20,9 @@ type UserSpec struct {
 	// MFA is the cached enrollment flag the admin-only mfa constraint
 	// filters on (fact 15).
 	MFA bool
+	// Created backdates the account (user.search's dateCreated); zero
+	// means the server's clock at AddUser.
+	Created time.Time
 }
 
 // User is a seeded account and its API token.
@@ -81,6 +85,9 @@ func (s *Server) AddUser(spec UserSpec) User {
 		mfa:      spec.MFA,
 		created:  now,
 		modified: now,
+	}
+	if !spec.Created.IsZero() {
+		u.created, u.modified = spec.Created.Unix(), spec.Created.Unix()
 	}
 	s.users = append(s.users, u)
 	s.userByID[u.phid] = u

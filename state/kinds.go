@@ -39,6 +39,14 @@ const (
 	// EntryVoluntaryWithdrawn: a "remove me" was edited into something else.
 	EntryApprovalWithdrawn  EntryKind = "approval-withdrawn"
 	EntryVoluntaryWithdrawn EntryKind = "voluntary-withdrawn"
+	// EntryKept: a user's reply ("still here", "still need it") or an
+	// approver's !keep keeps their access under a criterion a reply can
+	// meet. EntryKeepWithdrawn: its comment was edited into something else.
+	EntryKept          EntryKind = "kept"
+	EntryKeepWithdrawn EntryKind = "keep-withdrawn"
+	// EntryListUnmatched: launch found names in a list criterion's file
+	// that are unknown or not members (plan shows them too).
+	EntryListUnmatched EntryKind = "list-unmatched"
 
 	// Approvals given on the command line.
 	EntryApprovalRefused EntryKind = "approval-refused"

@@ -28,9 +28,10 @@ func TestEntryKindStrings(t *testing.T) {
 		EntryRun: "recurring-run", EntryRunSummary: "run-summary", EntryInstanceStarted: "instance-started",
 		EntryApprovalReminder: "approval-reminder", EntryApprovalOverdue: "approval-overdue",
 		EntryTaskClosed: "task-closed", EntryCampaignClosed: "campaign-closed",
+		EntryKept: "kept", EntryKeepWithdrawn: "keep-withdrawn", EntryListUnmatched: "list-unmatched",
 	}
-	if len(got) != 43 {
-		t.Errorf("%d distinct kinds, want 43: two constants share a string", len(got))
+	if len(got) != 46 {
+		t.Errorf("%d distinct kinds, want 46: two constants share a string", len(got))
 	}
 	for k, want := range got {
 		if string(k) != want {

@@ -165,8 +165,30 @@ type Finding struct {
 	// restore re-adds exactly these.
 	RemovedFrom []string `json:"removed_from,omitempty"`
 	// NeedsHuman holds replies the bot could not classify.
-	NeedsHuman []string  `json:"needs_human,omitempty"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	NeedsHuman []string `json:"needs_human,omitempty"`
+	// TeamTask is set for a user listed on the team's task instead of a
+	// task of their own (a disabled account cannot log in to read one):
+	// they are never subscribed or mentioned, and have no deadline to wait
+	// for; approvers decide.
+	TeamTask bool `json:"team_task,omitempty"`
+	// Kept records, per criterion (Reasons entry), who said the user keeps
+	// access and where: the user's own reply ("still here", "still need
+	// it") or an approver's "!keep @user". It meets the criteria a reply
+	// can meet (inactive, reconfirm; list only by an approver).
+	Kept      map[string]Keep `json:"kept,omitempty"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// Keep is one "keeps access" statement about a finding.
+type Keep struct {
+	At time.Time `json:"at"`
+	// By is the username who said so: the user, or the approver.
+	By string `json:"by"`
+	// Approver is set when By is an approver (a verified !keep).
+	Approver bool `json:"approver,omitempty"`
+	// Source is the comment; before a removal round the bot reads it again,
+	// and an edit that takes it back ends the keep.
+	Source *Source `json:"source,omitempty"`
 }
 
 // EffectiveCutoff is the later of the user's own extended cutoff and the
@@ -262,6 +284,10 @@ type Batch struct {
 	// Cutoff its users' deadline, which its task states.
 	Run    int       `json:"run,omitempty"`
 	Cutoff time.Time `json:"cutoff,omitzero"`
+	// Team is set for the campaign's task for its team: it lists users who
+	// are not told themselves (disabled accounts) and subscribes none of
+	// them.
+	Team bool `json:"team,omitempty"`
 }
 
 // Monogram returns "T123", or "" before the task exists.

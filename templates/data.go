@@ -8,8 +8,21 @@ import (
 
 // Reasons an Affected user is listed, as the texts show them.
 const (
-	ReasonNoMFA    = "no MFA"
-	ReasonDisabled = "account disabled"
+	ReasonNoMFA     = "no MFA"
+	ReasonDisabled  = "account disabled"
+	ReasonInactive  = "no recent activity"
+	ReasonReconfirm = "reconfirmation"
+	ReasonList      = "on the removal list"
+)
+
+// Criterion names as Campaign.Criteria lists them (the campaign file's
+// words).
+const (
+	CriterionMFA       = "mfa"
+	CriterionDisabled  = "disabled"
+	CriterionInactive  = "inactive"
+	CriterionReconfirm = "reconfirm"
+	CriterionList      = "list"
 )
 
 // Exemption decisions, as ReplyData.Decision carries them (the same words as
@@ -58,6 +71,39 @@ type Campaign struct {
 	Team       string // who runs the campaign, for questions
 	Approvers  string // the approvers' project hashtag, such as "#acl_phabricator-admins"
 	Groups     []Group
+	// Criteria are the campaign's criteria (CriterionMFA, ...), in the
+	// order texts list them; texts say what each requires and how to meet
+	// it (see Has).
+	Criteria []string
+	// InactiveDays is the inactive criterion's window in days.
+	InactiveDays int
+	// TeamTask is set for texts on the team's task: the users it lists
+	// are named, never mentioned (a mention would subscribe them).
+	TeamTask bool
+}
+
+// Has reports whether the campaign audits criterion (CriterionMFA, ...).
+// Texts rendered without Criteria (older callers, overrides' samples)
+// are about MFA, as every text was before criteria existed.
+func (c Campaign) Has(criterion string) bool {
+	if len(c.Criteria) == 0 {
+		return criterion == CriterionMFA
+	}
+	return slices.Contains(c.Criteria, criterion)
+}
+
+// Only reports whether criterion is the campaign's only criterion a user
+// acts on (everything but disabled, which is handled on the team's task).
+func (c Campaign) Only(criterion string) bool {
+	if len(c.Criteria) == 0 {
+		return criterion == CriterionMFA
+	}
+	for _, x := range c.Criteria {
+		if x != criterion && x != CriterionDisabled {
+			return false
+		}
+	}
+	return c.Has(criterion)
 }
 
 // GroupNames returns the campaign's group names, in the campaign's order
@@ -179,6 +225,20 @@ type ReplyData struct {
 	// Required is how many distinct approvers the decision needs
 	// (exemption-requested); 0 when it does not apply.
 	Required int
+	// Reasons are the criteria (CriterionMFA, ...) the user was found by.
+	Reasons []string
+	// Kept are the criteria a keep met (kept); Remaining the user's
+	// criteria still unmet, as reason texts (ReasonNoMFA, ...).
+	Kept, Remaining []string
+}
+
+// HasReason reports whether the user was found by criterion.
+// Without Reasons, the campaign's criteria stand in.
+func (d ReplyData) HasReason(criterion string) bool {
+	if len(d.Reasons) == 0 {
+		return d.Has(criterion)
+	}
+	return slices.Contains(d.Reasons, criterion)
 }
 
 // RemovalHeldData is the data of the removal-held template.
@@ -216,6 +276,15 @@ func Sample(n Name) any {
 	grace := Person{Username: "ghopper-old", RealName: "Grace Hopper"}
 	approver := Person{Username: "mkeita", RealName: "Mariam Keita"}
 	switch n {
+	case TeamTaskTitle, TeamTaskDescription:
+		c.TeamTask = true
+		return TaskData{Campaign: c, Batch: 3, Batches: 3, Affected: []Affected{
+			{Person: grace, Groups: []string{"acl*security"}, Reasons: []string{ReasonDisabled}},
+			{Person: Person{Username: "old-intern", RealName: "Old Intern"}, Groups: []string{"WMF-NDA", "acl*sre-team"}, Reasons: []string{ReasonDisabled}},
+		}}
+	case Kept:
+		return ReplyData{Campaign: inactivityCampaign(), Person: ada, Groups: []string{"acl*security"},
+			Reasons: []string{CriterionInactive}, Kept: []string{ReasonInactive}}
 	case TaskTitle, TaskDescription:
 		return TaskData{Campaign: c, Batch: 2, Batches: 3, Affected: []Affected{
 			{Person: ada, Groups: []string{"acl*sre-team", "WMF-NDA"}, Reasons: []string{ReasonNoMFA}},
@@ -237,17 +306,17 @@ func Sample(n Name) any {
 			{Person: grace, Group: "acl*security"},
 		}}
 	case ComplianceThanks, ClaimRejected, VoluntaryAck:
-		return ReplyData{Campaign: c, Person: ada, Groups: []string{"acl*sre-team", "WMF-NDA"}}
+		return ReplyData{Campaign: c, Person: ada, Groups: []string{"acl*sre-team", "WMF-NDA"}, Reasons: []string{CriterionMFA}}
 	case ExemptionRequested:
-		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"},
+		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"}, Reasons: []string{CriterionMFA},
 			Reason: "My only phone is a shared work phone until the replacement arrives.", Until: "2027-04-15", Required: 2}
 	case ExemptionDecision:
 		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"},
 			Decision: DecisionGranted, Approver: approver, Until: "2027-04-15"}
 	case RestoreRequested:
-		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"}}
+		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"}, Reasons: []string{CriterionMFA}}
 	case Restored:
-		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"}, Approver: approver}
+		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"}, Approver: approver, Reasons: []string{CriterionMFA}}
 	case DeadlineExtended:
 		return ExtensionData{Campaign: c, OldCutoff: "2027-02-28", NewCutoff: "2027-03-14", Users: []Person{jose}}
 	case ApprovalRecorded:
@@ -279,6 +348,15 @@ func Sample(n Name) any {
 	return nil
 }
 
+// inactivityCampaign is the sample of a yearly inactivity review.
+func inactivityCampaign() Campaign {
+	c := sampleCampaign()
+	c.Name, c.Title = "acl-security-2027-inactivity", "Yearly review of acl*security"
+	c.Criteria, c.InactiveDays, c.HelpURL = []string{CriterionInactive}, 365, ""
+	c.Groups = c.Groups[1:2]
+	return c
+}
+
 func sampleCampaign() Campaign {
 	return Campaign{
 		Name:       "mfa-2027",
@@ -288,6 +366,7 @@ func sampleCampaign() Campaign {
 		HelpURL:    "https://www.mediawiki.org/wiki/Phabricator/Help/Two-factor_authentication",
 		Team:       "Security-Team",
 		Approvers:  "#acl_phabricator-admins",
+		Criteria:   []string{CriterionMFA, CriterionDisabled},
 		Groups: []Group{
 			{Name: "acl*sre-team", Risk: "internal", RiskLabel: "internal (highest)"},
 			{Name: "acl*security", Risk: "security", RiskLabel: "security"},

@@ -121,6 +121,14 @@ const (
 	ApprovalReminder Name = "approval-reminder"
 	// CampaignClosed closes a campaign's tasks: CampaignClosedData.
 	CampaignClosed Name = "campaign-closed"
+	// TeamTaskTitle and TeamTaskDescription are the team's task, which
+	// lists the users who cannot be told (disabled accounts): TaskData.
+	TeamTaskTitle       Name = "team-task-title"
+	TeamTaskDescription Name = "team-task-description"
+	// Kept answers a reply or an approver's !keep that keeps a user's
+	// access under a criterion a reply can meet (inactive, reconfirm,
+	// list): ReplyData with Kept, Remaining and, for !keep, Approver.
+	Kept Name = "kept"
 )
 
 var names = []Name{
@@ -129,6 +137,7 @@ var names = []Name{
 	ExemptionDecision, RestoreRequested, Restored, DeadlineExtended,
 	NeedsHuman, ApprovalRecorded, CommandRefused, RemovalHeld,
 	StandingTask, RunSummary, ApprovalReminder, CampaignClosed,
+	TeamTaskTitle, TeamTaskDescription, Kept,
 }
 
 // Names returns every template name, in a fixed order.
@@ -246,7 +255,7 @@ func (s *Set) Render(name Name, data any) (string, error) {
 		return "", fmt.Errorf("templates: render %s (%s): %w", name, t.Name(), err)
 	}
 	out = strings.TrimSpace(out)
-	if name == TaskTitle && strings.ContainsAny(out, "\r\n") {
+	if (name == TaskTitle || name == TeamTaskTitle) && strings.ContainsAny(out, "\r\n") {
 		return "", fmt.Errorf("templates: render %s (%s): a task title must be one line, got %q", name, t.Name(), out)
 	}
 	return out, nil

@@ -101,6 +101,61 @@ func goldenCases() []struct {
 	cases = append(cases, tc{"run-summary-no-new", RunSummary, quietRun})
 	noTeamHuman := Sample(NeedsHuman).(ReplyData)
 	noTeamHuman.Team = ""
+	// Other criteria: no MFA wording where MFA is not asked for.
+	inactivity := Sample(TaskDescription).(TaskData)
+	inactivity.Campaign = inactivityCampaign()
+	inactivity.Affected = []Affected{{Person: Person{Username: "ada", RealName: "Ada Lovelace"}, Groups: []string{"acl*security"}, Reasons: []string{ReasonInactive}}}
+	inactivityTitle := inactivity
+	inactivityTitle.Batch, inactivityTitle.Batches = 1, 1
+	mixed := Sample(TaskDescription).(TaskData)
+	mixed.Criteria, mixed.InactiveDays = []string{CriterionMFA, CriterionInactive}, 365
+	mixed.Affected = []Affected{{Person: Person{Username: "ada", RealName: "Ada Lovelace"}, Groups: []string{"WMF-NDA"}, Reasons: []string{ReasonNoMFA, ReasonInactive}}}
+	reconfirm := inactivity
+	reconfirm.Criteria = []string{CriterionReconfirm}
+	reconfirm.Affected = []Affected{{Person: Person{Username: "ada", RealName: "Ada Lovelace"}, Groups: []string{"acl*security"}, Reasons: []string{ReasonReconfirm}}}
+	list := inactivity
+	list.Criteria = []string{CriterionList}
+	list.Affected = []Affected{{Person: Person{Username: "ada", RealName: "Ada Lovelace"}, Groups: []string{"acl*security"}, Reasons: []string{ReasonList}}}
+	reconfirmReminder := Sample(Reminder).(ReminderData)
+	reconfirmReminder.Campaign = reconfirm.Campaign
+	inactiveReminder := Sample(Reminder).(ReminderData)
+	inactiveReminder.Campaign = inactivityCampaign()
+	mixedReminder := Sample(Reminder).(ReminderData)
+	mixedReminder.Campaign = mixed.Campaign
+	teamNotice := Sample(RemovalNotice).(RemovalNoticeData)
+	teamNotice.TeamTask = true
+	teamProposal := Sample(RemovalProposal).(RemovalProposalData)
+	teamProposal.TeamTask = true
+	inactiveRejected := Sample(ClaimRejected).(ReplyData)
+	inactiveRejected.Campaign, inactiveRejected.Reasons, inactiveRejected.Remaining = inactivityCampaign(), []string{CriterionInactive}, []string{ReasonInactive}
+	keptRemaining := Sample(Kept).(ReplyData)
+	keptRemaining.Campaign = mixed.Campaign
+	keptRemaining.Reasons, keptRemaining.Remaining = []string{CriterionMFA, CriterionInactive}, []string{ReasonNoMFA}
+	keptByApprover := Sample(Kept).(ReplyData)
+	keptByApprover.Campaign = reconfirm.Campaign
+	keptByApprover.Reasons, keptByApprover.Kept = []string{CriterionReconfirm}, []string{ReasonReconfirm}
+	keptByApprover.Approver = Person{Username: "mkeita", RealName: "Mariam Keita"}
+	listNotice := Sample(RemovalNotice).(RemovalNoticeData)
+	listNotice.Campaign = list.Campaign
+	listAck := Sample(VoluntaryAck).(ReplyData)
+	listAck.Campaign, listAck.Reasons = list.Campaign, []string{CriterionList}
+	cases = append(cases,
+		tc{"task-description-inactivity", TaskDescription, inactivity},
+		tc{"task-title-inactivity", TaskTitle, inactivityTitle},
+		tc{"task-description-mfa-and-inactive", TaskDescription, mixed},
+		tc{"task-description-reconfirm", TaskDescription, reconfirm},
+		tc{"task-description-list", TaskDescription, list},
+		tc{"reminder-reconfirm", Reminder, reconfirmReminder},
+		tc{"reminder-inactivity", Reminder, inactiveReminder},
+		tc{"reminder-mfa-and-inactive", Reminder, mixedReminder},
+		tc{"removal-notice-team", RemovalNotice, teamNotice},
+		tc{"removal-proposal-team", RemovalProposal, teamProposal},
+		tc{"claim-rejected-inactivity", ClaimRejected, inactiveRejected},
+		tc{"kept-remaining", Kept, keptRemaining},
+		tc{"kept-by-approver", Kept, keptByApprover},
+		tc{"removal-notice-list", RemovalNotice, listNotice},
+		tc{"voluntary-ack-list", VoluntaryAck, listAck},
+	)
 	return append(cases,
 		tc{"removal-notice-one", RemovalNotice, oneRemoved},
 		tc{"removal-proposal-one", RemovalProposal, oneProposed},
@@ -314,6 +369,29 @@ func TestValidate(t *testing.T) {
 			for _, w := range tt.wantErr {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestNoMFAWordingOutsideMFA checks that texts of campaigns that do not
+// audit MFA never speak of it.
+func TestNoMFAWordingOutsideMFA(t *testing.T) {
+	s := mustLoad(t, "")
+	for _, c := range goldenCases() {
+		if !strings.Contains(c.file, "inactivity") && !strings.Contains(c.file, "reconfirm") && !strings.Contains(c.file, "-list") &&
+			c.file != string(Kept) && c.file != "kept-by-approver" {
+			continue
+		}
+		t.Run(c.file, func(t *testing.T) {
+			got, err := s.Render(c.name, c.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range []string{"MFA", "multi-factor", "Multi-Factor", "`done`"} {
+				if strings.Contains(got, w) {
+					t.Errorf("text mentions %q:\n%s", w, got)
 				}
 			}
 		})

@@ -9,7 +9,7 @@ import (
 
 // commandLine matches an approver's command at the start of a line. The \b
 // keeps "!approved" and "!denying" out: those are prose, not commands.
-var commandLine = regexp.MustCompile(`(?i)^!(approve|deny|restore)\b(.*)$`)
+var commandLine = regexp.MustCompile(`(?i)^!(approve|deny|restore|keep)\b(.*)$`)
 
 // formatting is what Remarkup wraps around text for emphasis: **bold**,
 // //italic//, __underline__, ~~strike~~.
@@ -63,6 +63,12 @@ func command(verb, args, line string, following []string) Reply {
 			return r
 		}
 		r.Kind, r.Target = KindRestore, target
+	case "keep":
+		// Always about one user: a bare "!keep" keeps nobody.
+		if target == "" {
+			return r
+		}
+		r.Kind, r.Target = KindKeepUser, target
 	}
 	return r
 }

@@ -18,6 +18,7 @@ func FuzzParse(f *testing.F) {
 		"!deny @a\n\n", "%%%", "%%%%%%", "```", "``` ```", "`", "> ", "\n  \n  x\ny",
 		"!approve @@", "!restore @a.", "on leave until 9999-12-31", "until 0000-01-01",
 		"exemption\xff\xfe", "İ exemption: İİ", "\u200d!approve",
+		"!keep @a", "!keep", "keep", "still need it", "I am still here", "!keeping @a",
 	} {
 		f.Add(s)
 	}
@@ -34,9 +35,9 @@ func FuzzParse(f *testing.F) {
 		}
 		switch r.Kind {
 		case replies.KindApprove, replies.KindDeny:
-		case replies.KindRestore:
+		case replies.KindRestore, replies.KindKeepUser:
 			if r.Target == "" {
-				t.Errorf("KindRestore without Target")
+				t.Errorf("%v without Target", r.Kind)
 			}
 		default:
 			if r.Target != "" {

@@ -39,6 +39,12 @@ const (
 	KindDeny
 	// KindRestore is "!restore @user".
 	KindRestore
+	// KindKeep says the user still needs the access: "keep", "still need
+	// it", "I am still here" (reconfirmation and inactivity reviews).
+	KindKeep
+	// KindKeepUser is an approver's "!keep @user": the user keeps the
+	// access.
+	KindKeepUser
 )
 
 var kindNames = [...]string{
@@ -50,6 +56,8 @@ var kindNames = [...]string{
 	KindApprove:         "approve",
 	KindDeny:            "deny",
 	KindRestore:         "restore",
+	KindKeep:            "keep",
+	KindKeepUser:        "keep-user",
 }
 
 // String returns the kind's name as used in logs and status reports, such

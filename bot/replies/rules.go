@@ -20,7 +20,9 @@ import (
 //     not only a check;
 //  3. exemption, explicit before leave, since an explicit reason is better
 //     than "on leave";
-//  4. claim-compliance, the most common and the cheapest to get wrong,
+//  4. keep ("still need it", "still here"), which only counts where a
+//     reply can keep access;
+//  5. claim-compliance, the most common and the cheapest to get wrong,
 //     provided the caller checks the claim against the user's MFA status
 //     in Phabricator before acting on it.
 //
@@ -137,6 +139,22 @@ var rules = []rule{
 		// "I was on leave until Monday, enabled now."
 		vetoBefore: within3(`was|were|been|back|returned|not|\w+n't`),
 		reason:     leaveReason,
+	},
+	{
+		// Still needing the access: "keep", "still need it", "I'm still
+		// here", "yes, I still use it". Read only where a reply can keep
+		// access (reconfirmation, inactivity); elsewhere the bot treats it
+		// like any other text.
+		kind: KindKeep,
+		patterns: compile(
+			`^\s*(?:please\s+)?keep(?:\s+(?:me|it|my\s+access|access))?\s*[.!]*\s*$`,
+			`\bkeep\s+(?:my\s+)?(?:access|membership)\b`,
+			`\bstill\s+(?:need|needs|require|use|using|work\s+on|working\s+on)\b`,
+			`\bstill\s+(?:here|around|active|with\s+(?:you|the\s+project))\b`,
+			`\b(?:i|we)\s+(?:do\s+)?need\s+(?:this|the|my|that)\s+access\b`,
+		),
+		vetoBefore: within3(negation + `|if|whether|why|no\s+longer`),
+		vetoClause: regexp.MustCompile(`\b(?:anymore|any\s+more|any\s+longer)\b`),
 	},
 	{
 		// Bare completion words: "done", "Done!", "fixed", "all set".

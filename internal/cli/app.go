@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/auditbot/auditbot/activity"
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/campaigns"
 	"github.com/auditbot/auditbot/conduit"
@@ -311,7 +312,17 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 			fixed := o.now
 			now = func() time.Time { return fixed }
 		}
-		e.bot, err = bot.New(bot.Options{Phab: phab, Store: e.store, Templates: tmpl, Config: cfg, Now: now, Logger: e.log, Operator: currentUser(), Self: e.self})
+		// The inactivity criterion's scanner reads feed.query through the
+		// real client (a read, so dry-run need not stand in front of it)
+		// and caches what it learned in the state file; the bot's own
+		// stories are never a member's activity.
+		var ignore []string
+		if e.self.PHID != "" {
+			ignore = []string{e.self.PHID}
+		}
+		scanner := &activity.Scanner{Feed: e.client, Cache: e.store, Now: now, Ignore: ignore, Logger: e.log}
+		e.bot, err = bot.New(bot.Options{Phab: phab, Store: e.store, Templates: tmpl, Config: cfg, Now: now, Logger: e.log, Operator: currentUser(), Self: e.self,
+			Activity: activity.Source{Scanner: scanner}})
 		if err != nil {
 			return fail(err)
 		}

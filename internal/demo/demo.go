@@ -461,6 +461,20 @@ func (d *demo) script() error {
 		return err
 	}
 
+	// Disabled accounts cannot log in: they were listed on one task for
+	// the team, not subscribed, and proposed for removal at once.
+	if team := d.teamTask(); team != 0 {
+		d.at(time.Date(2027, 1, 16, 16, 0, 0, 0, time.UTC), "the team approves removing the disabled accounts (on its own task)")
+		for _, who := range []string{"alice", "bob"} {
+			if err := d.comment(who, team, "!approve"); err != nil {
+				return err
+			}
+		}
+		if err := d.tick("disabled accounts removed"); err != nil {
+			return err
+		}
+	}
+
 	for _, r := range []struct {
 		at    time.Time
 		label string
@@ -606,10 +620,21 @@ func (d *demo) openRemoval() (string, error) {
 	return "", fmt.Errorf("demo: no removal batch was proposed")
 }
 
+// teamTask is the id of the team's task, 0 if there is none.
+func (d *demo) teamTask() int {
+	snap, _ := d.store.Snapshot("mfa-demo")
+	for _, bt := range snap.Batches {
+		if bt.Team {
+			return bt.TaskID
+		}
+	}
+	return 0
+}
+
 func (d *demo) anyRemovable() string {
 	snap, _ := d.store.Snapshot("mfa-demo")
 	for _, r := range snap.Removals {
-		if len(r.Items) > 0 {
+		if r.Status == state.RemovalProposed && len(r.Items) > 0 {
 			return r.Items[0].Username
 		}
 	}

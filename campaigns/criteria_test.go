@@ -1,0 +1,138 @@
+package campaigns
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseCriterionKeys(t *testing.T) {
+	head := func(criteria string, extra ...string) []byte {
+		return lines(append([]string{
+			"name: audit",
+			"criteria: " + criteria,
+			"groups: [acl*security]",
+			"cutoff: 2027-02-28",
+			"team: Security-Team",
+			"approvers: acl*phabricator-admins",
+		}, extra...)...)
+	}
+	tests := []struct {
+		name       string
+		data       []byte
+		inactivity Inactivity
+		errs       []string
+	}{
+		{name: "inactive default window", data: head("[inactive]"), inactivity: Inactivity{Window: 365 * day}},
+		{name: "inactive window and scope", data: head("[mfa, inactive]", "inactive: {window: 180d, activity_scope: [Security, '#security']}"),
+			errs: []string{`c.yaml:7: inactive.activity_scope: "#security" is the same project as "Security"`}},
+		{name: "inactive scope", data: head("[inactive]", "inactive: {window: 180d, activity_scope: [Security]}"),
+			inactivity: Inactivity{Window: 180 * day, Scope: []string{"Security"}}},
+		{name: "inactive key without the criterion", data: head("[mfa]", "inactive: {window: 30d}"),
+			errs: []string{"c.yaml:7: inactive: configures the inactive criterion, but criteria does not list inactive"}},
+		{name: "bad window", data: head("[inactive]", "inactive: {window: 1y}"),
+			errs: []string{`c.yaml:7: inactive.window: "1y" is not an offset (want a whole number and a unit d, h or m, such as 30d, 36h or 90m)`}},
+		{name: "unknown inactive key", data: head("[inactive]", "inactive: {windw: 30d}"),
+			errs: []string{`c.yaml:7: inactive: unknown key "windw" (did you mean "window"?)`}},
+		{name: "list without file", data: head("[list]"),
+			errs: []string{"c.yaml:2: criteria: list needs the file of usernames: list: {file: offboarding.txt}"}},
+		{name: "list key without the criterion", data: head("[mfa]", "list: {file: x.txt}"),
+			errs: []string{"c.yaml:7: list: names a list file, but criteria does not list list"}},
+		{name: "disabled without team", data: lines("name: audit", "criteria: [disabled]", "groups: [acl*security]", "cutoff: 2027-02-28", "approvers: acl*phabricator-admins"),
+			errs: []string{"c.yaml:2: criteria: disabled needs a team: disabled members are announced on a task for the campaign's team project, not to the disabled users"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseCampaign("c.yaml", tt.data)
+			if diff := cmp.Diff(tt.errs, errorLines(t, err)); diff != "" {
+				t.Fatalf("errors (-want +got):\n%s", diff)
+			}
+			if err != nil {
+				return
+			}
+			if diff := cmp.Diff(tt.inactivity, c.Inactivity); diff != "" {
+				t.Errorf("Inactivity (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLoadCampaignList(t *testing.T) {
+	campaign := func(file string) string {
+		return "name: offboarding\ncriteria: [list]\nlist: {file: " + file + "}\ngroups: [acl*security]\ncutoff: 2027-02-28\napprovers: acl*phabricator-admins\n"
+	}
+	tests := []struct {
+		name  string
+		list  string
+		file  string // list.file; default lists/leavers.txt
+		users []ListEntry
+		errs  []string
+	}{
+		{name: "comments, blanks and @", list: "# leavers of 2027-01\n\n@alice\nbob   # left in December\n  carol.d\n",
+			users: []ListEntry{{"alice", 3}, {"bob", 4}, {"carol.d", 5}}},
+		{name: "malformed line", list: "alice\nbob smith\n",
+			errs: []string{`DIR/lists/leavers.txt:2: "bob smith" is not a username (want one username a line; # starts a comment)`}},
+		{name: "listed twice", list: "alice\nAlice\n",
+			errs: []string{`DIR/lists/leavers.txt:2: "Alice" is listed twice (first on line 1)`}},
+		{name: "only comments", list: "# nobody\n",
+			errs: []string{"DIR/offboarding.yaml:3: list.file: DIR/lists/leavers.txt names nobody"}},
+		{name: "missing file", file: "nope.txt",
+			errs: []string{"DIR/offboarding.yaml:3: list.file: cannot read the list: open DIR/nope.txt: no such file or directory"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(dir, "lists"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "lists", "leavers.txt"), []byte(tt.list), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			file := tt.file
+			if file == "" {
+				file = "lists/leavers.txt"
+			}
+			path := filepath.Join(dir, "offboarding.yaml")
+			if err := os.WriteFile(path, []byte(campaign(file)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c, err := LoadCampaign(path)
+			var got []string
+			for _, l := range errorLines(t, err) {
+				got = append(got, replaceAll(l, dir, "DIR"))
+			}
+			if diff := cmp.Diff(tt.errs, got); diff != "" {
+				t.Fatalf("errors (-want +got):\n%s", diff)
+			}
+			if err != nil {
+				return
+			}
+			if diff := cmp.Diff(tt.users, c.List.Entries); diff != "" {
+				t.Errorf("entries (-want +got):\n%s", diff)
+			}
+			if c.List.File != filepath.Join(dir, "lists", "leavers.txt") {
+				t.Errorf("File = %q", c.List.File)
+			}
+		})
+	}
+}
+
+func replaceAll(s, old, new string) string { return strings.ReplaceAll(s, old, new) }
+
+// TestExampleCampaigns loads every example campaign, so they stay valid.
+func TestExampleCampaigns(t *testing.T) {
+	paths, err := filepath.Glob("../examples/campaigns/*.yaml")
+	if err != nil || len(paths) < 3 {
+		t.Fatalf("examples: %v %v", paths, err)
+	}
+	for _, p := range paths {
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			if _, err := LoadCampaign(p); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
