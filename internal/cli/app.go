@@ -106,7 +106,15 @@ their replies and deadlines, and removes them after an approver agrees.`,
 		a.stateCommand(),
 		a.demoCommand(),
 		a.versionCommand(),
+		exitCodesTopic(),
 	)
+	// Created now rather than at Execute, so that it gets its examples;
+	// it prints to the output set at this moment.
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.InitDefaultCompletionCmd()
+	addExamples(root)
+	a.addCompletions(root)
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		if a.logLevel != "" && !validLogLevel(a.logLevel) {
 			return &usageError{fmt.Sprintf("--log-level %q: want one of trace, debug, info, warn, error", a.logLevel)}

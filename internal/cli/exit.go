@@ -2,6 +2,11 @@ package cli
 
 import (
 	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
 
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/campaigns"
@@ -22,6 +27,50 @@ const (
 	ExitDamaged   = 7 // the state file is empty, not auditbot's, or fails its check
 	ExitJournal   = 8 // verify-journal: a journal's hash chain is broken
 )
+
+// ExitCodeInfo documents one exit code.
+type ExitCodeInfo struct {
+	Code    int
+	Name    string // a short name, for scripts and the help topic
+	Meaning string
+}
+
+// ExitCodes is the one list of exit codes and what they mean. It prints
+// as "auditbot help exit-codes", and a test keeps README's table the
+// same, so the three never drift apart.
+var ExitCodes = []ExitCodeInfo{
+	{ExitOK, "ok", "ok"},
+	{ExitFailure, "failure", "unexpected failure (Conduit unreachable, I/O)"},
+	{ExitUsage, "usage", "bad input: flags, config or campaign file (the error names file:line), unknown group, template, a `conduit.url` that redirects (the bot never follows redirects: they would drop the request or resend the token elsewhere) or that is not a Conduit API"},
+	{ExitAuth, "auth", "the Conduit token is missing, malformed or rejected"},
+	{ExitRefused, "refused", "refused: a check failed, not an approver (or the approver's own token was rejected), an approval of something other than what was shown, permission denied, restore of a non-compliant user"},
+	{ExitState, "state", "the state file is locked by another auditbot, or was written by a newer one"},
+	{ExitTickError, "tick-error", "a tick ran, but some campaign or chore failed; the others still ran (the token is checked before the tick, so a rejected token is 3)"},
+	{ExitDamaged, "damaged", "the state file is not an intact auditbot state file: empty, not bbolt, another program's, truncated, or failing its consistency check (also `state check` finding a bad record); it was left unchanged"},
+	{ExitJournal, "journal", "`verify-journal`: a journal's hash chain is broken (an entry was edited, inserted or deleted)"},
+}
+
+// exitCodesHelp is the text of "auditbot help exit-codes".
+func exitCodesHelp() string {
+	var b strings.Builder
+	b.WriteString("Exit codes of every auditbot command:\n\n")
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	for _, e := range ExitCodes {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\n", e.Code, e.Name, e.Meaning)
+	}
+	tw.Flush()
+	return b.String()
+}
+
+// exitCodesTopic is the help topic "auditbot help exit-codes": a command
+// that runs nothing, which cobra lists under "Additional help topics".
+func exitCodesTopic() *cobra.Command {
+	return &cobra.Command{
+		Use:   "exit-codes",
+		Short: "What each exit code means",
+		Long:  exitCodesHelp(),
+	}
+}
 
 // exitCode maps an error to the exit code.
 func exitCode(err error) int {
