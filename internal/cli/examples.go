@@ -77,8 +77,8 @@ var examples = map[string]string{
   auditbot completion fish > ~/.config/fish/completions/auditbot.fish`,
 	"completion bash": `  source <(auditbot completion bash)
   auditbot completion bash > /etc/bash_completion.d/auditbot`,
-	"completion zsh": `  auditbot completion zsh > "${fpath[1]}/_auditbot"`,
-	"completion fish": `  auditbot completion fish > ~/.config/fish/completions/auditbot.fish`,
+	"completion zsh":        `  auditbot completion zsh > "${fpath[1]}/_auditbot"`,
+	"completion fish":       `  auditbot completion fish > ~/.config/fish/completions/auditbot.fish`,
 	"completion powershell": `  auditbot completion powershell | Out-String | Invoke-Expression`,
 }
 
