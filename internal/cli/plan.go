@@ -14,7 +14,7 @@ By default it prints a summary: the groups with their members and affected
 users, the members left alone and why, each task with its user count, the
 cutoff and the reminders. --full adds every user and the full text and
 policies of every task; --json prints all of it for a script.`,
-		Args:  exactArgs(1, "a campaign name or file"),
+		Args: exactArgs(1, "a campaign name or file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, c, err := a.openCampaign(cmd.Context(), envOptions{conduit: true, store: true, dryRun: true}, args[0])
 			if err != nil {
