@@ -35,6 +35,8 @@ type Options struct {
 	// recorded with command-line approvals for the record only: who
 	// approves is decided by the approver's own token (user.whoami).
 	Operator string
+	// Progress is told how far long loops are (nil: NoProgress).
+	Progress Progress
 }
 
 // Bot runs campaigns. It is not safe for concurrent use; the state file's
@@ -49,6 +51,7 @@ type Bot struct {
 	log   zerolog.Logger
 	// operator: see Options.Operator.
 	operator string
+	progress Progress
 
 	whoamiOnce sync.Once
 	whoami     conduit.Whoami
@@ -69,6 +72,10 @@ func New(opts Options) (*Bot, error) {
 		now:      opts.Now,
 		log:      opts.Logger,
 		operator: opts.Operator,
+		progress: opts.Progress,
+	}
+	if b.progress == nil {
+		b.progress = NoProgress{}
 	}
 	if b.now == nil {
 		b.now = time.Now

@@ -163,8 +163,32 @@ func (b *Bot) findNonCompliant(ctx context.Context, c *campaigns.Campaign, snap 
 
 	bad := map[string]conduit.User{}
 	reasons := map[string][]string{}
+	// Each criterion is one pass over the members, asked in chunks so that
+	// progress can be shown; Conduit pages by 100 anyway, so the chunks
+	// cost no extra call.
+	passes := 0
+	for _, cr := range []campaigns.Criterion{campaigns.CriterionMFA, campaigns.CriterionDisabled} {
+		if c.Has(cr) {
+			passes++
+		}
+	}
+	b.progress.Start(passes*len(members), "checking members")
+	defer b.progress.Done()
+	search := func(q conduit.UserQuery) ([]conduit.User, error) {
+		var out []conduit.User
+		for chunk := range slices.Chunk(members, discoverChunk) {
+			q.PHIDs = chunk
+			users, err := b.phab.SearchUsers(ctx, q)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, users...)
+			b.progress.Add(len(chunk))
+		}
+		return out, nil
+	}
 	if c.Has(campaigns.CriterionMFA) && len(members) > 0 {
-		noMFA, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: members, MFA: ptr(false)})
+		noMFA, err := search(conduit.UserQuery{MFA: ptr(false)})
 		if errors.Is(err, conduit.ErrInvalidConstraint) {
 			return fmt.Errorf("%w: user.search refused the mfa constraint: it exists only for administrators, so the bot account %s must be an admin", ErrCheckFailed, self.Username)
 		}
@@ -181,7 +205,7 @@ func (b *Bot) findNonCompliant(ctx context.Context, c *campaigns.Campaign, snap 
 		}
 	}
 	if c.Has(campaigns.CriterionDisabled) && len(members) > 0 {
-		disabled, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: members, IsDisabled: ptr(true)})
+		disabled, err := search(conduit.UserQuery{IsDisabled: ptr(true)})
 		if err != nil {
 			return fmt.Errorf("find disabled members: %w", err)
 		}
@@ -218,6 +242,10 @@ func (b *Bot) findNonCompliant(ctx context.Context, c *campaigns.Campaign, snap 
 	slices.SortFunc(snap.skipped, func(a, b Skipped) int { return cmp.Compare(a.Username, b.Username) })
 	return nil
 }
+
+// discoverChunk is how many members discovery asks about per call: the
+// page size of Conduit's searches.
+const discoverChunk = 100
 
 // batches cuts findings into tasks of at most size users, in username order
 // so that the same snapshot always gives the same batches.

@@ -357,8 +357,11 @@ func (b *Bot) ensureTasks(ctx context.Context, c *campaigns.Campaign) ([]LaunchT
 	}
 	var out []LaunchTask
 	var errs []error
+	b.progress.Start(len(snap.Batches), "filing tasks")
+	defer b.progress.Done()
 	for _, bt := range snap.Batches {
 		created, bt2, err := b.ensureTask(ctx, c, &snap, bt)
+		b.progress.Add(1)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("batch %d: %w", bt.Index, err))
 			continue

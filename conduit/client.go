@@ -184,7 +184,7 @@ func (c *Client) logAttempt(method string, n int, d time.Duration, a *attempt, e
 	if !ev.Enabled() {
 		return
 	}
-	ev = ev.Str("method", method).Int("attempt", n).Dur("duration", d)
+	ev = ev.Str("method", method).Int("attempt", n).Int64("took_ms", d.Milliseconds())
 	if a.status != 0 {
 		ev = ev.Int("http_status", a.status)
 	}

@@ -33,6 +33,7 @@ type app struct {
 	configPath     string
 	logLevel       string
 	getenv         func(string) string
+	bar            *bar // the progress bar, when stderr is a terminal
 }
 
 // Main runs the command line until it finishes or SIGINT/SIGTERM, and
@@ -176,10 +177,11 @@ func (a *app) logger(cfg *campaigns.Config) zerolog.Logger {
 	if err != nil {
 		lvl = zerolog.InfoLevel
 	}
-	var w io.Writer = a.stderr
+	out := a.logOutput()
+	w := out
 	if cfg.Log.Format != "json" {
 		// The date too: a daemon's log spans days.
-		w = zerolog.ConsoleWriter{Out: a.stderr, TimeFormat: time.DateTime, NoColor: true}
+		w = zerolog.ConsoleWriter{Out: out, TimeFormat: time.DateTime, NoColor: true}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
@@ -294,7 +296,7 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 			fixed := o.now
 			now = func() time.Time { return fixed }
 		}
-		e.bot, err = bot.New(bot.Options{Phab: phab, Store: e.store, Templates: tmpl, Config: cfg, Now: now, Logger: e.log, Operator: currentUser(), Self: e.self})
+		e.bot, err = bot.New(bot.Options{Phab: phab, Store: e.store, Templates: tmpl, Config: cfg, Now: now, Logger: e.log, Operator: currentUser(), Self: e.self, Progress: a.progress(e.log)})
 		if err != nil {
 			return fail(err)
 		}

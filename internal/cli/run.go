@@ -48,14 +48,14 @@ func (a *app) runCommand() *cobra.Command {
 						n += len(c.Events)
 					}
 				}
-				ev.Dur("took", time.Since(start)).Int("events", n).Msg("tick")
+				ev.Int64("took_ms", time.Since(start).Milliseconds()).Int("events", n).Msg("tick")
 			}
 			_, err = s.NewJob(gocron.DurationJob(e.cfg.Schedule.TickEvery), gocron.NewTask(tick),
 				gocron.WithSingletonMode(gocron.LimitModeReschedule), gocron.WithStartAt(gocron.WithStartImmediately()))
 			if err != nil {
 				return fmt.Errorf("schedule tick: %w", err)
 			}
-			e.log.Info().Dur("every", e.cfg.Schedule.TickEvery).Msg("auditbot running")
+			e.log.Info().Stringer("every", e.cfg.Schedule.TickEvery).Msg("auditbot running")
 			s.Start()
 			if d := e.cfg.Dashboard; d.Listen != "" {
 				// The daemon holds the file open for writing: the dashboard
