@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -200,4 +202,24 @@ func TestCompletion(t *testing.T) {
 			t.Errorf("approve nope <TAB> = %q, want nothing", got)
 		}
 	})
+}
+
+// TestNotConduitURL: a conduit.url that is a web page says so, exit 2,
+// and touches nothing.
+func TestNotConduitURL(t *testing.T) {
+	l := newLab(t)
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.NotFound(w, r)
+	}))
+	defer web.Close()
+	cfg, err := os.ReadFile(l.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(l.config, []byte(strings.Replace(string(cfg), l.srv.URL(), web.URL, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := l.run("plan", "mfa-test")
+	r.expect(t, ExitUsage, nil, []string{web.URL + " is not a Conduit API (got HTTP 404 text/plain from /api/conduit.getcapabilities); set conduit.url to the Phabricator base URL"})
+	assertNothingWritten(t, l)
 }

@@ -19,7 +19,7 @@ import (
 const (
 	ExitOK        = 0
 	ExitFailure   = 1 // unexpected failure: Conduit down, I/O error
-	ExitUsage     = 2 // bad input: flags, config, campaign file, template, unknown group, a redirecting conduit.url
+	ExitUsage     = 2 // bad input: flags, config, campaign file, template, unknown group, a conduit.url that redirects or is not Conduit
 	ExitAuth      = 3 // the Conduit token is missing or rejected
 	ExitRefused   = 4 // a check failed, not an approver, permission denied, refused
 	ExitState     = 5 // the state file is locked or from a newer auditbot
@@ -84,7 +84,7 @@ func exitCode(err error) int {
 		// The tick itself ran: whatever failed inside one campaign, the
 		// others were done. The token was checked before.
 		return ExitTickError
-	case errors.As(err, &usage), errors.Is(err, bot.ErrInput), errors.Is(err, bot.ErrUnknownCampaign), isConfigError(err), errors.Is(err, conduit.ErrRedirected):
+	case errors.As(err, &usage), errors.Is(err, bot.ErrInput), errors.Is(err, bot.ErrUnknownCampaign), isConfigError(err), errors.Is(err, conduit.ErrRedirected), errors.Is(err, conduit.ErrNotConduit):
 		return ExitUsage
 	case errors.Is(err, conduit.ErrInvalidAuth), errors.Is(err, conduit.ErrNoSession), errors.Is(err, errNoToken):
 		return ExitAuth
