@@ -223,3 +223,32 @@ func TestNotConduitURL(t *testing.T) {
 	r.expect(t, ExitUsage, nil, []string{web.URL + " is not a Conduit API (got HTTP 404 text/plain from /api/conduit.getcapabilities); set conduit.url to the Phabricator base URL"})
 	assertNothingWritten(t, l)
 }
+
+// TestDidYouMean: an unknown chore or group names the closest known one.
+func TestDidYouMean(t *testing.T) {
+	l := newLab(t)
+	l.write("campaigns/typo.yaml", `name: typo
+criteria: [mfa]
+groups: [WMF-NDA, acl*securty, acl*zzzzzzzz]
+cutoff: 2027-02-28
+approvers: acl*phabricator-admin
+`)
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		stderr []string
+	}{
+		{"chore", []string{"tick", "--only", "replys"}, []string{`unknown chore "replys" (did you mean "replies"?); chores: tasks,`}},
+		{"group", []string{"plan", "typo"}, []string{
+			`acl*securty (did you mean "acl*security"?)`,
+			`acl*phabricator-admin (did you mean "acl*phabricator-admins"?) (approvers)`,
+			// Nothing close: no suggestion.
+			`, acl*zzzzzzzz, `,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l.run(tc.args...).expect(t, ExitUsage, nil, tc.stderr)
+		})
+	}
+	assertNothingWritten(t, l)
+}
