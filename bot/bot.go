@@ -41,6 +41,8 @@ type Options struct {
 	// MembersSeen remembers when the bot first saw each group member; nil:
 	// the state store, if it can (else nobody is protected as a newcomer).
 	MembersSeen memberLedger
+	// Progress is told how far long loops are (nil: NoProgress).
+	Progress Progress
 }
 
 // Bot runs campaigns. It is not safe for concurrent use; the writer lock
@@ -58,6 +60,7 @@ type Bot struct {
 	// activity and ledger: see Options.Activity and Options.MembersSeen.
 	activity activitySource
 	ledger   memberLedger
+	progress Progress
 
 	whoamiOnce sync.Once
 	whoami     conduit.Whoami
@@ -80,11 +83,15 @@ func New(opts Options) (*Bot, error) {
 		operator: opts.Operator,
 		activity: opts.Activity,
 		ledger:   opts.MembersSeen,
+		progress: opts.Progress,
 	}
 	if b.ledger == nil {
 		if l, ok := any(opts.Store).(memberLedger); ok {
 			b.ledger = l
 		}
+	}
+	if b.progress == nil {
+		b.progress = NoProgress{}
 	}
 	if b.now == nil {
 		b.now = time.Now

@@ -384,15 +384,9 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	}
 }
 
-// verifyCompliant asks Phabricator (and the activity source) whether a
-// user now meets every criterion they were found by, keeps applied, and
-// has an enabled account.
-func (b *Bot) verifyCompliant(ctx context.Context, r *run, f state.Finding) (bool, error) {
-	ok, _, err := b.unmet(ctx, r, f)
-	return ok, err
-}
-
-// unmet is verifyCompliant, also returning the reasons still unmet.
+// unmet asks Phabricator (and the activity source) whether a user now
+// meets every criterion they were found by, keeps applied, and has an
+// enabled account, also returning the reasons still unmet.
 func (b *Bot) unmet(ctx context.Context, r *run, f state.Finding) (bool, []string, error) {
 	users, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: []string{f.UserPHID}})
 	if err != nil {

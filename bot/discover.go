@@ -107,11 +107,52 @@ func (b *Bot) resolveGroups(ctx context.Context, c *campaigns.Campaign) (*snapsh
 		}
 	}
 	if len(missing) > 0 {
+		visible := b.visibleProjectNames(ctx)
+		for i, m := range missing {
+			name, role, _ := strings.Cut(m, " (")
+			if s := campaigns.Suggest(name, visible); s != "" {
+				missing[i] = fmt.Sprintf("%s (did you mean %q?)", name, s)
+				if role != "" {
+					missing[i] += " (" + role
+				}
+			}
+		}
 		return nil, fmt.Errorf("%w: unknown group(s) %s: no project with that name or slug is visible to the bot (a project whose view policy excludes the bot is invisible even to an admin)",
 			ErrInput, strings.Join(missing, ", "))
 	}
 	sortRiskiestFirst(snap.groups)
 	return snap, nil
+}
+
+// maxSuggestProjects bounds how many visible projects an unknown group's
+// did-you-mean looks at: ten project.search pages, on the error path only.
+const maxSuggestProjects = 1000
+
+// projectLister is the Phabricator call did-you-mean needs; fakes that
+// lack it just give no suggestion.
+type projectLister interface {
+	ProjectNames(ctx context.Context, max int) ([]string, error)
+}
+
+// visibleProjectNames returns the names of projects the bot can see, for
+// a did-you-mean, or nil if they cannot be listed: a suggestion is a
+// courtesy and never turns one error into another.
+func (b *Bot) visibleProjectNames(ctx context.Context) []string {
+	p := b.phab
+	for {
+		if l, ok := p.(projectLister); ok {
+			names, err := l.ProjectNames(ctx, maxSuggestProjects)
+			if err != nil {
+				b.log.Debug().Err(err).Msg("listing projects for a did-you-mean")
+			}
+			return names
+		}
+		u, ok := p.(interface{ Unwrap() Phabricator })
+		if !ok {
+			return nil
+		}
+		p = u.Unwrap()
+	}
 }
 
 // discover builds the snapshot for a campaign: groups and their members,
@@ -168,7 +209,13 @@ func (b *Bot) findNonCompliant(ctx context.Context, c *campaigns.Campaign, snap 
 	}
 	bad := map[string]conduit.User{}
 	reasons := map[string][]string{}
-	for _, cr := range campaignCriteria(c) {
+	criteria := campaignCriteria(c)
+	// Progress counts members checked, one pass per criterion; a pass
+	// pages through the members itself (user.search 100 at a time,
+	// several calls in flight; the feed in chunks of 1,000).
+	b.progress.Start(len(criteria)*len(members), "checking members")
+	defer b.progress.Done()
+	for _, cr := range criteria {
 		if len(members) == 0 {
 			break
 		}
@@ -176,6 +223,7 @@ func (b *Bot) findNonCompliant(ctx context.Context, c *campaigns.Campaign, snap 
 		if err != nil {
 			return err
 		}
+		b.progress.Add(len(members))
 		for phid, u := range fails {
 			if prev, ok := bad[phid]; !ok || prev.Username == "" {
 				bad[phid] = u

@@ -375,12 +375,15 @@ func (b *Bot) ensureTasks(ctx context.Context, c *campaigns.Campaign) ([]LaunchT
 	}
 	var out []LaunchTask
 	var errs []error
+	b.progress.Start(len(snap.Batches), "filing tasks")
+	defer b.progress.Done()
 	for i, bt := range snap.Batches {
 		if err := ctx.Err(); err != nil {
 			// Stop here: nothing is recorded for the batches left.
 			return out, &InterruptedError{Done: i, Total: len(snap.Batches), Unit: "batch(es)", Err: err}
 		}
 		created, bt2, err := b.ensureTask(ctx, c, &snap, bt)
+		b.progress.Add(1)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("batch %d: %w", bt.Index, err))
 			continue

@@ -276,20 +276,86 @@ func (b *Bot) taskSpec(c *campaigns.Campaign, rec *state.Campaign, bt state.Batc
 	return spec, nil
 }
 
-// WriteText prints the plan for a person.
-func (p *Plan) WriteText(w io.Writer) error {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "Campaign %s: %s\n", p.Campaign, p.Title)
-	fmt.Fprintf(&sb, "Deadline: %s (removal may be proposed from %s)\n", p.CutoffDate, p.Cutoff.UTC().Format(time.RFC3339))
-	fmt.Fprintf(&sb, "Approvers: %s\n\n", p.Approvers)
-	tw := tabwriter.NewWriter(&sb, 0, 4, 2, ' ', 0)
+// writeHeader prints what the summary and the full text share: the
+// campaign, its cutoff and approvers, and the groups.
+func (p *Plan) writeHeader(sb *strings.Builder) {
+	fmt.Fprintf(sb, "Campaign %s: %s\n", p.Campaign, p.Title)
+	fmt.Fprintf(sb, "Deadline: %s (removal may be proposed from %s)\n", p.CutoffDate, p.Cutoff.UTC().Format(time.RFC3339))
+	fmt.Fprintf(sb, "Approvers: %s\n\n", p.Approvers)
+	tw := tabwriter.NewWriter(sb, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GROUP\tRISK\tAPPROVALS\tMEMBERS\tAFFECTED")
 	for _, g := range p.Groups {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\n", g.Name, g.Risk, g.RequiredApprovals, g.Members, g.Affected)
 	}
 	tw.Flush()
+}
+
+// WriteSummary prints the plan in a few lines whatever the campaign's
+// size: the groups with their members and affected users, the skipped
+// members counted by reason, one line per task with its user count, and
+// the reminders. A plan over a 10,000-member group stays a screenful;
+// WriteText has every user and task text.
+func (p *Plan) WriteSummary(w io.Writer) error {
+	var sb strings.Builder
+	p.writeHeader(&sb)
 	fmt.Fprintf(&sb, "\n%d affected user(s) in %d task(s):\n", len(p.Findings), len(p.Tasks))
-	tw = tabwriter.NewWriter(&sb, 0, 4, 2, ' ', 0)
+	users := map[int][]string{}
+	for _, f := range p.Findings {
+		users[f.Batch] = append(users[f.Batch], f.Username)
+	}
+	for _, t := range p.Tasks {
+		u := users[t.Batch]
+		span := ""
+		switch len(u) {
+		case 0:
+		case 1:
+			span = " (" + u[0] + ")"
+		default:
+			span = " (" + u[0] + " … " + u[len(u)-1] + ")"
+		}
+		fmt.Fprintf(&sb, "  batch %d: %d user(s)%s\n", t.Batch, len(u), span)
+	}
+	if len(p.Skipped) > 0 {
+		fmt.Fprintf(&sb, "\nNot audited (%d):\n", len(p.Skipped))
+		count := map[string]int{}
+		var reasons []string
+		for _, s := range p.Skipped {
+			if count[s.Reason] == 0 {
+				reasons = append(reasons, s.Reason)
+			}
+			count[s.Reason]++
+		}
+		slices.Sort(reasons)
+		for _, r := range reasons {
+			fmt.Fprintf(&sb, "  %d: %s\n", count[r], r)
+		}
+	}
+	if len(p.NonUserMembers) > 0 {
+		fmt.Fprintf(&sb, "\nMembers that are not users (left alone): %d\n", len(p.NonUserMembers))
+	}
+	p.writeReminders(&sb)
+	sb.WriteString("\nEvery user and the full text of each task: --full; everything as JSON: --json.\n")
+	_, err := io.WriteString(w, sb.String())
+	return err
+}
+
+func (p *Plan) writeReminders(sb *strings.Builder) {
+	if len(p.Reminders) > 0 {
+		fmt.Fprintf(sb, "\nReminders at:")
+		for _, r := range p.Reminders {
+			fmt.Fprintf(sb, " %s", r.UTC().Format("2006-01-02 15:04"))
+		}
+		sb.WriteString("\n")
+	}
+}
+
+// WriteText prints the whole plan for a person: every affected and
+// skipped user and the full text of every task.
+func (p *Plan) WriteText(w io.Writer) error {
+	var sb strings.Builder
+	p.writeHeader(&sb)
+	fmt.Fprintf(&sb, "\n%d affected user(s) in %d task(s):\n", len(p.Findings), len(p.Tasks))
+	tw := tabwriter.NewWriter(&sb, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "USER\tREASONS\tGROUPS\tTASK")
 	for _, f := range p.Findings {
 		fmt.Fprintf(tw, "%s\t%s\t%s\tbatch %d\n", f.Username, strings.Join(f.Reasons, ","), strings.Join(f.Groups, ", "), f.Batch)
@@ -323,13 +389,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 		fmt.Fprintf(&sb, "\n--- task for batch %d (view: %s, edit: %s)\nTitle: %s\nSubscribers: %s\nTags: %s\n\n%s\n",
 			t.Batch, t.ViewPolicy, t.EditPolicy, t.Title, strings.Join(t.Subscribers, " "), strings.Join(t.Projects, ", "), t.Description)
 	}
-	if len(p.Reminders) > 0 {
-		fmt.Fprintf(&sb, "\nReminders at:")
-		for _, r := range p.Reminders {
-			fmt.Fprintf(&sb, " %s", r.UTC().Format("2006-01-02 15:04"))
-		}
-		sb.WriteString("\n")
-	}
+	p.writeReminders(&sb)
 	_, err := io.WriteString(w, sb.String())
 	return err
 }

@@ -380,6 +380,17 @@ func keyed[T any](f func(*yaml.Node, string) (T, bool), key string) func(*yaml.N
 // suggest returns ` (did you mean "x"?)` for the known name closest to
 // name, or "" when none is close enough to be a plausible typo.
 func suggest(name string, known []string) string {
+	best := Suggest(name, known)
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// Suggest returns the name in known closest to name, or "" when none is
+// close enough to be a plausible typo. Case, and "-" against "_", do not
+// count. The command line uses it for unknown groups and chores too.
+func Suggest(name string, known []string) string {
 	norm := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "-", "_") }
 	best, bestDist := "", 0
 	for _, k := range known {
@@ -393,7 +404,7 @@ func suggest(name string, known []string) string {
 	if best == "" || bestDist > limit {
 		return ""
 	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	return best
 }
 
 func levenshtein(a, b string) int {

@@ -160,16 +160,24 @@ func Dial(ctx context.Context, baseURL string, token Token, opts Options) (*Clie
 			agent:   cmp.Or(opts.UserAgent, "auditbot"),
 		},
 	}
+	var last attempt // what the last try saw, for "not a Conduit API"
 	err = c.retry(ctx, "conduit.getcapabilities", func(ctx context.Context) error {
 		// DialContext calls conduit.getcapabilities; no token is needed.
 		conn, err := gonduit.DialContext(ctx, c.baseURL, &core.ClientOptions{
 			APIToken: token.Reveal(),
 			Client:   c.doer,
 		})
+		if a, ok := ctx.Value(attemptKey{}).(*attempt); ok {
+			last = *a
+		}
 		c.conn = conn
 		return err
 	})
 	if err != nil {
+		if notConduit(err, last) {
+			return nil, &NotConduitError{URL: baseURL, Status: last.status, ContentType: last.contentType,
+				Path: strings.TrimSuffix(u.Path, "/") + "/api/conduit.getcapabilities"}
+		}
 		return nil, err
 	}
 	return c, nil
@@ -251,7 +259,7 @@ func (c *Client) logAttempt(method string, n int, d time.Duration, a *attempt, e
 	if !ev.Enabled() {
 		return
 	}
-	ev = ev.Str("method", method).Int("attempt", n).Dur("duration", d)
+	ev = ev.Str("method", method).Int("attempt", n).Int64("took_ms", d.Milliseconds())
 	if a.status != 0 {
 		ev = ev.Int("http_status", a.status)
 	}

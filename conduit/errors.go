@@ -1,10 +1,15 @@
 package conduit
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"regexp"
+	"strconv"
 	"strings"
+
+	"github.com/uber/gonduit/core"
 )
 
 // Sentinel errors. A *Error matches these with errors.Is according to its
@@ -28,6 +33,9 @@ var (
 	// ErrRedirected: the server answered with a redirect, which the client
 	// never follows (it would lose the params or send the token elsewhere).
 	ErrRedirected = errors.New("conduit: the server redirected")
+	// ErrNotConduit: conduit.url answers, but not as Conduit does (an
+	// HTML page, a 404, JSON without Conduit's envelope): the URL is wrong.
+	ErrNotConduit = errors.New("conduit: not a Conduit API")
 	// ErrNotFound: the object does not exist or is not visible
 	// (ERR_BAD_TASK, ERR-INVALID-OBJECT-PHID, "does not identify a valid object").
 	ErrNotFound = errors.New("conduit: no such object")
@@ -138,4 +146,43 @@ func (t Token) Reveal() string { return string(t) }
 func (t Token) ValidFormat() bool {
 	s := string(t)
 	return len(s) == 32 && (strings.HasPrefix(s, "api-") || strings.HasPrefix(s, "cli-") || strings.HasPrefix(s, "clr-"))
+}
+
+// NotConduitError says that the server at URL answered conduit.getcapabilities,
+// which every Conduit answers without a token, with something that is not
+// Conduit. It matches ErrNotConduit.
+type NotConduitError struct {
+	URL         string
+	Status      int    // the HTTP status; 0 if none was seen
+	ContentType string // the response's Content-Type
+	Path        string // the path asked
+}
+
+func (e *NotConduitError) Error() string {
+	ct, _, err := mime.ParseMediaType(e.ContentType)
+	if err != nil || ct == "" {
+		ct = "no content type"
+	}
+	return fmt.Sprintf("%s is not a Conduit API (got HTTP %d %s from %s); set conduit.url to the Phabricator base URL",
+		e.URL, e.Status, ct, e.Path)
+}
+
+// Is makes a NotConduitError match ErrNotConduit.
+func (e *NotConduitError) Is(target error) bool { return target == ErrNotConduit }
+
+// notConduit reports whether err, from conduit.getcapabilities, means the
+// server answered but is not Conduit: a body that is not JSON (gonduit
+// reports the HTTP status as the code), JSON without a result, or a result
+// that does not decode. A 5xx or a 429 is an outage or a limit, not a
+// wrong URL; a Conduit error code is Conduit.
+func notConduit(err error, a attempt) bool {
+	var ce *Error // what wrapErr makes of gonduit's ConduitError
+	if errors.As(err, &ce) {
+		status, convErr := strconv.Atoi(ce.Code)
+		return convErr == nil && status < 500 && status != 429
+	}
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	return a.status != 0 && a.status < 500 &&
+		(errors.Is(err, core.ErrMissingResults) || errors.As(err, &syntaxErr) || errors.As(err, &typeErr))
 }

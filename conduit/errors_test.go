@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -166,6 +167,10 @@ func TestBadTokenRedacted(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"method":"user.whoami"`) || !strings.Contains(logs.String(), `"attempt":1`) {
 		t.Errorf("log line lacks method or attempt: %s", logs.String())
+	}
+	// A duration's unit is in its name, as an integer (issue 9).
+	if !regexp.MustCompile(`"took_ms":\d+[,}]`).MatchString(logs.String()) {
+		t.Errorf("log line lacks an integer took_ms: %s", logs.String())
 	}
 }
 

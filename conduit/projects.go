@@ -111,6 +111,23 @@ func (c *Client) ResolveProjects(ctx context.Context, names []string, withMember
 	return out, nil
 }
 
+// ProjectNames returns the names of the projects the token's user can
+// see, at most max of them (project.search pages of 100, newest first).
+// It is for did-you-mean on an unknown group, so a partial list is fine.
+func (c *Client) ProjectNames(ctx context.Context, max int) ([]string, error) {
+	var out []string
+	err := searchAll(ctx, c, "project.search", &searchRequest{}, func(p *searchPage[projectRow]) (bool, error) {
+		for _, r := range p.Data {
+			out = append(out, r.Fields.Name)
+		}
+		return len(out) < max, nil
+	})
+	if len(out) > max {
+		out = out[:max]
+	}
+	return out, err
+}
+
 // ProjectsByPHID returns the projects with the given PHIDs that the viewer can see.
 func (c *Client) ProjectsByPHID(ctx context.Context, phids []string, withMembers bool) ([]Project, error) {
 	var out []Project

@@ -80,6 +80,7 @@ type attemptKey struct{}
 // attempt is what httpDoer saw of one HTTP exchange.
 type attempt struct {
 	status        int
+	contentType   string // of the response, for "not a Conduit API"
 	retryAfter    time.Duration
 	hasRetryAfter bool
 }
@@ -121,6 +122,7 @@ func (h *httpDoer) Do(req *http.Request) (*http.Response, error) {
 	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 	if a, ok := req.Context().Value(attemptKey{}).(*attempt); ok {
 		a.status = resp.StatusCode
+		a.contentType = resp.Header.Get("Content-Type")
 		if resp.StatusCode == http.StatusTooManyRequests {
 			a.retryAfter, a.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		}

@@ -38,6 +38,7 @@ type app struct {
 	// (the daemon's tick) to finish.
 	wait    time.Duration
 	command string // the command running, for the writer lock's holder text
+	bar     *bar   // the progress bar, when stderr is a terminal
 }
 
 // Main runs the command line until it finishes or SIGINT/SIGTERM, and
@@ -120,7 +121,15 @@ their replies and deadlines, and removes them after an approver agrees.`,
 		a.stateCommand(),
 		a.demoCommand(),
 		a.versionCommand(),
+		exitCodesTopic(),
 	)
+	// Created now rather than at Execute, so that it gets its examples;
+	// it prints to the output set at this moment.
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.InitDefaultCompletionCmd()
+	addExamples(root)
+	a.addCompletions(root)
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		if a.logLevel != "" && !validLogLevel(a.logLevel) {
 			return &usageError{fmt.Sprintf("--log-level %q: want one of trace, debug, info, warn, error", a.logLevel)}
@@ -187,10 +196,11 @@ func (a *app) logger(cfg *campaigns.Config) zerolog.Logger {
 	if err != nil {
 		lvl = zerolog.InfoLevel
 	}
-	var w io.Writer = a.stderr
+	out := a.logOutput()
+	w := out
 	if cfg.Log.Format != "json" {
 		// The date too: a daemon's log spans days.
-		w = zerolog.ConsoleWriter{Out: a.stderr, TimeFormat: time.DateTime, NoColor: true}
+		w = zerolog.ConsoleWriter{Out: out, TimeFormat: time.DateTime, NoColor: true}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
@@ -321,7 +331,7 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 			ignore = []string{e.self.PHID}
 		}
 		scanner := &activity.Scanner{Feed: e.client, Cache: e.store, Now: now, Ignore: ignore, Logger: e.log}
-		e.bot, err = bot.New(bot.Options{Phab: phab, Store: e.store, Templates: tmpl, Config: cfg, Now: now, Logger: e.log, Operator: currentUser(), Self: e.self,
+		e.bot, err = bot.New(bot.Options{Phab: phab, Store: e.store, Templates: tmpl, Config: cfg, Now: now, Logger: e.log, Operator: currentUser(), Self: e.self, Progress: a.progress(e.log),
 			Activity: activity.Source{Scanner: scanner}})
 		if err != nil {
 			return fail(err)

@@ -40,7 +40,7 @@ func (a *app) approveCommand() *cobra.Command {
 			defer e.close()
 			session, err := conduit.Dial(cmd.Context(), e.cfg.Conduit.URL, tok, conduit.Options{
 				HTTPClient: &http.Client{Timeout: e.cfg.Conduit.Timeout + 5*time.Second}, CallTimeout: e.cfg.Conduit.Timeout,
-				RequestsPerSecond: e.cfg.Conduit.RequestsPerSecond, Logger: e.log,
+				RequestsPerSecond: e.cfg.Conduit.RequestsPerSecond, Logger: e.log, UserAgent: userAgent(),
 			})
 			if err != nil {
 				return fmt.Errorf("connect to %s as the approver: %w", e.cfg.Conduit.URL, err)

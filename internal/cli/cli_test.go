@@ -539,10 +539,23 @@ func TestCheckJSON(t *testing.T) {
 
 func TestPlan(t *testing.T) {
 	wantUsers := []string{"dave", "erin", "frank"}
-	t.Run("text", func(t *testing.T) {
+	t.Run("summary", func(t *testing.T) {
 		l := newLab(t)
 		r := l.run("plan", "mfa-test")
-		r.expect(t, ExitOK, wantUsers, nil)
+		// Counts and spans, no task text: a summary stays short
+		// whatever the size of the groups.
+		r.expect(t, ExitOK, []string{"WMF-NDA", "3 affected user(s) in 2 task(s)", "batch 1: 2 user(s) (dave … erin)", "batch 2: 1 user(s) (frank)", "1: bot account", "Deadline: " + cutoffDate, "--full"}, nil)
+		for _, s := range []string{"Subscribers:", "ci-bot", "How to reply"} {
+			if strings.Contains(r.stdout, s) {
+				t.Errorf("plan summary shows %q:\n%s", s, r.stdout)
+			}
+		}
+		assertNothingWritten(t, l)
+	})
+	t.Run("full", func(t *testing.T) {
+		l := newLab(t)
+		r := l.run("plan", "mfa-test", "--full")
+		r.expect(t, ExitOK, append(wantUsers, "--- task for batch 1", "Subscribers: @dave @erin", "How to reply", "ci-bot: bot account"), nil)
 		if strings.Contains(r.stdout, "grace") {
 			t.Errorf("plan lists @grace, who has MFA:\n%s", r.stdout)
 		}

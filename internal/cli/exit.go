@@ -3,6 +3,11 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
 
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/campaigns"
@@ -15,7 +20,7 @@ import (
 const (
 	ExitOK        = 0
 	ExitFailure   = 1 // unexpected failure: Conduit down, I/O error
-	ExitUsage     = 2 // bad input: flags, config, campaign file, template, unknown group, a redirecting conduit.url
+	ExitUsage     = 2 // bad input: flags, config, campaign file, template, unknown group, a conduit.url that redirects or is not Conduit
 	ExitAuth      = 3 // the Conduit token is missing or rejected
 	ExitRefused   = 4 // a check failed, not an approver, permission denied, refused
 	ExitState     = 5 // another writer past --wait, a stuck transaction, or a newer auditbot
@@ -27,6 +32,51 @@ const (
 	// shell reports a command ended by Ctrl-C.
 	ExitInterrupted = 130
 )
+
+// ExitCodeInfo documents one exit code.
+type ExitCodeInfo struct {
+	Code    int
+	Name    string // a short name, for scripts and the help topic
+	Meaning string
+}
+
+// ExitCodes is the one list of exit codes and what they mean. It prints
+// as "auditbot help exit-codes", and a test keeps README's table the
+// same, so the three never drift apart.
+var ExitCodes = []ExitCodeInfo{
+	{ExitOK, "ok", "ok"},
+	{ExitFailure, "failure", "unexpected failure (Conduit unreachable, I/O)"},
+	{ExitUsage, "usage", "bad input: flags, config or campaign file (the error names file:line), unknown group, template, a `conduit.url` that redirects (the bot never follows redirects: they would drop the request or resend the token elsewhere) or that is not a Conduit API"},
+	{ExitAuth, "auth", "the Conduit token is missing, malformed or rejected"},
+	{ExitRefused, "refused", "refused: a check failed, not an approver (or the approver's own token was rejected), an approval of something other than what was shown, permission denied, restore of a non-compliant user"},
+	{ExitState, "state", "another auditbot kept writing longer than `--wait` (default 10m; nothing was done), another process held the state file through a transaction longer than 10 s (stuck), or the file was written by a newer auditbot"},
+	{ExitTickError, "tick-error", "a tick ran, but some campaign or chore failed; the others still ran (the token is checked before the tick, so a rejected token is 3)"},
+	{ExitDamaged, "damaged", "the state file is not an intact auditbot state file: empty, not bbolt, another program's, truncated, or failing its consistency check (also `state check` finding a bad record); it was left unchanged"},
+	{ExitJournal, "journal", "`verify-journal`: a journal's hash chain is broken (an entry was edited, inserted or deleted)"},
+	{ExitInterrupted, "interrupted", "interrupted (SIGINT or SIGTERM) before the command finished: it says \"interrupted, N of M done, rerun to finish\"; what was done is recorded, and no intent was recorded for a write it did not try. The daemon `run` exits 0 on SIGTERM instead."},
+}
+
+// exitCodesHelp is the text of "auditbot help exit-codes".
+func exitCodesHelp() string {
+	var b strings.Builder
+	b.WriteString("Exit codes of every auditbot command:\n\n")
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	for _, e := range ExitCodes {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\n", e.Code, e.Name, e.Meaning)
+	}
+	tw.Flush()
+	return b.String()
+}
+
+// exitCodesTopic is the help topic "auditbot help exit-codes": a command
+// that runs nothing, which cobra lists under "Additional help topics".
+func exitCodesTopic() *cobra.Command {
+	return &cobra.Command{
+		Use:   "exit-codes",
+		Short: "What each exit code means",
+		Long:  exitCodesHelp(),
+	}
+}
 
 // exitCode maps an error to the exit code.
 func exitCode(err error) int {
@@ -42,7 +92,7 @@ func exitCode(err error) int {
 		// The tick itself ran: whatever failed inside one campaign, the
 		// others were done. The token was checked before.
 		return ExitTickError
-	case errors.As(err, &usage), errors.Is(err, bot.ErrInput), errors.Is(err, bot.ErrUnknownCampaign), isConfigError(err), errors.Is(err, conduit.ErrRedirected):
+	case errors.As(err, &usage), errors.Is(err, bot.ErrInput), errors.Is(err, bot.ErrUnknownCampaign), isConfigError(err), errors.Is(err, conduit.ErrRedirected), errors.Is(err, conduit.ErrNotConduit):
 		return ExitUsage
 	case errors.Is(err, conduit.ErrInvalidAuth), errors.Is(err, conduit.ErrNoSession), errors.Is(err, errNoToken):
 		return ExitAuth

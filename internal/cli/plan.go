@@ -5,11 +5,16 @@ import (
 )
 
 func (a *app) planCommand() *cobra.Command {
-	var asJSON bool
+	var asJSON, full bool
 	cmd := &cobra.Command{
 		Use:   "plan CAMPAIGN",
 		Short: "Show who is affected and exactly which tasks launch would file; writes nothing",
-		Args:  exactArgs(1, "a campaign name or file"),
+		Long: `plan discovers the campaign's findings as launch would, and writes nothing.
+By default it prints a summary: the groups with their members and affected
+users, the members left alone and why, each task with its user count, the
+cutoff and the reminders. --full adds every user and the full text and
+policies of every task; --json prints all of it for a script.`,
+		Args: exactArgs(1, "a campaign name or file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, c, err := a.openCampaign(cmd.Context(), envOptions{conduit: true, store: true, dryRun: true}, args[0])
 			if err != nil {
@@ -23,9 +28,14 @@ func (a *app) planCommand() *cobra.Command {
 			if asJSON {
 				return writeJSON(a.stdout, "plan", p)
 			}
-			return p.WriteText(a.stdout)
+			// Task texts hold names the audited people wrote.
+			if full {
+				return p.WriteText(textWriter{a.stdout})
+			}
+			return p.WriteSummary(textWriter{a.stdout})
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (always complete: every user and task text)")
+	cmd.Flags().BoolVarP(&full, "full", "f", false, "print every user and the full text of every task")
 	return cmd
 }

@@ -130,13 +130,13 @@ schedule.max_auth_failures ticks in a row with the token rejected it exits 3.`,
 				var ie *bot.InterruptedError
 				switch {
 				case errors.As(err, &ie):
-					e.log.Info().Dur("took", took).Int("events", n).Msg("tick " + ie.Error())
+					e.log.Info().Int64("took_ms", took.Milliseconds()).Int("events", n).Msg("tick " + ie.Error())
 				case err != nil:
 					// Each failure was logged as its own record where it
 					// happened (one per chore); this line only counts them.
-					e.log.Error().Dur("took", took).Int("events", n).Int("errors", failed).Msg("tick finished with errors")
+					e.log.Error().Int64("took_ms", took.Milliseconds()).Int("events", n).Int("errors", failed).Msg("tick finished with errors")
 				default:
-					e.log.Info().Dur("took", took).Int("events", n).Msg("tick")
+					e.log.Info().Int64("took_ms", took.Milliseconds()).Int("events", n).Msg("tick")
 				}
 			}
 			_, err = s.NewJob(gocron.DurationJob(e.cfg.Schedule.TickEvery), gocron.NewTask(tick),
@@ -144,7 +144,7 @@ schedule.max_auth_failures ticks in a row with the token rejected it exits 3.`,
 			if err != nil {
 				return fmt.Errorf("schedule tick: %w", err)
 			}
-			e.log.Info().Dur("every", e.cfg.Schedule.TickEvery).Msg("auditbot running")
+			e.log.Info().Stringer("every", e.cfg.Schedule.TickEvery).Msg("auditbot running")
 			s.Start()
 			if d := e.cfg.Dashboard; d.Listen != "" {
 				// The dashboard reads through the daemon's own store, one

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/campaigns"
 )
 
 func (a *app) tickCommand() *cobra.Command {
@@ -29,7 +30,11 @@ func (a *app) tickCommand() *cobra.Command {
 			// creating) the state file.
 			for _, o := range only {
 				if !slices.Contains(bot.ChoreNames(), o) {
-					return &usageError{fmt.Sprintf("tick: unknown chore %q (chores: %s)", o, strings.Join(bot.ChoreNames(), ", "))}
+					hint := ""
+					if s := campaigns.Suggest(o, bot.ChoreNames()); s != "" {
+						hint = fmt.Sprintf(" (did you mean %q?)", s)
+					}
+					return &usageError{fmt.Sprintf("tick: unknown chore %q%s; chores: %s", o, hint, strings.Join(bot.ChoreNames(), ", "))}
 				}
 			}
 			o := envOptions{conduit: true, store: true, dryRun: dryRun}
