@@ -1,0 +1,180 @@
+package bot_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/phabtest"
+	"github.com/auditbot/auditbot/state"
+)
+
+// Attack tests: each one breaks a promise the README makes to the security
+// team, and fails until the hole is closed. Comments say what the attack
+// is and why it matters.
+
+// outsiderSees reports whether the outsider can read the audit task.
+func outsiderSees(h *harness, taskPHID string) bool {
+	h.t.Helper()
+	got, err := h.as("outsider").SearchTasks(h.ctx, conduit.TaskQuery{PHIDs: []string{taskPHID}})
+	if err != nil {
+		h.t.Fatalf("outsider searches the task: %v", err)
+	}
+	return len(got) == 1
+}
+
+// TestAttackOutsiderGainsAccessToAuditTask: the policies chore compares
+// only the view and edit policy strings, but who may see a task with view
+// policy "subscribers" also depends on WHO is subscribed (members of a
+// subscribed project count too: Phorge's
+// PhabricatorSubscriptionsSubscribersPolicyRule) and on the assignee
+// ("The assignee of a task can always view and edit it"). So the list of
+// non-compliant members of security groups reaches an outsider without
+// any policy changing, and the bot neither undoes it nor tells anyone.
+//
+// Worse, in real Phorge an affected user does not even need the edit
+// policy: PhabricatorApplicationTransactionEditor::
+// getLegacyRequiredCapabilities asks only CAN_INTERACT (= the view policy
+// for a task, ManiphestTask::getPolicy) to ADD subscribers other than
+// yourself ("This allows @mentioning users to work"), and maniphest.edit
+// loads the object with CAN_VIEW only (PhabricatorEditEngine
+// buildConduitResponse, T13186). So the edit policy "admin", which the
+// README presents as the fix for NOTES fact 46, does not stop a named user
+// from sending {"type":"subscribers.add","value":["PHID-USER-outsider"]}.
+// phabtest refuses that edit (it asks CAN_EDIT for everything but
+// comments and self-unsubscribe), so no test can see the hole.
+func TestAttackOutsiderGainsAccessToAuditTask(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// actor makes the edit; if it is refused and fallback is set,
+		// the test reports phabtest's divergence and lets an
+		// administrator (who may edit) make it, to show the bot side.
+		actor    string
+		fallback bool
+		edit     func(h *harness) conduit.Edit
+	}{
+		{name: "affected user subscribes an outsider (allowed by real Phorge)", actor: "nomfa1", fallback: true,
+			edit: func(h *harness) conduit.Edit {
+				return conduit.Edit{Type: "subscribers.add", Value: []string{h.phid("outsider")}}
+			}},
+		{name: "affected user subscribes a project the outsider is in (allowed by real Phorge)", actor: "nomfa1", fallback: true,
+			edit: func(h *harness) conduit.Edit {
+				p := h.srv.AddProject(phabtest.ProjectSpec{Name: "Everyone", Members: h.phids("outsider")})
+				return conduit.Edit{Type: "subscribers.add", Value: []string{p.PHID}}
+			}},
+		{name: "administrator subscribes an outsider", actor: "carol",
+			edit: func(h *harness) conduit.Edit {
+				return conduit.Edit{Type: "subscribers.add", Value: []string{h.phid("outsider")}}
+			}},
+		{name: "administrator assigns the task to an outsider", actor: "carol",
+			edit: func(h *harness) conduit.Edit {
+				return conduit.Edit{Type: "owner", Value: h.phid("outsider")}
+			}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, fixture{})
+			h.launch()
+			task, id := h.taskOf("nomfa1")
+			snap, _ := h.srv.Task(id)
+			if outsiderSees(h, snap.PHID) {
+				t.Fatal("fixture: the outsider sees the task before the attack")
+			}
+			edit := tt.edit(h)
+			if _, err := h.as(tt.actor).EditTask(h.ctx, task, edit); err != nil {
+				if !tt.fallback {
+					t.Fatalf("%s edits %s: %v", tt.actor, task, err)
+				}
+				t.Errorf("phabtest refuses %s's %s on %s (%v); real Phorge asks only CAN_INTERACT (the view policy) to add other subscribers", tt.actor, edit.Type, task, err)
+				h.editAs("carol", task, edit)
+			}
+			if !outsiderSees(h, snap.PHID) {
+				t.Fatal("fixture: the outsider still cannot see the task after the attack")
+			}
+			h.tick()
+			h.clock.Advance(time.Hour)
+			h.tick()
+			st, err := h.bot.Status(campaignName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			flagged := slices.ContainsFunc(st.Attention, func(a string) bool { return strings.Contains(a, task) && strings.Contains(a, "outsider") })
+			if outsiderSees(h, snap.PHID) && !flagged {
+				t.Errorf("after two ticks @outsider still reads %s (every non-compliant member it names) and status does not flag it:\n%s",
+					task, strings.Join(st.Attention, "\n"))
+			}
+		})
+	}
+}
+
+// TestAttackExemptionCountsLapsedApprover: an exemption keeps a
+// non-compliant user in a security group and needs two distinct
+// approvers. At the grant, the bot re-reads the earlier approving
+// comments (edits withdraw them) but never re-checks that the earlier
+// approvers are still enabled members of the approvers' project, unlike
+// removal approvals (approvalsStillValid: approval-lapsed). Sequence:
+// nomfa4 asks for an exemption; carol approves; carol is removed from
+// acl*phabricator-admins (or disabled: offboarded, compromised); bob
+// approves; the exemption is granted on one valid approval.
+func TestAttackExemptionCountsLapsedApprover(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		lapse func(h *harness)
+	}{
+		{"left the approvers", func(h *harness) { h.srv.RemoveMembers(h.group(groupApprovers).PHID, h.phid("carol")) }},
+		{"disabled", func(h *harness) { h.srv.SetDisabled(h.phid("carol"), true) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, fixture{})
+			h.launch()
+			task, _ := h.taskOf("nomfa4")
+			h.comment("nomfa4", task, "exemption: on call this quarter, I enable it in April")
+			h.tick()
+			h.comment("carol", task, "!approve @nomfa4")
+			h.tick()
+			if f := h.finding("nomfa4"); f.Exemption == nil || len(f.Exemption.ApprovedBy) != 1 {
+				t.Fatalf("fixture: carol's approval not recorded: %+v", f.Exemption)
+			}
+			tt.lapse(h)
+			h.comment("bob", task, "!approve @nomfa4")
+			h.tick()
+			if f := h.finding("nomfa4"); f.Status == state.StatusExempt {
+				t.Errorf("nomfa4 exempt on approvals %v: @carol is no longer an enabled approver, so one valid approval of two was enough", f.Exemption.ApprovedBy)
+			}
+		})
+	}
+}
+
+// TestAttackDenyIgnoredOnceApproved: the README promises "A !deny on any
+// task rejects the whole batch (refusing is always safe)". But a !deny
+// counts only while the batch is "proposed". Once two approvers approved
+// it, the batch is "approved" until it runs, and it may wait: held by the
+// removal guard-rail, or failing on a group the bot may not edit. A third
+// approver who sees the held notice and writes "!deny" is told "no
+// removal batch waiting for approval was announced on this task", and
+// when the limit is lifted (for a different reason, or for another
+// batch) R1 runs against the standing objection.
+func TestAttackDenyIgnoredOnceApproved(t *testing.T) {
+	h := newHarness(t, fixture{groups: "[WMF-NDA]", extraPending: 1, configExtra: "# default guard-rail: 25%\n"})
+	h.launchAndPropose()
+	approveR1(t, h, "alice", "bob")
+	h.tick()
+	rm := h.snapshot().Removals[0]
+	if rm.Status != state.RemovalApproved || rm.Held == "" {
+		t.Fatalf("fixture: R1 = %s held %q, want approved and held", rm.Status, rm.Held)
+	}
+	task, _ := h.taskOf("nomfa1")
+	h.comment("carol", task, "!deny nomfa1 is on a trip, the key is in the mail; do not remove")
+	h.clock.Advance(time.Hour)
+	h.tick()
+	h.camp = h.parseCampaign(fixture{groups: "[WMF-NDA]", campaignExtra: "removal_limit: {max_share: 100%}"})
+	h.clock.Advance(time.Hour)
+	h.tick()
+	if rm := h.snapshot().Removals[0]; rm.Status != state.RemovalRejected {
+		t.Errorf("R1 = %s after @carol's !deny on %s; want rejected", rm.Status, task)
+	}
+	if !slices.Contains(h.srv.Members(h.group(groupNDA).PHID), h.phid("nomfa1")) {
+		t.Error("nomfa1 was removed although an approver denied R1 before it ran")
+	}
+}
