@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/phabtest"
 	"github.com/auditbot/auditbot/state"
@@ -176,5 +177,95 @@ func TestAttackDenyIgnoredOnceApproved(t *testing.T) {
 	}
 	if !slices.Contains(h.srv.Members(h.group(groupNDA).PHID), h.phid("nomfa1")) {
 		t.Error("nomfa1 was removed although an approver denied R1 before it ran")
+	}
+}
+
+// TestAttackRefusedRemovalSkipsRecheck: executeRemoval treats a batch as
+// "started" (approvals and the guard-rail are no longer re-checked, "a
+// started removal is finished") as soon as the intent of a project.edit is
+// recorded, even if Phabricator refused that write and nothing was
+// removed. Sequence: alice and bob "!approve" R1 on T1; the tick's
+// project.edit is refused (ERR-CONDUIT-CORE, nothing applied); alice
+// edits her comment into a withdrawal (or leaves the approvers' project);
+// the next tick removes nomfa2 and nomfa4 anyway, on one approval where
+// two are needed, although nothing had been removed when the approval
+// went away.
+func TestAttackRefusedRemovalSkipsRecheck(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		withdraw func(h *harness, alicesTx string)
+	}{
+		{"approval edited away", func(h *harness, tx string) { h.srv.EditComment(tx, "I take that back: do not remove anyone yet") }},
+		{"approval deleted", func(h *harness, tx string) { h.srv.DeleteComment(tx) }},
+		{"approver left the approvers", func(h *harness, _ string) {
+			h.srv.RemoveMembers(h.group(groupApprovers).PHID, h.phid("alice"))
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, fixture{groups: "[acl*sre-team]"})
+			h.launchAndPropose()
+			h.tick() // reads the announcement
+			task, _ := h.taskOf("nomfa4")
+			alices := h.commentTx("alice", task, "!approve")
+			h.comment("bob", task, "!approve")
+			h.srv.FailBefore("project.edit", 1, "ERR-CONDUIT-CORE", "temporarily unavailable")
+			if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+				t.Fatal("tick succeeded although the removal was refused")
+			}
+			if got := h.writesOf("project.edit"); len(got) != 0 {
+				t.Fatalf("fixture: a refused project.edit changed something: %+v", got)
+			}
+			tt.withdraw(h, alices)
+			h.clock.Advance(time.Hour)
+			h.tick()
+			if got := h.srv.Members(h.group(groupSRE).PHID); !slices.Contains(got, h.phid("nomfa4")) {
+				t.Errorf("nomfa4 removed from acl*sre-team on one valid approval of two: @alice's approval went away before anything was removed (journal: %v)", h.journalKinds())
+			}
+		})
+	}
+}
+
+// TestAttackGuardRailSplitByRounds: the guard-rail judges each batch
+// against the group's members at that moment, so the same removals split
+// into rounds pass where one batch is held. WMF-NDA has 8 members, 3
+// without MFA; the default limit is 25% (2 of 8). Extending one user's
+// deadline by a day splits them: R1 removes 2 of 8, R2 a day later 1 of
+// 6, 3 of 8 (37.5%) within two days, and nobody was asked. Rounds also
+// happen without anyone trying (a "remove me", per-user deadlines), so
+// the limit does not bound what a campaign removes from a group.
+func TestAttackGuardRailSplitByRounds(t *testing.T) {
+	h := newHarness(t, fixture{groups: "[WMF-NDA]", extraPending: 1, configExtra: "# default guard-rail: 25%\n"})
+	h.launch()
+	if err := h.bot.Extend(h.ctx, campaignName, cutoff.AddDate(0, 0, 1), "nomfa2", "alice"); err != nil {
+		t.Fatalf("Extend: %v", err)
+	}
+	h.clock.Set(cutoff.Add(time.Hour))
+	h.tick()
+	approveR1(t, h, "alice", "bob")
+	h.tick()
+	h.clock.Set(cutoff.AddDate(0, 0, 2).Add(2 * time.Hour))
+	h.tick()
+	for _, rm := range h.snapshot().Removals {
+		if rm.Status == state.RemovalProposed {
+			if _, err := h.approve(h.bot, rm.Label(), "alice"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.approve(h.bot, rm.Label(), "bob"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	h.tick()
+	gone := 0
+	for _, u := range []string{"nomfa1", "nomfa2", "pending001"} {
+		if !slices.Contains(h.srv.Members(h.group(groupNDA).PHID), h.phid(u)) {
+			gone++
+		}
+	}
+	for _, rm := range h.snapshot().Removals {
+		t.Logf("%s %s held=%q items=%d", rm.Label(), rm.Status, rm.Held, len(rm.Items))
+	}
+	if gone > 2 {
+		t.Errorf("%d of WMF-NDA's 8 members removed within two days, over the 25%% guard-rail that holds the same removals in one batch", gone)
 	}
 }
