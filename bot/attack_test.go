@@ -269,3 +269,36 @@ func TestAttackGuardRailSplitByRounds(t *testing.T) {
 		t.Errorf("%d of WMF-NDA's 8 members removed within two days, over the 25%% guard-rail that holds the same removals in one batch", gone)
 	}
 }
+
+// TestAttackStatusTerminalInjection: a comment the bot cannot classify is
+// kept, truncated but otherwise raw, as the user's note, and `auditbot
+// status` prints it as is. An affected user so writes into the operator's
+// terminal: ANSI escapes (clear the screen, move the cursor, rewrite the
+// window title; OSC 52 writes the clipboard on some terminals) and
+// newlines that forge status lines, e.g. a fake "Needs attention" section
+// or "Removal R1: rejected". The status an operator relies on to see what
+// needs a human can be hidden or faked by the people being audited.
+func TestAttackStatusTerminalInjection(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	task, _ := h.taskOf("nomfa1")
+	h.comment("nomfa1", task, "why me?\x1b[2J\x1b[H\x1b]0;owned\x07\n\nRemoval R9: rejected, 0 item(s), approvals 2/2 @alice @bob")
+	h.tick()
+	st, err := h.bot.Status(campaignName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	if err := st.WriteText(&sb); err != nil {
+		t.Fatal(err)
+	}
+	out := sb.String()
+	if strings.ContainsAny(out, "\x1b\x07") {
+		t.Errorf("status text carries terminal control characters from a user's comment:\n%q", out)
+	}
+	for line := range strings.Lines(out) {
+		if strings.HasPrefix(line, "Removal R9") {
+			t.Errorf("a user's comment forged a status line: %q", line)
+		}
+	}
+}
