@@ -3,7 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"io"
-	
+
 	"github.com/auditbot/auditbot/internal/safetext"
 )
 
