@@ -273,11 +273,19 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 	for _, op := range snap.Ops {
 		ops[OpKey(op.Key)] = op
 	}
-	// Approvals are re-checked only before anything is sent: once a
+	members, err := b.liveMembers(ctx, r)
+	if err != nil {
+		return err
+	}
+	// Approvals are re-checked only before anything is removed: once a
 	// removal is under way it is finished and reconciled, never reset.
+	// Under way means a membership is gone: an item is done, or a write
+	// whose outcome was lost is found to have landed (reconcile first,
+	// then decide). A write Phabricator refused removed nothing, so the
+	// batch is as new and its approvals and guard-rail count again.
 	started := slices.ContainsFunc(rm.Items, func(it state.RemovalItem) bool { return it.Done })
 	for _, g := range snap.Campaign.Groups {
-		if _, ok := ops[removeKey(rm.Label(), g.PHID)]; ok {
+		if op, ok := ops[removeKey(rm.Label(), g.PHID)]; ok && op.State == state.OpPending && removalLanded(op.Subjects, members[g.PHID]) {
 			started = true
 		}
 	}
@@ -286,10 +294,6 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 		if err != nil || !ok {
 			return err
 		}
-	}
-	members, err := b.liveMembers(ctx, r)
-	if err != nil {
-		return err
 	}
 	findings := map[string]state.Finding{}
 	for _, f := range snap.Findings {
@@ -359,7 +363,7 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 				if err != nil || len(ps) != 1 {
 					return "", false, err
 				}
-				if slices.ContainsFunc(sent, func(u string) bool { return slices.Contains(ps[0].MemberPHIDs, u) }) {
+				if !removalLanded(sent, ps[0].MemberPHIDs) {
 					return "", false, nil
 				}
 				removed = sent
@@ -401,6 +405,13 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 		return err
 	}
 	return b.finishRemoval(ctx, r, rm.ID)
+}
+
+// removalLanded reports whether a membership write that sent the removal
+// of users landed: none of them is still among members (one project.edit
+// applies all of its transactions or none).
+func removalLanded(sent, members []string) bool {
+	return len(sent) > 0 && !slices.ContainsFunc(sent, func(u string) bool { return slices.Contains(members, u) })
 }
 
 // holdRemoval records whether the removal guard-rail holds rm (over lists
