@@ -540,7 +540,9 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 			f.UpdatedAt = now
 		}
 	}
-	var withdrawn []string // approvers whose earlier approval was edited away
+	var withdrawn []string // approvers whose earlier approval was edited away or lapsed
+	var lapsedNote string  // names the lapsed ones, for the journal
+	edited := 0            // how many of withdrawn were edited away
 	if rep.Kind == replies.KindApprove {
 		// An exemption keeps a user in every group of theirs, so it needs
 		// as many distinct approvers as removing them would.
@@ -550,25 +552,36 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		}
 		got := len(target.Exemption.ApprovedBy) + 1
 		if got >= need {
-			// Before the exemption counts, the earlier approvals must
+			// Before the exemption counts, the earlier approvers must
+			// still be enabled members of the approvers' project (as for
+			// a removal, approvalsStillValid), and their approvals must
 			// still say "!approve @user": one edited since is withdrawn.
 			// If they cannot be read, this fails and the comment is
 			// retried next tick.
-			_, gone, err := b.withdrawnApprovals(ctx, target.Exemption.Approvals, target.Username)
+			active, lapsed, err := b.splitLapsed(ctx, r, target.Exemption.Approvals)
 			if err != nil {
 				return outcome{}, err
 			}
-			for _, a := range gone {
+			_, gone, err := b.withdrawnApprovals(ctx, active, target.Username)
+			if err != nil {
+				return outcome{}, err
+			}
+			for _, a := range append(lapsed, gone...) {
 				withdrawn = append(withdrawn, a.ApproverPHID)
 			}
-			got -= len(gone)
+			got -= len(lapsed) + len(gone)
+			edited = len(gone)
+			if len(lapsed) > 0 {
+				lapsedNote = fmt.Sprintf("; %s no longer enabled approvers, their approval dropped", approverNames(lapsed))
+			}
 		}
 		if got < need {
 			data.Decision = fmt.Sprintf("exemption for @%s: approval %d of %d recorded", target.Username, got, need)
 			detail := data.Decision
-			if len(withdrawn) > 0 {
-				detail += fmt.Sprintf("; %d earlier approval(s) withdrawn by editing their comment", len(withdrawn))
+			if edited > 0 {
+				detail += fmt.Sprintf("; %d earlier approval(s) withdrawn by editing their comment", edited)
 			}
+			detail += lapsedNote
 			return reply(templates.ApprovalRecorded, state.EntryApprovalRecorded, target.Username, detail, data,
 				updateFinding(target.UserPHID, func(f *state.Finding) {
 					if f.Exemption == nil {
@@ -596,7 +609,9 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		}
 		approvers = approvers[:0]
 		for _, p := range target.Exemption.ApprovedBy {
-			approvers = append(approvers, cmp.Or(names[p], p))
+			if !slices.Contains(withdrawn, p) { // edited away or lapsed: not counted
+				approvers = append(approvers, cmp.Or(names[p], p))
+			}
 		}
 		approvers = append(approvers, approver.Username)
 	}
