@@ -443,12 +443,33 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		if err != nil {
 			return outcome{}, err
 		}
+		//
+		// A !deny rejects any announced batch that has not started
+		// removing: one waiting for approval, and one approved that has
+		// not run yet (held by the guard-rail, or refused by
+		// Phabricator). Refusing is always safe; an objection raised
+		// before anything is removed must not be outrun by the approvals.
+		open := removalsWith(snap.Removals, state.RemovalProposed)
+		if rep.Kind == replies.KindDeny {
+			members, err := b.liveMembers(ctx, r)
+			if err != nil {
+				return outcome{}, err
+			}
+			for _, w := range removalsWith(snap.Removals, state.RemovalApproved) {
+				if !removalStarted(&snap, w, members) {
+					open = append(open, w)
+				}
+			}
+		}
 		var rm state.Removal
 		found, at := false, 0
-		for _, w := range removalsWith(snap.Removals, state.RemovalProposed) {
+		for _, w := range open {
 			if id, ok := cur.Announced[w.Label()]; ok && id < t.ID && id >= at {
 				rm, found, at = w, true, id
 			}
+		}
+		if !found && rep.Kind == replies.KindDeny {
+			return refuse("no removal batch that has not started was announced on this task before your comment")
 		}
 		if !found {
 			return refuse("no removal batch waiting for approval was announced on this task before your comment")
@@ -461,7 +482,7 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 			data.Reason, data.Decision = rep.Reason, templates.DecisionRejected
 			return reply(templates.ApprovalRecorded, state.EntryApprovalRecorded, approver.Username, rm.Label()+" rejected: "+rep.Reason, data, func(tx *state.CampaignTx) error {
 				cur, err := tx.Removal(rm.ID)
-				if err != nil || cur.Status != state.RemovalProposed {
+				if err != nil || cur.Status != rm.Status || slices.ContainsFunc(cur.Items, func(it state.RemovalItem) bool { return it.Done }) {
 					return err
 				}
 				cur.Status, cur.RejectedBy, cur.RejectReason = state.RemovalRejected, approver.Username, rep.Reason

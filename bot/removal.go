@@ -283,12 +283,7 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 	// whose outcome was lost is found to have landed (reconcile first,
 	// then decide). A write Phabricator refused removed nothing, so the
 	// batch is as new and its approvals and guard-rail count again.
-	started := slices.ContainsFunc(rm.Items, func(it state.RemovalItem) bool { return it.Done })
-	for _, g := range snap.Campaign.Groups {
-		if op, ok := ops[removeKey(rm.Label(), g.PHID)]; ok && op.State == state.OpPending && removalLanded(op.Subjects, members[g.PHID]) {
-			started = true
-		}
-	}
+	started := removalStarted(&snap, rm, members)
 	if !rm.AutoApproved && !started {
 		ok, err := b.approvalsStillValid(ctx, r, rm)
 		if err != nil || !ok {
@@ -405,6 +400,26 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 		return err
 	}
 	return b.finishRemoval(ctx, r, rm.ID)
+}
+
+// removalStarted reports whether removal batch rm is under way: a
+// membership of it is recorded removed, or a membership write whose
+// outcome was lost landed (judged by the groups' live members). A write
+// Phabricator refused, or one never sent, removed nothing: the batch can
+// still be re-checked, held or rejected as if nothing had been sent.
+func removalStarted(snap *state.Snapshot, rm state.Removal, members map[string][]string) bool {
+	if slices.ContainsFunc(rm.Items, func(it state.RemovalItem) bool { return it.Done }) {
+		return true
+	}
+	for _, g := range snap.Campaign.Groups {
+		key := string(removeKey(rm.Label(), g.PHID))
+		for _, op := range snap.Ops {
+			if op.Key == key && op.State == state.OpPending && removalLanded(op.Subjects, members[g.PHID]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // removalLanded reports whether a membership write that sent the removal
