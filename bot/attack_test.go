@@ -54,7 +54,12 @@ func TestAttackOutsiderGainsAccessToAuditTask(t *testing.T) {
 		// administrator (who may edit) make it, to show the bot side.
 		actor    string
 		fallback bool
-		edit     func(h *harness) conduit.Edit
+		// asked makes the bot subscribe the approvers' project for a
+		// decision first (an exemption request), so that an
+		// administrator among them can see and edit the task: an
+		// administrator does not bypass a task's view policy.
+		asked bool
+		edit  func(h *harness) conduit.Edit
 	}{
 		{name: "affected user subscribes an outsider (allowed by real Phorge)", actor: "nomfa1", fallback: true,
 			edit: func(h *harness) conduit.Edit {
@@ -65,11 +70,11 @@ func TestAttackOutsiderGainsAccessToAuditTask(t *testing.T) {
 				p := h.srv.AddProject(phabtest.ProjectSpec{Name: "Everyone", Members: h.phids("outsider")})
 				return conduit.Edit{Type: "subscribers.add", Value: []string{p.PHID}}
 			}},
-		{name: "administrator subscribes an outsider", actor: "carol",
+		{name: "administrator subscribes an outsider", actor: "carol", asked: true,
 			edit: func(h *harness) conduit.Edit {
 				return conduit.Edit{Type: "subscribers.add", Value: []string{h.phid("outsider")}}
 			}},
-		{name: "administrator assigns the task to an outsider", actor: "carol",
+		{name: "administrator assigns the task to an outsider", actor: "carol", asked: true,
 			edit: func(h *harness) conduit.Edit {
 				return conduit.Edit{Type: "owner", Value: h.phid("outsider")}
 			}},
@@ -78,6 +83,10 @@ func TestAttackOutsiderGainsAccessToAuditTask(t *testing.T) {
 			h := newHarness(t, fixture{})
 			h.launch()
 			task, id := h.taskOf("nomfa1")
+			if tt.asked {
+				h.comment("nomfa1", task, "exemption: I travel without my phone until April")
+				h.tick()
+			}
 			snap, _ := h.srv.Task(id)
 			if outsiderSees(h, snap.PHID) {
 				t.Fatal("fixture: the outsider sees the task before the attack")
@@ -104,6 +113,18 @@ func TestAttackOutsiderGainsAccessToAuditTask(t *testing.T) {
 			if outsiderSees(h, snap.PHID) && !flagged {
 				t.Errorf("after two ticks @outsider still reads %s (every non-compliant member it names) and status does not flag it:\n%s",
 					task, strings.Join(st.Attention, "\n"))
+			}
+			// What the bot set stays: the users, and the approvers it
+			// asked for a decision.
+			after, _ := h.srv.Task(id)
+			if !slices.Contains(after.SubscriberPHIDs, h.phid("nomfa1")) {
+				t.Errorf("the bot unsubscribed nomfa1 from %s: %v", task, after.SubscriberPHIDs)
+			}
+			if tt.asked && !slices.Contains(after.SubscriberPHIDs, h.group(groupApprovers).PHID) {
+				t.Errorf("the bot unsubscribed the approvers it asked for a decision from %s: %v", task, after.SubscriberPHIDs)
+			}
+			if n := h.journalKinds()[string(state.EntryAccessRevoked)]; n != 1 {
+				t.Errorf("%d %s entries, want exactly 1 (journal: %v)", n, state.EntryAccessRevoked, h.journalKinds())
 			}
 		})
 	}
@@ -302,3 +323,4 @@ func TestAttackStatusTerminalInjection(t *testing.T) {
 		}
 	}
 }
+

@@ -24,6 +24,7 @@ const (
 	removalPrefix       OpKey = "removal/"
 	restorePrefix       OpKey = "restore/"
 	policyRestoreFamily OpKey = "policy-restore/"
+	accessRevokeFamily  OpKey = "access-revoke/"
 )
 
 // hasPrefix reports whether k starts with prefix.
@@ -177,4 +178,18 @@ func policyRestoreKey(batch, xactID int) OpKey {
 // policyRestorePrefix starts the op key of every restore on batch's task.
 func policyRestorePrefix(batch int) OpKey {
 	return policyRestoreFamily + OpKey("batch-"+strconv.Itoa(batch)+"/")
+}
+
+// accessRevokeKey is the op key of taking back access to batch's task
+// that someone else gave (a subscriber or an assignee the bot did not
+// set), the newest such change being transaction xactID: the same change
+// is undone once, a later change gets its own key. xactID is 0 when no
+// transaction names the change.
+func accessRevokeKey(batch, xactID int) OpKey {
+	return accessRevokePrefix(batch) + OpKey(strconv.Itoa(xactID))
+}
+
+// accessRevokePrefix starts the op key of every access revoke on batch's task.
+func accessRevokePrefix(batch int) OpKey {
+	return accessRevokeFamily + OpKey("batch-"+strconv.Itoa(batch)+"/")
 }

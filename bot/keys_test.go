@@ -37,6 +37,8 @@ func TestOpKeyGolden(t *testing.T) {
 		{"restoreCommentKey", restoreCommentKey(restore), "restore/alice/2/comment"},
 		{"policyRestoreKey", policyRestoreKey(1, 42), "policy-restore/batch-1/42"},
 		{"policyRestorePrefix", policyRestorePrefix(1), "policy-restore/batch-1/"},
+		{"accessRevokeKey", accessRevokeKey(1, 42), "access-revoke/batch-1/42"},
+		{"accessRevokePrefix", accessRevokePrefix(1), "access-revoke/batch-1/"},
 		{"repliesKey", repliesKey(3, 412), "replies/batch-3/412"},
 		// The marker is an invisible Remarkup anchor holding "CAMPAIGN/KEY"
 		// in hex; tasks and comments already in Phabricator carry it.
@@ -63,6 +65,7 @@ func TestOpKeyPrefixes(t *testing.T) {
 		removalPrefix:       removeKey("R1", "PHID-PROJ-abc"),
 		restorePrefix:       restoreCommentKey(restoreKey("alice", 1)),
 		policyRestoreFamily: policyRestoreKey(1, 42),
+		accessRevokeFamily:  accessRevokeKey(1, 42),
 	}
 	for prefix := range keys {
 		for other, key := range keys {

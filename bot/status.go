@@ -121,6 +121,9 @@ func StatusOf(store *state.Store, campaign string, now time.Time) (*Status, erro
 			}
 			st.Attention = append(st.Attention, fmt.Sprintf("%s: its view or edit policy was changed by %s and the bot put it back; check who could read or edit the task meanwhile", op.Result, by))
 		}
+		if op.Kind == state.OpAccessRevoked && op.State == state.OpDone && op.Result != resultNotSent {
+			st.Attention = append(st.Attention, fmt.Sprintf("%s: someone else gave access to it (%s) and the bot took it back; check who could read the task meanwhile", op.Result, op.Args[argDetail]))
+		}
 		if op.State != state.OpPending {
 			continue
 		}

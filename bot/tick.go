@@ -24,6 +24,9 @@ type run struct {
 	// approvers is the approvers' project's live member list, fetched at
 	// most once per tick, when a command or approval needs it.
 	approvers []string
+	// team is the team project's live member list, fetched at most once
+	// per tick by the policies chore.
+	team   []string
 	report    *CampaignTick
 	// log, if set, logs each event as it happens.
 	log *zerolog.Logger

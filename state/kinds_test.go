@@ -13,7 +13,7 @@ import (
 func TestEntryKindStrings(t *testing.T) {
 	got := map[EntryKind]string{
 		EntryLaunch: "launch", EntryTaskCreated: "task-created", EntryPolicyMismatch: "policy-mismatch",
-		EntryPolicyRestored: "policy-restored", EntryDrift: "drift",
+		EntryPolicyRestored: "policy-restored", EntryAccessRevoked: "access-revoked", EntryDrift: "drift",
 		EntryReminder: "reminder", EntryDeadlineExtended: "deadline-extended", EntryExtensionAnnounced: "extension-announced",
 		EntryIgnored: "ignored", EntryUnsubscribed: "unsubscribed", EntryClaimRejected: "claim-rejected",
 		EntryClaimVerified: "claim-verified", EntryRestoreRequested: "restore-requested", EntryVoluntary: "voluntary",
@@ -26,8 +26,8 @@ func TestEntryKindStrings(t *testing.T) {
 		EntryRemovalDone: "removal-done", EntryMemberRestored: "member-restored", EntryRestored: "restored",
 		EntryComment: "comment", EntryWriteDropped: "write-dropped",
 	}
-	if len(got) != 36 {
-		t.Errorf("%d distinct kinds, want 36: two constants share a string", len(got))
+	if len(got) != 37 {
+		t.Errorf("%d distinct kinds, want 37: two constants share a string", len(got))
 	}
 	for k, want := range got {
 		if string(k) != want {
@@ -49,6 +49,7 @@ func TestOpKindStrings(t *testing.T) {
 		{OpMembersRemoved, "members-removed", EntryMembersRemoved},
 		{OpMemberRestored, "member-restored", EntryMemberRestored},
 		{OpPolicyRestored, "policy-restored", EntryPolicyRestored},
+		{OpAccessRevoked, "access-revoked", EntryAccessRevoked},
 		{OpDeadlineExtended, "deadline-extended", EntryDeadlineExtended},
 		{OpRestore, "restore", "restore"},
 	}
