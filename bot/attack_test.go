@@ -323,4 +323,3 @@ func TestAttackStatusTerminalInjection(t *testing.T) {
 		}
 	}
 }
-

@@ -27,7 +27,7 @@ type run struct {
 	// team is the team project's live member list, fetched at most once
 	// per tick by the policies chore.
 	team   []string
-	report    *CampaignTick
+	report *CampaignTick
 	// log, if set, logs each event as it happens.
 	log *zerolog.Logger
 }

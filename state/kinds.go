@@ -17,7 +17,7 @@ const (
 	// EntryAccessRevoked: someone else gave access to a task (subscribed
 	// a user or project, or assigned it) and the bot took it back.
 	EntryAccessRevoked EntryKind = "access-revoked" // also OpAccessRevoked's outcome
-	EntryDrift          EntryKind = "drift"
+	EntryDrift         EntryKind = "drift"
 
 	// Reminders and deadlines.
 	EntryReminder           EntryKind = "reminder"
