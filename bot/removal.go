@@ -76,6 +76,20 @@ func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 	var proposed []state.Removal
 	err = b.store.Update(r.c.Name, func(tx *state.CampaignTx) error {
 		proposed = nil
+		// The guard-rail's baseline: each group's size when the campaign
+		// first proposes removing from it (see guardRail).
+		rec := tx.Campaign()
+		changed := false
+		for i, g := range rec.Groups {
+			if g.RemovalBaseline == 0 && slices.ContainsFunc(append(slices.Clone(auto), manual...), func(it state.RemovalItem) bool { return it.GroupPHID == g.PHID }) {
+				rec.Groups[i].RemovalBaseline, changed = len(members[g.PHID]), true
+			}
+		}
+		if changed {
+			if err := tx.PutCampaign(rec); err != nil {
+				return err
+			}
+		}
 		for i, items := range [][]state.RemovalItem{auto, manual} {
 			if len(items) == 0 {
 				continue
@@ -325,8 +339,22 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 		limit := r.c.RemovalLimit.Apply(b.cfg.RemovalLimit)
 		var over []templates.HeldGroup
 		for _, g := range snap.Campaign.Groups {
-			if n := len(freshOf(g)); !limit.Allows(n, len(members[g.PHID])) {
-				over = append(over, templates.HeldGroup{Group: g.Name, Remove: n, Members: len(members[g.PHID])})
+			n := len(freshOf(g))
+			if n == 0 {
+				continue
+			}
+			// Cumulative per group: what the campaign already removed
+			// from it plus this batch, against its size before the first
+			// removal, so that rounds (per-user deadlines, "remove me",
+			// an extension that splits a batch) add up to no more than
+			// one batch may remove.
+			done := removedFrom(snap.Removals, g.PHID)
+			base := g.RemovalBaseline
+			if base == 0 {
+				base = len(members[g.PHID]) + done // recorded before baselines were
+			}
+			if !limit.Allows(done+n, base) {
+				over = append(over, templates.HeldGroup{Group: g.Name, Remove: done + n, Members: base})
 			}
 		}
 		if err := b.holdRemoval(ctx, r, &snap, rm, over, limit); err != nil || len(over) > 0 {
@@ -400,6 +428,20 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 		return err
 	}
 	return b.finishRemoval(ctx, r, rm.ID)
+}
+
+// removedFrom counts the memberships of group the campaign's removal
+// batches removed so far.
+func removedFrom(rs []state.Removal, group string) int {
+	n := 0
+	for _, rm := range rs {
+		for _, it := range rm.Items {
+			if it.Done && it.GroupPHID == group {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // removalStarted reports whether removal batch rm is under way: a
