@@ -87,12 +87,10 @@ type ev struct {
 	user string // a username
 }
 
-// event records something the tick did: logged at once, and kept for the
-// report the CLI prints.
-func (r *run) event(format string, args ...any) { r.eventOf(ev{}, format, args...) }
-
-// eventOf is event with structured fields: a log pipeline can select the
-// events of one campaign, task, user or kind without parsing the prose.
+// eventOf records something the tick did, with structured fields: logged
+// at once, and kept for the report the CLI prints; a log pipeline can
+// select the events of one campaign, task, user or kind without parsing
+// the prose.
 func (r *run) eventOf(e ev, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if r.log != nil {
