@@ -22,6 +22,9 @@ type Phabricator interface {
 	SearchUsers(ctx context.Context, q conduit.UserQuery) ([]conduit.User, error)
 	SearchTasks(ctx context.Context, q conduit.TaskQuery) ([]conduit.Task, error)
 	TaskTransactions(ctx context.Context, objectPHID string, afterID int) ([]conduit.Transaction, error)
+	// TaskSubscribers is a task's complete subscriber list: the search
+	// attachment stops at 10 (NOTES fact 24).
+	TaskSubscribers(ctx context.Context, taskID int) ([]string, error)
 	// TransactionsByPHID re-reads comments the bot acted on: an edit
 	// keeps the transaction but changes its current text (fact 45).
 	TransactionsByPHID(ctx context.Context, objectPHID string, txPHIDs []string) ([]conduit.Transaction, error)

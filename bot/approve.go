@@ -240,6 +240,41 @@ func (b *Bot) findingByUsername(campaign, username string) (state.Finding, error
 	return out, err
 }
 
+// splitLapsed splits approvals into those whose approver is, now, an
+// enabled member of the approvers' project, and those who lapsed (left
+// the project, or disabled: offboarded, compromised). An approval counts
+// only while its approver still may approve, for removals and
+// exemptions alike.
+func (b *Bot) splitLapsed(ctx context.Context, r *run, as []state.Approval) (active, lapsed []state.Approval, err error) {
+	if len(as) == 0 {
+		return nil, nil, nil
+	}
+	members, err := b.approverMembers(ctx, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	var phids []string
+	for _, a := range as {
+		phids = append(phids, a.ApproverPHID)
+	}
+	users, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: phids})
+	if err != nil {
+		return nil, nil, fmt.Errorf("re-check approvers: %w", err)
+	}
+	enabled := map[string]bool{}
+	for _, u := range users {
+		enabled[u.PHID] = !u.IsDisabled()
+	}
+	for _, a := range as {
+		if enabled[a.ApproverPHID] && slices.Contains(members, a.ApproverPHID) {
+			active = append(active, a)
+		} else {
+			lapsed = append(lapsed, a)
+		}
+	}
+	return active, lapsed, nil
+}
+
 // approvalsStillValid re-checks, just before a removal batch is carried
 // out, that its approvers are still enabled members of the approvers'
 // project and that every approval given on a task still says "!approve"
@@ -250,32 +285,9 @@ func (b *Bot) findingByUsername(campaign, username string) (state.Finding, error
 // for approval with only those. A source that cannot be read is an error:
 // nothing is removed this tick (fail closed).
 func (b *Bot) approvalsStillValid(ctx context.Context, r *run, rm state.Removal) (bool, error) {
-	members, err := b.approverMembers(ctx, r)
+	active, lapsed, err := b.splitLapsed(ctx, r, rm.Approvals)
 	if err != nil {
 		return false, err
-	}
-	var phids []string
-	for _, a := range rm.Approvals {
-		phids = append(phids, a.ApproverPHID)
-	}
-	enabled := map[string]bool{}
-	if len(phids) > 0 {
-		users, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: phids})
-		if err != nil {
-			return false, fmt.Errorf("re-check approvers: %w", err)
-		}
-		for _, u := range users {
-			enabled[u.PHID] = !u.IsDisabled()
-		}
-	}
-	var active []state.Approval
-	var lapsed []state.Approval
-	for _, a := range rm.Approvals {
-		if enabled[a.ApproverPHID] && slices.Contains(members, a.ApproverPHID) {
-			active = append(active, a)
-		} else {
-			lapsed = append(lapsed, a)
-		}
 	}
 	valid, withdrawn, err := b.withdrawnApprovals(ctx, active, "")
 	if err != nil {

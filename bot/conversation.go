@@ -452,12 +452,33 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		if err != nil {
 			return outcome{}, err
 		}
+		//
+		// A !deny rejects any announced batch that has not started
+		// removing: one waiting for approval, and one approved that has
+		// not run yet (held by the guard-rail, or refused by
+		// Phabricator). Refusing is always safe; an objection raised
+		// before anything is removed must not be outrun by the approvals.
+		open := removalsWith(snap.Removals, state.RemovalProposed)
+		if rep.Kind == replies.KindDeny {
+			members, err := b.liveMembers(ctx, r)
+			if err != nil {
+				return outcome{}, err
+			}
+			for _, w := range removalsWith(snap.Removals, state.RemovalApproved) {
+				if !removalStarted(&snap, w, members) {
+					open = append(open, w)
+				}
+			}
+		}
 		var rm state.Removal
 		found, at := false, 0
-		for _, w := range removalsWith(snap.Removals, state.RemovalProposed) {
+		for _, w := range open {
 			if id, ok := cur.Announced[w.Label()]; ok && id < t.ID && id >= at {
 				rm, found, at = w, true, id
 			}
+		}
+		if !found && rep.Kind == replies.KindDeny {
+			return refuse("no removal batch that has not started was announced on this task before your comment")
 		}
 		if !found {
 			return refuse("no removal batch waiting for approval was announced on this task before your comment")
@@ -470,7 +491,7 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 			data.Reason, data.Decision = rep.Reason, templates.DecisionRejected
 			return reply(templates.ApprovalRecorded, state.EntryApprovalRecorded, approver.Username, rm.Label()+" rejected: "+rep.Reason, data, func(tx *state.CampaignTx) error {
 				cur, err := tx.Removal(rm.ID)
-				if err != nil || cur.Status != state.RemovalProposed {
+				if err != nil || cur.Status != rm.Status || slices.ContainsFunc(cur.Items, func(it state.RemovalItem) bool { return it.Done }) {
 					return err
 				}
 				cur.Status, cur.RejectedBy, cur.RejectReason = state.RemovalRejected, approver.Username, rep.Reason
@@ -562,7 +583,9 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 			f.UpdatedAt = now
 		}
 	}
-	var withdrawn []string // approvers whose earlier approval was edited away
+	var withdrawn []string // approvers whose earlier approval was edited away or lapsed
+	var lapsedNote string  // names the lapsed ones, for the journal
+	edited := 0            // how many of withdrawn were edited away
 	if rep.Kind == replies.KindApprove {
 		// An exemption keeps a user in every group of theirs, so it needs
 		// as many distinct approvers as removing them would.
@@ -572,25 +595,36 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		}
 		got := len(target.Exemption.ApprovedBy) + 1
 		if got >= need {
-			// Before the exemption counts, the earlier approvals must
+			// Before the exemption counts, the earlier approvers must
+			// still be enabled members of the approvers' project (as for
+			// a removal, approvalsStillValid), and their approvals must
 			// still say "!approve @user": one edited since is withdrawn.
 			// If they cannot be read, this fails and the comment is
 			// retried next tick.
-			_, gone, err := b.withdrawnApprovals(ctx, target.Exemption.Approvals, target.Username)
+			active, lapsed, err := b.splitLapsed(ctx, r, target.Exemption.Approvals)
 			if err != nil {
 				return outcome{}, err
 			}
-			for _, a := range gone {
+			_, gone, err := b.withdrawnApprovals(ctx, active, target.Username)
+			if err != nil {
+				return outcome{}, err
+			}
+			for _, a := range append(lapsed, gone...) {
 				withdrawn = append(withdrawn, a.ApproverPHID)
 			}
-			got -= len(gone)
+			got -= len(lapsed) + len(gone)
+			edited = len(gone)
+			if len(lapsed) > 0 {
+				lapsedNote = fmt.Sprintf("; %s no longer enabled approvers, their approval dropped", approverNames(lapsed))
+			}
 		}
 		if got < need {
 			data.Decision = fmt.Sprintf("exemption for @%s: approval %d of %d recorded", target.Username, got, need)
 			detail := data.Decision
-			if len(withdrawn) > 0 {
-				detail += fmt.Sprintf("; %d earlier approval(s) withdrawn by editing their comment", len(withdrawn))
+			if edited > 0 {
+				detail += fmt.Sprintf("; %d earlier approval(s) withdrawn by editing their comment", edited)
 			}
+			detail += lapsedNote
 			return reply(templates.ApprovalRecorded, state.EntryApprovalRecorded, target.Username, detail, data,
 				updateFinding(target.UserPHID, func(f *state.Finding) {
 					if f.Exemption == nil {
@@ -618,7 +652,9 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		}
 		approvers = approvers[:0]
 		for _, p := range target.Exemption.ApprovedBy {
-			approvers = append(approvers, cmp.Or(names[p], p))
+			if !slices.Contains(withdrawn, p) { // edited away or lapsed: not counted
+				approvers = append(approvers, cmp.Or(names[p], p))
+			}
 		}
 		approvers = append(approvers, approver.Username)
 	}

@@ -87,3 +87,15 @@ func (d *dryRun) TaskTransactions(ctx context.Context, objectPHID string, afterI
 	}
 	return d.Phabricator.TaskTransactions(ctx, objectPHID, afterID)
 }
+
+func (d *dryRun) TaskSubscribers(ctx context.Context, taskID int) ([]string, error) {
+	d.mu.Lock()
+	for _, t := range d.tasks {
+		if t.ID == taskID {
+			d.mu.Unlock()
+			return t.SubscriberPHIDs, nil
+		}
+	}
+	d.mu.Unlock()
+	return d.Phabricator.TaskSubscribers(ctx, taskID)
+}

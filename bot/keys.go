@@ -26,6 +26,7 @@ const (
 	policyRestoreFamily OpKey = "policy-restore/"
 	recurringPrefix     OpKey = "recurring/"
 	closePrefix         OpKey = "close/"
+	accessRevokeFamily  OpKey = "access-revoke/"
 )
 
 // hasPrefix reports whether k starts with prefix.
@@ -220,4 +221,18 @@ func closeKey(batch int) OpKey {
 		return closePrefix + "standing"
 	}
 	return closePrefix + OpKey("batch-"+strconv.Itoa(batch))
+}
+
+// accessRevokeKey is the op key of taking back access to batch's task
+// that someone else gave (a subscriber or an assignee the bot did not
+// set), the newest such change being transaction xactID: the same change
+// is undone once, a later change gets its own key. xactID is 0 when no
+// transaction names the change.
+func accessRevokeKey(batch, xactID int) OpKey {
+	return accessRevokePrefix(batch) + OpKey(strconv.Itoa(xactID))
+}
+
+// accessRevokePrefix starts the op key of every access revoke on batch's task.
+func accessRevokePrefix(batch int) OpKey {
+	return accessRevokeFamily + OpKey("batch-"+strconv.Itoa(batch)+"/")
 }

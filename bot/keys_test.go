@@ -37,6 +37,8 @@ func TestOpKeyGolden(t *testing.T) {
 		{"restoreCommentKey", restoreCommentKey(restore), "restore/alice/2/comment"},
 		{"policyRestoreKey", policyRestoreKey(1, 42), "policy-restore/batch-1/42"},
 		{"policyRestorePrefix", policyRestorePrefix(1), "policy-restore/batch-1/"},
+		{"accessRevokeKey", accessRevokeKey(1, 42), "access-revoke/batch-1/42"},
+		{"accessRevokePrefix", accessRevokePrefix(1), "access-revoke/batch-1/"},
 		{"repliesKey", repliesKey(3, 412), "replies/batch-3/412"},
 		// The marker is an invisible Remarkup anchor holding "CAMPAIGN/KEY"
 		// in hex; tasks and comments already in Phabricator carry it.
@@ -73,6 +75,7 @@ func TestOpKeyPrefixes(t *testing.T) {
 		policyRestoreFamily: policyRestoreKey(1, 42),
 		recurringPrefix:     runSummaryKey(1),
 		closePrefix:         closeKey(1),
+		accessRevokeFamily:  accessRevokeKey(1, 42),
 	}
 	for prefix := range keys {
 		for other, key := range keys {

@@ -330,6 +330,8 @@ func pendingOpOwner(op state.Op, snap *state.Snapshot) (chore, human string) {
 		return "reminders", ""
 	case removal && step == stepProposal && op.Args[argTask] != "":
 		return "announce-removals", ""
+	case key.hasPrefix(accessRevokeFamily):
+		return "policies", ""
 	case removal && (step == stepRemove || step == stepNotice || step == stepHeld):
 		return "execute-removals", ""
 	case removal && (step == stepApprovalReminder || step == stepOverdue) && op.Args[argTask] != "":

@@ -84,6 +84,11 @@ func (b *Bot) chorePolicies(ctx context.Context, r *run) error {
 			errs = append(errs, fmt.Errorf("%s is no longer visible to the bot: someone changed its view policy; a human must restore it", bt.Monogram()))
 			continue
 		}
+		// Who can see the task depends on its subscribers and assignee
+		// too, not only on its policies.
+		if err := b.checkAccess(ctx, r, &snap, bt, t); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", bt.Monogram(), err))
+		}
 		if t.ViewPolicy == view && t.EditPolicy == edit {
 			// A restore whose answer was lost landed: record it.
 			for _, op := range snap.Ops {

@@ -96,6 +96,20 @@ func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 	var proposed []state.Removal
 	err = b.store.Update(r.c.Name, func(tx *state.CampaignTx) error {
 		proposed = nil
+		// The guard-rail's baseline: each group's size when the campaign
+		// first proposes removing from it (see guardRail).
+		rec := tx.Campaign()
+		changed := false
+		for i, g := range rec.Groups {
+			if g.RemovalBaseline == 0 && slices.ContainsFunc(append(slices.Clone(auto), manual...), func(it state.RemovalItem) bool { return it.GroupPHID == g.PHID }) {
+				rec.Groups[i].RemovalBaseline, changed = len(members[g.PHID]), true
+			}
+		}
+		if changed {
+			if err := tx.PutCampaign(rec); err != nil {
+				return err
+			}
+		}
 		for i, items := range [][]state.RemovalItem{auto, manual} {
 			if len(items) == 0 {
 				continue
@@ -303,23 +317,22 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 	for _, op := range snap.Ops {
 		ops[OpKey(op.Key)] = op
 	}
-	// Approvals are re-checked only before anything is sent: once a
-	// removal is under way it is finished and reconciled, never reset.
-	started := slices.ContainsFunc(rm.Items, func(it state.RemovalItem) bool { return it.Done })
-	for _, g := range snap.Campaign.Groups {
-		if _, ok := ops[removeKey(rm.Label(), g.PHID)]; ok {
-			started = true
-		}
+	members, err := b.liveMembers(ctx, r)
+	if err != nil {
+		return err
 	}
+	// Approvals are re-checked only before anything is removed: once a
+	// removal is under way it is finished and reconciled, never reset.
+	// Under way means a membership is gone: an item is done, or a write
+	// whose outcome was lost is found to have landed (reconcile first,
+	// then decide). A write Phabricator refused removed nothing, so the
+	// batch is as new and its approvals and guard-rail count again.
+	started := removalStarted(&snap, rm, members)
 	if !rm.AutoApproved && !started {
 		ok, err := b.approvalsStillValid(ctx, r, rm)
 		if err != nil || !ok {
 			return err
 		}
-	}
-	members, err := b.liveMembers(ctx, r)
-	if err != nil {
-		return err
 	}
 	findings := map[string]state.Finding{}
 	for _, f := range snap.Findings {
@@ -356,8 +369,22 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 		limit := r.c.RemovalLimit.Apply(b.cfg.RemovalLimit)
 		var over []templates.HeldGroup
 		for _, g := range snap.Campaign.Groups {
-			if n := len(freshOf(g)); !limit.Allows(n, len(members[g.PHID])) {
-				over = append(over, templates.HeldGroup{Group: g.Name, Remove: n, Members: len(members[g.PHID])})
+			n := len(freshOf(g))
+			if n == 0 {
+				continue
+			}
+			// Cumulative per group: what the campaign already removed
+			// from it plus this batch, against its size before the first
+			// removal, so that rounds (per-user deadlines, "remove me",
+			// an extension that splits a batch) add up to no more than
+			// one batch may remove.
+			done := removedFrom(snap.Removals, g.PHID)
+			base := g.RemovalBaseline
+			if base == 0 {
+				base = len(members[g.PHID]) + done // recorded before baselines were
+			}
+			if !limit.Allows(done+n, base) {
+				over = append(over, templates.HeldGroup{Group: g.Name, Remove: done + n, Members: base})
 			}
 		}
 		if err := b.holdRemoval(ctx, r, &snap, rm, over, limit); err != nil || len(over) > 0 {
@@ -389,7 +416,7 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 				if err != nil || len(ps) != 1 {
 					return "", false, err
 				}
-				if slices.ContainsFunc(sent, func(u string) bool { return slices.Contains(ps[0].MemberPHIDs, u) }) {
+				if !removalLanded(sent, ps[0].MemberPHIDs) {
 					return "", false, nil
 				}
 				removed = sent
@@ -431,6 +458,47 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 		return err
 	}
 	return b.finishRemoval(ctx, r, rm.ID)
+}
+
+// removedFrom counts the memberships of group the campaign's removal
+// batches removed so far.
+func removedFrom(rs []state.Removal, group string) int {
+	n := 0
+	for _, rm := range rs {
+		for _, it := range rm.Items {
+			if it.Done && it.GroupPHID == group {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// removalStarted reports whether removal batch rm is under way: a
+// membership of it is recorded removed, or a membership write whose
+// outcome was lost landed (judged by the groups' live members). A write
+// Phabricator refused, or one never sent, removed nothing: the batch can
+// still be re-checked, held or rejected as if nothing had been sent.
+func removalStarted(snap *state.Snapshot, rm state.Removal, members map[string][]string) bool {
+	if slices.ContainsFunc(rm.Items, func(it state.RemovalItem) bool { return it.Done }) {
+		return true
+	}
+	for _, g := range snap.Campaign.Groups {
+		key := string(removeKey(rm.Label(), g.PHID))
+		for _, op := range snap.Ops {
+			if op.Key == key && op.State == state.OpPending && removalLanded(op.Subjects, members[g.PHID]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// removalLanded reports whether a membership write that sent the removal
+// of users landed: none of them is still among members (one project.edit
+// applies all of its transactions or none).
+func removalLanded(sent, members []string) bool {
+	return len(sent) > 0 && !slices.ContainsFunc(sent, func(u string) bool { return slices.Contains(members, u) })
 }
 
 // holdRemoval records whether the removal guard-rail holds rm (over lists

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/auditbot/auditbot/internal/safetext"
 	"github.com/auditbot/auditbot/state"
 )
 
@@ -130,6 +131,9 @@ func StatusOf(store *state.Store, campaign string, now time.Time) (*Status, erro
 			}
 			st.Attention = append(st.Attention, fmt.Sprintf("%s: its view or edit policy was changed by %s and the bot put it back; check who could read or edit the task meanwhile", op.Result, by))
 		}
+		if op.Kind == state.OpAccessRevoked && op.State == state.OpDone && op.Result != resultNotSent {
+			st.Attention = append(st.Attention, fmt.Sprintf("%s: someone else gave access to it (%s) and the bot took it back; check who could read the task meanwhile", op.Result, op.Args[argDetail]))
+		}
 		if op.State != state.OpPending {
 			continue
 		}
@@ -156,13 +160,18 @@ func StatusOf(store *state.Store, campaign string, now time.Time) (*Status, erro
 	return st, nil
 }
 
-// WriteText prints the status for a person.
+// WriteText prints the status for a person. Every field that may hold
+// what others wrote (titles, usernames, notes, reasons, attention items
+// quoting comments) is escaped as one line when printed (safetext.Line),
+// so an audited user's comment can neither drive the operator's terminal
+// nor forge a line of the status, whoever prints it.
 func (s *Status) WriteText(w io.Writer) error {
+	esc := safetext.Line
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "Campaign %s: %s\nLaunched %s, deadline %s\n", s.Campaign, s.Title, s.LaunchedAt.Format("2006-01-02 15:04"), cutoffDate(s.Cutoff))
+	fmt.Fprintf(&sb, "Campaign %s: %s\nLaunched %s, deadline %s\n", esc(s.Campaign), esc(s.Title), s.LaunchedAt.Format("2006-01-02 15:04"), cutoffDate(s.Cutoff))
 	var groups []string
 	for _, g := range s.Groups {
-		groups = append(groups, fmt.Sprintf("%s [%s]", g.Name, strings.ToUpper(g.Risk)))
+		groups = append(groups, fmt.Sprintf("%s [%s]", esc(g.Name), esc(strings.ToUpper(g.Risk))))
 	}
 	fmt.Fprintf(&sb, "Groups (riskiest first): %s\n", strings.Join(groups, ", "))
 	if !s.ClosedAt.IsZero() {
@@ -179,7 +188,7 @@ func (s *Status) WriteText(w io.Writer) error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		fmt.Fprintf(&sb, "  %-11s %d\n", k, s.Counts[k])
+		fmt.Fprintf(&sb, "  %-11s %d\n", esc(k), s.Counts[k])
 	}
 	tw := tabwriter.NewWriter(&sb, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nUSER\tSTATUS\tTASK\tGROUPS\tNOTE")
@@ -188,24 +197,24 @@ func (s *Status) WriteText(w io.Writer) error {
 		if u.Unsubscribed {
 			note = strings.TrimSpace("unsubscribed " + note)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Username, u.Status, u.Task, strings.Join(u.Groups, ", "), note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", esc(u.Username), esc(u.Status), esc(u.Task), esc(strings.Join(u.Groups, ", ")), esc(note))
 	}
 	tw.Flush()
 	for _, rm := range s.Removals {
 		var by []string
 		for _, a := range rm.Approvals {
-			by = append(by, "@"+a.Username)
+			by = append(by, "@"+esc(a.Username))
 		}
 		held := ""
 		if rm.Held != "" && rm.Status == state.RemovalApproved {
 			held = " (held by the removal guard-rail)"
 		}
-		fmt.Fprintf(&sb, "\nRemoval %s: %s%s, %d item(s), approvals %d/%d %s\n", rm.Label(), rm.Status, held, len(rm.Items), len(rm.Approvals), rm.RequiredApprovals, strings.Join(by, " "))
+		fmt.Fprintf(&sb, "\nRemoval %s: %s%s, %d item(s), approvals %d/%d %s\n", esc(rm.Label()), esc(string(rm.Status)), held, len(rm.Items), len(rm.Approvals), rm.RequiredApprovals, strings.Join(by, " "))
 	}
 	if len(s.Attention) > 0 {
 		sb.WriteString("\nNeeds attention:\n")
 		for _, a := range s.Attention {
-			sb.WriteString("  - " + a + "\n")
+			sb.WriteString("  - " + esc(a) + "\n")
 		}
 	}
 	_, err := io.WriteString(w, sb.String())

@@ -24,7 +24,10 @@ type run struct {
 	// approvers is the approvers' project's live member list, fetched at
 	// most once per tick, when a command or approval needs it.
 	approvers []string
-	report    *CampaignTick
+	// team is the team project's live member list, fetched at most once
+	// per tick by the policies chore.
+	team   []string
+	report *CampaignTick
 	// log, if set, logs each event as it happens.
 	log *zerolog.Logger
 }
@@ -91,12 +94,14 @@ type ev struct {
 	user string // a username
 }
 
-// event records something the tick did: logged at once, and kept for the
-// report the CLI prints.
+// event records something the tick did, in prose only: logged at once,
+// and kept for the report the CLI prints.
 func (r *run) event(format string, args ...any) { r.eventOf(ev{}, format, args...) }
 
-// eventOf is event with structured fields: a log pipeline can select the
-// events of one campaign, task, user or kind without parsing the prose.
+// eventOf records something the tick did, with structured fields: logged
+// at once, and kept for the report the CLI prints; a log pipeline can
+// select the events of one campaign, task, user or kind without parsing
+// the prose.
 func (r *run) eventOf(e ev, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if r.log != nil {

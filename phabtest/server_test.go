@@ -602,3 +602,73 @@ func TestEditedComment(t *testing.T) {
 		t.Errorf("versions (-want +got):\n%s", diff)
 	}
 }
+
+// TestSubscriberEditCapabilities: who may change a task's subscribers, as
+// Phorge's getLegacyRequiredCapabilities decides. Adding others needs
+// only CAN_INTERACT (a task's view policy), so anyone who can see a task
+// with view policy "subscribers" can let others see it; removing others
+// needs CAN_EDIT; the owner field needs CAN_EDIT.
+func TestSubscriberEditCapabilities(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		edit   func(reader, outsider, author, team string) map[string]any
+		denied bool
+	}{
+		{"add another user", func(_, o, _, _ string) map[string]any {
+			return map[string]any{"type": "subscribers.add", "value": []string{o}}
+		}, false},
+		{"add another user by username", func(_, _, _, _ string) map[string]any {
+			return map[string]any{"type": "subscribers.add", "value": []string{"outsider"}}
+		}, false},
+		{"add a project", func(_, _, _, team string) map[string]any {
+			return map[string]any{"type": "subscribers.add", "value": []string{team}}
+		}, false},
+		{"set: keep everyone, add another", func(r, o, a, _ string) map[string]any {
+			return map[string]any{"type": "subscribers.set", "value": []string{r, a, o}}
+		}, false},
+		{"remove yourself", func(r, _, _, _ string) map[string]any {
+			return map[string]any{"type": "subscribers.remove", "value": []string{r}}
+		}, false},
+		{"remove another", func(_, _, a, _ string) map[string]any {
+			return map[string]any{"type": "subscribers.remove", "value": []string{a}}
+		}, true},
+		{"set: drop another", func(r, _, _, _ string) map[string]any {
+			return map[string]any{"type": "subscribers.set", "value": []string{r}}
+		}, true},
+		{"assign", func(_, o, _, _ string) map[string]any {
+			return map[string]any{"type": "owner", "value": o}
+		}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New(Options{})
+			defer s.Close()
+			author := s.AddUser(UserSpec{Username: "author", Admin: true})
+			reader := s.AddUser(UserSpec{Username: "reader"})
+			outsider := s.AddUser(UserSpec{Username: "outsider"})
+			team := s.AddProject(ProjectSpec{Name: "Everyone", Members: []string{outsider.PHID}})
+			task := s.AddTask(TaskSpec{Title: "restricted", AuthorPHID: author.PHID, ViewPolicy: PolicySubscribers, EditPolicy: PolicyAdmin,
+				Subscribers: []string{reader.PHID, author.PHID}})
+			params := map[string]any{"objectIdentifier": task.PHID, "transactions": []any{tt.edit(reader.PHID, outsider.PHID, author.PHID, team.PHID)},
+				"__conduit__": map[string]any{"token": reader.Token}}
+			b, _ := json.Marshal(params)
+			resp, err := http.PostForm(s.URL()+"/api/maniphest.edit", url.Values{"params": {string(b)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out struct {
+				ErrorCode *string `json:"error_code"`
+				ErrorInfo *string `json:"error_info"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+				t.Fatal(err)
+			}
+			if got := out.ErrorCode != nil; got != tt.denied {
+				t.Fatalf("denied = %v, want %v (%v)", got, tt.denied, out.ErrorInfo)
+			}
+			if tt.denied && !strings.Contains(*out.ErrorInfo, "(Can Edit)") {
+				t.Errorf("error = %q, want the (Can Edit) policy error", *out.ErrorInfo)
+			}
+		})
+	}
+}

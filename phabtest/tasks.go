@@ -283,14 +283,29 @@ var maniphestEditTypes = []string{
 	"subscribers.add", "subscribers.remove", "subscribers.set", "subtype", "comment", "mfa",
 }
 
-// selfUnsubscribe reports whether tx only removes the actor from the
-// subscribers.
-func selfUnsubscribe(tx txSpec, actor *user) bool {
-	if tx.typ != "subscribers.remove" {
-		return false
-	}
+// subscribersNeedEdit reports whether a subscribers.* transaction needs
+// the edit policy, as Phorge's PhabricatorApplicationTransactionEditor::
+// getLegacyRequiredCapabilities decides: removing anyone but yourself
+// needs CAN_EDIT; adding others needs only CAN_INTERACT ("This allows
+// @mentioning users to work"), which for a task is its view policy
+// (ManiphestTask::getPolicy), already met since the task loaded;
+// subscribing or unsubscribing yourself needs nothing more. So anyone who
+// can see a task can let anyone else (or a whole project) see it when
+// its view policy is "subscribers". A malformed value needs edit, and
+// the value check reports it.
+func (s *Server) subscribersNeedEdit(tx txSpec, actor *user, t *task) bool {
 	vals, aerr := readStringList("", tx.value, false)
-	return aerr == nil && len(vals) == 1 && vals[0] == actor.phid
+	if aerr != nil {
+		return true
+	}
+	list := slices.Clone(t.subscribers)
+	_, verb, _ := strings.Cut(tx.typ, ".")
+	for _, op := range applyListEdit(&list, verb, s.resolveUsernames(vals)) {
+		if op.Operation == "remove" && op.PHID != actor.phid {
+			return true
+		}
+	}
+	return false
 }
 
 // resolveTask loads the task an edit names. A monogram of an invisible
@@ -353,10 +368,15 @@ func (s *Server) editTask(actor *user, t *task, txs []txSpec, checks bool) (*tas
 		next = t.clone()
 		if checks {
 			// Commenting needs only to see the task (interact follows the
-			// view policy); every other change needs the edit policy.
-			// Unsubscribing yourself needs only to see it, too.
+			// view policy); subscribers follow their own rule
+			// (subscribersNeedEdit); every other change needs the edit
+			// policy.
 			for _, tx := range txs {
-				if tx.typ != "comment" && !selfUnsubscribe(tx, actor) && !s.canTask(actor, t, canEdit) {
+				need := tx.typ != "comment"
+				if strings.HasPrefix(tx.typ, "subscribers.") {
+					need = s.subscribersNeedEdit(tx, actor, t)
+				}
+				if need && !s.canTask(actor, t, canEdit) {
 					return nil, nil, s.taskDenied(actor, t, canEdit)
 				}
 			}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -516,4 +517,76 @@ approvers: acl*phabricator-admins
 	if len(seen) != 2 {
 		t.Errorf("campaign tasks after the rerun: %d, want 2", len(seen))
 	}
+}
+
+// TestSubscriberLetsOthersIn: on a task with view policy "subscribers"
+// and edit policy "admin", a named (subscribed) user may still subscribe
+// anyone: Phorge asks only CAN_INTERACT (the view policy) to add other
+// subscribers (getLegacyRequiredCapabilities), and maniphest.edit loads
+// the task with CAN_VIEW only. Removing another subscriber and assigning
+// the task need CAN_EDIT. The bot's policies chore takes the access back
+// and flags it.
+func TestSubscriberLetsOthersIn(t *testing.T) {
+	env := labEnv(t)
+	env.reset(t)
+	env.allowRemovals(t, slugNDA)
+	const name = "lab-access"
+	b := newBot(t, env, "  acl*sre-team: {risk: vandalism}\n  WMF-NDA: {risk: vandalism}")
+	b.campaign(name, fmt.Sprintf(`criteria: [mfa]
+groups: [WMF-NDA, acl*sre-team]
+cutoff: %s
+approvers: acl*phabricator-admins
+`, day(30).Format(time.DateOnly)))
+	b.ok("launch", name)
+	var tk labTask
+	for _, c := range env.campaignTasks(t, name) {
+		if slices.Contains(env.subscriberNames(t, c), "user02") {
+			tk = c
+		}
+	}
+	if tk.PHID == "" {
+		t.Fatal("user02 is on no task")
+	}
+	outsider := env.userPHID(t, "user01")
+	edit := func(tokenVar string, tx map[string]any) error {
+		return env.call(t.Context(), tokenVar, "maniphest.edit", map[string]any{"objectIdentifier": tk.PHID, "transactions": []map[string]any{tx}}, nil)
+	}
+	sees := func() bool { return len(env.tasks(t, "USER_TOKEN", map[string]any{"ids": []int{tk.ID}})) == 1 }
+	if sees() {
+		t.Fatal("user01 sees the task before anything happened")
+	}
+	t.Run("a subscriber may not assign the task", func(t *testing.T) {
+		err := edit("TOKEN_USER02", map[string]any{"type": "owner", "value": outsider})
+		t.Logf("owner edit by a subscriber: %v", err)
+		if err == nil {
+			t.Error("user02 assigned the task with edit policy admin")
+		}
+	})
+	t.Run("a subscriber may not unsubscribe another", func(t *testing.T) {
+		err := edit("TOKEN_USER02", map[string]any{"type": "subscribers.remove", "value": []string{env.userPHID(t, "auditbot")}})
+		t.Logf("subscribers.remove of another by a subscriber: %v", err)
+		if err == nil {
+			t.Error("user02 unsubscribed the bot with edit policy admin")
+		}
+	})
+	t.Run("a subscriber may subscribe an outsider, and the bot takes it back", func(t *testing.T) {
+		if err := edit("TOKEN_USER02", map[string]any{"type": "subscribers.add", "value": []string{outsider}}); err != nil {
+			t.Fatalf("subscribers.add of an outsider by a subscriber: %v (phabtest allows it, as getLegacyRequiredCapabilities reads)", err)
+		}
+		if !sees() {
+			t.Fatal("user01 subscribed but still cannot see the task")
+		}
+		b.ok("tick")
+		b.ok("tick")
+		if sees() {
+			t.Error("user01 still sees the task after two ticks")
+		}
+		_, st := b.status(name)
+		if !slices.ContainsFunc(st.Attention, func(a string) bool { return strings.Contains(a, "@user02 subscribed @user01") }) {
+			t.Errorf("status does not flag user02 subscribing user01:\n%s", strings.Join(st.Attention, "\n"))
+		}
+		if !slices.Contains(env.subscriberNames(t, tk), "user02") {
+			t.Error("the bot unsubscribed user02")
+		}
+	})
 }

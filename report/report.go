@@ -11,11 +11,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/auditbot/auditbot/internal/safetext"
 	"github.com/auditbot/auditbot/state"
 )
 
@@ -245,24 +245,12 @@ func (ev *Evidence) writeCSV(w io.Writer) error {
 			e.Task, e.TaskURL, e.Actor, e.ActorKind, e.Verified, e.Operator, strings.Join(e.Approvers, ";"), e.Outcome, e.Detail})
 	}
 	for _, r := range rows {
-		if err := cw.Write(csvSafe(r)); err != nil {
+		if err := cw.Write(safetext.CSVRow(r)); err != nil {
 			return fmt.Errorf("report: csv: %w", err)
 		}
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// csvSafe keeps a spreadsheet from running a cell as a formula: real names
-// and reasons are written by the users being audited.
-func csvSafe(row []string) []string {
-	out := slices.Clone(row)
-	for i, s := range out {
-		if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-			out[i] = "'" + s
-		}
-	}
-	return out
 }
 
 // cell makes text safe in a Remarkup table cell: no pipes or newlines, and

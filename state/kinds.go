@@ -14,7 +14,10 @@ const (
 	EntryTaskCreated    EntryKind = "task-created" // also OpTaskCreated's outcome
 	EntryPolicyMismatch EntryKind = "policy-mismatch"
 	EntryPolicyRestored EntryKind = "policy-restored" // also OpPolicyRestored's outcome
-	EntryDrift          EntryKind = "drift"
+	// EntryAccessRevoked: someone else gave access to a task (subscribed
+	// a user or project, or assigned it) and the bot took it back.
+	EntryAccessRevoked EntryKind = "access-revoked" // also OpAccessRevoked's outcome
+	EntryDrift         EntryKind = "drift"
 
 	// Reminders and deadlines.
 	EntryReminder           EntryKind = "reminder"
@@ -95,6 +98,7 @@ const (
 	OpMembersRemoved OpKind = "members-removed"
 	OpMemberRestored OpKind = "member-restored"
 	OpPolicyRestored OpKind = "policy-restored"
+	OpAccessRevoked  OpKind = "access-revoked"
 	// OpDeadlineExtended is the intent of an extend: the deadline moved in
 	// the transaction that recorded it, its announcements follow.
 	OpDeadlineExtended OpKind = "deadline-extended"

@@ -13,7 +13,7 @@ import (
 func TestEntryKindStrings(t *testing.T) {
 	got := map[EntryKind]string{
 		EntryLaunch: "launch", EntryTaskCreated: "task-created", EntryPolicyMismatch: "policy-mismatch",
-		EntryPolicyRestored: "policy-restored", EntryDrift: "drift",
+		EntryPolicyRestored: "policy-restored", EntryAccessRevoked: "access-revoked", EntryDrift: "drift",
 		EntryReminder: "reminder", EntryDeadlineExtended: "deadline-extended", EntryExtensionAnnounced: "extension-announced",
 		EntryIgnored: "ignored", EntryUnsubscribed: "unsubscribed", EntryClaimRejected: "claim-rejected",
 		EntryClaimVerified: "claim-verified", EntryRestoreRequested: "restore-requested", EntryVoluntary: "voluntary",
@@ -30,8 +30,8 @@ func TestEntryKindStrings(t *testing.T) {
 		EntryTaskClosed: "task-closed", EntryCampaignClosed: "campaign-closed",
 		EntryKept: "kept", EntryKeepWithdrawn: "keep-withdrawn", EntryListUnmatched: "list-unmatched",
 	}
-	if len(got) != 46 {
-		t.Errorf("%d distinct kinds, want 46: two constants share a string", len(got))
+	if len(got) != 47 {
+		t.Errorf("%d distinct kinds, want 47: two constants share a string", len(got))
 	}
 	for k, want := range got {
 		if string(k) != want {
@@ -53,6 +53,7 @@ func TestOpKindStrings(t *testing.T) {
 		{OpMembersRemoved, "members-removed", EntryMembersRemoved},
 		{OpMemberRestored, "member-restored", EntryMemberRestored},
 		{OpPolicyRestored, "policy-restored", EntryPolicyRestored},
+		{OpAccessRevoked, "access-revoked", EntryAccessRevoked},
 		{OpDeadlineExtended, "deadline-extended", EntryDeadlineExtended},
 		{OpRestore, "restore", "restore"},
 		{OpTaskClosed, "task-closed", EntryTaskClosed},

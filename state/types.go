@@ -99,6 +99,12 @@ type Group struct {
 	Name string `json:"name"`
 	Slug string `json:"slug"`
 	Risk string `json:"risk"`
+	// RemovalBaseline is how many members the group had when the campaign
+	// first proposed removing any of them: the removal guard-rail measures
+	// everything the campaign removes from the group against it, so that
+	// rounds cannot add up to more than one batch may remove. 0 until
+	// then (and in state files written before it was recorded).
+	RemovalBaseline int `json:"removal_baseline,omitempty"`
 }
 
 // GroupByPHID returns the campaign's group with that PHID.

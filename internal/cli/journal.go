@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/internal/safetext"
 	"github.com/auditbot/auditbot/state"
 )
 
@@ -44,10 +45,12 @@ CLOCK is the campaign clock when it differs (a tick run with --now).`,
 				return writeJSON(a.stdout, "journal", entries)
 			case asCSV:
 				cw := csv.NewWriter(a.stdout)
+				// Actors, details and task names carry what others wrote:
+				// no cell may run as a spreadsheet formula.
 				cw.Write([]string{"seq", "recorded", "campaign_clock", "kind", "actor", "actor_kind", "verified", "operator", "task", "users", "groups", "approvers", "outcome", "detail", "hash"})
 				for _, en := range entries {
-					cw.Write([]string{strconv.FormatUint(en.Seq, 10), stamp(en.Recorded), stamp(en.At), string(en.Kind), en.Actor, en.ActorKind, en.Verified, en.Operator,
-						en.Task, strings.Join(en.Users, ";"), strings.Join(en.Groups, ";"), strings.Join(en.Approvers, ";"), en.Outcome, en.Detail, en.Hash})
+					cw.Write(safetext.CSVRow([]string{strconv.FormatUint(en.Seq, 10), stamp(en.Recorded), stamp(en.At), string(en.Kind), en.Actor, en.ActorKind, en.Verified, en.Operator,
+						en.Task, strings.Join(en.Users, ";"), strings.Join(en.Groups, ";"), strings.Join(en.Approvers, ";"), en.Outcome, en.Detail, en.Hash}))
 				}
 				cw.Flush()
 				return cw.Error()

@@ -1,0 +1,270 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/state"
+)
+
+// Conduit's transaction types for who a task is shown to.
+const (
+	xactSubscribers = "subscribers"
+	xactOwner       = "owner"
+)
+
+// argDetail is what an access revoke found and undid, for status (see
+// the other arg* keys in once.go).
+const argDetail = "detail"
+
+// checkAccess takes back access to bt's task that the bot did not give.
+// With view policy "subscribers", who can read a task depends on who is
+// subscribed (members of a subscribed project count too) and on the
+// assignee ("The assignee of a task can always view and edit it"), not
+// only on the policies: and in Phorge anyone who can see a task may
+// subscribe others (adding subscribers needs CAN_INTERACT, which for a
+// task is its view policy). So every subscriber must be one the bot set:
+// the batch's users, the bot, the team project and its members, and the
+// approvers' project and its members once the bot subscribed it for a
+// decision. Anyone else is unsubscribed, an assignee unassigned, exactly
+// once per change; the journal names who added whom, and status flags it
+// for a human, since they may have read the task meanwhile.
+func (b *Bot) checkAccess(ctx context.Context, r *run, snap *state.Snapshot, bt state.Batch, t conduit.Task) error {
+	subs := t.SubscriberPHIDs
+	if t.SubscriberCount > len(subs) {
+		// The search attachment stops at 10 (NOTES fact 24).
+		var err error
+		if subs, err = b.phab.TaskSubscribers(ctx, t.ID); err != nil {
+			return fmt.Errorf("read the subscribers: %w", err)
+		}
+	}
+	allowed, err := b.taskAudience(ctx, r, bt)
+	if err != nil {
+		return err
+	}
+	var extra []string
+	needApprovers := false
+	for _, s := range subs {
+		switch {
+		case allowed[s]:
+		case s == r.rec.ApproversPHID && r.rec.ApproversPHID != "":
+			needApprovers = true
+		default:
+			extra = append(extra, s)
+		}
+	}
+	var txs []conduit.Transaction
+	if len(extra) > 0 || t.OwnerPHID != "" || needApprovers {
+		if txs, err = b.phab.TaskTransactions(ctx, t.PHID, 0); err != nil {
+			return fmt.Errorf("read who changed the subscribers: %w", err)
+		}
+	}
+	if needApprovers {
+		members, err := b.approverMembers(ctx, r)
+		if err != nil {
+			return err
+		}
+		if subscribedBy(txs, r.rec.ApproversPHID) == r.rec.BotPHID {
+			// The bot asked them for a decision: they may read it.
+			extra = slices.DeleteFunc(extra, func(p string) bool { return slices.Contains(members, p) })
+		} else {
+			extra = append(extra, r.rec.ApproversPHID)
+		}
+	}
+	if len(extra) == 0 && t.OwnerPHID == "" {
+		// A revoke whose answer was lost landed: record it.
+		for _, op := range snap.Ops {
+			if op.Kind == state.OpAccessRevoked && op.State == state.OpPending && OpKey(op.Key).hasPrefix(accessRevokePrefix(bt.Index)) {
+				if err := b.revokeOnce(ctx, r, bt, OpKey(op.Key), nil, "", op.Args[argDetail], op.Subjects); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	// Who added whom, from the task's history; the newest such change
+	// names the op.
+	last := 0
+	type change struct{ by, whom, how string }
+	var changes []change
+	for _, x := range txs {
+		switch x.Type {
+		case xactSubscribers:
+			for _, op := range x.Operations {
+				if op.Operation == "add" && slices.Contains(extra, op.PHID) && x.AuthorPHID != r.rec.BotPHID {
+					last = x.ID
+					changes = append(changes, change{x.AuthorPHID, op.PHID, "subscribed"})
+				}
+			}
+		case xactOwner:
+			var owner string
+			if json.Unmarshal(x.New, &owner) == nil && owner != "" && owner == t.OwnerPHID {
+				last = x.ID
+				changes = append(changes, change{x.AuthorPHID, owner, "assigned the task to"})
+			}
+		}
+	}
+	var phids []string
+	for _, c := range changes {
+		phids = append(phids, c.by, c.whom)
+	}
+	phids = append(phids, extra...)
+	phids = append(phids, t.OwnerPHID)
+	names, err := b.phidNames(ctx, phids)
+	if err != nil {
+		return err
+	}
+	var what, by []string
+	for _, c := range changes {
+		what = append(what, fmt.Sprintf("%s %s %s", names[c.by], c.how, names[c.whom]))
+		if !slices.Contains(by, names[c.by]) {
+			by = append(by, names[c.by])
+		}
+	}
+	var undo []string
+	for _, p := range extra {
+		undo = append(undo, "unsubscribed "+names[p])
+	}
+	if t.OwnerPHID != "" {
+		undo = append(undo, "unassigned "+names[t.OwnerPHID])
+	}
+	if len(what) == 0 {
+		what = []string{"access given by someone unknown"}
+	}
+	detail := fmt.Sprintf("%s; %s", strings.Join(what, ", "), strings.Join(undo, ", "))
+	b.log.Warn().Str("campaign", r.c.Name).Str("task", bt.Monogram()).Strs("changed_by", by).Str("revoke", strings.Join(undo, ", ")).Msg("someone else gave access to an audit task")
+	return b.revokeOnce(ctx, r, bt, accessRevokeKey(bt.Index, last), extra, t.OwnerPHID, detail, by)
+}
+
+// subscribedBy returns who last subscribed phid to the task, by its
+// transactions; "" when no transaction adds it.
+func subscribedBy(txs []conduit.Transaction, phid string) string {
+	by := ""
+	for _, x := range txs {
+		if x.Type != xactSubscribers {
+			continue
+		}
+		for _, op := range x.Operations {
+			if op.PHID == phid {
+				if op.Operation == "add" {
+					by = x.AuthorPHID
+				} else {
+					by = ""
+				}
+			}
+		}
+	}
+	return by
+}
+
+// taskAudience is who the bot lets see bt's task, by PHID, apart from
+// the approvers (see checkAccess): the batch's users, the bot, and the
+// team project and its members.
+func (b *Bot) taskAudience(ctx context.Context, r *run, bt state.Batch) (map[string]bool, error) {
+	out := map[string]bool{r.rec.BotPHID: true}
+	for _, u := range bt.UserPHIDs {
+		out[u] = true
+	}
+	if r.rec.TeamPHID != "" {
+		out[r.rec.TeamPHID] = true
+		if r.team == nil {
+			ps, err := b.phab.ProjectsByPHID(ctx, []string{r.rec.TeamPHID}, true)
+			if err != nil {
+				return nil, fmt.Errorf("read the team: %w", err)
+			}
+			r.team = []string{}
+			if len(ps) == 1 {
+				r.team = ps[0].MemberPHIDs
+			}
+		}
+		for _, u := range r.team {
+			out[u] = true
+		}
+	}
+	return out, nil
+}
+
+// phidNames names users as @username and projects as #name where
+// Phabricator knows them, by PHID otherwise.
+func (b *Bot) phidNames(ctx context.Context, phids []string) (map[string]string, error) {
+	out := map[string]string{}
+	var users, projects []string
+	for _, p := range phids {
+		if p == "" || slices.Contains(users, p) || slices.Contains(projects, p) {
+			continue
+		}
+		out[p] = p
+		if strings.HasPrefix(p, "PHID-PROJ-") {
+			projects = append(projects, p)
+		} else {
+			users = append(users, p)
+		}
+	}
+	if len(users) > 0 {
+		us, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: users})
+		if err != nil {
+			return nil, fmt.Errorf("name who changed the subscribers: %w", err)
+		}
+		for _, u := range us {
+			out[u.PHID] = "@" + u.Username
+		}
+	}
+	if len(projects) > 0 {
+		ps, err := b.phab.ProjectsByPHID(ctx, projects, false)
+		if err != nil {
+			return nil, fmt.Errorf("name the subscribed projects: %w", err)
+		}
+		for _, p := range ps {
+			out[p.PHID] = "#" + p.Name
+		}
+	}
+	return out, nil
+}
+
+// revokeOnce unsubscribes extra and unassigns owner on bt's task, exactly
+// once for key. After a crash the revoke landed if the task has neither
+// any more.
+func (b *Bot) revokeOnce(ctx context.Context, r *run, bt state.Batch, key OpKey, extra []string, owner, detail string, by []string) error {
+	t := bt.TaskPHID
+	done, err := b.once(ctx, effect{
+		campaign: r.c.Name, key: key, kind: state.OpAccessRevoked,
+		find: func(ctx context.Context) (string, bool, error) {
+			got, err := b.phab.SearchTasks(ctx, conduit.TaskQuery{PHIDs: []string{t}})
+			if err != nil || len(got) != 1 {
+				return "", false, err
+			}
+			subs := got[0].SubscriberPHIDs
+			if got[0].SubscriberCount > len(subs) {
+				if subs, err = b.phab.TaskSubscribers(ctx, got[0].ID); err != nil {
+					return "", false, err
+				}
+			}
+			landed := (owner == "" || got[0].OwnerPHID != owner) && !slices.ContainsFunc(extra, func(p string) bool { return slices.Contains(subs, p) })
+			return bt.Monogram(), landed, nil
+		},
+		do: func(ctx context.Context) (string, error) {
+			var edits []conduit.Edit
+			if len(extra) > 0 {
+				edits = append(edits, conduit.Edit{Type: "subscribers.remove", Value: extra})
+			}
+			if owner != "" {
+				edits = append(edits, conduit.Edit{Type: "owner", Value: nil})
+			}
+			if _, err := b.phab.EditTask(ctx, t, edits...); err != nil {
+				return "", fmt.Errorf("take back access (%s): %w", detail, err)
+			}
+			return bt.Monogram(), nil
+		},
+		entry:    state.Entry{Actor: r.rec.BotUsername, Task: bt.Monogram(), Detail: detail},
+		subjects: by,
+		args:     map[string]string{argDetail: detail},
+	})
+	if done {
+		r.eventOf(ev{kind: "access-revoked", task: bt.Monogram()}, "%s: %s", bt.Monogram(), detail)
+	}
+	return err
+}
