@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -154,6 +155,17 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 		defer os.RemoveAll(tmp)
 		dir = tmp
+	} else {
+		// A kept directory holds the last run's file: each run starts a
+		// new campaign world, so it starts a new state file too.
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("demo: state directory: %w", err)
+		}
+		for _, f := range []string{"demo.db", "demo.db.writer.lock"} {
+			if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("demo: remove the last run's state: %w", err)
+			}
+		}
 	}
 	if err := d.setup(filepath.Join(dir, "demo.db")); err != nil {
 		return nil, err
