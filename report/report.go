@@ -50,12 +50,17 @@ type Finding struct {
 
 // Removed is one membership the bot removed.
 type Removed struct {
-	Removal   string     `json:"removal"`
-	Username  string     `json:"username"`
-	Group     string     `json:"group"`
-	Risk      string     `json:"risk"`
-	Voluntary bool       `json:"voluntary,omitempty"`
+	Removal   string `json:"removal"`
+	Username  string `json:"username"`
+	Group     string `json:"group"`
+	Risk      string `json:"risk"`
+	Voluntary bool   `json:"voluntary,omitempty"`
+	// RemovedAt is when the membership went on the campaign clock, the
+	// clock approvals are dated by (the two differ only for a campaign run
+	// on a simulated clock, as the demo is); Recorded is the real time the
+	// removal was journaled.
 	RemovedAt time.Time  `json:"removed_at,omitzero"`
+	Recorded  time.Time  `json:"recorded,omitzero"`
 	Task      string     `json:"task,omitempty"`
 	TaskURL   string     `json:"task_url,omitempty"`
 	Approvals []Approval `json:"approvals"`
@@ -149,31 +154,32 @@ func Build(st *state.Store, campaign, phabURL string, now time.Time) (*Evidence,
 		ev.Findings = append(ev.Findings, out)
 	}
 	// When each membership went: the members-removed entry naming it.
-	removedAt := map[string]time.Time{}
+	removedBy := map[string]state.Entry{}
 	for _, e := range journal {
 		if e.Kind == state.EntryMembersRemoved {
 			for _, u := range e.Users {
-				removedAt[e.Group+"\x00"+u] = cmp.Or(e.Recorded, e.At)
+				removedBy[e.Group+"\x00"+u] = e
 			}
 		}
 	}
 	for _, rm := range snap.Removals {
-		var apps []Approval
-		for _, a := range rm.Approvals {
-			ap := Approval{Approver: a.Username, At: a.At, Via: a.Via, Operator: a.Operator,
-				Verified: "member of " + c.ApproversName + " checked over Conduit when the approval was given"}
-			if a.Via == "cli" {
-				ap.Verified = "named on the command line by operator " + cmp.Or(a.Operator, "(unknown)") + "; " + ap.Verified
-			}
-			apps = append(apps, ap)
-		}
 		for _, it := range rm.Items {
 			if !it.Done {
 				continue
 			}
+			// An approval counts only for the items its approver was
+			// shown (a task's announcement shows that task's items):
+			// the evidence for a membership names exactly those.
+			apps := []Approval{}
+			for _, a := range rm.Approvals {
+				if a.Covers(it.Batch) {
+					apps = append(apps, approvalOf(a, c.ApproversName))
+				}
+			}
 			task := tasks[it.Batch]
+			e := removedBy[it.GroupName+"\x00"+it.Username]
 			ev.Removals = append(ev.Removals, Removed{Removal: rm.Label(), Username: it.Username, Group: it.GroupName, Risk: it.Risk, Voluntary: it.Voluntary,
-				RemovedAt: removedAt[it.GroupName+"\x00"+it.Username], Task: task, TaskURL: link(task), Approvals: apps, Auto: rm.AutoApproved})
+				RemovedAt: e.At, Recorded: e.Recorded, Task: task, TaskURL: link(task), Approvals: apps, Auto: rm.AutoApproved})
 		}
 	}
 	for _, e := range journal {
@@ -182,6 +188,19 @@ func Build(st *state.Store, campaign, phabURL string, now time.Time) (*Evidence,
 			Approvers: e.Approvers, Outcome: e.Outcome, Detail: e.Detail, Hash: e.Hash})
 	}
 	return ev, nil
+}
+
+// approvalOf is the evidence of one approval: how the bot established the
+// approver's identity, as recorded when it counted the approval.
+func approvalOf(a state.Approval, approvers string) Approval {
+	ap := Approval{Approver: a.Username, At: a.At, Via: a.Via, Operator: a.Operator, Verified: a.Verified}
+	if ap.Verified == "" { // recorded before approvals said how
+		ap.Verified = "member of " + approvers + " checked over Conduit when the approval was given"
+		if a.Via == "cli" {
+			ap.Verified = "named on the command line by operator " + cmp.Or(a.Operator, "(unknown)") + "; " + ap.Verified
+		}
+	}
+	return ap
 }
 
 // Write writes the evidence in format (csv, json or md).
@@ -237,8 +256,14 @@ func (ev *Evidence) writeCSV(w io.Writer) error {
 			f.Task, f.TaskURL, "", "", "", "", "", "", f.Exemption})
 	}
 	for _, r := range ev.Removals {
-		rows = append(rows, []string{"removal", "", ts(r.RemovedAt), "", r.Removal, r.Username, "", r.Group, "", "removed",
-			r.Task, r.TaskURL, "", "", "", "", approvalList(r.Approvals, r.Auto), "removed", "risk " + r.Risk})
+		// Like an event's: time is when it was journaled, campaign_clock
+		// the clock the approvals are dated by.
+		var verified []string
+		for _, a := range r.Approvals {
+			verified = append(verified, a.Approver+": "+a.Verified)
+		}
+		rows = append(rows, []string{"removal", "", ts(r.Recorded), ts(r.RemovedAt), r.Removal, r.Username, "", r.Group, "", "removed",
+			r.Task, r.TaskURL, "", "", strings.Join(verified, "; "), "", approvalList(r.Approvals, r.Auto), "removed", "risk " + r.Risk})
 	}
 	for _, e := range ev.Events {
 		rows = append(rows, []string{"event", strconv.FormatUint(e.Seq, 10), ts(e.Recorded), ts(e.At), e.Kind, strings.Join(e.Users, ";"), "", strings.Join(e.Groups, ";"), "", "",
@@ -253,19 +278,37 @@ func (ev *Evidence) writeCSV(w io.Writer) error {
 	return cw.Error()
 }
 
-// cell makes text safe in a Remarkup table cell: no pipes or newlines, and
-// usernames in monospace so pasting the report does not mention (and so
-// subscribe) everyone in it.
+// cell makes text safe in a Remarkup table cell. Remarkup splits a table
+// row into cells before any other rule, at every "|" outside a "[[ … ]]"
+// link, so a pipe or an unclosed "[[" in a name would move every cell after
+// it; a newline would end the table.
 func cell(s string) string {
 	s = strings.NewReplacer("|", "/", "\n", " ", "\r", " ", "`", "'").Replace(s)
+	for strings.Contains(s, "[[") {
+		s = strings.ReplaceAll(s, "[[", "[ [")
+	}
+	for strings.Contains(s, "]]") {
+		s = strings.ReplaceAll(s, "]]", "] ]")
+	}
 	return s
+}
+
+// text is what others wrote (real names, reasons, comment excerpts), in
+// monospace: Remarkup applies no rule inside it, so an @mention pasted
+// with the report neither notifies nor subscribes anyone, and no link,
+// image or object embed ({F1}, {T1}) renders.
+func text(s string) string {
+	if s = cell(s); s == "" {
+		return ""
+	}
+	return "`" + s + "`"
 }
 
 func user(u string) string {
 	if u == "" {
 		return ""
 	}
-	return "`" + cell(u) + "`"
+	return text(u)
 }
 
 func users(us []string) string {
@@ -289,9 +332,9 @@ func (ev *Evidence) writeRemarkup(w io.Writer) error {
 	} else {
 		fmt.Fprintf(&b, "**Journal hash chain: BROKEN at entry %d: %s**\n", ev.Chain.BadSeq, cell(ev.Chain.Problem))
 	}
-	b.WriteString("\n== Findings ==\n\n| User | Groups | Criteria | Status | Task | Exemption |\n| --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString("\n== Findings ==\n\n| User | Real name | Groups | Criteria | Status | Task | Exemption |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, f := range ev.Findings {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", user(f.Username), cell(strings.Join(f.Groups, ", ")), cell(strings.Join(f.Criteria, ", ")), f.Status, cell(f.Task), cell(f.Exemption))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", user(f.Username), text(f.RealName), cell(strings.Join(f.Groups, ", ")), cell(strings.Join(f.Criteria, ", ")), cell(f.Status), cell(f.Task), text(f.Exemption))
 	}
 	b.WriteString("\n== Removed memberships ==\n\n| Removal | User | Group | Risk | Removed at | Task | Approvals |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range ev.Removals {
@@ -299,14 +342,14 @@ func (ev *Evidence) writeRemarkup(w io.Writer) error {
 		for _, a := range r.Approvals {
 			s := user(a.Approver) + " " + ts(a.At) + " via " + cell(a.Via)
 			if a.Operator != "" {
-				s += " (operator " + cell(a.Operator) + ")"
+				s += " (operator " + user(a.Operator) + ")"
 			}
 			apps = append(apps, s)
 		}
 		if r.Auto {
 			apps = append(apps, "auto-approved")
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", r.Removal, user(r.Username), cell(r.Group), r.Risk, ts(r.RemovedAt), cell(r.Task), strings.Join(apps, "; "))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", cell(r.Removal), user(r.Username), cell(r.Group), cell(r.Risk), ts(r.RemovedAt), cell(r.Task), strings.Join(apps, "; "))
 	}
 	b.WriteString("\n== Journal ==\n\n| # | Time | Kind | Actor | Verified | Task | Users | Approvers | Outcome | Detail |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, e := range ev.Events {
@@ -316,10 +359,10 @@ func (ev *Evidence) writeRemarkup(w io.Writer) error {
 		}
 		actor := user(e.Actor)
 		if e.Operator != "" {
-			actor += " (operator " + cell(e.Operator) + ")"
+			actor += " (operator " + user(e.Operator) + ")"
 		}
 		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", e.Seq, when, cell(e.Kind), actor, cell(e.Verified), cell(e.Task),
-			users(e.Users), users(e.Approvers), cell(e.Outcome), cell(e.Detail))
+			users(e.Users), users(e.Approvers), text(e.Outcome), text(e.Detail))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
