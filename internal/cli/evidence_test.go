@@ -3,9 +3,9 @@ package cli
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/binary"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -228,7 +228,9 @@ func TestVerifyJournalDamagedFile(t *testing.T) {
 		make func(t *testing.T, path string)
 	}{
 		{"empty", func(t *testing.T, path string) { os.WriteFile(path, nil, 0o600) }},
-		{"not bbolt", func(t *testing.T, path string) { os.WriteFile(path, bytes.Repeat([]byte("not a database\n"), 1000), 0o600) }},
+		{"not bbolt", func(t *testing.T, path string) {
+			os.WriteFile(path, bytes.Repeat([]byte("not a database\n"), 1000), 0o600)
+		}},
 		{"another program's bbolt file", foreign},
 		{"truncated", func(t *testing.T, path string) {
 			src, _ := demoCopy(t)
