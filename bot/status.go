@@ -83,11 +83,28 @@ func StatusOf(store *state.Store, campaign string, now time.Time) (*Status, erro
 	if err != nil {
 		return nil, err
 	}
+	return StatusOfSnapshot(&snap, now), nil
+}
+
+// StatusOfSnapshot is StatusOf for a snapshot already read (the dashboard
+// reads one per page and shows the same "needs a human" items as
+// `auditbot status`).
+func StatusOfSnapshot(snap *state.Snapshot, now time.Time) *Status {
+	campaign := snap.Campaign.Name
 	st := &Status{Campaign: campaign, Title: snap.Campaign.Title, Cutoff: snap.Campaign.Cutoff, LaunchedAt: snap.Campaign.LaunchedAt,
 		Counts: map[string]int{}, Groups: snap.Campaign.Groups, Removals: snap.Removals,
 		ClosedAt: snap.Campaign.ClosedAt, Runs: snap.Campaign.Runs}
 	if id := snap.Campaign.StandingTaskID; id != 0 {
 		st.StandingTask = "T" + strconv.Itoa(id)
+	}
+	// Pending users by PHID, so counting each task's is linear: asking
+	// each batch about every finding took most of a 10,000-user
+	// dashboard page.
+	pending := map[string]bool{}
+	for _, f := range snap.Findings {
+		if f.Status == state.StatusPending {
+			pending[f.UserPHID] = true
+		}
 	}
 	task := map[int]string{}
 	for _, bt := range snap.Batches {
@@ -96,8 +113,10 @@ func StatusOf(store *state.Store, campaign string, now time.Time) (*Status, erro
 		if t.Task == "" {
 			t.Task = "(not filed)"
 		}
-		for _, f := range findingsOf(snap.Findings, bt) {
-			if f.Status == state.StatusPending {
+		counted := map[string]bool{}
+		for _, p := range bt.UserPHIDs {
+			if pending[p] && !counted[p] {
+				counted[p] = true
 				t.Pending++
 			}
 		}
@@ -137,7 +156,7 @@ func StatusOf(store *state.Store, campaign string, now time.Time) (*Status, erro
 		if op.State != state.OpPending {
 			continue
 		}
-		chore, human := pendingOpOwner(op, &snap)
+		chore, human := pendingOpOwner(op, snap)
 		st.PendingOps = append(st.PendingOps, StatusOp{Key: op.Key, Kind: op.Kind, Since: op.CreatedAt, Chore: chore, NeedsHuman: human})
 		age := ageOf(now, op.CreatedAt)
 		if human != "" {
@@ -157,7 +176,7 @@ func StatusOf(store *state.Store, campaign string, now time.Time) (*Status, erro
 			st.Attention = append(st.Attention, fmt.Sprintf("removal batch %s waits for approval: %d of %d", rm.Label(), len(rm.Approvals), rm.RequiredApprovals))
 		}
 	}
-	return st, nil
+	return st
 }
 
 // WriteText prints the status for a person. Every field that may hold

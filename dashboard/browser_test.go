@@ -125,6 +125,15 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		gotCounts[s] = strings.TrimSpace(n)
 	}
+	// The demo's campaign runs on a simulated clock, in the future and
+	// finished: the countdown is on its clock, not the real one.
+	var countdown string
+	if err := chromedp.Run(ctx, chromedp.Text(`#campaign-mfa-demo .countdown`, &countdown, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(countdown, "cutoff passed") {
+		t.Errorf("countdown = %q, want the cutoff passed", countdown)
+	}
 	if d := cmp.Diff(wantCounts, gotCounts); d != "" {
 		t.Errorf("overview counts (-want +got):\n%s", d)
 	}

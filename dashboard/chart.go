@@ -16,7 +16,7 @@ const (
 	padL, padB     = 40, 24
 )
 
-// complianceChart draws, from launch to now, how many of the campaign's
+// complianceChart draws, from launch to now (the campaign's clock), how many of the campaign's
 // users are no longer pending (compliant, exempt, left, removed, …) as a
 // step line, with the cutoff marked. Each finding counts from its last
 // change (Finding.UpdatedAt): the state file keeps no per-user history, so
@@ -24,13 +24,6 @@ const (
 // the SVG is a number the code computed; no text from the state is in it.
 func complianceChart(snap *state.Snapshot, now time.Time) template.HTML {
 	start := snap.Campaign.LaunchedAt
-	// A campaign run on a simulated clock (tick --now, the demo) is ahead
-	// of the real time: its findings' last changes say how far.
-	for _, f := range snap.Findings {
-		if f.UpdatedAt.After(now) {
-			now = f.UpdatedAt
-		}
-	}
 	end := now
 	if snap.Campaign.Cutoff.After(end) {
 		end = snap.Campaign.Cutoff
@@ -70,7 +63,14 @@ func complianceChart(snap *state.Snapshot, now time.Time) template.HTML {
 	fmt.Fprintf(&b, `<line class="axis" x1="%d" y1="8" x2="%d" y2="%d"/>`, padL, padL, chartH-padB)
 	fmt.Fprintf(&b, `<text x="2" y="14">%d</text><text x="2" y="%d">0</text>`, total, chartH-padB)
 	cx := x(snap.Campaign.Cutoff)
-	fmt.Fprintf(&b, `<line class="cutoff" x1="%.1f" y1="8" x2="%.1f" y2="%d"/><text x="%.1f" y="%d">cutoff %s</text>`, cx, cx, chartH-padB, cx-30, chartH-6, snap.Campaign.Cutoff.UTC().Format("2006-01-02"))
+	// The label sits centred under the cutoff line, and ends at it when
+	// the cutoff is near the right edge (a finished campaign's chart
+	// ends shortly after it), so it is never cut off.
+	lx, anchor := cx-30, "start"
+	if cx+70 > chartW {
+		lx, anchor = cx, "end"
+	}
+	fmt.Fprintf(&b, `<line class="cutoff" x1="%.1f" y1="8" x2="%.1f" y2="%d"/><text x="%.1f" y="%d" text-anchor="%s">cutoff %s</text>`, cx, cx, chartH-padB, lx, chartH-6, anchor, snap.Campaign.Cutoff.UTC().Format("2006-01-02"))
 	fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`, padL, chartH-6, start.UTC().Format("2006-01-02"))
 	fmt.Fprintf(&b, `<polyline class="resolved" points="%s"/>`, pts.String())
 	b.WriteString(`</svg>`)
