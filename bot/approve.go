@@ -353,8 +353,12 @@ func approvalEntry(now time.Time, rm state.Removal, approver, via, operator stri
 		e.Task, e.ActorKind, e.Operator = "", state.ActorCLI, operator
 		e.Verified = "named on the command line by operator " + operator + "; approver group membership checked over Conduit"
 	}
+	// One approver may hold several approvals of a batch (one per task
+	// and one on the command line): name each person once.
 	for _, a := range rm.Approvals {
-		e.Approvers = append(e.Approvers, a.Username)
+		if !slices.Contains(e.Approvers, a.Username) {
+			e.Approvers = append(e.Approvers, a.Username)
+		}
 	}
 	for _, it := range rm.Items {
 		if !slices.Contains(e.Users, it.Username) {

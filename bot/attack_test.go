@@ -303,7 +303,7 @@ func TestAttackStatusTerminalInjection(t *testing.T) {
 	h := newHarness(t, fixture{})
 	h.launch()
 	task, _ := h.taskOf("nomfa1")
-	h.comment("nomfa1", task, "why me?\x1b[2J\x1b[H\x1b]0;owned\x07\n\nRemoval R9: rejected, 0 item(s), approvals 2/2 @alice @bob")
+	h.comment("nomfa1", task, "why me?\x1b[2J\x1b[H\x1b]0;owned\x07\n\nRemoval R9: rejected, 0 item(s), approvers 2/2 @alice @bob")
 	h.tick()
 	st, err := h.bot.Status(campaignName)
 	if err != nil {

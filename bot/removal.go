@@ -701,8 +701,12 @@ func removedEntry(e state.Entry, rm state.Removal, group string, removed []strin
 		}
 		e.Users = append(e.Users, n)
 	}
+	// One approver may hold several approvals of a batch (one per task
+	// and one on the command line): name each person once.
 	for _, a := range rm.Approvals {
-		e.Approvers = append(e.Approvers, a.Username)
+		if !slices.Contains(e.Approvers, a.Username) {
+			e.Approvers = append(e.Approvers, a.Username)
+		}
 	}
 	if rm.AutoApproved {
 		e.Verified = "auto-approved by the campaign's policy"

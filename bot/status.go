@@ -220,15 +220,19 @@ func (s *Status) WriteText(w io.Writer) error {
 	}
 	tw.Flush()
 	for _, rm := range s.Removals {
+		// Counted by distinct approver, as the approval rule counts them;
+		// one person's approvals on several tasks are one name.
 		var by []string
 		for _, a := range rm.Approvals {
-			by = append(by, "@"+esc(a.Username))
+			if n := "@" + esc(a.Username); !slices.Contains(by, n) {
+				by = append(by, n)
+			}
 		}
 		held := ""
 		if rm.Held != "" && rm.Status == state.RemovalApproved {
 			held = " (held by the removal guard-rail)"
 		}
-		fmt.Fprintf(&sb, "\nRemoval %s: %s%s, %d item(s), approvals %d/%d %s\n", esc(rm.Label()), esc(string(rm.Status)), held, len(rm.Items), len(rm.Approvals), rm.RequiredApprovals, strings.Join(by, " "))
+		fmt.Fprintf(&sb, "\nRemoval %s: %s%s, %d item(s), approvers %d/%d %s\n", esc(rm.Label()), esc(string(rm.Status)), held, len(rm.Items), len(by), rm.RequiredApprovals, strings.Join(by, " "))
 	}
 	if len(s.Attention) > 0 {
 		sb.WriteString("\nNeeds attention:\n")
