@@ -1,0 +1,115 @@
+package bot_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/auditbot/auditbot/state"
+)
+
+// Second round of attack tests (see attack_test.go for the first): each
+// breaks a promise README.md makes and fails until the hole is closed.
+
+// TestAttack2OneApproverKeepsUserInSecurityGroup: an approver's
+// "!keep @user" takes a user off an offboarding list (or waives
+// inactivity / reconfirmation) on the word of ONE approver, while the
+// README says keeping someone in a security-level group against the audit
+// (an exemption) "needs as many distinct approvers as removing the user
+// would (two for security and internal groups)". !keep is an exemption
+// without an end date under another name: one approver, alone, defeats the
+// offboarding list of acl*security. It is also accepted on a task that
+// does not list the user at all, so the approver was never shown that
+// user on that task (the "approval covers only what the approver was
+// shown" rule the batch !approve follows).
+//
+// Sequence: list campaign on acl*security (risk security) naming nomfa1
+// and nomfa3; bob writes "!keep @nomfa1" (on nomfa1's task, or on
+// nomfa3's); one tick: nomfa1 is compliant and never proposed for removal.
+//
+// Fix: count !keep like an exemption approval (requiredFor(f.Groups)
+// distinct enabled approvers, re-checked before the removal round like
+// exemption approvals, splitLapsed), and only on a task that lists the
+// user.
+func TestAttack2OneApproverKeepsUserInSecurityGroup(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		onTask string // whose task bob writes on
+	}{
+		{name: "on the user's own task", onTask: "nomfa1"},
+		{name: "on another task, which does not list the user", onTask: "nomfa3"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, fixture{criteria: "[list]", groups: "[acl*security]", batchSize: 1,
+				campaignExtra: "list: {file: leavers.txt}\n", files: map[string]string{"leavers.txt": "nomfa1\nnomfa3\n"}})
+			h.launch()
+			mono, _ := h.taskOf(tt.onTask)
+			if own, _ := h.taskOf("nomfa1"); tt.onTask != "nomfa1" && own == mono {
+				t.Fatal("fixture: nomfa1 and nomfa3 share a task")
+			}
+			h.comment("bob", mono, "!keep @nomfa1")
+			h.tick()
+			h.clock.Set(cutoff.Add(time.Hour))
+			h.tick()
+			proposed := false
+			for _, rm := range h.snapshot().Removals {
+				for _, it := range rm.Items {
+					proposed = proposed || it.Username == "nomfa1"
+				}
+			}
+			if s := h.finding("nomfa1").Status; s == state.StatusCompliant || !proposed {
+				t.Errorf("one approver's !keep (%s) kept offboarded @nomfa1 in acl*security: status %s, proposed for removal %v; an exemption there needs two distinct approvers",
+					tt.name, s, proposed)
+			}
+		})
+	}
+}
+
+// TestAttack2TemporaryExemptionOutlivesClosedCampaign: the README says
+// "An exemption 'until' a date ends after that day" (drift lapses it and
+// the user is pending again). But openReason lets a campaign close while
+// a granted exemption still has an end date ahead, and a closed campaign
+// no longer ticks: the exemption never lapses, and the user keeps access
+// without MFA for good. Nothing in status says so either.
+//
+// Sequence: mfa campaign on acl*security; nomfa1 asks "exemption: on
+// leave until 2027-04-15", alice and bob approve; everyone else enables
+// MFA; a quiet week later the campaign closes; in May nomfa1 still has no
+// MFA, is still in acl*security, and the campaign is closed with the
+// finding "exempt".
+//
+// Fix: openReason keeps the campaign open while a granted exemption has
+// an end date (or close only past the latest one; or hand the expiry to
+// a follow-up campaign and say so in the closing comment).
+func TestAttack2TemporaryExemptionOutlivesClosedCampaign(t *testing.T) {
+	h := newHarness(t, fixture{groups: "[acl*security]"})
+	h.launch()
+	mono, _ := h.taskOf("nomfa1")
+	h.comment("nomfa1", mono, "exemption: on leave until 2027-04-15")
+	h.tick()
+	h.comment("alice", mono, "!approve @nomfa1")
+	h.comment("bob", mono, "!approve @nomfa1")
+	h.tick()
+	if f := h.finding("nomfa1"); f.Status != state.StatusExempt {
+		t.Fatalf("fixture: nomfa1 is %s, want exempt (exemption %+v)", f.Status, f.Exemption)
+	}
+	for _, u := range []string{"erin", "nomfa3"} {
+		h.srv.SetMFA(h.phid(u), true)
+	}
+	h.clock.Advance(time.Hour)
+	h.tick()
+	h.clock.Advance(8 * 24 * time.Hour)
+	h.tick()
+	closed := h.snapshot().Campaign.Closed()
+	// Long after the exemption's end, well past the cutoff.
+	h.clock.Set(time.Date(2027, 5, 1, 9, 0, 0, 0, time.UTC))
+	h.tick()
+	h.clock.Advance(8 * 24 * time.Hour)
+	h.tick()
+	f := h.finding("nomfa1")
+	still := slices.Contains(h.srv.Members(h.group(groupSecurity).PHID), h.phid("nomfa1"))
+	if closed || (f.Status == state.StatusExempt && still) {
+		t.Errorf("campaign closed at once while @nomfa1's exemption runs until 2027-04-15 (closed=%v); on 2027-05-09 nomfa1 is %s and still in acl*security (%v) without MFA",
+			closed, f.Status, still)
+	}
+}
