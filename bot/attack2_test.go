@@ -113,3 +113,47 @@ func TestAttack2TemporaryExemptionOutlivesClosedCampaign(t *testing.T) {
 			closed, f.Status, still)
 	}
 }
+
+// TestAttack2WithdrawnKeepNeverReadBeforeEarlyClose: keeps are re-read
+// (checkKeeps) only in choreProposeRemovals at or after the cutoff, but a
+// campaign closes as soon as nobody is pending and a quiet period has
+// passed, which can be weeks before the cutoff. An approver's
+// "!keep @user" edited into "hm, wait" (the README: "a keep edited into
+// something else no longer counts (keep-withdrawn), and the user is
+// pending again") is then never read again: the campaign closes with the
+// user kept on an approval its approver took back, and the evidence says
+// @alice kept them.
+//
+// Sequence: reconfirm campaign on acl*security, launched 2027-01-01,
+// cutoff 2027-03-01; nomfa1, erin and good2 reply "still need it"; alice
+// writes "!keep @nomfa3"; one tick; alice edits her comment to "hm,
+// wait"; eight days later the campaign is closed and nomfa3 is compliant
+// on alice's keep.
+//
+// Fix: run checkKeeps (and the approval and "remove me" re-reads) in the
+// close chore before openReason, or whenever a user becomes compliant by
+// a keep, not only at the cutoff.
+func TestAttack2WithdrawnKeepNeverReadBeforeEarlyClose(t *testing.T) {
+	h := newHarness(t, fixture{criteria: "[reconfirm]", groups: "[acl*security]", batchSize: 5})
+	h.launch()
+	mono, _ := h.taskOf("nomfa1")
+	for _, u := range []string{"nomfa1", "erin", "good2"} {
+		h.comment(u, mono, "Yes, I still need it.")
+	}
+	keep := h.commentTx("alice", mono, "!keep @nomfa3")
+	h.tick()
+	if s := h.finding("nomfa3").Status; s != state.StatusCompliant {
+		t.Fatalf("fixture: nomfa3 is %s after alice's !keep", s)
+	}
+	h.srv.EditComment(keep, "hm, wait")
+	h.clock.Advance(time.Hour)
+	h.tick()
+	h.clock.Advance(8 * 24 * time.Hour)
+	h.tick()
+	snap := h.snapshot()
+	f := h.finding("nomfa3")
+	if snap.Campaign.Closed() && f.Status == state.StatusCompliant {
+		t.Errorf("campaign closed on %s, before the cutoff, with @nomfa3 compliant on a keep alice edited away (%+v); no keep-withdrawn in %v",
+			snap.Campaign.ClosedAt.Format("2006-01-02"), f.Kept["reconfirm"], h.journalKinds())
+	}
+}
