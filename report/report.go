@@ -253,20 +253,23 @@ func (ev *Evidence) writeCSV(w io.Writer) error {
 	return cw.Error()
 }
 
-// cell makes text safe in a Remarkup table cell: no pipes or newlines, and
-// usernames in monospace so pasting the report does not mention (and so
-// subscribe) everyone in it.
+// cell makes text safe in a Remarkup table cell: no pipes or newlines.
+// Only for text the bot itself chose (kinds, monograms, times); anything
+// that may carry a name or someone's words goes through text.
 func cell(s string) string {
 	s = strings.NewReplacer("|", "/", "\n", " ", "\r", " ", "`", "'").Replace(s)
 	return s
 }
 
-func user(u string) string {
-	if u == "" {
-		return ""
-	}
-	return "`" + cell(u) + "`"
-}
+// text renders free text inert (safetext.Remarkup): exemption reasons,
+// journal details ("said by @bob"), how something was verified, group
+// names. Pasting the report into a task so mentions nobody, embeds no
+// file and renders no markup the audited user chose.
+func text(s string) string { return safetext.Remarkup(s) }
+
+// user renders a username in monospace so pasting the report does not
+// mention (and so subscribe) everyone in it.
+func user(u string) string { return text(u) }
 
 func users(us []string) string {
 	var out []string
@@ -278,8 +281,8 @@ func users(us []string) string {
 
 func (ev *Evidence) writeRemarkup(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "= Evidence: %s =\n\n", cell(ev.Title))
-	fmt.Fprintf(&b, "Campaign `%s`, launched %s, cutoff %s. Generated %s.\n", cell(ev.Campaign), ts(ev.LaunchedAt), ts(ev.Cutoff), ts(ev.GeneratedAt))
+	fmt.Fprintf(&b, "= Evidence: %s =\n\n", text(ev.Title))
+	fmt.Fprintf(&b, "Campaign %s, launched %s, cutoff %s. Generated %s.\n", text(ev.Campaign), ts(ev.LaunchedAt), ts(ev.Cutoff), ts(ev.GeneratedAt))
 	if ev.Chain.OK {
 		fmt.Fprintf(&b, "Journal hash chain: verified")
 		if ev.Chain.Legacy > 0 {
@@ -287,26 +290,26 @@ func (ev *Evidence) writeRemarkup(w io.Writer) error {
 		}
 		b.WriteString(".\n")
 	} else {
-		fmt.Fprintf(&b, "**Journal hash chain: BROKEN at entry %d: %s**\n", ev.Chain.BadSeq, cell(ev.Chain.Problem))
+		fmt.Fprintf(&b, "**Journal hash chain: BROKEN at entry %d: %s**\n", ev.Chain.BadSeq, text(ev.Chain.Problem))
 	}
 	b.WriteString("\n== Findings ==\n\n| User | Groups | Criteria | Status | Task | Exemption |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, f := range ev.Findings {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", user(f.Username), cell(strings.Join(f.Groups, ", ")), cell(strings.Join(f.Criteria, ", ")), f.Status, cell(f.Task), cell(f.Exemption))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", user(f.Username), text(strings.Join(f.Groups, ", ")), cell(strings.Join(f.Criteria, ", ")), f.Status, cell(f.Task), text(f.Exemption))
 	}
 	b.WriteString("\n== Removed memberships ==\n\n| Removal | User | Group | Risk | Removed at | Task | Approvals |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range ev.Removals {
 		var apps []string
 		for _, a := range r.Approvals {
-			s := user(a.Approver) + " " + ts(a.At) + " via " + cell(a.Via)
+			s := user(a.Approver) + " " + ts(a.At) + " via " + text(a.Via)
 			if a.Operator != "" {
-				s += " (operator " + cell(a.Operator) + ")"
+				s += " (operator " + text(a.Operator) + ")"
 			}
 			apps = append(apps, s)
 		}
 		if r.Auto {
 			apps = append(apps, "auto-approved")
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", r.Removal, user(r.Username), cell(r.Group), r.Risk, ts(r.RemovedAt), cell(r.Task), strings.Join(apps, "; "))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", r.Removal, user(r.Username), text(r.Group), r.Risk, ts(r.RemovedAt), cell(r.Task), strings.Join(apps, "; "))
 	}
 	b.WriteString("\n== Journal ==\n\n| # | Time | Kind | Actor | Verified | Task | Users | Approvers | Outcome | Detail |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, e := range ev.Events {
@@ -316,10 +319,10 @@ func (ev *Evidence) writeRemarkup(w io.Writer) error {
 		}
 		actor := user(e.Actor)
 		if e.Operator != "" {
-			actor += " (operator " + cell(e.Operator) + ")"
+			actor += " (operator " + text(e.Operator) + ")"
 		}
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", e.Seq, when, cell(e.Kind), actor, cell(e.Verified), cell(e.Task),
-			users(e.Users), users(e.Approvers), cell(e.Outcome), cell(e.Detail))
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", e.Seq, when, cell(e.Kind), actor, text(e.Verified), cell(e.Task),
+			users(e.Users), users(e.Approvers), text(e.Outcome), text(e.Detail))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
