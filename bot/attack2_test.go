@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,10 +141,13 @@ func TestAttack2WithdrawnKeepNeverReadBeforeEarlyClose(t *testing.T) {
 	for _, u := range []string{"nomfa1", "erin", "good2"} {
 		h.comment(u, mono, "Yes, I still need it.")
 	}
+	// Two approvers: since the fix of TestAttack2OneApproverKeeps…, a
+	// keep in acl*security needs two, and alice's edit leaves one.
 	keep := h.commentTx("alice", mono, "!keep @nomfa3")
+	h.comment("bob", mono, "!keep @nomfa3")
 	h.tick()
 	if s := h.finding("nomfa3").Status; s != state.StatusCompliant {
-		t.Fatalf("fixture: nomfa3 is %s after alice's !keep", s)
+		t.Fatalf("fixture: nomfa3 is %s after alice's and bob's !keep", s)
 	}
 	h.srv.EditComment(keep, "hm, wait")
 	h.clock.Advance(time.Hour)
@@ -155,5 +159,59 @@ func TestAttack2WithdrawnKeepNeverReadBeforeEarlyClose(t *testing.T) {
 	if snap.Campaign.Closed() && f.Status == state.StatusCompliant {
 		t.Errorf("campaign closed on %s, before the cutoff, with @nomfa3 compliant on a keep alice edited away (%+v); no keep-withdrawn in %v",
 			snap.Campaign.ClosedAt.Format("2006-01-02"), f.Kept["reconfirm"], h.journalKinds())
+	}
+}
+
+// TestKeepEndsWhenItsApproverLapses: an approver's keep rests on its
+// approvers as an exemption does: once one of the two leaves the
+// approvers' project, the keep no longer has the approvals acl*security
+// requires, and the close chore's re-read makes the user pending again
+// (the campaign does not close on it).
+func TestKeepEndsWhenItsApproverLapses(t *testing.T) {
+	h := newHarness(t, fixture{criteria: "[reconfirm]", groups: "[acl*security]", batchSize: 5})
+	h.launch()
+	mono, _ := h.taskOf("nomfa1")
+	for _, u := range []string{"nomfa1", "erin", "good2"} {
+		h.comment(u, mono, "Yes, I still need it.")
+	}
+	h.comment("alice", mono, "!keep @nomfa3")
+	h.comment("bob", mono, "!keep @nomfa3")
+	h.tick()
+	if s := h.finding("nomfa3").Status; s != state.StatusCompliant {
+		t.Fatalf("fixture: nomfa3 is %s after alice's and bob's !keep", s)
+	}
+	h.srv.RemoveMembers(h.group(groupApprovers).PHID, h.phid("bob"))
+	h.clock.Advance(time.Hour)
+	h.tick()
+	h.clock.Advance(8 * 24 * time.Hour)
+	h.tick()
+	if s := h.finding("nomfa3").Status; s != state.StatusPending || h.snapshot().Campaign.Closed() {
+		t.Errorf("nomfa3 is %s (closed %v) after bob left the approvers; want pending, campaign open", s, h.snapshot().Campaign.Closed())
+	}
+	if h.journalKinds()[string(state.EntryKeepWithdrawn)] != 1 {
+		t.Errorf("journal kinds %v, want one keep-withdrawn", h.journalKinds())
+	}
+}
+
+// TestStatusSaysDatedExemptionKeepsCampaignOpen: status names why the
+// campaign does not close: an exemption with an end date still in force.
+func TestStatusSaysDatedExemptionKeepsCampaignOpen(t *testing.T) {
+	h := newHarness(t, fixture{groups: "[acl*security]"})
+	h.launch()
+	mono, _ := h.taskOf("nomfa1")
+	h.comment("nomfa1", mono, "exemption: on leave until 2027-04-15")
+	h.tick()
+	h.comment("alice", mono, "!approve @nomfa1")
+	h.comment("bob", mono, "!approve @nomfa1")
+	for _, u := range []string{"erin", "nomfa3"} {
+		h.srv.SetMFA(h.phid(u), true)
+	}
+	h.tick()
+	st, err := h.bot.Status(campaignName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "@nomfa1 is exempt until 2027-04-15"; !strings.HasPrefix(st.OpenReason, want) {
+		t.Errorf("status open reason %q, want it to start with %q", st.OpenReason, want)
 	}
 }

@@ -32,6 +32,9 @@ type Status struct {
 	// and restore requests, unsubscribed users, pending writes no chore
 	// finishes, removal batches held by the guard-rail.
 	Attention []string `json:"attention"`
+	// OpenReason says why an open campaign cannot close yet ("" when it
+	// can, after its quiet period, or when closed).
+	OpenReason string `json:"open_reason,omitempty"`
 	// ClosedAt is when the campaign closed (zero while open); Runs are
 	// its recurring runs and StandingTask the team's task they post on.
 	ClosedAt     time.Time   `json:"closed_at,omitzero"`
@@ -89,6 +92,9 @@ func StatusOf(store *state.Store, campaign string, now time.Time) (*Status, erro
 	if id := snap.Campaign.StandingTaskID; id != 0 {
 		st.StandingTask = "T" + strconv.Itoa(id)
 	}
+	if !snap.Campaign.Closed() {
+		st.OpenReason = openReason(&snap, now)
+	}
 	task := map[int]string{}
 	for _, bt := range snap.Batches {
 		task[bt.Index] = bt.Monogram()
@@ -108,6 +114,9 @@ func StatusOf(store *state.Store, campaign string, now time.Time) (*Status, erro
 		u := StatusUser{Username: f.Username, Status: string(f.Status), Task: task[f.Batch], Groups: groupNames(&snap.Campaign, f.Groups), Reasons: f.Reasons, Unsubscribed: f.Unsubscribed}
 		if f.Exemption != nil {
 			u.Note = fmt.Sprintf("exemption %s: %s", f.Exemption.Decision, f.Exemption.Reason)
+			if e := f.ExemptionInForce(); f.Status == state.StatusExempt && e != nil && !e.Until.IsZero() {
+				u.Note += " (until " + e.Until.Format("2006-01-02") + "; the campaign stays open until then)"
+			}
 			if f.Exemption.Decision == "pending" {
 				st.Attention = append(st.Attention, fmt.Sprintf("@%s asks for an exemption on %s: %s (approvers: !approve @%s or !deny @%s <reason>)", f.Username, task[f.Batch], f.Exemption.Reason, f.Username, f.Username))
 			}
@@ -176,6 +185,8 @@ func (s *Status) WriteText(w io.Writer) error {
 	fmt.Fprintf(&sb, "Groups (riskiest first): %s\n", strings.Join(groups, ", "))
 	if !s.ClosedAt.IsZero() {
 		fmt.Fprintf(&sb, "Closed %s: its tasks are resolved and it no longer ticks\n", s.ClosedAt.Format("2006-01-02 15:04"))
+	} else if s.OpenReason != "" {
+		fmt.Fprintf(&sb, "Open: %s\n", esc(s.OpenReason))
 	}
 	if n := len(s.Runs); n > 0 {
 		last := s.Runs[n-1]
