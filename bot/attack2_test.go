@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"github.com/auditbot/auditbot/conduit"
 	"slices"
 	"strings"
 	"testing"
@@ -213,5 +214,30 @@ func TestStatusSaysDatedExemptionKeepsCampaignOpen(t *testing.T) {
 	}
 	if want := "@nomfa1 is exempt until 2027-04-15"; !strings.HasPrefix(st.OpenReason, want) {
 		t.Errorf("status open reason %q, want it to start with %q", st.OpenReason, want)
+	}
+}
+
+// TestApproversReaddedByAdminStaySubscribed: once the bot subscribed the
+// approvers' project to a task (it asked them for a decision), an
+// administrator removing and re-adding it does not make the access chore
+// take it off again: the bot knows from its state that it subscribed
+// them, not from whoever last added them in the task's history.
+func TestApproversReaddedByAdminStaySubscribed(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	task, id := h.taskOf("nomfa1")
+	h.comment("nomfa1", task, "exemption: I travel without my phone until April")
+	h.tick()
+	approvers := h.group(groupApprovers).PHID
+	if snap, _ := h.srv.Task(id); !slices.Contains(snap.SubscriberPHIDs, approvers) {
+		t.Fatal("fixture: the bot did not subscribe the approvers for the exemption request")
+	}
+	h.editAs("alice", task, unsubscribe(approvers)) // alice sees it as Security-Team
+	h.editAs("alice", task, conduit.Edit{Type: "subscribers.add", Value: []string{approvers}})
+	h.tick()
+	h.clock.Advance(time.Hour)
+	h.tick()
+	if snap, _ := h.srv.Task(id); !slices.Contains(snap.SubscriberPHIDs, approvers) {
+		t.Errorf("the access chore unsubscribed the approvers' project after an admin re-added it; journal %v", h.journalKinds())
 	}
 }

@@ -250,6 +250,12 @@ func (b *Bot) announceRemoval(ctx context.Context, r *run, snap *state.Snapshot,
 			return err
 		}
 		key := proposalKey(rm.Label(), bt.Index)
+		if r.rec.ApproversPHID != "" && !bt.ApproversSubscribed {
+			// Recorded before the edit that subscribes them.
+			if err := b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error { return markApproversSubscribed(tx, bt.Index) }); err != nil {
+				return err
+			}
+		}
 		posted, err := b.commentWith(ctx, r, bt, key, text, state.Entry{Kind: state.EntryRemovalAnnounced, Detail: rm.Label()}, nil, approversEdits(&r.rec)...)
 		if err != nil {
 			errs = append(errs, err)

@@ -304,6 +304,12 @@ type Batch struct {
 	// are not told themselves (disabled accounts) and subscribes none of
 	// them.
 	Team bool `json:"team,omitempty"`
+	// ApproversSubscribed is set when the bot records its intent to
+	// subscribe the approvers' project to the task (it asks them for a
+	// decision). From then on the project is an allowed subscriber, even
+	// if an administrator removes and re-adds it: the task's history
+	// then no longer shows the bot as the one who added it.
+	ApproversSubscribed bool `json:"approvers_subscribed,omitempty"`
 }
 
 // Monogram returns "T123", or "" before the task exists.
