@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/conduit"
 	"slices"
 	"strings"
@@ -239,5 +240,41 @@ func TestApproversReaddedByAdminStaySubscribed(t *testing.T) {
 	h.tick()
 	if snap, _ := h.srv.Task(id); !slices.Contains(snap.SubscriberPHIDs, approvers) {
 		t.Errorf("the access chore unsubscribed the approvers' project after an admin re-added it; journal %v", h.journalKinds())
+	}
+}
+
+// TestUnpostableAnswerHoldsItsTasksRemovals: while the bot cannot post
+// its answer on a task (it lost edit rights there), it reads none of
+// the task's later replies (an exemption request, a "!deny" there would
+// go unseen), so it removes none of that task's users: fail closed, and
+// status says a human is needed.
+func TestUnpostableAnswerHoldsItsTasksRemovals(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	h.clock.Set(cutoff.Add(time.Hour))
+	h.tick()
+	for _, u := range []string{"alice", "bob"} {
+		if _, err := h.approve(h.bot, "R1", u); err != nil {
+			t.Fatalf("approve by %s: %v", u, err)
+		}
+	}
+	task, _ := h.taskOf("nomfa1")
+	h.srv.FailBefore("maniphest.edit", 1000, "ERR-CONDUIT-CORE", "You do not have permission to edit this object.")
+	// Seeded directly: the failure injected is for every maniphest.edit.
+	// The ticks fail (nothing can be posted): that is the point.
+	h.srv.AddComment(phabtestComment(h, task, "nomfa1", "what is this about?"))
+	_, _ = h.bot.Tick(h.ctx, bot.TickOptions{})
+	h.srv.AddComment(phabtestComment(h, task, "nomfa1", "exemption: I travel without my phone until April"))
+	h.clock.Advance(time.Hour)
+	_, _ = h.bot.Tick(h.ctx, bot.TickOptions{})
+	if !slices.Contains(h.srv.Members(h.group(groupSecurity).PHID), h.phid("nomfa1")) {
+		t.Errorf("nomfa1 was removed while the bot could not answer on %s (and so read none of their later replies)", task)
+	}
+	st, err := h.bot.Status(campaignName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(st.Attention, func(a string) bool { return strings.Contains(a, "needs a human: the bot's answer on "+task) }) {
+		t.Errorf("status does not flag the unposted answer on %s:\n%s", task, strings.Join(st.Attention, "\n"))
 	}
 }

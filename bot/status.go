@@ -146,6 +146,10 @@ func StatusOf(store *state.Store, campaign string, now time.Time) (*Status, erro
 		if op.State != state.OpPending {
 			continue
 		}
+		if batch, _, ok := parseRepliesKey(OpKey(op.Key)); ok && op.Attempts > 0 {
+			st.Attention = append(st.Attention, fmt.Sprintf("needs a human: the bot's answer on %s (write %s) has not been posted after %d attempt(s)%s; until it is, later replies on that task are not read and none of its users is removed. Check the bot may still comment on the task",
+				task[batch], op.Key, op.Attempts, reconcileNote(op)))
+		}
 		chore, human := pendingOpOwner(op, &snap)
 		st.PendingOps = append(st.PendingOps, StatusOp{Key: op.Key, Kind: op.Kind, Since: op.CreatedAt, Chore: chore, NeedsHuman: human})
 		age := ageOf(now, op.CreatedAt)
@@ -239,4 +243,12 @@ func ageOf(now, t time.Time) string {
 		return "less than a minute"
 	}
 	return strings.TrimSuffix(d.Truncate(time.Minute).String(), "0s")
+}
+
+// reconcileNote quotes why an op's last reconciliation failed, if it did.
+func reconcileNote(op state.Op) string {
+	if op.ReconcileError == "" {
+		return ""
+	}
+	return " (" + op.ReconcileError + ")"
 }
