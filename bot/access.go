@@ -68,8 +68,10 @@ func (b *Bot) checkAccess(ctx context.Context, r *run, snap *state.Snapshot, bt 
 		if err != nil {
 			return err
 		}
-		if subscribedBy(txs, r.rec.ApproversPHID) == r.rec.BotPHID {
-			// The bot asked them for a decision: they may read it.
+		if bt.ApproversSubscribed || subscribedBy(txs, r.rec.ApproversPHID) == r.rec.BotPHID {
+			// The bot asked them for a decision: they may read it. Known
+			// from the state (the history's last "add" may be an admin's
+			// re-adding them); the history for states from before.
 			extra = slices.DeleteFunc(extra, func(p string) bool { return slices.Contains(members, p) })
 		} else {
 			extra = append(extra, r.rec.ApproversPHID)

@@ -60,6 +60,9 @@ func addAnswer(tx *state.CampaignTx, key OpKey, bt state.Batch, txID int, text s
 	op.Args[argXacts] = ids
 	if approvers && approversPHID != "" {
 		op.Args[argSubscribe] = approversPHID
+		if err := markApproversSubscribed(tx, bt.Index); err != nil {
+			return err
+		}
 	}
 	return tx.PutOp(op)
 }
@@ -144,6 +147,18 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// markApproversSubscribed records, with the intent of an edit that
+// subscribes the approvers' project to batch index's task, that the bot
+// subscribes them there (checkAccess allows them from then on).
+func markApproversSubscribed(tx *state.CampaignTx, index int) error {
+	cur, err := tx.Batch(index)
+	if err != nil || cur.ApproversSubscribed {
+		return err
+	}
+	cur.ApproversSubscribed = true
+	return tx.PutBatch(cur)
 }
 
 // approversEdits subscribes the approvers' project, in the edit of a

@@ -299,7 +299,7 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	}
 	// On inactivity and reconfirmation a reply is itself what keeps access.
 	if keeps := replyKeeps(f, rep.Kind); len(keeps) > 0 {
-		return b.keepOutcome(ctx, r, bt, t, f, keeps, nil)
+		return b.keepOutcome(ctx, r, bt, t, f, keeps, nil, nil)
 	}
 	data := templates.ReplyData{Campaign: b.userCampaignData(r.c, &r.rec, &f), Person: person(&f), Groups: groupNames(&r.rec, f.Groups), Reasons: f.Reasons}
 	now := b.now().UTC()
@@ -536,7 +536,12 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	data.Groups = groupNames(&r.rec, target.Groups)
 	data.Reasons = target.Reasons
 	if rep.Kind == replies.KindKeepUser {
+		// An approver's keep is an exemption without end date: it needs
+		// as many distinct approvers as an exemption (requiredFor), each
+		// on the task that lists the user (what they were shown).
 		keeps := approverKeeps(target)
+		need := r.requiredFor(target.Groups)
+		mine := func(a state.Approval) bool { return a.ApproverPHID == approver.PHID }
 		switch {
 		case len(keeps) == 0:
 			return refuse(fmt.Sprintf("@%s was not found by a criterion an approver can waive (inactive, reconfirm, list)", target.Username))
@@ -544,8 +549,50 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 			return refuse("nobody keeps their own access by command; reply on the task instead")
 		case target.Status != state.StatusPending && target.Status != state.StatusCompliant:
 			return refuse(fmt.Sprintf("@%s is %s, not pending", target.Username, target.Status))
+		case !slices.Contains(bt.UserPHIDs, target.UserPHID):
+			return refuse(fmt.Sprintf("@%s is not listed on this task; keep them on the task that lists them", target.Username))
+		case slices.ContainsFunc(target.KeepApprovals, mine) || approverKept(target, keeps, approver.PHID):
+			return refuse(fmt.Sprintf("you already kept @%s; it needs %d distinct approvers", target.Username, need))
 		}
-		return b.keepOutcome(ctx, r, bt, t, target, keeps, &approver)
+		approval := state.Approval{ApproverPHID: approver.PHID, Username: approver.Username, At: now, Via: via,
+			Verified: taskVerified(bt, t), Source: sourceOf(bt, t)}
+		earlier := target.KeepApprovals
+		var dropped []string // approvers whose earlier keep was edited away or lapsed
+		if len(earlier)+1 >= need {
+			// As for an exemption: before the keep counts, the earlier
+			// approvers must still be enabled approvers and their
+			// comments must still say "!keep @user".
+			active, lapsed, err := b.splitLapsed(ctx, r, earlier)
+			if err != nil {
+				return outcome{}, err
+			}
+			standing, gone, err := b.standingApprovals(ctx, active, func(text string, ok bool) bool {
+				return ok && keepCommandStands(text, target.Username)
+			})
+			if err != nil {
+				return outcome{}, err
+			}
+			for _, a := range append(lapsed, gone...) {
+				dropped = append(dropped, a.ApproverPHID)
+			}
+			earlier = standing
+		}
+		if got := len(earlier) + 1; got < need {
+			data.Decision = fmt.Sprintf("keep for @%s: approval %d of %d recorded", target.Username, got, need)
+			detail := data.Decision
+			if len(dropped) > 0 {
+				detail += fmt.Sprintf("; %d earlier keep(s) withdrawn or lapsed", len(dropped))
+			}
+			return reply(templates.ApprovalRecorded, state.EntryApprovalRecorded, target.Username, detail, data,
+				updateFinding(target.UserPHID, func(f *state.Finding) {
+					f.KeepApprovals = slices.DeleteFunc(f.KeepApprovals, func(a state.Approval) bool {
+						return mine(a) || slices.Contains(dropped, a.ApproverPHID)
+					})
+					f.KeepApprovals = append(f.KeepApprovals, approval)
+					f.UpdatedAt = now
+				}))
+		}
+		return b.keepOutcome(ctx, r, bt, t, target, keeps, &approver, append(slices.Clone(earlier), approval))
 	}
 	done, err := b.restoredByCommand(r.c.Name, target, t.PHID)
 	if err != nil {

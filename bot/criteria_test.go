@@ -208,8 +208,14 @@ func TestReconfirm(t *testing.T) {
 	h.launch()
 	mono, _ := h.taskOf("nomfa1")
 	h.comment("nomfa1", mono, "Yes, I still need it.")
+	// acl*security: a keep needs two approvers, as an exemption does.
 	keep := h.commentTx("alice", mono, "!keep @nomfa3")
 	h.comment("good2", mono, "what is this about?")
+	h.tick()
+	if s := h.finding("nomfa3").Status; s != state.StatusPending {
+		t.Errorf("nomfa3 after alice's !keep alone: %s, want pending (1 of 2)", s)
+	}
+	h.comment("bob", mono, "!keep @nomfa3")
 	h.tick()
 	got := h.statuses()
 	for user, want := range map[string]state.Status{"nomfa1": state.StatusCompliant, "nomfa3": state.StatusCompliant, "good2": state.StatusPending, "erin": state.StatusPending} {
@@ -217,8 +223,8 @@ func TestReconfirm(t *testing.T) {
 			t.Errorf("@%s: %s, want %s", user, got[user], want)
 		}
 	}
-	if k := h.finding("nomfa3").Kept["reconfirm"]; k.By != "alice" || !k.Approver {
-		t.Errorf("nomfa3's keep = %+v, want by approver alice", k)
+	if k := h.finding("nomfa3").Kept["reconfirm"]; k.By != "bob" || !k.Approver || len(k.Approvals) != 2 || k.Approvals[0].Username != "alice" {
+		t.Errorf("nomfa3's keep = %+v, want by approvers alice and bob", k)
 	}
 	// A non-approver's !keep is refused.
 	h.comment("dave", mono, "!keep @good2")
@@ -281,10 +287,17 @@ func TestListCriterion(t *testing.T) {
 	if s := h.finding("nomfa1").Status; s != state.StatusPending {
 		t.Errorf("nomfa1 after their own keep: %s, want pending", s)
 	}
+	// acl*security: two distinct approvers, as for an exemption.
 	h.comment("bob", mono, "!keep @nomfa1")
 	h.tick()
+	if s := h.finding("nomfa1").Status; s != state.StatusPending {
+		t.Errorf("nomfa1 after bob's !keep alone: %s, want pending", s)
+	}
+	h.comment("bob", mono, "!keep @nomfa1")
+	h.comment("alice", mono, "!keep @nomfa1")
+	h.tick()
 	if s := h.finding("nomfa1").Status; s != state.StatusCompliant {
-		t.Errorf("nomfa1 after bob's !keep: %s, want compliant", s)
+		t.Errorf("nomfa1 after bob's and alice's !keep: %s, want compliant", s)
 	}
 }
 

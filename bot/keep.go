@@ -58,14 +58,37 @@ func approverKeeps(f state.Finding) []string {
 	return out
 }
 
+// approverKept reports whether approver already made every one of
+// reasons kept on f (a keep in force that rests on their approval).
+func approverKept(f state.Finding, reasons []string, approver string) bool {
+	for _, rs := range reasons {
+		k, ok := f.Kept[rs]
+		if !ok || !k.Approver || !slices.ContainsFunc(keepApprovals(k), func(a state.Approval) bool { return a.ApproverPHID == approver }) {
+			return false
+		}
+	}
+	return true
+}
+
+// keepApprovals returns the approvals an approver's keep rests on. A keep
+// recorded before keeps needed several approvers has only its By and
+// Source: one approval, whose approver (no PHID) cannot be re-checked.
+func keepApprovals(k state.Keep) []state.Approval {
+	if len(k.Approvals) > 0 || !k.Approver {
+		return k.Approvals
+	}
+	return []state.Approval{{Username: k.By, At: k.At, Source: k.Source}}
+}
+
 // keepOutcome records that f keeps access under reasons (said by the user,
-// or by approver), checks the user's other reasons live, and answers. The
-// user becomes compliant once nothing else is unmet.
-func (b *Bot) keepOutcome(ctx context.Context, r *run, bt state.Batch, t conduit.Transaction, f state.Finding, reasons []string, approver *conduit.User) (outcome, error) {
+// or by approver on the strength of approvals, enough of them), checks
+// the user's other reasons live, and answers. The user becomes compliant
+// once nothing else is unmet.
+func (b *Bot) keepOutcome(ctx context.Context, r *run, bt state.Batch, t conduit.Transaction, f state.Finding, reasons []string, approver *conduit.User, approvals []state.Approval) (outcome, error) {
 	now := b.now().UTC()
 	k := state.Keep{At: now, By: f.Username, Source: sourceOf(bt, t)}
 	if approver != nil {
-		k.By, k.Approver = approver.Username, true
+		k.By, k.Approver, k.Approvals = approver.Username, true, approvals
 	}
 	kept := f
 	kept.Kept = maps.Clone(f.Kept)
@@ -86,6 +109,13 @@ func (b *Bot) keepOutcome(ctx context.Context, r *run, bt state.Batch, t conduit
 	}
 	text, err := b.render(templates.Kept, data)
 	detail := fmt.Sprintf("keeps access (%s), said by @%s", strings.Join(reasons, ", "), k.By)
+	var names []string
+	for _, a := range approvals {
+		names = append(names, a.Username)
+	}
+	if len(names) > 1 {
+		detail = fmt.Sprintf("keeps access (%s), said by @%s", strings.Join(reasons, ", "), strings.Join(names, ", @"))
+	}
 	if len(left) > 0 {
 		detail += "; still unmet: " + strings.Join(left, ", ")
 	}
@@ -97,32 +127,46 @@ func (b *Bot) keepOutcome(ctx context.Context, r *run, bt state.Batch, t conduit
 			for _, rs := range reasons {
 				cur.Kept[rs] = k
 			}
+			if approver != nil {
+				cur.KeepApprovals = nil // now in the keep
+			}
 			if ok && cur.Status == state.StatusPending {
 				cur.Status = state.StatusCompliant
 			}
 			cur.UpdatedAt = now
 		})}
 	if approver != nil {
-		o.actor, o.verified, o.approvers = approver.Username, taskVerified(bt, t), []string{approver.Username}
+		o.actor, o.verified, o.approvers = approver.Username, taskVerified(bt, t), names
 	}
 	return o, err
 }
 
-// checkKeeps re-reads, before a removal round, the comment behind every
-// recorded keep. A comment edited since the bot read it (fact 45) into
-// something that no longer keeps, or deleted, no longer counts: the keep
-// is dropped, journaled, and a compliant user is pending again (drift
-// then decides from what Phabricator says). Comments that cannot be read
-// stop the round (fail closed).
+// checkKeeps re-reads the comment behind every recorded keep (before a
+// removal round, and before the campaign closes). A comment edited since
+// the bot read it (fact 45) into something that no longer keeps, or
+// deleted, no longer counts; nor does the approval of an approver who is
+// no longer an enabled member of the approvers' project (splitLapsed). A
+// user's keep then ends; an approver's keep ends once fewer approvals
+// stand than the user's groups require (requiredFor). An ended keep is
+// dropped and journaled, and a compliant user is pending again (drift
+// then decides from what Phabricator says). Comments or approvers that
+// cannot be read stop the caller (fail closed).
 func (b *Bot) checkKeeps(ctx context.Context, r *run) error {
 	snap, err := b.store.Snapshot(r.c.Name)
 	if err != nil {
 		return err
 	}
 	var sources []*state.Source
+	var approvals []state.Approval // of approvers' keeps, to re-check the approvers
 	for _, f := range snap.Findings {
 		for _, k := range f.Kept {
 			sources = append(sources, k.Source)
+			for _, a := range keepApprovals(k) {
+				sources = append(sources, a.Source)
+				if a.ApproverPHID != "" && !slices.ContainsFunc(approvals, func(x state.Approval) bool { return x.ApproverPHID == a.ApproverPHID }) {
+					approvals = append(approvals, a)
+				}
+			}
 		}
 	}
 	if len(sources) == 0 {
@@ -132,10 +176,19 @@ func (b *Bot) checkKeeps(ctx context.Context, r *run) error {
 	if err != nil {
 		return fmt.Errorf("re-read keep comments: %w", err)
 	}
+	_, lapsed, err := b.splitLapsed(ctx, r, approvals)
+	if err != nil {
+		return fmt.Errorf("re-check keep approvers: %w", err)
+	}
+	lapsedBy := map[string]bool{}
+	for _, a := range lapsed {
+		lapsedBy[a.ApproverPHID] = true
+	}
 	type gone struct {
 		user   string
 		reason string
 		k      state.Keep
+		why    string
 	}
 	var drop []gone
 	for _, f := range snap.Findings {
@@ -144,9 +197,30 @@ func (b *Bot) checkKeeps(ctx context.Context, r *run) error {
 			if k.Source == nil {
 				continue
 			}
-			text, ok := texts[k.Source.TxPHID]
-			if !ok || !keepStands(text, rs, k, f.Username) {
-				drop = append(drop, gone{f.UserPHID, rs, k})
+			if !k.Approver {
+				if text, ok := texts[k.Source.TxPHID]; !ok || !keepStands(text, rs, k, f.Username) {
+					drop = append(drop, gone{f.UserPHID, rs, k, fmt.Sprintf("comment %s by @%s no longer keeps access", k.Source.TxPHID, k.By)})
+				}
+				continue
+			}
+			var standing int
+			var out []string
+			for _, a := range keepApprovals(k) {
+				text, ok := "", a.Source == nil
+				if a.Source != nil {
+					text, ok = texts[a.Source.TxPHID]
+				}
+				switch {
+				case lapsedBy[a.ApproverPHID]:
+					out = append(out, "@"+a.Username+" is no longer an enabled approver")
+				case a.Source != nil && (!ok || !keepCommandStands(text, f.Username)):
+					out = append(out, fmt.Sprintf("@%s's comment %s no longer says !keep", a.Username, a.Source.TxPHID))
+				default:
+					standing++
+				}
+			}
+			if need := r.requiredFor(f.Groups); standing < need {
+				drop = append(drop, gone{f.UserPHID, rs, k, fmt.Sprintf("%d of %d approvers' keeps stand (%s)", standing, need, strings.Join(out, "; "))})
 			}
 		}
 	}
@@ -173,13 +247,20 @@ func (b *Bot) checkKeeps(ctx context.Context, r *run) error {
 				return err
 			}
 			if err := tx.Append(state.Entry{At: now, Kind: state.EntryKeepWithdrawn, Task: g.k.Source.Task, User: f.Username,
-				Detail: fmt.Sprintf("comment %s by @%s no longer keeps access (%s); %s -> %s", g.k.Source.TxPHID, g.k.By, g.reason, was, f.Status)}); err != nil {
+				Detail: fmt.Sprintf("%s (%s); %s -> %s", g.why, g.reason, was, f.Status)}); err != nil {
 				return err
 			}
-			r.event("@%s: the keep (%s) by @%s was edited away; %s", f.Username, g.reason, g.k.By, f.Status)
+			r.event("@%s: the keep (%s) by @%s no longer holds: %s; %s", f.Username, g.reason, g.k.By, g.why, f.Status)
 		}
 		return nil
 	})
+}
+
+// keepCommandStands reports whether an approver's comment still says
+// "!keep @username".
+func keepCommandStands(text, username string) bool {
+	rep := replies.Parse(text)
+	return rep.Kind == replies.KindKeepUser && strings.EqualFold(rep.Target, username)
 }
 
 // keepStands reports whether a keep's comment, as it reads now, still
@@ -188,7 +269,7 @@ func (b *Bot) checkKeeps(ctx context.Context, r *run) error {
 func keepStands(text, reason string, k state.Keep, username string) bool {
 	rep := replies.Parse(text)
 	if k.Approver {
-		return rep.Kind == replies.KindKeepUser && strings.EqualFold(rep.Target, username)
+		return keepCommandStands(text, username)
 	}
 	return strings.TrimSpace(text) != "" && stillKeeps(reason, rep.Kind)
 }

@@ -149,11 +149,16 @@ func (b *Bot) teamTag(ctx context.Context, rec *state.Campaign) (string, error) 
 // openReason says why a campaign cannot close yet, or "" when it can:
 // nobody is pending (or asked to be removed and waits for it), no restore
 // is asked for, every removal batch is decided and executed (done or
-// rejected), every batch has its task, and no write other than closing
-// is unconfirmed.
-func openReason(snap *state.Snapshot) string {
+// rejected), every batch has its task, no write other than closing
+// is unconfirmed, and no exemption with an end date is still in force: a
+// closed campaign no longer ticks, so it could not lapse the exemption
+// and the user would keep their access for good. It stays open until
+// the day after the end date, when drift checks the user again.
+func openReason(snap *state.Snapshot, now time.Time) string {
 	for _, f := range snap.Findings {
-		switch {
+		switch e := f.ExemptionInForce(); {
+		case f.Status == state.StatusExempt && e != nil && !e.Until.IsZero() && now.Before(e.Until.AddDate(0, 0, 1)):
+			return fmt.Sprintf("@%s is exempt until %s; the campaign stays open to check them again after that", f.Username, e.Until.Format("2006-01-02"))
 		case f.Status.Removable():
 			return fmt.Sprintf("@%s is %s", f.Username, f.Status)
 		case f.RestoreRequested:
@@ -231,13 +236,27 @@ func (b *Bot) choreClose(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	if openReason(&snap) != "" {
+	if openReason(&snap, b.now()) != "" {
 		return nil
 	}
 	// Wait a quiet period after the last change: a user just removed may
 	// still ask on the task to be restored, which the bot reads only
 	// while the campaign ticks (after that, `auditbot restore`).
 	if now := b.now(); now.Before(lastChange(&snap).Add(b.approvalPeriod(r.c))) {
+		return nil
+	}
+	// Last reads before the campaign stops reading: keeps (an approver's
+	// or a user's) may have been edited away or their approvers lapsed
+	// since they were counted, which otherwise is checked only at the
+	// cutoff, possibly weeks later. One that no longer holds makes its
+	// user pending again, and the campaign stays open.
+	if err := b.checkKeeps(ctx, r); err != nil {
+		return err
+	}
+	if snap, err = b.store.Snapshot(r.rec.Name); err != nil {
+		return err
+	}
+	if openReason(&snap, b.now()) != "" {
 		return nil
 	}
 	tasks := slices.Clone(snap.Batches)

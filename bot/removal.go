@@ -250,6 +250,12 @@ func (b *Bot) announceRemoval(ctx context.Context, r *run, snap *state.Snapshot,
 			return err
 		}
 		key := proposalKey(rm.Label(), bt.Index)
+		if r.rec.ApproversPHID != "" && !bt.ApproversSubscribed {
+			// Recorded before the edit that subscribes them.
+			if err := b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error { return markApproversSubscribed(tx, bt.Index) }); err != nil {
+				return err
+			}
+		}
 		posted, err := b.commentWith(ctx, r, bt, key, text, state.Entry{Kind: state.EntryRemovalAnnounced, Detail: rm.Label()}, nil, approversEdits(&r.rec)...)
 		if err != nil {
 			errs = append(errs, err)
@@ -352,9 +358,18 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 	if err != nil {
 		return err
 	}
+	// A task whose answer could not be posted (the replies chore ran
+	// before this one) reads none of its later replies: a "!deny", an
+	// exemption request or "I enabled MFA" there would go unseen. Its
+	// users are not removed until the answer is posted (fail closed);
+	// status says a human is needed.
+	unanswered := pendingAnswers(snap.Ops)
 	freshOf := func(g state.Group) []string {
 		var fresh []string
 		for _, it := range rm.Items {
+			if len(unanswered[findings[it.UserPHID].Batch]) > 0 {
+				continue
+			}
 			if it.GroupPHID == g.PHID && !it.Done && nonCompliant[it.UserPHID] &&
 				dueForRemoval(findings[it.UserPHID], g.PHID, &snap.Campaign, now) && slices.Contains(members[g.PHID], it.UserPHID) {
 				fresh = append(fresh, it.UserPHID)

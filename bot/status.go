@@ -32,6 +32,9 @@ type Status struct {
 	// and restore requests, unsubscribed users, pending writes no chore
 	// finishes, removal batches held by the guard-rail.
 	Attention []string `json:"attention"`
+	// OpenReason says why an open campaign cannot close yet ("" when it
+	// can, after its quiet period, or when closed).
+	OpenReason string `json:"open_reason,omitempty"`
 	// ClosedAt is when the campaign closed (zero while open); Runs are
 	// its recurring runs and StandingTask the team's task they post on.
 	ClosedAt     time.Time   `json:"closed_at,omitzero"`
@@ -97,6 +100,9 @@ func StatusOfSnapshot(snap *state.Snapshot, now time.Time) *Status {
 	if id := snap.Campaign.StandingTaskID; id != 0 {
 		st.StandingTask = "T" + strconv.Itoa(id)
 	}
+	if !snap.Campaign.Closed() {
+		st.OpenReason = openReason(snap, now)
+	}
 	// Pending users by PHID, so counting each task's is linear: asking
 	// each batch about every finding took most of a 10,000-user
 	// dashboard page.
@@ -127,6 +133,9 @@ func StatusOfSnapshot(snap *state.Snapshot, now time.Time) *Status {
 		u := StatusUser{Username: f.Username, Status: string(f.Status), Task: task[f.Batch], Groups: groupNames(&snap.Campaign, f.Groups), Reasons: f.Reasons, Unsubscribed: f.Unsubscribed}
 		if f.Exemption != nil {
 			u.Note = fmt.Sprintf("exemption %s: %s", f.Exemption.Decision, f.Exemption.Reason)
+			if e := f.ExemptionInForce(); f.Status == state.StatusExempt && e != nil && !e.Until.IsZero() {
+				u.Note += " (until " + e.Until.Format("2006-01-02") + "; the campaign stays open until then)"
+			}
 			if f.Exemption.Decision == "pending" {
 				st.Attention = append(st.Attention, fmt.Sprintf("@%s asks for an exemption on %s: %s (approvers: !approve @%s or !deny @%s <reason>)", f.Username, task[f.Batch], f.Exemption.Reason, f.Username, f.Username))
 			}
@@ -155,6 +164,10 @@ func StatusOfSnapshot(snap *state.Snapshot, now time.Time) *Status {
 		}
 		if op.State != state.OpPending {
 			continue
+		}
+		if batch, _, ok := parseRepliesKey(OpKey(op.Key)); ok && op.Attempts > 0 {
+			st.Attention = append(st.Attention, fmt.Sprintf("needs a human: the bot's answer on %s (write %s) has not been posted after %d attempt(s)%s; until it is, later replies on that task are not read and none of its users is removed. Check the bot may still comment on the task",
+				task[batch], op.Key, op.Attempts, reconcileNote(op)))
 		}
 		chore, human := pendingOpOwner(op, snap)
 		st.PendingOps = append(st.PendingOps, StatusOp{Key: op.Key, Kind: op.Kind, Since: op.CreatedAt, Chore: chore, NeedsHuman: human})
@@ -195,6 +208,8 @@ func (s *Status) WriteText(w io.Writer) error {
 	fmt.Fprintf(&sb, "Groups (riskiest first): %s\n", strings.Join(groups, ", "))
 	if !s.ClosedAt.IsZero() {
 		fmt.Fprintf(&sb, "Closed %s: its tasks are resolved and it no longer ticks\n", s.ClosedAt.Format("2006-01-02 15:04"))
+	} else if s.OpenReason != "" {
+		fmt.Fprintf(&sb, "Open: %s\n", esc(s.OpenReason))
 	}
 	if n := len(s.Runs); n > 0 {
 		last := s.Runs[n-1]
@@ -251,4 +266,12 @@ func ageOf(now, t time.Time) string {
 		return "less than a minute"
 	}
 	return strings.TrimSuffix(d.Truncate(time.Minute).String(), "0s")
+}
+
+// reconcileNote quotes why an op's last reconciliation failed, if it did.
+func reconcileNote(op state.Op) string {
+	if op.ReconcileError == "" {
+		return ""
+	}
+	return " (" + op.ReconcileError + ")"
 }

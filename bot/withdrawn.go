@@ -69,6 +69,14 @@ func stillApproves(text string, ok bool, target string) bool {
 // the same approve command and those taken back since. Approvals without a
 // source (the command line, or recorded before sources were kept) stand.
 func (b *Bot) withdrawnApprovals(ctx context.Context, as []state.Approval, target string) (kept, withdrawn []state.Approval, err error) {
+	return b.standingApprovals(ctx, as, func(text string, ok bool) bool { return stillApproves(text, ok, target) })
+}
+
+// standingApprovals splits approvals into those whose comment, read
+// again now, still stands (stands: its current text, and whether the
+// server returned it) and those taken back since. Approvals without a
+// source stand.
+func (b *Bot) standingApprovals(ctx context.Context, as []state.Approval, stands func(text string, ok bool) bool) (kept, withdrawn []state.Approval, err error) {
 	var sources []*state.Source
 	for _, a := range as {
 		sources = append(sources, a.Source)
@@ -83,7 +91,7 @@ func (b *Bot) withdrawnApprovals(ctx context.Context, as []state.Approval, targe
 			continue
 		}
 		text, ok := texts[a.Source.TxPHID]
-		if stillApproves(text, ok, target) {
+		if stands(text, ok) {
 			kept = append(kept, a)
 		} else {
 			withdrawn = append(withdrawn, a)

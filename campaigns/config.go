@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -120,6 +121,11 @@ type DashboardConfig struct {
 	// TrustedHeader names a header a reverse proxy sets to the
 	// authenticated user; requests without it are refused.
 	TrustedHeader string
+	// TrustedProxies are the addresses (IPs or CIDR prefixes) of the
+	// reverse proxy that sets TrustedHeader. The header counts only on a
+	// request from one of them or from loopback: anyone else reaching
+	// the port could set it themselves.
+	TrustedProxies []netip.Prefix
 }
 
 // ScheduleConfig drives daemon mode.
@@ -137,6 +143,11 @@ type ScheduleConfig struct {
 type MetricsConfig struct {
 	// Listen is the host:port to serve on; "" (the default) serves nothing.
 	Listen string
+	// AllowRemote lets Listen be a non-loopback address. The endpoints
+	// have no authentication (they show counts, never names), so another
+	// host may reach them only when the operator says so (a kubelet
+	// probes the pod's own address).
+	AllowRemote bool
 }
 
 var (
@@ -188,6 +199,9 @@ type configFile struct {
 	dashListen          val[string]
 	dashSecretFile      val[string]
 	dashTrustedHeader   val[string]
+	dashTrustedProxies  []item
+	dashProxiesNode     *yaml.Node
+	metricsAllowRemote  val[bool]
 	maxAuthFailures     val[float64]
 	metricsListen       val[string]
 	campaignsDir        val[string]
@@ -234,6 +248,7 @@ func (f *configFile) parse(p *parser, root *yaml.Node) {
 		{name: "metrics", parse: func(n *yaml.Node) {
 			p.mapping(n, "metrics", []field{
 				{name: "listen", parse: into(&f.metricsListen, keyed(p.str, "metrics.listen"))},
+				{name: "allow_remote", parse: into(&f.metricsAllowRemote, keyed(p.boolean, "metrics.allow_remote"))},
 			})
 		}},
 		{name: "dashboard", parse: func(n *yaml.Node) {
@@ -241,6 +256,10 @@ func (f *configFile) parse(p *parser, root *yaml.Node) {
 				{name: "listen", parse: into(&f.dashListen, keyed(p.str, "dashboard.listen"))},
 				{name: "secret_file", parse: into(&f.dashSecretFile, keyed(p.str, "dashboard.secret_file"))},
 				{name: "trusted_header", parse: into(&f.dashTrustedHeader, keyed(p.str, "dashboard.trusted_header"))},
+				{name: "trusted_proxies", parse: func(n *yaml.Node) {
+					f.dashProxiesNode = n
+					f.dashTrustedProxies, _ = p.list(n, "dashboard.trusted_proxies")
+				}},
 			})
 		}},
 		{name: "campaigns_dir", parse: into(&f.campaignsDir, keyed(p.str, "campaigns_dir"))},
@@ -324,7 +343,7 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 		Dashboard: DashboardConfig{Listen: strings.TrimSpace(f.dashListen.v), SecretFile: f.dashSecretFile.v, TrustedHeader: strings.TrimSpace(f.dashTrustedHeader.v)},
 		Schedule: ScheduleConfig{TickEvery: f.tickEvery.or(DefaultTickEvery),
 			MaxAuthFailures: int(f.maxAuthFailures.or(DefaultMaxAuthFailures))},
-		Metrics:      MetricsConfig{Listen: strings.TrimSpace(f.metricsListen.v)},
+		Metrics:      MetricsConfig{Listen: strings.TrimSpace(f.metricsListen.v), AllowRemote: f.metricsAllowRemote.v},
 		CampaignsDir: f.campaignsDir.or(DefaultCampaignsDir),
 		Groups:       make(map[string]Risk, len(f.groups)),
 		DefaultRisk:  f.defaultRisk.or(DefaultRisk),
@@ -358,6 +377,8 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 	if l := cfg.Metrics.Listen; l != "" {
 		if _, port, err := net.SplitHostPort(l); err != nil || port == "" {
 			p.errorf(f.metricsListen.n, "metrics.listen", "want host:port such as 127.0.0.1:9090, got %q", l)
+		} else if err := CheckMetricsListen(l, cfg.Metrics.AllowRemote); err != nil {
+			p.errorf(f.metricsListen.n, "metrics.listen", "%v", err)
 		}
 	}
 	if !slices.Contains(logLevels, cfg.Log.Level) {
@@ -413,8 +434,19 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 		}
 		cfg.MinNotice = d
 	}
+	for _, it := range f.dashTrustedProxies {
+		pfx, err := ParseProxy(it.s)
+		if err != nil {
+			p.errorf(it.n, "dashboard.trusted_proxies", "%v", err)
+			continue
+		}
+		cfg.Dashboard.TrustedProxies = append(cfg.Dashboard.TrustedProxies, pfx)
+	}
+	if len(f.dashTrustedProxies) > 0 && cfg.Dashboard.TrustedHeader == "" {
+		p.errorf(f.dashProxiesNode, "dashboard.trusted_proxies", "set without dashboard.trusted_header: the proxies are trusted only for that header")
+	}
 	if cfg.Dashboard.Listen != "" {
-		if err := CheckListen(cfg.Dashboard.Listen, cfg.Dashboard.SecretFile != "" || cfg.Dashboard.TrustedHeader != ""); err != nil {
+		if err := CheckListen(cfg.Dashboard.Listen, DashboardProtected(cfg.Dashboard.SecretFile != "", cfg.Dashboard.TrustedHeader, cfg.Dashboard.TrustedProxies)); err != nil {
 			p.errorf(f.dashListen.n, "dashboard.listen", "%v", err)
 		}
 	}
@@ -422,17 +454,62 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 }
 
 // CheckListen checks a dashboard address: host:port, and loopback unless
-// the dashboard is protected by a secret or a trusted proxy header (its
-// pages name every non-compliant member of every audited group).
+// the dashboard is protected (DashboardProtected) off this machine: its
+// pages name every non-compliant member of every audited group.
 func CheckListen(addr string, protected bool) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("want host:port such as 127.0.0.1:8090: %v", err)
 	}
-	if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" || protected {
+	if isLoopbackHost(host) || protected {
 		return nil
 	}
-	return fmt.Errorf("%q is not a loopback address; set dashboard.secret_file or dashboard.trusted_header to serve beyond this machine", host)
+	return fmt.Errorf("%q is not a loopback address; to serve beyond this machine set dashboard.secret_file, or dashboard.trusted_header with dashboard.trusted_proxies (the addresses of the proxy that sets it: a header alone can be sent by anyone who reaches the port)", host)
+}
+
+// DashboardProtected reports whether the dashboard is protected when
+// reachable from other hosts: by a secret, or by a trusted header that
+// counts only from known proxy addresses. A header alone is not: the
+// dashboard cannot tell the proxy from a client that sets it itself.
+func DashboardProtected(secret bool, trustedHeader string, proxies []netip.Prefix) bool {
+	return secret || (trustedHeader != "" && len(proxies) > 0)
+}
+
+// CheckMetricsListen checks the metrics address: loopback unless
+// allowRemote, as /metrics and the probes have no authentication.
+func CheckMetricsListen(addr string, allowRemote bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port such as 127.0.0.1:9090: %v", err)
+	}
+	if isLoopbackHost(host) || allowRemote {
+		return nil
+	}
+	return fmt.Errorf("%q is not a loopback address and the endpoints have no authentication; set metrics.allow_remote: true to serve them to other hosts (a kubelet probing the pod)", host)
+}
+
+// ParseProxy reads a trusted proxy address: an IP (one host) or a CIDR
+// prefix.
+func ParseProxy(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR prefix such as 10.0.0.5 or 10.0.0.0/24", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR prefix such as 10.0.0.5 or 10.0.0.0/24", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func isLoopbackHost(host string) bool {
+	ip := net.ParseIP(host)
+	return (ip != nil && ip.IsLoopback()) || host == "localhost"
 }
 
 // checkBaseURL checks a Phabricator base URL and returns it without a

@@ -437,3 +437,33 @@ func TestTokenFileMode(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigListenProtection: off loopback, the dashboard needs a secret
+// or a trusted header with the proxy's addresses (a header alone can be
+// forged by any client reaching the port), and metrics need allow_remote.
+func TestConfigListenProtection(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml, wantErr string
+	}{
+		{name: "dashboard loopback, no protection", yaml: "dashboard: {listen: 127.0.0.1:8090}"},
+		{name: "dashboard off loopback with a secret", yaml: "dashboard: {listen: 0.0.0.0:8090, secret_file: s}"},
+		{name: "dashboard off loopback with header only", yaml: "dashboard: {listen: 0.0.0.0:8090, trusted_header: X-Remote-User}", wantErr: "dashboard.trusted_proxies"},
+		{name: "dashboard off loopback with header and proxies", yaml: "dashboard: {listen: 0.0.0.0:8090, trusted_header: X-Remote-User, trusted_proxies: [10.0.0.5, '10.1.0.0/24']}"},
+		{name: "dashboard loopback with header only", yaml: "dashboard: {listen: 127.0.0.1:8090, trusted_header: X-Remote-User}"},
+		{name: "bad proxy", yaml: "dashboard: {listen: 127.0.0.1:8090, trusted_header: X-Remote-User, trusted_proxies: [proxy.example]}", wantErr: `"proxy.example" is not an IP address`},
+		{name: "proxies without header", yaml: "dashboard: {listen: 127.0.0.1:8090, trusted_proxies: [10.0.0.5]}", wantErr: "set without dashboard.trusted_header"},
+		{name: "metrics loopback", yaml: "metrics: {listen: 127.0.0.1:9090}"},
+		{name: "metrics off loopback", yaml: "metrics: {listen: 0.0.0.0:9090}", wantErr: "metrics.allow_remote"},
+		{name: "metrics off loopback allowed", yaml: "metrics: {listen: 0.0.0.0:9090, allow_remote: true}"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig("config.yaml", lines("conduit: {url: https://phab.example.org}", tt.yaml))
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("ParseConfig: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("ParseConfig: %v, want an error with %q", err, tt.wantErr)
+			}
+		})
+	}
+}

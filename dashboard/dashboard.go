@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -43,10 +45,15 @@ type Options struct {
 	// an Authorization: Bearer header.
 	Secret string
 	// TrustedHeader, if set, names a header a reverse proxy sets to the
-	// authenticated user; requests without it are refused.
+	// authenticated user; requests without it are refused, and so are
+	// requests with it from a peer that is neither loopback nor in
+	// TrustedProxies (a client that reached the port directly could set
+	// it itself).
 	TrustedHeader string
-	Now           func() time.Time
-	Logger        zerolog.Logger
+	// TrustedProxies are the proxy's addresses; loopback is always one.
+	TrustedProxies []netip.Prefix
+	Now            func() time.Time
+	Logger         zerolog.Logger
 }
 
 // Server serves the dashboard.
@@ -86,7 +93,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
-	if s.o.TrustedHeader != "" && strings.TrimSpace(r.Header.Get(s.o.TrustedHeader)) == "" {
+	if s.o.TrustedHeader != "" && (strings.TrimSpace(r.Header.Get(s.o.TrustedHeader)) == "" || !s.fromProxy(r)) {
 		http.Error(w, "forbidden: this dashboard is served only through its authenticating proxy", http.StatusForbidden)
 		return
 	}
@@ -99,11 +106,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// Trade the secret in the address for a cookie, so it does not
 			// stay in the address bar or the history.
 			http.SetCookie(w, &http.Cookie{Name: cookieName, Value: q, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-			u := *r.URL
-			qs := u.Query()
-			qs.Del("secret")
-			u.RawQuery = qs.Encode()
-			http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+			http.Redirect(w, r, sameOriginPath(r.URL), http.StatusSeeOther)
 			return
 		}
 		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -116,6 +119,42 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// fromProxy reports whether the request's peer may set the trusted
+// header: loopback or one of the configured proxies.
+func (s *Server) fromProxy(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := ap.Addr().Unmap()
+	if ip.IsLoopback() {
+		return true
+	}
+	for _, p := range s.o.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameOriginPath is where the ?secret= redirect goes: u's path on this
+// server with the secret dropped from the query. Only a path: a request
+// line may carry an absolute URL or a path starting with "//" or "/\",
+// which a browser would follow to another host.
+func sameOriginPath(u *url.URL) string {
+	p := u.EscapedPath()
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+		p = "/"
+	}
+	qs := u.Query()
+	qs.Del("secret")
+	if q := qs.Encode(); q != "" {
+		p += "?" + q
+	}
+	return p
 }
 
 func (s *Server) secretOK(got string) bool {

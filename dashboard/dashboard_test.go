@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,7 +46,16 @@ func TestDashboardAccessAndEscaping(t *testing.T) {
 		{name: "secret in query becomes a cookie", opts: dashboard.Options{Secret: "s3"}, path: "/?secret=s3", wantCode: 303},
 		{name: "secret as cookie", opts: dashboard.Options{Secret: "s3"}, path: "/", req: func(r *http.Request) { r.AddCookie(&http.Cookie{Name: "auditbot_dashboard", Value: "s3"}) }, wantCode: 200},
 		{name: "trusted header missing", opts: dashboard.Options{TrustedHeader: "X-Remote-User"}, path: "/", wantCode: 403},
-		{name: "trusted header set", opts: dashboard.Options{TrustedHeader: "X-Remote-User"}, path: "/", req: func(r *http.Request) { r.Header.Set("X-Remote-User", "alice") }, wantCode: 200},
+		{name: "trusted header set by a loopback proxy", opts: dashboard.Options{TrustedHeader: "X-Remote-User"}, path: "/", req: func(r *http.Request) {
+			r.RemoteAddr = "127.0.0.1:40000"
+			r.Header.Set("X-Remote-User", "alice")
+		}, wantCode: 200},
+		{name: "trusted header set by a configured proxy", opts: dashboard.Options{TrustedHeader: "X-Remote-User", TrustedProxies: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}, path: "/", req: func(r *http.Request) {
+			r.Header.Set("X-Remote-User", "alice")
+		}, wantCode: 200},
+		{name: "trusted header set by a client that is no proxy", opts: dashboard.Options{TrustedHeader: "X-Remote-User", TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.5/32")}}, path: "/", req: func(r *http.Request) {
+			r.Header.Set("X-Remote-User", "alice")
+		}, wantCode: 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,6 +79,30 @@ func TestDashboardAccessAndEscaping(t *testing.T) {
 			}
 			if rec.Code == 200 && !strings.Contains(rec.Header().Get("Content-Security-Policy"), "default-src 'none'") {
 				t.Errorf("no restrictive CSP")
+			}
+		})
+	}
+}
+
+// TestDashboardSecretRedirectStaysHere: trading ?secret= for a cookie
+// redirects to a path of the dashboard itself, never to a host a crafted
+// request line names ("//evil.example/").
+func TestDashboardSecretRedirectStaysHere(t *testing.T) {
+	h, err := dashboard.New(dashboard.Options{Store: testStore(t), Secret: "s3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ target, want string }{
+		{"/?secret=s3", "/"},
+		{"/campaign/mfa/journal?user=eve&secret=s3", "/campaign/mfa/journal?user=eve"},
+		{"//evil.example/x?secret=s3", "/"},
+		{"http://evil.example/x?secret=s3", "/x"},
+	} {
+		t.Run(tt.target, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.target, nil))
+			if got := rec.Header().Get("Location"); rec.Code != http.StatusSeeOther || got != tt.want {
+				t.Errorf("%s: %d to %q, want 303 to %q", tt.target, rec.Code, got, tt.want)
 			}
 		})
 	}

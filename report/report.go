@@ -282,6 +282,8 @@ func (ev *Evidence) writeCSV(w io.Writer) error {
 // row into cells before any other rule, at every "|" outside a "[[ … ]]"
 // link, so a pipe or an unclosed "[[" in a name would move every cell after
 // it; a newline would end the table.
+// Only for text the bot itself chose (kinds, monograms, times); anything
+// that may carry a name or someone's words goes through text.
 func cell(s string) string {
 	s = strings.NewReplacer("|", "/", "\n", " ", "\r", " ", "`", "'").Replace(s)
 	for strings.Contains(s, "[[") {
@@ -293,23 +295,15 @@ func cell(s string) string {
 	return s
 }
 
-// text is what others wrote (real names, reasons, comment excerpts), in
-// monospace: Remarkup applies no rule inside it, so an @mention pasted
-// with the report neither notifies nor subscribes anyone, and no link,
-// image or object embed ({F1}, {T1}) renders.
-func text(s string) string {
-	if s = cell(s); s == "" {
-		return ""
-	}
-	return "`" + s + "`"
-}
+// text renders free text inert (safetext.Remarkup): exemption reasons,
+// journal details ("said by @bob"), how something was verified, group
+// names. Pasting the report into a task so mentions nobody, embeds no
+// file and renders no markup the audited user chose.
+func text(s string) string { return safetext.Remarkup(s) }
 
-func user(u string) string {
-	if u == "" {
-		return ""
-	}
-	return text(u)
-}
+// user renders a username in monospace so pasting the report does not
+// mention (and so subscribe) everyone in it.
+func user(u string) string { return text(u) }
 
 func users(us []string) string {
 	var out []string
@@ -321,8 +315,8 @@ func users(us []string) string {
 
 func (ev *Evidence) writeRemarkup(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "= Evidence: %s =\n\n", cell(ev.Title))
-	fmt.Fprintf(&b, "Campaign `%s`, launched %s, cutoff %s. Generated %s.\n", cell(ev.Campaign), ts(ev.LaunchedAt), ts(ev.Cutoff), ts(ev.GeneratedAt))
+	fmt.Fprintf(&b, "= Evidence: %s =\n\n", text(ev.Title))
+	fmt.Fprintf(&b, "Campaign %s, launched %s, cutoff %s. Generated %s.\n", text(ev.Campaign), ts(ev.LaunchedAt), ts(ev.Cutoff), ts(ev.GeneratedAt))
 	if ev.Chain.OK {
 		fmt.Fprintf(&b, "Journal hash chain: verified")
 		if ev.Chain.Legacy > 0 {
@@ -330,17 +324,17 @@ func (ev *Evidence) writeRemarkup(w io.Writer) error {
 		}
 		b.WriteString(".\n")
 	} else {
-		fmt.Fprintf(&b, "**Journal hash chain: BROKEN at entry %d: %s**\n", ev.Chain.BadSeq, cell(ev.Chain.Problem))
+		fmt.Fprintf(&b, "**Journal hash chain: BROKEN at entry %d: %s**\n", ev.Chain.BadSeq, text(ev.Chain.Problem))
 	}
 	b.WriteString("\n== Findings ==\n\n| User | Real name | Groups | Criteria | Status | Task | Exemption |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, f := range ev.Findings {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", user(f.Username), text(f.RealName), cell(strings.Join(f.Groups, ", ")), cell(strings.Join(f.Criteria, ", ")), cell(f.Status), cell(f.Task), text(f.Exemption))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", user(f.Username), text(f.RealName), text(strings.Join(f.Groups, ", ")), cell(strings.Join(f.Criteria, ", ")), cell(f.Status), cell(f.Task), text(f.Exemption))
 	}
 	b.WriteString("\n== Removed memberships ==\n\n| Removal | User | Group | Risk | Removed at | Task | Approvals |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range ev.Removals {
 		var apps []string
 		for _, a := range r.Approvals {
-			s := user(a.Approver) + " " + ts(a.At) + " via " + cell(a.Via)
+			s := user(a.Approver) + " " + ts(a.At) + " via " + text(a.Via)
 			if a.Operator != "" {
 				s += " (operator " + user(a.Operator) + ")"
 			}
@@ -349,7 +343,7 @@ func (ev *Evidence) writeRemarkup(w io.Writer) error {
 		if r.Auto {
 			apps = append(apps, "auto-approved")
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", cell(r.Removal), user(r.Username), cell(r.Group), cell(r.Risk), ts(r.RemovedAt), cell(r.Task), strings.Join(apps, "; "))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", cell(r.Removal), user(r.Username), text(r.Group), cell(r.Risk), ts(r.RemovedAt), cell(r.Task), strings.Join(apps, "; "))
 	}
 	b.WriteString("\n== Journal ==\n\n| # | Time | Kind | Actor | Verified | Task | Users | Approvers | Outcome | Detail |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, e := range ev.Events {
@@ -361,7 +355,7 @@ func (ev *Evidence) writeRemarkup(w io.Writer) error {
 		if e.Operator != "" {
 			actor += " (operator " + user(e.Operator) + ")"
 		}
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", e.Seq, when, cell(e.Kind), actor, cell(e.Verified), cell(e.Task),
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", e.Seq, when, cell(e.Kind), actor, text(e.Verified), cell(e.Task),
 			users(e.Users), users(e.Approvers), text(e.Outcome), text(e.Detail))
 	}
 	_, err := io.WriteString(w, b.String())

@@ -157,8 +157,8 @@ func TestWriteFormats(t *testing.T) {
 			}
 		}
 		for _, s := range []string{
-			"| `carol` | `Eve / <img src=x> @alice [ [https://evil.example / click] ] {F1} 'x' second line` |",
-			"`ping @everyone {F1} / [ [x`",
+			"| `carol` | `Eve ¦ <img src=x> @alice [ [https://evil.example ¦ click]] {F1} 'x' second line` |",
+			"`ping @everyone {F1} ¦ [ [x`",
 		} {
 			if !strings.Contains(md, s) {
 				t.Errorf("report lacks %q:\n%s", s, md)
@@ -194,10 +194,12 @@ func TestCell(t *testing.T) {
 	tests := []struct{ in, cell, text string }{
 		{"", "", ""},
 		{"plain", "plain", "`plain`"},
-		{"a|b", "a/b", "`a/b`"},
-		{"line\nbreak\r", "line break ", "`line break `"},
+		// cell is for text the bot chose; text (safetext.Remarkup) for
+		// anything someone else wrote.
+		{"a|b", "a/b", "`a¦b`"},
+		{"line\nbreak\r", "line break ", "`line break`"},
 		{"`tick`", "'tick'", "`'tick'`"},
-		{"[[[link]]]", "[ [ [link] ] ]", "`[ [ [link] ] ]`"},
+		{"[[[link]]]", "[ [ [link] ] ]", "`[ [ [link]]]`"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

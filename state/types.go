@@ -181,8 +181,13 @@ type Finding struct {
 	// access and where: the user's own reply ("still here", "still need
 	// it") or an approver's "!keep @user". It meets the criteria a reply
 	// can meet (inactive, reconfirm; list only by an approver).
-	Kept      map[string]Keep `json:"kept,omitempty"`
-	UpdatedAt time.Time       `json:"updated_at"`
+	Kept map[string]Keep `json:"kept,omitempty"`
+	// KeepApprovals are approvers' "!keep @user" counted so far while
+	// fewer than the user's groups require (an approver's keep is an
+	// exemption without end date: as many distinct approvers as an
+	// exemption). Once enough, they move into the Keep they make.
+	KeepApprovals []Approval `json:"keep_approvals,omitempty"`
+	UpdatedAt     time.Time  `json:"updated_at"`
 }
 
 // Keep is one "keeps access" statement about a finding.
@@ -195,6 +200,11 @@ type Keep struct {
 	// Source is the comment; before a removal round the bot reads it again,
 	// and an edit that takes it back ends the keep.
 	Source *Source `json:"source,omitempty"`
+	// Approvals are, for an approver's keep, every approver's "!keep
+	// @user" it rests on (By and Source are the last one). Re-read like
+	// exemption approvals: once fewer than required still stand (edited
+	// away, or the approver lapsed), the keep ends.
+	Approvals []Approval `json:"approvals,omitempty"`
 }
 
 // EffectiveCutoff is the later of the user's own extended cutoff and the
@@ -294,6 +304,12 @@ type Batch struct {
 	// are not told themselves (disabled accounts) and subscribes none of
 	// them.
 	Team bool `json:"team,omitempty"`
+	// ApproversSubscribed is set when the bot records its intent to
+	// subscribe the approvers' project to the task (it asks them for a
+	// decision). From then on the project is an allowed subscriber, even
+	// if an administrator removes and re-adds it: the task's history
+	// then no longer shows the bot as the one who added it.
+	ApproversSubscribed bool `json:"approvers_subscribed,omitempty"`
 }
 
 // Monogram returns "T123", or "" before the task exists.

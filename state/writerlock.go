@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -39,9 +40,9 @@ func LockWriter(ctx context.Context, statePath, holder string, waiting func(hold
 	path := WriterLockPath(statePath)
 	notified := false
 	for {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		f, err := openLockFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("state: writer lock %s: %w", path, err)
+			return nil, err
 		}
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
@@ -85,12 +86,52 @@ func LockWriter(ctx context.Context, statePath, holder string, waiting func(hold
 	}
 }
 
-// sameFile reports whether path still names the open file f.
+// ErrLockFile: the writer lock's path names something the bot must not
+// lock or write into (a symlink, a directory, a file of another user).
+var ErrLockFile = errors.New("state: unsafe writer lock file")
+
+// openLockFile opens (creating if needed) the lock file at path without
+// following a symlink and without truncating it: whoever may create files
+// in the state directory could otherwise plant a link that makes the bot
+// lock, truncate and overwrite any file it may write (the state file
+// itself). What it opened must be a regular file owned by this process's
+// user; anything else is refused with what to do. Nothing is written
+// before the flock is held (LockWriter).
+func openLockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	switch {
+	case errors.Is(err, syscall.ELOOP):
+		return nil, fmt.Errorf("%w: %s is a symbolic link; the bot locks only a regular file it owns: remove the link (and check who can write to %s)", ErrLockFile, path, filepath.Dir(path))
+	case errors.Is(err, syscall.EISDIR):
+		return nil, fmt.Errorf("%w: %s is a directory; remove it", ErrLockFile, path)
+	case errors.Is(err, os.ErrPermission):
+		return nil, fmt.Errorf("%w: %s cannot be opened by uid %d (%v); it is likely left behind by a run as another user (root): no auditbot may be running, then remove %s, or run auditbot as the user that owns the state file", ErrLockFile, path, os.Getuid(), err, path)
+	case err != nil:
+		return nil, fmt.Errorf("state: writer lock %s: %w", path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("state: writer lock %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s is not a regular file (%s); remove it", ErrLockFile, path, fi.Mode().Type())
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s belongs to uid %d, not to this process's uid %d: no auditbot may be running, then remove %s, or run auditbot as the user that owns the state file", ErrLockFile, path, st.Uid, os.Getuid(), path)
+	}
+	return f, nil
+}
+
+// sameFile reports whether path still names the open file f (itself, not
+// through a link).
 func sameFile(f *os.File, path string) bool {
 	a, err := f.Stat()
 	if err != nil {
 		return false
 	}
-	b, err := os.Stat(path)
+	b, err := os.Lstat(path)
 	return err == nil && os.SameFile(a, b)
 }

@@ -421,7 +421,7 @@ func TestReportDemo(t *testing.T) {
 			t.Errorf("%d tables, want 3 (findings, removals, journal)", tables)
 		}
 		for _, u := range want {
-			if !strings.Contains(r.stdout, "| `"+u.User+"` | "+u.Group+" |") {
+			if !strings.Contains(r.stdout, "| `"+u.User+"` | `"+u.Group+"` |") {
 				t.Errorf("md lacks the removal of `%s` from %s", u.User, u.Group)
 			}
 		}

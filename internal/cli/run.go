@@ -150,7 +150,7 @@ schedule.max_auth_failures ticks in a row with the token rejected it exits 3.`,
 				// The dashboard reads through the daemon's own store, one
 				// short read transaction per page, between the tick's.
 				go func() {
-					set := dashboardSettings{listen: d.Listen, secretFile: d.SecretFile, trustedHeader: d.TrustedHeader, phabURL: e.cfg.Conduit.URL}
+					set := dashboardSettings{listen: d.Listen, secretFile: d.SecretFile, trustedHeader: d.TrustedHeader, trustedProxies: d.TrustedProxies, phabURL: e.cfg.Conduit.URL}
 					if err := a.serveDashboard(ctx, set, dashboard.Options{Store: e.store}, e.log); err != nil {
 						e.log.Error().Err(err).Msg("dashboard stopped")
 					}

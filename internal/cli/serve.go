@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ import (
 // dashboardSettings are where and how the dashboard is served.
 type dashboardSettings struct {
 	listen, secretFile, trustedHeader, phabURL string
+	trustedProxies                             []netip.Prefix
 }
 
 // or returns a unless it is empty, then b.
@@ -36,6 +38,7 @@ func or(a, b string) string {
 func (a *app) serveCommand() *cobra.Command {
 	var set dashboardSettings
 	var statePath string
+	var proxies []string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the read-only web dashboard over a state file (no daemon needed)",
@@ -58,9 +61,19 @@ With --state it needs no config; flags override the config's dashboard keys.`,
 				set.listen = or(set.listen, cfg.Dashboard.Listen)
 				set.secretFile = or(set.secretFile, cfg.Dashboard.SecretFile)
 				set.trustedHeader = or(set.trustedHeader, cfg.Dashboard.TrustedHeader)
+				if len(proxies) == 0 {
+					set.trustedProxies = cfg.Dashboard.TrustedProxies
+				}
 				set.phabURL = or(set.phabURL, cfg.Conduit.URL)
 			}
 			set.listen = or(set.listen, "127.0.0.1:8090")
+			for _, s := range proxies {
+				p, err := campaigns.ParseProxy(s)
+				if err != nil {
+					return &usageError{"serve: --trusted-proxy: " + err.Error()}
+				}
+				set.trustedProxies = append(set.trustedProxies, p)
+			}
 			if _, err := os.Stat(statePath); err != nil {
 				return &usageError{fmt.Sprintf("serve: state file: %v", err)}
 			}
@@ -78,13 +91,14 @@ With --state it needs no config; flags override the config's dashboard keys.`,
 	cmd.Flags().StringVar(&set.listen, "listen", "", "host:port to serve on (default 127.0.0.1:8090)")
 	cmd.Flags().StringVar(&set.secretFile, "secret-file", "", "file holding a shared secret browsers must present")
 	cmd.Flags().StringVar(&set.trustedHeader, "trusted-header", "", "header an authenticating reverse proxy sets; requests without it are refused")
+	cmd.Flags().StringSliceVar(&proxies, "trusted-proxy", nil, "address (IP or CIDR) of the proxy that sets --trusted-header; repeatable (loopback is always trusted)")
 	cmd.Flags().StringVar(&set.phabURL, "phab-url", "", "Phabricator base URL for task links (default: the config's conduit.url)")
 	return cmd
 }
 
 // serveDashboard serves the dashboard until ctx is done.
 func (a *app) serveDashboard(ctx context.Context, set dashboardSettings, o dashboard.Options, log zerolog.Logger) error {
-	if err := campaigns.CheckListen(set.listen, set.secretFile != "" || set.trustedHeader != ""); err != nil {
+	if err := campaigns.CheckListen(set.listen, campaigns.DashboardProtected(set.secretFile != "", set.trustedHeader, set.trustedProxies)); err != nil {
 		return &usageError{"dashboard: " + err.Error()}
 	}
 	if set.secretFile != "" {
@@ -97,7 +111,7 @@ func (a *app) serveDashboard(ctx context.Context, set dashboardSettings, o dashb
 			return &usageError{"dashboard: the secret file is empty"}
 		}
 	}
-	o.TrustedHeader, o.PhabURL, o.Logger = set.trustedHeader, set.phabURL, log
+	o.TrustedHeader, o.TrustedProxies, o.PhabURL, o.Logger = set.trustedHeader, set.trustedProxies, set.phabURL, log
 	h, err := dashboard.New(o)
 	if err != nil {
 		return err

@@ -89,3 +89,39 @@ func CSVRow(row []string) []string {
 	}
 	return out
 }
+
+// Remarkup makes s inert in Remarkup, for text others wrote (or text that
+// quotes them: journal details name approvers) pasted into a task: one
+// line in a monospace span, where Phorge renders no mention (which would
+// mail and subscribe the person), no embed ({F1}, {T123}) and no markup.
+// As the templates' literal does (templates/funcs.go): backticks become
+// ', a pipe (which would end a table cell) becomes ¦, and "[[", "##" and
+// "${" (which Remarkup reads even inside a span) are broken by a space.
+// Unlike literal it never shortens the text: this is evidence. Control
+// and bidi characters show as escapes (Line); runs of white space become
+// one space. Empty text renders as "".
+func Remarkup(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	s = Line(s)
+	if s == "" {
+		return ""
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 4)
+	b.WriteByte('`')
+	var prev rune
+	for _, r := range s {
+		switch {
+		case r == '`':
+			r = '\''
+		case r == '|':
+			r = '¦'
+		case prev == '[' && r == '[', prev == '#' && r == '#', prev == '$' && r == '{':
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+		prev = r
+	}
+	b.WriteByte('`')
+	return b.String()
+}

@@ -41,3 +41,18 @@ func TestCSVRow(t *testing.T) {
 		t.Error("CSVRow changed its argument")
 	}
 }
+
+func TestRemarkup(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"", ""},
+		{"  ", ""},
+		{"keeps access (list), said by @bob", "`keeps access (list), said by @bob`"},
+		{"ask @carol {F1}\n|x| `y`", "`ask @carol {F1} ¦x¦ 'y'`"},
+		{"[[wiki]] ##x## ${{{y}}}", "`[ [wiki]] # #x# # $ {{{y}}}`"},
+		{"a\x1b[2Jb", "`a\\x1b[2Jb`"},
+	} {
+		if got := safetext.Remarkup(tt.in); got != tt.want {
+			t.Errorf("Remarkup(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
