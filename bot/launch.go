@@ -407,11 +407,37 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 		return false, bt, err
 	}
 	key := taskKey(bt.Index)
+	created, err := b.fileTaskOnce(ctx, c.Name, key, rec.BotPHID, spec,
+		state.Entry{Actor: rec.BotUsername, Detail: fmt.Sprintf("batch %d: %d user(s)", bt.Index, len(bt.UserPHIDs))},
+		func(tx *state.CampaignTx, t conduit.Task) error {
+			cur, err := tx.Batch(bt.Index)
+			if err != nil {
+				return err
+			}
+			cur.TaskPHID, cur.TaskID, cur.CreatedAt = t.PHID, t.ID, b.now().UTC()
+			bt = cur
+			return tx.PutBatch(cur)
+		})
+	if err != nil {
+		return false, bt, err
+	}
+	if err := b.verifyTask(ctx, c.Name, bt, spec); err != nil {
+		return created, bt, err
+	}
+	b.log.Info().Str("campaign", c.Name).Str("task", bt.Monogram()).Int("batch", bt.Index).Bool("new", created).Msg("task filed")
+	return created, bt, nil
+}
+
+// fileTaskOnce files the task spec exactly once for op key: after a crash
+// it looks for the task the bot filed (findOwnTask) before filing again.
+// record stores the task in the same bbolt transaction that marks the op
+// done; entry is journaled with the task's monogram.
+func (b *Bot) fileTaskOnce(ctx context.Context, campaign string, key OpKey, botPHID string, spec conduit.TaskSpec, entry state.Entry, record func(*state.CampaignTx, conduit.Task) error) (bool, error) {
 	var got conduit.Task
-	created, err := b.once(ctx, effect{
-		campaign: c.Name, key: key, kind: state.OpTaskCreated,
+	return b.once(ctx, effect{
+		campaign: campaign, key: key, kind: state.OpTaskCreated,
 		find: func(ctx context.Context) (string, bool, error) {
-			t, found, err := b.findOwnTask(ctx, c.Name, key, rec.BotPHID)
+			t, found, err := b.findOwnTask(ctx, campaign, key, botPHID)
 			if found {
 				got = t
 			}
@@ -426,15 +452,10 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 			return res.ObjectPHID, nil
 		},
 		record: func(tx *state.CampaignTx, phid string) error {
-			cur, err := tx.Batch(bt.Index)
-			if err != nil {
-				return err
-			}
-			cur.TaskPHID, cur.TaskID, cur.CreatedAt = phid, got.ID, b.now().UTC()
-			bt = cur
-			return tx.PutBatch(cur)
+			got.PHID = phid
+			return record(tx, got)
 		},
-		entry: state.Entry{Actor: rec.BotUsername, Detail: fmt.Sprintf("batch %d: %d user(s)", bt.Index, len(bt.UserPHIDs))},
+		entry: entry,
 		// The task's monogram is known once record has run (or, after a
 		// crash, once find has found it).
 		amend: func(e *state.Entry) {
@@ -444,14 +465,6 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 			e.Outcome = "created"
 		},
 	})
-	if err != nil {
-		return false, bt, err
-	}
-	if err := b.verifyTask(ctx, c.Name, bt, spec); err != nil {
-		return created, bt, err
-	}
-	b.log.Info().Str("campaign", c.Name).Str("task", bt.Monogram()).Int("batch", bt.Index).Bool("new", created).Msg("task filed")
-	return created, bt, nil
 }
 
 // findOwnTask looks for the task the bot filed for op key in an earlier
@@ -463,7 +476,7 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 // otherwise make the bot adopt that task and never file this batch's
 // (NOTES fact 46). A task another batch already owns is never taken.
 func (b *Bot) findOwnTask(ctx context.Context, campaign string, key OpKey, botPHID string) (conduit.Task, bool, error) {
-	op, err := b.opOf(campaign, key)
+	op, err := b.opByKey(campaign, key)
 	if err != nil {
 		return conduit.Task{}, false, err
 	}
@@ -562,14 +575,4 @@ func (b *Bot) verifyTask(ctx context.Context, campaign string, bt state.Batch, s
 		return err
 	}
 	return nil
-}
-
-func (b *Bot) opOf(campaign string, key OpKey) (state.Op, error) {
-	var op state.Op
-	err := b.store.View(campaign, func(tx *state.CampaignTx) error {
-		var err error
-		op, err = tx.Op(string(key))
-		return err
-	})
-	return op, err
 }

@@ -395,7 +395,7 @@ func (b *Bot) finishRun(ctx context.Context, r *run, rn state.Run) error {
 	if err := b.ensureStandingTask(ctx, r); err != nil {
 		return err
 	}
-	if op, err := b.opOf(r.rec.Name, runSummaryKey(rn.N)); err == nil && op.State == state.OpDone {
+	if op, err := b.opByKey(r.rec.Name, runSummaryKey(rn.N)); err == nil && op.State == state.OpDone {
 		return nil
 	}
 	text, err := b.runSummary(r, rn)
@@ -487,37 +487,15 @@ func (b *Bot) ensureStandingTask(ctx context.Context, r *run) error {
 		return err
 	}
 	var got conduit.Task
-	created, err := b.once(ctx, effect{
-		campaign: rec.Name, key: key, kind: state.OpTaskCreated,
-		find: func(ctx context.Context) (string, bool, error) {
-			t, found, err := b.findOwnTask(ctx, rec.Name, key, rec.BotPHID)
-			if found {
-				got = t
-			}
-			return t.PHID, found, err
-		},
-		do: func(ctx context.Context) (string, error) {
-			res, err := b.phab.CreateTask(ctx, spec)
-			if err != nil {
-				return "", err
-			}
-			got = conduit.Task{ID: res.ObjectID, PHID: res.ObjectPHID}
-			return res.ObjectPHID, nil
-		},
-		record: func(tx *state.CampaignTx, phid string) error {
+	created, err := b.fileTaskOnce(ctx, rec.Name, key, rec.BotPHID, spec,
+		state.Entry{Actor: rec.BotUsername, Detail: "standing task for the team"},
+		func(tx *state.CampaignTx, t conduit.Task) error {
+			got = t
 			cur := tx.Campaign()
-			cur.StandingTaskPHID, cur.StandingTaskID = phid, got.ID
+			cur.StandingTaskPHID, cur.StandingTaskID = t.PHID, t.ID
 			r.rec = cur
 			return tx.PutCampaign(cur)
-		},
-		entry: state.Entry{Actor: rec.BotUsername, Detail: "standing task for the team"},
-		amend: func(e *state.Entry) {
-			if got.ID != 0 {
-				e.Task = "T" + strconv.Itoa(got.ID)
-			}
-			e.Outcome = "created"
-		},
-	})
+		})
 	if err != nil {
 		return fmt.Errorf("standing task: %w", err)
 	}

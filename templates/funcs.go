@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/auditbot/auditbot/internal/safetext"
 )
 
 // funcs is shared by every parsed template; the functions keep no state.
@@ -113,30 +115,7 @@ func marked(s string) string {
 // literal makes user text inert in Remarkup by rendering it as `monospace`;
 // the package documentation explains each step. Empty text (after cleaning)
 // renders as "".
-func literal(s string) string {
-	s = clean(s)
-	if s == "" {
-		return ""
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 4)
-	b.WriteByte('`')
-	var prev rune
-	for _, r := range s {
-		switch {
-		case r == '`':
-			r = '\''
-		case r == '|':
-			r = '¦'
-		case prev == '[' && r == '[', prev == '#' && r == '#', prev == '$' && r == '{':
-			b.WriteByte(' ')
-		}
-		b.WriteRune(r)
-		prev = r
-	}
-	b.WriteByte('`')
-	return b.String()
-}
+func literal(s string) string { return safetext.Span(clean(s)) }
 
 // clean makes s one line of printable text: invalid UTF-8 is replaced,
 // control, bidirectional-override and noncharacter code points are dropped,

@@ -101,8 +101,15 @@ func CSVRow(row []string) []string {
 // and bidi characters show as escapes (Line); runs of white space become
 // one space. Empty text renders as "".
 func Remarkup(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	s = Line(s)
+	return Span(Line(strings.Join(strings.Fields(s), " ")))
+}
+
+// Span puts one line of text, already free of control characters and
+// newlines, in a Remarkup monospace span that no rule reads into: the
+// steps Remarkup documents above. Empty text renders as "". The templates'
+// literal uses it after its own cleaning, so reports and tasks quote user
+// text the same way.
+func Span(s string) string {
 	if s == "" {
 		return ""
 	}
