@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -101,6 +102,28 @@ type Scanner struct {
 	// reading them would cost one story each.
 	Ignore []string
 	Logger zerolog.Logger
+
+	// mu guards total, what every scan of this Scanner cost so far.
+	mu    sync.Mutex
+	total ScanStats
+}
+
+// Total returns what every scan of s cost so far (Users and FromCache
+// summed over scans).
+func (s *Scanner) Total() ScanStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
+// count adds one scan's cost to the total.
+func (s *Scanner) count(st ScanStats) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.total.Users += st.Users
+	s.total.FromCache += st.FromCache
+	s.total.Calls += st.Calls
+	s.total.Stories += st.Stories
 }
 
 // ScanStats is what a scan cost.
@@ -121,6 +144,13 @@ func (s Source) LastActivity(ctx context.Context, users []string, window time.Du
 	return last, err
 }
 
+// ActivityCost returns the feed.query calls and stories read by every scan
+// so far, for callers that report what a scan cost (plan).
+func (s Source) ActivityCost() (calls, stories int) {
+	t := s.Scanner.Total()
+	return t.Calls, t.Stories
+}
+
 // member is one user to ask about in a scan.
 type member struct {
 	phid string
@@ -136,8 +166,8 @@ type member struct {
 // none; and what the scan cost. A member known active from the cache is
 // reported with the time cached (they may have been active since). Users
 // are deduplicated; empty strings are dropped.
-func (s *Scanner) LastActivity(ctx context.Context, users []string, window time.Duration) (map[string]time.Time, ScanStats, error) {
-	var stats ScanStats
+func (s *Scanner) LastActivity(ctx context.Context, users []string, window time.Duration) (_ map[string]time.Time, stats ScanStats, _ error) {
+	defer func() { s.count(stats) }()
 	if window <= 0 {
 		return nil, stats, fmt.Errorf("activity: window %v must be positive", window)
 	}
@@ -347,8 +377,8 @@ func (s Source) LastActivityIn(ctx context.Context, users []string, window time.
 // once (filterPHIDs is an OR). That is cheap for a scope of a few busy
 // tags and dear for a scope the whole install uses. The cache is neither
 // read nor written: it holds unscoped answers.
-func (s *Scanner) LastActivityIn(ctx context.Context, users []string, window time.Duration, projectPHIDs []string) (map[string]time.Time, ScanStats, error) {
-	var stats ScanStats
+func (s *Scanner) LastActivityIn(ctx context.Context, users []string, window time.Duration, projectPHIDs []string) (_ map[string]time.Time, stats ScanStats, _ error) {
+	defer func() { s.count(stats) }()
 	if window <= 0 {
 		return nil, stats, fmt.Errorf("activity: window %v must be positive", window)
 	}
