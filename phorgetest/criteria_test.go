@@ -258,6 +258,58 @@ approvers: acl*phabricator-admins
 		}
 	})
 
+	t.Run("activity_scope counts only work on tasks tagged with the scope", func(t *testing.T) {
+		// Tagged Security-Team: T1 (user13 400 d, user15 395 d) and T6
+		// (user04 100 d, user19 90 d, user09 today); acl*security: T10-T12
+		// (the bot sees T10 and T11, both its own, not T12).
+		scope := []string{env.project(t, "security-team").PHID, env.project(t, slugSecurity).PHID}
+		scoped := map[string]bool{} // authors of a visible story on a scoped object in the window
+		for after := uint64(0); ; {
+			page := env.feed(t, "AUDITBOT_TOKEN", scope, after)
+			if len(page) == 0 || page[0].Epoch.Before(edge) {
+				break
+			}
+			for _, s := range page {
+				if !s.Epoch.Before(edge) && !slices.Contains(scope, s.Object) {
+					scoped[s.Author] = true
+				}
+			}
+			after = page[len(page)-1].Key
+		}
+		var wantScoped []string
+		for p, u := range env.auditedUsers(t, slugSecurity) {
+			if !scoped[p] && !u.has("disabled") && !u.has("bot") && !u.has("list") {
+				wantScoped = append(wantScoped, u.Username)
+			}
+		}
+		sort.Strings(wantScoped)
+		for _, who := range []string{"user04", "user09"} {
+			if slices.Contains(wantScoped, who) {
+				t.Fatalf("%s has no visible work on T6 (seed changed?)", who)
+			}
+		}
+		b.campaign("lab-scoped", fmt.Sprintf(`criteria: [inactive]
+inactive: {window: 365d, activity_scope: [Security-Team, acl*security]}
+groups: [acl*security]
+cutoff: %s
+team: Security-Team
+approvers: acl*phabricator-admins
+`, day(30).Format(time.DateOnly)))
+		var sp planJSON
+		b.okJSON(&sp, "plan", "lab-scoped")
+		if diff := cmp.Diff(wantScoped, sp.usernames()); diff != "" {
+			t.Errorf("flagged with activity_scope (-want +got):\n%s", diff)
+		}
+		if sp.ActivityScan != nil {
+			t.Logf("scoped scan: %d calls, %d stories", sp.ActivityScan.Calls, sp.ActivityScan.Stories)
+		}
+		for _, who := range []string{"user06", "user12", "user18"} { // active this year, not on scoped tasks
+			if !slices.Contains(sp.usernames(), who) {
+				t.Errorf("%s, active this year only on untagged tasks, is not flagged with the scope", who)
+			}
+		}
+	})
+
 	b.ok("launch", name)
 	tasks := env.campaignTasks(t, name)
 	var got []string
