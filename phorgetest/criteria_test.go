@@ -170,6 +170,9 @@ func (p planJSON) usernames() []string {
 func TestInactivityCampaign(t *testing.T) {
 	env := labEnv(t)
 	env.reset(t)
+	// Back to the seed afterwards: TestCheckAndPlan reads the lab as
+	// seeded, without a reset of its own.
+	t.Cleanup(func() { env.reset(t) })
 	const name = "lab-inactive"
 	groups := []string{slugNDA, slugSecurity, slugSRE}
 
@@ -361,6 +364,9 @@ approvers: acl*phabricator-admins
 func TestDisabledAccountsCampaign(t *testing.T) {
 	env := labEnv(t)
 	env.reset(t)
+	// Back to the seed afterwards: TestCheckAndPlan reads the lab as
+	// seeded, without a reset of its own.
+	t.Cleanup(func() { env.reset(t) })
 	env.allowRemovals(t, slugNDA, slugSecurity)
 	const name = "lab-disabled"
 	groups := []string{slugNDA, slugSecurity, slugSRE}
