@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -101,6 +102,28 @@ type Scanner struct {
 	// reading them would cost one story each.
 	Ignore []string
 	Logger zerolog.Logger
+
+	// mu guards total, what every scan of this Scanner cost so far.
+	mu    sync.Mutex
+	total ScanStats
+}
+
+// Total returns what every scan of s cost so far (Users and FromCache
+// summed over scans).
+func (s *Scanner) Total() ScanStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
+// count adds one scan's cost to the total.
+func (s *Scanner) count(st ScanStats) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.total.Users += st.Users
+	s.total.FromCache += st.FromCache
+	s.total.Calls += st.Calls
+	s.total.Stories += st.Stories
 }
 
 // ScanStats is what a scan cost.
@@ -121,6 +144,13 @@ func (s Source) LastActivity(ctx context.Context, users []string, window time.Du
 	return last, err
 }
 
+// ActivityCost returns the feed.query calls and stories read by every scan
+// so far, for callers that report what a scan cost (plan).
+func (s Source) ActivityCost() (calls, stories int) {
+	t := s.Scanner.Total()
+	return t.Calls, t.Stories
+}
+
 // member is one user to ask about in a scan.
 type member struct {
 	phid string
@@ -136,8 +166,8 @@ type member struct {
 // none; and what the scan cost. A member known active from the cache is
 // reported with the time cached (they may have been active since). Users
 // are deduplicated; empty strings are dropped.
-func (s *Scanner) LastActivity(ctx context.Context, users []string, window time.Duration) (map[string]time.Time, ScanStats, error) {
-	var stats ScanStats
+func (s *Scanner) LastActivity(ctx context.Context, users []string, window time.Duration) (_ map[string]time.Time, stats ScanStats, _ error) {
+	defer func() { s.count(stats) }()
 	if window <= 0 {
 		return nil, stats, fmt.Errorf("activity: window %v must be positive", window)
 	}
@@ -310,4 +340,107 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// ScopePageSize is the page size of a scoped scan. It reads every story
+// on the scope's objects within the window anyway (see LastActivityIn), so
+// larger pages only save calls; at most ScopePageSize-1 stories past the
+// last member found are read for nothing.
+const ScopePageSize = 100
+
+// LastActivityIn is Source's scoped LastActivity: only stories about
+// objects tagged with one of projectPHIDs count (a campaign's
+// activity_scope).
+func (s Source) LastActivityIn(ctx context.Context, users []string, window time.Duration, projectPHIDs []string) (map[string]time.Time, error) {
+	last, _, err := s.Scanner.LastActivityIn(ctx, users, window, projectPHIDs)
+	return last, err
+}
+
+// LastActivityIn returns, for each of users, the time of the newest story
+// they authored within window before now about an object tagged with one
+// of projectPHIDs, or the zero time when the bot saw none; and what the
+// scan cost.
+//
+// feed.query's filterPHIDs matches the projects tagged on a story's object
+// when the story was published (getFeedRelatedPHIDs), so filtering by the
+// projects returns exactly the stories on the scope's objects: a task
+// tagged after the story was written does not bring that story in, and
+// untagging does not take it out. Stories about a project itself (its
+// creation, membership edits) reference it as their object and are not
+// work on a tagged object: they do not count.
+//
+// Cost: the scan pages the scope's feed newest first, ScopePageSize
+// stories a call, until the window's edge or until every user is found, so
+// it reads every story on the scope's objects within the window (up to
+// the oldest first-found member's), whoever wrote them, not one story per
+// active member: the filter cannot name the members and the projects at
+// once (filterPHIDs is an OR). That is cheap for a scope of a few busy
+// tags and dear for a scope the whole install uses. The cache is neither
+// read nor written: it holds unscoped answers.
+func (s *Scanner) LastActivityIn(ctx context.Context, users []string, window time.Duration, projectPHIDs []string) (_ map[string]time.Time, stats ScanStats, _ error) {
+	defer func() { s.count(stats) }()
+	if window <= 0 {
+		return nil, stats, fmt.Errorf("activity: window %v must be positive", window)
+	}
+	var scope []string
+	for _, p := range projectPHIDs {
+		if p != "" && !slices.Contains(scope, p) {
+			scope = append(scope, p)
+		}
+	}
+	if len(scope) == 0 {
+		return nil, stats, errors.New("activity: a scoped scan needs at least one project")
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	lo := now().UTC().Add(-window)
+
+	out := make(map[string]time.Time, len(users))
+	pending := map[string]bool{}
+	for _, u := range users {
+		if _, dup := out[u]; dup || u == "" {
+			continue
+		}
+		out[u] = time.Time{}
+		if !slices.Contains(s.Ignore, u) {
+			pending[u] = true
+		}
+	}
+	stats.Users = len(out)
+
+	var after uint64
+	for len(pending) > 0 {
+		page, err := s.Feed.Feed(ctx, conduit.FeedQuery{FilterPHIDs: scope, Limit: ScopePageSize, After: after})
+		stats.Calls++
+		if err != nil {
+			return nil, stats, fmt.Errorf("activity: read the scope's feed: %w", err)
+		}
+		stats.Stories += len(page)
+		edge := false
+		for _, st := range page { // newest first
+			if st.Epoch.Before(lo) {
+				edge = true
+				break
+			}
+			if pending[st.AuthorPHID] && !slices.Contains(scope, st.ObjectPHID) {
+				out[st.AuthorPHID] = st.Epoch.UTC()
+				delete(pending, st.AuthorPHID)
+			}
+		}
+		// A short page is not the end: the server drops stories the viewer
+		// cannot see after reading a page (fact 43); only an empty one is.
+		if edge || len(page) == 0 {
+			break
+		}
+		oldest := page[len(page)-1].ChronologicalKey
+		if after != 0 && oldest >= after {
+			return nil, stats, fmt.Errorf("activity: feed.query paging did not advance past chronologicalKey %d", after)
+		}
+		after = oldest
+	}
+	s.Logger.Debug().Int("users", stats.Users).Strs("scope", scope).Int("calls", stats.Calls).
+		Int("stories", stats.Stories).Dur("window", window).Msg("scoped activity scan")
+	return out, stats, nil
 }

@@ -35,6 +35,23 @@ type Plan struct {
 	// Visibility says, per group, what activity the bot cannot see (the
 	// inactive criterion only).
 	Visibility []Visibility `json:"visibility,omitempty"`
+	// ActivityScan is what reading the members' activity cost (the
+	// inactive criterion, with a source that counts); nil otherwise.
+	ActivityScan *ActivityScan `json:"activity_scan,omitempty"`
+}
+
+// ActivityScan is the cost of one discovery's activity scan: feed.query
+// calls and the stories they returned, which the server's time follows
+// (NOTES fact 40). About one story per active member is the design.
+type ActivityScan struct {
+	Calls   int `json:"calls"`
+	Stories int `json:"stories"`
+}
+
+// activityCoster is an activity source that counts what its scans cost
+// (activity.Source).
+type activityCoster interface {
+	ActivityCost() (calls, stories int)
 }
 
 // PlanGroup is one audited group in a plan.
@@ -74,6 +91,11 @@ func (b *Bot) Plan(ctx context.Context, c *campaigns.Campaign) (*Plan, error) {
 	if err := b.tmpl.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: templates: %w", ErrInput, err)
 	}
+	coster, counts := b.activity.(activityCoster)
+	var calls0, stories0 int
+	if counts {
+		calls0, stories0 = coster.ActivityCost()
+	}
 	snap, err := b.discover(ctx, c)
 	if err != nil {
 		return nil, err
@@ -85,6 +107,10 @@ func (b *Bot) Plan(ctx context.Context, c *campaigns.Campaign) (*Plan, error) {
 		Campaign: c.Name, Title: c.Title, Cutoff: c.Cutoff, CutoffDate: c.CutoffDate,
 		Approvers: snap.approvers.Name, Skipped: snap.skipped, NonUserMembers: snap.nonUsers,
 		List: snap.listReport, Visibility: activityVisibility(c, snap),
+	}
+	if counts && c.Has(campaigns.CriterionInactive) {
+		calls, stories := coster.ActivityCost()
+		p.ActivityScan = &ActivityScan{Calls: calls - calls0, Stories: stories - stories0}
 	}
 	if snap.team != nil {
 		p.Team = snap.team.Name
@@ -333,10 +359,25 @@ func (p *Plan) WriteSummary(w io.Writer) error {
 	if len(p.NonUserMembers) > 0 {
 		fmt.Fprintf(&sb, "\nMembers that are not users (left alone): %d\n", len(p.NonUserMembers))
 	}
+	p.writeActivity(&sb)
 	p.writeReminders(&sb)
 	sb.WriteString("\nEvery user and the full text of each task: --full; everything as JSON: --json.\n")
 	_, err := io.WriteString(w, sb.String())
 	return err
+}
+
+// writeActivity says what activity the bot cannot see and what its scan
+// cost (the inactive criterion).
+func (p *Plan) writeActivity(sb *strings.Builder) {
+	if len(p.Visibility) > 0 {
+		sb.WriteString("\nActivity the bot cannot see (a flagged member keeps access by replying on the task):\n")
+		for _, v := range p.Visibility {
+			fmt.Fprintf(sb, "  %s: %s\n", v.Subject, v.Detail)
+		}
+	}
+	if a := p.ActivityScan; a != nil {
+		fmt.Fprintf(sb, "\nActivity scan: %d feed.query call(s), %d stor(ies) read\n", a.Calls, a.Stories)
+	}
 }
 
 func (p *Plan) writeReminders(sb *strings.Builder) {
@@ -376,12 +417,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 			fmt.Fprintf(&sb, "  not a member of any audited group: %s\n", strings.Join(p.List.NotMembers, ", "))
 		}
 	}
-	if len(p.Visibility) > 0 {
-		sb.WriteString("\nActivity the bot cannot see (a flagged member keeps access by replying on the task):\n")
-		for _, v := range p.Visibility {
-			fmt.Fprintf(&sb, "  %s: %s\n", v.Subject, v.Detail)
-		}
-	}
+	p.writeActivity(&sb)
 	if len(p.NonUserMembers) > 0 {
 		fmt.Fprintf(&sb, "\nMembers that are not users (left alone): %s\n", strings.Join(p.NonUserMembers, ", "))
 	}

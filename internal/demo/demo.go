@@ -23,6 +23,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/auditbot/auditbot/activity"
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/campaigns"
 	"github.com/auditbot/auditbot/conduit"
@@ -72,6 +73,8 @@ type Result struct {
 	// lists who they @mention, with how many times.
 	Reminders map[string]int
 	Reminded  map[string]int
+	// Inactivity is the second campaign, the yearly inactivity review.
+	Inactivity *InactivityResult
 }
 
 // TickCalls is the Conduit call count of one tick.
@@ -181,6 +184,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 // without, a few disabled accounts, two bots and an excluded account.
 func (d *demo) seed() {
 	add := func(spec phabtest.UserSpec) phabtest.User {
+		// Accounts three years old: none is new to the inactivity review.
+		spec.Created = d.clock.Now().AddDate(-3, 0, 0)
 		u := d.srv.AddUser(spec)
 		d.users[spec.Username] = u
 		d.nonCompliant[spec.Username] = !spec.MFA || spec.Disabled
@@ -249,6 +254,10 @@ func (d *demo) setup(statePath string) error {
 	if err != nil {
 		return fmt.Errorf("demo campaign: %w", err)
 	}
+	review, err := campaigns.ParseCampaign("sre-inactivity-demo.yaml", []byte(inactivityYAML))
+	if err != nil {
+		return fmt.Errorf("demo inactivity campaign: %w", err)
+	}
 	tmpl, err := templates.Load("")
 	if err != nil {
 		return err
@@ -265,12 +274,19 @@ func (d *demo) setup(statePath string) error {
 	if d.opts.Verbose {
 		logger = zerolog.New(zerolog.ConsoleWriter{Out: d.out, NoColor: true, PartsExclude: []string{zerolog.TimestampFieldName}}).Level(zerolog.InfoLevel)
 	}
+	// The activity scanner as the CLI wires it: feed.query through the
+	// bot's client, the state file as its cache, the bot's own stories
+	// never a member's activity.
+	scanner := &activity.Scanner{Feed: client, Cache: d.store, Now: d.clock.Now, Ignore: []string{d.users["auditbot"].PHID}}
 	d.bot, err = bot.New(bot.Options{Phab: client, Store: d.store, Templates: tmpl, Config: cfg, Now: d.clock.Now, Logger: logger,
+		Activity: activity.Source{Scanner: scanner},
 		LoadCampaign: func(name string) (*campaigns.Campaign, error) {
-			if name != camp.Name {
-				return nil, fmt.Errorf("no campaign %q", name)
+			for _, c := range []*campaigns.Campaign{camp, review} {
+				if c.Name == name {
+					return c, nil
+				}
 			}
-			return camp, nil
+			return nil, fmt.Errorf("no campaign %q", name)
 		}})
 	return err
 }
@@ -573,6 +589,13 @@ func (d *demo) script() error {
 	d.res.WritesAfterRerun = len(d.srv.Writes()) - before
 	d.say("writes made by the rerun: %d", d.res.WritesAfterRerun)
 
+	review, err := campaigns.ParseCampaign("sre-inactivity-demo.yaml", []byte(inactivityYAML))
+	if err != nil {
+		return err
+	}
+	if err := d.inactivity(review); err != nil {
+		return err
+	}
 	return d.summary()
 }
 
@@ -735,6 +758,9 @@ func (d *demo) summary() error {
 	}
 	tw.Flush()
 	fmt.Fprintf(d.out, "\n== Final table\n%s", sb.String())
+	if t := d.inactivityTable(); t != "" {
+		fmt.Fprintf(d.out, "\n== Inactivity review of acl*sre-team (365 days)\n%s", t)
+	}
 	total := 0
 	for _, gs := range d.res.Removed {
 		total += len(gs)

@@ -100,7 +100,45 @@ func TestDemo(t *testing.T) {
 	if res.Reminded["user06"] != 3 {
 		t.Errorf("@user06, pending throughout, was mentioned in %d reminders, want 3", res.Reminded["user06"])
 	}
-	for _, want := range []string{"launch again: 0 new tasks", "Final table", "approved=true"} {
+	t.Run("inactivity review", func(t *testing.T) {
+		in := res.Inactivity
+		if in == nil {
+			t.Fatal("the demo ran no inactivity review")
+		}
+		// Expected comes from the seeded activity, not from the bot.
+		if diff := cmp.Diff(in.Expected, in.Flagged); diff != "" {
+			t.Errorf("flagged as inactive (-want +got):\n%s", diff)
+		}
+		for _, u := range []string{"user04", "user20", "user32", "user53"} {
+			if !slices.Contains(in.Expected, u) {
+				t.Errorf("the seed should make @%s inactive; expected %v", u, in.Expected)
+			}
+		}
+		for _, u := range []string{"user12", "newhire", "ci-bot"} { // 11 months ago; account 30 days old; a bot
+			if slices.Contains(in.Flagged, u) {
+				t.Errorf("@%s flagged as inactive", u)
+			}
+		}
+		if in.Statuses["user04"] != state.StatusCompliant {
+			t.Errorf("@user04 after \"I am still here\": %s, want compliant", in.Statuses["user04"])
+		}
+		if in.Statuses["user32"] != state.StatusPending {
+			t.Errorf("@user32 (silent): %s, want pending", in.Statuses["user32"])
+		}
+		// About one story per active member: each active member's newest
+		// story, the two stories the bot caused about user20, and one
+		// past the window's edge.
+		active := 0
+		for _, days := range lastOwnStory {
+			if days >= 0 && days <= 365 {
+				active++
+			}
+		}
+		if in.ScanStories > active+3 || in.ScanCalls > active+3 || in.ScanStories == 0 {
+			t.Errorf("activity scan: %d calls, %d stories; want at most %d (%d active members)", in.ScanCalls, in.ScanStories, active+3, active)
+		}
+	})
+	for _, want := range []string{"launch again: 0 new tasks", "Final table", "approved=true", "Inactivity review of acl*sre-team"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("timeline lacks %q", want)
 		}
