@@ -71,7 +71,10 @@ func TestDashboardDemoClock(t *testing.T) {
 				t.Errorf("%s lacks %q", path, want)
 			}
 		}
-		if strings.Contains(page, "to the cutoff") || strings.Contains(page, "overdue") {
+		// The overview also lists the demo's second campaign (the
+		// inactivity review), which may still count down; the campaign
+		// page is mfa-demo's alone.
+		if path != "/" && (strings.Contains(page, "to the cutoff") || strings.Contains(page, "overdue")) {
 			t.Errorf("%s shows a countdown or overdue for a finished campaign", path)
 		}
 	}
