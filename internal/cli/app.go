@@ -99,9 +99,8 @@ their replies and deadlines, and removes them after an approver agrees.`,
 		defaultConfig = "auditbot.yaml"
 	}
 	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", defaultConfig, "config file (env AUDITBOT_CONFIG)")
-	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "", "override the config's log level (debug, info, warn, error)")
+	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "", "override the config's log level (trace, debug, info, warn, error)")
 	root.PersistentFlags().DurationVar(&a.wait, "wait", 10*time.Minute, "how long a command that writes waits for another one (the daemon's tick) to finish")
-	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) { a.command = cmd.Name() }
 	root.AddCommand(
 		a.validateCommand(),
 		a.checkCommand(),
@@ -130,7 +129,10 @@ their replies and deadlines, and removes them after an approver agrees.`,
 	root.InitDefaultCompletionCmd()
 	addExamples(root)
 	a.addCompletions(root)
-	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+	// Cobra runs only the PersistentPreRunE of a command that has both
+	// hooks, so this one hook does both jobs.
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		a.command = cmd.Name()
 		if a.logLevel != "" && !validLogLevel(a.logLevel) {
 			return &usageError{fmt.Sprintf("--log-level %q: want one of trace, debug, info, warn, error", a.logLevel)}
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/rs/zerolog"
 
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/campaigns"
@@ -1089,6 +1091,32 @@ func TestBesideAWriter(t *testing.T) {
 	}
 	if diff := cmp.Diff(before, l.recorded()); diff != "" {
 		t.Errorf("the state changed (-before +after):\n%s", diff)
+	}
+}
+
+// TestWriterLockNamesTheCommand: the writer lock's holder text, which a
+// command waiting beside it prints, names the running command. Before,
+// the root had both PersistentPreRun and PersistentPreRunE, cobra ran only
+// the latter, and every holder read "auditbot , since ...".
+func TestWriterLockNamesTheCommand(t *testing.T) {
+	a := &app{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }, wait: time.Second}
+	root := a.rootCommand()
+	root.SetArgs([]string{"version"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	statePath := filepath.Join(t.TempDir(), "state.db")
+	unlock, err := a.lockWriter(context.Background(), statePath, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	holder, err := os.ReadFile(state.WriterLockPath(statePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "(auditbot version, since "; !strings.Contains(string(holder), want) {
+		t.Errorf("writer lock holder %q, want it to contain %q", holder, want)
 	}
 }
 
