@@ -89,8 +89,9 @@ func (a *app) rootCommand() *cobra.Command {
 		Use:   "auditbot",
 		Short: "Run security audit campaigns on Phabricator access groups",
 		Long: `auditbot finds members of access groups who do not meet a security criterion
-(no multi-factor auth, disabled account), tells them on restricted tasks, tracks
-their replies and deadlines, and removes them after an approver agrees.`,
+(no multi-factor auth, a disabled account, no activity within a window, access
+not reconfirmed, named on an offboarding list), tells them on restricted tasks,
+tracks their replies and deadlines, and removes them once approvers agree.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -185,6 +186,20 @@ type envOptions struct {
 	observe func(method string, took time.Duration, err error)
 	dryRun  bool // writes are logged, not sent; state changes go to a copy
 	now     time.Time
+}
+
+// at returns o with its clock fixed at nowFlag (tick and rescan --now),
+// or o unchanged when the flag is empty.
+func (o envOptions) at(nowFlag string) (envOptions, error) {
+	if nowFlag == "" {
+		return o, nil
+	}
+	t, err := parseTime(nowFlag)
+	if err != nil {
+		return o, err
+	}
+	o.now = t
+	return o, nil
 }
 
 // logger builds the process logger from the config. It never receives the

@@ -23,13 +23,9 @@ and a summary is posted on the team's standing task. It also finishes what an
 earlier run left undone. Run twice at the same time, it does nothing new.`,
 		Args: exactArgs(1, "CAMPAIGN"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := envOptions{conduit: true, store: true, dryRun: dryRun}
-			if nowFlag != "" {
-				t, err := parseTime(nowFlag)
-				if err != nil {
-					return err
-				}
-				o.now = t
+			o, err := envOptions{conduit: true, store: true, dryRun: dryRun}.at(nowFlag)
+			if err != nil {
+				return err
 			}
 			e, err := a.open(cmd.Context(), o)
 			if err != nil {

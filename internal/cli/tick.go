@@ -37,13 +37,9 @@ func (a *app) tickCommand() *cobra.Command {
 					return &usageError{fmt.Sprintf("tick: unknown chore %q%s; chores: %s", o, hint, strings.Join(bot.ChoreNames(), ", "))}
 				}
 			}
-			o := envOptions{conduit: true, store: true, dryRun: dryRun}
-			if nowFlag != "" {
-				t, err := parseTime(nowFlag)
-				if err != nil {
-					return err
-				}
-				o.now = t
+			o, err := envOptions{conduit: true, store: true, dryRun: dryRun}.at(nowFlag)
+			if err != nil {
+				return err
 			}
 			e, err := a.open(cmd.Context(), o)
 			if err != nil {
