@@ -39,7 +39,7 @@ type chore struct {
 	run  func(b *Bot, ctx context.Context, r *run) error
 }
 
-// Chores is the tick's table of work, in order.
+// chores is the tick's table of work, in order.
 var chores = []chore{
 	// rescan first: a run's new batches get their tasks in the same tick.
 	{"rescan", (*Bot).choreRescan},

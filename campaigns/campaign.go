@@ -133,8 +133,10 @@ func (pc PolicyChoice) String() string {
 var phidPattern = regexp.MustCompile(`^PHID-[A-Z]{4}-[a-z0-9]{20}$`)
 
 // ParsePolicy parses a view or edit policy as written in a campaign file:
-// subscribers, admin, project or a policy PHID. For project, Value is left
-// empty: the caller fills in the team.
+// subscribers, admin, project or a PHID. For project, Value is left empty:
+// the caller fills in the team. Any PHID parses; `check` accepts only a
+// project's or the bot's own user PHID, as it cannot tell who another
+// policy (a custom PHID-PLCY-…) lets in.
 func ParsePolicy(s string) (PolicyChoice, error) {
 	s = strings.TrimSpace(s)
 	switch k := PolicyKind(strings.ToLower(s)); k {
@@ -144,7 +146,7 @@ func ParsePolicy(s string) (PolicyChoice, error) {
 	if phidPattern.MatchString(s) {
 		return PolicyChoice{Kind: PolicyLiteral, Value: s}, nil
 	}
-	return PolicyChoice{}, fmt.Errorf("unknown policy %q (want subscribers, admin, project or a policy PHID such as PHID-PLCY-...)", s)
+	return PolicyChoice{}, fmt.Errorf("unknown policy %q (want subscribers, admin, project, a project's PHID or the bot's own user PHID)", s)
 }
 
 // Campaign is one audit, as loaded from a campaign file.

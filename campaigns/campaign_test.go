@@ -252,7 +252,7 @@ func TestParseCampaignErrors(t *testing.T) {
 			in:   campaignWith("view_policy: project", "edit_policy: public"),
 			want: []string{
 				`mfa.yaml:6: view_policy: project means the members of the team's project, but team is not set`,
-				`mfa.yaml:7: edit_policy: unknown policy "public" (want subscribers, admin, project or a policy PHID such as PHID-PLCY-...)`,
+				`mfa.yaml:7: edit_policy: unknown policy "public" (want subscribers, admin, project, a project's PHID or the bot's own user PHID)`,
 			},
 		},
 		{

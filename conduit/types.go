@@ -1,10 +1,10 @@
 // Package conduit is auditbot's Conduit layer: a small, typed client for the
 // subset of the Phabricator/Phorge Conduit API the bot uses, built on
 // github.com/uber/gonduit. It speaks the API exactly as a real Phorge answers
-// it (see testdata/recordings): params as JSON with the token inside
-// __conduit__, HTTP 200 errors with error_code/error_info, paging that ends
-// when the cursor's after is null, and policy denials as ERR-CONDUIT-CORE
-// texts starting "[You Shall Not Pass".
+// it (see the recordings in testdata/conduit/ at the module root): params as
+// JSON with the token inside __conduit__, HTTP 200 errors with
+// error_code/error_info, paging that ends when the cursor's after is null,
+// and policy denials as ERR-CONDUIT-CORE texts starting "[You Shall Not Pass".
 package conduit
 
 import (
