@@ -185,7 +185,8 @@ type Campaign struct {
 	// Team is the owning team's project, tagged on and subscribed to every
 	// task; "" if none.
 	Team string
-	// Tags are extra projects tagged on tasks, as written (see TaskTags).
+	// Tags are extra projects tagged on tasks, as written; the bot tags the
+	// team too and drops repeats by PHID (bot.taskSpec).
 	Tags []string
 	// ViewPolicy and EditPolicy are the policies of the campaign's tasks.
 	ViewPolicy, EditPolicy PolicyChoice
@@ -275,20 +276,6 @@ func (c *Campaign) Excluded(username string) bool {
 }
 
 func normUser(s string) string { return strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), "@")) }
-
-// TaskTags returns the projects to tag on each task: the team first, then
-// the extra tags, without repeats (compared by GroupKey).
-func (c *Campaign) TaskTags() []string {
-	var out []string
-	seen := make(map[string]bool)
-	for _, t := range append([]string{c.Team}, c.Tags...) {
-		if k := GroupKey(t); k != "" && !seen[k] {
-			seen[k] = true
-			out = append(out, t)
-		}
-	}
-	return out
-}
 
 // HelpLink returns HelpURL as an absolute URL, resolving a path such as
 // the default "/settings/panel/multifactor/" against baseURL (the

@@ -368,11 +368,6 @@ func TestCampaignHelpers(t *testing.T) {
 			}
 		}
 	})
-	t.Run("TaskTags", func(t *testing.T) {
-		if diff := cmp.Diff([]string{"Security-Team", "Audits"}, c.TaskTags()); diff != "" {
-			t.Errorf("TaskTags mismatch (-want +got):\n%s", diff)
-		}
-	})
 	t.Run("HelpLink", func(t *testing.T) {
 		if got, want := c.HelpLink("https://phab.example.org/"), "https://phab.example.org/settings/panel/multifactor/"; got != want {
 			t.Errorf("HelpLink = %q, want %q", got, want)
