@@ -1,0 +1,102 @@
+package bot_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/campaigns"
+)
+
+// Third round of attack tests (see attack_test.go and attack2_test.go):
+// each breaks a promise README.md makes and fails until the hole is closed.
+
+// botWith builds a bot over the harness's server and store that knows
+// several campaign files by name (the harness's bot knows only h.camp).
+func botWith(h *harness, camps ...*campaigns.Campaign) *bot.Bot {
+	h.t.Helper()
+	b, err := bot.New(bot.Options{
+		Phab: h.client, Store: h.store, Templates: h.tmpl, Config: h.cfg,
+		LoadCampaign: func(name string) (*campaigns.Campaign, error) {
+			for _, c := range camps {
+				if c.Name == name {
+					return c, nil
+				}
+			}
+			return nil, fmt.Errorf("no campaign %q in this test", name)
+		},
+		Now: h.clock.Now, Logger: h.log,
+	})
+	if err != nil {
+		h.t.Fatalf("bot.New: %v", err)
+	}
+	return b
+}
+
+// parseNamed parses a small campaign file under another name.
+func parseNamed(h *harness, name, body string) *campaigns.Campaign {
+	h.t.Helper()
+	c, err := campaigns.ParseCampaign(filepath.Join(h.dir, name+".yaml"), []byte("name: "+name+"\n"+body))
+	if err != nil {
+		h.t.Fatalf("parse campaign %s: %v", name, err)
+	}
+	return c
+}
+
+// TestAttack3InstanceNameCollidesWithUserCampaign: a recurring campaign in
+// mode instance names run N's campaign NAME-rN, and startInstance treats an
+// existing campaign of that name as "a rerun of the same run already
+// created it" (HasCampaign -> return nil). But NAME-rN is an ordinary
+// valid campaign name that anyone may launch first (a campaign file
+// mfa-test-r1.yaml auditing something else). Then run 1 records
+// "instance mfa-test-r1" and its new non-compliant members are put in NO
+// campaign: nobody is told, nobody is ever removed, and the journal says
+// an instance was started. finishRun also drives the user's campaign with
+// the recurring campaign's file (instanceCampaign(r.c, name)).
+//
+// Sequence: launch mfa-test (recurring every 7d, mode instance); launch a
+// campaign named mfa-test-r1 (acl*sre-team only); newbie (no MFA) joins
+// WMF-NDA; a week later, rescan.
+//
+// Fix: adopt an existing NAME-rN only when its record says InstanceOf ==
+// NAME (and the run's N), else refuse (or pick a name that cannot be
+// launched by hand, e.g. reserve the -rN suffix in checkName / Launch).
+func TestAttack3InstanceNameCollidesWithUserCampaign(t *testing.T) {
+	h := newHarness(t, fixture{campaignExtra: "recurring: {every: 7d, mode: instance}\nnotice: 30d\n"})
+	other := parseNamed(h, campaignName+"-r1", `title: someone else's audit
+criteria: [mfa]
+groups: [acl*sre-team]
+batch_size: 2
+cutoff: 2027-02-28
+team: Security-Team
+approvers: acl*phabricator-admins
+`)
+	h.bot = botWith(h, h.camp, other)
+	h.launch()
+	if _, err := h.bot.Launch(h.ctx, other); err != nil {
+		t.Fatalf("launch %s: %v", other.Name, err)
+	}
+	newcomer(h)
+	h.clock.Set(launchTime.Add(week))
+	res, err := h.bot.Rescan(h.ctx, campaignName)
+	if err != nil {
+		t.Logf("Rescan: %v (a refusal is an acceptable fix)", err)
+		return
+	}
+	t.Logf("run %d: new %v, instance %q", res.Run, res.New, res.Instance)
+	inst, err := h.store.Snapshot(campaignName + "-r1")
+	if err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	found := false
+	for _, f := range inst.Findings {
+		found = found || f.Username == "newbie"
+	}
+	if inst.Campaign.InstanceOf != campaignName || !found {
+		t.Errorf("run 1 recorded instance %q, but that campaign is someone else's (instance_of %q) and newbie, found by the run, is in no campaign (in %s: %v)",
+			res.Instance, inst.Campaign.InstanceOf, inst.Campaign.Name, found)
+	}
+	_ = time.Hour
+}
