@@ -100,3 +100,47 @@ approvers: acl*phabricator-admins
 	}
 	_ = time.Hour
 }
+
+// TestAttack3RecurringSkipsKnownUserNobodyWatches: a recurring run (mode
+// join) adds a newly found member only if they have no finding yet,
+// because "someone with a finding already is watched by drift on their
+// task". That is not true of every finding: drift checks membership in
+// the finding's own groups only (f.Groups), so a member who moves from
+// one audited group to another is "left-group" for good, and a run that
+// finds them non-compliant in the new group files nothing: the recurring
+// campaign never audits them again. (The same holds for a removed user
+// that someone re-adds by hand instead of !restore: drift does not watch
+// removed findings at all.)
+//
+// Sequence: mfa campaign, recurring every 7d (mode join); launch (nomfa3,
+// no MFA, is only in acl*security); an admin moves nomfa3 from
+// acl*security to acl*sre-team; tick (drift: left-group); a week later
+// the run finds nomfa3 non-compliant in acl*sre-team (in run.Found; not
+// even "new", since diffRun compares with the launch's findings whatever
+// their status) and adds no batch; more ticks: nomfa3 stays left-group.
+//
+// Fix: in recordRun treat a finding as known only while drift watches it
+// AND its groups cover where the run found the user (else add a new
+// batch, or widen f.Groups and set it pending with a deadline).
+func TestAttack3RecurringSkipsKnownUserNobodyWatches(t *testing.T) {
+	h := newHarness(t, recurringFixture)
+	h.launch()
+	h.srv.RemoveMembers(h.group(groupSecurity).PHID, h.phid("nomfa3"))
+	h.srv.AddMembers(h.group(groupSRE).PHID, h.phid("nomfa3"))
+	h.clock.Advance(time.Hour)
+	h.tick()
+	h.clock.Set(launchTime.Add(week))
+	h.tick()
+	h.clock.Advance(time.Hour)
+	h.tick()
+	snap := h.snapshot()
+	run := snap.Campaign.Runs[0]
+	var newNames []string
+	for _, u := range run.New {
+		newNames = append(newNames, u.Username)
+	}
+	if f := h.finding("nomfa3"); f.Status != "pending" {
+		t.Errorf("run 1 found nomfa3 non-compliant in acl*sre-team (new: %v, batches %v), but their finding stays %s on groups %v: nobody will ever remove them",
+			newNames, run.Batches, f.Status, f.Groups)
+	}
+}
