@@ -144,3 +144,47 @@ func TestAttack3RecurringSkipsKnownUserNobodyWatches(t *testing.T) {
 			newNames, run.Batches, f.Status, f.Groups)
 	}
 }
+
+// TestAttack3ApproverRestoresThemself: every other decision refuses the
+// person it is about ("nobody approves their own exemption", "nobody keeps
+// their own access by command", "you are in R1 yourself, so another
+// approver must decide on it"), but !restore has no such check: an
+// approver the campaign removed re-adds themself to the security group on
+// their own word. A plain member in the same position must wait for an
+// approver. With the inactive criterion it is worse: the !restore comment
+// is itself the activity that makes the approver "compliant" again.
+//
+// Sequence: mfa campaign; after the cutoff alice and bob approve R1, which
+// removes erin (approver, no MFA) from acl*security; erin enables MFA and
+// writes "!restore @erin" on her own task; tick: erin is restored,
+// journaled as restored by @erin.
+//
+// Fix: in commandOutcome refuse !restore (and "!approve @user" of a
+// restore request) when target.UserPHID == approver.PHID.
+func TestAttack3ApproverRestoresThemself(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launchAndPropose()
+	approveR1(t, h, "alice", "bob")
+	h.tick()
+	if got := h.finding("erin").Status; got != "removed" {
+		t.Fatalf("erin = %s, want removed", got)
+	}
+	h.srv.SetMFA(h.phid("erin"), true)
+	mono, _ := h.taskOf("erin")
+	h.clock.Advance(time.Hour)
+	h.comment("erin", mono, "!restore @erin")
+	h.tick()
+	if got := h.finding("erin").Status; got == "restored" {
+		t.Errorf("erin restored herself into acl*security on her own !restore (members now include her: %v)",
+			containsStr(h.srv.Members(h.group(groupSecurity).PHID), h.phid("erin")))
+	}
+}
+
+func containsStr(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
