@@ -29,7 +29,7 @@ import (
 // entries is refused, and document the limit in README.
 func TestAttack3JournalRewrittenConsistently(t *testing.T) {
 	for _, tt := range []struct {
-		name  string
+		name   string
 		reseal func(e *Entry) ([]byte, error)
 	}{
 		{"re-sealed chain", func(e *Entry) ([]byte, error) { return sealEntry(e) }},
