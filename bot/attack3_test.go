@@ -1,8 +1,11 @@
 package bot_test
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,59 +49,101 @@ func parseNamed(h *harness, name, body string) *campaigns.Campaign {
 }
 
 // TestAttack3InstanceNameCollidesWithUserCampaign: a recurring campaign in
-// mode instance names run N's campaign NAME-rN, and startInstance treats an
-// existing campaign of that name as "a rerun of the same run already
-// created it" (HasCampaign -> return nil). But NAME-rN is an ordinary
-// valid campaign name that anyone may launch first (a campaign file
-// mfa-test-r1.yaml auditing something else). Then run 1 records
-// "instance mfa-test-r1" and its new non-compliant members are put in NO
-// campaign: nobody is told, nobody is ever removed, and the journal says
-// an instance was started. finishRun also drives the user's campaign with
-// the recurring campaign's file (instanceCampaign(r.c, name)).
+// mode instance names run N's campaign NAME-rN, and startInstance treated
+// an existing campaign of that name as "a rerun of the same run already
+// created it" (HasCampaign -> return nil). But NAME-rN was an ordinary
+// valid campaign name that anyone could launch first (a campaign file
+// mfa-test-r1.yaml auditing something else). Then run 1 recorded
+// "instance mfa-test-r1" and its new non-compliant members were put in NO
+// campaign: nobody told, nobody ever removed.
 //
-// Sequence: launch mfa-test (recurring every 7d, mode instance); launch a
-// campaign named mfa-test-r1 (acl*sre-team only); newbie (no MFA) joins
-// WMF-NDA; a week later, rescan.
-//
-// Fix: adopt an existing NAME-rN only when its record says InstanceOf ==
-// NAME (and the run's N), else refuse (or pick a name that cannot be
-// launched by hand, e.g. reserve the -rN suffix in checkName / Launch).
+// Fixed twice over: a campaign file's name may not end in -rN (the parser
+// says file:line, Launch refuses a campaign built otherwise), and a run
+// adopts an existing NAME-rN only when its record says it is an instance
+// of NAME; otherwise (a campaign launched by an older auditbot) the run is
+// refused, journaled once and shown in status, and nothing is recorded.
 func TestAttack3InstanceNameCollidesWithUserCampaign(t *testing.T) {
-	h := newHarness(t, fixture{campaignExtra: "recurring: {every: 7d, mode: instance}\nnotice: 30d\n"})
-	other := parseNamed(h, campaignName+"-r1", `title: someone else's audit
+	const otherBody = `title: someone else's audit
 criteria: [mfa]
 groups: [acl*sre-team]
 batch_size: 2
 cutoff: 2027-02-28
 team: Security-Team
 approvers: acl*phabricator-admins
-`)
-	h.bot = botWith(h, h.camp, other)
-	h.launch()
-	if _, err := h.bot.Launch(h.ctx, other); err != nil {
-		t.Fatalf("launch %s: %v", other.Name, err)
-	}
-	newcomer(h)
-	h.clock.Set(launchTime.Add(week))
-	res, err := h.bot.Rescan(h.ctx, campaignName)
-	if err != nil {
-		t.Logf("Rescan: %v (a refusal is an acceptable fix)", err)
-		return
-	}
-	t.Logf("run %d: new %v, instance %q", res.Run, res.New, res.Instance)
-	inst, err := h.store.Snapshot(campaignName + "-r1")
-	if err != nil {
-		t.Fatalf("snapshot: %v", err)
-	}
-	found := false
-	for _, f := range inst.Findings {
-		found = found || f.Username == "newbie"
-	}
-	if inst.Campaign.InstanceOf != campaignName || !found {
-		t.Errorf("run 1 recorded instance %q, but that campaign is someone else's (instance_of %q) and newbie, found by the run, is in no campaign (in %s: %v)",
-			res.Instance, inst.Campaign.InstanceOf, inst.Campaign.Name, found)
-	}
-	_ = time.Hour
+`
+	t.Run("a campaign file may not take an instance's name", func(t *testing.T) {
+		for _, name := range []string{campaignName + "-r1", "audit-r12"} {
+			path := filepath.Join(t.TempDir(), name+".yaml")
+			_, err := campaigns.ParseCampaign(path, []byte("name: "+name+"\n"+otherBody))
+			if err == nil || !strings.Contains(err.Error(), path+":1: name") || !strings.Contains(err.Error(), "-rN") {
+				t.Errorf("ParseCampaign(%s) = %v, want an error at %s:1 naming the reserved -rN suffix", name, err, path)
+			}
+		}
+		for _, name := range []string{"r1", "audit-r", "audit-rx1", "audit-2027r1"} {
+			if _, err := campaigns.ParseCampaign(filepath.Join(t.TempDir(), name+".yaml"), []byte("name: "+name+"\n"+otherBody)); err != nil {
+				t.Errorf("ParseCampaign(%s): %v, want it accepted", name, err)
+			}
+		}
+	})
+	t.Run("launch refuses an instance's name", func(t *testing.T) {
+		h := newHarness(t, fixture{})
+		other := parseNamed(h, "other-audit", otherBody)
+		other.Name = campaignName + "-r1"
+		h.bot = botWith(h, h.camp, other)
+		_, err := h.bot.Launch(h.ctx, other)
+		if !errors.Is(err, bot.ErrInput) {
+			t.Fatalf("Launch(%s) = %v, want ErrInput", other.Name, err)
+		}
+		if ok, _ := h.store.HasCampaign(other.Name); ok {
+			t.Errorf("Launch(%s) refused but recorded the campaign", other.Name)
+		}
+	})
+	t.Run("a run refuses a campaign that is not its instance", func(t *testing.T) {
+		h := newHarness(t, fixture{campaignExtra: "recurring: {every: 7d, mode: instance}\nnotice: 30d\n"})
+		h.launch()
+		// A campaign of that name launched by an auditbot that did not
+		// reserve the suffix: a plain campaign, not an instance.
+		rec := h.snapshot().Campaign
+		rec.Name, rec.InstanceOf, rec.Runs = campaignName+"-r1", "", nil
+		if err := h.store.CreateCampaign(rec, nil, nil); err != nil {
+			t.Fatalf("create %s: %v", rec.Name, err)
+		}
+		newcomer(h)
+		h.clock.Set(launchTime.Add(week))
+		_, err := h.bot.Rescan(h.ctx, campaignName)
+		if !errors.Is(err, bot.ErrRefused) || !strings.Contains(err.Error(), campaignName+"-r1") {
+			t.Fatalf("Rescan = %v, want ErrRefused naming %s-r1", err, campaignName)
+		}
+		h.clock.Advance(time.Hour)
+		if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+			t.Errorf("Tick succeeded, want the rescan chore to fail")
+		}
+		snap := h.snapshot()
+		if len(snap.Campaign.Runs) != 0 {
+			t.Errorf("runs recorded: %+v, want none", snap.Campaign.Runs)
+		}
+		if got := h.journalKinds()["run-refused"]; got != 1 {
+			t.Errorf("run-refused journaled %d times, want once", got)
+		}
+		st, err := h.bot.Status(campaignName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(st.Attention, func(s string) bool { return strings.Contains(s, "recurring runs are refused") }) {
+			t.Errorf("status attention %q does not say the runs are refused", st.Attention)
+		}
+		inst, err := h.store.Snapshot(campaignName + "-r1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := h.store.Journal(campaignName + "-r1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(inst.Findings) != 0 || len(j) != 0 {
+			t.Errorf("the other campaign was changed: %d findings, %d journal entries", len(inst.Findings), len(j))
+		}
+	})
 }
 
 // TestAttack3RecurringSkipsKnownUserNobodyWatches: a recurring run (mode

@@ -323,6 +323,12 @@ func (b *Bot) Launch(ctx context.Context, c *campaigns.Campaign) (*LaunchResult,
 		return nil, err
 	}
 	res := &LaunchResult{Campaign: c.Name, Resumed: exists}
+	if !exists && campaigns.ReservedName(c.Name) {
+		// The file's parser refuses the name too; this holds for a
+		// campaign built otherwise. A campaign launched before the
+		// suffix was reserved still resumes.
+		return nil, fmt.Errorf("%w: launch %s: a name ending in -rN names an instance of a recurring campaign; choose another name", ErrInput, c.Name)
+	}
 	if !exists {
 		// The check resolved the groups and found the non-compliant
 		// members a moment ago: use those, without asking again.

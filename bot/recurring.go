@@ -204,6 +204,12 @@ func (b *Bot) recordRun(ctx context.Context, r *run, now time.Time) (state.Run, 
 			}
 		}
 		rec.Runs = append(rec.Runs, rn)
+		if rec.RunRefused != "" {
+			rec.RunRefused = ""
+			if err := tx.Append(state.Entry{At: now, Kind: state.EntryRunRefused, Actor: rec.BotUsername, ActorKind: state.ActorBot, Detail: "recurring runs go ahead again"}); err != nil {
+				return err
+			}
+		}
 		if err := tx.PutCampaign(rec); err != nil {
 			return err
 		}
@@ -346,8 +352,27 @@ func findingOf(snap *state.Snapshot, userPHID string) (state.Finding, bool) {
 // instance's name is the run's, so a rerun of the same run finds it.
 func (b *Bot) startInstance(r *run, rn state.Run, added []plannedFinding) error {
 	exists, err := b.store.HasCampaign(rn.Instance)
-	if err != nil || exists {
+	if err != nil {
 		return err
+	}
+	if exists {
+		// Adopt it only if this campaign's run started it: a campaign
+		// launched by hand under that name (before -rN names were
+		// reserved) audits something else, and adopting it would leave
+		// the members this run found in no campaign.
+		inst, err := b.campaignRecord(rn.Instance)
+		if err != nil {
+			return err
+		}
+		if inst.InstanceOf == r.rec.Name {
+			return nil
+		}
+		why := fmt.Sprintf("run %d would start the instance %s, but a campaign of that name exists that is not an instance of %s (launched by hand); "+
+			"no run is recorded until a person resolves it, e.g. by switching %s to recurring mode join", rn.N, rn.Instance, r.rec.Name, r.rec.Name)
+		if err := b.refuseRuns(r, rn.At, why); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: %s", ErrRefused, why)
 	}
 	rec := r.rec
 	rec.Name, rec.InstanceOf, rec.LaunchedAt = rn.Instance, r.rec.Name, rn.At
@@ -369,6 +394,28 @@ func (b *Bot) startInstance(r *run, rn state.Run, added []plannedFinding) error 
 	}
 	return b.journal(rec.Name, state.Entry{At: rn.At, Kind: state.EntryInstanceStarted, Actor: rec.BotUsername, ActorKind: state.ActorBot,
 		Detail: fmt.Sprintf("run %d of %s: %d finding(s) in %d batch(es), cutoff %s", rn.N, r.rec.Name, len(findings), len(list), cutoffDate(rn.Cutoff))})
+}
+
+// refuseRuns records, once per reason, why the campaign's recurring runs
+// stop ("" when they go ahead again): status shows it and the journal
+// keeps when it began and ended.
+func (b *Bot) refuseRuns(r *run, now time.Time, why string) error {
+	if r.rec.RunRefused == why {
+		return nil
+	}
+	return b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error {
+		rec := tx.Campaign()
+		rec.RunRefused = why
+		if err := tx.PutCampaign(rec); err != nil {
+			return err
+		}
+		r.rec = rec
+		detail := why
+		if why == "" {
+			detail = "recurring runs go ahead again"
+		}
+		return tx.Append(state.Entry{At: now, Kind: state.EntryRunRefused, Actor: rec.BotUsername, ActorKind: state.ActorBot, Detail: detail})
+	})
 }
 
 // instanceCampaign is the campaign file of an instance: the recurring

@@ -103,6 +103,9 @@ func StatusOfSnapshot(snap *state.Snapshot, now time.Time) *Status {
 	if !snap.Campaign.Closed() {
 		st.OpenReason = openReason(snap, now)
 	}
+	if why := snap.Campaign.RunRefused; why != "" {
+		st.Attention = append(st.Attention, "needs a human: recurring runs are refused: "+why)
+	}
 	// Pending users by PHID, so counting each task's is linear: asking
 	// each batch about every finding took most of a 10,000-user
 	// dashboard page.

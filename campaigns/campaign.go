@@ -321,6 +321,16 @@ func ParseCutoff(s string) (time.Time, error) {
 
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
 
+// instanceSuffix is how a recurring campaign's instance name ends
+// (NAME-rN, bot's instanceName).
+var instanceSuffix = regexp.MustCompile(`-r[0-9]+$`)
+
+// ReservedName reports whether name ends like the name of a recurring
+// campaign's instance (-rN). No campaign file may take such a name: a run
+// would otherwise find a campaign launched by hand under the name of the
+// instance it starts.
+func ReservedName(name string) bool { return instanceSuffix.MatchString(name) }
+
 // checkName reports why s is not a valid campaign name, or nil.
 func checkName(s string) error {
 	if !namePattern.MatchString(s) {
@@ -480,6 +490,8 @@ func (f *campaignFile) compile(p *parser) *Campaign {
 	if f.name.set() {
 		if err := checkName(c.Name); err != nil {
 			p.errorf(f.name.n, "name", "%v", err)
+		} else if ReservedName(c.Name) {
+			p.errorf(f.name.n, "name", "%q ends in -rN, which names the instances of recurring campaigns (NAME-r1, NAME-r2, ...); choose another name", c.Name)
 		}
 	}
 	if strings.ContainsAny(c.Title, "\r\n") {

@@ -26,12 +26,13 @@ func TestEntryKindStrings(t *testing.T) {
 		EntryRemovalDone: "removal-done", EntryMemberRestored: "member-restored", EntryRestored: "restored",
 		EntryComment: "comment", EntryWriteDropped: "write-dropped",
 		EntryRun: "recurring-run", EntryRunSummary: "run-summary", EntryInstanceStarted: "instance-started",
+		EntryRunRefused: "run-refused",
 		EntryApprovalReminder: "approval-reminder", EntryApprovalOverdue: "approval-overdue",
 		EntryTaskClosed: "task-closed", EntryCampaignClosed: "campaign-closed",
 		EntryKept: "kept", EntryKeepWithdrawn: "keep-withdrawn", EntryListUnmatched: "list-unmatched",
 	}
-	if len(got) != 47 {
-		t.Errorf("%d distinct kinds, want 47: two constants share a string", len(got))
+	if len(got) != 48 {
+		t.Errorf("%d distinct kinds, want 48: two constants share a string", len(got))
 	}
 	for k, want := range got {
 		if string(k) != want {

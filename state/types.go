@@ -43,6 +43,10 @@ type Campaign struct {
 	// InstanceOf names the recurring campaign whose run started this
 	// campaign instance (recurring mode "instance"); "" otherwise.
 	InstanceOf string `json:"instance_of,omitempty"`
+	// RunRefused says why the recurring campaign's runs are refused until
+	// a person acts (a campaign launched by hand holds the name of the
+	// instance the next run would start); "" while runs go ahead.
+	RunRefused string `json:"run_refused,omitempty"`
 	// ClosedAt is when the campaign closed: nobody pending, every removal
 	// batch decided and executed, its tasks closed. A closed campaign no
 	// longer ticks.
