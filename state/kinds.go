@@ -70,12 +70,12 @@ const (
 	EntryRestored       EntryKind = "restored"
 
 	// Recurring runs and the campaign's lifecycle.
-	EntryRun              EntryKind = "recurring-run"
-	EntryRunSummary       EntryKind = "run-summary"
-	EntryInstanceStarted  EntryKind = "instance-started"
+	EntryRun             EntryKind = "recurring-run"
+	EntryRunSummary      EntryKind = "run-summary"
+	EntryInstanceStarted EntryKind = "instance-started"
 	// EntryRunRefused journals that recurring runs stopped (or started
 	// again, with an empty detail) for a reason a person must resolve.
-	EntryRunRefused EntryKind = "run-refused"
+	EntryRunRefused       EntryKind = "run-refused"
 	EntryApprovalReminder EntryKind = "approval-reminder"
 	EntryApprovalOverdue  EntryKind = "approval-overdue"
 	EntryTaskClosed       EntryKind = "task-closed" // also OpTaskClosed's outcome

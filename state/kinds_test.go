@@ -26,7 +26,7 @@ func TestEntryKindStrings(t *testing.T) {
 		EntryRemovalDone: "removal-done", EntryMemberRestored: "member-restored", EntryRestored: "restored",
 		EntryComment: "comment", EntryWriteDropped: "write-dropped",
 		EntryRun: "recurring-run", EntryRunSummary: "run-summary", EntryInstanceStarted: "instance-started",
-		EntryRunRefused: "run-refused",
+		EntryRunRefused:       "run-refused",
 		EntryApprovalReminder: "approval-reminder", EntryApprovalOverdue: "approval-overdue",
 		EntryTaskClosed: "task-closed", EntryCampaignClosed: "campaign-closed",
 		EntryKept: "kept", EntryKeepWithdrawn: "keep-withdrawn", EntryListUnmatched: "list-unmatched",
