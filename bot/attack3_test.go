@@ -216,12 +216,32 @@ func TestAttack3ApproverRestoresThemself(t *testing.T) {
 	}
 	h.srv.SetMFA(h.phid("erin"), true)
 	mono, _ := h.taskOf("erin")
+	refused := h.journalKinds()["command-refused"]
+	for _, text := range []string{"!restore @erin", "done, please add me back", "!approve @erin"} {
+		h.clock.Advance(time.Hour)
+		h.comment("erin", mono, text)
+		h.tick()
+		if got := h.finding("erin").Status; got == "restored" {
+			t.Fatalf("after erin's %q: erin restored herself into acl*security (members now include her: %v)",
+				text, containsStr(h.srv.Members(h.group(groupSecurity).PHID), h.phid("erin")))
+		}
+	}
+	if !h.finding("erin").RestoreRequested {
+		t.Errorf("erin's \"done, please add me back\" was not recorded as a restore request, so !approve @erin was not about one")
+	}
+	if got := h.journalKinds()["command-refused"] - refused; got != 2 {
+		t.Errorf("%d command(s) refused, want erin's !restore and !approve", got)
+	}
+	// The operator's restore names who asked: not erin either.
+	if err := h.bot.Restore(h.ctx, campaignName, "erin", false, "erin"); !errors.Is(err, bot.ErrRefused) {
+		t.Errorf("auditbot restore erin --as erin = %v, want ErrRefused", err)
+	}
+	// Another approver may.
 	h.clock.Advance(time.Hour)
-	h.comment("erin", mono, "!restore @erin")
+	h.comment("alice", mono, "!restore @erin")
 	h.tick()
-	if got := h.finding("erin").Status; got == "restored" {
-		t.Errorf("erin restored herself into acl*security on her own !restore (members now include her: %v)",
-			containsStr(h.srv.Members(h.group(groupSecurity).PHID), h.phid("erin")))
+	if got := h.finding("erin").Status; got != "restored" {
+		t.Errorf("after alice's !restore @erin: erin = %s, want restored", got)
 	}
 }
 

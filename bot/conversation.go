@@ -602,6 +602,12 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	case done:
 		// Read again after a crash: it was answered by the restore.
 		return outcome{kind: state.EntryRestoreCommand, user: target.Username, detail: "restored by @" + approver.Username}, nil
+	case (rep.Kind == replies.KindRestore || (rep.Kind == replies.KindApprove && target.RestoreRequested)) && target.UserPHID == approver.PHID:
+		// As for exemptions, keeps and removal batches: nobody decides
+		// about their own access. With the inactive criterion the
+		// command itself would even be the activity that makes them
+		// compliant again.
+		return refuse(fmt.Sprintf("nobody restores their own access; another approver must decide (!restore @%s)", target.Username))
 	case rep.Kind == replies.KindRestore || (rep.Kind == replies.KindApprove && target.RestoreRequested):
 		// Restoring writes memberships; do it now, then answer.
 		if err := b.restore(ctx, r, target, restoreAsk{actor: approver.Username, approver: approver.Username, command: t.PHID}); err != nil {

@@ -77,6 +77,13 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 	case !errors.Is(err, state.ErrNotFound):
 		return err
 	default:
+		// Nobody restores their own access (the command path checks the
+		// approver's PHID; this also holds for `auditbot restore --as`).
+		for _, who := range []string{ask.approver, ask.actor} {
+			if strings.EqualFold(strings.TrimPrefix(who, "@"), f.Username) {
+				return fmt.Errorf("%w: @%s may not restore their own access; another person must decide", ErrRefused, f.Username)
+			}
+		}
 		if !ask.force {
 			ok, left, err := b.unmet(ctx, r, f)
 			if err != nil {
