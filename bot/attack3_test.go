@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/state"
 )
 
 // Third round of attack tests (see attack_test.go and attack2_test.go):
@@ -164,30 +167,92 @@ approvers: acl*phabricator-admins
 // even "new", since diffRun compares with the launch's findings whatever
 // their status) and adds no batch; more ticks: nomfa3 stays left-group.
 //
-// Fix: in recordRun treat a finding as known only while drift watches it
-// AND its groups cover where the run found the user (else add a new
-// batch, or widen f.Groups and set it pending with a deadline).
+// Fixed: a run audits again anyone it finds whose finding drift does not
+// bring back to pending where the run found them (removed; or groups, or
+// for a non-removable status reasons, that do not cover the run's): a new
+// batch, its own task, the run's deadline (see driftCovers and reaudit).
 func TestAttack3RecurringSkipsKnownUserNobodyWatches(t *testing.T) {
-	h := newHarness(t, recurringFixture)
-	h.launch()
-	h.srv.RemoveMembers(h.group(groupSecurity).PHID, h.phid("nomfa3"))
-	h.srv.AddMembers(h.group(groupSRE).PHID, h.phid("nomfa3"))
-	h.clock.Advance(time.Hour)
-	h.tick()
-	h.clock.Set(launchTime.Add(week))
-	h.tick()
-	h.clock.Advance(time.Hour)
-	h.tick()
-	snap := h.snapshot()
-	run := snap.Campaign.Runs[0]
-	var newNames []string
-	for _, u := range run.New {
-		newNames = append(newNames, u.Username)
+	// reaudited checks that username was moved into a batch the run
+	// added, pending on the groups the run found, told on a filed task.
+	reaudited := func(t *testing.T, h *harness, username string, groups ...string) state.Finding {
+		t.Helper()
+		snap := h.snapshot()
+		run := snap.Campaign.Runs[len(snap.Campaign.Runs)-1]
+		f := h.finding(username)
+		if diff := cmp.Diff(groups, groupNamesOf(h, f.Groups)); f.Status != "pending" || !slices.Contains(run.Batches, f.Batch) || diff != "" {
+			t.Fatalf("run %d found %s non-compliant (batches %v), but their finding is %s in batch %d (groups -want +got):\n%s",
+				run.N, username, run.Batches, f.Status, f.Batch, diff)
+		}
+		if !f.Cutoff.Equal(run.Cutoff) {
+			t.Errorf("%s's deadline = %s, want the run's %s", username, f.Cutoff, run.Cutoff)
+		}
+		for _, bt := range snap.Batches {
+			if bt.Index != f.Batch {
+				continue
+			}
+			task, ok := h.srv.Task(bt.TaskID)
+			if !ok || !strings.Contains(task.Description, username) {
+				t.Errorf("batch %d's task T%d does not tell %s (filed: %v)", bt.Index, bt.TaskID, username, ok)
+			}
+		}
+		return f
 	}
-	if f := h.finding("nomfa3"); f.Status != "pending" {
-		t.Errorf("run 1 found nomfa3 non-compliant in acl*sre-team (new: %v, batches %v), but their finding stays %s on groups %v: nobody will ever remove them",
-			newNames, run.Batches, f.Status, f.Groups)
+	t.Run("moved to another audited group", func(t *testing.T) {
+		h := newHarness(t, recurringFixture)
+		h.launch()
+		h.srv.RemoveMembers(h.group(groupSecurity).PHID, h.phid("nomfa3"))
+		h.srv.AddMembers(h.group(groupSRE).PHID, h.phid("nomfa3"))
+		h.clock.Advance(time.Hour)
+		h.tick()
+		if got := h.finding("nomfa3").Status; got != "left-group" {
+			t.Fatalf("nomfa3 = %s after leaving acl*security, want left-group", got)
+		}
+		h.clock.Set(launchTime.Add(week))
+		h.tick()
+		h.clock.Advance(time.Hour)
+		h.tick()
+		reaudited(t, h, "nomfa3", groupSRE)
+		// Findings drift still covers stay where they are.
+		if f := h.finding("nomfa1"); f.Batch != 1 || f.Status != "pending" || !f.Cutoff.IsZero() {
+			t.Errorf("nomfa1 (pending, where the run found them) = %s in batch %d, cutoff %s; want untouched", f.Status, f.Batch, f.Cutoff)
+		}
+		// The next run finds nothing new to do for nomfa3.
+		batches := len(h.snapshot().Batches)
+		h.clock.Advance(week)
+		h.tick()
+		if got := len(h.snapshot().Batches); got != batches {
+			t.Errorf("run 2 added %d more batch(es), want none", got-batches)
+		}
+	})
+	t.Run("removed and re-added by hand", func(t *testing.T) {
+		h := newHarness(t, recurringFixture)
+		h.launchAndPropose()
+		approveR1(t, h, "alice", "bob")
+		h.tick()
+		if got := h.finding("nomfa3").Status; got != "removed" {
+			t.Fatalf("nomfa3 = %s, want removed", got)
+		}
+		// An admin puts nomfa3 back without !restore; MFA still off.
+		h.srv.AddMembers(h.group(groupSecurity).PHID, h.phid("nomfa3"))
+		h.clock.Advance(week)
+		h.tick()
+		f := reaudited(t, h, "nomfa3", groupSecurity)
+		if len(f.RemovedFrom) == 0 {
+			t.Errorf("nomfa3's earlier removal is no longer on record: %+v", f)
+		}
+	})
+}
+
+func groupNamesOf(h *harness, phids []string) []string {
+	var out []string
+	for _, p := range phids {
+		for _, g := range []string{groupNDA, groupSecurity, groupSRE} {
+			if h.group(g).PHID == p {
+				out = append(out, g)
+			}
+		}
 	}
+	return out
 }
 
 // TestAttack3ApproverRestoresThemself: every other decision refuses the

@@ -3,6 +3,7 @@ package bot
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -151,13 +152,33 @@ func (b *Bot) recordRun(ctx context.Context, r *run, now time.Time) (state.Run, 
 	}
 	instance := r.c.Recurring.Mode == campaigns.RecurInstance
 	joiners := map[string]bool{}
-	for i, u := range rn.New {
-		// Someone with a finding already is watched by drift on their
-		// task; only the others are added (or start an instance).
-		if _, known := findingOf(&snap, u.PHID); !known || instance {
+	if instance {
+		// Every new member starts the instance.
+		for i, u := range rn.New {
 			rn.New[i].Joined = true
 			joiners[u.PHID] = true
 		}
+	}
+	// Anyone found whose finding drift will not bring back to pending
+	// where the run found them (none, removed, or one about other groups
+	// or reasons) is audited again, new or not: otherwise a member who
+	// moved between audited groups, or was re-added by hand after a
+	// removal, would never be audited again.
+	inRemoval := usersInOpenRemovals(&snap)
+	for _, pf := range scan.findings {
+		if f, has := findingOf(&snap, pf.User.PHID); has && (driftCovers(f, pf) || inRemoval[f.UserPHID]) {
+			continue
+		}
+		joiners[pf.User.PHID] = true
+		if i := slices.IndexFunc(rn.New, func(u state.RunUser) bool { return u.PHID == pf.User.PHID }); i >= 0 {
+			rn.New[i].Joined = true
+			continue
+		}
+		u := state.RunUser{PHID: pf.User.PHID, Username: pf.User.Username, Reasons: pf.Reasons, Joined: true}
+		for _, g := range pf.Groups {
+			u.Groups = append(u.Groups, g.Name)
+		}
+		rn.New = append(rn.New, u)
 	}
 	var added []plannedFinding
 	for _, pf := range scan.findings {
@@ -191,6 +212,17 @@ func (b *Bot) recordRun(ctx context.Context, r *run, now time.Time) (state.Run, 
 					f := newFinding(pf, bt.Index, now)
 					if rn.Cutoff.After(rec.Cutoff) {
 						f.Cutoff = rn.Cutoff
+					}
+					switch old, err := tx.Finding(pf.User.PHID); {
+					case err == nil:
+						f = reaudit(old, f)
+						if err := tx.Append(state.Entry{At: now, Kind: state.EntryDrift, User: f.Username, Actor: rec.BotUsername, ActorKind: state.ActorBot,
+							Detail: fmt.Sprintf("%s -> %s: run %d found them non-compliant in %s; audited again in batch %d", old.Status, f.Status, rn.N,
+								strings.Join(groupNames(&rec, f.Groups), ", "), bt.Index)}); err != nil {
+							return err
+						}
+					case !errors.Is(err, state.ErrNotFound):
+						return err
 					}
 					if err := tx.PutFinding(f); err != nil {
 						return err
@@ -335,6 +367,63 @@ func newFinding(pf plannedFinding, idx int, now time.Time) state.Finding {
 	for _, g := range pf.Groups {
 		f.Groups = append(f.Groups, g.PHID)
 	}
+	return f
+}
+
+// driftCovers reports whether drift brings f back to pending wherever a
+// run found its user non-compliant (pf), so the run need not: drift
+// watches every status but removed, and checks membership in f.Groups and
+// the criteria in f.Reasons only. A pending or voluntary user is removed
+// from f.Groups whatever else they fail, so only their groups must cover.
+func driftCovers(f state.Finding, pf plannedFinding) bool {
+	if !watched(f.Status) {
+		return false
+	}
+	for _, g := range pf.Groups {
+		if !slices.Contains(f.Groups, g.PHID) {
+			return false
+		}
+	}
+	if f.Status.Removable() {
+		return true
+	}
+	for _, why := range pf.Reasons {
+		if !slices.Contains(f.Reasons, why) {
+			return false
+		}
+	}
+	return true
+}
+
+// usersInOpenRemovals are the users a removal batch not yet finished or
+// rejected names: a run leaves their finding alone until it is decided
+// (the next run audits them again if need be).
+func usersInOpenRemovals(snap *state.Snapshot) map[string]bool {
+	out := map[string]bool{}
+	for _, rm := range removalsWith(snap.Removals, state.RemovalProposed, state.RemovalApproved) {
+		for _, it := range rm.Items {
+			out[it.UserPHID] = true
+		}
+	}
+	return out
+}
+
+// reaudit is the finding f (new, in a new batch with the run's deadline)
+// that takes over the user's earlier finding old: they are told again on
+// the new task about the groups and reasons the run found, before any
+// removal. What names durable ops (Restores) and the record of earlier
+// decisions (exemptions, what was removed) carries over; a keep or an
+// exemption covered only the groups it was given for, so none applies.
+func reaudit(old, f state.Finding) state.Finding {
+	if old.Cutoff.After(f.Cutoff) {
+		f.Cutoff = old.Cutoff
+	}
+	f.Restores, f.RemovedFrom = old.Restores, old.RemovedFrom
+	f.ExemptionHistory = slices.Clone(old.ExemptionHistory)
+	if old.Exemption != nil {
+		f.ExemptionHistory = append(f.ExemptionHistory, *old.Exemption)
+	}
+	f.NeedsHuman = old.NeedsHuman
 	return f
 }
 
