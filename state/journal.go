@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -77,6 +79,24 @@ func sealEntry(e *Entry) ([]byte, error) {
 	return data, nil
 }
 
+// firstHashed returns the sequence number of the journal's first hashed
+// entry, 0 if none.
+func firstHashed(b *bolt.Bucket) (uint64, error) {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var e struct {
+			Hash string `json:"hash"`
+		}
+		if err := json.Unmarshal(v, &e); err != nil {
+			return 0, fmt.Errorf("state: decode journal entry %d: %w", binary.BigEndian.Uint64(k), err)
+		}
+		if e.Hash != "" {
+			return binary.BigEndian.Uint64(k), nil
+		}
+	}
+	return 0, nil
+}
+
 // lastHash is the hash the next entry chains to: the last entry's Hash, or
 // for a legacy last entry its canonical hash; "" for an empty journal.
 func lastHash(b *bolt.Bucket) (string, error) {
@@ -94,6 +114,36 @@ func lastHash(b *bolt.Bucket) (string, error) {
 	return entryHash(e)
 }
 
+// The chain alone detects an edit by anyone who does not redo it; whoever
+// can write the state file can also re-seal every entry after the one
+// they changed, or strip every hash. Two things hold against that: the
+// campaign records where its chain began (Campaign.ChainFrom), so an
+// unhashed entry after it is refused; and an Anchor, a head (sequence
+// number and hash) that verify-journal printed earlier and someone kept
+// outside the file, which the journal must still contain as it was.
+
+// Anchor is one journal entry's sequence number and hash, as
+// verify-journal prints a journal's head ("SEQ:HASH").
+type Anchor struct {
+	Seq  uint64
+	Hash string
+}
+
+func (a Anchor) String() string { return fmt.Sprintf("%d:%s", a.Seq, a.Hash) }
+
+// ParseAnchor parses "SEQ:HASH" (HASH: 64 lower-case hex digits).
+func ParseAnchor(s string) (Anchor, error) {
+	seq, hash, ok := strings.Cut(strings.TrimSpace(s), ":")
+	n, err := strconv.ParseUint(seq, 10, 64)
+	if !ok || err != nil || n == 0 {
+		return Anchor{}, fmt.Errorf("journal head %q: want SEQ:HASH, such as 42:%s", s, strings.Repeat("0", 64))
+	}
+	if b, err := hex.DecodeString(hash); err != nil || len(b) != sha256.Size || hash != strings.ToLower(hash) {
+		return Anchor{}, fmt.Errorf("journal head %q: the hash must be 64 lower-case hex digits", s)
+	}
+	return Anchor{Seq: n, Hash: hash}, nil
+}
+
 // JournalCheck is the result of verifying one campaign's journal.
 type JournalCheck struct {
 	Campaign string
@@ -101,6 +151,13 @@ type JournalCheck struct {
 	// Legacy counts entries before the chain began (written by an
 	// auditbot without it); they are not covered.
 	Legacy int
+	// ChainFrom is the first entry the campaign says is hashed (0: none
+	// recorded yet).
+	ChainFrom uint64
+	// Head is the last entry's sequence number and hash, to keep outside
+	// the state file and pass back as an Anchor; zero when the journal is
+	// empty or its last entry predates the chain.
+	Head Anchor
 	// OK reports whether the chain verifies; otherwise BadSeq is the first
 	// bad entry's sequence number and Problem says what is wrong.
 	OK      bool
@@ -108,27 +165,32 @@ type JournalCheck struct {
 	Problem string
 }
 
-// VerifyJournal checks a campaign's hash chain. It returns a JournalCheck
-// (with OK false and the first bad entry named) for a broken chain, and an
-// error only when the journal cannot be read at all.
-func (s *Store) VerifyJournal(campaign string) (JournalCheck, error) {
+// VerifyJournal checks a campaign's hash chain, and that it still holds
+// each anchor (a head printed earlier) as it was. It returns a
+// JournalCheck (with OK false and the first bad entry named) for a broken
+// chain, and an error only when the journal cannot be read at all.
+func (s *Store) VerifyJournal(campaign string, anchors ...Anchor) (JournalCheck, error) {
 	res := JournalCheck{Campaign: campaign}
 	err := s.View(campaign, func(tx *CampaignTx) error {
 		b := tx.b.Bucket(bucketJournal)
-		res = verifyChain(campaign, b)
+		res = verifyChain(campaign, b, tx.campaign.ChainFrom, anchors)
 		return nil
 	})
 	return res, err
 }
 
-func verifyChain(campaign string, b *bolt.Bucket) JournalCheck {
-	res := JournalCheck{Campaign: campaign}
+func verifyChain(campaign string, b *bolt.Bucket, chainFrom uint64, anchors []Anchor) JournalCheck {
+	res := JournalCheck{Campaign: campaign, ChainFrom: chainFrom}
+	want := map[uint64][]string{} // seq -> hashes anchored
+	for _, a := range anchors {
+		want[a.Seq] = append(want[a.Seq], a.Hash)
+	}
 	fail := func(seq uint64, format string, args ...any) JournalCheck {
 		res.BadSeq, res.Problem = seq, fmt.Sprintf(format, args...)
 		return res
 	}
 	var (
-		want    uint64 = 1
+		next    uint64 = 1
 		prev    string // canonical hash of the previous entry
 		chained bool   // a hashed entry has been seen
 	)
@@ -136,11 +198,11 @@ func verifyChain(campaign string, b *bolt.Bucket) JournalCheck {
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		res.Entries++
 		if len(k) != 8 {
-			return fail(want, "entry key %x is not a sequence number", k)
+			return fail(next, "entry key %x is not a sequence number", k)
 		}
 		seq := binary.BigEndian.Uint64(k)
-		if seq != want {
-			return fail(want, "entry %d is missing (next entry is %d): deleted", want, seq)
+		if seq != next {
+			return fail(next, "entry %d is missing (next entry is %d): deleted", next, seq)
 		}
 		var e Entry
 		if err := json.Unmarshal(v, &e); err != nil {
@@ -156,6 +218,8 @@ func verifyChain(campaign string, b *bolt.Bucket) JournalCheck {
 		switch {
 		case e.Hash == "" && chained:
 			return fail(seq, "entry %d has no hash inside the chain (edited or inserted)", seq)
+		case e.Hash == "" && chainFrom != 0 && seq >= chainFrom:
+			return fail(seq, "entry %d has no hash, but the campaign's chain began at entry %d (hashes stripped, or an entry inserted)", seq, chainFrom)
 		case e.Hash == "":
 			res.Legacy++
 		default:
@@ -171,13 +235,32 @@ func verifyChain(campaign string, b *bolt.Bucket) JournalCheck {
 			}
 			chained = true
 		}
+		for _, w := range want[seq] {
+			if w != e.Hash {
+				return fail(seq, "entry %d is not the entry of the head %d:%s kept earlier: the journal was rewritten there and re-sealed", seq, seq, w)
+			}
+		}
+		delete(want, seq)
+		res.Head = Anchor{}
+		if e.Hash != "" {
+			res.Head = Anchor{Seq: seq, Hash: e.Hash}
+		}
 		prev = h
-		want++
+		next++
 	}
 	// The bucket's sequence counts every entry ever appended: a deleted
 	// last entry leaves it ahead of the last key.
-	if last := b.Sequence(); last >= want {
-		return fail(want, "entry %d is missing (the journal had %d entries): deleted", want, last)
+	if last := b.Sequence(); last >= next {
+		return fail(next, "entry %d is missing (the journal had %d entries): deleted", next, last)
+	}
+	var missing uint64
+	for seq := range want {
+		if missing == 0 || seq < missing {
+			missing = seq
+		}
+	}
+	if missing != 0 {
+		return fail(missing, "entry %d of a head kept earlier is missing (the journal has %d entries): deleted", missing, next-1)
 	}
 	res.OK = true
 	return res

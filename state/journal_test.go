@@ -174,7 +174,13 @@ func TestVerifyJournalLegacy(t *testing.T) {
 	}
 	// Two entries as an older auditbot wrote them.
 	if err := s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCampaigns).Bucket([]byte("mfa")).Bucket(bucketJournal)
+		cb := tx.Bucket(bucketCampaigns).Bucket([]byte("mfa"))
+		// A campaign created before ChainFrom was recorded.
+		c := testCampaign("mfa")
+		if err := putJSON(cb, keyInfo, c); err != nil {
+			return err
+		}
+		b := cb.Bucket(bucketJournal)
 		for i := uint64(1); i <= 2; i++ {
 			if _, err := b.NextSequence(); err != nil {
 				return err
@@ -192,7 +198,11 @@ func TestVerifyJournalLegacy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(JournalCheck{Campaign: "mfa", Entries: 4, Legacy: 2, OK: true}, got); d != "" {
+	if got.Head.Seq != 4 || len(got.Head.Hash) != 64 {
+		t.Errorf("VerifyJournal head = %v, want entry 4 and its hash", got.Head)
+	}
+	// The chain began at the first entry this auditbot appended.
+	if d := cmp.Diff(JournalCheck{Campaign: "mfa", Entries: 4, Legacy: 2, ChainFrom: 3, Head: got.Head, OK: true}, got); d != "" {
 		t.Errorf("VerifyJournal (-want +got):\n%s", d)
 	}
 	s.Close()

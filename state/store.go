@@ -438,6 +438,8 @@ func (s *Store) CreateCampaign(c Campaign, findings []Finding, batches []Batch) 
 				return fmt.Errorf("state: create campaign %q: %w", c.Name, err)
 			}
 		}
+		// Every entry of a new campaign's journal is hashed.
+		c.ChainFrom = 1
 		if err := putJSON(b, keyInfo, c); err != nil {
 			return err
 		}
@@ -558,6 +560,9 @@ func (t *CampaignTx) PutCampaign(c Campaign) error {
 	if c.Name != t.campaign.Name {
 		return fmt.Errorf("state: cannot rename campaign %q to %q", t.campaign.Name, c.Name)
 	}
+	// Where the chain began is the store's to record, once: a record
+	// read before an Append in the same transaction must not erase it.
+	c.ChainFrom = t.campaign.ChainFrom
 	t.campaign = c
 	return putJSON(t.b, keyInfo, c)
 }
@@ -686,6 +691,18 @@ func (t *CampaignTx) Append(e Entry) error {
 	}
 	if err := b.Put(itob(seq), data); err != nil {
 		return fmt.Errorf("state: put journal entry %d: %w", seq, err)
+	}
+	if t.campaign.ChainFrom == 0 {
+		// A campaign created before ChainFrom was recorded: its chain
+		// began at its first hashed entry, this one or an earlier one.
+		from, err := firstHashed(b)
+		if err != nil {
+			return err
+		}
+		t.campaign.ChainFrom = from
+		if err := putJSON(t.b, keyInfo, t.campaign); err != nil {
+			return err
+		}
 	}
 	return nil
 }

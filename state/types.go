@@ -47,6 +47,14 @@ type Campaign struct {
 	// a person acts (a campaign launched by hand holds the name of the
 	// instance the next run would start); "" while runs go ahead.
 	RunRefused string `json:"run_refused,omitempty"`
+	// ChainFrom is the sequence number of the campaign's first hashed
+	// journal entry (1 for campaigns created since it is recorded; set at
+	// the first append for older ones): an entry without a hash at or
+	// after it is refused by VerifyJournal, so stripping every hash does
+	// not pass for a journal written before the chain existed. 0 while
+	// the journal has no hashed entry. The store sets it; PutCampaign
+	// keeps it.
+	ChainFrom uint64 `json:"chain_from,omitempty"`
 	// ClosedAt is when the campaign closed: nobody pending, every removal
 	// batch decided and executed, its tasks closed. A closed campaign no
 	// longer ticks.
