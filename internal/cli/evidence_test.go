@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -450,4 +451,65 @@ func remarkupCells(line string) int {
 		}
 	}
 	return n
+}
+
+// TestVerifyJournalHeadFlag: verify-journal prints each journal's head, and
+// --head checks that a head kept earlier is still in the journal: a
+// journal rewritten and re-sealed by someone holding the file verifies on
+// its own, but not against the head kept elsewhere.
+func TestVerifyJournalHeadFlag(t *testing.T) {
+	path, _ := demoCopy(t)
+	r := runNoConfig("verify-journal", "--state", path)
+	m := regexp.MustCompile(`mfa-demo: ok, 45 entries; head (45:[0-9a-f]{64})\n`).FindStringSubmatch(r.stdout)
+	if r.code != ExitOK || m == nil {
+		t.Fatalf("verify-journal: exit %d, want the head printed:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	head := "mfa-demo=" + m[1]
+	runNoConfig("verify-journal", "--state", path, "--head", head).expect(t, ExitOK, []string{"mfa-demo: ok, 45 entries, holds the 1 head(s) given; head " + m[1]}, nil)
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no campaign", []string{"--head", m[1]}, "want CAMPAIGN=SEQ:HASH"},
+		{"bad hash", []string{"--head", "mfa-demo=45:xyz"}, "64 lower-case hex digits"},
+		{"another campaign", []string{"--head", "other=" + m[1]}, "other is not among the journals verified"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			runNoConfig(append([]string{"verify-journal", "--state", path}, tt.args...)...).expect(t, ExitUsage, nil, []string{tt.want})
+		})
+	}
+
+	// Someone with the file edits entry 17 and re-seals the chain after it.
+	var prev string
+	journalBucket(t, path, func(b *bolt.Bucket) error {
+		c := b.Cursor()
+		var keys [][]byte
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			keys = append(keys, bytes.Clone(k))
+		}
+		for _, k := range keys {
+			var e state.Entry
+			if err := json.Unmarshal(b.Get(k), &e); err != nil {
+				return err
+			}
+			if e.Seq >= 17 {
+				if e.Seq == 17 {
+					e.Detail = "nothing happened"
+				}
+				e.PrevHash, e.Hash = prev, ""
+				data, _ := json.Marshal(e)
+				e.Hash = sha(data)
+				data, _ = json.Marshal(e)
+				if err := b.Put(k, data); err != nil {
+					return err
+				}
+			}
+			prev = e.Hash
+		}
+		return nil
+	})
+	runNoConfig("verify-journal", "--state", path).expect(t, ExitOK, []string{"mfa-demo: ok, 45 entries; head 45:"}, nil)
+	runNoConfig("verify-journal", "--state", path, "--head", head).expect(t, ExitJournal,
+		[]string{"mfa-demo: BROKEN at entry 45: entry 45 is not the entry of the head " + m[1] + " kept earlier"}, nil)
 }

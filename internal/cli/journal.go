@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -92,12 +93,26 @@ func stamp(t time.Time) string {
 // verifyJournalCommand checks every campaign's (or one campaign's) journal
 // hash chain and names the first bad entry.
 func (a *app) verifyJournalCommand() *cobra.Command {
-	var statePath string
+	var (
+		statePath string
+		headFlags []string
+	)
 	cmd := &cobra.Command{
 		Use:   "verify-journal [CAMPAIGN]",
 		Short: "Verify the journals' hash chains: detect an edited, inserted or deleted entry (exit 8)",
-		Args:  cobra.MaximumNArgs(1),
+		Long: `Verify the journals' hash chains: detect an edited, inserted or deleted entry (exit 8).
+
+Each journal's head (its last entry's SEQ:HASH) is printed. The chain
+detects edits by anyone who does not redo it; whoever can write the state
+file can re-seal it. Keep the printed heads outside the state file (a task,
+a ticket) and pass them back with --head CAMPAIGN=SEQ:HASH: the journal must
+still hold that entry with that hash.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			heads, err := parseHeads(headFlags)
+			if err != nil {
+				return err
+			}
 			st, _, closeFn, err := a.readStore(cmd.Context(), statePath)
 			if err != nil {
 				return err
@@ -109,9 +124,14 @@ func (a *app) verifyJournalCommand() *cobra.Command {
 					return err
 				}
 			}
+			for c := range heads {
+				if !slices.Contains(names, c) {
+					return &usageError{fmt.Sprintf("--head %s=...: %s is not among the journals verified (%s)", c, c, strings.Join(names, ", "))}
+				}
+			}
 			var broken []string
 			for _, n := range names {
-				res, err := st.VerifyJournal(n)
+				res, err := st.VerifyJournal(n, heads[n]...)
 				if errors.Is(err, state.ErrNoCampaign) {
 					return fmt.Errorf("%w: %q has not been launched", bot.ErrUnknownCampaign, n)
 				}
@@ -127,6 +147,12 @@ func (a *app) verifyJournalCommand() *cobra.Command {
 				if res.Legacy > 0 {
 					fmt.Fprintf(a.stdout, " (the first %d predate the chain and are not covered)", res.Legacy)
 				}
+				if len(heads[n]) > 0 {
+					fmt.Fprintf(a.stdout, ", holds the %d head(s) given", len(heads[n]))
+				}
+				if res.Head.Seq != 0 {
+					fmt.Fprintf(a.stdout, "; head %s", res.Head)
+				}
 				fmt.Fprintln(a.stdout)
 			}
 			if len(broken) > 0 {
@@ -136,5 +162,23 @@ func (a *app) verifyJournalCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&statePath, "state", "", "read this state file instead of the config's (no config needed)")
+	cmd.Flags().StringArrayVar(&headFlags, "head", nil, "CAMPAIGN=SEQ:HASH, a head printed earlier and kept outside the state file: the journal must still hold it (repeatable)")
 	return cmd
+}
+
+// parseHeads parses --head CAMPAIGN=SEQ:HASH flags by campaign.
+func parseHeads(flags []string) (map[string][]state.Anchor, error) {
+	out := map[string][]state.Anchor{}
+	for _, f := range flags {
+		campaign, head, ok := strings.Cut(f, "=")
+		if !ok || campaign == "" {
+			return nil, &usageError{fmt.Sprintf("--head %q: want CAMPAIGN=SEQ:HASH", f)}
+		}
+		a, err := state.ParseAnchor(head)
+		if err != nil {
+			return nil, &usageError{"--head " + campaign + ": " + err.Error()}
+		}
+		out[campaign] = append(out[campaign], a)
+	}
+	return out, nil
 }
