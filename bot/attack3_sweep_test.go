@@ -135,9 +135,7 @@ func runLifecycle(t *testing.T, p *faultPlan) lifecycleOutcome {
 		out.Tasks[key] = cs
 	}
 	for _, g := range []string{groupNDA, groupSecurity, groupSRE} {
-		for _, m := range h.srv.Members(h.group(g).PHID) {
-			out.Members[g] = append(out.Members[g], m)
-		}
+		out.Members[g] = append(out.Members[g], h.srv.Members(h.group(g).PHID)...)
 		slices.Sort(out.Members[g])
 	}
 	for _, f := range h.snapshot().Findings {
