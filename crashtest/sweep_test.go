@@ -1,6 +1,7 @@
 package crashtest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -53,6 +54,12 @@ func (w *world) playMode(steps []step, mode rerunMode) played {
 		w.clock.Set(s.at)
 		for _, a := range s.actions {
 			if err := a.do(w); err != nil {
+				if mode == rerunLater && p.killedIn != "" && errors.Is(err, errNoTask) {
+					// The killed tick, not rerun yet, did not file the
+					// task: the person cannot reply on it.
+					w.t.Logf("step %q: %s: %v; skipped", s.name, a.what, err)
+					continue
+				}
 				w.t.Fatalf("step %q: %s: %v", s.name, a.what, err)
 			}
 		}

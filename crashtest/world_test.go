@@ -269,10 +269,13 @@ func (w *world) taskOf(user string) (int, error) {
 			return tk.ID, nil
 		}
 	}
-	return 0, fmt.Errorf("@%s is on none of the bot's tasks", user)
+	return 0, fmt.Errorf("%w: @%s", errNoTask, user)
 }
 
-var errNoUser = errors.New("no such user")
+var (
+	errNoUser = errors.New("no such user")
+	errNoTask = errors.New("on none of the bot's tasks")
+)
 
 // comment posts text on task as user, through phabtest (not a write the
 // kill hook counts: only the binary's calls are).
