@@ -13,8 +13,9 @@ test:
 	$(GO) test -race -count=1 ./...
 
 # crash kills the auditbot binary (SIGKILL) before and after every write of
-# a scripted campaign, reruns it, and checks nothing was done twice or lost.
-# `make test` runs a sample of these kill points.
+# each scripted campaign (crashtest's scenarios), reruns it, and checks
+# nothing was done twice or lost. `make test` runs a sample of these kill
+# points.
 crash:
 	$(GO) test -count=1 -timeout 30m -run 'TestCrashSweep$$' -v ./crashtest/ -crash.full
 
