@@ -13,12 +13,13 @@ test:
 	$(GO) test -race -count=1 ./...
 
 # crash kills the auditbot binary (SIGKILL) before and after every write of
-# a scripted campaign, reruns it, and checks nothing was done twice or lost.
-# `make test` runs a sample of these kill points. It also runs the in-process
-# sweep that drops, one at a time, the request or the answer of every bot
-# write of a recurring lifecycle (TestAttack3CrashSweepWholeLifecycle): it
-# takes ~120 runs of a whole campaign, too slow for every `make test`, so
-# there it skips unless AUDITBOT_SWEEP=1.
+# each scripted campaign (crashtest's scenarios), reruns it, and checks
+# nothing was done twice or lost. `make test` runs a sample of these kill
+# points. It also runs the in-process sweep that drops, one at a time, the
+# request or the answer of every bot write of a recurring lifecycle
+# (TestAttack3CrashSweepWholeLifecycle): it takes ~120 runs of a whole
+# campaign, too slow for every `make test`, so there it skips unless
+# AUDITBOT_SWEEP=1.
 crash:
 	$(GO) test -count=1 -timeout 30m -run 'TestCrashSweep$$' -v ./crashtest/ -crash.full
 	AUDITBOT_SWEEP=1 $(GO) test -count=1 -timeout 30m -run 'TestAttack3CrashSweepWholeLifecycle$$' ./bot/

@@ -57,6 +57,13 @@ func (b *Bot) checkAccess(ctx context.Context, r *run, snap *state.Snapshot, bt 
 			extra = append(extra, s)
 		}
 	}
+	// The bot as assignee lets nobody in that the bot does not: closing
+	// an unassigned task assigns it to the closer (NOTES fact 27), and
+	// the ticks between the first task closed and the campaign marked
+	// closed must not undo that as someone else's doing.
+	if t.OwnerPHID == r.rec.BotPHID {
+		t.OwnerPHID = ""
+	}
 	var txs []conduit.Transaction
 	if len(extra) > 0 || t.OwnerPHID != "" || needApprovers {
 		if txs, err = b.phab.TaskTransactions(ctx, t.PHID, 0); err != nil {

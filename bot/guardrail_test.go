@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/state"
 )
 
@@ -109,5 +110,40 @@ func TestRemovalGuardRail(t *testing.T) {
 			}
 			checkRemovedOnce(t, h, map[string][]string{"nomfa1": {groupNDA}, "nomfa2": {groupNDA}, "pending001": {groupNDA}})
 		})
+	}
+}
+
+// TestHeldNoteCrashThenReleased: the note on a held batch is cut short by
+// a crash (it landed on the first task, its answer lost; the second was
+// never sent), and the limit is lifted before the next tick. The batch is
+// executed, the lost note is reconciled and the unsent one dropped
+// (journaled write-dropped), not posted late; nothing stays unconfirmed
+// (crashtest found it pending for good, which kept the campaign open).
+func TestHeldNoteCrashThenReleased(t *testing.T) {
+	h := newHarness(t, fixture{groups: "[WMF-NDA]", extraPending: 1, configExtra: "removal_limit: {max_share: 100%, max_count: 2}\n"})
+	h.launchAndPropose()
+	approveR1(t, h, "alice", "bob")
+	h.srv.FailAfterWrite("maniphest.edit", 1)
+	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+		t.Fatal("tick succeeded although the held note's answer was lost")
+	}
+	if rm := h.snapshot().Removals[0]; rm.Held == "" {
+		t.Fatalf("fixture: R1 is not held (%s)", rm.Status)
+	}
+	h.camp = h.parseCampaign(fixture{groups: "[WMF-NDA]", campaignExtra: "removal_limit: {max_count: 0}"})
+	h.tick()
+	h.tick()
+	if rm := h.snapshot().Removals[0]; rm.Status != state.RemovalDone {
+		t.Errorf("R1 is %s, want done", rm.Status)
+	}
+	if got := h.pendingOps(); len(got) != 0 {
+		t.Errorf("pending ops: %v", got)
+	}
+	var held int
+	for _, task := range h.srv.Tasks() {
+		held += len(h.botCommentsWith(task.ID, "removal/R1/held/"))
+	}
+	if held != 1 {
+		t.Errorf("%d held notes, want 1 (the one that landed before the crash)", held)
 	}
 }

@@ -119,6 +119,17 @@ func TestCampaignCloseCrash(t *testing.T) {
 	if !h.snapshot().Campaign.Closed() || len(h.pendingOps()) != 0 {
 		t.Errorf("closed %v, pending ops %v; want closed and none", h.snapshot().Campaign.Closed(), h.pendingOps())
 	}
+	// Closing an unassigned task assigns it to the bot (NOTES fact 27):
+	// the ticks between the first close and the last must not take that
+	// for someone giving the task away (crashtest found it).
+	if got := h.journalKinds()["access-revoked"]; got != 0 {
+		t.Errorf("%d access-revoked entries, want 0: the bot undid its own assignment by the close", got)
+	}
+	for _, bt := range h.snapshot().Batches {
+		if tk, _ := h.srv.Task(bt.TaskID); tk.OwnerPHID != h.phid("auditbot") {
+			t.Errorf("%s is assigned to %q, want the bot, which closed it", bt.Monogram(), tk.OwnerPHID)
+		}
+	}
 }
 
 func TestCampaignStaysOpen(t *testing.T) {

@@ -93,7 +93,10 @@ func (b *Bot) chorePolicies(ctx context.Context, r *run) error {
 			// A restore whose answer was lost landed: record it.
 			for _, op := range snap.Ops {
 				if op.Kind == state.OpPolicyRestored && op.State == state.OpPending && OpKey(op.Key).hasPrefix(policyRestorePrefix(bt.Index)) {
-					detail := "policy changed by " + cmp.Or(strings.Join(op.Subjects, ", "), "unknown") + "; restored"
+					// The detail recorded with the intent says what was
+					// restored; intents from before it was recorded have
+					// none.
+					detail := cmp.Or(op.Args[argDetail], "policy changed by "+cmp.Or(strings.Join(op.Subjects, ", "), "unknown")+"; restored")
 					edits := []conduit.Edit{{Type: "view", Value: view}, {Type: "edit", Value: edit}}
 					if err := b.restoreOnce(ctx, r, bt, OpKey(op.Key), view, edit, edits, detail, op.Subjects); err != nil {
 						errs = append(errs, fmt.Errorf("%s: %w", bt.Monogram(), err))
@@ -177,6 +180,7 @@ func (b *Bot) restoreOnce(ctx context.Context, r *run, bt state.Batch, key OpKey
 		},
 		entry:    state.Entry{Actor: r.rec.BotUsername, Task: bt.Monogram(), Detail: detail},
 		subjects: names,
+		args:     map[string]string{argDetail: detail},
 	})
 	if done {
 		r.eventOf(ev{kind: "policy-restored", task: bt.Monogram()}, "%s: %s", bt.Monogram(), detail)

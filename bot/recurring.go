@@ -105,6 +105,14 @@ func (b *Bot) rescan(ctx context.Context, r *run, byHand bool) (*RescanResult, e
 	// A run is never recorded twice for the same moment, by hand or not.
 	due := now.After(prevAt) && (byHand || !now.Before(prevAt.Add(r.c.Recurring.Every)))
 	if due {
+		// What a crash left undone of the last run is finished before the
+		// next run is recorded: afterwards only the latest is finished,
+		// and the last run's summary would stay unconfirmed for good.
+		if last := r.rec.LastRun(); last != nil {
+			if err := b.finishRun(ctx, r, *last); err != nil {
+				return res, err
+			}
+		}
 		rn, err := b.recordRun(ctx, r, now)
 		if err != nil {
 			return res, err

@@ -220,6 +220,39 @@ func TestRecurringRunCrash(t *testing.T) {
 	}
 }
 
+// TestRecurringRunCrashThenNextRun: a crash cuts run 1's side effects
+// short and the daemon ticks again only when run 2 is due. Run 1 is
+// finished first (crashtest found its summary left unconfirmed for good:
+// only the latest run was finished).
+func TestRecurringRunCrashThenNextRun(t *testing.T) {
+	for n := 1; n <= 3; n++ {
+		t.Run("write "+itoa(n), func(t *testing.T) {
+			h := newHarness(t, recurringFixture)
+			h.launch()
+			newcomer(h)
+			h.clock.Set(launchTime.Add(week))
+			h.srv.FailAfterWrite("maniphest.edit", n)
+			if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+				t.Fatal("tick succeeded although a write's answer was lost")
+			}
+			h.clock.Set(launchTime.Add(2 * week))
+			h.tick()
+			h.tick()
+			for _, key := range []string{"recurring/run-1/summary", "recurring/run-2/summary"} {
+				if n := len(h.botCommentsWith(h.standingTask(), key)); n != 1 {
+					t.Errorf("%d comments %s, want 1", n, key)
+				}
+			}
+			if got := h.pendingOps(); len(got) != 0 {
+				t.Errorf("pending ops: %v", got)
+			}
+			if runs := h.snapshot().Campaign.Runs; len(runs) != 2 {
+				t.Errorf("%d runs recorded, want 2", len(runs))
+			}
+		})
+	}
+}
+
 func TestRecurringInstanceMode(t *testing.T) {
 	h := newHarness(t, fixture{campaignExtra: "recurring: {every: 7d, mode: instance}\nnotice: 30d\n"})
 	h.launch()

@@ -551,7 +551,10 @@ func (b *Bot) holdRemoval(ctx context.Context, r *run, snap *state.Snapshot, rm 
 		}
 	}
 	if why == "" {
-		return nil
+		// A note on the hold that a crash left unconfirmed is settled, not
+		// posted late: the batch is no longer held.
+		return b.closeStaleComments(ctx, &snap.Campaign, removalKey(rm.Label(), stepHeld, ""), func(OpKey) bool { return false },
+			"the guard-rail no longer holds the batch")
 	}
 	var errs []error
 	for _, bt := range snap.Batches {

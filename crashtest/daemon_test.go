@@ -28,8 +28,9 @@ import (
 // file intact. The time each command took is logged (go test -v).
 func TestCommandsBesideTheDaemon(t *testing.T) {
 	year := campaignYear()
-	w := newWorld(t, year, killPoint{})
-	if r := w.exec("launch", campaignName); r.code != 0 {
+	sc := mfaScenario()
+	w := newWorld(t, sc, year, killPoint{})
+	if r := w.exec("launch", sc.name); r.code != 0 {
 		t.Fatalf("%s", r)
 	}
 	cutoffTick := time.Date(year, time.March, 1, 9, 0, 0, 0, time.UTC)
@@ -90,11 +91,11 @@ func TestCommandsBesideTheDaemon(t *testing.T) {
 		t.Logf("beside the daemon: auditbot %s: exit %d in %v", strings.Join(args, " "), r.code, time.Since(start).Round(time.Millisecond))
 		return r
 	}
-	r := timed("status", campaignName, "--json")
+	r := timed("status", sc.name, "--json")
 	if r.code != 0 || !json.Valid([]byte(r.output)) {
 		t.Fatalf("status --json: %s", r)
 	}
-	if r := timed("journal", campaignName, "--json"); r.code != 0 || !json.Valid([]byte(r.output)) || !strings.Contains(r.output, `"removal-announced"`) {
+	if r := timed("journal", sc.name, "--json"); r.code != 0 || !json.Valid([]byte(r.output)) || !strings.Contains(r.output, `"removal-announced"`) {
 		t.Fatalf("journal --json: %s", r)
 	}
 	digestRE := regexp.MustCompile(`--confirm (\S+)`)
@@ -103,12 +104,12 @@ func TestCommandsBesideTheDaemon(t *testing.T) {
 		if err := os.WriteFile(tokenFile, []byte(w.users[approver].Token+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		r := timed("approve", campaignName, "R1", "--token-file", tokenFile)
+		r := timed("approve", sc.name, "R1", "--token-file", tokenFile)
 		m := digestRE.FindStringSubmatch(r.output)
 		if r.code != 0 || m == nil {
 			t.Fatalf("approve without --confirm: %s", r)
 		}
-		if r := timed("approve", campaignName, "R1", "--token-file", tokenFile, "--confirm", m[1]); r.code != 0 || !strings.Contains(r.output, "recorded for @"+approver) {
+		if r := timed("approve", sc.name, "R1", "--token-file", tokenFile, "--confirm", m[1]); r.code != 0 || !strings.Contains(r.output, "recorded for @"+approver) {
 			t.Fatalf("approve --confirm: %s", r)
 		}
 	}
@@ -117,7 +118,7 @@ func TestCommandsBesideTheDaemon(t *testing.T) {
 	if r := timed("tick", "--now", removalTick.Format(time.RFC3339)); r.code != 0 {
 		t.Fatalf("tick: %s", r)
 	}
-	if r := timed("restore", campaignName, "hank", "--force"); r.code != 0 {
+	if r := timed("restore", sc.name, "hank", "--force"); r.code != 0 {
 		t.Fatalf("restore: %s", r)
 	}
 	if !slices.Contains(w.srv.Members(w.groups[groupSecurity].PHID), w.users["hank"].PHID) {

@@ -1,5 +1,5 @@
 // Package crashtest kills the auditbot binary with SIGKILL before and after
-// every write of a scripted campaign run against the in-process
+// every write of scripted campaigns (scenarios) run against the in-process
 // Phabricator (phabtest), reruns the campaign to completion, and checks
 // that nothing was done twice or lost: no duplicate task, comment or
 // answer, removals exactly the approved set, a sound state file.

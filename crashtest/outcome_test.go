@@ -1,14 +1,15 @@
 package crashtest
 
 import (
+	"cmp"
 	"fmt"
-	"github.com/auditbot/auditbot/bot"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/state"
 )
 
@@ -35,11 +36,11 @@ type outcome struct {
 	Journal map[string]int
 }
 
-// markerKey returns the op key of the marker line in text.
-func markerKey(text string) (string, bool) {
+// markerKey returns the op key of campaign's marker line in text.
+func markerKey(campaign, text string) (string, bool) {
 	key, found := "", false
 	for line := range strings.Lines(text) {
-		if k, ok := bot.MarkerKey(line, campaignName); ok {
+		if k, ok := bot.MarkerKey(line, campaign); ok {
 			key, found = k, true
 		}
 	}
@@ -61,41 +62,51 @@ func (w *world) collect() (outcome, []string) {
 	violation := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
 	botPHID := w.users["auditbot"].PHID
 
-	for _, g := range auditedGroups {
+	for _, g := range w.sc.groups {
 		o.Members[g] = w.namesOf(w.srv.Members(w.groups[g].PHID))
 	}
 
 	// Replay the bot's project.edit calls on the seed memberships, so a
 	// removal counts only when the user was a member at that moment.
 	model := map[string][]string{}
-	for g, m := range seedMembers {
+	for _, g := range w.sc.groups {
+		m := w.sc.seed[g]
 		model[g] = w.phids(m...)
 	}
 	var removed []string // "user from group", in order
 	for _, wr := range w.srv.Writes() {
 		g := w.names[wr.ObjectPHID]
-		if wr.Method != "project.edit" || !slices.Contains(auditedGroups, g) {
+		if wr.Method != "project.edit" || !slices.Contains(w.sc.groups, g) {
 			continue
 		}
+		// People's own changes (a member added) move the model but are
+		// not the bot's changes.
+		byBot := wr.ActorPHID == botPHID
 		for _, tx := range wr.Transactions {
 			for _, p := range toStrings(tx.Value) {
 				switch tx.Type {
 				case "members.remove":
 					if i := slices.Index(model[g], p); i >= 0 {
 						model[g] = slices.Delete(model[g], i, i+1)
+						if !byBot {
+							continue
+						}
 						o.Changes[fmt.Sprintf("remove %s from %s", w.names[p], g)]++
 						removed = append(removed, fmt.Sprintf("%s from %s", w.names[p], g))
 					}
 				case "members.add":
 					if !slices.Contains(model[g], p) {
 						model[g] = append(model[g], p)
+						if !byBot {
+							continue
+						}
 						o.Changes[fmt.Sprintf("add %s to %s", w.names[p], g)]++
 					}
 				}
 			}
 		}
 	}
-	for _, g := range auditedGroups {
+	for _, g := range w.sc.groups {
 		if got := w.namesOf(model[g]); !slices.Equal(got, o.Members[g]) {
 			violation("the write log replays to %s = %v, the server says %v (someone else changed members?)", g, got, o.Members[g])
 		}
@@ -112,7 +123,7 @@ func (w *world) collect() (outcome, []string) {
 		if tk.AuthorPHID != botPHID {
 			continue
 		}
-		key, ok := markerKey(tk.Description)
+		key, ok := markerKey(w.sc.name, tk.Description)
 		if !ok {
 			violation("T%d: the bot's task has no marker", tk.ID)
 		}
@@ -125,7 +136,7 @@ func (w *world) collect() (outcome, []string) {
 			if c.AuthorPHID != botPHID {
 				continue
 			}
-			key, ok := markerKey(c.Text)
+			key, ok := markerKey(w.sc.name, c.Text)
 			if !ok {
 				violation("T%d: bot comment without a marker: %q", tk.ID, c.Text)
 				continue
@@ -156,7 +167,7 @@ func (w *world) collect() (outcome, []string) {
 	if err := st.Check(); err != nil {
 		violation("state file: %v", err)
 	}
-	snap, err := st.Snapshot(campaignName)
+	snap, err := st.Snapshot(w.sc.name)
 	if err != nil {
 		violation("state snapshot: %v", err)
 		return o, bad
@@ -204,7 +215,7 @@ func (w *world) collect() (outcome, []string) {
 			}
 		}
 	}
-	journal, err := st.Journal(campaignName)
+	journal, err := st.Journal(w.sc.name)
 	if err != nil {
 		violation("journal: %v", err)
 	}
@@ -241,4 +252,93 @@ func toStrings(v any) []string {
 		return []string{x}
 	}
 	return nil
+}
+
+// paths names the write paths the bot took in a run, one line each, for
+// scenario.paths to match by prefix: "task KEY" and "comment KEY" (marker
+// keys, PHIDs blanked), "journal KIND" and "journal KIND by ACTOR", "edit TX + TX" for each of the
+// bot's edits of an existing task (a transaction's type, with the names
+// or value it sets: "subscribers.add(#acl*phabricator-admins)",
+// "view(public)", "status(resolved)"), and "answers N" for a combined
+// answer holding N answers.
+func (w *world) paths() []string {
+	botPHID := w.users["auditbot"].PHID
+	var out []string
+	for _, tk := range w.srv.Tasks() {
+		if tk.AuthorPHID != botPHID {
+			continue
+		}
+		if key, ok := markerKey(w.sc.name, tk.Description); ok {
+			out = append(out, "task "+blankPHIDs(key))
+		}
+		for _, c := range w.srv.Comments(tk.ID) {
+			key, ok := markerKey(w.sc.name, c.Text)
+			if c.AuthorPHID != botPHID || !ok {
+				continue
+			}
+			out = append(out, "comment "+blankPHIDs(key))
+			if strings.HasPrefix(key, "replies/") {
+				out = append(out, fmt.Sprintf("answers %d", strings.Count(c.Text, "\n---\n")+1))
+			}
+		}
+	}
+	for _, wr := range w.srv.Writes() {
+		if wr.ActorPHID != botPHID || wr.Method != "maniphest.edit" || wr.Created {
+			continue
+		}
+		var txs []string
+		for _, tx := range wr.Transactions {
+			var vals []string
+			switch tx.Type {
+			case "comment":
+				// The family of the comment's marker key (removal, replies).
+				if key, ok := markerKey(w.sc.name, fmt.Sprint(tx.Value)); ok {
+					vals = []string{strings.SplitN(key, "/", 2)[0]}
+				}
+			case "subscribers.add", "subscribers.remove", "owner":
+				for _, p := range toStrings(tx.Value) {
+					vals = append(vals, cmp.Or(w.nameOf(p), p))
+				}
+			default:
+				vals = toStrings(tx.Value)
+			}
+			if vals != nil || tx.Type == "owner" {
+				txs = append(txs, tx.Type+"("+strings.Join(vals, ", ")+")")
+			} else {
+				txs = append(txs, tx.Type)
+			}
+		}
+		out = append(out, "edit "+strings.Join(txs, " + "))
+	}
+	journal, err := w.journal()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	for _, e := range journal {
+		out = append(out, "journal "+string(e.Kind), "journal "+string(e.Kind)+" by "+e.Actor)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// nameOf names a user @name and a project #name.
+func (w *world) nameOf(phid string) string {
+	n, ok := w.names[phid]
+	switch {
+	case !ok:
+		return ""
+	case strings.HasPrefix(phid, "PHID-PROJ-"):
+		return "#" + n
+	}
+	return "@" + n
+}
+
+// journal reads the campaign's journal from the state file.
+func (w *world) journal() ([]state.Entry, error) {
+	st, err := state.Open(filepath.Join(w.dir, "state.db"), state.Options{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return st.Journal(w.sc.name)
 }

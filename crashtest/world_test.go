@@ -2,6 +2,7 @@ package crashtest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,11 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/phabtest"
 )
-
-// campaignName is the scripted campaign.
-const campaignName = "crash-mfa"
 
 // The audited groups, riskiest first, and the other projects.
 const (
@@ -28,22 +27,8 @@ const (
 	groupTeam      = "Security-Team"
 )
 
-var auditedGroups = []string{groupNDA, groupSecurity, groupSRE}
-
-// campaignYAML is the scripted campaign: six affected users, two per task,
-// so three tasks; every group needs two approvers.
-func campaignYAML(year int) string {
-	return fmt.Sprintf(`name: %s
-title: "MFA is required for private groups"
-criteria: [mfa, disabled]
-groups: [WMF-NDA, acl*security, acl*sre-team]
-batch_size: 2
-cutoff: %d-02-28
-reminders: [30d, 7d]
-team: Security-Team
-approvers: acl*phabricator-admins
-`, campaignName, year)
-}
+// allGroups are the projects every world has that a campaign may audit.
+var allGroups = []string{groupNDA, groupSecurity, groupSRE}
 
 func configYAML(url string) string {
 	return fmt.Sprintf(`conduit:
@@ -64,19 +49,11 @@ removal_limit: {max_share: 100%%}
 `, url)
 }
 
-// seedMembers are the audited groups' members at the start. Without MFA:
-// dave, erin, frank, gina, hank, ivan (the six affected users) and ci-bot
-// (a bot, skipped).
-var seedMembers = map[string][]string{
-	groupNDA:      {"dave", "erin", "frank", "gina", "grace", "ci-bot"},
-	groupSecurity: {"dave", "hank", "grace"},
-	groupSRE:      {"frank", "ivan", "grace"},
-}
-
 // world is one in-process Phabricator, a config directory, and the binary
 // run against them, with at most one kill point armed.
 type world struct {
 	t      *testing.T
+	sc     *scenario
 	bin    string
 	srv    *phabtest.Server
 	clock  *clock
@@ -92,7 +69,10 @@ type world struct {
 	fired  bool      // the armed kill happened
 	proc   *os.Process
 	exited chan struct{} // closed when proc has exited
-	writes int           // write requests the server has seen
+	// writes counts the binary's write requests; people's own Conduit
+	// writes (acting) are not kill points.
+	writes int
+	acting bool
 }
 
 // killPoint is "kill the binary at write N, before or after it runs".
@@ -124,9 +104,9 @@ func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
 // newWorld seeds a fresh Phabricator and writes the config and campaign.
 // year is the campaign's year: the CLI's launch reads the wall clock, so
 // the script runs in the year after it.
-func newWorld(t *testing.T, year int, kill killPoint) *world {
+func newWorld(t *testing.T, sc *scenario, year int, kill killPoint) *world {
 	t.Helper()
-	w := &world{t: t, bin: auditbotBinary(t), clock: &clock{}, dir: t.TempDir(), year: year, kill: kill,
+	w := &world{t: t, sc: sc, bin: auditbotBinary(t), clock: &clock{}, dir: t.TempDir(), year: year, kill: kill,
 		users: map[string]phabtest.User{}, groups: map[string]phabtest.Project{}, names: map[string]string{}}
 	w.srv = phabtest.New(phabtest.Options{Now: w.clock.Now, Host: "phab.crash.invalid", Seed: 7, OnWrite: w.onWrite})
 	t.Cleanup(w.srv.Close)
@@ -142,6 +122,8 @@ func newWorld(t *testing.T, year int, kill killPoint) *world {
 		{Username: "hank", RealName: "Hank NoMFA"},
 		{Username: "ivan", RealName: "Ivan NoMFA"},
 		{Username: "grace", RealName: "Grace MFA", MFA: true},
+		{Username: "judy", RealName: "Judy Disabled", MFA: true, Disabled: true},
+		{Username: "kate", RealName: "Kate Newcomer", MFA: true},
 		{Username: "ci-bot", RealName: "CI Bot", Bot: true},
 	} {
 		u := w.srv.AddUser(spec)
@@ -156,13 +138,17 @@ func newWorld(t *testing.T, year int, kill killPoint) *world {
 	}
 	approvers := add(phabtest.ProjectSpec{Name: groupApprovers, Icon: "policy", Color: "red",
 		EditPolicy: phabtest.PolicyAdmin, JoinPolicy: phabtest.PolicyNoOne, Members: w.phids("alice", "bob")})
-	add(phabtest.ProjectSpec{Name: groupTeam, Members: w.phids("carol", "alice")})
-	for _, g := range auditedGroups {
+	team := sc.team
+	if team == nil {
+		team = []string{"carol", "alice"}
+	}
+	add(phabtest.ProjectSpec{Name: groupTeam, Members: w.phids(team...)})
+	for _, g := range allGroups {
 		add(phabtest.ProjectSpec{Name: g, Icon: "policy", EditPolicy: phabtest.PolicyAdmin, JoinPolicy: approvers.PHID,
-			Members: w.phids(seedMembers[g]...)})
+			Members: w.phids(sc.seed[g]...)})
 	}
 	w.config = w.write("config.yaml", configYAML(w.srv.URL()))
-	w.write("campaigns/"+campaignName+".yaml", campaignYAML(year))
+	w.write(w.campaignFile(), sc.campaign(year))
 	return w
 }
 
@@ -198,10 +184,13 @@ func (w *world) write(name, content string) string {
 func (w *world) onWrite(n int, _ string, phase phabtest.WritePhase) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if phase == phabtest.BeforeWrite {
-		w.writes = n
+	if w.acting {
+		return false
 	}
-	if w.fired || w.kill.N != n || w.kill.Phase != phase || w.proc == nil {
+	if phase == phabtest.BeforeWrite {
+		w.writes++
+	}
+	if w.fired || w.kill.N != w.writes || w.kill.Phase != phase || w.proc == nil {
 		return false
 	}
 	if err := w.proc.Kill(); err != nil {
@@ -280,10 +269,13 @@ func (w *world) taskOf(user string) (int, error) {
 			return tk.ID, nil
 		}
 	}
-	return 0, fmt.Errorf("@%s is on none of the bot's tasks", user)
+	return 0, fmt.Errorf("%w: @%s", errNoTask, user)
 }
 
-var errNoUser = errors.New("no such user")
+var (
+	errNoUser = errors.New("no such user")
+	errNoTask = errors.New("on none of the bot's tasks")
+)
 
 // comment posts text on task as user, through phabtest (not a write the
 // kill hook counts: only the binary's calls are).
@@ -296,7 +288,43 @@ func (w *world) comment(user string, task int, text string) error {
 	return nil
 }
 
-// writeRequests is how many write requests the server has seen.
+// campaignFile is the scenario's campaign file, relative to w.dir.
+func (w *world) campaignFile() string { return "campaigns/" + w.sc.name + ".yaml" }
+
+// as runs do with a Conduit client of user's own token, as a person acting
+// in the web UI. Their writes are not kill points.
+func (w *world) as(user string, do func(ctx context.Context, c *conduit.Client) error) error {
+	u, ok := w.users[user]
+	if !ok {
+		return fmt.Errorf("%w: %s", errNoUser, user)
+	}
+	ctx := context.Background()
+	c, err := conduit.Dial(ctx, w.srv.URL(), conduit.Token(u.Token), conduit.Options{HTTPClient: w.srv.Client(), RequestsPerSecond: -1})
+	if err != nil {
+		return fmt.Errorf("dial as %s: %w", user, err)
+	}
+	w.mu.Lock()
+	w.acting = true
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.acting = false
+		w.mu.Unlock()
+	}()
+	return do(ctx, c)
+}
+
+// edit makes edits to task as user.
+func (w *world) edit(user string, task int, edits ...conduit.Edit) error {
+	return w.as(user, func(ctx context.Context, c *conduit.Client) error {
+		if _, err := c.EditTask(ctx, fmt.Sprintf("T%d", task), edits...); err != nil {
+			return fmt.Errorf("%s edits T%d: %w", user, task, err)
+		}
+		return nil
+	})
+}
+
+// writeRequests is how many write requests the binary has sent.
 func (w *world) writeRequests() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
