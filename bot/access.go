@@ -75,7 +75,7 @@ func (b *Bot) checkAccess(ctx context.Context, r *run, snap *state.Snapshot, bt 
 		if err != nil {
 			return err
 		}
-		if bt.ApproversSubscribed || subscribedBy(txs, r.rec.ApproversPHID) == r.rec.BotPHID {
+		if bt.ApproversSubscribed || approversAtLaunch(r.c) || subscribedBy(txs, r.rec.ApproversPHID) == r.rec.BotPHID {
 			// The bot asked them for a decision: they may read it. Known
 			// from the state (the history's last "add" may be an admin's
 			// re-adding them); the history for states from before.

@@ -276,6 +276,13 @@ func TestListCriterion(t *testing.T) {
 			t.Errorf("plan text lacks %q:\n%s", w, text.String())
 		}
 	}
+	// Only an approver's !keep keeps anyone on a list: the approvers see
+	// the tasks from launch, and the access chore leaves them there.
+	for _, task := range p.Tasks {
+		if !slices.Contains(task.Subscribers, "#acl_phabricator-admins") {
+			t.Errorf("task %d subscribers %v lack the approvers' project", task.Batch, task.Subscribers)
+		}
+	}
 	h.launch()
 	if h.journalKinds()[string(state.EntryListUnmatched)] != 1 {
 		t.Errorf("launch did not journal the unmatched names: %v", h.journalKinds())
@@ -286,6 +293,9 @@ func TestListCriterion(t *testing.T) {
 	h.tick()
 	if s := h.finding("nomfa1").Status; s != state.StatusPending {
 		t.Errorf("nomfa1 after their own keep: %s, want pending", s)
+	}
+	if n := h.journalKinds()[string(state.EntryAccessRevoked)]; n != 0 {
+		t.Errorf("the access chore took back %d subscription(s) on a list task", n)
 	}
 	// acl*security: two distinct approvers, as for an exemption.
 	h.comment("bob", mono, "!keep @nomfa1")

@@ -285,7 +285,12 @@ func (b *Bot) taskSpec(c *campaigns.Campaign, rec *state.Campaign, bt state.Batc
 	// mail all its members. The comments that ask them for a decision (a
 	// removal proposal, an exemption or restore request) subscribe it, so
 	// that with a subscribers-only policy its members can read the task
-	// from then on (approversEdits).
+	// from then on (approversEdits). A `list` campaign is the exception:
+	// there only an approver's `!keep` keeps anyone, so they must see the
+	// tasks from the start.
+	if approversAtLaunch(c) && rec.ApproversPHID != "" && !slices.Contains(spec.SubscriberPHIDs, rec.ApproversPHID) {
+		spec.SubscriberPHIDs = append(spec.SubscriberPHIDs, rec.ApproversPHID)
+	}
 	for _, t := range rec.TagPHIDs {
 		if !slices.Contains(spec.ProjectPHIDs, t) {
 			spec.ProjectPHIDs = append(spec.ProjectPHIDs, t)
@@ -429,3 +434,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 	_, err := io.WriteString(w, sb.String())
 	return err
 }
+
+// approversAtLaunch reports whether the campaign's tasks subscribe the
+// approvers' project when they are filed: in a `list` campaign only an
+// approver's `!keep` keeps a member, so the approvers must be able to read
+// the tasks before anyone asks them.
+func approversAtLaunch(c *campaigns.Campaign) bool { return c.Has(campaigns.CriterionList) }
