@@ -525,6 +525,11 @@ func (s *Server) editTask(actor *user, t *task, txs []txSpec, checks bool) (*tas
 			return nil, nil, coreError("phabtest: maniphest.edit transaction type %q is not implemented", tx.typ)
 		}
 	}
+	// Phorge validates a new task's policies before the author's implicit
+	// subscription lands unless the call has a subscribers transaction
+	// (seen on the lab: title + view=subscribers alone is refused, the
+	// same with subscribers.add of anyone succeeds).
+	judged := next
 	if creating {
 		if checks && strings.TrimSpace(next.title) == "" {
 			return nil, nil, errValidation("Tasks must have a title.")
@@ -546,10 +551,13 @@ func (s *Server) editTask(actor *user, t *task, txs []txSpec, checks bool) (*tas
 		// edited task (subscribers, owner and all). Unknown policy strings
 		// fail the same way (fact 25).
 		var problems []string
-		if !s.canTask(actor, &next, canView) {
+		if !creating || subsEntry >= 0 {
+			judged = next
+		}
+		if !s.canTask(actor, &judged, canView) {
 			problems = append(problems, problemViewPolicy)
 		}
-		if !s.canTask(actor, &next, canEdit) {
+		if !s.canTask(actor, &judged, canEdit) {
 			problems = append(problems, problemEditPolicy)
 		}
 		if len(problems) > 0 {
