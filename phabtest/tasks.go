@@ -2,6 +2,7 @@ package phabtest
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -389,6 +390,7 @@ func (s *Server) editTask(actor *user, t *task, txs []txSpec, checks bool) (*tas
 	subsEntry := -1
 	var subsOps []operation
 	policyTouched, commented, closedNow := false, false, false
+	var mentioned []string // comment texts, for their @mentions
 	for i, tx := range txs {
 		field := fmt.Sprintf("transactions.%d.value", i)
 		switch tx.typ {
@@ -521,6 +523,7 @@ func (s *Server) editTask(actor *user, t *task, txs []txSpec, checks bool) (*tas
 			}
 			entries = append(entries, xactEntry{typ: "comment", comment: &v})
 			commented = true
+			mentioned = append(mentioned, v)
 		default:
 			return nil, nil, coreError("phabtest: maniphest.edit transaction type %q is not implemented", tx.typ)
 		}
@@ -530,6 +533,9 @@ func (s *Server) editTask(actor *user, t *task, txs []txSpec, checks bool) (*tas
 	// (seen on the lab: title + view=subscribers alone is refused, the
 	// same with subscribers.add of anyone succeeds).
 	judged := next
+	if ops := s.mentionSubscriptions(&next, mentioned); len(ops) > 0 {
+		entries = append(entries, xactEntry{typ: "subscribers", fields: operationsField(ops)})
+	}
 	if creating {
 		if checks && strings.TrimSpace(next.title) == "" {
 			return nil, nil, errValidation("Tasks must have a title.")
@@ -938,4 +944,28 @@ func (s *Server) edgeSearch(c *call) (any, *apiError) {
 	}
 	data = data[:min(len(data), p.limit)]
 	return map[string]any{"data": data, "cursor": cursorOut{Limit: p.rawLimit}}, nil
+}
+
+// mentionRE finds @username mentions in Remarkup (not inside a word, as
+// PhabricatorMentionRemarkupRule).
+var mentionRE = regexp.MustCompile(`(?:^|[^\w@])@([A-Za-z0-9._-]*[A-Za-z0-9_-])`)
+
+// mentionSubscriptions subscribes the users a comment @mentions, as
+// PhabricatorApplicationTransactionEditor::buildSubscribeTransaction does:
+// not bots, not users who cannot see the task (on a subscribers-only task
+// a mention subscribes nobody: checked on the lab, TestPhorgeSemantics),
+// not those already subscribed. A #project hashtag subscribes nobody.
+func (s *Server) mentionSubscriptions(t *task, texts []string) []operation {
+	var ops []operation
+	for _, text := range texts {
+		for _, m := range mentionRE.FindAllStringSubmatch(text, -1) {
+			u := s.userByName(m[1])
+			if u == nil || u.bot || slices.Contains(t.subscribers, u.phid) || !s.canTask(u, t, canView) {
+				continue
+			}
+			t.subscribers = append(t.subscribers, u.phid)
+			ops = append(ops, operation{"add", u.phid})
+		}
+	}
+	return ops
 }
