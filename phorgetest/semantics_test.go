@@ -6,7 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/auditbot/auditbot/bot"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -315,4 +319,86 @@ func TestPhorgeSemantics(t *testing.T) {
 			}
 		}
 	})
+}
+
+// markedTask returns the bot's task whose description carries the marker
+// key of campaign, as the bot.
+func (e labSettings) markedTask(t *testing.T, campaign, key string) labTask {
+	t.Helper()
+	for _, tk := range e.botTasks(t, "AUDITBOT_TOKEN") {
+		for _, line := range strings.Split(tk.Description, "\n") {
+			if k, ok := bot.MarkerKey(line, campaign); ok && k == key {
+				return tk
+			}
+		}
+	}
+	t.Fatalf("no task of %s carries %s", campaign, key)
+	return labTask{}
+}
+
+// TestCloseAndRescan: closing an unassigned task makes the bot its owner
+// (item 1), which the next tick does not take for an intruder; and a
+// recurring rescan files a new batch for a member added after launch and
+// posts its summary once on the standing task (item 9).
+func TestCloseAndRescan(t *testing.T) {
+	env := labEnv(t)
+	t.Run("closing", func(t *testing.T) {
+		env.reset(t)
+		const name = "lab-close"
+		b := newBot(t, env, "  acl*sre-team: {risk: vandalism}")
+		b.campaign(name, fmt.Sprintf("criteria: [mfa]\ngroups: [acl*sre-team]\ncutoff: %s\nreminders: []\napprovers: acl*phabricator-admins\n", day(30).Format(time.DateOnly)))
+		affected := env.expectedMFA(t, nil, slugSRE)
+		b.ok("launch", name)
+		tk := env.campaignTasks(t, name)[1]
+		env.labCommand(t, "LAB_ENROLL_MFA", affected...)
+		// The first tick finds them compliant; the close waits a quiet
+		// period (the approval period) after that change.
+		b.ok("tick", "--now", day(60).Format(time.RFC3339))
+		b.ok("tick", "--now", day(120).Format(time.RFC3339))
+		var info struct {
+			OwnerPHID *string `json:"ownerPHID"`
+			Status    string  `json:"status"`
+		}
+		env.must(t, "AUDITBOT_TOKEN", "maniphest.info", map[string]any{"task_id": tk.ID}, &info)
+		botPHID := env.userPHID(t, "auditbot")
+		if info.Status != "resolved" || info.OwnerPHID == nil || *info.OwnerPHID != botPHID {
+			t.Fatalf("T%d after the close: status %s owner %v, want resolved, the bot\n%s", tk.ID, info.Status, info.OwnerPHID, b.ok("status", name))
+		}
+		before := env.xacts(t, "AUDITBOT_TOKEN", tk.PHID, nil)
+		b.ok("tick", "--now", day(180).Format(time.RFC3339))
+		after := env.xacts(t, "AUDITBOT_TOKEN", tk.PHID, nil)
+		for _, x := range after[:len(after)-len(before)] {
+			t.Errorf("T%d: a tick after the close wrote %s by %s %+v", tk.ID, x.typ(), x.AuthorPHID, x.Fields)
+		}
+	})
+	t.Run("recurring rescan", func(t *testing.T) {
+		env.reset(t)
+		const name = "lab-recur"
+		b := newBot(t, env, "  acl*sre-team: {risk: vandalism}")
+		b.campaign(name, fmt.Sprintf("criteria: [mfa]\ngroups: [acl*sre-team]\ncutoff: %s\nreminders: []\napprovers: acl*phabricator-admins\nteam: Security-Team\nevery: 7d\n", day(30).Format(time.DateOnly)))
+		b.ok("launch", name)
+		if n := len(env.campaignTasks(t, name)); n != 1 {
+			t.Fatalf("%d tasks after launch, want 1", n)
+		}
+		env.must(t, "ADMIN_TOKEN", "project.edit", map[string]any{"objectIdentifier": "#" + slugSRE,
+			"transactions": []map[string]any{{"type": "members.add", "value": []string{env.userPHID(t, "user40")}}}}, nil)
+		now := day(1).Format(time.RFC3339)
+		b.ok("rescan", name, "--now", now)
+		b.ok("rescan", name, "--now", now)
+		tasks := env.campaignTasks(t, name)
+		if len(tasks) != 2 {
+			t.Fatalf("%d tasks after the rescan, want 2", len(tasks))
+		}
+		if got := env.subscriberNames(t, tasks[2]); !slices.Contains(got, "user40") || slices.Contains(got, "user02") {
+			t.Errorf("batch 2's subscribers %v: want user40, not the launch's users", got)
+		}
+		standing := env.markedTask(t, name, "recurring/standing-task")
+		if n := env.countMarked(t, standing.PHID, name, "recurring/run-"); n != 1 {
+			t.Errorf("run summaries on the standing task: %d, want 1", n)
+		}
+		for _, c := range env.comments(t, "AUDITBOT_TOKEN", standing.PHID) {
+			t.Logf("standing task comment: %.300q", c.Text)
+		}
+	})
+	env.reset(t)
 }
