@@ -3,8 +3,12 @@ package bot_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/auditbot/auditbot/conduit"
 )
 
 // Fourth round of attack tests (see attack_test.go, attack2_test.go and
@@ -58,5 +62,79 @@ func TestAttack4ListFileReadsTheToken(t *testing.T) {
 	}
 	if strings.Contains(h.logs.String(), tok) {
 		t.Errorf("the API token reached the bot's log")
+	}
+}
+
+// TestAttack4StandingTaskUnguarded: a recurring campaign's standing task
+// carries each run's summary, which names every new non-compliant member
+// with the reason and the security groups ("@newbie: no MFA; in
+// WMF-NDA"), the very list the audit tasks keep private. But the
+// policies chore (view/edit policy restore) and the access check
+// (unexpected subscribers, assignee) iterate snap.Batches only, and the
+// standing task is no batch (Campaign.StandingTaskPHID). So a change
+// that the bot undoes within a tick on any audit task stays on the
+// standing task for good, unseen: nothing restored, no policy-restored
+// or access-revoked entry, nothing in status. Real Phorge lets anyone who
+// can see the task (every member of the team project) add subscribers
+// (CAN_INTERACT only, see TestAttackOutsiderGainsAccessToAuditTask); an
+// administrator among the approvers may also set its view policy to
+// "users". README ("every tick reads every task of the campaign ... puts
+// it back"; the standing task is "naming nobody") says otherwise.
+//
+// Sequence: recurring campaign (every 7d); a week later the run files the
+// standing task and posts the summary naming @newbie; alice (team member
+// and admin) subscribes @outsider / sets the view policy to "users"; two
+// ticks.
+//
+// Fix: run the policies and access checks over the standing task too
+// (its audience: the bot, the team and the approvers' projects and their
+// members), and correct the README.
+func TestAttack4StandingTaskUnguarded(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		edit func(h *harness) conduit.Edit
+	}{
+		{name: "team member subscribes an outsider", edit: func(h *harness) conduit.Edit {
+			return conduit.Edit{Type: "subscribers.add", Value: []string{h.phid("outsider")}}
+		}},
+		{name: "administrator makes it visible to all users", edit: func(h *harness) conduit.Edit {
+			return conduit.Edit{Type: "view", Value: "users"}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, recurringFixture)
+			h.launch()
+			newcomer(h)
+			h.clock.Set(launchTime.Add(week))
+			h.tick()
+			id := h.standingTask()
+			st, _ := h.srv.Task(id)
+			named := false
+			for _, c := range h.botComments(id) {
+				named = named || strings.Contains(c.Text, "newbie")
+			}
+			if !named {
+				t.Fatal("fixture: the run summary on the standing task does not name @newbie")
+			}
+			if outsiderSees(h, st.PHID) {
+				t.Fatal("fixture: the outsider sees the standing task before the attack")
+			}
+			h.editAs("alice", "T"+itoa(id), tt.edit(h))
+			if !outsiderSees(h, st.PHID) {
+				t.Fatal("fixture: the outsider still cannot see the standing task after the attack")
+			}
+			h.tick()
+			h.clock.Advance(time.Hour)
+			h.tick()
+			status, err := h.bot.Status(campaignName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			flagged := slices.ContainsFunc(status.Attention, func(a string) bool { return strings.Contains(a, "T"+itoa(id)) })
+			if outsiderSees(h, st.PHID) && !flagged {
+				t.Errorf("after two ticks @outsider still reads the standing task T%d (the run summary naming new non-compliant members of WMF-NDA), and status does not flag it; journal: %v",
+					id, h.journalKinds())
+			}
+		})
 	}
 }
