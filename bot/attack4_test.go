@@ -138,3 +138,37 @@ func TestAttack4StandingTaskUnguarded(t *testing.T) {
 		})
 	}
 }
+
+// TestAttack4ExtendUserNeverAnnounced: `auditbot extend --user` finds the
+// finding case-insensitively and with a leading @ (findingByUsername, as
+// every other command does), moves that user's deadline and journals it,
+// but announceExtension then picks the users to tell with
+// f.Username == username, the name as typed. "--user @nomfa2" or
+// "--user NoMFA2" matches nobody: no comment is posted, the op is marked
+// done (so no later tick retries), and the CLI prints "deadline moved".
+// The user is never told their deadline moved (the README: extend
+// "announces it on the tasks"), so they may drop out of the conversation
+// believing the old date, and the journal says it was done.
+//
+// Fix: announce with the finding's own username (target.Username), and
+// key the op by it too.
+func TestAttack4ExtendUserNeverAnnounced(t *testing.T) {
+	for _, typed := range []string{"@nomfa2", "NOMFA2"} {
+		t.Run(typed, func(t *testing.T) {
+			h := newHarness(t, fixture{})
+			h.launch()
+			_, id := h.taskOf("nomfa2")
+			before := len(h.botComments(id))
+			if err := h.bot.Extend(h.ctx, campaignName, cutoff.AddDate(0, 0, 20), typed, "alice"); err != nil {
+				t.Fatalf("Extend --user %s: %v", typed, err)
+			}
+			if f := h.finding("nomfa2"); f.Cutoff.IsZero() {
+				t.Fatalf("fixture: nomfa2's deadline did not move")
+			}
+			h.tick()
+			if after := len(h.botComments(id)); after == before {
+				t.Errorf("extend --user %s moved @nomfa2's deadline but nothing was posted on their task T%d; pending ops: %v", typed, id, h.pendingOps())
+			}
+		})
+	}
+}
