@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/conduit"
 )
 
@@ -170,5 +172,48 @@ func TestAttack4ExtendUserNeverAnnounced(t *testing.T) {
 				t.Errorf("extend --user %s moved @nomfa2's deadline but nothing was posted on their task T%d; pending ops: %v", typed, id, h.pendingOps())
 			}
 		})
+	}
+}
+
+// TestAttack4ExtendAgainSaysNothingChanged: an extend to a date an
+// earlier extend already set and announced returned nil, and the CLI
+// printed "deadline moved", also when a later extend had since moved the
+// deadline further (so the date printed was not the deadline). Now the
+// same date again is ErrUnchanged and a date before a later move is
+// refused as bad input; neither changes the deadline or posts anything.
+func TestAttack4ExtendAgainSaysNothingChanged(t *testing.T) {
+	first, later := cutoff.AddDate(0, 0, 10), cutoff.AddDate(0, 0, 20)
+	for _, tt := range []struct {
+		name  string
+		moves []time.Time
+		again time.Time
+		want  error
+	}{
+		{name: "same date again", moves: []time.Time{first}, again: first, want: bot.ErrUnchanged},
+		{name: "earlier date after a later move", moves: []time.Time{first, later}, again: first, want: bot.ErrInput},
+	} {
+		for _, user := range []string{"", "nomfa2"} {
+			t.Run(tt.name+"/user="+user, func(t *testing.T) {
+				h := newHarness(t, fixture{})
+				h.launch()
+				for _, to := range tt.moves {
+					if err := h.bot.Extend(h.ctx, campaignName, to, user, "alice"); err != nil {
+						t.Fatalf("Extend to %s: %v", to.Format("2006-01-02"), err)
+					}
+				}
+				_, id := h.taskOf("nomfa2")
+				before, deadline := len(h.botComments(id)), h.finding("nomfa2").Cutoff
+				err := h.bot.Extend(h.ctx, campaignName, tt.again, user, "alice")
+				if !errors.Is(err, tt.want) {
+					t.Errorf("Extend again = %v, want %v", err, tt.want)
+				}
+				if after := len(h.botComments(id)); after != before {
+					t.Errorf("extend again posted %d comment(s)", after-before)
+				}
+				if got := h.finding("nomfa2").Cutoff; !got.Equal(deadline) {
+					t.Errorf("extend again moved the deadline from %v to %v", deadline, got)
+				}
+			})
+		}
 	}
 }
