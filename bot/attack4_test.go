@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/campaigns"
 	"github.com/auditbot/auditbot/conduit"
 )
 
@@ -43,27 +44,58 @@ import (
 // the config allows it; refuse entries shaped like a Conduit token
 // (api-/cli- and 28 [a-z0-9]); do not quote lines of a list file in
 // errors beyond the line number.
+//
+// The parse refuses the token-shaped line (naming file:line only); a
+// list that is conduit.token_file, whatever it holds, is refused before
+// any name is looked up or journaled.
 func TestAttack4ListFileReadsTheToken(t *testing.T) {
-	h := newHarness(t, fixture{criteria: "[list]", groups: "[acl*security]",
-		campaignExtra: "list: {file: token}\n", files: map[string]string{"token": "nomfa1\n"}})
-	tok := h.botU.Token
-	if err := os.WriteFile(filepath.Join(h.dir, "token"), []byte(tok+"\n"), 0o600); err != nil {
+	t.Run("the token file's contents", func(t *testing.T) {
+		h := newHarness(t, fixture{criteria: "[list]", groups: "[acl*security]",
+			campaignExtra: "list: {file: token}\n", files: map[string]string{"token": "nomfa1\n"}})
+		tok := h.botU.Token
+		if err := os.WriteFile(filepath.Join(h.dir, "token"), []byte(tok+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		src := "name: " + campaignName + "\ncriteria: [list]\nlist: {file: token}\ngroups: [acl*security]\ncutoff: 2027-02-28\nteam: Security-Team\napprovers: acl*phabricator-admins\n"
+		_, err := campaigns.ParseCampaign(filepath.Join(h.dir, campaignName+".yaml"), []byte(src))
+		if err == nil || !strings.Contains(err.Error(), filepath.Join(h.dir, "token")+":1: ") {
+			t.Errorf("a list holding the token parses, or the error does not name token:1: %v", err)
+		}
+		if err != nil && strings.Contains(err.Error(), tok) {
+			t.Errorf("the parse error holds the API token: %v", err)
+		}
+		assertNoToken(t, h, tok)
+	})
+	t.Run("the list is conduit.token_file", func(t *testing.T) {
+		h := newHarness(t, fixture{criteria: "[list]", groups: "[acl*security]",
+			campaignExtra: "list: {file: token}\n", files: map[string]string{"token": "nomfa1\nsecretish\n"}})
+		h.cfg.Conduit.TokenFile = filepath.Join(h.dir, "token")
+		_, err := h.bot.Launch(h.ctx, h.camp)
+		if !errors.Is(err, bot.ErrInput) {
+			t.Errorf("Launch of a list campaign reading the token file = %v, want ErrInput", err)
+		}
+		if err != nil && strings.Contains(err.Error(), "secretish") {
+			t.Errorf("Launch's error quotes the token file: %v", err)
+		}
+		if len(h.srv.Tasks()) != 0 {
+			t.Errorf("Launch filed %d task(s)", len(h.srv.Tasks()))
+		}
+		assertNoToken(t, h, "secretish")
+	})
+}
+
+// assertNoToken fails if secret is in the state file or the bot's log.
+func assertNoToken(t *testing.T, h *harness, secret string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(h.dir, "state.db"))
+	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
-	h.camp = h.parseCampaign(fixture{criteria: "[list]", groups: "[acl*security]", campaignExtra: "list: {file: token}\n"})
-	_, err := h.bot.Launch(h.ctx, h.camp)
-	if err != nil && strings.Contains(err.Error(), tok) {
-		t.Errorf("Launch's error holds the API token: %v", err)
+	if strings.Contains(string(data), secret) {
+		t.Errorf("the secret reached the state file")
 	}
-	data, rerr := os.ReadFile(filepath.Join(h.dir, "state.db"))
-	if rerr != nil {
-		t.Fatal(rerr)
-	}
-	if strings.Contains(string(data), tok) {
-		t.Errorf("a list campaign whose list.file is the token file wrote the Conduit API token into the state file (launch error: %v)", err)
-	}
-	if strings.Contains(h.logs.String(), tok) {
-		t.Errorf("the API token reached the bot's log")
+	if strings.Contains(h.logs.String(), secret) {
+		t.Errorf("the secret reached the bot's log")
 	}
 }
 
