@@ -12,6 +12,7 @@ import (
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/campaigns"
 	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/state"
 )
 
 // Fourth round of attack tests (see attack_test.go, attack2_test.go and
@@ -247,5 +248,48 @@ func TestAttack4ExtendAgainSaysNothingChanged(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestStandingTaskAudience: on the standing task the approvers' members
+// may stay (the bot subscribed their project when it filed the task); an
+// outsider subscribed and an assignee set by an administrator are taken off
+// exactly once, with the standing task's own op key.
+func TestStandingTaskAudience(t *testing.T) {
+	h := newHarness(t, recurringFixture)
+	h.launch()
+	newcomer(h)
+	h.clock.Set(launchTime.Add(week))
+	h.tick()
+	id := h.standingTask()
+	mono := "T" + itoa(id)
+	h.editAs("alice", mono, conduit.Edit{Type: "subscribers.add", Value: []string{h.phid("carol"), h.phid("outsider")}})
+	h.editAs("alice", mono, conduit.Edit{Type: "owner", Value: h.phid("dave")})
+	for range 3 {
+		h.tick()
+		h.clock.Advance(time.Hour)
+	}
+	st, _ := h.srv.Task(id)
+	subs := st.SubscriberPHIDs
+	if !slices.Contains(subs, h.phid("carol")) {
+		t.Errorf("carol, an approver, was unsubscribed from the standing task")
+	}
+	if slices.Contains(subs, h.phid("outsider")) {
+		t.Errorf("outsider is still subscribed to the standing task")
+	}
+	if st.OwnerPHID != "" {
+		t.Errorf("the standing task is still assigned to %s", st.OwnerPHID)
+	}
+	var keys []string
+	for _, op := range h.snapshot().Ops {
+		if op.Kind == state.OpAccessRevoked {
+			keys = append(keys, op.Key)
+		}
+	}
+	if len(keys) != 1 || !strings.HasPrefix(keys[0], "access-revoke/standing/") {
+		t.Errorf("access-revoked ops = %v, want one access-revoke/standing/...", keys)
+	}
+	if got := h.journalKinds()["access-revoked"]; got != 1 {
+		t.Errorf("%d access-revoked entries, want 1", got)
 	}
 }
