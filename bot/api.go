@@ -48,4 +48,8 @@ var (
 	ErrUnknownCampaign = errors.New("unknown campaign")
 	// ErrInput: bad input from the operator (unknown group, user, batch).
 	ErrInput = errors.New("invalid input")
+	// ErrUnchanged: the request was already carried out earlier (e.g. an
+	// extend to the date the deadline already is); nothing changed now.
+	// Not a failure: the CLI reports it and exits 0.
+	ErrUnchanged = errors.New("nothing changed")
 )

@@ -340,6 +340,12 @@ type ListReport struct {
 func (r *ListReport) Empty() bool { return r == nil || len(r.Unknown)+len(r.NotMembers) == 0 }
 
 func findListed(ctx context.Context, x *critEnv, members []string) (map[string]conduit.User, error) {
+	// The list's names go to Phabricator and into the journal: never the
+	// token file's (the CLI refuses such a campaign when loading it; this
+	// covers every other caller).
+	if err := x.c.List.CheckListFile(x.b.cfg.Conduit.TokenFile); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInput, err)
+	}
 	users, err := x.allUsers(ctx, members)
 	if err != nil {
 		return nil, err

@@ -175,15 +175,26 @@ func restoreMemberKey(restore OpKey, group string) OpKey { return restore + "/" 
 func restoreCommentKey(restore OpKey) OpKey { return restore + "/comment" }
 
 // policyRestoreKey is the op key of putting back batch's task policies
-// after the change made by transaction xactID: the same change is undone
-// once, a later change gets its own key.
+// (batch 0: the standing task) after the change made by transaction
+// xactID: the same change is undone once, a later change gets its own key.
 func policyRestoreKey(batch, xactID int) OpKey {
 	return policyRestorePrefix(batch) + OpKey(strconv.Itoa(xactID))
 }
 
-// policyRestorePrefix starts the op key of every restore on batch's task.
+// policyRestorePrefix starts the op key of every restore on batch's task
+// (batch 0: the standing task).
 func policyRestorePrefix(batch int) OpKey {
-	return policyRestoreFamily + OpKey("batch-"+strconv.Itoa(batch)+"/")
+	return policyRestoreFamily + taskPart(batch) + "/"
+}
+
+// taskPart names batch's task in the keys of the policies chore: batch-N,
+// or standing for batch 0, the recurring campaign's standing task (as in
+// closeKey and overdueKey).
+func taskPart(batch int) OpKey {
+	if batch == 0 {
+		return "standing"
+	}
+	return OpKey("batch-" + strconv.Itoa(batch))
 }
 
 // approvalReminderKey is the op key of reminding the approvers, on
@@ -224,7 +235,7 @@ func closeKey(batch int) OpKey {
 }
 
 // accessRevokeKey is the op key of taking back access to batch's task
-// that someone else gave (a subscriber or an assignee the bot did not
+// (batch 0: the standing task) that someone else gave (a subscriber or an assignee the bot did not
 // set), the newest such change being transaction xactID: the same change
 // is undone once, a later change gets its own key. xactID is 0 when no
 // transaction names the change.
@@ -232,7 +243,8 @@ func accessRevokeKey(batch, xactID int) OpKey {
 	return accessRevokePrefix(batch) + OpKey(strconv.Itoa(xactID))
 }
 
-// accessRevokePrefix starts the op key of every access revoke on batch's task.
+// accessRevokePrefix starts the op key of every access revoke on batch's
+// task (batch 0: the standing task).
 func accessRevokePrefix(batch int) OpKey {
-	return accessRevokeFamily + OpKey("batch-"+strconv.Itoa(batch)+"/")
+	return accessRevokeFamily + taskPart(batch) + "/"
 }

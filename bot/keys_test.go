@@ -39,6 +39,10 @@ func TestOpKeyGolden(t *testing.T) {
 		{"policyRestorePrefix", policyRestorePrefix(1), "policy-restore/batch-1/"},
 		{"accessRevokeKey", accessRevokeKey(1, 42), "access-revoke/batch-1/42"},
 		{"accessRevokePrefix", accessRevokePrefix(1), "access-revoke/batch-1/"},
+		{"policyRestoreKey standing", policyRestoreKey(0, 42), "policy-restore/standing/42"},
+		{"policyRestorePrefix standing", policyRestorePrefix(0), "policy-restore/standing/"},
+		{"accessRevokeKey standing", accessRevokeKey(0, 42), "access-revoke/standing/42"},
+		{"accessRevokePrefix standing", accessRevokePrefix(0), "access-revoke/standing/"},
 		{"repliesKey", repliesKey(3, 412), "replies/batch-3/412"},
 		// The marker is an invisible Remarkup anchor holding "CAMPAIGN/KEY"
 		// in hex; tasks and comments already in Phabricator carry it.

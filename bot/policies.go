@@ -45,6 +45,11 @@ func taskPolicies(c *campaigns.Campaign, rec *state.Campaign) (view, edit string
 // users it names out, but an administrator or the assignee still can. Each
 // restore is journaled with who made the change and stays in status as
 // needing a human: someone may have read the task meanwhile.
+//
+// A recurring campaign's standing task is guarded the same way: each
+// run's summary on it names the new non-compliant members and their
+// groups. It is "batch 0" here (no users of its own; the approvers were
+// subscribed by the bot when it was filed, see ensureStandingTask).
 func (b *Bot) chorePolicies(ctx context.Context, r *run) error {
 	view, edit, err := taskPolicies(r.c, &r.rec)
 	if err != nil {
@@ -54,8 +59,14 @@ func (b *Bot) chorePolicies(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
+	guarded := snap.Batches
+	if r.rec.StandingTaskPHID != "" {
+		st := standingBatch(&r.rec)
+		st.ApproversSubscribed = true
+		guarded = append(slices.Clone(snap.Batches), st)
+	}
 	var phids []string
-	for _, bt := range snap.Batches {
+	for _, bt := range guarded {
 		if bt.TaskPHID != "" {
 			phids = append(phids, bt.TaskPHID)
 		}
@@ -72,7 +83,7 @@ func (b *Bot) chorePolicies(ctx context.Context, r *run) error {
 		byPHID[t.PHID] = t
 	}
 	var errs []error
-	for _, bt := range snap.Batches {
+	for _, bt := range guarded {
 		if bt.TaskPHID == "" {
 			continue
 		}

@@ -211,12 +211,21 @@ func (b *Bot) Extend(ctx context.Context, campaign string, to time.Time, usernam
 		}
 		target = &f
 		old = cutoffDate(f.EffectiveCutoff(&r.rec))
+		// From here on the finding's own name: the operator may have typed
+		// "@Name" or another case, which findingByUsername accepts but the
+		// announcement filter and the op key must not see.
+		username = f.Username
 	}
 	key := extensionKey(newDate, username)
 	op, err := b.opByKey(campaign, key)
 	switch {
 	case err == nil && op.State == state.OpDone:
-		return nil
+		// An earlier extend to this date finished. Say so rather than
+		// report a move that did not happen now.
+		if old != newDate {
+			return fmt.Errorf("%w: an earlier extend to %s already ran; the deadline now is %s; extend only moves deadlines later", ErrInput, newDate, old)
+		}
+		return fmt.Errorf("%w: the deadline already is %s and was announced", ErrUnchanged, newDate)
 	case err == nil:
 		// The deadline moved before a crash: finish the announcements.
 		return b.announceExtension(ctx, r, op)

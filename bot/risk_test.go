@@ -139,9 +139,9 @@ func TestExtendCampaign(t *testing.T) {
 	h.launch()
 	h.clock.Set(cutoff.Add(-10 * 24 * time.Hour))
 	newLast := time.Date(2027, 3, 31, 0, 0, 0, 0, time.UTC)
-	for range 2 { // twice: the announcement is made once
-		if err := h.bot.Extend(h.ctx, campaignName, newLast, "", "alice"); err != nil {
-			t.Fatalf("Extend: %v", err)
+	for i := range 2 { // twice: the announcement is made once
+		if err := h.bot.Extend(h.ctx, campaignName, newLast, "", "alice"); err != nil && (i == 0 || !errors.Is(err, bot.ErrUnchanged)) {
+			t.Fatalf("Extend #%d: %v", i+1, err)
 		}
 	}
 	snap := h.snapshot()

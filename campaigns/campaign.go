@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -601,18 +602,21 @@ func (f *campaignFile) compileCriterionKeys(p *parser, c *Campaign) {
 }
 
 // compileList reads the list criterion's file, relative to the campaign
-// file's directory. Problems name the list file and its line.
+// file's directory. Problems name the list file and its line, never the
+// line's text: the file may not be a list at all (see ResolveListFile).
 func (f *campaignFile) compileList(p *parser) *UserList {
 	name := strings.TrimSpace(f.listFile.v)
 	if name == "" {
 		p.errorf(f.listFile.n, "list.file", "is empty")
 		return nil
 	}
-	path := name
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(filepath.Dir(p.file), path)
+	path, real, err := ResolveListFile(p.file, name)
+	if err != nil {
+		p.errorf(f.listFile.n, "list.file", "%v", err)
+		return nil
 	}
-	data, err := readFile(path)
+	// The resolved path is read: the one that was checked.
+	data, err := readFile(real)
 	if err != nil {
 		var le *LineError
 		if errors.As(err, &le) {
@@ -630,6 +634,59 @@ func (f *campaignFile) compileList(p *parser) *UserList {
 	return &UserList{File: path, Entries: entries}
 }
 
+// ResolveListFile resolves a list file named in the campaign file at
+// campaignFile: relative to its directory, symbolic links followed, and
+// inside that directory. The list is read with the bot's rights and each
+// of its lines is sent to Phabricator and may be journaled, so a campaign
+// must not be able to name any file the bot can read (the token file,
+// /etc/...): a list lives next to the campaign files, or below them.
+// It returns the path as named (for messages) and as resolved (to read).
+func ResolveListFile(campaignFile, name string) (path, real string, err error) {
+	dir, err := filepath.Abs(filepath.Dir(campaignFile))
+	if err != nil {
+		return "", "", fmt.Errorf("cannot resolve the campaign's directory: %w", err)
+	}
+	path = name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
+	realDir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", "", fmt.Errorf("cannot resolve the campaign's directory: %w", err)
+	}
+	real, err = filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", "", fmt.Errorf("cannot read the list: %w", err)
+	}
+	if rel, err := filepath.Rel(realDir, real); err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", "", fmt.Errorf("%s is outside the campaign file's directory %s (symbolic links followed); a list must be in that directory or below it", path, dir)
+	}
+	return path, real, nil
+}
+
+// CheckListFile refuses a list that is the token file (tokenFile, if
+// set): the same file under any name, hard links included. The parse
+// already refuses token-shaped entries; this also covers a token file
+// with something else in it.
+func (l *UserList) CheckListFile(tokenFile string) error {
+	if l == nil || tokenFile == "" {
+		return nil
+	}
+	li, err := os.Stat(l.File)
+	if err != nil {
+		return fmt.Errorf("list.file: %w", err)
+	}
+	ti, err := os.Stat(tokenFile)
+	if err != nil {
+		// No token file to compare with: nothing the list could be.
+		return nil
+	}
+	if os.SameFile(li, ti) {
+		return fmt.Errorf("list.file %s is conduit.token_file; a list names usernames", l.File)
+	}
+	return nil
+}
+
 // usernamePattern is what Phabricator accepts as a username
 // (PhabricatorUser::validateUsername).
 var usernamePattern = regexp.MustCompile(`^[a-zA-Z0-9._-]*[a-zA-Z0-9_-]$`)
@@ -637,6 +694,11 @@ var usernamePattern = regexp.MustCompile(`^[a-zA-Z0-9._-]*[a-zA-Z0-9_-]$`)
 // ParseUserList parses a list of usernames: one a line, a leading @
 // ignored, # starting a comment, blank lines skipped. A line that is not
 // one username, or repeats one, is a *LineError naming file and line.
+// Errors never quote the line: a list file named by mistake (or on
+// purpose) may hold a secret, and errors reach logs and terminals. An
+// entry shaped like a Conduit API token is refused too: it is one (a
+// token is a valid username), and would be sent to Phabricator and
+// journaled as an unknown username.
 func ParseUserList(file string, data []byte) ([]ListEntry, []*LineError) {
 	var out []ListEntry
 	var errs []*LineError
@@ -652,9 +714,11 @@ func ParseUserList(file string, data []byte) ([]ListEntry, []*LineError) {
 		case strings.TrimSpace(line) == "":
 			continue
 		case !usernamePattern.MatchString(u):
-			errs = append(errs, &LineError{File: file, Line: n, Msg: fmt.Sprintf("%q is not a username (want one username a line; # starts a comment)", strings.TrimSpace(line))})
+			errs = append(errs, &LineError{File: file, Line: n, Msg: "is not a username (want one username a line; # starts a comment)"})
+		case tokenShaped(strings.ToLower(u)):
+			errs = append(errs, &LineError{File: file, Line: n, Msg: "looks like a Conduit API token, not a username; is this the right file?"})
 		case first[normUser(u)] != 0:
-			errs = append(errs, &LineError{File: file, Line: n, Msg: fmt.Sprintf("%q is listed twice (first on line %d)", u, first[normUser(u)])})
+			errs = append(errs, &LineError{File: file, Line: n, Msg: fmt.Sprintf("repeats the username of line %d", first[normUser(u)])})
 		default:
 			first[normUser(u)] = n
 			out = append(out, ListEntry{Username: u, Line: n})

@@ -74,18 +74,39 @@ func TestLoadCampaignList(t *testing.T) {
 		{name: "comments, blanks and @", list: "# leavers of 2027-01\n\n@alice\nbob   # left in December\n  carol.d\n",
 			users: []ListEntry{{"alice", 3}, {"bob", 4}, {"carol.d", 5}}},
 		{name: "malformed line", list: "alice\nbob smith\n",
-			errs: []string{`DIR/lists/leavers.txt:2: "bob smith" is not a username (want one username a line; # starts a comment)`}},
+			errs: []string{`DIR/lists/leavers.txt:2: is not a username (want one username a line; # starts a comment)`}},
 		{name: "listed twice", list: "alice\nAlice\n",
-			errs: []string{`DIR/lists/leavers.txt:2: "Alice" is listed twice (first on line 1)`}},
+			errs: []string{`DIR/lists/leavers.txt:2: repeats the username of line 1`}},
+		// A token is a valid username: refused by shape, never quoted.
+		{name: "token-shaped entries", list: "alice\napi-abcdefghijklmnopqrstuvwxyz12\n@CLI-ABCDEFGHIJKLMNOPQRSTUVWXYZ12\n",
+			errs: []string{
+				"DIR/lists/leavers.txt:2: looks like a Conduit API token, not a username; is this the right file?",
+				"DIR/lists/leavers.txt:3: looks like a Conduit API token, not a username; is this the right file?",
+			}},
+		{name: "outside the campaign's directory", file: "../outside.txt",
+			errs: []string{"DIR/offboarding.yaml:3: list.file: ROOT/outside.txt is outside the campaign file's directory DIR (symbolic links followed); a list must be in that directory or below it"}},
+		{name: "absolute path outside", file: "/etc/hostname",
+			errs: []string{"DIR/offboarding.yaml:3: list.file: /etc/hostname is outside the campaign file's directory DIR (symbolic links followed); a list must be in that directory or below it"}},
+		{name: "symbolic link leading outside", file: "lists/link.txt",
+			errs: []string{"DIR/offboarding.yaml:3: list.file: DIR/lists/link.txt is outside the campaign file's directory DIR (symbolic links followed); a list must be in that directory or below it"}},
+		{name: "the directory itself", file: ".",
+			errs: []string{"DIR/offboarding.yaml:3: list.file: DIR is outside the campaign file's directory DIR (symbolic links followed); a list must be in that directory or below it"}},
 		{name: "only comments", list: "# nobody\n",
 			errs: []string{"DIR/offboarding.yaml:3: list.file: DIR/lists/leavers.txt names nobody"}},
 		{name: "missing file", file: "nope.txt",
-			errs: []string{"DIR/offboarding.yaml:3: list.file: cannot read the list: open DIR/nope.txt: no such file or directory"}},
+			errs: []string{"DIR/offboarding.yaml:3: list.file: cannot read the list: lstat DIR/nope.txt: no such file or directory"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
+			root := t.TempDir()
+			dir := filepath.Join(root, "campaigns")
 			if err := os.MkdirAll(filepath.Join(dir, "lists"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, "outside.txt"), []byte("alice\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(filepath.Join(root, "outside.txt"), filepath.Join(dir, "lists", "link.txt")); err != nil {
 				t.Fatal(err)
 			}
 			if err := os.WriteFile(filepath.Join(dir, "lists", "leavers.txt"), []byte(tt.list), 0o644); err != nil {
@@ -102,7 +123,7 @@ func TestLoadCampaignList(t *testing.T) {
 			c, err := LoadCampaign(path)
 			var got []string
 			for _, l := range errorLines(t, err) {
-				got = append(got, replaceAll(l, dir, "DIR"))
+				got = append(got, replaceAll(replaceAll(l, dir, "DIR"), root, "ROOT"))
 			}
 			if diff := cmp.Diff(tt.errs, got); diff != "" {
 				t.Fatalf("errors (-want +got):\n%s", diff)
@@ -132,6 +153,47 @@ func TestExampleCampaigns(t *testing.T) {
 		t.Run(filepath.Base(p), func(t *testing.T) {
 			if _, err := LoadCampaign(p); err != nil {
 				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestCheckListFile: a list that is the token file, under its own name,
+// a hard link or a symbolic link, is refused whatever it holds.
+func TestCheckListFile(t *testing.T) {
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	other := filepath.Join(dir, "leavers.txt")
+	for path, data := range map[string]string{token: "not-a-token-shape\n", other: "alice\n"} {
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hard, soft := filepath.Join(dir, "hard.txt"), filepath.Join(dir, "soft.txt")
+	if err := os.Link(token, hard); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(token, soft); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, list, tokenFile string
+		refused               bool
+	}{
+		{"the token file", token, token, true},
+		{"a hard link to it", hard, token, true},
+		{"a symbolic link to it", soft, token, true},
+		{"another file", other, token, false},
+		{"no token file configured", token, "", false},
+		{"token file missing", other, filepath.Join(dir, "nope"), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := (&UserList{File: tt.list}).CheckListFile(tt.tokenFile)
+			if (err != nil) != tt.refused {
+				t.Fatalf("CheckListFile = %v, want refused %v", err, tt.refused)
+			}
+			if err != nil && strings.Contains(err.Error(), "not-a-token-shape") {
+				t.Errorf("the error quotes the file: %v", err)
 			}
 		})
 	}

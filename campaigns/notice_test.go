@@ -116,9 +116,9 @@ func TestFileSizeLimit(t *testing.T) {
 		err  error
 		want string
 	}{
-		"LoadCampaign":  {cerr, "campaigns: reading campaign: " + campaign + ": is larger than 1 MiB, the limit for config and campaign files; is this the right file?"},
-		"LoadConfig":    {gerr, "campaigns: reading config: " + config + ": is larger than 1 MiB, the limit for config and campaign files; is this the right file?"},
-		"ParseCampaign": {perr, "inline.yaml: is larger than 1 MiB, the limit for config and campaign files; is this the right file?"},
+		"LoadCampaign":  {cerr, "campaigns: reading campaign: " + campaign + ": is larger than 1 MiB, the limit for config, campaign and list files; is this the right file?"},
+		"LoadConfig":    {gerr, "campaigns: reading config: " + config + ": is larger than 1 MiB, the limit for config, campaign and list files; is this the right file?"},
+		"ParseCampaign": {perr, "inline.yaml: is larger than 1 MiB, the limit for config, campaign and list files; is this the right file?"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var le *LineError

@@ -61,7 +61,7 @@ func readFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if len(data) > MaxFileSize {
-		return nil, &LineError{File: path, Msg: fmt.Sprintf("is larger than %d MiB, the limit for config and campaign files; is this the right file?", MaxFileSize>>20)}
+		return nil, &LineError{File: path, Msg: fmt.Sprintf("is larger than %d MiB, the limit for config, campaign and list files; is this the right file?", MaxFileSize>>20)}
 	}
 	return data, nil
 }
@@ -113,7 +113,7 @@ func (p *parser) syntaxError(err error) {
 // node, or nil after recording why there is none.
 func (p *parser) document(data []byte, want string) *yaml.Node {
 	if len(data) > MaxFileSize {
-		p.errorf(nil, "", "is larger than %d MiB, the limit for config and campaign files; is this the right file?", MaxFileSize>>20)
+		p.errorf(nil, "", "is larger than %d MiB, the limit for config, campaign and list files; is this the right file?", MaxFileSize>>20)
 		return nil
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))

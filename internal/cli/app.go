@@ -401,15 +401,23 @@ func (a *app) openCampaign(ctx context.Context, o envOptions, arg string) (*env,
 
 // loadCampaign accepts a campaign name (looked up in campaigns_dir) or a
 // path to a campaign file.
+// A list campaign whose list is the token file is bad input.
 func loadCampaign(cfg *campaigns.Config, arg string) (*campaigns.Campaign, error) {
-	if strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml") || strings.ContainsRune(arg, os.PathSeparator) {
-		return campaigns.LoadCampaign(arg)
+	path := arg
+	if !strings.HasSuffix(arg, ".yaml") && !strings.HasSuffix(arg, ".yml") && !strings.ContainsRune(arg, os.PathSeparator) {
+		var err error
+		if path, err = campaigns.FindCampaign(cfg.CampaignsDir, arg); err != nil {
+			return nil, fmt.Errorf("%w: %w", bot.ErrInput, err)
+		}
 	}
-	path, err := campaigns.FindCampaign(cfg.CampaignsDir, arg)
+	c, err := campaigns.LoadCampaign(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", bot.ErrInput, err)
+		return nil, err
 	}
-	return campaigns.LoadCampaign(path)
+	if err := c.List.CheckListFile(cfg.Conduit.TokenFile); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", bot.ErrInput, path, err)
+	}
+	return c, nil
 }
 
 // validLogLevel reports whether --log-level names a level the config's

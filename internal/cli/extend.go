@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/auditbot/auditbot/bot"
 )
 
 func (a *app) extendCommand() *cobra.Command {
@@ -28,7 +31,12 @@ func (a *app) extendCommand() *cobra.Command {
 				return err
 			}
 			defer e.close()
-			if err := e.bot.Extend(cmd.Context(), args[0], t, user, currentUser()); err != nil {
+			err = e.bot.Extend(cmd.Context(), args[0], t, user, currentUser())
+			if errors.Is(err, bot.ErrUnchanged) {
+				fmt.Fprintf(a.stdout, "%v\n", err)
+				return nil
+			}
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "deadline moved to %s\n", t.Format("2006-01-02"))
