@@ -16,7 +16,8 @@ import (
 // not be echoed with its password in any Dial error: the "is not a Conduit
 // API" text quotes the raw URL, and so does the "must be an http(s) URL"
 // text. Both end in logs and on the terminal. url.URL.Redacted() is there
-// for this.
+// for this. (Low: config validation refuses a conduit.url with userinfo,
+// so only library callers of conduit.Dial reach this; defence in depth.)
 func TestAttack5NotConduitURLCredentials(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
