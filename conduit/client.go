@@ -135,7 +135,7 @@ type Client struct {
 func Dial(ctx context.Context, baseURL string, token Token, opts Options) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("conduit: base URL %q must be an http(s) URL with a host", baseURL)
+		return nil, fmt.Errorf("conduit: base URL %q must be an http(s) URL with a host", RedactURL(baseURL))
 	}
 	opts = opts.withDefaults()
 	// Never follow a redirect: a 301/302 turns the POST into a GET without

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -164,7 +165,7 @@ func (e *NotConduitError) Error() string {
 		ct = "no content type"
 	}
 	return fmt.Sprintf("%s is not a Conduit API (got HTTP %d %s from %s); set conduit.url to the Phabricator base URL",
-		e.URL, e.Status, ct, e.Path)
+		RedactURL(e.URL), e.Status, ct, e.Path)
 }
 
 // Is makes a NotConduitError match ErrNotConduit.
@@ -185,4 +186,15 @@ func notConduit(err error, a attempt) bool {
 	var typeErr *json.UnmarshalTypeError
 	return a.status != 0 && a.status < 500 &&
 		(errors.Is(err, core.ErrMissingResults) || errors.As(err, &syntaxErr) || errors.As(err, &typeErr))
+}
+
+// RedactURL is rawURL with any password replaced by "xxxxx" (url.URL's
+// Redacted), for errors and logs; text that does not parse as a URL is
+// run through Redact instead.
+func RedactURL(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return Redact(rawURL, "")
+	}
+	return u.Redacted()
 }

@@ -80,6 +80,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"text/template"
 )
@@ -274,7 +275,105 @@ func (s *Set) Validate() error {
 		}
 		if out == "" {
 			errs = append(errs, fmt.Errorf("templates: validate %s (%s): renders empty text", n, s.byName[n].Name()))
+			continue
+		}
+		// An override that prints what the audited users wrote (their
+		// real names, their reasons) without literal or name would post
+		// their mentions and embeds as live Remarkup on a restricted
+		// task. Render once more with that text replaced by a canary and
+		// refuse any output where the canary stands outside a monospace
+		// span.
+		out, err = s.Render(n, hostileSample(Sample(n)))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("templates: validate: %w", err))
+			continue
+		}
+		if liveCanary(out) {
+			errs = append(errs, fmt.Errorf("templates: validate %s (%s): prints user text (a real name or a reason) as live Remarkup; pass it through literal or name", n, s.byName[n].Name()))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// canary stands in for user text when Validate renders hostile samples:
+// a mention and an embed, which Remarkup would act on outside a
+// monospace span.
+const canary = "@zzcanary {F9}"
+
+// userTextFields are the data fields whose text the audited users (or
+// anyone with a Phabricator account) choose: their real name, the reason
+// they give.
+var userTextFields = map[string]bool{"RealName": true, "Reason": true}
+
+// hostileSample returns a copy of data with every user-text field, at any
+// depth, set to the canary.
+func hostileSample(data any) any {
+	v := reflect.New(reflect.TypeOf(data)).Elem()
+	v.Set(reflect.ValueOf(data))
+	setCanary(v)
+	return v.Interface()
+}
+
+func setCanary(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			// Copy what is pointed to, so the shared sample is untouched.
+			e := v.Elem()
+			c := reflect.New(e.Type()).Elem()
+			c.Set(e)
+			setCanary(c)
+			if v.Kind() == reflect.Pointer {
+				p := reflect.New(e.Type())
+				p.Elem().Set(c)
+				v.Set(p)
+			} else if v.CanSet() {
+				v.Set(c)
+			}
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range v.NumField() {
+			f := v.Field(i)
+			if !f.CanSet() {
+				continue
+			}
+			if f.Kind() == reflect.String && userTextFields[t.Field(i).Name] {
+				f.SetString(canary)
+				continue
+			}
+			setCanary(f)
+		}
+	case reflect.Slice:
+		if v.IsNil() {
+			return
+		}
+		c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		reflect.Copy(c, v)
+		for i := range c.Len() {
+			setCanary(c.Index(i))
+		}
+		if v.CanSet() {
+			v.Set(c)
+		}
+	}
+}
+
+// liveCanary reports whether the canary stands outside a monospace span
+// (an odd number of backticks before it on its line means inside one).
+func liveCanary(out string) bool {
+	for line := range strings.Lines(out) {
+		rest := line
+		for {
+			i := strings.Index(rest, "@zzcanary")
+			if i < 0 {
+				break
+			}
+			if strings.Count(line[:len(line)-len(rest)+i], "`")%2 == 0 {
+				return true
+			}
+			rest = rest[i+1:]
+		}
+	}
+	return false
 }

@@ -268,7 +268,7 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 			UserAgent: userAgent(),
 		})
 		if err != nil {
-			return fail(fmt.Errorf("connect to %s: %w", cfg.Conduit.URL, err))
+			return fail(fmt.Errorf("connect to %s: %w", conduit.RedactURL(cfg.Conduit.URL), err))
 		}
 		// Dial needs no token; ask who we are now, so a revoked or
 		// mistyped token fails every command at once with its own exit
@@ -277,7 +277,7 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 			if errors.Is(err, conduit.ErrInvalidAuth) || errors.Is(err, conduit.ErrNoSession) {
 				return fail(fmt.Errorf("the API token was rejected by Phabricator (revoked, mistyped, or its user is disabled): %w", err))
 			}
-			return fail(fmt.Errorf("connect to %s: %w", cfg.Conduit.URL, err))
+			return fail(fmt.Errorf("connect to %s: %w", conduit.RedactURL(cfg.Conduit.URL), err))
 		}
 	}
 	if o.store {

@@ -43,7 +43,7 @@ func (a *app) approveCommand() *cobra.Command {
 				RequestsPerSecond: e.cfg.Conduit.RequestsPerSecond, Logger: e.log, UserAgent: userAgent(),
 			})
 			if err != nil {
-				return fmt.Errorf("connect to %s as the approver: %w", e.cfg.Conduit.URL, err)
+				return fmt.Errorf("connect to %s as the approver: %w", conduit.RedactURL(e.cfg.Conduit.URL), err)
 			}
 			res, err := e.bot.Approve(cmd.Context(), args[0], args[1], session, bot.ApproveOptions{As: as, Confirm: confirm})
 			if err != nil {

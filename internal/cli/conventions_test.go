@@ -252,3 +252,17 @@ approvers: acl*phabricator-admin
 	}
 	assertNothingWritten(t, l)
 }
+
+// TestLinkBase: task links in the dashboard and the report never carry a
+// user name or password written into the Phabricator URL.
+func TestLinkBase(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"https://phab.example.org", "https://phab.example.org"},
+		{"https://bot:SECRET@phab.example.org/", "https://phab.example.org/"},
+		{"", ""},
+	} {
+		if got := linkBase(tt.in); got != tt.want {
+			t.Errorf("linkBase(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -35,7 +35,7 @@ with its approvers and times, and the journal chain's verification.
 				return err
 			}
 			defer closeFn()
-			ev, err := report.Build(st, args[0], or(phabURL, cfgURL), time.Now())
+			ev, err := report.Build(st, args[0], linkBase(or(phabURL, cfgURL)), time.Now())
 			if errors.Is(err, state.ErrNoCampaign) {
 				return fmt.Errorf("%w: %q has not been launched", bot.ErrUnknownCampaign, args[0])
 			}

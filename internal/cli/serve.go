@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -111,7 +112,7 @@ func (a *app) serveDashboard(ctx context.Context, set dashboardSettings, o dashb
 			return &usageError{"dashboard: the secret file is empty"}
 		}
 	}
-	o.TrustedHeader, o.TrustedProxies, o.PhabURL, o.Logger = set.trustedHeader, set.trustedProxies, set.phabURL, log
+	o.TrustedHeader, o.TrustedProxies, o.PhabURL, o.Logger = set.trustedHeader, set.trustedProxies, linkBase(set.phabURL), log
 	h, err := dashboard.New(o)
 	if err != nil {
 		return err
@@ -153,4 +154,16 @@ func (a *app) readStore(ctx context.Context, statePath string) (st *state.Store,
 		return nil, "", nil, err
 	}
 	return e.store, e.cfg.Conduit.URL, e.close, nil
+}
+
+// linkBase is a Phabricator base URL as task links may show it: without
+// any user name or password, which a page or a pasted report would
+// otherwise carry to everyone who reads it.
+func linkBase(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = nil
+	return u.String()
 }
