@@ -197,6 +197,9 @@ func (d *demo) inactivityTable() string {
 		last := "never"
 		if days, ok := lastOwnStory[n]; ok && days >= 0 {
 			last = fmt.Sprintf("%d days ago", days)
+			if days == 1 {
+				last = "1 day ago"
+			}
 		}
 		if n == "newhire" {
 			last = "never (account 30 days old)"
