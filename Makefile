@@ -17,8 +17,8 @@ test:
 # nothing was done twice or lost. `make test` runs a sample of these kill
 # points. It also runs the in-process sweep that drops, one at a time, the
 # request or the answer of every bot write of a recurring lifecycle
-# (TestAttack3CrashSweepWholeLifecycle): it takes ~120 runs of a whole
-# campaign, too slow for every `make test`, so there it skips unless
+# (TestAttack3CrashSweepWholeLifecycle): 60 cases, each a whole campaign
+# run, too slow for every `make test`, so there it skips unless
 # AUDITBOT_SWEEP=1.
 crash:
 	$(GO) test -count=1 -timeout 30m -run 'TestCrashSweep$$' -v ./crashtest/ -crash.full
