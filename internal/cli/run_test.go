@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -61,17 +62,7 @@ func TestRunDaemon(t *testing.T) {
 func TestRunHealth(t *testing.T) {
 	l := newLab(t)
 	l.mustRun("launch", "mfa-test")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cfg, err := os.ReadFile(l.config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.write("config.yaml", string(cfg)+"metrics: {listen: "+addr+"}\nschedule: {max_auth_failures: 2}\n")
+	addr := l.withMetrics(2)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -152,18 +143,8 @@ func TestRunHealth(t *testing.T) {
 func TestReadyzUnready(t *testing.T) {
 	l := newLab(t)
 	l.mustRun("launch", "mfa-test")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cfg, err := os.ReadFile(l.config)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Many failures allowed: the daemon stays up, unready.
-	l.write("config.yaml", string(cfg)+"metrics: {listen: "+addr+"}\nschedule: {max_auth_failures: 1000000}\n")
+	addr := l.withMetrics(1000000)
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr syncBuffer
 	done := make(chan int, 1)
@@ -227,4 +208,22 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// withMetrics adds metrics.listen on a free loopback port and
+// schedule.max_auth_failures to the lab's config, and returns the address.
+func (l *lab) withMetrics(maxAuthFailures int) string {
+	l.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg, err := os.ReadFile(l.config)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.write("config.yaml", fmt.Sprintf("%smetrics: {listen: %s}\nschedule: {max_auth_failures: %d}\n", cfg, addr, maxAuthFailures))
+	return addr
 }
