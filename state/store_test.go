@@ -243,7 +243,6 @@ func TestLockPerTransaction(t *testing.T) {
 				}
 			}()
 			<-inTx
-			start := time.Now()
 			_, err = second.CampaignNames()
 			if !tt.second.ReadOnly && err == nil {
 				// A writer store's read still opens read-write.
@@ -252,11 +251,6 @@ func TestLockPerTransaction(t *testing.T) {
 			if tt.wantLocked {
 				if !errors.Is(err, ErrLocked) {
 					t.Fatalf("second store during the first's transaction: %v, want ErrLocked", err)
-				}
-				// bbolt gives up just before the timeout; allow slack
-				// for a loaded machine and the race detector.
-				if took := time.Since(start); took > timeout+time.Second {
-					t.Errorf("waited %v, want about %v", took, timeout)
 				}
 			} else if err != nil {
 				t.Fatalf("reader beside a reader: %v", err)

@@ -35,12 +35,17 @@ func TestAttack5OverridePrintsUserTextRaw(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	validateErr := set.Validate()
-	data := templates.Sample(templates.ExemptionRequested).(templates.ReplyData)
-	data.Reason = "ping @mallory {F1}"
-	data.Person.RealName = "@carol"
-	out, err := set.Render(templates.ExemptionRequested, data)
-	if validateErr == nil && err == nil && (strings.Contains(out, "@mallory") || strings.Contains(out, "(@carol)")) {
-		t.Errorf("an override printing user text raw passed Validate and rendered live Remarkup:\n%s", out)
+	// Validate must refuse this override, for this reason: the bot runs
+	// Validate (check, validate) before it writes anything.
+	if err := set.Validate(); err == nil || !strings.Contains(err.Error(), "exemption-requested") || !strings.Contains(err.Error(), "live Remarkup") {
+		t.Fatalf("Validate = %v, want a refusal of exemption-requested for printing user text as live Remarkup", err)
+	}
+	// The built-in templates pass the same check.
+	builtin, err := templates.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := builtin.Validate(); err != nil {
+		t.Errorf("built-in templates: %v", err)
 	}
 }
