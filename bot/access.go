@@ -117,6 +117,12 @@ func (b *Bot) checkAccess(ctx context.Context, r *run, snap *state.Snapshot, bt 
 			}
 		}
 	}
+	if last == 0 {
+		// No transaction names the change: key the revoke by the newest
+		// transaction instead, so that a later untraceable change gets a
+		// key of its own and is never taken for this one, already done.
+		last = newestID(txs)
+	}
 	var phids []string
 	for _, c := range changes {
 		phids = append(phids, c.by, c.whom)
@@ -276,4 +282,13 @@ func (b *Bot) revokeOnce(ctx context.Context, r *run, bt state.Batch, key OpKey,
 		r.eventOf(ev{kind: "access-revoked", task: bt.Monogram()}, "%s: %s", bt.Monogram(), detail)
 	}
 	return err
+}
+
+// newestID is the id of the newest transaction in txs (0 for none).
+func newestID(txs []conduit.Transaction) int {
+	n := 0
+	for _, x := range txs {
+		n = max(n, x.ID)
+	}
+	return n
 }

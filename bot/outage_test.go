@@ -13,6 +13,7 @@ import (
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/phabtest"
+	"github.com/auditbot/auditbot/state"
 )
 
 // TestOutageMidTick takes Phabricator down right after the first reminder
@@ -144,5 +145,30 @@ func TestInterruptedLaunch(t *testing.T) {
 	}
 	if got := h.pendingOps(); len(got) != 0 {
 		t.Errorf("pending ops after the relaunch: %v", got)
+	}
+}
+
+// TestDriftFailureStopsOnlyRemovals: a drift chore that fails (here its
+// user.search) must not keep the bot from answering the users this tick;
+// only the chores that act on what drift learns (removals, closing) wait.
+func TestDriftFailureStopsOnlyRemovals(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	task, id := h.taskOf("nomfa1")
+	h.comment("nomfa1", task, "remove me please")
+	h.srv.FailBefore("user.search", 1, "ERR-CONDUIT-CORE", "injected")
+	h.clock.Set(cutoff.Add(time.Hour))
+	rep, err := h.bot.Tick(h.ctx, bot.TickOptions{})
+	if err == nil || !strings.Contains(err.Error(), "drift") {
+		t.Fatalf("Tick = %v, want the drift chore's failure", err)
+	}
+	if s := h.finding("nomfa1").Status; s != state.StatusVoluntary {
+		t.Errorf("nomfa1 = %s, want voluntary: the reply was not handled", s)
+	}
+	if n := len(h.botCommentsWith(id, "replies/")); n != 1 {
+		t.Errorf("%d answer comment(s) on the task, want 1 (events: %v)", n, rep)
+	}
+	if snap := h.snapshot(); len(snap.Removals) != 0 {
+		t.Errorf("removals proposed although drift failed: %+v", snap.Removals)
 	}
 }

@@ -145,6 +145,9 @@ func (b *Bot) restorePolicies(ctx context.Context, r *run, bt state.Batch, t con
 			changers = append(changers, x.AuthorPHID)
 		}
 	}
+	if last == 0 {
+		last = newestID(txs) // as for access revokes: never reuse a done key
+	}
 	names, err := b.usernames(ctx, changers)
 	if err != nil {
 		return err

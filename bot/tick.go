@@ -200,8 +200,15 @@ func (b *Bot) tickCampaign(ctx context.Context, name string, opts TickOptions, c
 	log := b.log.With().Str("campaign", name).Logger()
 	r := &run{c: c, report: ct, log: &b.log}
 	var errs []error
+	driftFailed := false
 	for _, ch := range chores {
 		if len(only) > 0 && !slices.Contains(only, ch.name) {
+			continue
+		}
+		if driftFailed && needsDrift(ch.name) {
+			// Removals act on what drift learned this tick; the other
+			// chores (answering replies, reminders) go on without it.
+			log.Warn().Str("chore", ch.name).Msg("skipped: drift failed this tick")
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -235,9 +242,8 @@ func (b *Bot) tickCampaign(ctx context.Context, name string, opts TickOptions, c
 				log.Error().Str("chore", ch.name).Err(e).Msg("chore failed")
 			}
 			errs = append(errs, fmt.Errorf("%s: %w", ch.name, err))
-			// Removals act on what drift learned; without it, stop.
 			if ch.name == "drift" {
-				break
+				driftFailed = true
 			}
 		}
 	}
@@ -472,4 +478,15 @@ func (b *Bot) usersMatching(ctx context.Context, phids []string, q conduit.UserQ
 		out[u.PHID] = u
 	}
 	return out, nil
+}
+
+// needsDrift reports whether a chore acts on what the drift chore learned
+// this tick (who is still non-compliant and still a member): the chores
+// that propose and carry out removals, and closing a campaign.
+func needsDrift(chore string) bool {
+	switch chore {
+	case "propose-removals", "execute-removals", "close":
+		return true
+	}
+	return false
 }
