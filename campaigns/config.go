@@ -588,28 +588,54 @@ func (c *Config) Token(getenv func(string) string, readFile func(string) ([]byte
 	if path == "" {
 		return "", fmt.Errorf("campaigns: no Conduit token: set %s or conduit.token_file in %s", TokenEnv, c.sourceName())
 	}
-	if err := checkTokenFileMode(path); err != nil {
+	return ReadSecretFile(path, ConduitTokenSecret, readFile)
+}
+
+// Secret names a kind of secret file in ReadSecretFile's errors.
+type Secret struct {
+	File    string // "Conduit token file"
+	Reading string // what is being read: "Conduit token from conduit.token_file"
+	Word    string // what the file must hold: "the token"
+}
+
+// The secret files auditbot reads.
+var (
+	ConduitTokenSecret  = Secret{File: "Conduit token file", Reading: "Conduit token from conduit.token_file", Word: "the token"}
+	ApproverTokenSecret = Secret{File: "approver's token file", Reading: "the approver's token", Word: "the approver's token"}
+	DashboardSecretFile = Secret{File: "dashboard secret file", Reading: "the dashboard secret", Word: "the secret"}
+)
+
+// ReadSecretFile reads a one-word secret (a Conduit token, the
+// dashboard's shared secret) from path: refused when the group or others
+// may read the file, when it is empty, or when it holds more than one
+// word. Errors name the file and what is wrong, never its contents; what
+// names the kind of file in them. readFile nil is os.ReadFile.
+func ReadSecretFile(path string, what Secret, readFile func(string) ([]byte, error)) (string, error) {
+	if readFile == nil {
+		readFile = os.ReadFile
+	}
+	if err := checkSecretFileMode(path, what.File); err != nil {
 		return "", err
 	}
 	data, err := readFile(path)
 	if err != nil {
 		// The error comes from reading, so it names the path, not the contents.
-		return "", fmt.Errorf("campaigns: reading Conduit token from conduit.token_file: %w", err)
+		return "", fmt.Errorf("campaigns: reading %s: %w", what.Reading, err)
 	}
 	t := strings.TrimSpace(string(data))
 	switch {
 	case t == "":
-		return "", fmt.Errorf("campaigns: Conduit token file %s is empty", path)
+		return "", fmt.Errorf("campaigns: %s %s is empty", what.File, path)
 	case strings.ContainsAny(t, " \t\r\n"):
-		return "", fmt.Errorf("campaigns: Conduit token file %s holds more than one word; want only the token", path)
+		return "", fmt.Errorf("campaigns: %s %s holds more than one word; want only %s", what.File, path, what.Word)
 	}
 	return t, nil
 }
 
-// checkTokenFileMode refuses a token file that the group or others may
+// checkSecretFileMode refuses a secret file that the group or others may
 // read. A path that does not exist on the real file system is left to
 // readFile (tests pass an in-memory one); Windows has no such mode bits.
-func checkTokenFileMode(path string) error {
+func checkSecretFileMode(path, what string) error {
 	if runtime.GOOS == "windows" {
 		return nil
 	}
@@ -618,11 +644,10 @@ func checkTokenFileMode(path string) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
-		return fmt.Errorf("campaigns: checking Conduit token file: %w", err)
+		return fmt.Errorf("campaigns: checking the %s: %w", what, err)
 	}
 	if mode := fi.Mode().Perm(); mode&0o044 != 0 {
-		return fmt.Errorf("campaigns: Conduit token file %s has mode %#o, readable by group or others; "+
-			"run chmod 600 %s (or pass the token in %s)", path, mode, path, TokenEnv)
+		return fmt.Errorf("campaigns: %s %s has mode %#o, readable by group or others; run chmod 600 %s", what, path, mode, path)
 	}
 	return nil
 }

@@ -467,3 +467,43 @@ func TestConfigListenProtection(t *testing.T) {
 		})
 	}
 }
+
+// TestReadSecretFile: every secret file (the bot's token, an approver's
+// token, the dashboard secret) is refused when the group or others may
+// read it, when empty, or when it holds more than one word; errors never
+// quote the contents.
+func TestReadSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, content string
+		mode          os.FileMode
+		want          string // in the error; "" for none
+	}{
+		{"ok", "api-abcdefghijklmnopqrstuvwxyz12\n", 0o600, ""},
+		{"group readable", "api-abcdefghijklmnopqrstuvwxyz12", 0o640, "readable by group or others"},
+		{"world readable", "api-abcdefghijklmnopqrstuvwxyz12", 0o644, "readable by group or others"},
+		{"empty", " \n", 0o600, "is empty"},
+		{"two words", "api-abcdefghijklmnopqrstuvwxyz12 extra", 0o600, "more than one word"},
+	} {
+		for _, kind := range []Secret{ConduitTokenSecret, ApproverTokenSecret, DashboardSecretFile} {
+			t.Run(tt.name+"/"+kind.File, func(t *testing.T) {
+				path := filepath.Join(dir, strings.ReplaceAll(tt.name+kind.File, " ", "-"))
+				if err := os.WriteFile(path, []byte(tt.content), tt.mode); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(path, tt.mode); err != nil {
+					t.Fatal(err)
+				}
+				got, err := ReadSecretFile(path, kind, nil)
+				switch {
+				case tt.want == "" && (err != nil || got != strings.TrimSpace(tt.content)):
+					t.Errorf("ReadSecretFile = %q, %v", got, err)
+				case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), kind.File)):
+					t.Errorf("ReadSecretFile error = %v, want %q naming the %s", err, tt.want, kind.File)
+				case err != nil && strings.Contains(err.Error(), "api-abc"):
+					t.Errorf("error quotes the secret: %v", err)
+				}
+			})
+		}
+	}
+}

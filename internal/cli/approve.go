@@ -3,13 +3,12 @@ package cli
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/campaigns"
 	"github.com/auditbot/auditbot/conduit"
 )
 
@@ -75,11 +74,11 @@ func (a *app) approveCommand() *cobra.Command {
 // readApproverToken reads an approver's token file. Errors name the file,
 // never its contents.
 func readApproverToken(path string) (conduit.Token, error) {
-	data, err := os.ReadFile(path)
+	text, err := campaigns.ReadSecretFile(path, campaigns.ApproverTokenSecret, nil)
 	if err != nil {
-		return "", &usageError{fmt.Sprintf("approve: reading the approver's token: %v", err)}
+		return "", &usageError{"approve: " + err.Error()}
 	}
-	tok := conduit.Token(strings.TrimSpace(string(data)))
+	tok := conduit.Token(text)
 	if !tok.ValidFormat() {
 		return "", &usageError{fmt.Sprintf("approve: the token in %s is not 32 characters starting with api-, cli- or clr-", path)}
 	}

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -103,14 +102,11 @@ func (a *app) serveDashboard(ctx context.Context, set dashboardSettings, o dashb
 		return &usageError{"dashboard: " + err.Error()}
 	}
 	if set.secretFile != "" {
-		data, err := os.ReadFile(set.secretFile)
+		secret, err := campaigns.ReadSecretFile(set.secretFile, campaigns.DashboardSecretFile, nil)
 		if err != nil {
-			return &usageError{fmt.Sprintf("dashboard: secret file: %v", err)}
+			return &usageError{"dashboard: " + err.Error()}
 		}
-		o.Secret = strings.TrimSpace(string(data))
-		if o.Secret == "" {
-			return &usageError{"dashboard: the secret file is empty"}
-		}
+		o.Secret = secret
 	}
 	o.TrustedHeader, o.TrustedProxies, o.PhabURL, o.Logger = set.trustedHeader, set.trustedProxies, linkBase(set.phabURL), log
 	h, err := dashboard.New(o)
@@ -161,7 +157,10 @@ func (a *app) readStore(ctx context.Context, statePath string) (st *state.Store,
 // otherwise carry to everyone who reads it.
 func linkBase(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return "" // no links rather than a URL that may carry a password
+	}
+	if u.User == nil {
 		return raw
 	}
 	u.User = nil
