@@ -51,9 +51,7 @@ func (b *Bot) userCampaignData(c *campaigns.Campaign, rec *state.Campaign, f *st
 	return d
 }
 
-func cutoffDate(cutoff time.Time) string {
-	return cutoff.UTC().Add(-time.Second).Format("2006-01-02")
-}
+func cutoffDate(cutoff time.Time) string { return state.LastDay(cutoff) }
 
 // batchCampaignData is campaignData for a text on batch bt's task: on the
 // team's task, users are named and never mentioned.

@@ -70,7 +70,7 @@ func complianceChart(snap *state.Snapshot, now time.Time) template.HTML {
 	if cx+70 > chartW {
 		lx, anchor = cx, "end"
 	}
-	fmt.Fprintf(&b, `<line class="cutoff" x1="%.1f" y1="8" x2="%.1f" y2="%d"/><text x="%.1f" y="%d" text-anchor="%s">cutoff %s</text>`, cx, cx, chartH-padB, lx, chartH-6, anchor, snap.Campaign.Cutoff.UTC().Format("2006-01-02"))
+	fmt.Fprintf(&b, `<line class="cutoff" x1="%.1f" y1="8" x2="%.1f" y2="%d"/><text x="%.1f" y="%d" text-anchor="%s">cutoff %s</text>`, cx, cx, chartH-padB, lx, chartH-6, anchor, state.LastDay(snap.Campaign.Cutoff))
 	fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`, padL, chartH-6, start.UTC().Format("2006-01-02"))
 	fmt.Fprintf(&b, `<polyline class="resolved" points="%s"/>`, pts.String())
 	b.WriteString(`</svg>`)

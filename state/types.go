@@ -519,3 +519,10 @@ const (
 func (e *Entry) HasUser(username string) bool {
 	return e.User == username || slices.Contains(e.Users, username)
 }
+
+// LastDay is the date a cutoff names ("2027-02-28"): a cutoff is stored as
+// the end of that day in UTC, midnight of the day after, so the date is
+// that of the second before it.
+func LastDay(cutoff time.Time) string {
+	return cutoff.UTC().Add(-time.Second).Format(time.DateOnly)
+}
