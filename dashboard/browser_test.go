@@ -53,13 +53,12 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("demo: %v", err)
 	}
 	path := filepath.Join(dir, "demo.db")
-	h, err := dashboard.New(dashboard.Options{PhabURL: "https://phab.demo.invalid", Open: func() (*state.Store, func(), error) {
-		st, err := state.Open(path, state.Options{ReadOnly: true})
-		if err != nil {
-			return nil, nil, err
-		}
-		return st, func() { st.Close() }, nil
-	}})
+	st, err := state.Open(path, state.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h, err := dashboard.New(dashboard.Options{PhabURL: "https://phab.demo.invalid", Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,12 +66,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	defer srv.Close()
 
 	// What the pages must show, from the state file itself.
-	st, err := state.Open(path, state.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	snap, err := st.Snapshot("mfa-demo")
-	st.Close()
 	if err != nil {
 		t.Fatal(err)
 	}

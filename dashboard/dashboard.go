@@ -31,14 +31,11 @@ const cookieName = "auditbot_dashboard"
 
 // Options configure the dashboard.
 type Options struct {
-	// Store is read for every page. Inside `auditbot run` it is the
-	// daemon's own store (bbolt allows concurrent readers in a process);
-	// nil means Open is called per request.
+	// Store is read for every page: the daemon's own store inside
+	// `auditbot run`, a read-only one for `auditbot serve`. Either opens
+	// the file only for each read transaction, so a tick runs between
+	// pages, and checks the file deeply once (again if it was replaced).
 	Store *state.Store
-	// Open opens the state file read-only for one request and returns a
-	// function closing it (`auditbot serve`: the file stays unlocked
-	// between requests, so a tick may run meanwhile).
-	Open func() (*state.Store, func(), error)
 	// PhabURL is the Phabricator base URL for task links.
 	PhabURL string
 	// Secret, if set, must be presented: ?secret= once (then a cookie) or
@@ -65,7 +62,7 @@ type Server struct {
 
 // New builds the dashboard handler.
 func New(o Options) (*Server, error) {
-	if o.Store == nil && o.Open == nil {
+	if o.Store == nil {
 		return nil, errors.New("dashboard: no state store")
 	}
 	if o.Now == nil {
@@ -161,18 +158,8 @@ func (s *Server) secretOK(got string) bool {
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.o.Secret)) == 1
 }
 
-// withStore runs fn with a readable store.
-func (s *Server) withStore(fn func(*state.Store) error) error {
-	if s.o.Store != nil {
-		return fn(s.o.Store)
-	}
-	st, closeFn, err := s.o.Open()
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	return fn(st)
-}
+// withStore runs fn with the store.
+func (s *Server) withStore(fn func(*state.Store) error) error { return fn(s.o.Store) }
 
 // render writes a page, or a plain error without details from the state.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, data any, err error) {

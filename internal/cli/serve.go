@@ -77,14 +77,15 @@ With --state it needs no config; flags override the config's dashboard keys.`,
 			if _, err := os.Stat(statePath); err != nil {
 				return &usageError{fmt.Sprintf("serve: state file: %v", err)}
 			}
-			open := func() (*state.Store, func(), error) {
-				st, err := state.Open(statePath, state.Options{ReadOnly: true})
-				if err != nil {
-					return nil, nil, err
-				}
-				return st, func() { st.Close() }, nil
+			// One read-only store: it opens the file per read transaction
+			// (a tick writes between pages) and runs the deep consistency
+			// check once, not on every page.
+			st, err := state.Open(statePath, state.Options{ReadOnly: true})
+			if err != nil {
+				return err
 			}
-			return a.serveDashboard(cmd.Context(), set, dashboard.Options{Open: open}, log)
+			defer st.Close()
+			return a.serveDashboard(cmd.Context(), set, dashboard.Options{Store: st}, log)
 		},
 	}
 	cmd.Flags().StringVar(&statePath, "state", "", "state file to show (default: the config's state_file)")
