@@ -100,12 +100,16 @@ func (b *Bot) postAnswer(ctx context.Context, r *run, bt state.Batch, op state.O
 		// it again.
 		result, found, err := b.findComment(ctx, &r.rec, task, OpKey(op.Key))
 		if err != nil {
-			return b.reconcileFailed(campaign, op, err)
+			return b.reconcileFailed(ctx, campaign, op, err)
 		}
 		if found {
 			b.log.Info().Str("campaign", campaign).Str("task", bt.Monogram()).Str("op", op.Key).Msg("reconciled: earlier write found in Phabricator")
 			return b.answerPosted(r, bt, op, result)
 		}
+	}
+	if err := b.unavailable(ctx); err != nil {
+		// As once does: no attempt is counted for a post not tried.
+		return err
 	}
 	op.Attempts++
 	op.ReconcileError = ""

@@ -130,12 +130,8 @@ func (b *Bot) once(ctx context.Context, e effect) (bool, error) {
 		// An earlier run recorded the intent and then stopped: ask
 		// Phabricator whether the write landed before writing again.
 		result, found, ferr := e.find(ctx)
-		if ferr != nil && (ctx.Err() != nil || errors.Is(ferr, conduit.ErrUnavailable)) {
-			// Not an answer about the write: ask again next time.
-			return false, fmt.Errorf("reconcile %s: %w", e.key, ferr)
-		}
 		if ferr != nil {
-			return false, b.reconcileFailed(e.campaign, op, ferr)
+			return false, b.reconcileFailed(ctx, e.campaign, op, ferr)
 		}
 		if found {
 			b.log.Info().Str("campaign", e.campaign).Str("op", string(e.key)).Msg("reconciled: earlier write found in Phabricator")
@@ -238,8 +234,13 @@ const resultNotSent = "not-sent"
 
 // reconcileFailed records on a pending op why asking Phabricator about it
 // failed, for status, and returns the error.
-func (b *Bot) reconcileFailed(campaign string, op state.Op, err error) error {
+func (b *Bot) reconcileFailed(ctx context.Context, campaign string, op state.Op, err error) error {
 	err = fmt.Errorf("reconcile %s: %w", op.Key, err)
+	if ctx.Err() != nil || errors.Is(err, conduit.ErrUnavailable) {
+		// Not an answer about the write (an outage, an interrupted
+		// command): ask again next time, and tell nobody to check by hand.
+		return err
+	}
 	op.ReconcileError = err.Error()
 	if uerr := b.store.Update(campaign, func(tx *state.CampaignTx) error { return tx.PutOp(op) }); uerr != nil {
 		return errors.Join(err, uerr)
@@ -293,7 +294,7 @@ func (b *Bot) closeStaleComments(ctx context.Context, rec *state.Campaign, prefi
 	for _, op := range ops {
 		result, found, err := b.findComment(ctx, rec, op.Args[argTask], OpKey(op.Key))
 		if err != nil {
-			errs = append(errs, b.reconcileFailed(rec.Name, op, err))
+			errs = append(errs, b.reconcileFailed(ctx, rec.Name, op, err))
 			continue
 		}
 		e := effect{campaign: rec.Name, key: OpKey(op.Key), kind: op.Kind, entry: state.Entry{Kind: op.Kind.Entry(), Actor: rec.BotUsername, Detail: op.Key}}

@@ -172,3 +172,32 @@ func TestDriftFailureStopsOnlyRemovals(t *testing.T) {
 		t.Errorf("removals proposed although drift failed: %+v", snap.Removals)
 	}
 }
+
+// TestOutageIsNoReconcileFailure: an answer whose post was cut off is
+// pending; when the next tick finds Phabricator away, not being able to
+// look for it is no finding about the write, so status must not ask a
+// human to check it by hand, and the tick after the outage posts it once.
+func TestOutageIsNoReconcileFailure(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	task, id := h.taskOf("nomfa1")
+	h.comment("nomfa1", task, "remove me please")
+	h.srv.FailAfterWrite("maniphest.edit", 1) // the answer lands, its reply is lost
+	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+		t.Fatal("tick with a lost answer: no error")
+	}
+	h.srv.SetOutage(phabtest.Outage503)
+	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+		t.Fatal("tick during an outage: no error")
+	}
+	h.srv.SetOutage(phabtest.OutageNone)
+	for _, op := range h.snapshot().Ops {
+		if op.ReconcileError != "" {
+			t.Errorf("op %s: reconcile error %q recorded for an outage", op.Key, op.ReconcileError)
+		}
+	}
+	h.tick()
+	if n := len(h.botCommentsWith(id, "replies/")); n != 1 {
+		t.Errorf("%d answer comment(s), want 1", n)
+	}
+}
