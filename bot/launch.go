@@ -416,10 +416,6 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 	if err != nil {
 		return false, bt, err
 	}
-	// The policies recorded at launch win over an edited campaign file.
-	if spec.ViewPolicy, spec.EditPolicy, err = taskPolicies(c, &rec); err != nil {
-		return false, bt, err
-	}
 	key := taskKey(bt.Index)
 	created, err := b.fileTaskOnce(ctx, c.Name, key, rec.BotPHID, spec,
 		state.Entry{Actor: rec.BotUsername, Detail: fmt.Sprintf("batch %d: %d user(s)", bt.Index, len(bt.UserPHIDs))},

@@ -296,12 +296,8 @@ func (b *Bot) taskSpec(c *campaigns.Campaign, rec *state.Campaign, bt state.Batc
 			spec.ProjectPHIDs = append(spec.ProjectPHIDs, t)
 		}
 	}
-	spec.ViewPolicy, err = policyValue(c.ViewPolicy, rec)
-	if err != nil {
-		return conduit.TaskSpec{}, err
-	}
-	spec.EditPolicy, err = policyValue(c.EditPolicy, rec)
-	if err != nil {
+	// The policies recorded at launch win over an edited campaign file.
+	if spec.ViewPolicy, spec.EditPolicy, err = taskPolicies(c, rec); err != nil {
 		return conduit.TaskSpec{}, err
 	}
 	return spec, nil
