@@ -334,13 +334,11 @@ type entryView struct {
 
 func buildJournal(st *state.Store, name string, f journalFilter, phabURL string) (journalPage, error) {
 	page := journalPage{Campaign: name, Filter: f}
-	journal, err := st.Journal(name)
+	journal, check, err := st.CheckedJournal(name)
 	if err != nil {
 		return page, err
 	}
-	if page.Check, err = st.VerifyJournal(name); err != nil {
-		return page, err
-	}
+	page.Check = check
 	page.Total = len(journal)
 	kinds := map[string]bool{}
 	for _, e := range journal {

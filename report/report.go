@@ -111,11 +111,7 @@ func Build(st *state.Store, campaign, phabURL string, now time.Time) (*Evidence,
 	if err != nil {
 		return nil, err
 	}
-	journal, err := st.Journal(campaign)
-	if err != nil {
-		return nil, err
-	}
-	check, err := st.VerifyJournal(campaign)
+	journal, check, err := st.CheckedJournal(campaign)
 	if err != nil {
 		return nil, err
 	}

@@ -179,6 +179,23 @@ func (s *Store) VerifyJournal(campaign string, anchors ...Anchor) (JournalCheck,
 	return res, err
 }
 
+// CheckedJournal returns a campaign's journal and the verification of its
+// chain, read in one transaction: a page or a report never pairs entries
+// with a verdict about a journal a tick has appended to since.
+func (s *Store) CheckedJournal(campaign string) ([]Entry, JournalCheck, error) {
+	var out []Entry
+	var res JournalCheck
+	err := s.View(campaign, func(tx *CampaignTx) error {
+		b := tx.b.Bucket(bucketJournal)
+		res = verifyChain(campaign, b, tx.campaign.ChainFrom, nil)
+		return forEachJSON(b, func(e Entry) error {
+			out = append(out, e)
+			return nil
+		})
+	})
+	return out, res, err
+}
+
 func verifyChain(campaign string, b *bolt.Bucket, chainFrom uint64, anchors []Anchor) JournalCheck {
 	res := JournalCheck{Campaign: campaign, ChainFrom: chainFrom}
 	want := map[uint64][]string{} // seq -> hashes anchored

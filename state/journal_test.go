@@ -222,3 +222,32 @@ func TestVerifyJournalNoCampaign(t *testing.T) {
 		t.Errorf("VerifyJournal(nope) = %v; want ErrNoCampaign", err)
 	}
 }
+
+// TestCheckedJournal: the entries and the verdict come from one read, and
+// agree with Journal and VerifyJournal.
+func TestCheckedJournal(t *testing.T) {
+	s, err := Open(tempPath(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateCampaign(testCampaign("mfa"), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := s.Update("mfa", func(tx *CampaignTx) error {
+			return tx.Append(Entry{Kind: EntryLaunch, Detail: string(rune('a' + i))})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, check, err := s.CheckedJournal("mfa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := s.Journal("mfa")
+	wantCheck, _ := s.VerifyJournal("mfa")
+	if len(entries) != 3 || !cmp.Equal(want, entries) || !check.OK || check.Head != wantCheck.Head {
+		t.Errorf("CheckedJournal = %d entries, %+v; want %d, %+v", len(entries), check, len(want), wantCheck)
+	}
+}
