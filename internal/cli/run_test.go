@@ -24,7 +24,7 @@ func TestRunDaemon(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- MainContext(ctx, []string{"--config", l.config, "--log-level", "info", "run"}, &stdout, &stderr)
