@@ -26,6 +26,7 @@ type labXact struct {
 	Type       *string `json:"type"`
 	AuthorPHID string  `json:"authorPHID"`
 	Comments   []struct {
+		Version int  `json:"version"`
 		Removed bool `json:"removed"`
 		Content struct {
 			Raw string `json:"raw"`
@@ -289,15 +290,23 @@ func TestPhorgeSemantics(t *testing.T) {
 		if len(got) != len(phids) {
 			t.Fatalf("%d rows for %d phids", len(got), len(phids))
 		}
+		comments := 0
 		for _, x := range got {
 			if !slices.Contains(phids, x.PHID) {
 				t.Errorf("row %s was not asked for", x.PHID)
 			}
 			if x.typ() == "comment" {
-				if len(x.Comments) != 2 || x.Comments[0].Content.Raw != "Edited text 8" || x.Comments[1].Content.Raw != "Original text 8" {
-					t.Errorf("comment versions = %+v, want the edit first, then the original", x.Comments)
+				comments++
+				// The bot takes the highest version (conduit.CurrentComment),
+				// not a position: check both.
+				if len(x.Comments) != 2 || x.Comments[0].Content.Raw != "Edited text 8" || x.Comments[0].Version != 2 ||
+					x.Comments[1].Content.Raw != "Original text 8" || x.Comments[1].Version != 1 {
+					t.Errorf("comment versions = %+v, want version 2 (the edit) first, then version 1", x.Comments)
 				}
 			}
+		}
+		if comments != 1 {
+			t.Errorf("%d comment rows, want 1", comments)
 		}
 	})
 
