@@ -154,3 +154,54 @@ func TestOthersTamperWithTheTask(t *testing.T) {
 		t.Logf("status attention:\n%s", strings.Join(st.Attention, "\n"))
 	})
 }
+
+// TestApprovalEditedAfterCounted: a batch needing two approvals (risk
+// security) counts admin's "!approve" in one tick; admin then edits the
+// comment to withdraw it (the edit never comes back past the bot's read
+// cursor: NOTES fact 45), user03 approves by the verified command line,
+// and the tick that would carry the batch out re-reads the comment: it
+// removes nobody and journals approval-withdrawn.
+func TestApprovalEditedAfterCounted(t *testing.T) {
+	env := labEnv(t)
+	env.reset(t)
+	// user03 (the other approver) complies first, so the batch is not
+	// theirs to decide against (an approver may not decide on a batch
+	// they are in).
+	env.labCommand(t, "LAB_ENROLL_MFA", "user03")
+	const name = "lab-withdrawn"
+	before := env.memberNames(t, slugSRE)
+	b, tk, after := proposedCampaign(t, env, name, "security")
+
+	env.commentXacts(t, "ADMIN_TOKEN", tk.PHID, "!approve")
+	b.ok("tick", "--now", after)
+	_, st := b.status(name)
+	if !slices.ContainsFunc(st.Attention, func(a string) bool { return strings.Contains(a, "R1 waits for approval: 1 of 2") }) {
+		t.Fatalf("admin's !approve was not counted as 1 of 2:\n%s", strings.Join(st.Attention, "\n"))
+	}
+	env.labCommand(t, "LAB_EDIT_COMMENT", fmt.Sprintf("T%d", tk.ID), "admin", "!approve", "withdrawn")
+	if r := b.approveCLI(name, "R1", "TOKEN_USER03", "user03"); r.code != 0 {
+		t.Fatalf("approve as user03: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	b.ok("tick", "--now", after)
+	if diff := cmp.Diff(before, env.memberNames(t, slugSRE)); diff != "" {
+		t.Errorf("an approval withdrawn by editing its comment was still counted: members changed (-before +now):\n%s", diff)
+	}
+	var journal []struct {
+		Kind   string `json:"kind"`
+		Actor  string `json:"actor"`
+		Detail string `json:"detail"`
+	}
+	b.okJSON(&journal, "journal", name)
+	var withdrawn []string
+	for _, e := range journal {
+		if e.Kind == "approval-withdrawn" {
+			withdrawn = append(withdrawn, e.Actor+": "+e.Detail)
+		}
+	}
+	t.Logf("approval-withdrawn entries: %q", withdrawn)
+	if len(withdrawn) != 1 || !strings.Contains(withdrawn[0], "admin") {
+		t.Errorf("journal approval-withdrawn entries: %q, want one for admin", withdrawn)
+	}
+	_, st = b.status(name)
+	t.Logf("status attention:\n%s", strings.Join(st.Attention, "\n"))
+}
