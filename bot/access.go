@@ -88,7 +88,7 @@ func (b *Bot) checkAccess(ctx context.Context, r *run, snap *state.Snapshot, bt 
 		// A revoke whose answer was lost landed: record it.
 		for _, op := range snap.Ops {
 			if op.Kind == state.OpAccessRevoked && op.State == state.OpPending && OpKey(op.Key).hasPrefix(accessRevokePrefix(bt.Index)) {
-				if err := b.revokeOnce(ctx, r, bt, OpKey(op.Key), nil, "", op.Args[argDetail], op.Subjects); err != nil {
+				if err := b.revokeOnce(ctx, r, bt, OpKey(op.Key), nil, "", false, op.Args[argDetail], op.Subjects); err != nil {
 					return err
 				}
 			}
@@ -152,7 +152,11 @@ func (b *Bot) checkAccess(ctx context.Context, r *run, snap *state.Snapshot, bt 
 	}
 	detail := fmt.Sprintf("%s; %s", strings.Join(what, ", "), strings.Join(undo, ", "))
 	b.log.Warn().Str("campaign", r.c.Name).Str("task", bt.Monogram()).Strs("changed_by", by).Str("revoke", strings.Join(undo, ", ")).Msg("someone else gave access to an audit task")
-	return b.revokeOnce(ctx, r, bt, accessRevokeKey(bt.Index, last), extra, t.OwnerPHID, detail, by)
+	// Phorge subscribes a task's previous owner when it is reassigned
+	// (seen on the lab: the unassignment's own transactions subscribe
+	// them): an owner who may not read the task is unsubscribed too.
+	ownerOutsider := t.OwnerPHID != "" && !allowed[t.OwnerPHID]
+	return b.revokeOnce(ctx, r, bt, accessRevokeKey(bt.Index, last), extra, t.OwnerPHID, ownerOutsider, detail, by)
 }
 
 // subscribedBy returns who last subscribed phid to the task, by its
@@ -243,7 +247,7 @@ func (b *Bot) phidNames(ctx context.Context, phids []string) (map[string]string,
 // revokeOnce unsubscribes extra and unassigns owner on bt's task, exactly
 // once for key. After a crash the revoke landed if the task has neither
 // any more.
-func (b *Bot) revokeOnce(ctx context.Context, r *run, bt state.Batch, key OpKey, extra []string, owner, detail string, by []string) error {
+func (b *Bot) revokeOnce(ctx context.Context, r *run, bt state.Batch, key OpKey, extra []string, owner string, ownerOutsider bool, detail string, by []string) error {
 	t := bt.TaskPHID
 	done, err := b.once(ctx, effect{
 		campaign: r.c.Name, key: key, kind: state.OpAccessRevoked,
@@ -258,7 +262,8 @@ func (b *Bot) revokeOnce(ctx context.Context, r *run, bt state.Batch, key OpKey,
 					return "", false, err
 				}
 			}
-			landed := (owner == "" || got[0].OwnerPHID != owner) && !slices.ContainsFunc(extra, func(p string) bool { return slices.Contains(subs, p) })
+			landed := (owner == "" || got[0].OwnerPHID != owner) && !slices.ContainsFunc(extra, func(p string) bool { return slices.Contains(subs, p) }) &&
+				!(ownerOutsider && slices.Contains(subs, owner))
 			return bt.Monogram(), landed, nil
 		},
 		do: func(ctx context.Context) (string, error) {
@@ -271,6 +276,15 @@ func (b *Bot) revokeOnce(ctx context.Context, r *run, bt state.Batch, key OpKey,
 			}
 			if _, err := b.phab.EditTask(ctx, t, edits...); err != nil {
 				return "", fmt.Errorf("take back access (%s): %w", detail, err)
+			}
+			if ownerOutsider {
+				// A second edit: the unassignment above is what subscribes
+				// the previous owner. Both edits are safe to repeat, and
+				// find checks both, so a crash between them is finished
+				// by the next run.
+				if _, err := b.phab.EditTask(ctx, t, conduit.Edit{Type: "subscribers.remove", Value: []string{owner}}); err != nil {
+					return "", fmt.Errorf("take back access (%s): unsubscribe the former owner: %w", detail, err)
+				}
 			}
 			return bt.Monogram(), nil
 		},

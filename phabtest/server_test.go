@@ -672,3 +672,33 @@ func TestSubscriberEditCapabilities(t *testing.T) {
 		})
 	}
 }
+
+// TestReassignSubscribesFormerOwner: reassigning a task, also to nobody,
+// subscribes its former owner, under the editor's name (seen on the lab:
+// the bot's unassignment left the outsider it unassigned subscribed).
+func TestReassignSubscribesFormerOwner(t *testing.T) {
+	s := New(Options{})
+	defer s.Close()
+	admin := s.AddUser(UserSpec{Username: "admin", Admin: true})
+	outsider := s.AddUser(UserSpec{Username: "outsider"})
+	task := s.AddTask(TaskSpec{Title: "restricted", AuthorPHID: admin.PHID, ViewPolicy: PolicySubscribers, EditPolicy: PolicyAdmin,
+		Subscribers: []string{admin.PHID}})
+	edit := func(owner any) {
+		t.Helper()
+		b, _ := json.Marshal(map[string]any{"objectIdentifier": task.PHID, "transactions": []any{map[string]any{"type": "owner", "value": owner}},
+			"__conduit__": map[string]any{"token": admin.Token}})
+		resp, err := http.PostForm(s.URL()+"/api/maniphest.edit", url.Values{"params": {string(b)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	edit(outsider.PHID)
+	if got, _ := s.Task(task.ID); got.OwnerPHID != outsider.PHID || slices.Contains(got.SubscriberPHIDs, outsider.PHID) {
+		t.Fatalf("after assigning: owner %q, subscribers %v; want outsider the owner, not subscribed", got.OwnerPHID, got.SubscriberPHIDs)
+	}
+	edit(nil)
+	if got, _ := s.Task(task.ID); got.OwnerPHID != "" || !slices.Contains(got.SubscriberPHIDs, outsider.PHID) {
+		t.Errorf("after unassigning: owner %q, subscribers %v; want no owner and the former owner subscribed", got.OwnerPHID, got.SubscriberPHIDs)
+	}
+}

@@ -391,6 +391,7 @@ func (s *Server) editTask(actor *user, t *task, txs []txSpec, checks bool) (*tas
 	var subsOps []operation
 	policyTouched, commented, closedNow := false, false, false
 	var mentioned []string // comment texts, for their @mentions
+	formerOwner := ""      // the owner an owner edit replaced
 	for i, tx := range txs {
 		field := fmt.Sprintf("transactions.%d.value", i)
 		switch tx.typ {
@@ -441,6 +442,9 @@ func (s *Server) editTask(actor *user, t *task, txs []txSpec, checks bool) (*tas
 			}
 			if v != next.ownerPHID {
 				entries = append(entries, xactEntry{typ: "owner", fields: oldNew(nullable(next.ownerPHID), nullable(v))})
+				if next.ownerPHID != "" {
+					formerOwner = next.ownerPHID
+				}
 				next.ownerPHID = v
 			}
 		case "priority":
@@ -532,6 +536,13 @@ func (s *Server) editTask(actor *user, t *task, txs []txSpec, checks bool) (*tas
 	// subscription lands unless the call has a subscribers transaction
 	// (seen on the lab: title + view=subscribers alone is refused, the
 	// same with subscribers.add of anyone succeeds).
+	if formerOwner != "" && formerOwner != next.ownerPHID && !slices.Contains(next.subscribers, formerOwner) {
+		// Reassigning a task subscribes its former owner, in the same
+		// edit and under the editor's name (seen on the lab: the bot's
+		// unassignment left the outsider it unassigned subscribed).
+		next.subscribers = append(next.subscribers, formerOwner)
+		entries = append(entries, xactEntry{typ: "subscribers", fields: operationsField([]operation{{"add", formerOwner}})})
+	}
 	judged := next
 	if ops := s.mentionSubscriptions(&next, mentioned); len(ops) > 0 {
 		entries = append(entries, xactEntry{typ: "subscribers", fields: operationsField(ops)})
