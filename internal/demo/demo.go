@@ -54,6 +54,11 @@ type Result struct {
 	WritesAfterRerun int
 	// CallsPerTick is the number of Conduit calls of each tick, by label.
 	CallsPerTick []TickCalls
+	// Writes are every write the in-process Phabricator applied, oldest
+	// first (the bot's and the scripted users'), for the golden test.
+	Writes []phabtest.Write
+	// Journals are each campaign's whole journal at the end, by name.
+	Journals map[string][]state.Entry
 	Statuses     map[string]state.Status
 	// TaskHiddenFromOutsider reports whether a user outside a batch could
 	// not see that batch's task.
@@ -81,6 +86,8 @@ type Result struct {
 type TickCalls struct {
 	Label string
 	Calls int
+	// ByMethod counts the tick's calls per Conduit method.
+	ByMethod map[string]int
 }
 
 // The demo's campaign: the one a security team would write.
@@ -176,6 +183,17 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	defer d.store.Close()
 	if err := d.script(); err != nil {
 		return d.res, err
+	}
+	d.res.Writes = d.srv.Writes()
+	d.res.Journals = map[string][]state.Entry{}
+	names, err := d.store.CampaignNames()
+	if err != nil {
+		return d.res, err
+	}
+	for _, name := range names {
+		if d.res.Journals[name], err = d.store.Journal(name); err != nil {
+			return d.res, err
+		}
 	}
 	return d.res, nil
 }
@@ -318,10 +336,11 @@ func (d *demo) tick(label string) error {
 	d.srv.ResetCalls()
 	report, err := d.bot.Tick(d.ctx, bot.TickOptions{})
 	calls := 0
-	for _, n := range d.srv.Calls() {
+	byMethod := d.srv.Calls()
+	for _, n := range byMethod {
 		calls += n
 	}
-	d.res.CallsPerTick = append(d.res.CallsPerTick, TickCalls{Label: label, Calls: calls})
+	d.res.CallsPerTick = append(d.res.CallsPerTick, TickCalls{Label: label, Calls: calls, ByMethod: byMethod})
 	if report != nil {
 		for _, c := range report.Campaigns {
 			for _, e := range c.Events {
