@@ -249,45 +249,39 @@ func (b *Bot) phidNames(ctx context.Context, phids []string) (map[string]string,
 // any more.
 func (b *Bot) revokeOnce(ctx context.Context, r *run, bt state.Batch, key OpKey, extra []string, owner string, ownerOutsider bool, detail string, by []string) error {
 	t := bt.TaskPHID
-	done, err := b.once(ctx, effect{
-		campaign: r.c.Name, key: key, kind: state.OpAccessRevoked,
-		find: func(ctx context.Context) (string, bool, error) {
+	var edits, then []conduit.Edit
+	if len(extra) > 0 {
+		edits = append(edits, conduit.Edit{Type: "subscribers.remove", Value: extra})
+	}
+	if owner != "" {
+		edits = append(edits, conduit.Edit{Type: "owner", Value: nil})
+	}
+	if ownerOutsider {
+		// A second edit: the unassignment above is what subscribes the
+		// previous owner. Both edits are safe to repeat, and reconcile
+		// checks both, so a crash between them is finished by the next
+		// run.
+		then = []conduit.Edit{{Type: "subscribers.remove", Value: []string{owner}}}
+	}
+	done, err := b.apply(ctx, r.c.Name, intent{key: key, kind: state.OpAccessRevoked,
+		write: editTask{task: t, edits: edits, then: then},
+		reconcile: func(ctx context.Context) (bool, error) {
 			got, err := b.phab.SearchTasks(ctx, conduit.TaskQuery{PHIDs: []string{t}})
 			if err != nil || len(got) != 1 {
-				return "", false, err
+				return false, err
 			}
 			subs := got[0].SubscriberPHIDs
 			if got[0].SubscriberCount > len(subs) {
 				if subs, err = b.phab.TaskSubscribers(ctx, got[0].ID); err != nil {
-					return "", false, err
+					return false, err
 				}
 			}
 			landed := (owner == "" || got[0].OwnerPHID != owner) && !slices.ContainsFunc(extra, func(p string) bool { return slices.Contains(subs, p) }) &&
 				!(ownerOutsider && slices.Contains(subs, owner))
-			return bt.Monogram(), landed, nil
+			return landed, nil
 		},
-		do: func(ctx context.Context) (string, error) {
-			var edits []conduit.Edit
-			if len(extra) > 0 {
-				edits = append(edits, conduit.Edit{Type: "subscribers.remove", Value: extra})
-			}
-			if owner != "" {
-				edits = append(edits, conduit.Edit{Type: "owner", Value: nil})
-			}
-			if _, err := b.phab.EditTask(ctx, t, edits...); err != nil {
-				return "", fmt.Errorf("take back access (%s): %w", detail, err)
-			}
-			if ownerOutsider {
-				// A second edit: the unassignment above is what subscribes
-				// the previous owner. Both edits are safe to repeat, and
-				// find checks both, so a crash between them is finished
-				// by the next run.
-				if _, err := b.phab.EditTask(ctx, t, conduit.Edit{Type: "subscribers.remove", Value: []string{owner}}); err != nil {
-					return "", fmt.Errorf("take back access (%s): unsubscribe the former owner: %w", detail, err)
-				}
-			}
-			return bt.Monogram(), nil
-		},
+		failed:   func(err error) error { return fmt.Errorf("take back access (%s): %w", detail, err) },
+		result:   bt.Monogram(),
 		entry:    state.Entry{Actor: r.rec.BotUsername, Task: bt.Monogram(), Detail: detail},
 		subjects: by,
 		args:     map[string]string{argDetail: detail},

@@ -417,7 +417,7 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 		return false, bt, err
 	}
 	key := taskKey(bt.Index)
-	created, err := b.fileTaskOnce(ctx, c.Name, key, rec.BotPHID, spec,
+	created, err := b.apply(ctx, c.Name, fileTaskIntent(key, spec,
 		state.Entry{Actor: rec.BotUsername, Detail: fmt.Sprintf("batch %d: %d user(s)", bt.Index, len(bt.UserPHIDs))},
 		func(tx *state.CampaignTx, t conduit.Task) error {
 			cur, err := tx.Batch(bt.Index)
@@ -427,7 +427,7 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 			cur.TaskPHID, cur.TaskID, cur.CreatedAt = t.PHID, t.ID, b.now().UTC()
 			bt = cur
 			return tx.PutBatch(cur)
-		})
+		}))
 	if err != nil {
 		return false, bt, err
 	}
@@ -438,43 +438,27 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 	return created, bt, nil
 }
 
-// fileTaskOnce files the task spec exactly once for op key: after a crash
-// it looks for the task the bot filed (findOwnTask) before filing again.
-// record stores the task in the same bbolt transaction that marks the op
-// done; entry is journaled with the task's monogram.
-func (b *Bot) fileTaskOnce(ctx context.Context, campaign string, key OpKey, botPHID string, spec conduit.TaskSpec, entry state.Entry, record func(*state.CampaignTx, conduit.Task) error) (bool, error) {
-	var got conduit.Task
-	return b.once(ctx, effect{
-		campaign: campaign, key: key, kind: state.OpTaskCreated,
-		find: func(ctx context.Context) (string, bool, error) {
-			t, found, err := b.findOwnTask(ctx, campaign, key, botPHID)
-			if found {
-				got = t
-			}
-			return t.PHID, found, err
+// fileTaskIntent is the intent to file the task spec exactly once for op
+// key: after a crash the executor looks for the task the bot filed
+// (findOwnTask) before filing again. change stores the task in the same
+// bbolt transaction that marks the op done; entry is journaled with the
+// task's monogram.
+func fileTaskIntent(key OpKey, spec conduit.TaskSpec, entry state.Entry, change func(*state.CampaignTx, conduit.Task) error) intent {
+	return intent{key: key, kind: state.OpTaskCreated, write: fileTask{spec: spec}, entry: entry,
+		change: func(tx *state.CampaignTx, res outcomeOf) error {
+			t := res.task
+			t.PHID = res.result
+			return change(tx, t)
 		},
-		do: func(ctx context.Context) (string, error) {
-			res, err := b.phab.CreateTask(ctx, spec)
-			if err != nil {
-				return "", err
-			}
-			got = conduit.Task{ID: res.ObjectID, PHID: res.ObjectPHID}
-			return res.ObjectPHID, nil
-		},
-		record: func(tx *state.CampaignTx, phid string) error {
-			got.PHID = phid
-			return record(tx, got)
-		},
-		entry: entry,
-		// The task's monogram is known once record has run (or, after a
-		// crash, once find has found it).
-		amend: func(e *state.Entry) {
-			if got.ID != 0 {
-				e.Task = "T" + strconv.Itoa(got.ID)
+		// The task's monogram is known once the task is filed (or, after
+		// a crash, found).
+		amend: func(e *state.Entry, res outcomeOf) {
+			if res.task.ID != 0 {
+				e.Task = "T" + strconv.Itoa(res.task.ID)
 			}
 			e.Outcome = "created"
 		},
-	})
+	}
 }
 
 // findOwnTask looks for the task the bot filed for op key in an earlier

@@ -306,22 +306,8 @@ func (b *Bot) choreClose(ctx context.Context, r *run) error {
 // transactions apply together or not at all).
 func (b *Bot) closeTask(ctx context.Context, r *run, bt state.Batch, text string) error {
 	key := closeKey(bt.Index)
-	body := withMarker(text, r.rec.Name, key)
-	_, err := b.once(ctx, effect{
-		campaign: r.rec.Name, key: key, kind: state.OpTaskClosed,
-		find: func(ctx context.Context) (string, bool, error) {
-			return b.findComment(ctx, &r.rec, bt.TaskPHID, key)
-		},
-		do: func(ctx context.Context) (string, error) {
-			res, err := b.phab.EditTask(ctx, bt.TaskPHID, conduit.StatusEdit(taskStatusResolved), conduit.CommentEdit(body))
-			if err != nil {
-				return "", err
-			}
-			if len(res.TransactionPHIDs) > 0 {
-				return res.TransactionPHIDs[0], nil
-			}
-			return "", nil
-		},
+	_, err := b.apply(ctx, r.rec.Name, intent{key: key, kind: state.OpTaskClosed,
+		write: editTask{task: bt.TaskPHID, edits: []conduit.Edit{conduit.StatusEdit(taskStatusResolved), conduit.CommentEdit(text)}},
 		entry: state.Entry{Actor: r.rec.BotUsername, ActorKind: state.ActorBot, Task: bt.Monogram(), Outcome: taskStatusResolved},
 		args:  map[string]string{argTask: bt.TaskPHID},
 	})

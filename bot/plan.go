@@ -137,7 +137,9 @@ func (b *Bot) Plan(ctx context.Context, c *campaigns.Campaign) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		pt := PlanTask{Batch: bt.Index, Title: spec.Title, Description: spec.Description, ViewPolicy: spec.ViewPolicy, EditPolicy: spec.EditPolicy}
+		// The description as it will be filed: the executor ends it with
+		// the task's marker.
+		pt := PlanTask{Batch: bt.Index, Title: spec.Title, Description: withMarker(spec.Description, c.Name, taskKey(bt.Index)), ViewPolicy: spec.ViewPolicy, EditPolicy: spec.EditPolicy}
 		for _, s := range spec.SubscriberPHIDs {
 			if n, ok := names[s]; ok {
 				pt.Subscribers = append(pt.Subscribers, "@"+n)
@@ -270,7 +272,7 @@ func (b *Bot) taskSpec(c *campaigns.Campaign, rec *state.Campaign, bt state.Batc
 	}
 	spec := conduit.TaskSpec{
 		Title:       strings.TrimSpace(title),
-		Description: withMarker(desc, c.Name, taskKey(bt.Index)),
+		Description: desc,
 	}
 	// The team's task subscribes nobody it lists: they cannot act on it,
 	// and the team and approvers decide.

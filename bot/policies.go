@@ -176,22 +176,17 @@ func (b *Bot) restorePolicies(ctx context.Context, r *run, bt state.Batch, t con
 // again.
 func (b *Bot) restoreOnce(ctx context.Context, r *run, bt state.Batch, key OpKey, view, edit string, edits []conduit.Edit, detail string, names []string) error {
 	t := bt.TaskPHID
-	done, err := b.once(ctx, effect{
-		campaign: r.c.Name, key: key, kind: state.OpPolicyRestored,
-		find: func(ctx context.Context) (string, bool, error) {
+	done, err := b.apply(ctx, r.c.Name, intent{key: key, kind: state.OpPolicyRestored,
+		write: editTask{task: t, edits: edits},
+		reconcile: func(ctx context.Context) (bool, error) {
 			got, err := b.phab.SearchTasks(ctx, conduit.TaskQuery{PHIDs: []string{t}})
 			if err != nil {
-				return "", false, err
+				return false, err
 			}
-			ok := len(got) == 1 && got[0].ViewPolicy == view && got[0].EditPolicy == edit
-			return bt.Monogram(), ok, nil
+			return len(got) == 1 && got[0].ViewPolicy == view && got[0].EditPolicy == edit, nil
 		},
-		do: func(ctx context.Context) (string, error) {
-			if _, err := b.phab.EditTask(ctx, t, edits...); err != nil {
-				return "", fmt.Errorf("restore the policies (%s): %w", detail, err)
-			}
-			return bt.Monogram(), nil
-		},
+		failed:   func(err error) error { return fmt.Errorf("restore the policies (%s): %w", detail, err) },
+		result:   bt.Monogram(),
 		entry:    state.Entry{Actor: r.rec.BotUsername, Task: bt.Monogram(), Detail: detail},
 		subjects: names,
 		args:     map[string]string{argDetail: detail},

@@ -623,7 +623,7 @@ func (b *Bot) ensureStandingTask(ctx context.Context, r *run) error {
 	key := standingTaskKey()
 	spec := conduit.TaskSpec{
 		Title:           rec.Title + ": recurring scans",
-		Description:     withMarker(desc, rec.Name, key),
+		Description:     desc,
 		SubscriberPHIDs: uniq([]string{rec.TeamPHID, rec.ApproversPHID}),
 		ProjectPHIDs:    uniq(append([]string{rec.TeamPHID}, rec.TagPHIDs...)),
 	}
@@ -631,7 +631,7 @@ func (b *Bot) ensureStandingTask(ctx context.Context, r *run) error {
 		return err
 	}
 	var got conduit.Task
-	created, err := b.fileTaskOnce(ctx, rec.Name, key, rec.BotPHID, spec,
+	created, err := b.apply(ctx, rec.Name, fileTaskIntent(key, spec,
 		state.Entry{Actor: rec.BotUsername, Detail: "standing task for the team"},
 		func(tx *state.CampaignTx, t conduit.Task) error {
 			got = t
@@ -639,7 +639,7 @@ func (b *Bot) ensureStandingTask(ctx context.Context, r *run) error {
 			cur.StandingTaskPHID, cur.StandingTaskID = t.PHID, t.ID
 			r.rec = cur
 			return tx.PutCampaign(cur)
-		})
+		}))
 	if err != nil {
 		return fmt.Errorf("standing task: %w", err)
 	}

@@ -256,7 +256,7 @@ func (b *Bot) announceRemoval(ctx context.Context, r *run, snap *state.Snapshot,
 				return err
 			}
 		}
-		posted, err := b.commentWith(ctx, r, bt, key, text, state.Entry{Kind: state.EntryRemovalAnnounced, Detail: rm.Label()}, nil, approversEdits(&r.rec)...)
+		posted, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: state.EntryRemovalAnnounced, Detail: rm.Label()}, nil, approversEdits(&r.rec)...)
 		if err != nil {
 			errs = append(errs, err)
 		} else if posted {
@@ -419,44 +419,36 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 			continue
 		}
 		var removed []string
-		_, err := b.once(ctx, effect{
-			campaign: r.c.Name, key: key, kind: state.OpMembersRemoved,
+		_, err := b.apply(ctx, r.c.Name, intent{key: key, kind: state.OpMembersRemoved,
+			// Otherwise it did not land: remove who is due now.
+			write: editMembers{project: g.PHID, remove: fresh},
 			// The earlier write landed if none of what it sent is still a
 			// member; then record exactly that, whatever changed since.
-			find: func(ctx context.Context) (string, bool, error) {
+			reconcile: func(ctx context.Context) (bool, error) {
 				if len(sent) == 0 {
-					return "", false, nil
+					return false, nil
 				}
 				ps, err := b.phab.ProjectsByPHID(ctx, []string{g.PHID}, true)
 				if err != nil || len(ps) != 1 {
-					return "", false, err
+					return false, err
 				}
-				if !removalLanded(sent, ps[0].MemberPHIDs) {
-					return "", false, nil
-				}
-				removed = sent
-				return "", true, nil
+				return removalLanded(sent, ps[0].MemberPHIDs), nil
 			},
-			// Otherwise it did not land: remove who is due now.
-			do: func(ctx context.Context) (string, error) {
-				removed = fresh
-				if len(fresh) == 0 {
-					return "", nil
-				}
-				res, err := b.phab.EditProjectMembers(ctx, g.PHID, nil, fresh)
+			failed: func(err error) error {
 				if errors.Is(err, conduit.ErrPermissionDenied) {
-					return "", fmt.Errorf("the bot may not edit %s's membership (%s); a member of that project's editors must remove: %v", g.Name, policyHint(err), fresh)
+					return fmt.Errorf("the bot may not edit %s's membership (%s); a member of that project's editors must remove: %v", g.Name, policyHint(err), fresh)
 				}
-				if len(res.TransactionPHIDs) > 0 {
-					return res.TransactionPHIDs[0], err
-				}
-				return "", err
+				return err
 			},
-			record: func(tx *state.CampaignTx, _ string) error {
+			change: func(tx *state.CampaignTx, res outcomeOf) error {
+				removed = fresh
+				if res.reconciled {
+					removed = res.subjects
+				}
 				return markRemoved(tx, rm.ID, g.PHID, removed, b.now().UTC())
 			},
 			entry:    state.Entry{Actor: snap.Campaign.BotUsername, Group: g.Name, Detail: rm.Label() + ": removed member(s)"},
-			amend:    func(e *state.Entry) { *e = removedEntry(*e, rm, g.Name, removed) },
+			amend:    func(e *state.Entry, _ outcomeOf) { *e = removedEntry(*e, rm, g.Name, removed) },
 			subjects: fresh,
 		})
 		if err != nil {

@@ -65,15 +65,15 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 	}
 	seq := f.Restores + 1
 	intentKey := restoreKey(f.Username, seq)
-	intent, err := b.opByKey(r.rec.Name, intentKey)
+	restoreOp, err := b.opByKey(r.rec.Name, intentKey)
 	switch {
 	case err == nil:
 		// Started before a crash: finish it as it was asked. A command
 		// that finishes it is the one it then answers.
-		if ask.command != "" && intent.Args != nil {
-			intent.Args[argCommand] = ask.command
+		if ask.command != "" && restoreOp.Args != nil {
+			restoreOp.Args[argCommand] = ask.command
 		}
-		ask = restoreAsk{force: intent.Args[argForce] == "true", actor: intent.Args[argActor], approver: intent.Args[argBy], command: intent.Args[argCommand]}
+		ask = restoreAsk{force: restoreOp.Args[argForce] == "true", actor: restoreOp.Args[argActor], approver: restoreOp.Args[argBy], command: restoreOp.Args[argCommand]}
 	case !errors.Is(err, state.ErrNotFound):
 		return err
 	default:
@@ -93,10 +93,10 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 				return fmt.Errorf("%w: Phabricator still shows @%s as non-compliant (%s); use --force to restore anyway", ErrRefused, f.Username, strings.Join(reasonsText(left), ", "))
 			}
 		}
-		intent = state.Op{Key: string(intentKey), Kind: state.OpRestore, State: state.OpPending, CreatedAt: b.now().UTC(), Attempts: 1,
+		restoreOp = state.Op{Key: string(intentKey), Kind: state.OpRestore, State: state.OpPending, CreatedAt: b.now().UTC(), Attempts: 1,
 			Args: map[string]string{argUser: f.Username, argActor: ask.actor, argBy: ask.approver, argCommand: ask.command, argForce: strconv.FormatBool(ask.force)}}
-		if err := b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error { return tx.PutOp(intent) }); err != nil {
-			return fmt.Errorf("record intent %s: %w", intentKey, err)
+		if err := b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error { return tx.PutOp(restoreOp) }); err != nil {
+			return fmt.Errorf("record restoreOp %s: %w", intentKey, err)
 		}
 	}
 	force, actor, approver := ask.force, ask.actor, ask.approver
@@ -104,21 +104,14 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 	for _, gp := range f.RemovedFrom {
 		g, _ := r.rec.GroupByPHID(gp)
 		key := restoreMemberKey(intentKey, gp)
-		_, err := b.once(ctx, effect{
-			campaign: r.rec.Name, key: key, kind: state.OpMemberRestored,
-			find: func(ctx context.Context) (string, bool, error) {
+		_, err := b.apply(ctx, r.rec.Name, intent{key: key, kind: state.OpMemberRestored,
+			write: editMembers{project: gp, add: []string{f.UserPHID}},
+			reconcile: func(ctx context.Context) (bool, error) {
 				ps, err := b.phab.ProjectsByPHID(ctx, []string{gp}, true)
 				if err != nil || len(ps) != 1 {
-					return "", false, err
+					return false, err
 				}
-				return "", slices.Contains(ps[0].MemberPHIDs, f.UserPHID), nil
-			},
-			do: func(ctx context.Context) (string, error) {
-				res, err := b.phab.EditProjectMembers(ctx, gp, []string{f.UserPHID}, nil)
-				if len(res.TransactionPHIDs) > 0 {
-					return res.TransactionPHIDs[0], err
-				}
-				return "", err
+				return slices.Contains(ps[0].MemberPHIDs, f.UserPHID), nil
 			},
 			entry: state.Entry{Actor: actor, User: f.Username, Group: g.Name, Detail: fmt.Sprintf("restore #%d, force=%v", seq, force)},
 		})
@@ -148,8 +141,8 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 			if err := restored(tx); err != nil {
 				return err
 			}
-			intent.State, intent.DoneAt = state.OpDone, now
-			return tx.PutOp(intent)
+			restoreOp.State, restoreOp.DoneAt = state.OpDone, now
+			return tx.PutOp(restoreOp)
 		})
 	if err == nil {
 		r.eventOf(ev{kind: "restored", user: f.Username}, "restored @%s to %v", f.Username, groupNames(&r.rec, f.RemovedFrom))

@@ -2,202 +2,278 @@ package bot
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
 )
 
-// The last line of every text the bot writes is a marker naming the
-// campaign and the op key, so that after a crash the bot can find its own
-// earlier writes in Phabricator and never write them twice.
-//
-// Remarkup has no comment syntax, so the marker is an anchor,
-// {anchor #auditbot-HEX}, HEX being "CAMPAIGN/KEY" in lower-case hex. Of
-// all Remarkup rules it is the one that renders nothing: an empty <a
-// name> on the web, and nothing at all in text or HTML mail
-// (PhutilRemarkupAnchorRule). Anchor names may hold only lower-case
-// letters, digits and single dashes, hence the hex; an invalid name would
-// be shown as typed. The raw text keeps the line exactly, which is where
-// the bot looks for it, and only in versions the bot wrote itself.
-//
-// Up to issue 9 the marker was a visible line, "auditbot-marker:
-// CAMPAIGN/KEY" (legacyMarkerPrefix); it is still recognised, for tasks
-// and comments written before.
-const (
-	markerAnchorPrefix = "{anchor #auditbot-"
-	legacyMarkerPrefix = "auditbot-marker:"
-)
-
-// marker is the line appended to a text written for op key.
-func marker(campaign string, key OpKey) string {
-	return markerAnchorPrefix + hex.EncodeToString([]byte(campaign+"/"+string(key))) + "}"
-}
-
-// Marker is the marker line the bot ends a text written for op key with,
-// for tests and tools outside this package that look for the bot's writes.
-func Marker(campaign, key string) string { return marker(campaign, OpKey(key)) }
-
-// parseMarker returns the op key of line if it is a marker line of
-// campaign, in either form.
-func parseMarker(line, campaign string) (OpKey, bool) {
-	key, ok := MarkerKey(line, campaign)
-	return OpKey(key), ok
-}
-
-// MarkerKey returns the op key of a marker line of campaign, in either
-// form; ok is false when line is no marker of campaign.
-func MarkerKey(line, campaign string) (key string, ok bool) {
-	line = strings.TrimSpace(line)
-	var full string
-	if h, found := strings.CutPrefix(line, markerAnchorPrefix); found {
-		h, found = strings.CutSuffix(h, "}")
-		raw, err := hex.DecodeString(h)
-		if !found || err != nil {
-			return "", false
-		}
-		full = string(raw)
-	} else if rest, found := strings.CutPrefix(line, legacyMarkerPrefix); found {
-		full = strings.TrimSpace(rest)
-	} else {
-		return "", false
+// apply carries out one intent exactly once across crashes: check,
+// record the intent, write, record the outcome. It reports whether this
+// call sent the write (false when it was done before, or an earlier
+// attempt is found landed). It is the only code that calls a Conduit
+// write method (send).
+func (b *Bot) apply(ctx context.Context, campaign string, in intent) (bool, error) {
+	if in.write == nil {
+		return true, b.applyChange(campaign, in)
 	}
-	return strings.CutPrefix(full, campaign+"/")
-}
-
-// withMarker appends the marker line to a rendered text.
-func withMarker(text, campaign string, key OpKey) string {
-	return strings.TrimRight(text, "\n") + "\n\n" + marker(campaign, key)
-}
-
-// hasMarker reports whether text carries the marker for key.
-func hasMarker(text, campaign string, key OpKey) bool {
-	for line := range strings.Lines(text) {
-		if k, ok := parseMarker(line, campaign); ok && k == key {
-			return true
-		}
-	}
-	return false
-}
-
-// effect is one side effect done exactly once.
-type effect struct {
-	campaign string
-	key      OpKey
-	kind     state.OpKind
-	// find asks Phabricator whether the effect already happened (used when
-	// an earlier run recorded the intent but not the outcome). It returns
-	// the result and true if so.
-	find func(ctx context.Context) (string, bool, error)
-	// do performs the effect and returns a result to record (e.g. a PHID).
-	do func(ctx context.Context) (string, error)
-	// record updates the state once the effect is known to have happened,
-	// in the same transaction that marks the op done.
-	record func(tx *state.CampaignTx, result string) error
-	// entry is the journal line written with the outcome.
-	entry state.Entry
-	// amend, if set, completes the entry with what is known only after
-	// the effect (the task monogram, who was removed); it runs after record.
-	amend func(e *state.Entry)
-	// subjects are recorded with the intent (see state.Op.Subjects).
-	subjects []string
-	// args are recorded with the intent (see state.Op.Args).
-	args map[string]string
-}
-
-// once performs e exactly once across crashes: check, record intent, act,
-// record outcome. It reports whether the effect was performed by this call
-// (false when it had happened before).
-func (b *Bot) once(ctx context.Context, e effect) (bool, error) {
 	// Nothing is started, not even a reconciliation, once the command is
 	// interrupted or Phabricator is away for this tick.
 	if err := b.unavailable(ctx); err != nil {
-		return false, fmt.Errorf("%s: %w", e.key, err)
+		return false, fmt.Errorf("%s: %w", in.key, err)
 	}
-	var op state.Op
-	err := b.store.View(e.campaign, func(tx *state.CampaignTx) error {
-		var err error
-		op, err = tx.Op(string(e.key))
-		return err
-	})
+	op, err := b.opByKey(campaign, in.key)
+	recorded := err == nil
 	switch {
 	case err == nil && op.State == state.OpDone:
 		return false, nil
-	case err == nil && op.State == state.OpPending && e.find != nil:
+	case err == nil && op.State == state.OpPending && !neverSent(op):
 		// An earlier run recorded the intent and then stopped: ask
 		// Phabricator whether the write landed before writing again.
-		result, found, ferr := e.find(ctx)
+		res, found, ferr := b.reconcileWrite(ctx, campaign, in, op)
 		if ferr != nil {
-			return false, b.reconcileFailed(ctx, e.campaign, op, ferr)
+			return false, b.reconcileFailed(ctx, campaign, op, ferr)
 		}
 		if found {
-			b.log.Info().Str("campaign", e.campaign).Str("op", string(e.key)).Msg("reconciled: earlier write found in Phabricator")
-			return false, b.finish(e, op, result, "reconciled")
+			b.log.Info().Str("campaign", campaign).Str("op", string(in.key)).Msg("reconciled: earlier write found in Phabricator")
+			return false, b.finish(campaign, in, op, res, "reconciled")
 		}
 	case err != nil && !errors.Is(err, state.ErrNotFound):
 		return false, err
 	}
-
-	if err == nil {
+	w := in.write
+	if in.recheck != nil {
+		if w, err = in.recheck(ctx); err != nil {
+			return false, fmt.Errorf("%s: %w", in.key, err)
+		}
+	}
+	if recorded {
 		op.Attempts++
 	} else {
-		op = state.Op{Key: string(e.key), Kind: e.kind, CreatedAt: b.now().UTC(), Attempts: 1}
+		op = state.Op{Key: string(in.key), Kind: in.kind, CreatedAt: b.now().UTC(), Attempts: 1}
 	}
 	op.State = state.OpPending
-	op.Subjects = e.subjects
+	op.Subjects = in.subjects
 	op.ReconcileError = "" // asked, and it had not landed
-	if e.args != nil {
-		op.Args = e.args
+	if in.args != nil {
+		op.Args = in.args
 	}
 	// Checked again: the reconciliation above may have run into the end.
 	if err := b.unavailable(ctx); err != nil {
-		return false, fmt.Errorf("%s: %w", e.key, err)
+		return false, fmt.Errorf("%s: %w", in.key, err)
 	}
-	if err := b.store.Update(e.campaign, func(tx *state.CampaignTx) error { return tx.PutOp(op) }); err != nil {
-		return false, fmt.Errorf("record intent %s: %w", e.key, err)
+	if err := b.store.Update(campaign, func(tx *state.CampaignTx) error {
+		if in.prepare != nil {
+			if err := in.prepare(tx); err != nil {
+				return err
+			}
+		}
+		return tx.PutOp(op)
+	}); err != nil {
+		return false, fmt.Errorf("record intent %s: %w", in.key, err)
 	}
-	result, err := e.do(ctx)
-	if err != nil {
-		// The op stays pending; the next run reconciles before retrying.
-		return false, fmt.Errorf("%s: %w", e.key, err)
+	res := outcomeOf{sent: w, subjects: op.Subjects}
+	if w != nil {
+		if res, err = b.send(ctx, campaign, in.key, w); err != nil {
+			if in.failed != nil {
+				err = in.failed(err)
+			}
+			// The op stays pending; the next run reconciles before retrying.
+			return false, fmt.Errorf("%s: %w", in.key, err)
+		}
+		res.subjects = op.Subjects
 	}
-	return true, b.finish(e, op, result, "")
+	return true, b.finish(campaign, in, op, res, "")
 }
 
-func (b *Bot) finish(e effect, op state.Op, result, how string) error {
+// neverSent reports whether a pending op's write was certainly never
+// sent. A combined answer (repliesKey) is recorded with its text as its
+// replies are decided, before any post, and its Attempts count the posts
+// tried: 0 means Phabricator need not be asked about it. Every other op
+// is recorded right before its write, with Attempts 1.
+func neverSent(op state.Op) bool {
+	_, _, answer := parseRepliesKey(OpKey(op.Key))
+	return answer && op.Attempts == 0
+}
+
+// send makes one write: the only calls of Conduit's write methods in the
+// engine. The marker of key goes on what the write says (a comment, a
+// task's description), so that a run after a crash finds it.
+func (b *Bot) send(ctx context.Context, campaign string, key OpKey, w write) (outcomeOf, error) {
+	res := outcomeOf{sent: w}
+	switch w := w.(type) {
+	case fileTask:
+		spec := w.spec
+		spec.Description = withMarker(spec.Description, campaign, key)
+		got, err := b.phab.CreateTask(ctx, spec)
+		if err != nil {
+			return res, err
+		}
+		res.task = conduit.Task{ID: got.ObjectID, PHID: got.ObjectPHID}
+		res.result = got.ObjectPHID
+	case editTask:
+		got, err := b.phab.EditTask(ctx, w.task, markComment(w.edits, campaign, key)...)
+		if len(got.TransactionPHIDs) > 0 {
+			res.result = got.TransactionPHIDs[0]
+		}
+		if err != nil {
+			return res, err
+		}
+		if len(w.then) > 0 {
+			if _, err := b.phab.EditTask(ctx, w.task, markComment(w.then, campaign, key)...); err != nil {
+				return res, err
+			}
+		}
+	case editMembers:
+		if len(w.add)+len(w.remove) == 0 {
+			// Nothing left to change (everyone an earlier, lost attempt
+			// would have removed has left or complied since).
+			return res, nil
+		}
+		got, err := b.phab.EditProjectMembers(ctx, w.project, w.add, w.remove)
+		if len(got.TransactionPHIDs) > 0 {
+			res.result = got.TransactionPHIDs[0]
+		}
+		if err != nil {
+			return res, err
+		}
+	default:
+		return res, fmt.Errorf("bot: unknown write %T", w)
+	}
+	return res, nil
+}
+
+// markComment returns edits with the marker of key appended to the text
+// of its comment edit.
+func markComment(edits []conduit.Edit, campaign string, key OpKey) []conduit.Edit {
+	out := slices.Clone(edits)
+	for i, e := range out {
+		if text, ok := e.Value.(string); ok && e.Type == xactComment {
+			out[i].Value = withMarker(text, campaign, key)
+		}
+	}
+	return out
+}
+
+// commentOf returns the text of an edit list's comment edit, if any.
+func commentOf(edits []conduit.Edit) (string, bool) {
+	for _, e := range edits {
+		if text, ok := e.Value.(string); ok && e.Type == xactComment {
+			return text, true
+		}
+	}
+	return "", false
+}
+
+// reconcileWrite asks Phabricator whether an earlier attempt at in's
+// write landed: by the intent's own reconcile when it has one, else by
+// what the bot wrote: the marker in its comment, or in the description
+// of the task it filed.
+func (b *Bot) reconcileWrite(ctx context.Context, campaign string, in intent, op state.Op) (outcomeOf, bool, error) {
+	res := outcomeOf{reconciled: true, subjects: op.Subjects}
+	if in.reconcile != nil {
+		found, err := in.reconcile(ctx)
+		return res, found, err
+	}
+	rec, err := b.campaignRecord(campaign)
+	if err != nil {
+		return res, false, err
+	}
+	switch w := in.write.(type) {
+	case fileTask:
+		t, found, err := b.findOwnTask(ctx, campaign, in.key, rec.BotPHID)
+		res.task, res.result = t, t.PHID
+		return res, found, err
+	case editTask:
+		if _, ok := commentOf(w.edits); ok {
+			phid, found, err := b.findComment(ctx, &rec, w.task, in.key)
+			res.result = phid
+			return res, found, err
+		}
+	}
+	// Nothing to look for: the write is sent again.
+	return res, false, nil
+}
+
+// finish records an intent's outcome: the op done, the state change, and
+// the journal entry, in one bbolt transaction.
+func (b *Bot) finish(campaign string, in intent, op state.Op, res outcomeOf, how string) error {
+	if in.result != "" {
+		res.result = in.result
+	}
 	op.State = state.OpDone
 	op.DoneAt = b.now().UTC()
-	op.Result = result
+	op.Result = res.result
 	op.ReconcileError = ""
-	entry := e.entry
+	entry := in.entry
 	entry.At = op.DoneAt
 	if entry.Kind == "" {
-		entry.Kind = e.kind.Entry()
+		entry.Kind = in.kind.Entry()
 	}
 	if how != "" {
 		entry.Detail = strings.TrimSpace(entry.Detail + " (" + how + ")")
 	}
-	err := b.store.Update(e.campaign, func(tx *state.CampaignTx) error {
-		if e.record != nil {
-			if err := e.record(tx, result); err != nil {
+	err := b.store.Update(campaign, func(tx *state.CampaignTx) error {
+		if in.change != nil {
+			if err := in.change(tx, res); err != nil {
 				return err
 			}
 		}
 		if err := tx.PutOp(op); err != nil {
 			return err
 		}
-		if e.amend != nil {
-			e.amend(&entry)
+		if in.unjournaled {
+			return nil
+		}
+		if in.amend != nil {
+			in.amend(&entry, res)
 		}
 		return tx.Append(entry)
 	})
 	if err != nil {
-		return fmt.Errorf("record outcome %s: %w", e.key, err)
+		return fmt.Errorf("record outcome %s: %w", in.key, err)
 	}
 	return nil
+}
+
+// applyChange records an intent without a write: its state change and
+// its journal entry, in one bbolt transaction.
+func (b *Bot) applyChange(campaign string, in intent) error {
+	return b.store.Update(campaign, func(tx *state.CampaignTx) error {
+		if in.change != nil {
+			if err := in.change(tx, outcomeOf{}); err != nil {
+				return err
+			}
+		}
+		if in.unjournaled || in.entry.Kind == "" {
+			return nil
+		}
+		e := in.entry
+		if e.At.IsZero() {
+			e.At = b.now().UTC()
+		}
+		return tx.Append(e)
+	})
+}
+
+// applyAll applies intents in order. A failed one does not stop the
+// others; the errors are joined. posted counts the writes sent now.
+func (b *Bot) applyAll(ctx context.Context, campaign string, ins []intent) (posted []intent, err error) {
+	var errs []error
+	for _, in := range ins {
+		done, err := b.apply(ctx, campaign, in)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if done {
+			posted = append(posted, in)
+		}
+	}
+	return posted, errors.Join(errs...)
 }
 
 // journal appends one entry outside any op.
@@ -297,14 +373,14 @@ func (b *Bot) closeStaleComments(ctx context.Context, rec *state.Campaign, prefi
 			errs = append(errs, b.reconcileFailed(ctx, rec.Name, op, err))
 			continue
 		}
-		e := effect{campaign: rec.Name, key: OpKey(op.Key), kind: op.Kind, entry: state.Entry{Kind: op.Kind.Entry(), Actor: rec.BotUsername, Detail: op.Key}}
+		in := intent{key: OpKey(op.Key), kind: op.Kind, entry: state.Entry{Kind: op.Kind.Entry(), Actor: rec.BotUsername, Detail: op.Key}}
 		how := "reconciled"
 		if !found {
 			result, how = resultNotSent, "not sent: "+why
-			e.entry.Kind = state.EntryWriteDropped
+			in.entry.Kind = state.EntryWriteDropped
 		}
 		b.log.Info().Str("campaign", rec.Name).Str("op", op.Key).Bool("found", found).Msg("closed a stale pending comment")
-		errs = append(errs, b.finish(e, op, result, how))
+		errs = append(errs, b.finish(rec.Name, in, op, outcomeOf{result: result, reconciled: found}, how))
 	}
 	return errors.Join(errs...)
 }
