@@ -301,7 +301,7 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	if keeps := replyKeeps(f, rep.Kind); len(keeps) > 0 {
 		return b.keepOutcome(ctx, r, bt, t, f, keeps, nil, nil)
 	}
-	data := templates.ReplyData{Campaign: b.userCampaignData(r.c, &r.rec, &f), Person: person(&f), Groups: groupNames(&r.rec, f.Groups), Reasons: f.Reasons}
+	data := templates.ReplyData{Campaign: b.words.userCampaignData(r.c, &r.rec, &f), Person: person(&f), Groups: groupNames(&r.rec, f.Groups), Reasons: f.Reasons}
 	now := b.now().UTC()
 	setStatus := func(s state.Status) func(tx *state.CampaignTx) error {
 		return updateFinding(f.UserPHID, func(f *state.Finding) { f.Status, f.UpdatedAt = s, now })
@@ -324,14 +324,14 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		data.Remaining = reasonsText(left)
 		switch {
 		case !ok:
-			text, err := b.render("claim-rejected", data)
+			text, err := b.words.render("claim-rejected", data)
 			return outcome{kind: state.EntryClaimRejected, user: f.Username, detail: "claimed compliance; still non-compliant", answer: text}, err
 		case kind == replies.KindRestoreRequest:
-			text, err := b.render("restore-requested", data)
+			text, err := b.words.render("restore-requested", data)
 			return outcome{kind: state.EntryRestoreRequested, user: f.Username, detail: "verified compliant; waiting for an approver's !restore",
 				change: updateFinding(f.UserPHID, func(f *state.Finding) { f.RestoreRequested, f.UpdatedAt = true, now }), answer: text, asksApprovers: true}, err
 		default:
-			text, err := b.render("compliance-thanks", data)
+			text, err := b.words.render("compliance-thanks", data)
 			o := outcome{kind: state.EntryClaimVerified, user: f.Username, detail: "verified compliant", answer: text}
 			if f.Status == state.StatusPending || f.Status == state.StatusVoluntary {
 				o.change = setStatus(state.StatusCompliant)
@@ -339,7 +339,7 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 			return o, err
 		}
 	case replies.KindRemoveMe:
-		text, err := b.render("voluntary-ack", data)
+		text, err := b.words.render("voluntary-ack", data)
 		o := outcome{kind: state.EntryVoluntary, user: f.Username, detail: "asked to be removed", answer: text}
 		if f.Status == state.StatusPending || f.Status == state.StatusCompliant || f.Status == state.StatusExempt {
 			// The comment is kept so that an edit taking the request back
@@ -354,7 +354,7 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 			// A denied request is not reopened by asking again, which
 			// would hold the user back from removal indefinitely.
 			data.Reason = fmt.Sprintf("your exemption request was already denied by @%s; a person will look at this new one", e.DecidedBy)
-			text, err := b.render("needs-human", data)
+			text, err := b.words.render("needs-human", data)
 			return outcome{kind: state.EntryNeedsHuman, user: f.Username, detail: "exemption asked again after a denial: " + truncate(rep.Reason, 200), answer: text,
 				change: updateFinding(f.UserPHID, func(f *state.Finding) {
 					f.NeedsHuman = append(f.NeedsHuman, fmt.Sprintf("%s: exemption asked again after a denial: %s", bt.Monogram(), truncate(rep.Reason, 300)))
@@ -366,7 +366,7 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		if !rep.Until.IsZero() {
 			data.Until = rep.Until.Format("2006-01-02")
 		}
-		text, err := b.render("exemption-requested", data)
+		text, err := b.words.render("exemption-requested", data)
 		return outcome{kind: state.EntryExemptionRequested, user: f.Username, detail: rep.Reason, answer: text, asksApprovers: true,
 			change: updateFinding(f.UserPHID, func(f *state.Finding) {
 				// A granted exemption stays on record and in force until
@@ -375,7 +375,7 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 				f.UpdatedAt = now
 			})}, err
 	default:
-		text, err := b.render("needs-human", data)
+		text, err := b.words.render("needs-human", data)
 		return outcome{kind: state.EntryNeedsHuman, user: f.Username, detail: truncate(rep.Text, 300), answer: text,
 			change: updateFinding(f.UserPHID, func(f *state.Finding) {
 				f.NeedsHuman = append(f.NeedsHuman, fmt.Sprintf("%s: %s", bt.Monogram(), truncate(rep.Text, 300)))
@@ -423,7 +423,7 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	}
 	approver := users[0]
 	refuse := func(why string) (outcome, error) {
-		text, err := b.render("command-refused", templates.ReplyData{Campaign: b.campaignData(r.c, &r.rec), Person: templates.Person{Username: approver.Username, RealName: approver.RealName}, Reason: why})
+		text, err := b.words.render("command-refused", templates.ReplyData{Campaign: b.words.campaignData(r.c, &r.rec), Person: templates.Person{Username: approver.Username, RealName: approver.RealName}, Reason: why})
 		return outcome{kind: state.EntryCommandRefused, user: approver.Username, detail: rep.Kind.String() + ": " + why, answer: text}, err
 	}
 	if !slices.Contains(members, approver.PHID) || approver.IsDisabled() {
@@ -434,11 +434,11 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	// reply answers with text name and journals kind; the two are named
 	// alike but are not the same thing (a text may be renamed, a kind not).
 	reply := func(name templates.Name, kind state.EntryKind, user, detail string, data templates.ReplyData, change func(*state.CampaignTx) error) (outcome, error) {
-		text, err := b.render(name, data)
+		text, err := b.words.render(name, data)
 		return outcome{kind: kind, user: user, detail: detail, answer: text, change: change,
 			actor: approver.Username, verified: "member of #" + r.rec.ApproversSlug + " checked over Conduit", approvers: []string{approver.Username}}, err
 	}
-	base := templates.ReplyData{Campaign: b.campaignData(r.c, &r.rec), Approver: templates.Person{Username: approver.Username, RealName: approver.RealName}}
+	base := templates.ReplyData{Campaign: b.words.campaignData(r.c, &r.rec), Approver: templates.Person{Username: approver.Username, RealName: approver.RealName}}
 
 	if rep.Target == "" {
 		snap, err := b.store.Snapshot(r.c.Name)
@@ -483,7 +483,7 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		if !found {
 			return refuse("no removal batch waiting for approval was announced on this task before your comment")
 		}
-		if inBatch(rm, approver.PHID) {
+		if rm.Removes(approver.PHID) {
 			return refuse(fmt.Sprintf("you are in %s yourself, so another approver must decide on it", rm.Label()))
 		}
 		if rep.Kind == replies.KindDeny {
@@ -531,7 +531,7 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 		return refuse(fmt.Sprintf("@%s is not part of this campaign", rep.Target))
 	}
 	data := base
-	data.Campaign = b.userCampaignData(r.c, &r.rec, &target)
+	data.Campaign = b.words.userCampaignData(r.c, &r.rec, &target)
 	data.Person = person(&target)
 	data.Groups = groupNames(&r.rec, target.Groups)
 	data.Reasons = target.Reasons

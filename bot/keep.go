@@ -102,12 +102,12 @@ func (b *Bot) keepOutcome(ctx context.Context, r *run, bt state.Batch, t conduit
 	if err != nil {
 		return outcome{}, err
 	}
-	data := templates.ReplyData{Campaign: b.userCampaignData(r.c, &r.rec, &f), Person: person(&f), Groups: groupNames(&r.rec, f.Groups),
+	data := templates.ReplyData{Campaign: b.words.userCampaignData(r.c, &r.rec, &f), Person: person(&f), Groups: groupNames(&r.rec, f.Groups),
 		Reasons: f.Reasons, Kept: reasonsText(reasons), Remaining: reasonsText(left)}
 	if approver != nil {
 		data.Approver = templates.Person{Username: approver.Username, RealName: approver.RealName}
 	}
-	text, err := b.render(templates.Kept, data)
+	text, err := b.words.render(templates.Kept, data)
 	detail := fmt.Sprintf("keeps access (%s), said by @%s", strings.Join(reasons, ", "), k.By)
 	var names []string
 	for _, a := range approvals {

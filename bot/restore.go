@@ -105,15 +105,9 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 		g, _ := r.rec.GroupByPHID(gp)
 		key := restoreMemberKey(intentKey, gp)
 		_, err := b.apply(ctx, r.rec.Name, intent{key: key, kind: state.OpMemberRestored,
-			write: editMembers{project: gp, add: []string{f.UserPHID}},
-			reconcile: func(ctx context.Context) (bool, error) {
-				members, ok, err := b.projectMembers(ctx, gp)
-				if err != nil || !ok {
-					return false, err
-				}
-				return slices.Contains(members, f.UserPHID), nil
-			},
-			entry: state.Entry{Actor: actor, User: f.Username, Group: g.Name, Detail: fmt.Sprintf("restore #%d, force=%v", seq, force)},
+			write:  editMembers{project: gp, add: []string{f.UserPHID}},
+			landed: landedCheck{project: gp, members: func(members []string) bool { return slices.Contains(members, f.UserPHID) }},
+			entry:  state.Entry{Actor: actor, User: f.Username, Group: g.Name, Detail: fmt.Sprintf("restore #%d, force=%v", seq, force)},
 		})
 		if err != nil {
 			errs = append(errs, err)
@@ -126,7 +120,7 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 	if err != nil {
 		return err
 	}
-	text, err := b.render("restored", templates.ReplyData{Campaign: b.campaignData(r.c, &r.rec), Person: person(&f),
+	text, err := b.words.render("restored", templates.ReplyData{Campaign: b.words.campaignData(r.c, &r.rec), Person: person(&f),
 		Groups: groupNames(&r.rec, f.RemovedFrom), Approver: templates.Person{Username: approver}})
 	if err != nil {
 		return err
@@ -298,11 +292,11 @@ func (b *Bot) announceExtension(ctx context.Context, r *run, op state.Op) error 
 		if len(users) == 0 {
 			continue
 		}
-		data := templates.ExtensionData{Campaign: b.campaignData(r.c, &snap.Campaign), OldCutoff: old, NewCutoff: newDate}
+		data := templates.ExtensionData{Campaign: b.words.campaignData(r.c, &snap.Campaign), OldCutoff: old, NewCutoff: newDate}
 		if username != "" {
 			data.Users = users
 		}
-		text, err := b.render("deadline-extended", data)
+		text, err := b.words.render("deadline-extended", data)
 		if err != nil {
 			return err
 		}
