@@ -46,17 +46,107 @@ func BenchmarkPlanLargeGroup(b *testing.B) {
 	}
 }
 
+// scaleSizes are the group sizes the scale benchmarks run at: CPU time
+// per op should grow linearly with them (issue 17).
+var scaleSizes = []int{1000, 10000, 50000}
+
+// scaleCPU remembers, per benchmark and size, the CPU time per op of the
+// sizes run so far in this process, so that each size prints its growth
+// over the one before beside the target (linear: the ratio of the sizes).
+var scaleCPU = map[string]time.Duration{}
+
+// reportScale reports CPU time per op and, when the previous size ran in
+// this process, the growth over it ("x-prev") beside its linear target
+// ("target-x-prev", the ratio of the sizes: at 50k members, under 5x the
+// 10k time).
+func reportScale(b *testing.B, bench string, i int, cpu time.Duration) {
+	n := scaleSizes[i]
+	scaleCPU[fmt.Sprint(bench, n)] = cpu
+	b.ReportMetric(float64(cpu.Microseconds())/1000, "cpu-ms/op")
+	if i == 0 {
+		return
+	}
+	prev := scaleSizes[i-1]
+	if p, ok := scaleCPU[fmt.Sprint(bench, prev)]; ok && p > 0 {
+		b.ReportMetric(float64(cpu)/float64(p), "x-prev")
+		b.ReportMetric(float64(n)/float64(prev), "target-x-prev")
+	}
+}
+
+// BenchmarkPlanScale plans an MFA campaign over one group of 1k, 10k and
+// 50k members (a third without MFA) against the in-process Phabricator,
+// and reports the CPU time per plan (the bot's and the in-process
+// server's) with its growth over the size before and the linear target.
+//
+//	go test -run '^$' -bench 'Scale' -benchtime 3x ./bot/
+func BenchmarkPlanScale(b *testing.B) {
+	for i, n := range scaleSizes {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			_, bt, camp := largeLab(b, n)
+			var cpu time.Duration
+			ops := 0
+			for b.Loop() {
+				start := cpuTime()
+				p, err := bt.Plan(context.Background(), camp)
+				cpu += cpuTime() - start
+				ops++
+				if err != nil {
+					b.Fatal(err)
+				}
+				if want := (n + 2) / 3; len(p.Findings) != want {
+					b.Fatalf("findings = %d, want %d", len(p.Findings), want)
+				}
+			}
+			reportScale(b, "plan", i, cpu/time.Duration(ops))
+		})
+	}
+}
+
+// BenchmarkLaunchScale launches an MFA campaign over one group of 1k, 10k
+// and 50k members (a task per 20 members without MFA) against the
+// in-process Phabricator, each op from an empty state file, and reports
+// the CPU time per launch with its growth over the size before and the
+// linear target. Each op files its tasks anew, so the server holds more
+// tasks at every op; its task search reads them all, which the CPU time
+// includes.
+//
+//	go test -run '^$' -bench 'Scale' -benchtime 3x ./bot/
+func BenchmarkLaunchScale(b *testing.B) {
+	for i, n := range scaleSizes {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			srv, _, camp := largeLab(b, n)
+			var cpu time.Duration
+			ops := 0
+			for b.Loop() {
+				b.StopTimer()
+				bt := benchBot(b, srv)
+				b.StartTimer()
+				start := cpuTime()
+				res, err := bt.Launch(context.Background(), camp)
+				cpu += cpuTime() - start
+				ops++
+				if err != nil {
+					b.Fatal(err)
+				}
+				if want := ((n+2)/3 + 19) / 20; len(res.Tasks) != want {
+					b.Fatalf("tasks = %d, want %d", len(res.Tasks), want)
+				}
+			}
+			reportScale(b, "launch", i, cpu/time.Duration(ops))
+		})
+	}
+}
+
 func largeLab(b *testing.B, n int) (*phabtest.Server, *bot.Bot, *campaigns.Campaign) {
 	return largeLabWith(b, n, phabtest.Options{})
 }
 
 func largeLabWith(b *testing.B, n int, opts phabtest.Options) (*phabtest.Server, *bot.Bot, *campaigns.Campaign) {
 	b.Helper()
-	now := func() time.Time { return time.Date(2027, 1, 1, 9, 0, 0, 0, time.UTC) }
-	opts.Now = now
+	opts.Now = benchNow
 	srv := phabtest.New(opts)
 	b.Cleanup(srv.Close)
-	botUser := srv.AddUser(phabtest.UserSpec{Username: "auditbot", Admin: true, Bot: true, MFA: true})
+	srv.AddUser(phabtest.UserSpec{Username: "auditbot", Admin: true, Bot: true, MFA: true})
 	admin := srv.AddUser(phabtest.UserSpec{Username: "admin", Admin: true, MFA: true})
 	members := make([]string, 0, n)
 	for i := range n {
@@ -65,11 +155,6 @@ func largeLabWith(b *testing.B, n int, opts phabtest.Options) (*phabtest.Server,
 	}
 	srv.AddProject(phabtest.ProjectSpec{Name: "acl*phabricator-admins", Members: []string{admin.PHID}})
 	srv.AddProject(phabtest.ProjectSpec{Name: "WMF-NDA", EditPolicy: "admin", Members: members})
-
-	cfg, err := campaigns.ParseConfig("bench.yaml", []byte("conduit:\n  url: "+srv.URL()+"\n"))
-	if err != nil {
-		b.Fatal(err)
-	}
 	camp, err := campaigns.ParseCampaign("bench.yaml", []byte(`name: bench
 criteria: [mfa]
 groups: [WMF-NDA]
@@ -79,7 +164,24 @@ approvers: acl*phabricator-admins
 	if err != nil {
 		b.Fatal(err)
 	}
-	client, err := conduit.Dial(context.Background(), srv.URL(), conduit.Token(botUser.Token),
+	return srv, benchBot(b, srv), camp
+}
+
+func benchNow() time.Time { return time.Date(2027, 1, 1, 9, 0, 0, 0, time.UTC) }
+
+// benchBot is a bot of its own, with an empty state file, on the bench's
+// server, as its account "auditbot".
+func benchBot(b *testing.B, srv *phabtest.Server) *bot.Bot {
+	b.Helper()
+	cfg, err := campaigns.ParseConfig("bench.yaml", []byte("conduit:\n  url: "+srv.URL()+"\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	self, ok := srv.User("auditbot")
+	if !ok {
+		b.Fatal("no bot account")
+	}
+	client, err := conduit.Dial(context.Background(), srv.URL(), conduit.Token(srv.NewToken(self.PHID)),
 		conduit.Options{HTTPClient: srv.Client(), RequestsPerSecond: -1})
 	if err != nil {
 		b.Fatal(err)
@@ -93,11 +195,11 @@ approvers: acl*phabricator-admins
 	if err != nil {
 		b.Fatal(err)
 	}
-	bt, err := bot.New(bot.Options{Phab: client, Store: store, Templates: tmpl, Config: cfg, Now: now, Logger: zerolog.Nop()})
+	bt, err := bot.New(bot.Options{Phab: client, Store: store, Templates: tmpl, Config: cfg, Now: benchNow, Logger: zerolog.Nop()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return srv, bt, camp
+	return bt
 }
 
 // BenchmarkMFADiscovery plans an MFA campaign over n members against an

@@ -104,8 +104,10 @@ func (s *Server) AddProject(spec ProjectSpec) Project {
 		created:     now,
 		modified:    now,
 	}
+	seen := map[string]bool{}
 	for _, m := range spec.Members {
-		if !p.hasMember(m) {
+		if !seen[m] {
+			seen[m] = true
 			p.members = append(p.members, m)
 		}
 	}

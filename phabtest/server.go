@@ -77,17 +77,20 @@ type Server struct {
 	rng      *rand.Rand
 	users    []*user
 	userByID map[string]*user // by PHID
-	tokens   map[string]*apiToken
-	projects []*project
-	projByID map[string]*project // by PHID
-	tasks    []*task
-	taskByID map[string]*task // by PHID
-	xacts    []*xact
-	stories  []*story // oldest first once sortedStories has run
-	lastXact int
-	lastCmt  int
-	lastKey  uint64
-	clock    int64 // while non-zero, overrides Options.Now (backdated seeding)
+	// userByFold finds an account by username, case-insensitively
+	// (foldKey).
+	userByFold map[string]*user
+	tokens     map[string]*apiToken
+	projects   []*project
+	projByID   map[string]*project // by PHID
+	tasks      []*task
+	taskByID   map[string]*task // by PHID
+	xacts      []*xact
+	stories    []*story // oldest first once sortedStories has run
+	lastXact   int
+	lastCmt    int
+	lastKey    uint64
+	clock      int64 // while non-zero, overrides Options.Now (backdated seeding)
 
 	storyByKey      map[uint64]*story
 	storiesUnsorted bool // a backdated story was appended after a newer one
@@ -183,6 +186,7 @@ func New(opts Options) *Server {
 		opts:       opts,
 		rng:        rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 		userByID:   map[string]*user{},
+		userByFold: map[string]*user{},
 		tokens:     map[string]*apiToken{},
 		projByID:   map[string]*project{},
 		taskByID:   map[string]*task{},

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // UserSpec describes an account to seed.
@@ -91,6 +92,7 @@ func (s *Server) AddUser(spec UserSpec) User {
 	}
 	s.users = append(s.users, u)
 	s.userByID[u.phid] = u
+	s.userByFold[foldKey(u.username)] = u
 	u.token = s.newTokenLocked(u.phid)
 	return u.public()
 }
@@ -160,12 +162,24 @@ func (s *Server) mustUser(op, phid string) *user {
 }
 
 func (s *Server) userByName(name string) *user {
-	for _, u := range s.users {
-		if strings.EqualFold(u.username, name) {
-			return u
+	return s.userByFold[foldKey(name)]
+}
+
+// foldKey is name with every rune replaced by the smallest rune of its
+// simple case-folding orbit: two names have the same key exactly when
+// strings.EqualFold says they are equal, so usernames are found by map,
+// as a real server finds them by index, and not by a scan per lookup.
+func foldKey(name string) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	for _, r := range name {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
 		}
+		b.WriteRune(least)
 	}
-	return nil
+	return b.String()
 }
 
 // roles lists the user's roles in the server's order. user.whoami says
@@ -260,7 +274,7 @@ func (s *Server) userSearch(c *call) (any, *apiError) {
 		return nil, aerr
 	}
 	var rows []*user
-	for _, u := range s.users {
+	for _, u := range s.usersFor(cons) {
 		if userMatches(u, cons) {
 			rows = append(rows, u)
 		}
@@ -288,6 +302,27 @@ func (s *Server) userSearch(c *call) (any, *apiError) {
 		})
 	}
 	return newSearchResult(data, nil, queryKey, cur, rawOrder), nil
+}
+
+// usersFor are the accounts a query may match: those its phids
+// constraint names, found by PHID (each once), or else every account.
+// user.search pages a long PHID list 100 at a time, and a scan of every
+// account per page made the server, not the bot, the cost of a large
+// discovery.
+func (s *Server) usersFor(cons map[string]any) []*user {
+	phids, ok := cons["phids"].([]string)
+	if !ok {
+		return s.users
+	}
+	var out []*user
+	seen := map[string]bool{}
+	for _, p := range phids {
+		if u := s.userByID[p]; u != nil && !seen[p] {
+			seen[p] = true
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 func userMatches(u *user, cons map[string]any) bool {
