@@ -18,10 +18,9 @@ const (
 )
 
 // argDetail is what an access revoke found and undid, for status (see
-// the other arg* keys in once.go).
+// the other arg* keys in apply.go).
 const argDetail = "detail"
 
-// checkAccess takes back access to bt's task that the bot did not give.
 // With view policy "subscribers", who can read a task depends on who is
 // subscribed (members of a subscribed project count too) and on the
 // assignee ("The assignee of a task can always view and edit it"), not
@@ -33,83 +32,155 @@ const argDetail = "detail"
 // decision. Anyone else is unsubscribed, an assignee unassigned, exactly
 // once per change; the journal names who added whom, and status flags it
 // for a human, since they may have read the task meanwhile.
-func (b *Bot) checkAccess(ctx context.Context, r *run, snap *state.Snapshot, bt state.Batch, t conduit.Task) error {
-	subs, err := b.subscribers(ctx, t)
+
+// access is who may read a task that the bot did not let in, as far as
+// its subscribers and assignee tell (observeAccess).
+type access struct {
+	// extra are the subscribers the bot did not set.
+	extra []string
+	// owner is the task's assignee, unless it is the bot.
+	owner string
+	// approvers: the approvers' project is subscribed; whether the bot
+	// did that decides whether they may stay (allowApprovers).
+	approvers bool
+}
+
+// needsHistory reports whether the task's history must be read: to say
+// who gave access, or whether the bot subscribed the approvers.
+func (a access) needsHistory() bool { return len(a.extra) > 0 || a.owner != "" || a.approvers }
+
+// observeAccess reads the task's complete subscriber list and the team's
+// members (once per tick) and finds who the bot did not let in.
+func (b *Bot) observeAccess(ctx context.Context, r *run, tv *taskView) (access, error) {
+	subs, err := b.subscribers(ctx, tv.task)
 	if err != nil {
-		return fmt.Errorf("read the subscribers: %w", err)
+		return access{}, fmt.Errorf("read the subscribers: %w", err)
 	}
-	allowed, err := b.taskAudience(ctx, r, bt)
-	if err != nil {
-		return err
+	tv.subscribers = subs
+	if rec := tv.rec(); rec.TeamPHID != "" {
+		if r.team == nil {
+			team, _, err := b.projectMembers(ctx, rec.TeamPHID)
+			if err != nil {
+				return access{}, fmt.Errorf("read the team: %w", err)
+			}
+			r.team = append([]string{}, team...)
+		}
+		tv.team = r.team
 	}
-	var extra []string
-	needApprovers := false
-	for _, s := range subs {
+	return outsiders(tv), nil
+}
+
+// outsiders finds the subscribers and the assignee of the task that the
+// bot did not let in (its audience, see taskAudience). The bot as
+// assignee lets nobody in that the bot does not: closing an unassigned
+// task assigns it to the closer (NOTES fact 27), and the ticks between the
+// first task closed and the campaign marked closed must not undo that as
+// someone else's doing.
+func outsiders(tv *taskView) access {
+	rec := tv.rec()
+	allowed := taskAudience(rec, tv.bt, tv.team)
+	var a access
+	for _, s := range tv.subscribers {
 		switch {
 		case allowed[s]:
-		case s == r.rec.ApproversPHID && r.rec.ApproversPHID != "":
-			needApprovers = true
+		case s == rec.ApproversPHID && rec.ApproversPHID != "":
+			a.approvers = true
 		default:
-			extra = append(extra, s)
+			a.extra = append(a.extra, s)
 		}
 	}
-	// The bot as assignee lets nobody in that the bot does not: closing
-	// an unassigned task assigns it to the closer (NOTES fact 27), and
-	// the ticks between the first task closed and the campaign marked
-	// closed must not undo that as someone else's doing.
-	if t.OwnerPHID == r.rec.BotPHID {
-		t.OwnerPHID = ""
+	if tv.task.OwnerPHID != rec.BotPHID {
+		a.owner = tv.task.OwnerPHID
 	}
-	var txs []conduit.Transaction
-	if len(extra) > 0 || t.OwnerPHID != "" || needApprovers {
-		if txs, err = b.history(ctx, t.PHID, 0); err != nil {
-			return fmt.Errorf("read who changed the subscribers: %w", err)
+	return a
+}
+
+// taskAudience is who the bot lets see bt's task, by PHID, apart from
+// the approvers: the batch's users, the bot, and the team project and its
+// members.
+func taskAudience(rec *state.Campaign, bt state.Batch, team []string) map[string]bool {
+	out := map[string]bool{rec.BotPHID: true}
+	for _, u := range bt.UserPHIDs {
+		out[u] = true
+	}
+	if rec.TeamPHID != "" {
+		out[rec.TeamPHID] = true
+		for _, u := range team {
+			out[u] = true
 		}
 	}
-	if needApprovers {
+	return out
+}
+
+// revokeAccess takes back the access a found, exactly once per change:
+// it reads the approvers (when subscribed) and names the people, then
+// decides and applies. With nobody to take back, it confirms a revoke
+// whose answer was lost.
+func (b *Bot) revokeAccess(ctx context.Context, r *run, tv *taskView, a access) error {
+	if a.approvers {
 		members, err := b.approverMembers(ctx, r)
 		if err != nil {
 			return err
 		}
-		if bt.ApproversSubscribed || approversAtLaunch(r.c) || subscribedBy(txs, r.rec.ApproversPHID) == r.rec.BotPHID {
-			// The bot asked them for a decision: they may read it. Known
-			// from the state (the history's last "add" may be an admin's
-			// re-adding them); the history for states from before.
-			extra = slices.DeleteFunc(extra, func(p string) bool { return slices.Contains(members, p) })
-		} else {
-			extra = append(extra, r.rec.ApproversPHID)
-		}
+		tv.approvers = members
+		a = allowApprovers(tv, a)
 	}
-	if len(extra) == 0 && t.OwnerPHID == "" {
-		// A revoke whose answer was lost landed: record it.
-		for _, op := range snap.Ops {
-			if op.Kind == state.OpAccessRevoked && op.State == state.OpPending && OpKey(op.Key).hasPrefix(accessRevokePrefix(bt.Index)) {
-				if err := b.revokeOnce(ctx, r, bt, OpKey(op.Key), nil, "", false, op.Args[argDetail], op.Subjects); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+	if len(a.extra) == 0 && a.owner == "" {
+		return b.applyAll(ctx, r, revokesLanded(tv))
 	}
-	// Who added whom, from the task's history; the newest such change
-	// names the op.
+	changes, _ := accessChanges(tv, a)
+	var phids []string
+	for _, c := range changes {
+		phids = append(phids, c.by, c.whom)
+	}
+	phids = append(append(phids, a.extra...), a.owner)
+	names, err := b.phidNames(ctx, phids)
+	if err != nil {
+		return err
+	}
+	tv.names = names
+	in := decideRevoke(tv, a)
+	b.log.Warn().Str("campaign", tv.c.Name).Str("task", tv.bt.Monogram()).Strs("changed_by", in.subjects).Str("revoke", in.args[argDetail]).Msg("someone else gave access to an audit task")
+	return b.applyAll(ctx, r, []intent{in})
+}
+
+// allowApprovers decides whether the subscribed approvers' project and
+// its members may read the task: when the bot asked them for a decision.
+// That is known from the state (the history's last "add" may be an
+// admin's re-adding them), and from the history for states from before.
+// Otherwise the project is unsubscribed too.
+func allowApprovers(tv *taskView, a access) access {
+	rec := tv.rec()
+	if tv.bt.ApproversSubscribed || approversAtLaunch(tv.c) || subscribedBy(tv.history, rec.ApproversPHID) == rec.BotPHID {
+		a.extra = slices.DeleteFunc(slices.Clone(a.extra), func(p string) bool { return slices.Contains(tv.approvers, p) })
+	} else {
+		a.extra = append(slices.Clone(a.extra), rec.ApproversPHID)
+	}
+	return a
+}
+
+// accessChange is one change that gave access: who did what to whom.
+type accessChange struct{ by, whom, how string }
+
+// accessChanges reads, from the task's history, who gave the access a
+// found, and the newest such transaction, which names the revoke.
+func accessChanges(tv *taskView, a access) ([]accessChange, int) {
 	last := 0
-	type change struct{ by, whom, how string }
-	var changes []change
-	for _, x := range txs {
+	var changes []accessChange
+	for _, x := range tv.history {
 		switch x.Type {
 		case xactSubscribers:
 			for _, op := range x.Operations {
-				if op.Operation == "add" && slices.Contains(extra, op.PHID) && x.AuthorPHID != r.rec.BotPHID {
+				if op.Operation == "add" && slices.Contains(a.extra, op.PHID) && x.AuthorPHID != tv.rec().BotPHID {
 					last = x.ID
-					changes = append(changes, change{x.AuthorPHID, op.PHID, "subscribed"})
+					changes = append(changes, accessChange{x.AuthorPHID, op.PHID, "subscribed"})
 				}
 			}
 		case xactOwner:
 			var owner string
-			if json.Unmarshal(x.New, &owner) == nil && owner != "" && owner == t.OwnerPHID {
+			if json.Unmarshal(x.New, &owner) == nil && owner != "" && owner == a.owner {
 				last = x.ID
-				changes = append(changes, change{x.AuthorPHID, owner, "assigned the task to"})
+				changes = append(changes, accessChange{x.AuthorPHID, owner, "assigned the task to"})
 			}
 		}
 	}
@@ -117,42 +188,52 @@ func (b *Bot) checkAccess(ctx context.Context, r *run, snap *state.Snapshot, bt 
 		// No transaction names the change: key the revoke by the newest
 		// transaction instead, so that a later untraceable change gets a
 		// key of its own and is never taken for this one, already done.
-		last = newestID(txs)
+		last = newestID(tv.history)
 	}
-	var phids []string
-	for _, c := range changes {
-		phids = append(phids, c.by, c.whom)
-	}
-	phids = append(phids, extra...)
-	phids = append(phids, t.OwnerPHID)
-	names, err := b.phidNames(ctx, phids)
-	if err != nil {
-		return err
-	}
+	return changes, last
+}
+
+// decideRevoke is the edit that takes back the access a found, once for
+// the newest change that gave it, journaled with who did what (named by
+// tv.names).
+func decideRevoke(tv *taskView, a access) intent {
+	changes, last := accessChanges(tv, a)
+	name := func(p string) string { return tv.names[p] }
 	var what, by []string
 	for _, c := range changes {
-		what = append(what, fmt.Sprintf("%s %s %s", names[c.by], c.how, names[c.whom]))
-		if !slices.Contains(by, names[c.by]) {
-			by = append(by, names[c.by])
+		what = append(what, fmt.Sprintf("%s %s %s", name(c.by), c.how, name(c.whom)))
+		if !slices.Contains(by, name(c.by)) {
+			by = append(by, name(c.by))
 		}
 	}
 	var undo []string
-	for _, p := range extra {
-		undo = append(undo, "unsubscribed "+names[p])
+	for _, p := range a.extra {
+		undo = append(undo, "unsubscribed "+name(p))
 	}
-	if t.OwnerPHID != "" {
-		undo = append(undo, "unassigned "+names[t.OwnerPHID])
+	if a.owner != "" {
+		undo = append(undo, "unassigned "+name(a.owner))
 	}
 	if len(what) == 0 {
 		what = []string{"access given by someone unknown"}
 	}
 	detail := fmt.Sprintf("%s; %s", strings.Join(what, ", "), strings.Join(undo, ", "))
-	b.log.Warn().Str("campaign", r.c.Name).Str("task", bt.Monogram()).Strs("changed_by", by).Str("revoke", strings.Join(undo, ", ")).Msg("someone else gave access to an audit task")
 	// Phorge subscribes a task's previous owner when it is reassigned
 	// (seen on the lab: the unassignment's own transactions subscribe
 	// them): an owner who may not read the task is unsubscribed too.
-	ownerOutsider := t.OwnerPHID != "" && !allowed[t.OwnerPHID]
-	return b.revokeOnce(ctx, r, bt, accessRevokeKey(bt.Index, last), extra, t.OwnerPHID, ownerOutsider, detail, by)
+	ownerOutsider := a.owner != "" && !taskAudience(tv.rec(), tv.bt, tv.team)[a.owner]
+	return revokeIntent(tv, accessRevokeKey(tv.bt.Index, last), a.extra, a.owner, ownerOutsider, detail, by)
+}
+
+// revokesLanded confirms the revokes of access to the task whose answer
+// was lost, now that nobody is left to take back: each landed.
+func revokesLanded(tv *taskView) []intent {
+	var ins []intent
+	for _, op := range tv.snap.Ops {
+		if op.Kind == state.OpAccessRevoked && op.State == state.OpPending && OpKey(op.Key).hasPrefix(accessRevokePrefix(tv.bt.Index)) {
+			ins = append(ins, revokeIntent(tv, OpKey(op.Key), nil, "", false, op.Args[argDetail], op.Subjects))
+		}
+	}
+	return ins
 }
 
 // subscribedBy returns who last subscribed phid to the task, by its
@@ -176,34 +257,11 @@ func subscribedBy(txs []conduit.Transaction, phid string) string {
 	return by
 }
 
-// taskAudience is who the bot lets see bt's task, by PHID, apart from
-// the approvers (see checkAccess): the batch's users, the bot, and the
-// team project and its members.
-func (b *Bot) taskAudience(ctx context.Context, r *run, bt state.Batch) (map[string]bool, error) {
-	out := map[string]bool{r.rec.BotPHID: true}
-	for _, u := range bt.UserPHIDs {
-		out[u] = true
-	}
-	if r.rec.TeamPHID != "" {
-		out[r.rec.TeamPHID] = true
-		if r.team == nil {
-			team, _, err := b.projectMembers(ctx, r.rec.TeamPHID)
-			if err != nil {
-				return nil, fmt.Errorf("read the team: %w", err)
-			}
-			r.team = append([]string{}, team...)
-		}
-		for _, u := range r.team {
-			out[u] = true
-		}
-	}
-	return out, nil
-}
-
-// revokeOnce unsubscribes extra and unassigns owner on bt's task, exactly
-// once for key. After a crash the revoke landed if the task has neither
-// any more.
-func (b *Bot) revokeOnce(ctx context.Context, r *run, bt state.Batch, key OpKey, extra []string, owner string, ownerOutsider bool, detail string, by []string) error {
+// revokeIntent unsubscribes extra and unassigns owner on the task,
+// exactly once for key. After a crash the revoke landed if the task has
+// neither any more.
+func revokeIntent(tv *taskView, key OpKey, extra []string, owner string, ownerOutsider bool, detail string, by []string) intent {
+	bt := tv.bt
 	t := bt.TaskPHID
 	var edits, then []conduit.Edit
 	if len(extra) > 0 {
@@ -219,7 +277,7 @@ func (b *Bot) revokeOnce(ctx context.Context, r *run, bt state.Batch, key OpKey,
 		// run.
 		then = []conduit.Edit{{Type: "subscribers.remove", Value: []string{owner}}}
 	}
-	done, err := b.apply(ctx, r.c.Name, intent{key: key, kind: state.OpAccessRevoked,
+	return intent{key: key, kind: state.OpAccessRevoked,
 		write: editTask{task: t, edits: edits, then: then},
 		landed: landedCheck{task: t, subscribers: true, taskIs: func(got conduit.Task, subs []string) bool {
 			return (owner == "" || got.OwnerPHID != owner) && !slices.ContainsFunc(extra, func(p string) bool { return slices.Contains(subs, p) }) &&
@@ -227,14 +285,11 @@ func (b *Bot) revokeOnce(ctx context.Context, r *run, bt state.Batch, key OpKey,
 		}},
 		failed:   func(err error) error { return fmt.Errorf("take back access (%s): %w", detail, err) },
 		result:   bt.Monogram(),
-		entry:    state.Entry{Actor: r.rec.BotUsername, Task: bt.Monogram(), Detail: detail},
+		entry:    state.Entry{Actor: tv.rec().BotUsername, Task: bt.Monogram(), Detail: detail},
 		subjects: by,
 		args:     map[string]string{argDetail: detail},
-	})
-	if done {
-		r.eventOf(ev{kind: "access-revoked", task: bt.Monogram()}, "%s: %s", bt.Monogram(), detail)
+		said:     said{ev{kind: "access-revoked", task: bt.Monogram()}, fmt.Sprintf("%s: %s", bt.Monogram(), detail)},
 	}
-	return err
 }
 
 // newestID is the id of the newest transaction in txs (0 for none).

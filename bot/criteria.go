@@ -202,24 +202,9 @@ func (x *critEnv) allUsers(ctx context.Context, members []string) (map[string]co
 	return out, nil
 }
 
-// lastActivity asks the activity source, honouring the campaign's scope.
+// lastActivity asks the activity source about users (observe.go).
 func (x *critEnv) lastActivity(ctx context.Context, users []string) (map[string]time.Time, error) {
-	src := x.b.activity
-	if src == nil {
-		return nil, errNoActivitySource
-	}
-	if len(users) == 0 {
-		return map[string]time.Time{}, nil
-	}
-	window := x.c.Inactivity.Window
-	if len(x.c.Inactivity.Scope) > 0 {
-		scoped, ok := src.(scopedActivitySource)
-		if !ok {
-			return nil, fmt.Errorf("%w: inactive.activity_scope is set, but the activity source cannot limit activity to projects", ErrInput)
-		}
-		return scoped.LastActivityIn(ctx, users, window, x.scope)
-	}
-	return src.LastActivity(ctx, users, window)
+	return x.b.lastActivity(ctx, x.c, x.scope, users)
 }
 
 // errNoActivitySource refuses the inactive criterion without a source.

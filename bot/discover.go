@@ -150,107 +150,152 @@ func (b *Bot) discover(ctx context.Context, c *campaigns.Campaign) (*snapshot, e
 }
 
 // findNonCompliant fills a resolved snapshot's findings: the members
-// without MFA and the disabled ones, in pages of 100.
+// each criterion finds failing (user.search pages of 100 for MFA and
+// disabled accounts, the activity source for inactivity, the list file),
+// then, without another read, who is audited for what and who is left
+// alone (decideFindings).
 func (b *Bot) findNonCompliant(ctx context.Context, c *campaigns.Campaign, snap *snapshot) error {
-	self := snap.self
 	var members []string
+	members, snap.nonUsers = groupMembers(snap.groups)
+	x := &critEnv{b: b, c: c, self: snap.self, now: b.now().UTC(), groups: snap.groups}
+	if c.Has(campaigns.CriterionInactive) && len(c.Inactivity.Scope) > 0 {
+		scope, err := b.activityScope(ctx, c)
+		if err != nil {
+			return err
+		}
+		snap.scope = scope
+		for _, p := range scope {
+			x.scope = append(x.scope, p.PHID)
+		}
+	}
+	fails, err := b.findFailing(ctx, x, members)
+	if err != nil {
+		return err
+	}
+	snap.listReport = x.listReport
+	snap.findings, snap.skipped = decideFindings(c, snap.groups, fails)
+	return nil
+}
+
+// groupMembers returns the groups' members, each once and sorted: the
+// users, and the members that are not users (NOTES fact 30: the server
+// accepts anything as a member), which are reported and never touched.
+func groupMembers(groups []groupView) (users, nonUsers []string) {
 	seen := map[string]bool{}
-	for _, g := range snap.groups {
+	for _, g := range groups {
 		for _, m := range g.MemberPHIDs {
 			if seen[m] {
 				continue
 			}
 			seen[m] = true
 			if strings.HasPrefix(m, "PHID-USER-") {
-				members = append(members, m)
+				users = append(users, m)
 			} else {
-				snap.nonUsers = append(snap.nonUsers, m)
+				nonUsers = append(nonUsers, m)
 			}
 		}
 	}
-	slices.Sort(members)
-	slices.Sort(snap.nonUsers)
+	slices.Sort(users)
+	slices.Sort(nonUsers)
+	return users, nonUsers
+}
 
-	x := &critEnv{b: b, c: c, self: self, now: b.now().UTC(), groups: snap.groups}
-	if c.Has(campaigns.CriterionInactive) && len(c.Inactivity.Scope) > 0 {
-		found, err := b.resolveProjects(ctx, c.Inactivity.Scope, true)
-		if err != nil {
-			return fmt.Errorf("resolve activity_scope: %w", err)
-		}
-		for _, name := range c.Inactivity.Scope {
-			p, ok := found[name]
-			if !ok {
-				return fmt.Errorf("%w: activity_scope: unknown project %s: no project with that name or slug is visible to the bot", ErrInput, name)
-			}
-			snap.scope = append(snap.scope, p)
-			x.scope = append(x.scope, p.PHID)
-		}
-	}
-	bad := map[string]conduit.User{}
-	reasons := map[string][]string{}
-	criteria := campaignCriteria(c)
+// failed is who one criterion found failing, by PHID.
+type failed struct {
+	cr    criterion
+	users map[string]conduit.User
+}
+
+// findFailing asks each of the campaign's criteria, in table order, which
+// of members fail it.
+func (b *Bot) findFailing(ctx context.Context, x *critEnv, members []string) ([]failed, error) {
+	criteria := campaignCriteria(x.c)
 	// Progress counts members checked, one pass per criterion; a pass
 	// pages through the members itself (user.search 100 at a time,
 	// several calls in flight; the feed in chunks of 1,000).
 	b.progress.Start(len(criteria)*len(members), "checking members")
 	defer b.progress.Done()
+	var out []failed
 	for _, cr := range criteria {
 		if len(members) == 0 {
 			break
 		}
-		fails, err := cr.find(ctx, x, members)
+		users, err := cr.find(ctx, x, members)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		b.progress.Add(len(members))
-		for phid, u := range fails {
+		out = append(out, failed{cr, users})
+	}
+	return out, nil
+}
+
+// decideFindings is who a discovery audits, and for what (sorted by
+// username), and who it leaves alone and why, from what each criterion
+// found (fails, in table order). A disabled account cannot log in to do
+// what a criterion with a conversation asks (enable MFA, reply): it is a
+// finding only under a criterion that needs no answer from it, and with
+// the disabled criterion it is audited as that only.
+func decideFindings(c *campaigns.Campaign, groups []groupView, fails []failed) ([]plannedFinding, []Skipped) {
+	bad := map[string]conduit.User{}
+	reasons := map[string][]string{}
+	for _, fl := range fails {
+		for phid, u := range fl.users {
 			if prev, ok := bad[phid]; !ok || prev.Username == "" {
 				bad[phid] = u
 			}
-			// A disabled account cannot log in to do what a criterion with
-			// a conversation asks (enable MFA, reply): it is a finding only
-			// under a criterion that needs no answer from it.
-			if u.IsDisabled() && cr.conversation {
+			if u.IsDisabled() && fl.cr.conversation {
 				continue
 			}
-			reasons[phid] = append(reasons[phid], cr.reason)
+			reasons[phid] = append(reasons[phid], fl.cr.reason)
 		}
 	}
-	// With the disabled criterion, a disabled account is audited as that
-	// only: the other reasons ask it for something it cannot do.
 	for phid, rs := range reasons {
 		if slices.Contains(rs, reasonDisabled) && bad[phid].IsDisabled() {
 			reasons[phid] = slices.DeleteFunc(rs, func(r string) bool { return r != reasonDisabled && r != reasonList })
 		}
 	}
-	snap.listReport = x.listReport
-
+	in := make([]map[string]bool, len(groups))
+	for i, g := range groups {
+		in[i] = make(map[string]bool, len(g.MemberPHIDs))
+		for _, m := range g.MemberPHIDs {
+			in[i][m] = true
+		}
+	}
+	var findings []plannedFinding
+	var skipped []Skipped
 	for phid, u := range bad {
-		switch {
-		case c.Excluded(u.Username):
-			snap.skipped = append(snap.skipped, Skipped{u.Username, "excluded by the campaign file"})
-			continue
-		case u.IsBot() && c.ExcludeBots:
-			snap.skipped = append(snap.skipped, Skipped{u.Username, "bot account"})
-			continue
-		case u.IsMailingList() && c.ExcludeMailingLists:
-			snap.skipped = append(snap.skipped, Skipped{u.Username, "mailing list"})
-			continue
-		case len(reasons[phid]) == 0:
-			snap.skipped = append(snap.skipped, Skipped{u.Username, "disabled account (the campaign does not audit disabled accounts)"})
+		if why := skipWhy(c, u, reasons[phid]); why != "" {
+			skipped = append(skipped, Skipped{u.Username, why})
 			continue
 		}
 		f := plannedFinding{User: u, Reasons: reasons[phid], TeamTask: u.IsDisabled()}
-		for _, g := range snap.groups {
-			if slices.Contains(g.MemberPHIDs, phid) {
+		for i, g := range groups {
+			if in[i][phid] {
 				f.Groups = append(f.Groups, g)
 			}
 		}
-		snap.findings = append(snap.findings, f)
+		findings = append(findings, f)
 	}
-	slices.SortFunc(snap.findings, func(a, b plannedFinding) int { return cmp.Compare(a.User.Username, b.User.Username) })
-	slices.SortFunc(snap.skipped, func(a, b Skipped) int { return cmp.Compare(a.Username, b.Username) })
-	return nil
+	slices.SortFunc(findings, func(a, b plannedFinding) int { return cmp.Compare(a.User.Username, b.User.Username) })
+	slices.SortFunc(skipped, func(a, b Skipped) int { return cmp.Compare(a.Username, b.Username) })
+	return findings, skipped
+}
+
+// skipWhy says why the campaign leaves a failing member alone, or "" if
+// it audits them for reasons.
+func skipWhy(c *campaigns.Campaign, u conduit.User, reasons []string) string {
+	switch {
+	case c.Excluded(u.Username):
+		return "excluded by the campaign file"
+	case u.IsBot() && c.ExcludeBots:
+		return "bot account"
+	case u.IsMailingList() && c.ExcludeMailingLists:
+		return "mailing list"
+	case len(reasons) == 0:
+		return "disabled account (the campaign does not audit disabled accounts)"
+	}
+	return ""
 }
 
 // batches cuts findings into tasks of at most size users, in username order

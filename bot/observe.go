@@ -49,13 +49,30 @@ type view struct {
 	// live maps each criterion (reason) to the users who fail it now,
 	// keeps not applied (failsNow applies them).
 	live map[string]map[string]conduit.User
+
+	// teamTag is the team project's hashtag ("#security-team").
+	teamTag string
+	// tasks are the tasks read (maniphest.search: fields, policies, up
+	// to ten subscribers), by PHID; a task the bot may not see is
+	// missing (NOTES fact 23).
+	tasks map[string]conduit.Task
+
+	// memberSet and index are members and findings indexed by PHID,
+	// built once, by the first decision that asks (viewindex.go).
+	memberSet map[string]map[string]bool
+	index     *findingIndex
 }
 
 // rec is the campaign's recorded state.
 func (v *view) rec() *state.Campaign { return &v.snap.Campaign }
 
 // member reports whether user is a live member of group.
-func (v *view) member(group, user string) bool { return slices.Contains(v.members[group], user) }
+func (v *view) member(group, user string) bool {
+	if v.memberSet == nil {
+		v.memberSet = memberSets(v.members)
+	}
+	return v.memberSet[group][user]
+}
 
 // failsNow reports whether f fails any of its reasons now, keeps applied.
 func (v *view) failsNow(f state.Finding) bool { return failsAny(f, v.live) }
@@ -72,6 +89,10 @@ type needs struct {
 	// (liveFailures); extra adds users per reason.
 	live  []state.Finding
 	extra map[string][]string
+	// teamTag asks for the team project's hashtag.
+	teamTag bool
+	// tasks are tasks to read, by PHID.
+	tasks []string
 }
 
 // observe reads what n names and returns the view a decision takes on
@@ -109,6 +130,21 @@ func (b *Bot) observe(ctx context.Context, r *run, snap state.Snapshot, n needs)
 	if len(n.live) > 0 || len(n.extra) > 0 {
 		if v.live, err = b.liveFailures(ctx, r.c, n.live, n.extra); err != nil {
 			return nil, err
+		}
+	}
+	if n.teamTag {
+		if v.teamTag, err = b.teamTag(ctx, &v.snap.Campaign); err != nil {
+			return nil, err
+		}
+	}
+	if len(n.tasks) > 0 {
+		ts, err := b.tasksByPHID(ctx, n.tasks)
+		if err != nil {
+			return nil, err
+		}
+		v.tasks = make(map[string]conduit.Task, len(ts))
+		for _, t := range ts {
+			v.tasks[t.PHID] = t
 		}
 	}
 	return v, nil
@@ -543,4 +579,44 @@ func (b *Bot) subscribers(ctx context.Context, t conduit.Task) ([]string, error)
 // oldest first.
 func (b *Bot) history(ctx context.Context, taskPHID string, afterID int) ([]conduit.Transaction, error) {
 	return b.phab.TaskTransactions(ctx, taskPHID, afterID)
+}
+
+// activityScope resolves the campaign's activity_scope projects, with
+// their members (discovery says which of them the bot is in).
+func (b *Bot) activityScope(ctx context.Context, c *campaigns.Campaign) ([]conduit.Project, error) {
+	found, err := b.resolveProjects(ctx, c.Inactivity.Scope, true)
+	if err != nil {
+		return nil, fmt.Errorf("resolve activity_scope: %w", err)
+	}
+	var out []conduit.Project
+	for _, name := range c.Inactivity.Scope {
+		p, ok := found[name]
+		if !ok {
+			return nil, fmt.Errorf("%w: activity_scope: unknown project %s: no project with that name or slug is visible to the bot", ErrInput, name)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// lastActivity asks the activity source (feed.query, through its cache)
+// when each of users last acted within the campaign's window, honouring
+// its activity_scope (the projects' PHIDs, scope).
+func (b *Bot) lastActivity(ctx context.Context, c *campaigns.Campaign, scope, users []string) (map[string]time.Time, error) {
+	src := b.activity
+	if src == nil {
+		return nil, errNoActivitySource
+	}
+	if len(users) == 0 {
+		return map[string]time.Time{}, nil
+	}
+	window := c.Inactivity.Window
+	if len(c.Inactivity.Scope) > 0 {
+		scoped, ok := src.(scopedActivitySource)
+		if !ok {
+			return nil, fmt.Errorf("%w: inactive.activity_scope is set, but the activity source cannot limit activity to projects", ErrInput)
+		}
+		return scoped.LastActivityIn(ctx, users, window, scope)
+	}
+	return src.LastActivity(ctx, users, window)
 }

@@ -100,40 +100,83 @@ func (b *Bot) Plan(ctx context.Context, c *campaigns.Campaign) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec := b.newCampaignRecord(c, snap)
-	findings, batchList := newFindings(c, snap, b.now())
-
-	p := &Plan{
-		Campaign: c.Name, Title: c.Title, Cutoff: c.Cutoff, CutoffDate: c.CutoffDate,
-		Approvers: snap.approvers.Name, Skipped: snap.skipped, NonUserMembers: snap.nonUsers,
-		List: snap.listReport, Visibility: activityVisibility(c, snap),
+	p, err := newPlan(b.words, c, snap, b.now())
+	if err != nil {
+		return nil, err
 	}
 	if counts && c.Has(campaigns.CriterionInactive) {
 		calls, stories := coster.ActivityCost()
 		p.ActivityScan = &ActivityScan{Calls: calls - calls0, Stories: stories - stories0}
 	}
+	return p, nil
+}
+
+// newPlan is what launching c would do, from what discovery found:
+// the groups, the findings and the text of every task.
+func newPlan(w *wording, c *campaigns.Campaign, snap *snapshot, now time.Time) (*Plan, error) {
+	rec := newCampaignRecord(c, snap)
+	findings, batchList := newFindings(c, snap, now)
+	p := &Plan{
+		Campaign: c.Name, Title: c.Title, Cutoff: c.Cutoff, CutoffDate: c.CutoffDate,
+		Approvers: snap.approvers.Name, Skipped: snap.skipped, NonUserMembers: snap.nonUsers,
+		List: snap.listReport, Visibility: activityVisibility(c, snap),
+		Groups: planGroups(snap),
+	}
 	if snap.team != nil {
 		p.Team = snap.team.Name
-	}
-	for _, g := range snap.groups {
-		pg := PlanGroup{Name: g.Name, PHID: g.PHID, Risk: g.Risk.String(), RequiredApprovals: g.Risk.RequiredApprovals(), Members: len(g.MemberPHIDs)}
-		for _, f := range snap.findings {
-			if slices.ContainsFunc(f.Groups, func(x groupView) bool { return x.PHID == g.PHID }) {
-				pg.Affected++
-			}
-		}
-		p.Groups = append(p.Groups, pg)
 	}
 	for _, f := range findings {
 		p.Findings = append(p.Findings, PlanFinding{Username: f.Username, PHID: f.UserPHID, Groups: groupNames(&rec, f.Groups), Reasons: f.Reasons, Batch: f.Batch})
 	}
 	slices.SortFunc(p.Findings, func(a, b PlanFinding) int { return strings.Compare(a.Username, b.Username) })
+	var err error
+	if p.Tasks, err = planTasks(w, c, &rec, snap, findings, batchList); err != nil {
+		return nil, err
+	}
+	for _, off := range c.Reminders {
+		p.Reminders = append(p.Reminders, c.Cutoff.Add(-off))
+	}
+	return p, nil
+}
+
+// planGroups lists the audited groups with their members and how many of
+// them the campaign affects.
+func planGroups(snap *snapshot) []PlanGroup {
+	affected := map[string]int{}
+	for _, f := range snap.findings {
+		for _, g := range uniqGroups(f.Groups) {
+			affected[g]++
+		}
+	}
+	var out []PlanGroup
+	for _, g := range snap.groups {
+		out = append(out, PlanGroup{Name: g.Name, PHID: g.PHID, Risk: g.Risk.String(), RequiredApprovals: g.Risk.RequiredApprovals(),
+			Members: len(g.MemberPHIDs), Affected: affected[g.PHID]})
+	}
+	return out
+}
+
+// uniqGroups are the PHIDs of gs, each once.
+func uniqGroups(gs []groupView) []string {
+	var out []string
+	for _, g := range gs {
+		if !slices.Contains(out, g.PHID) {
+			out = append(out, g.PHID)
+		}
+	}
+	return out
+}
+
+// planTasks renders the task of every batch as launch would file it.
+func planTasks(w *wording, c *campaigns.Campaign, rec *state.Campaign, snap *snapshot, findings []state.Finding, list []state.Batch) ([]PlanTask, error) {
 	names := map[string]string{}
 	for _, f := range findings {
 		names[f.UserPHID] = f.Username
 	}
-	for _, bt := range batchList {
-		spec, err := b.taskSpec(c, &rec, bt, findingsOf(findings, bt), len(batchList))
+	idx := indexFindings(findings)
+	var out []PlanTask
+	for _, bt := range list {
+		spec, err := taskSpec(w, c, rec, bt, idx.of(bt), len(list))
 		if err != nil {
 			return nil, err
 		}
@@ -141,25 +184,28 @@ func (b *Bot) Plan(ctx context.Context, c *campaigns.Campaign) (*Plan, error) {
 		// the task's marker.
 		pt := PlanTask{Batch: bt.Index, Title: spec.Title, Description: withMarker(spec.Description, c.Name, taskKey(bt.Index)), ViewPolicy: spec.ViewPolicy, EditPolicy: spec.EditPolicy}
 		for _, s := range spec.SubscriberPHIDs {
-			if n, ok := names[s]; ok {
-				pt.Subscribers = append(pt.Subscribers, "@"+n)
-			} else if snap.team != nil && s == snap.team.PHID {
-				pt.Subscribers = append(pt.Subscribers, "#"+snap.team.Slug)
-			} else if s == snap.approvers.PHID {
-				pt.Subscribers = append(pt.Subscribers, "#"+snap.approvers.Slug)
-			} else {
-				pt.Subscribers = append(pt.Subscribers, s)
-			}
+			pt.Subscribers = append(pt.Subscribers, subscriberName(snap, names, s))
 		}
 		for _, pp := range spec.ProjectPHIDs {
 			pt.Projects = append(pt.Projects, projectName(snap, pp))
 		}
-		p.Tasks = append(p.Tasks, pt)
+		out = append(out, pt)
 	}
-	for _, off := range c.Reminders {
-		p.Reminders = append(p.Reminders, c.Cutoff.Add(-off))
+	return out, nil
+}
+
+// subscriberName names a task's subscriber as the plan shows it.
+func subscriberName(snap *snapshot, users map[string]string, phid string) string {
+	if n, ok := users[phid]; ok {
+		return "@" + n
 	}
-	return p, nil
+	if snap.team != nil && phid == snap.team.PHID {
+		return "#" + snap.team.Slug
+	}
+	if phid == snap.approvers.PHID {
+		return "#" + snap.approvers.Slug
+	}
+	return phid
 }
 
 func projectName(snap *snapshot, phid string) string {
@@ -175,7 +221,7 @@ func projectName(snap *snapshot, phid string) string {
 }
 
 // newCampaignRecord is the state record launch would write.
-func (b *Bot) newCampaignRecord(c *campaigns.Campaign, snap *snapshot) state.Campaign {
+func newCampaignRecord(c *campaigns.Campaign, snap *snapshot) state.Campaign {
 	rec := state.Campaign{
 		Name: c.Name, Title: c.Title, Cutoff: c.Cutoff, OriginalCutoff: c.Cutoff,
 		ApproversPHID: snap.approvers.PHID, ApproversName: snap.approvers.Name,
@@ -232,16 +278,6 @@ func newFindings(c *campaigns.Campaign, snap *snapshot, now time.Time) ([]state.
 	return out, list
 }
 
-func findingsOf(all []state.Finding, bt state.Batch) []state.Finding {
-	var out []state.Finding
-	for _, f := range all {
-		if bt.Has(f.UserPHID) {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 func groupNames(c *state.Campaign, phids []string) []string {
 	var out []string
 	for _, p := range phids {
@@ -256,17 +292,17 @@ func groupNames(c *state.Campaign, phids []string) []string {
 
 // taskSpec renders the task for one batch. Plan and launch both use it, so
 // the plan shows the exact texts and policies launch files.
-func (b *Bot) taskSpec(c *campaigns.Campaign, rec *state.Campaign, bt state.Batch, fs []state.Finding, total int) (conduit.TaskSpec, error) {
-	data := b.words.taskData(c, rec, bt, fs, total)
+func taskSpec(w *wording, c *campaigns.Campaign, rec *state.Campaign, bt state.Batch, fs []state.Finding, total int) (conduit.TaskSpec, error) {
+	data := w.taskData(c, rec, bt, fs, total)
 	titleT, descT := templates.TaskTitle, templates.TaskDescription
 	if bt.Team {
 		titleT, descT = templates.TeamTaskTitle, templates.TeamTaskDescription
 	}
-	title, err := b.words.render(titleT, data)
+	title, err := w.render(titleT, data)
 	if err != nil {
 		return conduit.TaskSpec{}, err
 	}
-	desc, err := b.words.render(descT, data)
+	desc, err := w.render(descT, data)
 	if err != nil {
 		return conduit.TaskSpec{}, err
 	}

@@ -1,5 +1,11 @@
 package bot
 
+// The guard of the audit tasks (the policies chore): every tick it reads
+// each task and takes back what someone else changed about who may read
+// it: its view and edit policies (here), its subscribers and assignee
+// (access.go). It reads each task's history at most once a tick, for
+// both, and only when one of them needs it.
+
 import (
 	"cmp"
 	"context"
@@ -38,13 +44,21 @@ func taskPolicies(c *campaigns.Campaign, rec *state.Campaign) (view, edit string
 	return view, edit, nil
 }
 
+// policyPair is a task's view and edit policy.
+type policyPair struct{ view, edit string }
+
+// on reports whether t carries the policies.
+func (p policyPair) on(t conduit.Task) bool { return t.ViewPolicy == p.view && t.EditPolicy == p.edit }
+
 // chorePolicies reads every task of the campaign (one maniphest.search)
 // and puts back a view or edit policy someone changed. Whoever may edit an
 // audit task may make it public and expose the list of non-compliant
 // members of security groups (NOTES fact 46); the edit policy keeps the
 // users it names out, but an administrator or the assignee still can. Each
 // restore is journaled with who made the change and stays in status as
-// needing a human: someone may have read the task meanwhile.
+// needing a human: someone may have read the task meanwhile. Who can see
+// the task depends on its subscribers and assignee too, not only on its
+// policies: checkAccess takes back access someone else gave.
 //
 // A recurring campaign's standing task is guarded the same way: each
 // run's summary on it names the new non-compliant members and their
@@ -59,35 +73,21 @@ func (b *Bot) chorePolicies(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	guarded := snap.Batches
-	if r.rec.StandingTaskPHID != "" {
-		st := standingBatch(&r.rec)
-		st.ApproversSubscribed = true
-		guarded = append(slices.Clone(snap.Batches), st)
+	guarded := guardedTasks(&snap)
+	if len(guarded) == 0 {
+		return nil
 	}
 	var phids []string
 	for _, bt := range guarded {
-		if bt.TaskPHID != "" {
-			phids = append(phids, bt.TaskPHID)
-		}
+		phids = append(phids, bt.TaskPHID)
 	}
-	if len(phids) == 0 {
-		return nil
-	}
-	tasks, err := b.tasksByPHID(ctx, phids)
+	v, err := b.observe(ctx, r, snap, needs{tasks: phids})
 	if err != nil {
 		return fmt.Errorf("read the tasks' policies: %w", err)
 	}
-	byPHID := map[string]conduit.Task{}
-	for _, t := range tasks {
-		byPHID[t.PHID] = t
-	}
 	var errs []error
 	for _, bt := range guarded {
-		if bt.TaskPHID == "" {
-			continue
-		}
-		t, ok := byPHID[bt.TaskPHID]
+		t, ok := v.tasks[bt.TaskPHID]
 		if !ok {
 			// Restricted tasks are silently omitted (NOTES fact 23): the
 			// view policy now shuts the bot out, and only a person can see
@@ -95,51 +95,104 @@ func (b *Bot) chorePolicies(ctx context.Context, r *run) error {
 			errs = append(errs, fmt.Errorf("%s is no longer visible to the bot: someone changed its view policy; a human must restore it", bt.Monogram()))
 			continue
 		}
-		// Who can see the task depends on its subscribers and assignee
-		// too, not only on its policies.
-		if err := b.checkAccess(ctx, r, &snap, bt, t); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", bt.Monogram(), err))
-		}
-		if t.ViewPolicy == view && t.EditPolicy == edit {
-			// A restore whose answer was lost landed: record it.
-			for _, op := range snap.Ops {
-				if op.Kind == state.OpPolicyRestored && op.State == state.OpPending && OpKey(op.Key).hasPrefix(policyRestorePrefix(bt.Index)) {
-					// The detail recorded with the intent says what was
-					// restored; intents from before it was recorded have
-					// none.
-					detail := cmp.Or(op.Args[argDetail], "policy changed by "+cmp.Or(strings.Join(op.Subjects, ", "), "unknown")+"; restored")
-					edits := []conduit.Edit{{Type: "view", Value: view}, {Type: "edit", Value: edit}}
-					if err := b.restoreOnce(ctx, r, bt, OpKey(op.Key), view, edit, edits, detail, op.Subjects); err != nil {
-						errs = append(errs, fmt.Errorf("%s: %w", bt.Monogram(), err))
-					}
-				}
-			}
-			continue
-		}
-		if err := b.restorePolicies(ctx, r, bt, t, view, edit); err != nil {
+		accessErr, policyErr := b.guardTask(ctx, r, &taskView{view: v, bt: bt, task: t}, policyPair{view, edit})
+		for _, err := range SplitErrors(errors.Join(accessErr, policyErr)) {
 			errs = append(errs, fmt.Errorf("%s: %w", bt.Monogram(), err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// restorePolicies puts back t's view and edit policies exactly once per
-// change, and journals who changed them.
-func (b *Bot) restorePolicies(ctx context.Context, r *run, bt state.Batch, t conduit.Task, view, edit string) error {
-	txs, err := b.history(ctx, t.PHID, 0)
-	if err != nil {
-		return fmt.Errorf("read who changed the policies: %w", err)
+// guardedTasks are the campaign's filed tasks: its batches' and its
+// standing task.
+func guardedTasks(snap *state.Snapshot) []state.Batch {
+	all := snap.Batches
+	if rec := &snap.Campaign; rec.StandingTaskPHID != "" {
+		st := standingBatch(rec)
+		st.ApproversSubscribed = true
+		all = append(slices.Clone(all), st)
 	}
-	// The newest policy change names the op; everyone who changed a
-	// policy since the bot last set one is named in the journal.
-	last := 0
-	var changers []string
+	var out []state.Batch
+	for _, bt := range all {
+		if bt.TaskPHID != "" {
+			out = append(out, bt)
+		}
+	}
+	return out
+}
+
+// taskView is what guarding one task decides on: the tick's view, and
+// the task as Phabricator shows it now (observeAccess, readHistory).
+type taskView struct {
+	*view
+	bt   state.Batch
+	task conduit.Task
+	// subscribers is the task's complete subscriber list; team the team
+	// project's members.
+	subscribers []string
+	team        []string
+	// history is the task's every transaction, oldest first, read once
+	// for both checks and only when one needs it (nil: not read).
+	history []conduit.Transaction
+	// names name the PHIDs of the people the journal names (@user,
+	// #project, or the PHID).
+	names map[string]string
+}
+
+// guardTask takes back access to one task that someone else gave, then
+// puts back its policies. Each check fails on its own: a read the access
+// check needs (say the approvers' project, hidden from the bot) never
+// keeps the policies from being put back.
+func (b *Bot) guardTask(ctx context.Context, r *run, tv *taskView, want policyPair) (accessErr, policyErr error) {
+	acc, accessErr := b.observeAccess(ctx, r, tv)
+	accessHistory := accessErr == nil && acc.needsHistory()
+	restore := !want.on(tv.task)
+	if accessHistory || restore {
+		txs, err := b.history(ctx, tv.task.PHID, 0)
+		if err != nil && accessHistory {
+			accessErr = fmt.Errorf("read who changed the subscribers: %w", err)
+		}
+		if err != nil && restore {
+			policyErr = fmt.Errorf("read who changed the policies: %w", err)
+		}
+		tv.history = txs
+	}
+	if accessErr == nil {
+		accessErr = b.revokeAccess(ctx, r, tv, acc)
+	}
+	if policyErr == nil {
+		policyErr = b.restorePolicies(ctx, r, tv, want)
+	}
+	return accessErr, policyErr
+}
+
+// restorePolicies puts back the task's view and edit policies exactly
+// once per change, and journals who changed them; with the policies in
+// place, it confirms a restore whose answer was lost.
+func (b *Bot) restorePolicies(ctx context.Context, r *run, tv *taskView, want policyPair) error {
+	if want.on(tv.task) {
+		return b.applyAll(ctx, r, restoresLanded(tv, want))
+	}
+	_, changers := policyChangers(tv.history, tv.rec().BotPHID)
+	names, err := b.usernames(ctx, changers)
+	if err != nil {
+		return err
+	}
+	in := decidePolicyRestore(tv, want, names)
+	b.log.Warn().Str("campaign", tv.c.Name).Str("task", tv.bt.Monogram()).Strs("changed_by", names).Str("restore", in.args[argDetail]).Msg("task policy was changed")
+	return b.applyAll(ctx, r, []intent{in})
+}
+
+// policyChangers reads a task's history for its policy changes: the
+// newest one (its transaction id, which names the restore), and everyone
+// who changed a policy since the bot last set one.
+func policyChangers(txs []conduit.Transaction, botPHID string) (last int, changers []string) {
 	for _, x := range txs {
 		if x.Type != xactViewPolicy && x.Type != xactEditPolicy {
 			continue
 		}
 		last = x.ID
-		if x.AuthorPHID == r.rec.BotPHID {
+		if x.AuthorPHID == botPHID {
 			changers = nil
 		} else if !slices.Contains(changers, x.AuthorPHID) {
 			changers = append(changers, x.AuthorPHID)
@@ -148,47 +201,58 @@ func (b *Bot) restorePolicies(ctx context.Context, r *run, bt state.Batch, t con
 	if last == 0 {
 		last = newestID(txs) // as for access revokes: never reuse a done key
 	}
-	names, err := b.usernames(ctx, changers)
-	if err != nil {
-		return err
-	}
-	var what []string
-	var edits []conduit.Edit
-	if t.ViewPolicy != view {
-		what = append(what, fmt.Sprintf("view %s -> %s", t.ViewPolicy, view))
-		edits = append(edits, conduit.Edit{Type: "view", Value: view})
-	}
-	if t.EditPolicy != edit {
-		what = append(what, fmt.Sprintf("edit %s -> %s", t.EditPolicy, edit))
-		edits = append(edits, conduit.Edit{Type: "edit", Value: edit})
-	}
-	by := strings.Join(names, ", ")
-	if by == "" {
-		by = "unknown"
-	}
-	detail := fmt.Sprintf("policy changed by %s; restored %s", by, strings.Join(what, ", "))
-	b.log.Warn().Str("campaign", r.c.Name).Str("task", bt.Monogram()).Strs("changed_by", names).Str("restore", strings.Join(what, ", ")).Msg("task policy was changed")
-	return b.restoreOnce(ctx, r, bt, policyRestoreKey(bt.Index, last), view, edit, edits, detail, names)
+	return last, changers
 }
 
-// restoreOnce sends edits to put back bt's task policies, exactly once for
-// key. After a crash the restore landed if the task carries the policies
-// again.
-func (b *Bot) restoreOnce(ctx context.Context, r *run, bt state.Batch, key OpKey, view, edit string, edits []conduit.Edit, detail string, names []string) error {
-	t := bt.TaskPHID
-	done, err := b.apply(ctx, r.c.Name, intent{key: key, kind: state.OpPolicyRestored,
-		write: editTask{task: t, edits: edits},
-		landed: landedCheck{task: t, taskIs: func(got conduit.Task, _ []string) bool {
-			return got.ViewPolicy == view && got.EditPolicy == edit
-		}},
+// decidePolicyRestore is the edit that puts back the task's policies
+// (want), once for the newest change; names are who changed them.
+func decidePolicyRestore(tv *taskView, want policyPair, names []string) intent {
+	t := tv.task
+	last, _ := policyChangers(tv.history, tv.rec().BotPHID)
+	var what []string
+	var edits []conduit.Edit
+	if t.ViewPolicy != want.view {
+		what = append(what, fmt.Sprintf("view %s -> %s", t.ViewPolicy, want.view))
+		edits = append(edits, conduit.Edit{Type: "view", Value: want.view})
+	}
+	if t.EditPolicy != want.edit {
+		what = append(what, fmt.Sprintf("edit %s -> %s", t.EditPolicy, want.edit))
+		edits = append(edits, conduit.Edit{Type: "edit", Value: want.edit})
+	}
+	by := cmp.Or(strings.Join(names, ", "), "unknown")
+	detail := fmt.Sprintf("policy changed by %s; restored %s", by, strings.Join(what, ", "))
+	return restoreIntent(tv, policyRestoreKey(tv.bt.Index, last), want, edits, detail, names)
+}
+
+// restoresLanded confirms the restores of the task's policies whose
+// answer was lost, now that the task carries them: each landed.
+func restoresLanded(tv *taskView, want policyPair) []intent {
+	var ins []intent
+	for _, op := range tv.snap.Ops {
+		if op.Kind == state.OpPolicyRestored && op.State == state.OpPending && OpKey(op.Key).hasPrefix(policyRestorePrefix(tv.bt.Index)) {
+			// The detail recorded with the intent says what was restored;
+			// intents from before it was recorded have none.
+			detail := cmp.Or(op.Args[argDetail], "policy changed by "+cmp.Or(strings.Join(op.Subjects, ", "), "unknown")+"; restored")
+			edits := []conduit.Edit{{Type: "view", Value: want.view}, {Type: "edit", Value: want.edit}}
+			ins = append(ins, restoreIntent(tv, OpKey(op.Key), want, edits, detail, op.Subjects))
+		}
+	}
+	return ins
+}
+
+// restoreIntent sends edits to put back the task's policies (want),
+// exactly once for key. After a crash the restore landed if the task
+// carries the policies again.
+func restoreIntent(tv *taskView, key OpKey, want policyPair, edits []conduit.Edit, detail string, names []string) intent {
+	bt := tv.bt
+	return intent{key: key, kind: state.OpPolicyRestored,
+		write:    editTask{task: bt.TaskPHID, edits: edits},
+		landed:   landedCheck{task: bt.TaskPHID, taskIs: func(got conduit.Task, _ []string) bool { return want.on(got) }},
 		failed:   func(err error) error { return fmt.Errorf("restore the policies (%s): %w", detail, err) },
 		result:   bt.Monogram(),
-		entry:    state.Entry{Actor: r.rec.BotUsername, Task: bt.Monogram(), Detail: detail},
+		entry:    state.Entry{Actor: tv.rec().BotUsername, Task: bt.Monogram(), Detail: detail},
 		subjects: names,
 		args:     map[string]string{argDetail: detail},
-	})
-	if done {
-		r.eventOf(ev{kind: "policy-restored", task: bt.Monogram()}, "%s: %s", bt.Monogram(), detail)
+		said:     said{ev{kind: "policy-restored", task: bt.Monogram()}, fmt.Sprintf("%s: %s", bt.Monogram(), detail)},
 	}
-	return err
 }

@@ -122,7 +122,6 @@ func (b *Bot) rescan(ctx context.Context, r *run, byHand bool) (*RescanResult, e
 			res.New = append(res.New, u.Username)
 		}
 		res.Fixed, res.Gone = rn.Fixed, rn.Gone
-		r.event("run %d: %d new, %d fixed, %d gone", rn.N, len(rn.New), len(rn.Fixed), len(rn.Gone))
 	}
 	last := r.rec.LastRun()
 	if last == nil {
@@ -153,120 +152,169 @@ func (b *Bot) recordRun(ctx context.Context, r *run, now time.Time) (state.Run, 
 	if err != nil {
 		return state.Run{}, err
 	}
-	rn := diffRun(&snap, scan, now)
-	rn.Cutoff = now.Add(notice)
-	if rn.Cutoff.Before(r.rec.Cutoff) {
-		rn.Cutoff = r.rec.Cutoff
+	d := decideRun(r.c, &snap, scan, now, notice)
+	if d.rn.Instance != "" {
+		if err := b.startInstance(r, d.rn, d.added); err != nil {
+			return state.Run{}, err
+		}
 	}
-	instance := r.c.Recurring.Mode == campaigns.RecurInstance
+	if err := b.record(r, []intent{runIntent(d, now)}); err != nil {
+		return state.Run{}, fmt.Errorf("record run %d: %w", d.rn.N, err)
+	}
+	if r.rec, err = b.campaignRecord(r.rec.Name); err != nil {
+		return state.Run{}, err
+	}
+	rn := d.rn
+	b.log.Info().Str("campaign", r.rec.Name).Int("run", rn.N).Int("new", len(rn.New)).Int("fixed", len(rn.Fixed)).Int("gone", len(rn.Gone)).Msg("recurring run recorded")
+	return rn, nil
+}
+
+// runDecision is what a recurring run records: the run, and the members
+// it audits (again), added: in mode join in new batches (chunks, numbered
+// from rn.Batches[0]), in mode instance in the campaign rn.Instance.
+type runDecision struct {
+	rn     state.Run
+	added  []plannedFinding
+	chunks [][]plannedFinding
+}
+
+// decideRun decides a recurring run from what the scan found now and what
+// the last run (or the launch) found, at now; notice is how long the
+// members it adds get. Anyone found whose finding drift will not bring
+// back to pending where the run found them (none, removed, or one about
+// other groups or reasons) is audited again, new or not: otherwise a
+// member who moved between audited groups, or was re-added by hand after
+// a removal, would never be audited again. A user in an open removal
+// batch is left to it.
+func decideRun(c *campaigns.Campaign, snap *state.Snapshot, scan *snapshot, now time.Time, notice time.Duration) runDecision {
+	rn := diffRun(snap, scan, now)
+	rn.Cutoff = now.Add(notice)
+	if rn.Cutoff.Before(snap.Campaign.Cutoff) {
+		rn.Cutoff = snap.Campaign.Cutoff
+	}
+	instance := c.Recurring.Mode == campaigns.RecurInstance
 	joiners := map[string]bool{}
-	if instance {
-		// Every new member starts the instance.
-		for i, u := range rn.New {
+	isNew := map[string]int{}
+	for i, u := range rn.New {
+		isNew[u.PHID] = i
+		if instance {
+			// Every new member starts the instance.
 			rn.New[i].Joined = true
 			joiners[u.PHID] = true
 		}
 	}
-	// Anyone found whose finding drift will not bring back to pending
-	// where the run found them (none, removed, or one about other groups
-	// or reasons) is audited again, new or not: otherwise a member who
-	// moved between audited groups, or was re-added by hand after a
-	// removal, would never be audited again.
-	inRemoval := usersInOpenRemovals(&snap)
+	idx := indexFindings(snap.Findings)
+	inRemoval := usersInOpenRemovals(snap)
 	for _, pf := range scan.findings {
-		if f, has := findingOf(&snap, pf.User.PHID); has && (driftCovers(f, pf) || inRemoval[f.UserPHID]) {
+		if f, has := idx.finding(pf.User.PHID); has && (driftCovers(f, pf) || inRemoval[f.UserPHID]) {
 			continue
 		}
 		joiners[pf.User.PHID] = true
-		if i := slices.IndexFunc(rn.New, func(u state.RunUser) bool { return u.PHID == pf.User.PHID }); i >= 0 {
+		if i, ok := isNew[pf.User.PHID]; ok {
 			rn.New[i].Joined = true
 			continue
 		}
-		u := state.RunUser{PHID: pf.User.PHID, Username: pf.User.Username, Reasons: pf.Reasons, Joined: true}
-		for _, g := range pf.Groups {
-			u.Groups = append(u.Groups, g.Name)
-		}
+		u := runUser(pf)
+		u.Joined = true
 		rn.New = append(rn.New, u)
 	}
-	var added []plannedFinding
+	d := runDecision{}
 	for _, pf := range scan.findings {
 		if joiners[pf.User.PHID] {
-			added = append(added, pf)
+			d.added = append(d.added, pf)
 		}
 	}
-	if instance && len(added) > 0 {
-		rn.Instance = instanceName(r.rec.Name, rn.N)
-		if err := b.startInstance(r, rn, added); err != nil {
-			return state.Run{}, err
+	switch {
+	case len(d.added) == 0:
+	case instance:
+		rn.Instance = instanceName(snap.Campaign.Name, rn.N)
+	default:
+		next := 1
+		for _, bt := range snap.Batches {
+			next = max(next, bt.Index+1)
+		}
+		d.chunks = batches(d.added, c.BatchSize)
+		for i := range d.chunks {
+			rn.Batches = append(rn.Batches, next+i)
 		}
 	}
-	err = b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error {
-		rec := tx.Campaign()
-		if last := rec.LastRun(); last != nil && !now.After(last.At) {
-			return fmt.Errorf("run %d at %s is already recorded", last.N, last.At.Format(time.RFC3339))
-		}
-		if !instance && len(added) > 0 {
-			bts, err := tx.Batches()
-			if err != nil {
-				return err
+	d.rn = rn
+	return d
+}
+
+// runUser is a member a run found, as the run records them.
+func runUser(pf plannedFinding) state.RunUser {
+	u := state.RunUser{PHID: pf.User.PHID, Username: pf.User.Username, Reasons: pf.Reasons}
+	for _, g := range pf.Groups {
+		u.Groups = append(u.Groups, g.Name)
+	}
+	return u
+}
+
+// runIntent records run d at now in one transaction: its new batches and
+// findings (mode join), the run, the end of a refusal, the journal entry.
+func runIntent(d runDecision, now time.Time) intent {
+	rn := d.rn
+	return intent{
+		change: func(tx *state.CampaignTx, _ outcomeOf) error {
+			rec := tx.Campaign()
+			if last := rec.LastRun(); last != nil && !now.After(last.At) {
+				return fmt.Errorf("run %d at %s is already recorded", last.N, last.At.Format(time.RFC3339))
 			}
-			next := 1
-			for _, bt := range bts {
-				next = max(next, bt.Index+1)
-			}
-			for i, chunk := range batches(added, r.c.BatchSize) {
-				bt := state.Batch{Index: next + i, Run: rn.N, Cutoff: rn.Cutoff}
-				for _, pf := range chunk {
-					f := newFinding(pf, bt.Index, now)
-					if rn.Cutoff.After(rec.Cutoff) {
-						f.Cutoff = rn.Cutoff
-					}
-					switch old, err := tx.Finding(pf.User.PHID); {
-					case err == nil:
-						f = reaudit(old, f)
-						if err := tx.Append(state.Entry{At: now, Kind: state.EntryDrift, User: f.Username, Actor: rec.BotUsername, ActorKind: state.ActorBot,
-							Detail: fmt.Sprintf("%s -> %s: run %d found them non-compliant in %s; audited again in batch %d", old.Status, f.Status, rn.N,
-								strings.Join(groupNames(&rec, f.Groups), ", "), bt.Index)}); err != nil {
-							return err
-						}
-					case !errors.Is(err, state.ErrNotFound):
-						return err
-					}
-					if err := tx.PutFinding(f); err != nil {
-						return err
-					}
-					bt.UserPHIDs = append(bt.UserPHIDs, f.UserPHID)
-				}
-				if err := tx.PutBatch(bt); err != nil {
+			for i, chunk := range d.chunks {
+				if err := addRunBatch(tx, &rec, rn, rn.Batches[i], chunk, now); err != nil {
 					return err
 				}
-				rn.Batches = append(rn.Batches, bt.Index)
 			}
-		}
-		rec.Runs = append(rec.Runs, rn)
-		if rec.RunRefused != "" {
-			rec.RunRefused = ""
-			if err := tx.Append(state.Entry{At: now, Kind: state.EntryRunRefused, Actor: rec.BotUsername, ActorKind: state.ActorBot, Detail: "recurring runs go ahead again"}); err != nil {
+			rec.Runs = append(rec.Runs, rn)
+			if rec.RunRefused != "" {
+				rec.RunRefused = ""
+				if err := tx.Append(state.Entry{At: now, Kind: state.EntryRunRefused, Actor: rec.BotUsername, ActorKind: state.ActorBot, Detail: "recurring runs go ahead again"}); err != nil {
+					return err
+				}
+			}
+			if err := tx.PutCampaign(rec); err != nil {
 				return err
 			}
+			var users []string
+			for _, u := range rn.New {
+				users = append(users, u.Username)
+			}
+			return tx.Append(state.Entry{At: now, Kind: state.EntryRun, Actor: rec.BotUsername, ActorKind: state.ActorBot, Users: users,
+				Outcome: fmt.Sprintf("%d new, %d fixed, %d gone", len(rn.New), len(rn.Fixed), len(rn.Gone)),
+				Detail:  runDetail(rn)})
+		},
+		said: said{text: fmt.Sprintf("run %d: %d new, %d fixed, %d gone", rn.N, len(rn.New), len(rn.Fixed), len(rn.Gone))},
+	}
+}
+
+// addRunBatch records batch index of run rn with the findings of chunk,
+// pending with the run's deadline; a user with an earlier finding is
+// audited again (reaudit), which the journal says.
+func addRunBatch(tx *state.CampaignTx, rec *state.Campaign, rn state.Run, index int, chunk []plannedFinding, now time.Time) error {
+	bt := state.Batch{Index: index, Run: rn.N, Cutoff: rn.Cutoff}
+	for _, pf := range chunk {
+		f := newFinding(pf, bt.Index, now)
+		if rn.Cutoff.After(rec.Cutoff) {
+			f.Cutoff = rn.Cutoff
 		}
-		if err := tx.PutCampaign(rec); err != nil {
+		switch old, err := tx.Finding(pf.User.PHID); {
+		case err == nil:
+			f = reaudit(old, f)
+			if err := tx.Append(state.Entry{At: now, Kind: state.EntryDrift, User: f.Username, Actor: rec.BotUsername, ActorKind: state.ActorBot,
+				Detail: fmt.Sprintf("%s -> %s: run %d found them non-compliant in %s; audited again in batch %d", old.Status, f.Status, rn.N,
+					strings.Join(groupNames(rec, f.Groups), ", "), bt.Index)}); err != nil {
+				return err
+			}
+		case !errors.Is(err, state.ErrNotFound):
 			return err
 		}
-		r.rec = rec
-		var users []string
-		for _, u := range rn.New {
-			users = append(users, u.Username)
+		if err := tx.PutFinding(f); err != nil {
+			return err
 		}
-		return tx.Append(state.Entry{At: now, Kind: state.EntryRun, Actor: rec.BotUsername, ActorKind: state.ActorBot, Users: users,
-			Outcome: fmt.Sprintf("%d new, %d fixed, %d gone", len(rn.New), len(rn.Fixed), len(rn.Gone)),
-			Detail:  runDetail(rn)})
-	})
-	if err != nil {
-		return state.Run{}, fmt.Errorf("record run %d: %w", rn.N, err)
+		bt.UserPHIDs = append(bt.UserPHIDs, f.UserPHID)
 	}
-	b.log.Info().Str("campaign", r.rec.Name).Int("run", rn.N).Int("new", len(rn.New)).Int("fixed", len(rn.Fixed)).Int("gone", len(rn.Gone)).Msg("recurring run recorded")
-	return rn, nil
+	return tx.PutBatch(bt)
 }
 
 func runDetail(rn state.Run) string {
@@ -315,16 +363,16 @@ func diffRun(snap *state.Snapshot, scan *snapshot, now time.Time) state.Run {
 			members[m] = true
 		}
 	}
+	before := make(map[string]bool, len(prev))
+	for _, p := range prev {
+		before[p] = true
+	}
 	found := map[string]bool{}
 	for _, pf := range scan.findings {
 		found[pf.User.PHID] = true
 		rn.Found = append(rn.Found, pf.User.PHID)
-		if !slices.Contains(prev, pf.User.PHID) {
-			u := state.RunUser{PHID: pf.User.PHID, Username: pf.User.Username, Reasons: pf.Reasons}
-			for _, g := range pf.Groups {
-				u.Groups = append(u.Groups, g.Name)
-			}
-			rn.New = append(rn.New, u)
+		if !before[pf.User.PHID] {
+			rn.New = append(rn.New, runUser(pf))
 		}
 	}
 	for _, p := range prev {
@@ -435,15 +483,6 @@ func reaudit(old, f state.Finding) state.Finding {
 	return f
 }
 
-func findingOf(snap *state.Snapshot, userPHID string) (state.Finding, bool) {
-	for _, f := range snap.Findings {
-		if f.UserPHID == userPHID {
-			return f, true
-		}
-	}
-	return state.Finding{}, false
-}
-
 // startInstance records campaign instance rn.Instance for the members a
 // run found (mode instance), unless a run cut short already did: the
 // instance's name is the run's, so a rerun of the same run finds it.
@@ -471,13 +510,25 @@ func (b *Bot) startInstance(r *run, rn state.Run, added []plannedFinding) error 
 		}
 		return fmt.Errorf("%w: %s", ErrRefused, why)
 	}
-	rec := r.rec
-	rec.Name, rec.InstanceOf, rec.LaunchedAt = rn.Instance, r.rec.Name, rn.At
+	rec, findings, list := newInstance(&r.rec, rn, added, r.c.BatchSize)
+	if err := b.store.CreateCampaign(rec, findings, list); err != nil {
+		return err
+	}
+	return b.journal(rec.Name, state.Entry{At: rn.At, Kind: state.EntryInstanceStarted, Actor: rec.BotUsername, ActorKind: state.ActorBot,
+		Detail: fmt.Sprintf("run %d of %s: %d finding(s) in %d batch(es), cutoff %s", rn.N, r.rec.Name, len(findings), len(list), cutoffDate(rn.Cutoff))})
+}
+
+// newInstance is the campaign instance run rn of parent starts for the
+// members it found (added), in batches of size: the parent's groups,
+// approvers and policies, the run's deadline, nothing of its history.
+func newInstance(parent *state.Campaign, rn state.Run, added []plannedFinding, size int) (state.Campaign, []state.Finding, []state.Batch) {
+	rec := *parent
+	rec.Name, rec.InstanceOf, rec.LaunchedAt = rn.Instance, parent.Name, rn.At
 	rec.Cutoff, rec.OriginalCutoff = rn.Cutoff, rn.Cutoff
 	rec.Runs, rec.RemindersDone, rec.StandingTaskPHID, rec.StandingTaskID = nil, nil, "", 0
 	var findings []state.Finding
 	var list []state.Batch
-	for i, chunk := range batches(added, r.c.BatchSize) {
+	for i, chunk := range batches(added, size) {
 		bt := state.Batch{Index: i + 1}
 		for _, pf := range chunk {
 			f := newFinding(pf, bt.Index, rn.At)
@@ -486,33 +537,37 @@ func (b *Bot) startInstance(r *run, rn state.Run, added []plannedFinding) error 
 		}
 		list = append(list, bt)
 	}
-	if err := b.store.CreateCampaign(rec, findings, list); err != nil {
-		return err
-	}
-	return b.journal(rec.Name, state.Entry{At: rn.At, Kind: state.EntryInstanceStarted, Actor: rec.BotUsername, ActorKind: state.ActorBot,
-		Detail: fmt.Sprintf("run %d of %s: %d finding(s) in %d batch(es), cutoff %s", rn.N, r.rec.Name, len(findings), len(list), cutoffDate(rn.Cutoff))})
+	return rec, findings, list
 }
 
 // refuseRuns records, once per reason, why the campaign's recurring runs
-// stop ("" when they go ahead again): status shows it and the journal
-// keeps when it began and ended.
+// stop: status shows it and the journal keeps when it began.
 func (b *Bot) refuseRuns(r *run, now time.Time, why string) error {
 	if r.rec.RunRefused == why {
 		return nil
 	}
-	return b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error {
+	if err := b.record(r, []intent{runsRefused(why, now)}); err != nil {
+		return err
+	}
+	r.rec.RunRefused = why
+	return nil
+}
+
+// runsRefused records why the campaign's recurring runs stop ("" when
+// they go ahead again), at now.
+func runsRefused(why string, now time.Time) intent {
+	return intent{change: func(tx *state.CampaignTx, _ outcomeOf) error {
 		rec := tx.Campaign()
 		rec.RunRefused = why
 		if err := tx.PutCampaign(rec); err != nil {
 			return err
 		}
-		r.rec = rec
 		detail := why
 		if why == "" {
 			detail = "recurring runs go ahead again"
 		}
 		return tx.Append(state.Entry{At: now, Kind: state.EntryRunRefused, Actor: rec.BotUsername, ActorKind: state.ActorBot, Detail: detail})
-	})
+	}}
 }
 
 // instanceCampaign is the campaign file of an instance: the recurring
@@ -539,19 +594,19 @@ func (b *Bot) finishRun(ctx context.Context, r *run, rn state.Run) error {
 	if err := b.ensureStandingTask(ctx, r); err != nil {
 		return err
 	}
-	if op, err := b.opByKey(r.rec.Name, runSummaryKey(rn.N)); err == nil && op.State == state.OpDone {
-		return nil
-	}
-	text, err := b.runSummary(r, rn)
+	snap, err := b.store.Snapshot(r.rec.Name)
 	if err != nil {
 		return err
 	}
-	posted, err := b.comment(ctx, r, standingBatch(&r.rec), runSummaryKey(rn.N), text,
-		state.Entry{Kind: state.EntryRunSummary, Detail: fmt.Sprintf("run %d: %d new, %d fixed, %d gone", rn.N, len(rn.New), len(rn.Fixed), len(rn.Gone))}, nil)
-	if posted {
-		r.event("posted run %d's summary on T%d", rn.N, r.rec.StandingTaskID)
+	v, err := b.observe(ctx, r, snap, needs{})
+	if err != nil {
+		return err
 	}
-	return err
+	in, err := decideRunSummary(v, rn)
+	if err != nil || in == nil {
+		return err
+	}
+	return b.applyAll(ctx, r, []intent{*in})
 }
 
 // standingBatch is the standing task as comment and verifyTask take it.
@@ -559,20 +614,59 @@ func standingBatch(rec *state.Campaign) state.Batch {
 	return state.Batch{TaskPHID: rec.StandingTaskPHID, TaskID: rec.StandingTaskID}
 }
 
-func (b *Bot) runSummary(r *run, rn state.Run) (string, error) {
-	snap, err := b.store.Snapshot(r.rec.Name)
-	if err != nil {
-		return "", err
+// decideRunSummary is the comment that tells the team, on the standing
+// task, what run rn found: who is new and why, who fixed it, who is gone,
+// the new tasks and how many wait. nil once it is posted.
+func decideRunSummary(v *view, rn state.Run) (*intent, error) {
+	rec := v.rec()
+	key := runSummaryKey(rn.N)
+	if slices.ContainsFunc(v.snap.Ops, func(op state.Op) bool { return op.Key == string(key) && op.State == state.OpDone }) {
+		return nil, nil
 	}
-	since := r.rec.LaunchedAt
-	if rn.N > 1 && rn.N-2 < len(r.rec.Runs) {
-		since = r.rec.Runs[rn.N-2].At
+	since := rec.LaunchedAt
+	if rn.N > 1 && rn.N-2 < len(rec.Runs) {
+		since = rec.Runs[rn.N-2].At
 	}
-	data := templates.RunSummaryData{Campaign: b.words.campaignData(r.c, &snap.Campaign), Run: rn.N, Since: since.UTC().Format(time.DateOnly),
+	data := templates.RunSummaryData{Campaign: v.words.campaignData(v.c, rec), Run: rn.N, Since: since.UTC().Format(time.DateOnly),
 		Instance: rn.Instance, NewCutoffDate: cutoffDate(rn.Cutoff)}
+	data.New, data.ReasonCounts = runAffected(rn.New)
+	for _, u := range rn.Fixed {
+		data.Fixed = append(data.Fixed, templates.Person{Username: u})
+	}
+	for _, u := range rn.Gone {
+		data.Gone = append(data.Gone, templates.Person{Username: u})
+	}
+	for _, bt := range v.snap.Batches {
+		if slices.Contains(rn.Batches, bt.Index) && bt.TaskID != 0 {
+			data.Tasks = append(data.Tasks, bt.Monogram())
+		}
+	}
+	for _, f := range v.snap.Findings {
+		if f.Status.Removable() {
+			data.Pending++
+		}
+	}
+	text, err := v.words.render(templates.RunSummary, data)
+	if err != nil {
+		return nil, err
+	}
+	bt := standingBatch(rec)
+	if bt.TaskPHID == "" {
+		return nil, fmt.Errorf("batch %d has no task yet", bt.Index)
+	}
+	in := commentIntent(rec, bt, key, text,
+		state.Entry{Kind: state.EntryRunSummary, Detail: fmt.Sprintf("run %d: %d new, %d fixed, %d gone", rn.N, len(rn.New), len(rn.Fixed), len(rn.Gone))}, nil)
+	in.said = said{text: fmt.Sprintf("posted run %d's summary on T%d", rn.N, rec.StandingTaskID)}
+	return &in, nil
+}
+
+// runAffected is how the run summary lists the new members, and how many
+// of them fail each reason, in the order the reasons first appear.
+func runAffected(users []state.RunUser) ([]templates.Affected, []templates.Count) {
+	var out []templates.Affected
 	perReason := map[string]int{}
 	var reasons []string
-	for _, u := range rn.New {
+	for _, u := range users {
 		a := templates.Affected{Person: templates.Person{Username: u.Username}, Groups: u.Groups}
 		for _, why := range u.Reasons {
 			a.Reasons = append(a.Reasons, reasonText(why))
@@ -581,70 +675,64 @@ func (b *Bot) runSummary(r *run, rn state.Run) (string, error) {
 			}
 			perReason[reasonText(why)]++
 		}
-		data.New = append(data.New, a)
+		out = append(out, a)
 	}
+	var counts []templates.Count
 	for _, why := range reasons {
-		data.ReasonCounts = append(data.ReasonCounts, templates.Count{Status: why, N: perReason[why]})
+		counts = append(counts, templates.Count{Status: why, N: perReason[why]})
 	}
-	for _, u := range rn.Fixed {
-		data.Fixed = append(data.Fixed, templates.Person{Username: u})
-	}
-	for _, u := range rn.Gone {
-		data.Gone = append(data.Gone, templates.Person{Username: u})
-	}
-	for _, bt := range snap.Batches {
-		if slices.Contains(rn.Batches, bt.Index) && bt.TaskID != 0 {
-			data.Tasks = append(data.Tasks, bt.Monogram())
-		}
-	}
-	for _, f := range snap.Findings {
-		if f.Status.Removable() {
-			data.Pending++
-		}
-	}
-	return b.words.render(templates.RunSummary, data)
+	return out, counts
 }
 
 // ensureStandingTask files the recurring campaign's task for the team
-// once: restricted like the audit tasks (the policies frozen at launch),
-// tagged with and subscribing the team and the approvers, naming nobody.
+// once, and reads it back (verifyTask); r.rec is updated.
 func (b *Bot) ensureStandingTask(ctx context.Context, r *run) error {
-	rec := r.rec
-	if rec.StandingTaskPHID != "" {
+	if r.rec.StandingTaskPHID != "" {
 		return nil
 	}
-	if rec.TeamPHID == "" {
-		return fmt.Errorf("%w: a recurring campaign needs a team for its standing task", ErrInput)
-	}
-	desc, err := b.words.render(templates.StandingTask, templates.StandingTaskData{Campaign: b.words.campaignData(r.c, &rec), Every: offsetName(r.c.Recurring.Every)})
+	in, spec, err := decideStandingTask(b.words, r.c, &r.rec)
 	if err != nil {
 		return err
 	}
-	key := standingTaskKey()
+	created, err := b.apply(ctx, r.rec.Name, in)
+	if err != nil {
+		return fmt.Errorf("standing task: %w", err)
+	}
+	if r.rec, err = b.campaignRecord(r.rec.Name); err != nil {
+		return err
+	}
+	if created {
+		r.event("filed the standing task T%d", r.rec.StandingTaskID)
+	}
+	return b.verifyTask(ctx, r.rec.Name, standingBatch(&r.rec), spec)
+}
+
+// decideStandingTask is the intent to file the recurring campaign's task
+// for the team, and the task it asks for: restricted like the audit tasks
+// (the policies frozen at launch), tagged with and subscribing the team
+// and the approvers, naming nobody.
+func decideStandingTask(w *wording, c *campaigns.Campaign, rec *state.Campaign) (intent, conduit.TaskSpec, error) {
+	if rec.TeamPHID == "" {
+		return intent{}, conduit.TaskSpec{}, fmt.Errorf("%w: a recurring campaign needs a team for its standing task", ErrInput)
+	}
+	desc, err := w.render(templates.StandingTask, templates.StandingTaskData{Campaign: w.campaignData(c, rec), Every: offsetName(c.Recurring.Every)})
+	if err != nil {
+		return intent{}, conduit.TaskSpec{}, err
+	}
 	spec := conduit.TaskSpec{
 		Title:           rec.Title + ": recurring scans",
 		Description:     desc,
 		SubscriberPHIDs: uniq([]string{rec.TeamPHID, rec.ApproversPHID}),
 		ProjectPHIDs:    uniq(append([]string{rec.TeamPHID}, rec.TagPHIDs...)),
 	}
-	if spec.ViewPolicy, spec.EditPolicy, err = taskPolicies(r.c, &rec); err != nil {
-		return err
+	if spec.ViewPolicy, spec.EditPolicy, err = taskPolicies(c, rec); err != nil {
+		return intent{}, conduit.TaskSpec{}, err
 	}
-	var got conduit.Task
-	created, err := b.apply(ctx, rec.Name, fileTaskIntent(key, spec,
-		state.Entry{Actor: rec.BotUsername, Detail: "standing task for the team"},
-		func(tx *state.CampaignTx, t conduit.Task) error {
-			got = t
+	in := fileTaskIntent(standingTaskKey(), spec, state.Entry{Actor: rec.BotUsername, Detail: "standing task for the team"},
+		func(tx *state.CampaignTx, t conduit.Task, _ time.Time) error {
 			cur := tx.Campaign()
 			cur.StandingTaskPHID, cur.StandingTaskID = t.PHID, t.ID
-			r.rec = cur
 			return tx.PutCampaign(cur)
-		}))
-	if err != nil {
-		return fmt.Errorf("standing task: %w", err)
-	}
-	if created {
-		r.event("filed the standing task T%d", got.ID)
-	}
-	return b.verifyTask(ctx, rec.Name, standingBatch(&r.rec), spec)
+		})
+	return in, spec, nil
 }
