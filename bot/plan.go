@@ -125,6 +125,7 @@ func newPlan(w *wording, c *campaigns.Campaign, snap *snapshot, now time.Time) (
 	if snap.team != nil {
 		p.Team = snap.team.Name
 	}
+	p.Findings = make([]PlanFinding, 0, len(findings))
 	for _, f := range findings {
 		p.Findings = append(p.Findings, PlanFinding{Username: f.Username, PHID: f.UserPHID, Groups: groupNames(&rec, f.Groups), Reasons: f.Reasons, Batch: f.Batch})
 	}
@@ -243,7 +244,7 @@ func newCampaignRecord(c *campaigns.Campaign, snap *snapshot) state.Campaign {
 // newFindings turns the snapshot's findings into state records and cuts
 // them into batches of the campaign's batch size.
 func newFindings(c *campaigns.Campaign, snap *snapshot, now time.Time) ([]state.Finding, []state.Batch) {
-	var out []state.Finding
+	out := make([]state.Finding, 0, len(snap.findings))
 	var list []state.Batch
 	// Users who cannot be told (disabled accounts) are listed on one task
 	// for the team, after the users' own tasks, and subscribed nowhere.
@@ -260,7 +261,7 @@ func newFindings(c *campaigns.Campaign, snap *snapshot, now time.Time) ([]state.
 		chunks = append(chunks, team)
 	}
 	for i, chunk := range chunks {
-		bt := state.Batch{Index: i + 1, Team: len(team) > 0 && i == len(chunks)-1}
+		bt := state.Batch{Index: i + 1, Team: len(team) > 0 && i == len(chunks)-1, UserPHIDs: make([]string, 0, len(chunk))}
 		for _, pf := range chunk {
 			f := state.Finding{
 				UserPHID: pf.User.PHID, Username: pf.User.Username, RealName: pf.User.RealName,
@@ -268,6 +269,9 @@ func newFindings(c *campaigns.Campaign, snap *snapshot, now time.Time) ([]state.
 				TeamTask: pf.TeamTask,
 			}
 			for _, g := range pf.Groups {
+				if f.Groups == nil {
+					f.Groups = make([]string, 0, len(pf.Groups))
+				}
 				f.Groups = append(f.Groups, g.PHID)
 			}
 			out = append(out, f)
