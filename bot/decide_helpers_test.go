@@ -86,9 +86,15 @@ type decided struct {
 
 // The writes as comparable data.
 type (
-	fileTaskW    struct{ Spec conduit.TaskSpec }
-	editTaskW    struct{ Task string; Edits, Then []conduit.Edit }
-	editMembersW struct{ Project string; Add, Remove []string }
+	fileTaskW struct{ Spec conduit.TaskSpec }
+	editTaskW struct {
+		Task        string
+		Edits, Then []conduit.Edit
+	}
+	editMembersW struct {
+		Project     string
+		Add, Remove []string
+	}
 )
 
 // decidedOf turns intents into what the tests compare.
