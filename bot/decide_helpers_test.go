@@ -123,11 +123,9 @@ func decidedOf(ins []intent) []decided {
 	return out
 }
 
-// applyInStore records snap in a new state file, then carries out ins
-// there as the executor records them, each write as having landed with
-// outcome res (its task, its result): the intent's prepare and change,
-// the op, the journal entry. It returns the state and the journal after.
-func applyInStore(t *testing.T, snap state.Snapshot, ins []intent, res outcomeOf) (state.Snapshot, []state.Entry) {
+// storeBot is a Bot with nothing but a new state file holding snap and
+// the tests' clock: what the executor needs to record intents.
+func storeBot(t *testing.T, snap state.Snapshot) *Bot {
 	t.Helper()
 	st, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
 	if err != nil {
@@ -153,7 +151,17 @@ func applyInStore(t *testing.T, snap state.Snapshot, ins []intent, res outcomeOf
 	}); err != nil {
 		t.Fatal(err)
 	}
-	b := &Bot{store: st, now: func() time.Time { return decideNow }}
+	return &Bot{store: st, now: func() time.Time { return decideNow }}
+}
+
+// applyInStore records snap in a new state file, then carries out ins
+// there as the executor records them, each write as having landed with
+// outcome res (its task, its result): the intent's prepare and change,
+// the op, the journal entry. It returns the state and the journal after.
+func applyInStore(t *testing.T, snap state.Snapshot, ins []intent, res outcomeOf) (state.Snapshot, []state.Entry) {
+	t.Helper()
+	b := storeBot(t, snap)
+	st, name := b.store, snap.Campaign.Name
 	for _, in := range ins {
 		if in.write == nil {
 			if err := b.applyChange(name, in); err != nil {
