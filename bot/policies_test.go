@@ -137,3 +137,31 @@ func TestPolicyLockingOutTheBot(t *testing.T) {
 		})
 	}
 }
+
+// TestGuardReadsHistoryOnce: someone makes a task public and subscribes
+// an outsider in one edit. The policies chore takes both back in that
+// tick, having read the task's history once (transaction.search) for the
+// access and the policy check together; the next tick has nothing to
+// take back and reads no history at all.
+func TestGuardReadsHistoryOnce(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	h.editAs("alice", "T1", conduit.Edit{Type: "view", Value: "public"},
+		conduit.Edit{Type: "subscribers.add", Value: []string{h.phid("outsider")}})
+	for i, want := range []int{1, 0} {
+		h.srv.ResetCalls()
+		if _, err := h.bot.Tick(h.ctx, bot.TickOptions{Only: []string{"policies"}}); err != nil {
+			t.Fatalf("tick %d: %v", i+1, err)
+		}
+		if got := h.srv.Calls()["transaction.search"]; got != want {
+			t.Errorf("tick %d read a history %d times, want %d (calls: %v)", i+1, got, want, h.srv.Calls())
+		}
+	}
+	task, _ := h.srv.Task(1)
+	if task.ViewPolicy == "public" {
+		t.Error("T1 is still public")
+	}
+	if got := h.journalKinds(); got["policy-restored"] != 1 || got["access-revoked"] != 1 {
+		t.Errorf("journal: %d policy-restored, %d access-revoked; want one of each", got["policy-restored"], got["access-revoked"])
+	}
+}
