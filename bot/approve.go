@@ -213,41 +213,6 @@ func (b *Bot) findingByUsername(campaign, username string) (state.Finding, error
 	return out, err
 }
 
-// splitLapsed splits approvals into those whose approver is, now, an
-// enabled member of the approvers' project, and those who lapsed (left
-// the project, or disabled: offboarded, compromised). An approval counts
-// only while its approver still may approve, for removals and
-// exemptions alike.
-func (b *Bot) splitLapsed(ctx context.Context, r *run, as []state.Approval) (active, lapsed []state.Approval, err error) {
-	if len(as) == 0 {
-		return nil, nil, nil
-	}
-	members, err := b.approverMembers(ctx, r)
-	if err != nil {
-		return nil, nil, err
-	}
-	var phids []string
-	for _, a := range as {
-		phids = append(phids, a.ApproverPHID)
-	}
-	users, err := b.usersByPHID(ctx, phids)
-	if err != nil {
-		return nil, nil, fmt.Errorf("re-check approvers: %w", err)
-	}
-	enabled := map[string]bool{}
-	for _, u := range users {
-		enabled[u.PHID] = !u.IsDisabled()
-	}
-	for _, a := range as {
-		if enabled[a.ApproverPHID] && slices.Contains(members, a.ApproverPHID) {
-			active = append(active, a)
-		} else {
-			lapsed = append(lapsed, a)
-		}
-	}
-	return active, lapsed, nil
-}
-
 // approvalEntry is the journal entry of one approval of a removal batch:
 // the approver, how they were verified, every approver so far and, for the
 // command line, the operator who ran it (the task column stays empty).

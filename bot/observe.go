@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -77,6 +78,48 @@ func (v *view) member(group, user string) bool {
 // failsNow reports whether f fails any of its reasons now, keeps applied.
 func (v *view) failsNow(f state.Finding) bool { return failsAny(f, v.live) }
 
+// finding is the finding of the user named username (any case, with or
+// without "@").
+func (v *view) finding(username string) (state.Finding, bool) { return findingNamed(&v.snap, username) }
+
+// findingOf is the finding of the user with this PHID.
+func (v *view) findingOf(userPHID string) (state.Finding, bool) { return findingIn(&v.snap, userPHID) }
+
+// batch is task batch index as recorded.
+func (v *view) batch(index int) (state.Batch, bool) { return batchIn(&v.snap, index) }
+
+// findingNamed is snap's finding of the user named username (any case,
+// with or without "@").
+func findingNamed(snap *state.Snapshot, username string) (state.Finding, bool) {
+	username = strings.TrimPrefix(username, "@")
+	for _, f := range snap.Findings {
+		if strings.EqualFold(f.Username, username) {
+			return f, true
+		}
+	}
+	return state.Finding{}, false
+}
+
+// findingIn is snap's finding of the user with this PHID.
+func findingIn(snap *state.Snapshot, userPHID string) (state.Finding, bool) {
+	for _, f := range snap.Findings {
+		if f.UserPHID == userPHID {
+			return f, true
+		}
+	}
+	return state.Finding{}, false
+}
+
+// batchIn is snap's task batch index.
+func batchIn(snap *state.Snapshot, index int) (state.Batch, bool) {
+	for _, bt := range snap.Batches {
+		if bt.Index == index {
+			return bt, true
+		}
+	}
+	return state.Batch{}, false
+}
+
 // needs says what a decision will look at, beyond the recorded state.
 type needs struct {
 	members   bool
@@ -93,6 +136,60 @@ type needs struct {
 	teamTag bool
 	// tasks are tasks to read, by PHID.
 	tasks []string
+}
+
+// accounts reads the accounts of users, each at most once per tick (the
+// run keeps them): one user.search for those not read yet. An account
+// the server does not return is missing from the answer.
+func (b *Bot) accounts(ctx context.Context, r *run, users []string) (map[string]conduit.User, error) {
+	if r.users == nil {
+		r.users = map[string]*conduit.User{}
+	}
+	var ask []string
+	for _, u := range uniq(users) {
+		if _, read := r.users[u]; !read {
+			ask = append(ask, u)
+		}
+	}
+	if len(ask) > 0 {
+		us, err := b.usersByPHID(ctx, ask)
+		if err != nil {
+			return nil, fmt.Errorf("read accounts: %w", err)
+		}
+		for _, u := range ask {
+			r.users[u] = nil
+		}
+		for _, u := range us {
+			r.users[u.PHID] = &u
+		}
+	}
+	out := map[string]conduit.User{}
+	for _, u := range users {
+		if acct := r.users[u]; acct != nil {
+			out[u] = *acct
+		}
+	}
+	return out, nil
+}
+
+// and is what both n and m need.
+func (n needs) and(m needs) needs {
+	n.members = n.members || m.members
+	n.approvers = n.approvers || m.approvers
+	n.users = append(slices.Clone(n.users), m.users...)
+	n.texts = append(slices.Clone(n.texts), m.texts...)
+	n.live = append(slices.Clone(n.live), m.live...)
+	if len(m.extra) > 0 {
+		extra := maps.Clone(n.extra)
+		if extra == nil {
+			extra = map[string][]string{}
+		}
+		for r, us := range m.extra {
+			extra[r] = append(extra[r], us...)
+		}
+		n.extra = extra
+	}
+	return n
 }
 
 // observe reads what n names and returns the view a decision takes on
@@ -113,13 +210,8 @@ func (b *Bot) observe(ctx context.Context, r *run, snap state.Snapshot, n needs)
 		}
 	}
 	if len(n.users) > 0 {
-		us, err := b.usersByPHID(ctx, uniq(n.users))
-		if err != nil {
-			return nil, fmt.Errorf("read accounts: %w", err)
-		}
-		v.users = map[string]conduit.User{}
-		for _, u := range us {
-			v.users[u.PHID] = u
+		if v.users, err = b.accounts(ctx, r, n.users); err != nil {
+			return nil, err
 		}
 	}
 	if len(n.texts) > 0 {

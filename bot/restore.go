@@ -62,101 +62,121 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 	if f.Status != state.StatusRemoved || len(f.RemovedFrom) == 0 {
 		return fmt.Errorf("%w: @%s was not removed by this campaign (status %s)", ErrRefused, f.Username, f.Status)
 	}
-	seq := f.Restores + 1
-	intentKey := restoreKey(f.Username, seq)
-	restoreOp, err := b.opByKey(r.rec.Name, intentKey)
+	key := restoreKey(f.Username, f.Restores+1)
+	op, err := b.opByKey(r.rec.Name, key)
 	switch {
 	case err == nil:
 		// Started before a crash: finish it as it was asked. A command
 		// that finishes it is the one it then answers.
-		if ask.command != "" && restoreOp.Args != nil {
-			restoreOp.Args[argCommand] = ask.command
+		if ask.command != "" && op.Args != nil {
+			op.Args[argCommand] = ask.command
 		}
-		ask = restoreAsk{force: restoreOp.Args[argForce] == "true", actor: restoreOp.Args[argActor], approver: restoreOp.Args[argBy], command: restoreOp.Args[argCommand]}
 	case !errors.Is(err, state.ErrNotFound):
 		return err
 	default:
-		// Nobody restores their own access (the command path checks the
-		// approver's PHID; this also holds for `auditbot restore --as`).
-		for _, who := range []string{ask.approver, ask.actor} {
-			if strings.EqualFold(strings.TrimPrefix(who, "@"), f.Username) {
-				return fmt.Errorf("%w: @%s may not restore their own access; another person must decide", ErrRefused, f.Username)
-			}
+		snap, err := b.store.Snapshot(r.rec.Name)
+		if err != nil {
+			return err
 		}
+		var n needs
 		if !ask.force {
-			ok, left, err := b.unmet(ctx, r, f)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return fmt.Errorf("%w: Phabricator still shows @%s as non-compliant (%s); use --force to restore anyway", ErrRefused, f.Username, strings.Join(reasonsText(left), ", "))
-			}
+			n = unmetNeeds(f)
 		}
-		restoreOp = state.Op{Key: string(intentKey), Kind: state.OpRestore, State: state.OpPending, CreatedAt: b.now().UTC(), Attempts: 1,
-			Args: map[string]string{argUser: f.Username, argActor: ask.actor, argBy: ask.approver, argCommand: ask.command, argForce: strconv.FormatBool(ask.force)}}
-		if err := b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error { return tx.PutOp(restoreOp) }); err != nil {
-			return fmt.Errorf("record restoreOp %s: %w", intentKey, err)
+		v, err := b.observe(ctx, r, snap, n)
+		if err != nil {
+			return err
+		}
+		start, err := decideRestoreStart(v, f, ask)
+		if err != nil {
+			return err
+		}
+		if err := b.record(r, []intent{start}); err != nil {
+			return fmt.Errorf("record intent %s: %w", key, err)
+		}
+		if op, err = b.opByKey(r.rec.Name, key); err != nil {
+			return err
 		}
 	}
-	force, actor, approver := ask.force, ask.actor, ask.approver
-	var errs []error
+	snap, err := b.store.Snapshot(r.rec.Name)
+	if err != nil {
+		return err
+	}
+	v, err := b.observe(ctx, r, snap, needs{})
+	if err != nil {
+		return err
+	}
+	members, done, err := decideRestore(v, f, op)
+	if err != nil {
+		return err
+	}
+	if err := b.applyAll(ctx, r, members); err != nil {
+		return err
+	}
+	return b.applyAll(ctx, r, []intent{done})
+}
+
+// decideRestoreStart decides whether a restore asked for may start, and
+// if so returns the state change that records it as an op (OpRestore)
+// before any membership is written: nobody restores their own access (the
+// command path checks the approver's PHID; this also holds for `auditbot
+// restore --as`), and without force Phabricator must show the user
+// compliant (v observed with unmetNeeds).
+func decideRestoreStart(v *view, f state.Finding, ask restoreAsk) (intent, error) {
+	for _, who := range []string{ask.approver, ask.actor} {
+		if strings.EqualFold(strings.TrimPrefix(who, "@"), f.Username) {
+			return intent{}, fmt.Errorf("%w: @%s may not restore their own access; another person must decide", ErrRefused, f.Username)
+		}
+	}
+	if !ask.force {
+		if ok, left := v.unmet(f); !ok {
+			return intent{}, fmt.Errorf("%w: Phabricator still shows @%s as non-compliant (%s); use --force to restore anyway", ErrRefused, f.Username, strings.Join(reasonsText(left), ", "))
+		}
+	}
+	op := state.Op{Key: string(restoreKey(f.Username, f.Restores+1)), Kind: state.OpRestore, State: state.OpPending, CreatedAt: v.now, Attempts: 1,
+		Args: map[string]string{argUser: f.Username, argActor: ask.actor, argBy: ask.approver, argCommand: ask.command, argForce: strconv.FormatBool(ask.force)}}
+	return intent{change: func(tx *state.CampaignTx, _ outcomeOf) error { return tx.PutOp(op) }}, nil
+}
+
+// decideRestore is a started restore (op, as recorded): one project.edit
+// per group the campaign removed the user from, then the comment on their
+// task that marks them restored and the restore done, in one transaction.
+func decideRestore(v *view, f state.Finding, op state.Op) (members []intent, done intent, err error) {
+	seq := f.Restores + 1
+	force, actor, approver := op.Args[argForce] == "true", op.Args[argActor], op.Args[argBy]
+	rec := v.rec()
 	for _, gp := range f.RemovedFrom {
-		g, _ := r.rec.GroupByPHID(gp)
-		key := restoreMemberKey(intentKey, gp)
-		_, err := b.apply(ctx, r.rec.Name, intent{key: key, kind: state.OpMemberRestored,
+		g, _ := rec.GroupByPHID(gp)
+		members = append(members, intent{key: restoreMemberKey(OpKey(op.Key), gp), kind: state.OpMemberRestored,
 			write:  editMembers{project: gp, add: []string{f.UserPHID}},
 			landed: landedCheck{project: gp, members: func(members []string) bool { return slices.Contains(members, f.UserPHID) }},
 			entry:  state.Entry{Actor: actor, User: f.Username, Group: g.Name, Detail: fmt.Sprintf("restore #%d, force=%v", seq, force)},
 		})
-		if err != nil {
-			errs = append(errs, err)
-		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
+	bt, ok := v.batch(f.Batch)
+	if !ok {
+		return nil, intent{}, fmt.Errorf("batch %d: %w", f.Batch, state.ErrNotFound)
 	}
-	bt, err := b.batchOf(r.rec.Name, f.Batch)
+	text, err := v.words.render(templates.Restored, templates.ReplyData{Campaign: v.words.campaignData(v.c, rec), Person: person(&f),
+		Groups: groupNames(rec, f.RemovedFrom), Approver: templates.Person{Username: approver}})
 	if err != nil {
-		return err
+		return nil, intent{}, err
 	}
-	text, err := b.words.render("restored", templates.ReplyData{Campaign: b.words.campaignData(r.c, &r.rec), Person: person(&f),
-		Groups: groupNames(&r.rec, f.RemovedFrom), Approver: templates.Person{Username: approver}})
-	if err != nil {
-		return err
-	}
-	now := b.now().UTC()
-	restored := updateFinding(f.UserPHID, func(f *state.Finding) {
-		f.Status, f.RestoreRequested, f.Restores, f.UpdatedAt = state.StatusRestored, false, seq, now
-		f.ForcedRestore = force
-	})
-	_, err = b.comment(ctx, r, bt, restoreCommentKey(intentKey), text,
+	now := v.now
+	done = commentIntent(rec, bt, restoreCommentKey(OpKey(op.Key)), text,
 		state.Entry{Kind: state.EntryRestored, Actor: actor, User: f.Username}, func(tx *state.CampaignTx) error {
-			if err := restored(tx); err != nil {
+			if err := updateFinding(f.UserPHID, func(f *state.Finding) {
+				f.Status, f.RestoreRequested, f.Restores, f.UpdatedAt = state.StatusRestored, false, seq, now
+				f.ForcedRestore = force
+			})(tx); err != nil {
 				return err
 			}
-			restoreOp.State, restoreOp.DoneAt = state.OpDone, now
-			return tx.PutOp(restoreOp)
+			op.State, op.DoneAt = state.OpDone, now
+			return tx.PutOp(op)
 		})
-	if err == nil {
-		r.eventOf(ev{kind: "restored", user: f.Username}, "restored @%s to %v", f.Username, groupNames(&r.rec, f.RemovedFrom))
+	done.sayLater = func() said {
+		return said{ev{kind: "restored", user: f.Username}, fmt.Sprintf("restored @%s to %v", f.Username, groupNames(rec, f.RemovedFrom))}
 	}
-	return err
-}
-
-// restoredByCommand reports whether the !restore (or !approve @user) in
-// transaction command already restored f: a crash after the restore and
-// before the task's cursor moved past the command reads it again, and it
-// must be answered as done, not refused because the user is no longer
-// removed.
-func (b *Bot) restoredByCommand(campaign string, f state.Finding, command string) (bool, error) {
-	if f.Restores == 0 {
-		return false, nil
-	}
-	op, err := b.opByKey(campaign, restoreKey(f.Username, f.Restores))
-	if errors.Is(err, state.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil && op.State == state.OpDone && op.Args[argCommand] == command, err
+	return members, done, nil
 }
 
 func (b *Bot) batchOf(campaign string, index int) (state.Batch, error) {
