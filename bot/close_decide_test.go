@@ -25,7 +25,7 @@ func closingSnapshot() state.Snapshot {
 
 func TestDecideClose(t *testing.T) {
 	snap := closingSnapshot()
-	v := testView(t, testCampaign(t, "[mfa]", "team: Security-Team\n"), snap)
+	v := viewOf(t, parseCampaign(t, "[mfa]", "team: Security-Team\n"), snap)
 	ins, err := decideClose(v)
 	if err != nil {
 		t.Fatal(err)

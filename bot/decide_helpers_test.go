@@ -15,30 +15,15 @@ import (
 	"github.com/auditbot/auditbot/campaigns"
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
-	"github.com/auditbot/auditbot/templates"
 )
 
 // decideNow is the time of the deciders' tests: 2027-01-10 09:00 UTC.
 var decideNow = time.Date(2027, 1, 10, 9, 0, 0, 0, time.UTC)
 
-// testWords renders with the default templates.
-func testWords(t *testing.T) *wording {
-	t.Helper()
-	tmpl, err := templates.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := campaigns.ParseConfig("test.yaml", []byte("conduit:\n  url: https://phab.example\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &wording{tmpl: tmpl, cfg: cfg}
-}
-
-// testCampaign parses a campaign file: name test, criteria (such as
+// parseCampaign parses a campaign file: name test, criteria (such as
 // "[mfa]") on WMF-NDA, cutoff 2027-02-28 (the instant 2027-03-01), with
 // extra keys appended.
-func testCampaign(t *testing.T, criteria, extra string) *campaigns.Campaign {
+func parseCampaign(t *testing.T, criteria, extra string) *campaigns.Campaign {
 	t.Helper()
 	c, err := campaigns.ParseCampaign("test.yaml", []byte("name: test\ncriteria: "+criteria+"\ngroups: [WMF-NDA]\ncutoff: 2027-02-28\napprovers: acl*admins\n"+extra))
 	if err != nil {
@@ -61,11 +46,10 @@ func testRecord() state.Campaign {
 	}
 }
 
-// testView is a view of snap at decideNow for campaign c.
-func testView(t *testing.T, c *campaigns.Campaign, snap state.Snapshot) *view {
+// viewOf is a view of snap at decideNow for campaign c.
+func viewOf(t *testing.T, c *campaigns.Campaign, snap state.Snapshot) *view {
 	t.Helper()
-	w := testWords(t)
-	return &view{now: decideNow, c: c, snap: snap, words: w, cfg: w.cfg}
+	return &view{now: decideNow, c: c, snap: snap, words: testWords(t), cfg: &campaigns.Config{}}
 }
 
 // journalOpts compare journal entries without what Append adds.

@@ -60,12 +60,12 @@ func decideExtend(v *view, to time.Time, username, actor string) (state.Op, *int
 	current := rec.Cutoff
 	var target *state.Finding
 	if username != "" {
-		f, err := findingNamed(&v.snap, username)
-		if err != nil {
-			return state.Op{}, nil, err
+		f, ok := v.finding(username)
+		if !ok {
+			return state.Op{}, nil, fmt.Errorf("%w: @%s is not part of campaign %s", ErrInput, strings.TrimPrefix(username, "@"), rec.Name)
 		}
 		// From here on the finding's own name: the operator may have
-		// typed "@Name" or another case, which findingNamed accepts but
+		// typed "@Name" or another case, which v.finding accepts but
 		// the announcement filter and the op key must not see.
 		target, current, username = &f, f.EffectiveCutoff(rec), f.Username
 	}
@@ -190,16 +190,4 @@ func extensionAnnounced(op state.Op, now time.Time) intent {
 		op.State, op.DoneAt = state.OpDone, now
 		return tx.PutOp(op)
 	}}
-}
-
-// findingNamed is the finding of the user named username ("@name" too,
-// in any case).
-func findingNamed(snap *state.Snapshot, username string) (state.Finding, error) {
-	username = strings.TrimPrefix(username, "@")
-	for _, f := range snap.Findings {
-		if strings.EqualFold(f.Username, username) {
-			return f, nil
-		}
-	}
-	return state.Finding{}, fmt.Errorf("%w: @%s is not part of campaign %s", ErrInput, username, snap.Campaign.Name)
 }

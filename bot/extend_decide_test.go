@@ -72,7 +72,7 @@ func TestDecideExtend(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			snap := remindSnapshot()
 			snap.Ops = tt.ops
-			v := testView(t, testCampaign(t, "[mfa]", "team: Security-Team\n"), snap)
+			v := viewOf(t, parseCampaign(t, "[mfa]", "team: Security-Team\n"), snap)
 			op, move, err := decideExtend(v, tt.to, tt.username, "op")
 			if !errors.Is(err, tt.wantErr) || (err != nil) != (tt.wantErr != nil) {
 				t.Fatalf("decideExtend: %v, want %v", err, tt.wantErr)
@@ -104,7 +104,7 @@ func TestDecideExtend(t *testing.T) {
 func TestDecideExtensionAnnouncements(t *testing.T) {
 	snap := remindSnapshot()
 	snap.Batches[2].TaskPHID, snap.Batches[2].TaskID = "PHID-TASK-7", 7
-	v := testView(t, testCampaign(t, "[mfa]", "team: Security-Team\n"), snap)
+	v := viewOf(t, parseCampaign(t, "[mfa]", "team: Security-Team\n"), snap)
 	announce := func(key OpKey, task, mono string) decided {
 		return decided{Key: key, Kind: state.OpComment, Write: editTaskW{Task: task},
 			Entry: state.Entry{Kind: state.EntryExtensionAnnounced, Actor: "op", Task: mono, Detail: "2027-03-15"}}

@@ -66,7 +66,7 @@ func TestDecideTask(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := campaignWithList(t, tt.criteria)
 			snap := launchedSnapshot()
-			v := testView(t, c, snap)
+			v := viewOf(t, c, snap)
 			in, spec, err := decideTask(v, snap.Batches[tt.batch-1])
 			if err != nil {
 				t.Fatal(err)
@@ -102,7 +102,7 @@ func TestDecideTask(t *testing.T) {
 // criteria have one.
 func campaignWithList(t *testing.T, criteria string) *campaigns.Campaign {
 	t.Helper()
-	c := testCampaign(t, "[mfa]", "team: Security-Team\n")
+	c := parseCampaign(t, "[mfa]", "team: Security-Team\n")
 	c.Criteria = nil
 	for _, cr := range strings.Split(strings.Trim(criteria, "[]"), ",") {
 		c.Criteria = append(c.Criteria, campaigns.Criterion(strings.TrimSpace(cr)))
@@ -178,7 +178,7 @@ func TestJudgeTaskPolicy(t *testing.T) {
 }
 
 func TestDecideLaunch(t *testing.T) {
-	c := testCampaign(t, "[mfa]", "team: Security-Team\nedit_policy: admin\n")
+	c := parseCampaign(t, "[mfa]", "team: Security-Team\nedit_policy: admin\n")
 	self := conduit.Whoami{PHID: "PHID-USER-bot", Username: "auditbot"}
 	nda := groupView{Project: conduit.Project{PHID: "PHID-PROJ-nda", Name: "WMF-NDA", Slug: "wmf-nda"}, Risk: campaigns.RiskSecurity}
 	snap := &snapshot{self: self, groups: []groupView{nda},

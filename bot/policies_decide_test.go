@@ -17,7 +17,7 @@ func guardView(t *testing.T, task conduit.Task, subs []string, history []conduit
 	snap := launchedSnapshot()
 	snap.Batches[0].TaskPHID, snap.Batches[0].TaskID = "PHID-TASK-5", 5
 	task.PHID = "PHID-TASK-5"
-	v := testView(t, testCampaign(t, "[mfa]", "team: Security-Team\n"), snap)
+	v := viewOf(t, parseCampaign(t, "[mfa]", "team: Security-Team\n"), snap)
 	return &taskView{view: v, bt: snap.Batches[0], task: task, subscribers: subs, team: []string{"PHID-USER-tm"}, history: history}
 }
 

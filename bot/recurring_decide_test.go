@@ -75,7 +75,7 @@ func TestDecideRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			snap, scan := runWorld()
-			c := testCampaign(t, "[mfa]", "team: Security-Team\n"+tt.extra)
+			c := parseCampaign(t, "[mfa]", "team: Security-Team\n"+tt.extra)
 			d := decideRun(c, &snap, scan, decideNow, tt.notice)
 			if diff := cmp.Diff(tt.wantRun, d.rn, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("run (-want +got):\n%s", diff)
@@ -98,7 +98,7 @@ func TestDecideRun(t *testing.T) {
 func TestRunIntent(t *testing.T) {
 	snap, scan := runWorld()
 	snap.Findings[4].RemovedFrom = []string{"PHID-PROJ-nda"}
-	c := testCampaign(t, "[mfa]", "team: Security-Team\nrecurring: {every: 7d}\nbatch_size: 2\n")
+	c := parseCampaign(t, "[mfa]", "team: Security-Team\nrecurring: {every: 7d}\nbatch_size: 2\n")
 	d := decideRun(c, &snap, scan, decideNow, 30*24*time.Hour)
 	in := runIntent(d, decideNow)
 	if want := "run 1: 3 new, 1 fixed, 1 gone"; in.said.text != want {
@@ -152,7 +152,7 @@ func TestDecideRunSummary(t *testing.T) {
 	snap.Batches = append(snap.Batches, state.Batch{Index: 3, TaskPHID: "PHID-TASK-8", TaskID: 8})
 	rn := state.Run{N: 1, At: decideNow, Cutoff: testRecord().Cutoff, Batches: []int{3},
 		New: []state.RunUser{{Username: "eve", Reasons: []string{reasonMFA}, Groups: []string{"WMF-NDA"}, Joined: true}}, Fixed: []string{"bo"}, Gone: []string{"cy"}}
-	v := testView(t, testCampaign(t, "[mfa]", "team: Security-Team\nrecurring: {every: 7d}\n"), snap)
+	v := viewOf(t, parseCampaign(t, "[mfa]", "team: Security-Team\nrecurring: {every: 7d}\n"), snap)
 	in, err := decideRunSummary(v, rn)
 	if err != nil || in == nil {
 		t.Fatalf("decideRunSummary = %v, %v", in, err)
@@ -180,7 +180,7 @@ func TestDecideRunSummary(t *testing.T) {
 func TestDecideStandingTask(t *testing.T) {
 	rec := testRecord()
 	rec.TagPHIDs = []string{"PHID-PROJ-tag"}
-	c := testCampaign(t, "[mfa]", "team: Security-Team\nrecurring: {every: 7d}\n")
+	c := parseCampaign(t, "[mfa]", "team: Security-Team\nrecurring: {every: 7d}\n")
 	in, spec, err := decideStandingTask(testWords(t), c, &rec)
 	if err != nil {
 		t.Fatal(err)

@@ -90,7 +90,7 @@ func TestDecideCampaignReminders(t *testing.T) {
 			if tt.edit != nil {
 				tt.edit(&snap)
 			}
-			v := testView(t, testCampaign(t, "[mfa]", "team: Security-Team\n"+tt.extra), snap)
+			v := viewOf(t, parseCampaign(t, "[mfa]", "team: Security-Team\n"+tt.extra), snap)
 			v.now = tt.now
 			p, done, err := decideCampaignReminders(v)
 			if err != nil {
@@ -139,7 +139,7 @@ func TestDecideExtendedReminders(t *testing.T) {
 	snap := remindSnapshot()
 	snap.Batches = snap.Batches[:2]
 	snap.Findings[0].Cutoff = time.Date(2027, 4, 1, 0, 0, 0, 0, time.UTC) // ana's own deadline: 2027-03-31
-	v := testView(t, testCampaign(t, "[mfa]", "team: Security-Team\n"), snap)
+	v := viewOf(t, parseCampaign(t, "[mfa]", "team: Security-Team\n"), snap)
 	for _, tt := range []struct {
 		now  time.Time
 		want []decided
@@ -217,7 +217,7 @@ func TestDecideApprovalReminders(t *testing.T) {
 			if got := needsTeamTag(&snap, decideNow, period); got != tt.needTag {
 				t.Errorf("needsTeamTag = %v, want %v", got, tt.needTag)
 			}
-			v := testView(t, testCampaign(t, "[mfa]", "team: Security-Team\n"), snap)
+			v := viewOf(t, parseCampaign(t, "[mfa]", "team: Security-Team\n"), snap)
 			v.teamTag = tt.teamTag
 			p, err := decideApprovalReminders(v, period)
 			if err != nil {
