@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -132,26 +131,9 @@ var cmpIntents = cmp.Options{
 // returns the snapshot after them.
 func applied(t *testing.T, v *view, ins ...intent) state.Snapshot {
 	t.Helper()
-	store, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := storeBot(t, v.snap).store
 	snap := v.snap
-	if err := store.CreateCampaign(snap.Campaign, snap.Findings, snap.Batches); err != nil {
-		t.Fatal(err)
-	}
-	err = store.Update(snap.Campaign.Name, func(tx *state.CampaignTx) error {
-		for i := range snap.Removals {
-			if err := tx.PutRemoval(&snap.Removals[i]); err != nil {
-				return err
-			}
-		}
-		for _, op := range snap.Ops {
-			if err := tx.PutOp(op); err != nil {
-				return err
-			}
-		}
+	err := store.Update(snap.Campaign.Name, func(tx *state.CampaignTx) error {
 		for _, in := range ins {
 			if in.prepare != nil {
 				if err := in.prepare(tx); err != nil {

@@ -69,3 +69,25 @@ func (s *Server) lookupName(viewer *user, name string) (handle, bool) {
 		Name: t.monogram(), FullName: t.monogram() + ": " + t.title, Status: status,
 	}, true
 }
+
+// named are the objects a search may match: those its phids constraint
+// names, found by PHID (each once), or else all of them. A search pages a
+// long PHID list 100 at a time (a discovery's user.search, a launch's
+// read-back of each task it files), and a scan of every object per page
+// made the server, not the bot, cost the square of their number; a real
+// server finds them by index.
+func named[T any](cons map[string]any, all []*T, byPHID map[string]*T) []*T {
+	phids, ok := cons["phids"].([]string)
+	if !ok {
+		return all
+	}
+	var out []*T
+	seen := map[string]bool{}
+	for _, p := range phids {
+		if x := byPHID[p]; x != nil && !seen[p] {
+			seen[p] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}

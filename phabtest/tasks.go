@@ -771,7 +771,7 @@ func (s *Server) maniphestSearch(c *call) (any, *apiError) {
 		return nil, aerr
 	}
 	var rows []*task
-	for _, t := range s.tasksFor(cons) {
+	for _, t := range named(cons, s.tasks, s.taskByID) {
 		// Restricted tasks are silently omitted, for admins too (fact 23).
 		if s.canTask(c.viewer, t, canView) && taskMatches(t, cons) {
 			rows = append(rows, t)
@@ -804,26 +804,6 @@ func (s *Server) maniphestSearch(c *call) (any, *apiError) {
 		data = append(data, row)
 	}
 	return newSearchResult(data, nil, queryKey, cur, rawOrder), nil
-}
-
-// tasksFor are the tasks a query may match: those its phids constraint
-// names, found by PHID (each once), or else every task. A launch reads
-// back each task it files by PHID; a scan of every task per read made the
-// server's cost grow with the square of the tasks.
-func (s *Server) tasksFor(cons map[string]any) []*task {
-	phids, ok := cons["phids"].([]string)
-	if !ok {
-		return s.tasks
-	}
-	var out []*task
-	seen := map[string]bool{}
-	for _, p := range phids {
-		if t := s.taskByID[p]; t != nil && !seen[p] {
-			seen[p] = true
-			out = append(out, t)
-		}
-	}
-	return out
 }
 
 func taskMatches(t *task, cons map[string]any) bool {

@@ -274,7 +274,7 @@ func (s *Server) userSearch(c *call) (any, *apiError) {
 		return nil, aerr
 	}
 	var rows []*user
-	for _, u := range s.usersFor(cons) {
+	for _, u := range named(cons, s.users, s.userByID) {
 		if userMatches(u, cons) {
 			rows = append(rows, u)
 		}
@@ -302,27 +302,6 @@ func (s *Server) userSearch(c *call) (any, *apiError) {
 		})
 	}
 	return newSearchResult(data, nil, queryKey, cur, rawOrder), nil
-}
-
-// usersFor are the accounts a query may match: those its phids
-// constraint names, found by PHID (each once), or else every account.
-// user.search pages a long PHID list 100 at a time, and a scan of every
-// account per page made the server, not the bot, the cost of a large
-// discovery.
-func (s *Server) usersFor(cons map[string]any) []*user {
-	phids, ok := cons["phids"].([]string)
-	if !ok {
-		return s.users
-	}
-	var out []*user
-	seen := map[string]bool{}
-	for _, p := range phids {
-		if u := s.userByID[p]; u != nil && !seen[p] {
-			seen[p] = true
-			out = append(out, u)
-		}
-	}
-	return out
 }
 
 func userMatches(u *user, cons map[string]any) bool {
