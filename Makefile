@@ -36,10 +36,12 @@ test-phorge:
 	$(GO) test -race -count=1 -tags phorge -timeout 10m -run 'TestPhorgeContract' ./phabtest/
 	$(GO) test -race -count=1 -tags phorge -timeout 20m -v ./phorgetest/
 
-# The demo leaves its state file in demo-state/demo.db for the dashboard:
+# The demo is its own command, cmd/auditbot-demo, so that the auditbot
+# binary carries no test Phabricator. It leaves its state file in
+# demo-state/demo.db for the dashboard:
 # go run ./cmd/auditbot serve --state demo-state/demo.db
 demo:
-	$(GO) run ./cmd/auditbot demo --state-dir demo-state
+	$(GO) run ./cmd/auditbot-demo -state-dir demo-state
 
 # The dashboard driven in headless Chromium (Debian's chromium package);
 # it skips without chromium unless CI=true.

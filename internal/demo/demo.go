@@ -1,8 +1,8 @@
 // Package demo runs a whole audit campaign against the in-process
 // Phabricator (phabtest) on a simulated clock: plan, launch, replies,
-// reminders, the cutoff, approvals, removal and a restore. `auditbot demo`
-// prints its timeline; the package's test runs it end to end and checks
-// the outcome against the seeded data.
+// reminders, the cutoff, approvals, removal and a restore. cmd/auditbot-demo
+// (`make demo`) prints its timeline; the package's tests run it end to end
+// and check the outcome against the seeded data and the golden files.
 package demo
 
 import (
@@ -59,7 +59,7 @@ type Result struct {
 	Writes []phabtest.Write
 	// Journals are each campaign's whole journal at the end, by name.
 	Journals map[string][]state.Entry
-	Statuses     map[string]state.Status
+	Statuses map[string]state.Status
 	// TaskHiddenFromOutsider reports whether a user outside a batch could
 	// not see that batch's task.
 	TaskHiddenFromOutsider bool
