@@ -324,29 +324,6 @@ func (b *Bot) reconcileFailed(ctx context.Context, campaign string, op state.Op,
 	return err
 }
 
-// findComment asks Phabricator whether the bot's comment for key is on
-// task: by its marker, among the bot's own comments only, and only in a
-// version the bot wrote: a comment keeps every version (NOTES fact 45);
-// only its author may edit it, but an administrator may remove it, which
-// adds an empty version by the remover.
-func (b *Bot) findComment(ctx context.Context, rec *state.Campaign, task string, key OpKey) (string, bool, error) {
-	txs, err := b.phab.TaskTransactions(ctx, task, 0)
-	if err != nil {
-		return "", false, err
-	}
-	for _, t := range txs {
-		if t.AuthorPHID != rec.BotPHID {
-			continue
-		}
-		for _, cm := range t.Comments {
-			if cm.AuthorPHID == rec.BotPHID && hasMarker(cm.Raw, rec.Name, key) {
-				return t.PHID, true, nil
-			}
-		}
-	}
-	return "", false, nil
-}
-
 // closeStaleComments settles the pending comment ops whose key starts with
 // prefix and that their chore no longer posts (keep lists what it posts):
 // a reminder superseded by a later one, the announcement of a removal batch

@@ -89,7 +89,7 @@ func (b *Bot) Approve(ctx context.Context, campaign, removal string, session App
 	if as := strings.TrimPrefix(opts.As, "@"); as != "" && !strings.EqualFold(as, who.Username) {
 		return nil, fmt.Errorf("%w: the token belongs to @%s, not @%s; nothing changed", ErrRefused, who.Username, as)
 	}
-	users, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: []string{who.PHID}})
+	users, err := b.usersByPHID(ctx, []string{who.PHID})
 	if err != nil {
 		return nil, fmt.Errorf("look up @%s: %w", who.Username, err)
 	}
@@ -257,7 +257,7 @@ func (b *Bot) splitLapsed(ctx context.Context, r *run, as []state.Approval) (act
 	for _, a := range as {
 		phids = append(phids, a.ApproverPHID)
 	}
-	users, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: phids})
+	users, err := b.usersByPHID(ctx, phids)
 	if err != nil {
 		return nil, nil, fmt.Errorf("re-check approvers: %w", err)
 	}

@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -128,15 +127,4 @@ func New(opts Options) (*Bot, error) {
 		return load(name)
 	}
 	return b, nil
-}
-
-// self returns the bot's own account, asked once per Bot.
-func (b *Bot) self(ctx context.Context) (conduit.Whoami, error) {
-	b.whoamiOnce.Do(func() {
-		b.whoami, b.whoamiErr = b.phab.Whoami(ctx)
-		if b.whoamiErr != nil {
-			b.whoamiErr = fmt.Errorf("bot: whoami: %w", b.whoamiErr)
-		}
-	})
-	return b.whoami, b.whoamiErr
 }

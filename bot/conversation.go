@@ -48,7 +48,7 @@ func (b *Bot) answerTask(ctx context.Context, r *run, bt state.Batch, earlier []
 			return err
 		}
 	}
-	txs, err := b.phab.TaskTransactions(ctx, bt.TaskPHID, bt.TxCursor)
+	txs, err := b.history(ctx, bt.TaskPHID, bt.TxCursor)
 	if err != nil {
 		return fmt.Errorf("read transactions: %w", err)
 	}
@@ -388,7 +388,7 @@ func (b *Bot) commentOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 // meets every criterion they were found by, keeps applied, and has an
 // enabled account, also returning the reasons still unmet.
 func (b *Bot) unmet(ctx context.Context, r *run, f state.Finding) (bool, []string, error) {
-	users, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: []string{f.UserPHID}})
+	users, err := b.usersByPHID(ctx, []string{f.UserPHID})
 	if err != nil {
 		return false, nil, fmt.Errorf("re-verify @%s: %w", f.Username, err)
 	}
@@ -414,7 +414,7 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	if err != nil {
 		return outcome{}, err
 	}
-	users, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: []string{t.AuthorPHID}})
+	users, err := b.usersByPHID(ctx, []string{t.AuthorPHID})
 	if err != nil {
 		return outcome{}, fmt.Errorf("look up commenter: %w", err)
 	}
@@ -695,7 +695,7 @@ func (b *Bot) commandOutcome(ctx context.Context, r *run, bt state.Batch, t cond
 	// A grant rests on every approval so far, not only the last one.
 	approvers := []string{approver.Username}
 	if decision == state.ExemptionGranted && len(target.Exemption.ApprovedBy) > 0 {
-		earlier, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: target.Exemption.ApprovedBy})
+		earlier, err := b.usersByPHID(ctx, target.Exemption.ApprovedBy)
 		if err != nil {
 			return outcome{}, fmt.Errorf("look up earlier approvers: %w", err)
 		}

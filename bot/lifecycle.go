@@ -133,19 +133,6 @@ func (b *Bot) choreApprovalReminders(ctx context.Context, r *run) error {
 	}, "a later period superseded it or the batch was decided")
 }
 
-// teamTag is the team project's hashtag, read from Phabricator (the
-// record keeps the team's PHID and name, and a slug can change).
-func (b *Bot) teamTag(ctx context.Context, rec *state.Campaign) (string, error) {
-	ps, err := b.phab.ProjectsByPHID(ctx, []string{rec.TeamPHID}, false)
-	if err != nil {
-		return "", fmt.Errorf("read the team project: %w", err)
-	}
-	if len(ps) != 1 || ps[0].Slug == "" {
-		return "", fmt.Errorf("the team project %s is not visible to the bot", rec.TeamName)
-	}
-	return "#" + ps[0].Slug, nil
-}
-
 // openReason says why a campaign cannot close yet, or "" when it can:
 // nobody is pending (or asked to be removed and waits for it), no restore
 // is asked for, every removal batch is decided and executed (done or

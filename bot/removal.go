@@ -428,11 +428,11 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 				if len(sent) == 0 {
 					return false, nil
 				}
-				ps, err := b.phab.ProjectsByPHID(ctx, []string{g.PHID}, true)
-				if err != nil || len(ps) != 1 {
+				members, ok, err := b.projectMembers(ctx, g.PHID)
+				if err != nil || !ok {
 					return false, err
 				}
-				return removalLanded(sent, ps[0].MemberPHIDs), nil
+				return removalLanded(sent, members), nil
 			},
 			failed: func(err error) error {
 				if errors.Is(err, conduit.ErrPermissionDenied) {

@@ -107,11 +107,11 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 		_, err := b.apply(ctx, r.rec.Name, intent{key: key, kind: state.OpMemberRestored,
 			write: editMembers{project: gp, add: []string{f.UserPHID}},
 			reconcile: func(ctx context.Context) (bool, error) {
-				ps, err := b.phab.ProjectsByPHID(ctx, []string{gp}, true)
-				if err != nil || len(ps) != 1 {
+				members, ok, err := b.projectMembers(ctx, gp)
+				if err != nil || !ok {
 					return false, err
 				}
-				return slices.Contains(ps[0].MemberPHIDs, f.UserPHID), nil
+				return slices.Contains(members, f.UserPHID), nil
 			},
 			entry: state.Entry{Actor: actor, User: f.Username, Group: g.Name, Detail: fmt.Sprintf("restore #%d, force=%v", seq, force)},
 		})

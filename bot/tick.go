@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/auditbot/auditbot/campaigns"
-	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
 	"github.com/rs/zerolog"
 )
@@ -260,52 +259,6 @@ func (b *Bot) choreTasks(ctx context.Context, r *run) error {
 	return err
 }
 
-// liveMembers fetches the audited groups' members once per tick.
-func (b *Bot) liveMembers(ctx context.Context, r *run) (map[string][]string, error) {
-	if r.members != nil {
-		return r.members, nil
-	}
-	var phids []string
-	for _, g := range r.rec.Groups {
-		phids = append(phids, g.PHID)
-	}
-	projects, err := b.phab.ProjectsByPHID(ctx, phids, true)
-	if err != nil {
-		return nil, fmt.Errorf("read group members: %w", err)
-	}
-	m := map[string][]string{}
-	for _, p := range projects {
-		m[p.PHID] = p.MemberPHIDs
-	}
-	for _, g := range r.rec.Groups {
-		if _, ok := m[g.PHID]; !ok {
-			return nil, fmt.Errorf("group %s is no longer visible to the bot", g.Name)
-		}
-	}
-	r.members = m
-	return m, nil
-}
-
-// approverMembers fetches the approvers' project's members once per tick:
-// approval is checked against Phabricator, never against a name in a file.
-func (b *Bot) approverMembers(ctx context.Context, r *run) ([]string, error) {
-	if r.approvers != nil {
-		return r.approvers, nil
-	}
-	ps, err := b.phab.ProjectsByPHID(ctx, []string{r.rec.ApproversPHID}, true)
-	if err != nil {
-		return nil, fmt.Errorf("read approvers: %w", err)
-	}
-	if len(ps) != 1 {
-		return nil, fmt.Errorf("approvers' project %s is not visible to the bot", r.rec.ApproversName)
-	}
-	r.approvers = ps[0].MemberPHIDs
-	if r.approvers == nil {
-		r.approvers = []string{}
-	}
-	return r.approvers, nil
-}
-
 // choreDrift re-checks every user the campaign still watches, each
 // criterion at its own cost: one project.search for the groups, one
 // user.search page per 100 users for MFA and for disabled accounts, the
@@ -461,23 +414,6 @@ func driftStatus(f state.Finding, v liveView, now time.Time) (state.Status, stri
 		}
 	}
 	return f.Status, ""
-}
-
-// usersMatching returns which of phids match q, keyed by PHID.
-func (b *Bot) usersMatching(ctx context.Context, phids []string, q conduit.UserQuery) (map[string]conduit.User, error) {
-	out := map[string]conduit.User{}
-	if len(phids) == 0 {
-		return out, nil
-	}
-	q.PHIDs = phids
-	users, err := b.phab.SearchUsers(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	for _, u := range users {
-		out[u.PHID] = u
-	}
-	return out, nil
 }
 
 // needsDrift reports whether a chore acts on what the drift chore learned

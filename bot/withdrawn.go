@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/auditbot/auditbot/bot/replies"
@@ -19,39 +18,6 @@ func sourceOf(bt state.Batch, t conduit.Transaction) *state.Source {
 // taskVerified is how an approval given on a task was verified.
 func taskVerified(bt state.Batch, t conduit.Transaction) string {
 	return fmt.Sprintf("task %s comment %s by the approver's own account", bt.Monogram(), t.PHID)
-}
-
-// currentTexts re-reads the comments of these sources and returns each
-// transaction's current text by PHID. A comment edited after the bot read
-// it does not come back past the read cursor (fact 45), so this is the
-// only way to see the edit. A transaction the server does not return is
-// missing from the map; an error means nothing could be verified, and the
-// caller must not act (fail closed).
-func (b *Bot) currentTexts(ctx context.Context, sources []*state.Source) (map[string]string, error) {
-	byTask := map[string][]string{}
-	var tasks []string
-	for _, s := range sources {
-		if s == nil || s.TxPHID == "" {
-			continue
-		}
-		if _, ok := byTask[s.TaskPHID]; !ok {
-			tasks = append(tasks, s.TaskPHID)
-		}
-		if !slices.Contains(byTask[s.TaskPHID], s.TxPHID) {
-			byTask[s.TaskPHID] = append(byTask[s.TaskPHID], s.TxPHID)
-		}
-	}
-	out := map[string]string{}
-	for _, task := range tasks {
-		txs, err := b.phab.TransactionsByPHID(ctx, task, byTask[task])
-		if err != nil {
-			return nil, fmt.Errorf("re-read approving comments: %w", err)
-		}
-		for _, t := range txs {
-			out[t.PHID] = commentText(t)
-		}
-	}
-	return out, nil
 }
 
 // stillApproves reports whether a comment's current text is still the
