@@ -127,11 +127,14 @@ func TestRun(t *testing.T) {
 		allow  string
 		code   int
 		stderr []string
+		stdout string
 	}{
 		{name: "offenders", allow: "# none\n", code: 1, stderr: []string{
 			"2 problem(s)", "p/long.go:3:1: p.Long: 82 lines, complexity 1", "p/branchy.go:5:1: p.(*T).Branchy: 64 lines, complexity 22",
 		}},
 		{name: "allow-listed", allow: "p.Long 82 1 a reason\np.(*T).Branchy 64 22 another reason\n", code: 0},
+		{name: "shrunk", allow: "p.Long 90 1 a reason\np.(*T).Branchy 64 22 another reason\n", code: 0,
+			stdout: "p.Long is down to 82 lines, complexity 1 (listed 90, 1): lower its allow-list entry (line 1)"},
 		{name: "no reason", allow: "p.Long 82 1\n", code: 2, stderr: []string{"allow.txt:1: want NAME LINES COMPLEXITY REASON"}},
 		{name: "twice", allow: "p.Long 82 1 a\np.Long 82 1 b\n", code: 2, stderr: []string{"allow.txt:2: p.Long is listed twice"}},
 	} {
@@ -148,6 +151,9 @@ func TestRun(t *testing.T) {
 				if !strings.Contains(stderr.String(), s) {
 					t.Errorf("stderr lacks %q:\n%s", s, stderr.String())
 				}
+			}
+			if !strings.Contains(stdout.String(), tt.stdout) || tt.stdout == "" && stdout.Len() > 0 {
+				t.Errorf("stdout %q, want %q", stdout.String(), tt.stdout)
 			}
 			if tt.code == 0 && stderr.Len() > 0 {
 				t.Errorf("stderr on success: %s", stderr.String())
