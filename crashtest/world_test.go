@@ -12,9 +12,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/internal/testkit"
 	"github.com/auditbot/auditbot/phabtest"
 )
 
@@ -56,7 +56,7 @@ type world struct {
 	sc     *scenario
 	bin    string
 	srv    *phabtest.Server
-	clock  *clock
+	clock  *testkit.Clock // the step's simulated time, or the wall clock while none is set (launch has no --now)
 	dir    string
 	config string
 	year   int
@@ -83,30 +83,12 @@ type killPoint struct {
 
 func (k killPoint) String() string { return fmt.Sprintf("%s-write-%03d", k.Phase, k.N) }
 
-// clock is the server's clock: the step's simulated time, or the wall
-// clock while none is set (launch has no --now).
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.now.IsZero() {
-		return time.Now()
-	}
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
-
 // newWorld seeds a fresh Phabricator and writes the config and campaign.
 // year is the campaign's year: the CLI's launch reads the wall clock, so
 // the script runs in the year after it.
 func newWorld(t *testing.T, sc *scenario, year int, kill killPoint) *world {
 	t.Helper()
-	w := &world{t: t, sc: sc, bin: auditbotBinary(t), clock: &clock{}, dir: t.TempDir(), year: year, kill: kill,
+	w := &world{t: t, sc: sc, bin: auditbotBinary(t), clock: &testkit.Clock{}, dir: t.TempDir(), year: year, kill: kill,
 		users: map[string]phabtest.User{}, groups: map[string]phabtest.Project{}, names: map[string]string{}}
 	w.srv = phabtest.New(phabtest.Options{Now: w.clock.Now, Host: "phab.crash.invalid", Seed: 7, OnWrite: w.onWrite})
 	t.Cleanup(w.srv.Close)
