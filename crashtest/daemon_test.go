@@ -50,7 +50,7 @@ func TestCommandsBesideTheDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.write("config.yaml", string(cfg)+"metrics: {listen: "+addr+"}\n")
+	w.tw.Write("config.yaml", string(cfg)+"metrics: {listen: "+addr+"}\n")
 
 	daemon := exec.Command(w.bin, "--config", w.config, "--log-level", "info", "run", "--tick-every", "300ms")
 	daemon.Dir = w.dir
