@@ -221,19 +221,10 @@ func (b *Bot) revokeOnce(ctx context.Context, r *run, bt state.Batch, key OpKey,
 	}
 	done, err := b.apply(ctx, r.c.Name, intent{key: key, kind: state.OpAccessRevoked,
 		write: editTask{task: t, edits: edits, then: then},
-		reconcile: func(ctx context.Context) (bool, error) {
-			got, err := b.tasksByPHID(ctx, []string{t})
-			if err != nil || len(got) != 1 {
-				return false, err
-			}
-			subs, err := b.subscribers(ctx, got[0])
-			if err != nil {
-				return false, err
-			}
-			landed := (owner == "" || got[0].OwnerPHID != owner) && !slices.ContainsFunc(extra, func(p string) bool { return slices.Contains(subs, p) }) &&
+		landed: landedCheck{task: t, subscribers: true, taskIs: func(got conduit.Task, subs []string) bool {
+			return (owner == "" || got.OwnerPHID != owner) && !slices.ContainsFunc(extra, func(p string) bool { return slices.Contains(subs, p) }) &&
 				!(ownerOutsider && slices.Contains(subs, owner))
-			return landed, nil
-		},
+		}},
 		failed:   func(err error) error { return fmt.Errorf("take back access (%s): %w", detail, err) },
 		result:   bt.Monogram(),
 		entry:    state.Entry{Actor: r.rec.BotUsername, Task: bt.Monogram(), Detail: detail},

@@ -174,8 +174,8 @@ func commentOf(edits []conduit.Edit) (string, bool) {
 // of the task it filed.
 func (b *Bot) reconcileWrite(ctx context.Context, campaign string, in intent, op state.Op) (outcomeOf, bool, error) {
 	res := outcomeOf{reconciled: true, subjects: op.Subjects}
-	if in.reconcile != nil {
-		found, err := in.reconcile(ctx)
+	if in.landed.set() {
+		found, err := b.hasLanded(ctx, in.landed)
 		return res, found, err
 	}
 	rec, err := b.campaignRecord(campaign)
@@ -206,6 +206,7 @@ func (b *Bot) finish(campaign string, in intent, op state.Op, res outcomeOf, how
 	}
 	op.State = state.OpDone
 	op.DoneAt = b.now().UTC()
+	res.at = op.DoneAt
 	op.Result = res.result
 	op.ReconcileError = ""
 	entry := in.entry
@@ -239,41 +240,100 @@ func (b *Bot) finish(campaign string, in intent, op state.Op, res outcomeOf, how
 	return nil
 }
 
+// hasLanded reads the object a landedCheck names and asks its predicate.
+func (b *Bot) hasLanded(ctx context.Context, c landedCheck) (bool, error) {
+	if c.members != nil {
+		members, ok, err := b.projectMembers(ctx, c.project)
+		if err != nil || !ok {
+			return false, err
+		}
+		return c.members(members), nil
+	}
+	got, err := b.tasksByPHID(ctx, []string{c.task})
+	if err != nil || len(got) != 1 {
+		return false, err
+	}
+	var subs []string
+	if c.subscribers {
+		if subs, err = b.subscribers(ctx, got[0]); err != nil {
+			return false, err
+		}
+	}
+	return c.taskIs(got[0], subs), nil
+}
+
 // applyChange records an intent without a write: its state change and
 // its journal entry, in one bbolt transaction.
 func (b *Bot) applyChange(campaign string, in intent) error {
-	return b.store.Update(campaign, func(tx *state.CampaignTx) error {
-		if in.change != nil {
-			if err := in.change(tx, outcomeOf{}); err != nil {
-				return err
-			}
-		}
-		if in.unjournaled || in.entry.Kind == "" {
-			return nil
-		}
-		e := in.entry
-		if e.At.IsZero() {
-			e.At = b.now().UTC()
-		}
-		return tx.Append(e)
-	})
+	return b.store.Update(campaign, func(tx *state.CampaignTx) error { return b.changeIn(tx, in) })
 }
 
-// applyAll applies intents in order. A failed one does not stop the
-// others; the errors are joined. posted counts the writes sent now.
-func (b *Bot) applyAll(ctx context.Context, campaign string, ins []intent) (posted []intent, err error) {
+// changeIn makes an intent's state change and journals its entry in tx.
+func (b *Bot) changeIn(tx *state.CampaignTx, in intent) error {
+	if in.change != nil {
+		if err := in.change(tx, outcomeOf{}); err != nil {
+			return err
+		}
+	}
+	if in.unjournaled || in.entry.Kind == "" {
+		return nil
+	}
+	e := in.entry
+	if e.At.IsZero() {
+		e.At = b.now().UTC()
+	}
+	return tx.Append(e)
+}
+
+// applyAll applies intents in order and reports each one carried out now
+// (its said). A failed one does not stop the others; the errors are
+// joined.
+func (b *Bot) applyAll(ctx context.Context, r *run, ins []intent) error {
 	var errs []error
 	for _, in := range ins {
-		done, err := b.apply(ctx, campaign, in)
+		done, err := b.apply(ctx, r.rec.Name, in)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if done {
-			posted = append(posted, in)
+		switch {
+		case in.sayLater != nil:
+			r.say(in.sayLater())
+		case done:
+			r.say(in.said)
 		}
 	}
-	return posted, errors.Join(errs...)
+	return errors.Join(errs...)
+}
+
+// record records intents without writes (state changes alone) in one
+// bbolt transaction: all of them or none, then reports them.
+func (b *Bot) record(r *run, ins []intent) error {
+	if len(ins) == 0 {
+		return nil
+	}
+	err := b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error {
+		for _, in := range ins {
+			if in.write != nil {
+				return fmt.Errorf("bot: record takes state changes only, not %s", in.key)
+			}
+			if err := b.changeIn(tx, in); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, in := range ins {
+		if in.sayLater != nil {
+			r.say(in.sayLater())
+		} else {
+			r.say(in.said)
+		}
+	}
+	return nil
 }
 
 // journal appends one entry outside any op.

@@ -51,6 +51,7 @@ type Bot struct {
 	store *state.Store
 	tmpl  *templates.Set
 	cfg   *campaigns.Config
+	words *wording
 	load  func(name string) (*campaigns.Campaign, error)
 	now   func() time.Time
 	log   zerolog.Logger
@@ -83,6 +84,7 @@ func New(opts Options) (*Bot, error) {
 		activity: opts.Activity,
 		ledger:   opts.MembersSeen,
 		progress: opts.Progress,
+		words:    &wording{tmpl: opts.Templates, cfg: opts.Config},
 	}
 	if b.ledger == nil {
 		if l, ok := any(opts.Store).(memberLedger); ok {

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"time"
 
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
@@ -44,11 +45,11 @@ type intent struct {
 	// write (who is still a member, still non-compliant). It returns the
 	// write to send, or nil to send nothing and record the outcome as is.
 	recheck func(ctx context.Context) (write, error)
-	// reconcile, if set, replaces the write's own way of asking
-	// Phabricator whether an earlier attempt landed (by the bot's marker
-	// for a comment or a task): for writes without a marker, such as a
-	// membership or a policy, it judges by the state of the object.
-	reconcile func(ctx context.Context) (found bool, err error)
+	// landed, if set, replaces the write's own way of asking Phabricator
+	// whether an earlier attempt landed (by the bot's marker on a comment
+	// or a task): a write without a marker, such as a membership or a
+	// policy, is judged by the state of the object it changes.
+	landed landedCheck
 	// result, if set, is recorded as the op's result instead of the
 	// write's first transaction PHID.
 	result string
@@ -58,6 +59,34 @@ type intent struct {
 	// subjects and args are recorded with the intent (state.Op).
 	subjects []string
 	args     map[string]string
+	// said is what the tick reports once the intent is carried out: sent
+	// now, or, for a state change alone, recorded. sayLater, if set, says
+	// it instead from what is known only then (a new batch's label, who
+	// was removed), whenever the intent ends without error.
+	said     said
+	sayLater func() said
+}
+
+// landedCheck says how to tell whether an earlier attempt at a write
+// without a marker landed: the executor reads the project's members, or
+// the task (with its whole subscriber list if subscribers is set), and
+// asks the predicate.
+type landedCheck struct {
+	project     string
+	members     func(members []string) bool
+	task        string
+	subscribers bool
+	taskIs      func(t conduit.Task, subscribers []string) bool
+}
+
+// set reports whether the check names anything to read.
+func (c landedCheck) set() bool { return c.members != nil || c.taskIs != nil }
+
+// said is one line of a tick's report, with the fields its structured log
+// record carries.
+type said struct {
+	ev
+	text string
 }
 
 // outcomeOf is what became of an intent's write: the PHID recorded as the
@@ -74,6 +103,8 @@ type outcomeOf struct {
 	// subjects are those the op recorded with its intent: when reconciled,
 	// those of the attempt that landed.
 	subjects []string
+	// at is when the outcome was recorded.
+	at time.Time
 }
 
 // xactComment is the edit type of a comment (conduit.CommentEdit).

@@ -69,11 +69,11 @@ func (b *Bot) choreApprovalReminders(ctx context.Context, r *run) error {
 			}
 		}
 		days := int(waited / (24 * time.Hour))
-		base := templates.ApprovalReminderData{Campaign: b.campaignData(r.c, &snap.Campaign), BatchID: label, Days: days, Required: rm.RequiredApprovals}
+		base := templates.ApprovalReminderData{Campaign: b.words.campaignData(r.c, &snap.Campaign), BatchID: label, Days: days, Required: rm.RequiredApprovals}
 		for _, bt := range tasks {
 			data := base
 			data.Approvals = rm.ApprovalsFor(bt.Index)
-			text, err := b.render(templates.ApprovalReminder, data)
+			text, err := b.words.render(templates.ApprovalReminder, data)
 			if err != nil {
 				return err
 			}
@@ -97,7 +97,7 @@ func (b *Bot) choreApprovalReminders(ctx context.Context, r *run) error {
 			}
 		}
 		data := base
-		data.Overdue, data.TeamTag, data.Approvals = true, teamTag, len(distinctApprovers(rm.Approvals))
+		data.Overdue, data.TeamTag, data.Approvals = true, teamTag, len(rm.Approvers())
 		where := tasks
 		batchOf := func(bt state.Batch) int { return bt.Index }
 		if r.rec.StandingTaskPHID != "" {
@@ -106,7 +106,7 @@ func (b *Bot) choreApprovalReminders(ctx context.Context, r *run) error {
 			}
 			where = []state.Batch{standingBatch(&r.rec)}
 		}
-		text, err := b.render(templates.ApprovalReminder, data)
+		text, err := b.words.render(templates.ApprovalReminder, data)
 		if err != nil {
 			return err
 		}
@@ -256,8 +256,8 @@ func (b *Bot) choreClose(ctx context.Context, r *run) error {
 		if bt.Index != 0 {
 			fs = findingsOf(snap.Findings, bt)
 		}
-		data := templates.CampaignClosedData{Campaign: b.campaignData(r.c, &snap.Campaign), Counts: statusCounts(fs), Standing: bt.Index == 0}
-		text, err := b.render(templates.CampaignClosed, data)
+		data := templates.CampaignClosedData{Campaign: b.words.campaignData(r.c, &snap.Campaign), Counts: statusCounts(fs), Standing: bt.Index == 0}
+		text, err := b.words.render(templates.CampaignClosed, data)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -19,6 +20,162 @@ import (
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
 )
+
+// view is everything one decision may look at: the campaign, the time,
+// the recorded state as the previous step left it, and what Phabricator
+// said, read by observe before the decision. A decider reads nothing
+// else and calls nothing, so a test builds a view literal and compares
+// the intents it returns.
+//
+// A nil map or slice of Phabricator's means "not read": a decider that
+// needs it was called without observing it first, which needsOf and the
+// table tests keep from happening.
+type view struct {
+	now  time.Time
+	c    *campaigns.Campaign
+	snap state.Snapshot
+	// words renders texts; cfg is the bot's configuration.
+	words *wording
+	cfg   *campaigns.Config
+	// members maps each audited group's PHID to its live members.
+	members map[string][]string
+	// approvers are the approvers' project's live members.
+	approvers []string
+	// users are the accounts the decision names, by PHID.
+	users map[string]conduit.User
+	// texts are the current texts of comments read again (an edit keeps
+	// the transaction and changes its text, fact 45), by transaction
+	// PHID; a comment the server did not return is missing.
+	texts map[string]string
+	// live maps each criterion (reason) to the users who fail it now,
+	// keeps not applied (failsNow applies them).
+	live map[string]map[string]conduit.User
+}
+
+// rec is the campaign's recorded state.
+func (v *view) rec() *state.Campaign { return &v.snap.Campaign }
+
+// member reports whether user is a live member of group.
+func (v *view) member(group, user string) bool { return slices.Contains(v.members[group], user) }
+
+// failsNow reports whether f fails any of its reasons now, keeps applied.
+func (v *view) failsNow(f state.Finding) bool { return failsAny(f, v.live) }
+
+// finding is the finding of the user named username (any case, with or
+// without "@").
+func (v *view) finding(username string) (state.Finding, bool) { return findingNamed(&v.snap, username) }
+
+// findingOf is the finding of the user with this PHID.
+func (v *view) findingOf(userPHID string) (state.Finding, bool) { return findingIn(&v.snap, userPHID) }
+
+// batch is task batch index as recorded.
+func (v *view) batch(index int) (state.Batch, bool) { return batchIn(&v.snap, index) }
+
+// findingNamed is snap's finding of the user named username (any case,
+// with or without "@").
+func findingNamed(snap *state.Snapshot, username string) (state.Finding, bool) {
+	username = strings.TrimPrefix(username, "@")
+	for _, f := range snap.Findings {
+		if strings.EqualFold(f.Username, username) {
+			return f, true
+		}
+	}
+	return state.Finding{}, false
+}
+
+// findingIn is snap's finding of the user with this PHID.
+func findingIn(snap *state.Snapshot, userPHID string) (state.Finding, bool) {
+	for _, f := range snap.Findings {
+		if f.UserPHID == userPHID {
+			return f, true
+		}
+	}
+	return state.Finding{}, false
+}
+
+// batchIn is snap's task batch index.
+func batchIn(snap *state.Snapshot, index int) (state.Batch, bool) {
+	for _, bt := range snap.Batches {
+		if bt.Index == index {
+			return bt, true
+		}
+	}
+	return state.Batch{}, false
+}
+
+// needs says what a decision will look at, beyond the recorded state.
+type needs struct {
+	members   bool
+	approvers bool
+	// users are accounts to read, by PHID.
+	users []string
+	// texts are the comments to read again.
+	texts []*state.Source
+	// live are the findings to re-check against their criteria now
+	// (liveFailures); extra adds users per reason.
+	live  []state.Finding
+	extra map[string][]string
+}
+
+// and is what both n and m need.
+func (n needs) and(m needs) needs {
+	n.members = n.members || m.members
+	n.approvers = n.approvers || m.approvers
+	n.users = append(slices.Clone(n.users), m.users...)
+	n.texts = append(slices.Clone(n.texts), m.texts...)
+	n.live = append(slices.Clone(n.live), m.live...)
+	if len(m.extra) > 0 {
+		extra := maps.Clone(n.extra)
+		if extra == nil {
+			extra = map[string][]string{}
+		}
+		for r, us := range m.extra {
+			extra[r] = append(extra[r], us...)
+		}
+		n.extra = extra
+	}
+	return n
+}
+
+// observe reads what n names and returns the view a decision takes on
+// snap, the recorded state as it is now. The groups' and the approvers' members
+// are read once per tick (the run keeps them); the rest is read at each
+// call, as late as possible: right before the decision that rests on it.
+func (b *Bot) observe(ctx context.Context, r *run, snap state.Snapshot, n needs) (*view, error) {
+	v := &view{now: b.now().UTC(), c: r.c, snap: snap, words: b.words, cfg: b.cfg}
+	var err error
+	if n.members {
+		if v.members, err = b.liveMembers(ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	if n.approvers {
+		if v.approvers, err = b.approverMembers(ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	if len(n.users) > 0 {
+		us, err := b.usersByPHID(ctx, uniq(n.users))
+		if err != nil {
+			return nil, fmt.Errorf("read accounts: %w", err)
+		}
+		v.users = map[string]conduit.User{}
+		for _, u := range us {
+			v.users[u.PHID] = u
+		}
+	}
+	if len(n.texts) > 0 {
+		if v.texts, err = b.currentTexts(ctx, n.texts); err != nil {
+			return nil, err
+		}
+	}
+	if len(n.live) > 0 || len(n.extra) > 0 {
+		if v.live, err = b.liveFailures(ctx, r.c, n.live, n.extra); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
 
 // self returns the bot's own account, asked once per Bot.
 func (b *Bot) self(ctx context.Context) (conduit.Whoami, error) {

@@ -257,16 +257,16 @@ func groupNames(c *state.Campaign, phids []string) []string {
 // taskSpec renders the task for one batch. Plan and launch both use it, so
 // the plan shows the exact texts and policies launch files.
 func (b *Bot) taskSpec(c *campaigns.Campaign, rec *state.Campaign, bt state.Batch, fs []state.Finding, total int) (conduit.TaskSpec, error) {
-	data := b.taskData(c, rec, bt, fs, total)
+	data := b.words.taskData(c, rec, bt, fs, total)
 	titleT, descT := templates.TaskTitle, templates.TaskDescription
 	if bt.Team {
 		titleT, descT = templates.TeamTaskTitle, templates.TeamTaskDescription
 	}
-	title, err := b.render(titleT, data)
+	title, err := b.words.render(titleT, data)
 	if err != nil {
 		return conduit.TaskSpec{}, err
 	}
-	desc, err := b.render(descT, data)
+	desc, err := b.words.render(descT, data)
 	if err != nil {
 		return conduit.TaskSpec{}, err
 	}

@@ -178,13 +178,9 @@ func (b *Bot) restoreOnce(ctx context.Context, r *run, bt state.Batch, key OpKey
 	t := bt.TaskPHID
 	done, err := b.apply(ctx, r.c.Name, intent{key: key, kind: state.OpPolicyRestored,
 		write: editTask{task: t, edits: edits},
-		reconcile: func(ctx context.Context) (bool, error) {
-			got, err := b.tasksByPHID(ctx, []string{t})
-			if err != nil {
-				return false, err
-			}
-			return len(got) == 1 && got[0].ViewPolicy == view && got[0].EditPolicy == edit, nil
-		},
+		landed: landedCheck{task: t, taskIs: func(got conduit.Task, _ []string) bool {
+			return got.ViewPolicy == view && got.EditPolicy == edit
+		}},
 		failed:   func(err error) error { return fmt.Errorf("restore the policies (%s): %w", detail, err) },
 		result:   bt.Monogram(),
 		entry:    state.Entry{Actor: r.rec.BotUsername, Task: bt.Monogram(), Detail: detail},

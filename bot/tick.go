@@ -121,6 +121,13 @@ func (r *run) eventOf(e ev, format string, args ...any) {
 	}
 }
 
+// say reports what a carried-out intent said, if anything.
+func (r *run) say(s said) {
+	if s.text != "" {
+		r.eventOf(s.ev, "%s", s.text)
+	}
+}
+
 func (r *run) campaignName() string {
 	if r.c != nil {
 		return r.c.Name
@@ -266,80 +273,87 @@ func (b *Bot) choreTasks(ctx context.Context, r *run) error {
 // list (a keep is recorded when it is said). Users move both ways: a
 // pending user who meets every criterion becomes compliant, and a
 // compliant (or restored, or returned) user who no longer does becomes
-// pending again; an exemption past its end date lapses.
+// pending again; an exemption past its end date lapses. All the changes
+// are recorded in one bbolt transaction.
 func (b *Bot) choreDrift(ctx context.Context, r *run) error {
-	members, err := b.liveMembers(ctx, r)
-	if err != nil {
-		return err
-	}
 	snap, err := b.store.Snapshot(r.c.Name)
 	if err != nil {
 		return err
 	}
-	inFlight := removalsInFlight(&snap)
-	var watchedFs []state.Finding
-	var all []string
-	for _, f := range snap.Findings {
-		if watched(f.Status) {
-			watchedFs = append(watchedFs, f)
-			all = append(all, f.UserPHID)
-		}
-	}
-	// A campaign that audits disabled accounts also watches its other
-	// findings for accounts disabled since: they are removed as such.
-	auditsDisabled := r.c.Has(campaigns.CriterionDisabled)
-	var extra map[string][]string
-	if auditsDisabled {
-		extra = map[string][]string{reasonDisabled: all}
-	}
-	live, err := b.liveFailures(ctx, r.c, watchedFs, extra)
+	v, err := b.observe(ctx, r, snap, driftNeeds(r.c, &snap))
 	if err != nil {
 		return err
 	}
-	now := b.now().UTC()
-	return b.store.Update(r.c.Name, func(tx *state.CampaignTx) error {
-		for _, f := range watchedFs {
-			_, isDisabled := live[reasonDisabled][f.UserPHID]
-			newReason := auditsDisabled && isDisabled && !slices.Contains(f.Reasons, reasonDisabled)
-			if newReason {
-				f.Reasons = append(slices.Clone(f.Reasons), reasonDisabled)
-			}
-			v := liveView{
-				member:   slices.ContainsFunc(f.Groups, func(g string) bool { return slices.Contains(members[g], f.UserPHID) }),
-				inFlight: inFlight[f.UserPHID],
-				failing:  map[string]bool{},
-			}
-			for _, rs := range f.Reasons {
-				_, bad := live[rs][f.UserPHID]
-				v.failing[rs] = bad && !keptFor(f, rs)
-			}
-			// A disabled account the campaign does not audit as such can
-			// do nothing about the rest: out of scope.
-			if u, ok := live[reasonMFA][f.UserPHID]; ok && !auditsDisabled && u.IsDisabled() {
-				v.disabledOut = true
-			}
-			next, why := driftStatus(f, v, now)
-			if next == f.Status && !newReason {
-				continue
-			}
-			if newReason {
-				why = strings.TrimPrefix(why+"; account disabled: now also audited as a disabled account", "; ")
-			}
-			cur, err := tx.Finding(f.UserPHID)
-			if err != nil {
-				return err
-			}
-			cur.Status, cur.Reasons, cur.UpdatedAt = next, f.Reasons, now
-			if err := tx.PutFinding(cur); err != nil {
-				return err
-			}
-			if err := tx.Append(state.Entry{At: now, Kind: state.EntryDrift, User: f.Username, Detail: fmt.Sprintf("%s -> %s: %s", f.Status, next, why)}); err != nil {
-				return err
-			}
-			r.eventOf(ev{kind: "drift", user: f.Username}, "@%s is now %s (%s)", f.Username, next, why)
+	return b.record(r, decideDrift(v))
+}
+
+// driftNeeds is what drift reads: the groups' members, and every watched
+// user against their criteria. A campaign that audits disabled accounts
+// also watches its other findings for accounts disabled since: they are
+// removed as such.
+func driftNeeds(c *campaigns.Campaign, snap *state.Snapshot) needs {
+	n := needs{members: true}
+	var all []string
+	for _, f := range snap.Findings {
+		if watched(f.Status) {
+			n.live = append(n.live, f)
+			all = append(all, f.UserPHID)
 		}
-		return nil
-	})
+	}
+	if c.Has(campaigns.CriterionDisabled) {
+		n.extra = map[string][]string{reasonDisabled: all}
+	}
+	return n
+}
+
+// decideDrift is the status every watched user moves to, from what
+// Phabricator says now (driftStatus), as one state change each.
+func decideDrift(v *view) []intent {
+	inFlight := removalsInFlight(&v.snap)
+	auditsDisabled := v.c.Has(campaigns.CriterionDisabled)
+	var out []intent
+	for _, f := range v.snap.Findings {
+		if !watched(f.Status) {
+			continue
+		}
+		_, isDisabled := v.live[reasonDisabled][f.UserPHID]
+		newReason := auditsDisabled && isDisabled && !slices.Contains(f.Reasons, reasonDisabled)
+		if newReason {
+			f.Reasons = append(slices.Clone(f.Reasons), reasonDisabled)
+		}
+		lv := liveView{
+			member:   slices.ContainsFunc(f.Groups, func(g string) bool { return v.member(g, f.UserPHID) }),
+			inFlight: inFlight[f.UserPHID],
+			failing:  map[string]bool{},
+		}
+		for _, rs := range f.Reasons {
+			_, bad := v.live[rs][f.UserPHID]
+			lv.failing[rs] = bad && !keptFor(f, rs)
+		}
+		// A disabled account the campaign does not audit as such can
+		// do nothing about the rest: out of scope.
+		if u, ok := v.live[reasonMFA][f.UserPHID]; ok && !auditsDisabled && u.IsDisabled() {
+			lv.disabledOut = true
+		}
+		next, why := driftStatus(f, lv, v.now)
+		if next == f.Status && !newReason {
+			continue
+		}
+		if newReason {
+			why = strings.TrimPrefix(why+"; account disabled: now also audited as a disabled account", "; ")
+		}
+		reasons := f.Reasons
+		out = append(out, intent{
+			change: func(tx *state.CampaignTx, _ outcomeOf) error {
+				return updateFinding(f.UserPHID, func(cur *state.Finding) {
+					cur.Status, cur.Reasons, cur.UpdatedAt = next, reasons, v.now
+				})(tx)
+			},
+			entry: state.Entry{At: v.now, Kind: state.EntryDrift, User: f.Username, Detail: fmt.Sprintf("%s -> %s: %s", f.Status, next, why)},
+			said:  said{ev{kind: "drift", user: f.Username}, fmt.Sprintf("@%s is now %s (%s)", f.Username, next, why)},
+		})
+	}
+	return out
 }
 
 // watched reports whether drift re-checks a finding in this status. Only
