@@ -30,6 +30,7 @@ import (
 // state file path, for driving Main as an operator would.
 type lab struct {
 	t         *testing.T
+	world     *testworld.World
 	srv       *phabtest.Server
 	dir       string
 	config    string
@@ -116,7 +117,7 @@ func newLab(t *testing.T) *lab {
 			{Name: "acl*locked", Members: []string{"erin"}, EditPolicy: testworld.PolicyApprovers},
 		},
 	})
-	l := &lab{t: t, srv: w.Srv, dir: w.Dir, users: w.Users, groups: w.Groups, phidNames: w.Names}
+	l := &lab{t: t, world: w, srv: w.Srv, dir: w.Dir, users: w.Users, groups: w.Groups, phidNames: w.Names}
 	l.campaigns = filepath.Join(l.dir, "campaigns")
 	l.statePath = filepath.Join(l.dir, "state.db")
 	l.config = filepath.Join(l.dir, "config.yaml")
@@ -128,18 +129,11 @@ func newLab(t *testing.T) *lab {
 	return l
 }
 
-// write creates a file under the lab's directory.
+// write creates a file under the lab's directory, with fixtureCutoff
+// replaced by cutoffDate.
 func (l *lab) write(name, content string) string {
 	l.t.Helper()
-	path := filepath.Join(l.dir, name)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		l.t.Fatal(err)
-	}
-	content = strings.ReplaceAll(content, fixtureCutoff, cutoffDate)
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		l.t.Fatal(err)
-	}
-	return path
+	return l.world.Write(name, strings.ReplaceAll(content, fixtureCutoff, cutoffDate))
 }
 
 // result is one run of Main.
