@@ -95,7 +95,10 @@ func (b *Bot) chorePolicies(ctx context.Context, r *run) error {
 			errs = append(errs, fmt.Errorf("%s is no longer visible to the bot: someone changed its view policy; a human must restore it", bt.Monogram()))
 			continue
 		}
-		accessErr, policyErr := b.guardTask(ctx, r, &taskView{view: v, bt: bt, task: t}, policyPair{view, edit})
+		// Each task is guarded on a view of its own: what is read for
+		// one task is never taken for another's.
+		tv := *v
+		accessErr, policyErr := b.guardTask(ctx, r, &taskView{view: &tv, bt: bt, task: t}, policyPair{view, edit})
 		for _, err := range SplitErrors(errors.Join(accessErr, policyErr)) {
 			errs = append(errs, fmt.Errorf("%s: %w", bt.Monogram(), err))
 		}
