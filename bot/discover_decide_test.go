@@ -153,3 +153,49 @@ func TestPlanGroups(t *testing.T) {
 		t.Errorf("planGroups (-want +got):\n%s", diff)
 	}
 }
+
+// TestNewPlan: the plan shows the tasks as launch files them: users
+// named, the team and the approvers by hashtag, the marker at the end of
+// the description, the reminders before the cutoff.
+func TestNewPlan(t *testing.T) {
+	c := parseCampaign(t, "[mfa, disabled]", "team: Security-Team\nbatch_size: 2\nreminders: [7d]\n")
+	nda := groupView{Project: conduit.Project{PHID: "PHID-PROJ-nda", Name: "WMF-NDA", MemberPHIDs: []string{"a", "b", "c", "d"}}, Risk: campaigns.RiskSecurity}
+	snap := &snapshot{self: conduit.Whoami{PHID: "PHID-USER-bot", Username: "auditbot"}, groups: []groupView{nda},
+		approvers: conduit.Project{PHID: "PHID-PROJ-admins", Name: "acl*admins", Slug: "acl_admins"},
+		team:      &conduit.Project{PHID: "PHID-PROJ-team", Name: "Security-Team", Slug: "security-team"}}
+	for _, u := range []conduit.User{{PHID: "a", Username: "ana"}, {PHID: "b", Username: "bo"}, {PHID: "c", Username: "cy", Roles: []string{"disabled"}}, {PHID: "d", Username: "dee"}} {
+		reason := reasonMFA
+		if u.IsDisabled() {
+			reason = reasonDisabled
+		}
+		snap.findings = append(snap.findings, plannedFinding{User: u, Groups: []groupView{nda}, Reasons: []string{reason}, TeamTask: u.IsDisabled()})
+	}
+	p, err := newPlan(testWords(t), c, snap, decideNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var subs [][]string
+	for _, task := range p.Tasks {
+		subs = append(subs, task.Subscribers)
+		if !hasMarker(task.Description, c.Name, taskKey(task.Batch)) {
+			t.Errorf("batch %d's description does not end with its marker:\n%s", task.Batch, task.Description)
+		}
+	}
+	want := [][]string{{"@ana", "@bo", "#security-team"}, {"@dee", "#security-team"}, {"#security-team"}}
+	if diff := cmp.Diff(want, subs); diff != "" {
+		t.Errorf("subscribers per task (-want +got):\n%s", diff)
+	}
+	var batches []int
+	for _, f := range p.Findings {
+		batches = append(batches, f.Batch)
+	}
+	if diff := cmp.Diff([]int{1, 1, 3, 2}, batches); diff != "" {
+		t.Errorf("batches of ana, bo, cy, dee (-want +got):\n%s", diff)
+	}
+	if len(p.Reminders) != 1 || !p.Reminders[0].Equal(c.Cutoff.AddDate(0, 0, -7)) {
+		t.Errorf("reminders %v, want one 7 days before %s", p.Reminders, c.Cutoff)
+	}
+	if len(p.Groups) != 1 || p.Groups[0].Affected != 4 || p.Team != "Security-Team" || p.Approvers != "acl*admins" {
+		t.Errorf("plan header: groups %+v, team %q, approvers %q", p.Groups, p.Team, p.Approvers)
+	}
+}
