@@ -181,13 +181,8 @@ func (b *Bot) findNonCompliant(ctx context.Context, c *campaigns.Campaign, snap 
 // users, and the members that are not users (NOTES fact 30: the server
 // accepts anything as a member), which are reported and never touched.
 func groupMembers(groups []groupView) (users, nonUsers []string) {
-	seen := map[string]bool{}
 	for _, g := range groups {
 		for _, m := range g.MemberPHIDs {
-			if seen[m] {
-				continue
-			}
-			seen[m] = true
 			if strings.HasPrefix(m, "PHID-USER-") {
 				users = append(users, m)
 			} else {
@@ -197,7 +192,7 @@ func groupMembers(groups []groupView) (users, nonUsers []string) {
 	}
 	slices.Sort(users)
 	slices.Sort(nonUsers)
-	return users, nonUsers
+	return slices.Compact(users), slices.Compact(nonUsers)
 }
 
 // failed is who one criterion found failing, by PHID.
@@ -255,27 +250,31 @@ func decideFindings(c *campaigns.Campaign, groups []groupView, fails []failed) (
 			reasons[phid] = slices.DeleteFunc(rs, func(r string) bool { return r != reasonDisabled && r != reasonList })
 		}
 	}
-	in := make([]map[string]bool, len(groups))
-	for i, g := range groups {
-		in[i] = make(map[string]bool, len(g.MemberPHIDs))
-		for _, m := range g.MemberPHIDs {
-			in[i][m] = true
-		}
-	}
-	var findings []plannedFinding
+	at := make(map[string]int, len(bad))
+	findings := make([]plannedFinding, 0, len(bad))
 	var skipped []Skipped
 	for phid, u := range bad {
 		if why := skipWhy(c, u, reasons[phid]); why != "" {
 			skipped = append(skipped, Skipped{u.Username, why})
 			continue
 		}
-		f := plannedFinding{User: u, Reasons: reasons[phid], TeamTask: u.IsDisabled()}
-		for i, g := range groups {
-			if in[i][phid] {
-				f.Groups = append(f.Groups, g)
+		at[phid] = len(findings)
+		findings = append(findings, plannedFinding{User: u, Reasons: reasons[phid], TeamTask: u.IsDisabled()})
+	}
+	// Each finding's groups, in the groups' order, in one pass over their
+	// members (last: the group a finding got last, for a member listed
+	// twice).
+	last := make([]int, len(findings))
+	for i := range last {
+		last[i] = -1
+	}
+	for gi, g := range groups {
+		for _, m := range g.MemberPHIDs {
+			if i, ok := at[m]; ok && last[i] != gi {
+				last[i] = gi
+				findings[i].Groups = append(findings[i].Groups, g)
 			}
 		}
-		findings = append(findings, f)
 	}
 	slices.SortFunc(findings, func(a, b plannedFinding) int { return cmp.Compare(a.User.Username, b.User.Username) })
 	slices.SortFunc(skipped, func(a, b Skipped) int { return cmp.Compare(a.Username, b.Username) })

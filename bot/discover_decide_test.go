@@ -199,3 +199,20 @@ func TestNewPlan(t *testing.T) {
 		t.Errorf("plan header: groups %+v, team %q, approvers %q", p.Groups, p.Team, p.Approvers)
 	}
 }
+
+// TestDecideFindingsGroups: a finding's groups follow the campaign's
+// order; a member listed twice in a group counts once, a group the
+// campaign names twice (by name and by slug) twice, as before.
+func TestDecideFindingsGroups(t *testing.T) {
+	ana := conduit.User{PHID: "PHID-USER-ana", Username: "ana"}
+	sec := groupView{Project: conduit.Project{PHID: "PHID-PROJ-sec", Name: "acl*security", MemberPHIDs: []string{ana.PHID, ana.PHID}}}
+	nda := groupView{Project: conduit.Project{PHID: "PHID-PROJ-nda", Name: "WMF-NDA", MemberPHIDs: []string{"PHID-USER-x", ana.PHID}}}
+	fs, _ := decideFindings(parseCampaign(t, "[mfa]", ""), []groupView{sec, nda, sec}, []failed{failing(t, reasonMFA, ana)})
+	var got []string
+	for _, g := range fs[0].Groups {
+		got = append(got, g.Name)
+	}
+	if diff := cmp.Diff([]string{"acl*security", "WMF-NDA", "acl*security"}, got); diff != "" {
+		t.Errorf("groups (-want +got):\n%s", diff)
+	}
+}
