@@ -71,8 +71,8 @@ type TickOptions struct {
 	// Only limits the tick to these chores (default: all).
 	Only []string
 	// ObserveChore, if set, is told how long each chore of each campaign
-	// took (the daemon's metrics).
-	ObserveChore func(chore string, took time.Duration)
+	// took and the error it ended with (the daemon's metrics).
+	ObserveChore func(campaign, chore string, took time.Duration, err error)
 }
 
 // TickReport is what a tick did, per campaign.
@@ -222,7 +222,7 @@ func (b *Bot) tickCampaign(ctx context.Context, name string, opts TickOptions, c
 		start := time.Now()
 		err := ch.run(b, ctx, r)
 		if opts.ObserveChore != nil {
-			opts.ObserveChore(ch.name, time.Since(start))
+			opts.ObserveChore(name, ch.name, time.Since(start), err)
 		}
 		if err != nil {
 			if ctx.Err() != nil {

@@ -253,31 +253,12 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 	fail := func(err error) (*env, error) { e.close(); return nil, err }
 
 	if o.conduit {
-		tok, err := cfg.Token(a.getenv, os.ReadFile)
+		tok, err := a.token(cfg)
 		if err != nil {
-			return fail(fmt.Errorf("%w (%v)", errNoToken, err))
+			return fail(err)
 		}
-		token := conduit.Token(tok)
-		if !token.ValidFormat() {
-			return fail(fmt.Errorf("%w: the Conduit token is not 32 characters starting with api-, cli- or clr-", conduit.ErrInvalidAuth))
-		}
-		httpClient := &http.Client{Timeout: cfg.Conduit.Timeout + 5*time.Second}
-		e.client, err = conduit.Dial(ctx, cfg.Conduit.URL, token, conduit.Options{
-			HTTPClient: httpClient, CallTimeout: cfg.Conduit.Timeout,
-			RequestsPerSecond: cfg.Conduit.RequestsPerSecond, Logger: e.log, Observe: o.observe,
-			UserAgent: userAgent(),
-		})
-		if err != nil {
-			return fail(fmt.Errorf("connect to %s: %w", conduit.RedactURL(cfg.Conduit.URL), err))
-		}
-		// Dial needs no token; ask who we are now, so a revoked or
-		// mistyped token fails every command at once with its own exit
-		// code, not halfway through a tick as a campaign error.
-		if e.self, err = e.client.Whoami(ctx); err != nil {
-			if errors.Is(err, conduit.ErrInvalidAuth) || errors.Is(err, conduit.ErrNoSession) {
-				return fail(fmt.Errorf("the API token was rejected by Phabricator (revoked, mistyped, or its user is disabled): %w", err))
-			}
-			return fail(fmt.Errorf("connect to %s: %w", conduit.RedactURL(cfg.Conduit.URL), err))
+		if err := a.dial(ctx, e, tok, o); err != nil {
+			return fail(err)
 		}
 	}
 	if o.store {
@@ -330,31 +311,76 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 		e.store = st
 	}
 	if o.conduit && o.store {
-		var phab bot.Phabricator = e.client
-		if o.dryRun {
-			phab = bot.DryRun(phab, e.log)
-		}
-		now := time.Now
-		if !o.now.IsZero() {
-			fixed := o.now
-			now = func() time.Time { return fixed }
-		}
-		// The inactivity criterion's scanner reads feed.query through the
-		// real client (a read, so dry-run need not stand in front of it)
-		// and caches what it learned in the state file; the bot's own
-		// stories are never a member's activity.
-		var ignore []string
-		if e.self.PHID != "" {
-			ignore = []string{e.self.PHID}
-		}
-		scanner := &activity.Scanner{Feed: e.client, Cache: e.store, Now: now, Ignore: ignore, Logger: e.log}
-		e.bot, err = bot.New(bot.Options{Phab: phab, Store: e.store, Templates: tmpl, Config: cfg, Now: now, Logger: e.log, Operator: currentUser(), Self: e.self, Progress: a.progress(e.log),
-			Activity: activity.Source{Scanner: scanner}})
-		if err != nil {
+		if err := a.newBot(e, o); err != nil {
 			return fail(err)
 		}
 	}
 	return e, nil
+}
+
+// token reads the Conduit token (the environment or conduit.token_file)
+// and checks its form.
+func (a *app) token(cfg *campaigns.Config) (conduit.Token, error) {
+	tok, err := cfg.Token(a.getenv, os.ReadFile)
+	if err != nil {
+		return "", fmt.Errorf("%w (%v)", errNoToken, err)
+	}
+	token := conduit.Token(tok)
+	if !token.ValidFormat() {
+		return "", fmt.Errorf("%w: the Conduit token is not 32 characters starting with api-, cli- or clr-", conduit.ErrInvalidAuth)
+	}
+	return token, nil
+}
+
+// dial connects to Conduit with token and asks whom it belongs to, into
+// e.client and e.self.
+func (a *app) dial(ctx context.Context, e *env, token conduit.Token, o envOptions) error {
+	var err error
+	httpClient := &http.Client{Timeout: e.cfg.Conduit.Timeout + 5*time.Second}
+	e.client, err = conduit.Dial(ctx, e.cfg.Conduit.URL, token, conduit.Options{
+		HTTPClient: httpClient, CallTimeout: e.cfg.Conduit.Timeout,
+		RequestsPerSecond: e.cfg.Conduit.RequestsPerSecond, Logger: e.log, Observe: o.observe,
+		UserAgent: userAgent(),
+	})
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", conduit.RedactURL(e.cfg.Conduit.URL), err)
+	}
+	// Dial needs no token; ask who we are now, so a revoked or mistyped
+	// token fails every command at once with its own exit code, not
+	// halfway through a tick as a campaign error.
+	if e.self, err = e.client.Whoami(ctx); err != nil {
+		if errors.Is(err, conduit.ErrInvalidAuth) || errors.Is(err, conduit.ErrNoSession) {
+			return fmt.Errorf("the API token was rejected by Phabricator (revoked, mistyped, or its user is disabled): %w", err)
+		}
+		return fmt.Errorf("connect to %s: %w", conduit.RedactURL(e.cfg.Conduit.URL), err)
+	}
+	return nil
+}
+
+// newBot builds e.bot over e.client and e.store.
+func (a *app) newBot(e *env, o envOptions) error {
+	var phab bot.Phabricator = e.client
+	if o.dryRun {
+		phab = bot.DryRun(phab, e.log)
+	}
+	now := time.Now
+	if !o.now.IsZero() {
+		fixed := o.now
+		now = func() time.Time { return fixed }
+	}
+	// The inactivity criterion's scanner reads feed.query through the real
+	// client (a read, so dry-run need not stand in front of it) and caches
+	// what it learned in the state file; the bot's own stories are never a
+	// member's activity.
+	var ignore []string
+	if e.self.PHID != "" {
+		ignore = []string{e.self.PHID}
+	}
+	scanner := &activity.Scanner{Feed: e.client, Cache: e.store, Now: now, Ignore: ignore, Logger: e.log}
+	var err error
+	e.bot, err = bot.New(bot.Options{Phab: phab, Store: e.store, Templates: e.tmpl, Config: e.cfg, Now: now, Logger: e.log, Operator: currentUser(), Self: e.self, Progress: a.progress(e.log),
+		Activity: activity.Source{Scanner: scanner}})
+	return err
 }
 
 // lockWriter takes the state file's writer lock (state.LockWriter) for a
