@@ -633,7 +633,7 @@ func ReadSecretFile(path string, what Secret, readFile func(string) ([]byte, err
 }
 
 // checkSecretFileMode refuses a secret file that the group or others may
-// read. A path that does not exist on the real file system is left to
+// read (see secretModeProblem for the one group-readable file accepted). A path that does not exist on the real file system is left to
 // readFile (tests pass an in-memory one); Windows has no such mode bits.
 func checkSecretFileMode(path, what string) error {
 	if runtime.GOOS == "windows" {
@@ -646,8 +646,8 @@ func checkSecretFileMode(path, what string) error {
 		}
 		return fmt.Errorf("campaigns: checking the %s: %w", what, err)
 	}
-	if mode := fi.Mode().Perm(); mode&0o044 != 0 {
-		return fmt.Errorf("campaigns: %s %s has mode %#o, readable by group or others; run chmod 600 %s", what, path, mode, path)
+	if problem := secretModeProblem(fi.Mode(), ownerOf(fi), thisProcess()); problem != "" {
+		return fmt.Errorf("campaigns: %s %s %s; run chmod 600 %s", what, path, problem, path)
 	}
 	return nil
 }
