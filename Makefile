@@ -34,8 +34,12 @@ all: lint test
 build:
 	$(GO) build -o bin/auditbot ./cmd/auditbot
 
+# The deploy module's tests check the systemd unit (with systemd-analyze
+# when installed), the Kubernetes manifests, the image builder and the
+# alert rules against the binary.
 test:
 	$(GO) test -race -count=1 ./...
+	cd deploy && $(GO) test -race -count=1 ./...
 
 # crash kills the auditbot binary (SIGKILL) before and after every write of
 # each scripted campaign (crashtest's scenarios), reruns it, and checks
@@ -73,10 +77,13 @@ test-browser:
 
 lint:
 	$(GO) mod tidy -diff
+	cd deploy && $(GO) mod tidy -diff
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd deploy && $(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	cd deploy && $(GO) tool staticcheck ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -45,13 +45,13 @@ type ExitCodeInfo struct {
 // same, so the three never drift apart.
 var ExitCodes = []ExitCodeInfo{
 	{ExitOK, "ok", "ok"},
-	{ExitFailure, "failure", "unexpected failure (Conduit unreachable, I/O)"},
+	{ExitFailure, "failure", "unexpected failure (Conduit unreachable, I/O); the daemon `run` never exits for an unreachable Conduit: it waits, unready, and tries again"},
 	{ExitUsage, "usage", "bad input: flags, config or campaign file (the error names file:line), unknown group, template, a `conduit.url` that redirects (the bot never follows redirects: they would drop the request or resend the token elsewhere) or that is not a Conduit API"},
-	{ExitAuth, "auth", "the Conduit token is missing, malformed or rejected"},
+	{ExitAuth, "auth", "the Conduit token is missing, malformed or rejected (the daemon `run`: missing or malformed at start, or rejected `schedule.max_auth_failures` ticks in a row)"},
 	{ExitRefused, "refused", "refused: a check failed, not an approver (or the approver's own token was rejected), an approval of something other than what was shown, permission denied, restore of a non-compliant user"},
 	{ExitState, "state", "another auditbot kept writing longer than `--wait` (default 10m; nothing was done), another process held the state file through a transaction longer than 10 s (stuck), the file was written by a newer auditbot, or the writer lock file (`STATE.writer.lock`) is unsafe: a symlink, not a regular file, or another user's (left by a run as root: remove it once no auditbot runs)"},
 	{ExitTickError, "tick-error", "a tick ran, but some campaign or chore failed; the others still ran (the token is checked before the tick, so a rejected token is 3)"},
-	{ExitDamaged, "damaged", "the state file is not an intact auditbot state file: empty, not bbolt, another program's, truncated, or failing its consistency check (also `state check` finding a bad record); it was left unchanged"},
+	{ExitDamaged, "damaged", "the state file is not an intact auditbot state file: empty, not bbolt, another program's, truncated, or failing its consistency check (also `state check` finding a bad record, and the daemon `run` finding it so at start or at a tick); it was left unchanged"},
 	{ExitJournal, "journal", "`verify-journal`: a journal's hash chain is broken (an entry was edited, inserted or deleted), or it no longer holds a head given with `--head`"},
 	{ExitInterrupted, "interrupted", "interrupted (SIGINT or SIGTERM) before the command finished: it says \"interrupted, N of M done, rerun to finish\"; what was done is recorded, and no intent was recorded for a write it did not try. The daemon `run` exits 0 on SIGTERM instead."},
 }

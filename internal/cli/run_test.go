@@ -341,3 +341,25 @@ func (l *lab) pointAt(conduitURL string) {
 	}
 	l.write("config.yaml", strings.Replace(string(cfg), old, "url: "+conduitURL, 1))
 }
+
+// TestRunExitsOnDamagedState: a state file replaced by something that is
+// not auditbot's while the daemon runs ends it with code 7 at the next
+// tick; restarting would not help.
+func TestRunExitsOnDamagedState(t *testing.T) {
+	l := newLab(t)
+	l.mustRun("launch", "mfa-test")
+	d := l.startDaemon(l.withMetrics(3), "run", "--tick-every", "200ms")
+	d.waitFor("/readyz ok", func() bool { code, _ := d.get("/readyz"); return code == http.StatusOK })
+	junk := l.write("junk.db", strings.Repeat("not a bbolt file\n", 512))
+	if err := os.Rename(junk, l.statePath); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-d.done:
+		if code != ExitDamaged {
+			t.Errorf("run exited %d with its state file replaced, want %d:\n%s", code, ExitDamaged, d.stderr.String())
+		}
+	case <-time.After(waitLimit):
+		t.Fatalf("the daemon did not exit with its state file damaged:\n%s", d.stderr.String())
+	}
+}

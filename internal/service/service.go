@@ -39,31 +39,32 @@ type Options struct {
 	Version, Revision string
 }
 
-// Families lists every metric family /metrics serves besides the Go
-// runtime's and the process's (go_*, process_*): the names alert rules and
-// dashboards may use. A test keeps it the same as what is served.
-var Families = []string{
-	"auditbot_build_info",
-	"auditbot_chore_duration_seconds",
-	"auditbot_chore_errors_total",
-	"auditbot_conduit_call_duration_seconds",
-	"auditbot_conduit_calls_total",
-	"auditbot_conduit_errors_total",
-	"auditbot_last_successful_tick_timestamp_seconds",
-	"auditbot_last_tick_timestamp_seconds",
-	"auditbot_pending_intents",
-	"auditbot_pending_intents_oldest_age_seconds",
-	"auditbot_ready",
-	"auditbot_removal_batches_awaiting_approval",
-	"auditbot_removal_batches_awaiting_approval_oldest_age_seconds",
-	"auditbot_state_scrape_error",
-	"auditbot_tick_duration_seconds",
-	"auditbot_tick_interval_seconds",
-	"auditbot_ticks_total",
-	"auditbot_token_rejected",
-	"auditbot_unanswered_replies",
-	"auditbot_unanswered_replies_oldest_age_seconds",
-	"auditbot_users",
+// Families are every metric family /metrics serves besides the Go
+// runtime's and the process's (go_*, process_*), with their label names:
+// what alert rules and dashboards may use. A test keeps it the same as
+// what is served.
+var Families = map[string][]string{
+	"auditbot_build_info":                                           {"goversion", "revision", "version"},
+	"auditbot_chore_duration_seconds":                               {"campaign", "chore"},
+	"auditbot_chore_errors_total":                                   {"campaign", "chore"},
+	"auditbot_conduit_call_duration_seconds":                        {"method"},
+	"auditbot_conduit_calls_total":                                  {"method"},
+	"auditbot_conduit_errors_total":                                 {"kind", "method"},
+	"auditbot_last_successful_tick_timestamp_seconds":               nil,
+	"auditbot_last_tick_timestamp_seconds":                          nil,
+	"auditbot_pending_intents":                                      {"campaign"},
+	"auditbot_pending_intents_oldest_age_seconds":                   {"campaign"},
+	"auditbot_ready":                                                nil,
+	"auditbot_removal_batches_awaiting_approval":                    {"campaign"},
+	"auditbot_removal_batches_awaiting_approval_oldest_age_seconds": {"campaign"},
+	"auditbot_state_scrape_error":                                   nil,
+	"auditbot_tick_duration_seconds":                                nil,
+	"auditbot_tick_interval_seconds":                                nil,
+	"auditbot_ticks_total":                                          {"outcome"},
+	"auditbot_token_rejected":                                       nil,
+	"auditbot_unanswered_replies":                                   {"awaiting", "campaign"},
+	"auditbot_unanswered_replies_oldest_age_seconds":                {"awaiting", "campaign"},
+	"auditbot_users":                                                {"campaign", "status"},
 }
 
 // Outcome is how a tick ended, as auditbot_ticks_total counts it.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -115,8 +116,8 @@ func value(fams map[string]*dto.MetricFamily, name string, labels ...string) (fl
 	return 0, false
 }
 
-// TestFamilies: Families names exactly what /metrics serves once every
-// kind of event happened, besides go_* and process_*.
+// TestFamilies: Families names exactly the families and labels /metrics
+// serves once every kind of event happened, besides go_* and process_*.
 func TestFamilies(t *testing.T) {
 	s := New(Options{Store: seeded(t), TickEvery: time.Minute, Now: (&clock{t0}).Now, Version: "v1.2.3", Revision: "abc"})
 	if err := s.WatchCampaigns(); err != nil {
@@ -125,14 +126,23 @@ func TestFamilies(t *testing.T) {
 	s.ObserveCall("user.whoami", time.Millisecond, errors.New("boom"))
 	s.ObserveChore("mfa", "drift", time.Millisecond, nil)
 	s.TickDone(time.Second, TickOK, nil)
-	var got []string
-	for name := range scrape(t, s) {
-		if !strings.HasPrefix(name, "go_") && !strings.HasPrefix(name, "process_") {
-			got = append(got, name)
+	got := map[string][]string{}
+	for name, f := range scrape(t, s) {
+		if strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") {
+			continue
 		}
+		var labels []string
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if !slices.Contains(labels, l.GetName()) {
+					labels = append(labels, l.GetName())
+				}
+			}
+		}
+		slices.Sort(labels)
+		got[name] = labels
 	}
-	slices.Sort(got)
-	if diff := cmp.Diff(Families, got); diff != "" {
+	if diff := cmp.Diff(Families, got, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("Families differs from what /metrics serves (-Families +served):\n%s", diff)
 	}
 }
