@@ -96,37 +96,7 @@ and 7 when the state file is damaged.`,
 			}
 			d := &daemon{a: a, e: e, svc: svc, holder: fmt.Sprintf("pid %d (auditbot run, tick)", os.Getpid())}
 			e.log.Info().Stringer("every", e.cfg.Schedule.TickEvery).Str("version", Version()).Msg("auditbot running")
-			if err := d.firstTick(ctx); err != nil || ctx.Err() != nil {
-				return stopped(ctx, err)
-			}
-
-			s, err := gocron.NewScheduler()
-			if err != nil {
-				return fmt.Errorf("scheduler: %w", err)
-			}
-			// fatal ends the daemon from a tick.
-			fatal := make(chan error, 1)
-			_, err = s.NewJob(gocron.DurationJob(e.cfg.Schedule.TickEvery), gocron.NewTask(func() {
-				if err := d.scheduledTick(ctx); err != nil {
-					select {
-					case fatal <- err:
-					default:
-					}
-				}
-			}), gocron.WithSingletonMode(gocron.LimitModeReschedule))
-			if err != nil {
-				return fmt.Errorf("schedule tick: %w", err)
-			}
-			s.Start()
-			var fatalErr error
-			select {
-			case <-ctx.Done():
-			case fatalErr = <-fatal:
-			}
-			if err := s.Shutdown(); err != nil {
-				return fmt.Errorf("scheduler shutdown: %w", err)
-			}
-			return stopped(ctx, fatalErr)
+			return d.run(ctx)
 		},
 	}
 	// Tests tick faster than schedule.tick_every allows (at least 1m).
@@ -154,6 +124,42 @@ type daemon struct {
 	svc          *service.Service
 	holder       string // the writer lock's holder text
 	authFailures int    // ticks in a row with the token rejected
+}
+
+// run ticks until ctx is done or a tick fails in a way that must end the
+// daemon: the first tick until one runs (firstTick), then every
+// tick_every.
+func (d *daemon) run(ctx context.Context) error {
+	if err := d.firstTick(ctx); err != nil || ctx.Err() != nil {
+		return stopped(ctx, err)
+	}
+	s, err := gocron.NewScheduler()
+	if err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	// fatal ends the daemon from a tick.
+	fatal := make(chan error, 1)
+	_, err = s.NewJob(gocron.DurationJob(d.e.cfg.Schedule.TickEvery), gocron.NewTask(func() {
+		if err := d.scheduledTick(ctx); err != nil {
+			select {
+			case fatal <- err:
+			default:
+			}
+		}
+	}), gocron.WithSingletonMode(gocron.LimitModeReschedule))
+	if err != nil {
+		return fmt.Errorf("schedule tick: %w", err)
+	}
+	s.Start()
+	var fatalErr error
+	select {
+	case <-ctx.Done():
+	case fatalErr = <-fatal:
+	}
+	if err := s.Shutdown(); err != nil {
+		return fmt.Errorf("scheduler shutdown: %w", err)
+	}
+	return stopped(ctx, fatalErr)
 }
 
 // firstTick tries the first tick until one runs, pausing 1s, 2s, 4s, ...

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,11 +11,11 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/internal/testkit"
 )
 
 // waitLimit bounds every wait for the daemon: generous, so that a loaded
@@ -227,7 +226,7 @@ type daemonRun struct {
 	t      *testing.T
 	addr   string // metrics.listen, "" if none
 	done   chan int
-	stderr *syncBuffer
+	stderr *testkit.SyncBuffer
 	cancel func()
 }
 
@@ -236,7 +235,7 @@ type daemonRun struct {
 // stops it.
 func (l *lab) startDaemon(addr string, args ...string) *daemonRun {
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &daemonRun{t: l.t, addr: addr, done: make(chan int, 1), stderr: &syncBuffer{}, cancel: cancel}
+	d := &daemonRun{t: l.t, addr: addr, done: make(chan int, 1), stderr: &testkit.SyncBuffer{}, cancel: cancel}
 	go func() {
 		d.done <- MainContext(ctx, append([]string{"--config", l.config}, args...), io.Discard, d.stderr)
 	}()
@@ -283,24 +282,6 @@ func (d *daemonRun) waitFor(what string, cond func() bool) {
 			d.t.Fatalf("gave up waiting for %s:\n%s", what, d.stderr.String())
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the daemon's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // freeAddr returns a loopback address where nothing listens.
