@@ -16,7 +16,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
@@ -158,18 +157,7 @@ func TestWriteLayout(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p, err := layout.FromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	top, err := p.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tm, err := top.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, tm := layoutIndex(t, dir)
 	if len(tm.Manifests) != 1 || tm.Manifests[0].Digest != digest(t, idx) || tm.Manifests[0].Annotations[LabelRefName] != o.Version {
 		t.Errorf("index.json: %+v, want the index %s named %s", tm.Manifests, digest(t, idx), o.Version)
 	}

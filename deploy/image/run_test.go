@@ -89,17 +89,9 @@ func TestImageRuns(t *testing.T) {
 // (index.json → the index → one image per platform).
 func platformImageAt(t *testing.T, dir, platform string) v1.Image {
 	t.Helper()
-	p, err := layout.FromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	top, err := p.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tm, err := top.IndexManifest()
-	if err != nil || len(tm.Manifests) != 1 {
-		t.Fatalf("index.json: %v, %d entries, want one index", err, len(tm.Manifests))
+	top, tm := layoutIndex(t, dir)
+	if len(tm.Manifests) != 1 {
+		t.Fatalf("index.json: %d entries, want one index", len(tm.Manifests))
 	}
 	idx, err := top.ImageIndex(tm.Manifests[0].Digest)
 	if err != nil {
@@ -120,6 +112,25 @@ func platformImageAt(t *testing.T, dir, platform string) v1.Image {
 	}
 	t.Fatalf("the image has no %s manifest", platform)
 	return nil
+}
+
+// layoutIndex reads the OCI layout at dir: its index.json, as an index
+// and as a manifest.
+func layoutIndex(t *testing.T, dir string) (v1.ImageIndex, *v1.IndexManifest) {
+	t.Helper()
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm, err := top.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return top, tm
 }
 
 // extract unpacks the image's flattened file system into root, with the
