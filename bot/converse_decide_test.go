@@ -148,10 +148,7 @@ func runReplyCases(t *testing.T, cases []replyCase) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel() // each case has a state file of its own
 			v, tn := tc.setup(t)
-			o, err := decideReply(v, tn)
-			if err != nil {
-				t.Fatalf("decideReply: %v", err)
-			}
+			o := decided(t, v, tn)
 			if diff := cmp.Diff(tc.want, partsOf(o), cmpOutcome); diff != "" {
 				t.Errorf("outcome (-want +got):\n%s", diff)
 			}
@@ -162,6 +159,16 @@ func runReplyCases(t *testing.T, cases []replyCase) {
 			}
 		})
 	}
+}
+
+// decided is decideReply's outcome of tn on v.
+func decided(t *testing.T, v *view, tn *turn) outcome {
+	t.Helper()
+	o, err := decideReply(v, tn)
+	if err != nil {
+		t.Fatalf("decideReply: %v", err)
+	}
+	return o
 }
 
 // checkRecorded checks what recording outcome o of tn left: the entry of
@@ -544,14 +551,7 @@ func TestTurnNeedsSuffice(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel() // each case has a state file of its own
 			v, tn := tc.setup(t)
-			full, err := decideReply(v, tn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			part, err := decideReply(observed(v, turnNeeds(&v.snap, tn)), tn)
-			if err != nil {
-				t.Fatal(err)
-			}
+			full, part := decided(t, v, tn), decided(t, observed(v, turnNeeds(&v.snap, tn)), tn)
 			if diff := cmp.Diff(partsOf(full), partsOf(part), cmpOutcome); diff != "" {
 				t.Fatalf("decided on the world (-) and on what turnNeeds read (+):\n%s", diff)
 			}
