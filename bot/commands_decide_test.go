@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -212,8 +213,8 @@ func commandCases() []replyCase {
 			want: refused("ann", replies.KindApprove, onlyApprovers), after: r1After(state.RemovalProposed)},
 		{name: "a command about someone outside the campaign", setup: cmd(nil, 1, "alice", "!approve @nobody"),
 			want: refused("alice", replies.KindApprove, "@nobody is not part of this campaign")},
-		{name: "!restore without a user", setup: noTarget(replies.KindRestore),
-			want: refused("alice", replies.KindRestore, "!restore needs a user: !restore @username")},
+		{name: "!restore without a user is no command: the table has no entry for it", setup: noTarget(replies.KindRestore),
+			want: outcomeParts{Kind: state.EntryIgnored, Detail: "comment by someone outside the batch: " + dtUser("alice")}},
 
 		// !approve: the batch announced on this task, its items there.
 		{name: "!approve before any announcement", setup: cmd(func(v *view) { v.snap.Batches[0].Announced = nil }, 1, "alice", "!approve"),
@@ -354,9 +355,9 @@ func commandCases() []replyCase {
 		// Restores: asked for by the command; the restore itself checks
 		// the user against Phabricator (restore_decide_test.go).
 		{name: "!restore @user asks for a restore", setup: cmd(removed, 1, "alice", "!restore @ann"),
-			want: outcomeParts{Kind: state.EntryRestoreCommand, User: "ann", Detail: "restored by @alice", Restore: restoreAsked("alice")}, after: unchanged(cmd(removed, 1, "alice", "!restore @ann"))},
+			want: outcomeParts{Kind: state.EntryRestoreCommand, User: "ann", Detail: "restored by @alice", Actor: "alice", Verified: byCommand, Approvers: []string{"alice"}, Restore: restoreAsked("alice")}, after: unchanged(cmd(removed, 1, "alice", "!restore @ann"))},
 		{name: "!approve @user of a restore request asks for a restore", setup: cmd(all(removed, func(v *view) { v.edit("ann").RestoreRequested = true }), 2, "dave", "!approve @ann"),
-			want: outcomeParts{Kind: state.EntryRestoreCommand, User: "ann", Detail: "restored by @dave", Restore: restoreAsked("dave")}},
+			want: outcomeParts{Kind: state.EntryRestoreCommand, User: "ann", Detail: "restored by @dave", Actor: "dave", Verified: byCommand, Approvers: []string{"dave"}, Restore: restoreAsked("dave")}},
 		{name: "!deny @user of a restore request is about exemptions", setup: cmd(all(removed, func(v *view) { v.edit("ann").RestoreRequested = true }), 1, "dave", "!deny @ann no"),
 			want: refused("dave", replies.KindDeny, "@ann has no exemption request waiting for a decision")},
 		{name: "nobody restores themself", setup: cmd(all(removed, approver("ann")), 1, "ann", "!restore @ann"),
@@ -364,9 +365,9 @@ func commandCases() []replyCase {
 		{name: "nor approves their own restore request", setup: cmd(all(removed, approver("ann"), func(v *view) { v.edit("ann").RestoreRequested = true }), 1, "ann", "!approve @ann"),
 			want: refused("ann", replies.KindApprove, "nobody restores their own access; another approver must decide (!restore @ann)")},
 		{name: "a command read again after its restore is answered as done", setup: cmd(restoredBy("PHID-XACT-20"), 1, "alice", "!restore @ann"),
-			want: outcomeParts{Kind: state.EntryRestoreCommand, User: "ann", Detail: "restored by @alice"}, after: wantStatus("ann", state.StatusRestored)},
+			want: outcomeParts{Kind: state.EntryRestoreCommand, User: "ann", Detail: "restored by @alice", Actor: "alice", Verified: byCommand, Approvers: []string{"alice"}}, after: wantStatus("ann", state.StatusRestored)},
 		{name: "another command after a restore asks again", setup: cmd(restoredBy("PHID-XACT-5"), 1, "alice", "!restore @ann"),
-			want: outcomeParts{Kind: state.EntryRestoreCommand, User: "ann", Detail: "restored by @alice", Restore: restoreAsked("alice")}},
+			want: outcomeParts{Kind: state.EntryRestoreCommand, User: "ann", Detail: "restored by @alice", Actor: "alice", Verified: byCommand, Approvers: []string{"alice"}, Restore: restoreAsked("alice")}},
 	}
 }
 
@@ -386,7 +387,7 @@ func TestCommandNeeds(t *testing.T) {
 		{"!deny: who is still a member", cmd(nil, 1, "dave", "!deny no"), needs{members: true, approvers: true, users: []string{dtUser("dave")}}},
 		{"the first approval of an exemption", cmd(exemptionOf("ann"), 1, "dave", "!approve @ann"), base},
 		{"an approval that may complete an exemption: the earlier ones", cmd(exemptionOf("ann", "alice"), 1, "dave", "!approve @ann"),
-			needs{approvers: true, users: []string{dtUser("dave"), dtUser("alice"), dtUser("alice")}, texts: []*state.Source{srcOf(11)}}},
+			needs{approvers: true, users: []string{dtUser("dave"), dtUser("alice")}, texts: []*state.Source{srcOf(11)}}},
 		{"a denial of an exemption", cmd(exemptionOf("ann", "alice"), 1, "dave", "!deny @ann no"), base},
 		{"a restore", cmd(exemptionOf("ann", "alice"), 1, "dave", "!restore @ann"), base},
 		{"!approve @user of a restore request", cmd(all(exemptionOf("ann", "alice"), func(v *view) { v.edit("ann").RestoreRequested = true }), 1, "dave", "!approve @ann"), base},
@@ -396,6 +397,36 @@ func TestCommandNeeds(t *testing.T) {
 			v, tn := tt.setup(t)
 			if diff := cmp.Diff(tt.want, turnNeeds(&v.snap, tn), cmp.AllowUnexported(needs{}), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("turnNeeds (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestLegacyExemptionApprovalLapses: a state file from before approvals
+// were recorded in full names an exemption's earlier approver in
+// ApprovedBy alone. That approval too counts only while its approver may
+// still decide: alice, no longer an approver, leaves dave's approval the
+// first of two, not the grant.
+func TestLegacyExemptionApprovalLapses(t *testing.T) {
+	for _, aliceStays := range []bool{false, true} {
+		t.Run(fmt.Sprintf("alice still an approver: %v", aliceStays), func(t *testing.T) {
+			v, tn := cmd(func(v *view) {
+				v.edit("ann").Exemption = &state.Exemption{Reason: "on call", RequestedAt: dtNow.Add(-1), Decision: state.ExemptionPending,
+					ApprovedBy: []string{dtUser("alice")}}
+				if !aliceStays {
+					v.approvers = slices.DeleteFunc(v.approvers, func(p string) bool { return p == dtUser("alice") })
+				}
+			}, 1, "dave", "!approve @ann")(t)
+			if n := turnNeeds(&v.snap, tn); !slices.Contains(n.users, dtUser("alice")) || !n.approvers {
+				t.Fatalf("turnNeeds = %+v, want alice's account and the approvers read", n)
+			}
+			o, err := decideReply(v, tn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			granted := o.kind == state.EntryExemptionDecision
+			if granted != aliceStays {
+				t.Errorf("outcome %s (%s); want granted only while alice may still decide", o.kind, o.detail)
 			}
 		})
 	}
