@@ -37,12 +37,12 @@ type commandKey struct {
 // "!keep" without a user are no commands at all (replies.Parse reads them
 // as free text), so they have no entry.
 var commands = map[commandKey]command{
-	{replies.KindApprove, false}:  {decide: decideBatchApprove},
-	{replies.KindDeny, false}:     {needs: func(*state.Snapshot, *turn) needs { return needs{members: true} }, decide: decideBatchDeny},
-	{replies.KindApprove, true}:   {needs: userCommandNeeds, decide: decideUserCommand},
-	{replies.KindDeny, true}:      {needs: userCommandNeeds, decide: decideUserCommand},
-	{replies.KindRestore, true}:   {needs: userCommandNeeds, decide: decideUserCommand},
-	{replies.KindKeepUser, true}:  {needs: keepCommandNeeds, decide: decideKeepCommand},
+	{replies.KindApprove, false}: {decide: decideBatchApprove},
+	{replies.KindDeny, false}:    {needs: func(*state.Snapshot, *turn) needs { return needs{members: true} }, decide: decideBatchDeny},
+	{replies.KindApprove, true}:  {needs: userCommandNeeds, decide: decideUserCommand},
+	{replies.KindDeny, true}:     {needs: userCommandNeeds, decide: decideUserCommand},
+	{replies.KindRestore, true}:  {needs: userCommandNeeds, decide: decideUserCommand},
+	{replies.KindKeepUser, true}: {needs: keepCommandNeeds, decide: decideKeepCommand},
 }
 
 // commandFor returns the command a reply gives, if it is one.
