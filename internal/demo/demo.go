@@ -59,7 +59,7 @@ type Result struct {
 	Writes []phabtest.Write
 	// Journals are each campaign's whole journal at the end, by name.
 	Journals map[string][]state.Entry
-	Statuses     map[string]state.Status
+	Statuses map[string]state.Status
 	// TaskHiddenFromOutsider reports whether a user outside a batch could
 	// not see that batch's task.
 	TaskHiddenFromOutsider bool
