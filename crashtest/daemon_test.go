@@ -35,7 +35,7 @@ func TestCommandsBesideTheDaemon(t *testing.T) {
 	}
 	cutoffTick := time.Date(year, time.March, 1, 9, 0, 0, 0, time.UTC)
 	w.clock.Set(cutoffTick)
-	if r := w.exec("tick", "--now", cutoffTick.Format(time.RFC3339)); r.code != 0 {
+	if r := w.exec("tick", "--allow-future", "--now", cutoffTick.Format(time.RFC3339)); r.code != 0 {
 		t.Fatalf("%s", r)
 	}
 
@@ -115,7 +115,7 @@ func TestCommandsBesideTheDaemon(t *testing.T) {
 	}
 	removalTick := cutoffTick.Add(2 * time.Hour)
 	w.clock.Set(removalTick)
-	if r := timed("tick", "--now", removalTick.Format(time.RFC3339)); r.code != 0 {
+	if r := timed("tick", "--allow-future", "--now", removalTick.Format(time.RFC3339)); r.code != 0 {
 		t.Fatalf("tick: %s", r)
 	}
 	if r := timed("restore", sc.name, "hank", "--force"); r.code != 0 {

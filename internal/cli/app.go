@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -39,6 +40,9 @@ type app struct {
 	wait    time.Duration
 	command string // the command running, for the writer lock's holder text
 	bar     *bar   // the progress bar, when stderr is a terminal
+	// osUser finds the account the process runs as (nil: user.Current);
+	// tests stand in a uid without a name.
+	osUser func() (*user.User, error)
 }
 
 // Main runs the command line until it finishes or SIGINT/SIGTERM, and
@@ -57,11 +61,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 // MainContext runs the command line until it finishes or ctx is done, and
 // returns the exit code.
 func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	return (&app{stdout: stdout, stderr: stderr, getenv: os.Getenv}).main(ctx, args)
+}
+
+// main runs the command line as a is set up.
+func (a *app) main(ctx context.Context, args []string) int {
+	stderr := a.stderr
 	root := a.rootCommand()
 	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	var usage *usageError
 	if err != nil && cmd == root && !errors.As(err, &usage) {
@@ -186,11 +195,22 @@ type envOptions struct {
 	observe func(method string, took time.Duration, err error)
 	dryRun  bool // writes are logged, not sent; state changes go to a copy
 	now     time.Time
+	// operator names the person the command acts for (app.operator), for
+	// the journal; "" for commands that act for nobody (tick).
+	operator string
 }
 
+// nowSkew is how far ahead of this machine's clock --now may be without
+// --allow-future: the skew between two machines' clocks, not a day.
+const nowSkew = 5 * time.Minute
+
 // at returns o with its clock fixed at nowFlag (tick and rescan --now),
-// or o unchanged when the flag is empty.
-func (o envOptions) at(nowFlag string) (envOptions, error) {
+// or o unchanged when the flag is empty. A --now ahead of the real clock
+// is refused unless the run is a dry run or allowFuture: what a tick does
+// at a future time cannot be undone when that time has not come (granted
+// exemptions end, "the deadline has passed" is posted on every task,
+// members are removed).
+func (o envOptions) at(nowFlag string, allowFuture bool) (envOptions, error) {
 	if nowFlag == "" {
 		return o, nil
 	}
@@ -198,8 +218,21 @@ func (o envOptions) at(nowFlag string) (envOptions, error) {
 	if err != nil {
 		return o, err
 	}
+	if ahead := time.Until(t); ahead > nowSkew && !o.dryRun && !allowFuture {
+		return o, &usageError{fmt.Sprintf("--now %s is %s ahead of this machine's clock: acting at a time that has not come ends exemptions, "+
+			"tells users their deadline has passed and removes members, for good. Add --dry-run to see what it would do; "+
+			"add --allow-future only to really act at that time (a test Phabricator)", nowFlag, aheadText(ahead))}
+	}
 	o.now = t
 	return o, nil
+}
+
+// aheadText says how far ahead a time is, in days when it is a day or more.
+func aheadText(d time.Duration) string {
+	if d >= 24*time.Hour {
+		return fmt.Sprintf("%d day(s)", int(d/(24*time.Hour)))
+	}
+	return d.Round(time.Minute).String()
 }
 
 // logger builds the process logger from the config. It never receives the
@@ -348,7 +381,7 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 			ignore = []string{e.self.PHID}
 		}
 		scanner := &activity.Scanner{Feed: e.client, Cache: e.store, Now: now, Ignore: ignore, Logger: e.log}
-		e.bot, err = bot.New(bot.Options{Phab: phab, Store: e.store, Templates: tmpl, Config: cfg, Now: now, Logger: e.log, Operator: currentUser(), Self: e.self, Progress: a.progress(e.log),
+		e.bot, err = bot.New(bot.Options{Phab: phab, Store: e.store, Templates: tmpl, Config: cfg, Now: now, Logger: e.log, Operator: o.operator, Self: e.self, Progress: a.progress(e.log),
 			Activity: activity.Source{Scanner: scanner}})
 		if err != nil {
 			return fail(err)

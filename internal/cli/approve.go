@@ -32,7 +32,13 @@ func (a *app) approveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e, err := a.open(cmd.Context(), envOptions{conduit: true, store: true})
+			// Who typed the command, for the record (the approver is
+			// who the token says).
+			operator, err := a.operator(as)
+			if err != nil {
+				return err
+			}
+			e, err := a.open(cmd.Context(), envOptions{conduit: true, store: true, operator: operator})
 			if err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -18,15 +17,15 @@ func (a *app) restoreCommand() *cobra.Command {
 		Short: "Re-add a removed user to exactly the groups the bot removed them from",
 		Args:  exactArgs(2, "CAMPAIGN USER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.open(cmd.Context(), envOptions{conduit: true, store: true})
+			actor, err := a.operator(as)
+			if err != nil {
+				return err
+			}
+			e, err := a.open(cmd.Context(), envOptions{conduit: true, store: true, operator: actor})
 			if err != nil {
 				return err
 			}
 			defer e.close()
-			actor := as
-			if actor == "" {
-				actor = currentUser()
-			}
 			if err := e.bot.Restore(cmd.Context(), args[0], args[1], force, actor); err != nil {
 				return err
 			}
@@ -35,13 +34,6 @@ func (a *app) restoreCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "restore even if Phabricator still shows the user as non-compliant")
-	cmd.Flags().StringVar(&as, "as", "", "who asked for the restore, for the journal (default: $USER)")
+	cmd.Flags().StringVar(&as, "as", "", "who asked for the restore, for the journal (default: $USER, $LOGNAME, then the OS account's name)")
 	return cmd
-}
-
-func currentUser() string {
-	if u := os.Getenv("USER"); u != "" {
-		return u
-	}
-	return "cli"
 }
