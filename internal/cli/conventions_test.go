@@ -204,24 +204,44 @@ func TestCompletion(t *testing.T) {
 	})
 }
 
-// TestNotConduitURL: a conduit.url that is a web page says so, exit 2,
-// and touches nothing.
+// TestNotConduitURL: a conduit.url that is a web page, or python's
+// http.server (HTTP 501 and a 13-line HTML page), says so at once, exit 2,
+// on one line without the page, and touches nothing.
 func TestNotConduitURL(t *testing.T) {
-	l := newLab(t)
-	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.NotFound(w, r)
-	}))
-	defer web.Close()
-	cfg, err := os.ReadFile(l.config)
-	if err != nil {
-		t.Fatal(err)
+	const python501 = "<!DOCTYPE HTML>\n<html lang=\"en\">\n    <head>\n        <meta charset=\"utf-8\">\n        <title>Error response</title>\n    </head>\n" +
+		"    <body>\n        <h1>Error response</h1>\n        <p>Error code: 501</p>\n        <p>Message: Unsupported method ('POST').</p>\n" +
+		"        <p>Error code explanation: 501 - Server does not support this operation.</p>\n    </body>\n</html>\n"
+	for _, tt := range []struct {
+		name    string
+		handler http.HandlerFunc
+		want    string
+	}{
+		{"404", http.NotFound, "is not a Conduit API (got HTTP 404 text/plain from /api/conduit.getcapabilities); set conduit.url to the Phabricator base URL"},
+		{"python http.server", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html;charset=utf-8")
+			w.WriteHeader(http.StatusNotImplemented)
+			io.WriteString(w, python501)
+		}, "is not a Conduit API (got HTTP 501 text/html from /api/conduit.getcapabilities); set conduit.url to the Phabricator base URL"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLab(t)
+			web := httptest.NewServer(tt.handler)
+			defer web.Close()
+			cfg, err := os.ReadFile(l.config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(l.config, []byte(strings.Replace(string(cfg), l.srv.URL(), web.URL, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := l.run("plan", "mfa-test")
+			r.expect(t, ExitUsage, nil, []string{web.URL + " " + tt.want})
+			if strings.Count(r.stderr, "\n") != 1 || strings.Contains(r.stderr, "<") {
+				t.Errorf("stderr is not one line without the page:\n%s", r.stderr)
+			}
+			assertNothingWritten(t, l)
+		})
 	}
-	if err := os.WriteFile(l.config, []byte(strings.Replace(string(cfg), l.srv.URL(), web.URL, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := l.run("plan", "mfa-test")
-	r.expect(t, ExitUsage, nil, []string{web.URL + " is not a Conduit API (got HTTP 404 text/plain from /api/conduit.getcapabilities); set conduit.url to the Phabricator base URL"})
-	assertNothingWritten(t, l)
 }
 
 // TestDidYouMean: an unknown chore or group names the closest known one.
