@@ -43,6 +43,8 @@ type app struct {
 	// osUser finds the account the process runs as (nil: user.Current);
 	// tests stand in a uid without a name.
 	osUser func() (*user.User, error)
+	// jsonWritten is set once a --json envelope went to stdout.
+	jsonWritten bool
 }
 
 // Main runs the command line until it finishes or SIGINT/SIGTERM, and
@@ -78,13 +80,20 @@ func (a *app) main(ctx context.Context, args []string) int {
 		// unknown command, which is a usage error like any other.
 		err = &usageError{err.Error()}
 	}
+	code := exitCode(err)
 	if err != nil {
 		// Last line of defence: whatever the error says, nothing shaped
 		// like a token leaves the process (a token pasted into the wrong
 		// config key comes back in its error).
-		fmt.Fprintf(stderr, "auditbot: %s\n", conduit.Redact(err.Error(), ""))
+		msg := conduit.Redact(err.Error(), "")
+		fmt.Fprintf(stderr, "auditbot: %s\n", msg)
+		if wantsJSON(cmd, args) && !a.jsonWritten {
+			// A script reading stdout gets one object either way.
+			_ = a.writeJSON("error", ErrorData{Command: strings.TrimSpace(strings.TrimPrefix(cmd.CommandPath(), root.Name())),
+				ExitCode: code, ExitName: exitName(code), Error: msg})
+		}
 	}
-	return exitCode(err)
+	return code
 }
 
 // Command returns the command tree, for tests that check deployment
@@ -345,6 +354,9 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 			closers = append(closers, unlock)
 		}
 		_, statErr := os.Stat(path)
+		if errors.Is(statErr, fs.ErrNotExist) && o.readOnly {
+			return fail(noStateFile(path))
+		}
 		created := errors.Is(statErr, fs.ErrNotExist) && !o.readOnly
 		st, err := state.Open(path, state.Options{ReadOnly: o.readOnly})
 		if err != nil {

@@ -473,12 +473,20 @@ func TestVerifyJournalHeadFlag(t *testing.T) {
 	}{
 		{"no campaign", []string{"--head", m[1]}, "want CAMPAIGN=SEQ:HASH"},
 		{"bad hash", []string{"--head", "mfa-demo=45:xyz"}, "64 lower-case hex digits"},
-		{"another campaign", []string{"--head", "other=" + m[1]}, "other is not among the journals verified"},
+		{"a campaign not verified", []string{"mfa-demo", "--head", "other=" + m[1]}, "only mfa-demo's journal is verified"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			runNoConfig(append([]string{"verify-journal", "--state", path}, tt.args...)...).expect(t, ExitUsage, nil, []string{tt.want})
 		})
 	}
+
+	// A head kept for a campaign the file no longer holds: deleted, the
+	// ultimate edit (exit 8, once exit 2 as if the head were mistyped).
+	runNoConfig("verify-journal", "--state", path, "--head", "other="+m[1]).expect(t, ExitJournal,
+		[]string{"other: BROKEN: the state file holds no journal for other, yet a head was kept for it", "mfa-demo: ok, 45 entries"},
+		[]string{"journal chain broken: other (no journal)"})
+	runNoConfig("verify-journal", "other", "--state", path, "--head", "other="+m[1]).expect(t, ExitJournal, []string{"other: BROKEN"}, nil)
+	runNoConfig("verify-journal", "other", "--state", path).expect(t, ExitUsage, nil, []string{`"other" has not been launched`})
 
 	// Someone with the file edits entry 17 and re-seals the chain after it.
 	var prev string

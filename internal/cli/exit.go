@@ -92,7 +92,7 @@ func exitCode(err error) int {
 		// The tick itself ran: whatever failed inside one campaign, the
 		// others were done. The token was checked before.
 		return ExitTickError
-	case errors.As(err, &usage), errors.Is(err, bot.ErrInput), errors.Is(err, bot.ErrUnknownCampaign), isConfigError(err), errors.Is(err, conduit.ErrRedirected), errors.Is(err, conduit.ErrNotConduit):
+	case errors.As(err, &usage), errors.Is(err, errNoStateFile), errors.Is(err, bot.ErrInput), errors.Is(err, bot.ErrUnknownCampaign), isConfigError(err), errors.Is(err, conduit.ErrRedirected), errors.Is(err, conduit.ErrNotConduit):
 		return ExitUsage
 	case errors.Is(err, conduit.ErrInvalidAuth), errors.Is(err, conduit.ErrNoSession), errors.Is(err, errNoToken):
 		return ExitAuth
@@ -125,4 +125,13 @@ func (e *usageError) Error() string { return e.msg }
 var (
 	errNoToken    = errors.New("no Conduit API token: set " + campaigns.TokenEnv + " or conduit.token_file in the config")
 	errTickFailed = errors.New("tick finished with errors")
+	// errNoStateFile: a command that only reads found no state file:
+	// nothing has been launched with this config yet. status says so and
+	// exits 0; journal and report name the campaign as not launched (2).
+	errNoStateFile = errors.New("no state file")
 )
+
+// noStateFile is errNoStateFile for the state file at path.
+func noStateFile(path string) error {
+	return fmt.Errorf("%w at %s: no campaign has been launched with it yet", errNoStateFile, path)
+}

@@ -40,7 +40,7 @@ earlier run left undone. Run twice at the same time, it does nothing new.`,
 				return err
 			}
 			if asJSON {
-				return writeJSON(a.stdout, "rescan", res)
+				return a.writeJSON("rescan", res)
 			}
 			if res.Run == 0 {
 				fmt.Fprintf(a.stdout, "%s: no new run (run %d is the latest)\n", res.Campaign, res.Last)

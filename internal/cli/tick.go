@@ -52,7 +52,7 @@ func (a *app) tickCommand() *cobra.Command {
 			report, err := e.bot.Tick(cmd.Context(), bot.TickOptions{Only: only, Campaigns: campaign})
 			if report != nil {
 				if asJSON {
-					if jerr := writeJSON(a.stdout, "tick", report); jerr != nil {
+					if jerr := a.writeJSON("tick", report); jerr != nil {
 						return jerr
 					}
 				} else {
