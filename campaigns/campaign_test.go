@@ -447,7 +447,7 @@ func TestFindCampaign(t *testing.T) {
 		{name: "../etc/passwd", dir: dir,
 			wantErr: `campaigns: finding campaign: "../etc/passwd" is not a valid campaign name (want 2 to 63 lower-case letters, digits and dashes, not starting with a dash)`},
 		{name: "mfa", dir: filepath.Join(dir, "missing"),
-			wantErr: "campaigns: listing campaigns: open " + filepath.Join(dir, "missing") + ": no such file or directory"},
+			wantErr: "campaigns: listing campaigns: stat " + filepath.Join(dir, "missing") + ": no such file or directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

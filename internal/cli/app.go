@@ -295,7 +295,7 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 	fail := func(err error) (*env, error) { e.close(); return nil, err }
 
 	if o.conduit {
-		tok, err := cfg.Token(a.getenv, os.ReadFile)
+		tok, err := cfg.Token(a.getenv, nil)
 		if err != nil {
 			return fail(fmt.Errorf("%w (%v)", errNoToken, err))
 		}
