@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -467,13 +468,7 @@ func loadCampaign(cfg *campaigns.Config, arg string) (*campaigns.Campaign, error
 
 // validLogLevel reports whether --log-level names a level the config's
 // log.level accepts too.
-func validLogLevel(s string) bool {
-	switch s {
-	case "trace", "debug", "info", "warn", "error":
-		return true
-	}
-	return false
-}
+func validLogLevel(s string) bool { return slices.Contains(logLevels, s) }
 
 // parseTime reads --now and --to values: a date or RFC 3339.
 func parseTime(s string) (time.Time, error) {

@@ -168,6 +168,34 @@ func TestCompletion(t *testing.T) {
 			t.Errorf("completion created the state file")
 		}
 	})
+	t.Run("flag values", func(t *testing.T) {
+		for _, tt := range []struct {
+			args []string
+			want []string
+		}{
+			{[]string{"report", "mfa-test", "--format", ""}, []string{"csv", "json", "md"}},
+			{[]string{"--log-level", ""}, []string{"trace", "debug", "info", "warn", "error"}},
+			{[]string{"status", "--log-level", ""}, []string{"trace", "debug", "info", "warn", "error"}},
+			{[]string{"tick", "--only", ""}, bot.ChoreNames()},
+		} {
+			if diff := cmp.Diff(tt.want, complete(t, tt.args...)); diff != "" {
+				t.Errorf("%v (-want +got):\n%s", tt.args, diff)
+			}
+		}
+	})
+	t.Run("names a terminal or a shell would act on are not offered", func(t *testing.T) {
+		for _, name := range []string{"evil\x1b]0;owned\a", "rtl\u202etxt", "two words", "semi;colon"} {
+			l.write("campaigns/"+name+".yaml", "name: x\n")
+		}
+		defer func() {
+			for _, name := range []string{"evil\x1b]0;owned\a", "rtl\u202etxt", "two words", "semi;colon"} {
+				os.Remove(filepath.Join(l.campaigns, name+".yaml"))
+			}
+		}()
+		if diff := cmp.Diff([]string{"mfa-ghost", "mfa-locked", "mfa-test"}, complete(t, "plan", "")); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+	})
 	t.Run("chores", func(t *testing.T) {
 		got := complete(t, "tick", "--only", "replies,")
 		if len(got) != len(bot.ChoreNames())-1 || slices.Contains(got, "replies,replies") || !slices.Contains(got, "replies,drift") {

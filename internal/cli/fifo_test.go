@@ -37,7 +37,7 @@ func replace(t *testing.T, path string, make func(path string) error) {
 	}
 }
 
-func mkfifo(p string) error { return syscall.Mkfifo(p, 0o600) }
+func mkfifo(p string) error  { return syscall.Mkfifo(p, 0o600) }
 func devZero(p string) error { return os.Symlink("/dev/zero", p) }
 
 const listYAML = `name: leavers
