@@ -26,6 +26,16 @@ import (
 // each failed with exit 5 "locked" while the daemon held the state file.
 // SIGTERM then stops the daemon with exit 0, and `state check` finds the
 // file intact. The time each command took is logged (go test -v).
+//
+// The daemon ticks every 300 ms on the wall clock, a year before the
+// campaign's cutoff, while the commands' ticks run with --now after it:
+// the daemon's ticks are a clock earlier than the batch R1 they find
+// approved. They once closed R1 as done having removed nobody (nobody is
+// due on their clock) whenever one ran between the approvals and the
+// operator's tick, which a loaded machine made likely; an approved batch
+// now waits for a tick at or after its proposal
+// (bot.TestApprovedRemovalWaitsForAnEarlierClock), so the operator's tick
+// always executes it.
 func TestCommandsBesideTheDaemon(t *testing.T) {
 	year := campaignYear()
 	sc := mfaScenario()
