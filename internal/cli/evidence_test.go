@@ -77,20 +77,13 @@ func runNoConfig(args ...string) result {
 // bbolt directly as someone tampering with the file would.
 func journalBucket(t *testing.T, path string, fn func(b *bolt.Bucket) error) {
 	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Update(func(tx *bolt.Tx) error {
+	editFile(t, path, func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte("campaigns")).Bucket([]byte("mfa-demo")).Bucket([]byte("journal"))
 		if b == nil {
 			return fmt.Errorf("no journal bucket")
 		}
 		return fn(b)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 }
 
 func sha(data []byte) string {
