@@ -141,7 +141,10 @@ func lockFileProblem(fi os.FileInfo) string {
 		return ""
 	case int(st.Uid) != os.Geteuid():
 		return fmt.Sprintf("belongs to uid %d, not to this process's uid %d", st.Uid, os.Geteuid())
-	case st.Nlink != 1:
+	case st.Nlink > 1:
+		// No name (0) is fine: its holder removed it on release after
+		// it was opened here; LockWriter then finds the path no longer
+		// names it and tries again.
 		return fmt.Sprintf("has %d names (hard links); a lock file has one", st.Nlink)
 	case fi.Mode().Perm()&0o022 != 0:
 		return fmt.Sprintf("has mode %#o: others may write it", fi.Mode().Perm())

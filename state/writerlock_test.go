@@ -142,3 +142,26 @@ func chown(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestLockFileRemovedOnRelease: a lock file opened by a waiter just as its
+// holder removes it on release has no name left; that is the normal
+// hand-over (LockWriter tries again), not a file to refuse. Under load a
+// waiting `approve` beside the daemon once got exit 5 "has 0 names".
+func TestLockFileRemovedOnRelease(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db.writer.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := lockFileProblem(fi); p != "" {
+		t.Errorf("lockFileProblem of a lock file removed by its holder = %q, want none", p)
+	}
+}
