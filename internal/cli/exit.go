@@ -46,12 +46,12 @@ type ExitCodeInfo struct {
 var ExitCodes = []ExitCodeInfo{
 	{ExitOK, "ok", "ok"},
 	{ExitFailure, "failure", "unexpected failure (Conduit unreachable, I/O)"},
-	{ExitUsage, "usage", "bad input: flags, config or campaign file (the error names file:line), unknown group, template, a `conduit.url` that redirects (the bot never follows redirects: they would drop the request or resend the token elsewhere) or that is not a Conduit API"},
+	{ExitUsage, "usage", "bad input: flags, config or campaign file (the error names file:line), unknown group, template, a `conduit.url` that redirects (the bot never follows redirects: they would drop the request or resend the token elsewhere) or that is not a Conduit API, a campaign not launched, a `--now` ahead of the clock without `--dry-run` or `--allow-future`, no operator name for the journal (pass `--as`)"},
 	{ExitAuth, "auth", "the Conduit token is missing, malformed or rejected"},
 	{ExitRefused, "refused", "refused: a check failed, not an approver (or the approver's own token was rejected), an approval of something other than what was shown, permission denied, restore of a non-compliant user"},
 	{ExitState, "state", "another auditbot kept writing longer than `--wait` (default 10m; nothing was done), another process held the state file through a transaction longer than 10 s (stuck), the file was written by a newer auditbot, or the writer lock file (`STATE.writer.lock`) is not exclusively this user's (a symlink, not a regular file, another user's, with other hard links, writable by others): the message says who holds it, if anyone (then leave it, and run the command as the service's user), or that nobody does (then remove it)"},
 	{ExitTickError, "tick-error", "a tick ran, but some campaign or chore failed; the others still ran (the token is checked before the tick, so a rejected token is 3)"},
-	{ExitDamaged, "damaged", "the state file is not an intact auditbot state file: empty, not bbolt, another program's, truncated, or failing its consistency check (also `state check` finding a bad record); it was left unchanged"},
+	{ExitDamaged, "damaged", "the state file is not an intact auditbot state file: empty, not bbolt, another program's, truncated, or failing its consistency check, or a campaign in it missing its record or one of its buckets (also `state check` finding a bad record); it was left unchanged"},
 	{ExitJournal, "journal", "`verify-journal`: a journal's hash chain is broken (an entry was edited, inserted or deleted), or it no longer holds a head given with `--head`"},
 	{ExitInterrupted, "interrupted", "interrupted (SIGINT or SIGTERM) before the command finished: it says \"interrupted, N of M done, rerun to finish\"; what was done is recorded, and no intent was recorded for a write it did not try. The daemon `run` exits 0 on SIGTERM instead."},
 }
