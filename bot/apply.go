@@ -25,23 +25,8 @@ func (b *Bot) apply(ctx context.Context, campaign string, in intent) (bool, erro
 	if err := b.unavailable(ctx); err != nil {
 		return false, fmt.Errorf("%s: %w", in.key, err)
 	}
-	op, err := b.opByKey(campaign, in.key)
-	recorded := err == nil
-	switch {
-	case err == nil && op.State == state.OpDone:
-		return false, nil
-	case err == nil && op.State == state.OpPending && !neverSent(op):
-		// An earlier run recorded the intent and then stopped: ask
-		// Phabricator whether the write landed before writing again.
-		res, found, ferr := b.reconcileWrite(ctx, campaign, in, op)
-		if ferr != nil {
-			return false, b.reconcileFailed(ctx, campaign, op, ferr)
-		}
-		if found {
-			b.log.Info().Str("campaign", campaign).Str("op", string(in.key)).Msg("reconciled: earlier write found in Phabricator")
-			return false, b.finish(campaign, in, op, res, "reconciled")
-		}
-	case err != nil && !errors.Is(err, state.ErrNotFound):
+	op, recorded, settled, err := b.earlier(ctx, campaign, in)
+	if err != nil || settled {
 		return false, err
 	}
 	w := in.write
@@ -87,6 +72,34 @@ func (b *Bot) apply(ctx context.Context, campaign string, in intent) (bool, erro
 		res.subjects = op.Subjects
 	}
 	return true, b.finish(campaign, in, op, res, "")
+}
+
+// earlier settles what an earlier run did for in's key: recorded reports
+// whether it recorded the intent (op), settled whether nothing is left to
+// do: the op is done, or its write is found landed and now recorded.
+func (b *Bot) earlier(ctx context.Context, campaign string, in intent) (op state.Op, recorded, settled bool, err error) {
+	op, err = b.opByKey(campaign, in.key)
+	switch {
+	case errors.Is(err, state.ErrNotFound):
+		return op, false, false, nil
+	case err != nil:
+		return op, false, false, err
+	case op.State == state.OpDone:
+		return op, true, true, nil
+	case op.State != state.OpPending || neverSent(op):
+		return op, true, false, nil
+	}
+	// An earlier run recorded the intent and then stopped: ask
+	// Phabricator whether the write landed before writing again.
+	res, found, err := b.reconcileWrite(ctx, campaign, in, op)
+	if err != nil {
+		return op, true, false, b.reconcileFailed(ctx, campaign, op, err)
+	}
+	if !found {
+		return op, true, false, nil
+	}
+	b.log.Info().Str("campaign", campaign).Str("op", string(in.key)).Msg("reconciled: earlier write found in Phabricator")
+	return op, true, true, b.finish(campaign, in, op, res, "reconciled")
 }
 
 // neverSent reports whether a pending op's write was certainly never
@@ -420,51 +433,4 @@ func (b *Bot) closeStaleComments(ctx context.Context, rec *state.Campaign, prefi
 		errs = append(errs, b.finish(rec.Name, in, op, outcomeOf{result: result, reconciled: found}, how))
 	}
 	return errors.Join(errs...)
-}
-
-// pendingOpOwner says who finishes a pending op: the chore that
-// reconciles it on every tick, or, when no chore does, what a person must
-// do (human is then set).
-func pendingOpOwner(op state.Op, snap *state.Snapshot) (chore, human string) {
-	if op.ReconcileError != "" {
-		return "", "asking Phabricator whether it landed failed (" + op.ReconcileError + "); if the next tick fails too, check it by hand"
-	}
-	key := OpKey(op.Key)
-	_, step, removal := parseRemovalKey(key)
-	switch {
-	case key.hasPrefix(taskPrefix):
-		return "tasks", ""
-	case key.hasPrefix(replyPrefix), key.hasPrefix(repliesPrefix):
-		// The task's cursor stays before the transaction until its
-		// answer is recorded.
-		return "replies", ""
-	case key.hasPrefix(reminderPrefix) && op.Args[argTask] != "":
-		return "reminders", ""
-	case key.hasPrefix(extensionPrefix), key.hasPrefix(extendPrefix) && op.Args[argTask] != "":
-		return "reminders", ""
-	case removal && step == stepProposal && op.Args[argTask] != "":
-		return "announce-removals", ""
-	case key.hasPrefix(accessRevokeFamily):
-		return "policies", ""
-	case removal && (step == stepRemove || step == stepNotice || step == stepHeld):
-		return "execute-removals", ""
-	case removal && (step == stepApprovalReminder || step == stepOverdue) && op.Args[argTask] != "":
-		return "approval-reminders", ""
-	case key.hasPrefix(recurringPrefix):
-		return "rescan", ""
-	case key.hasPrefix(closePrefix):
-		return "close", ""
-	case key.hasPrefix(restorePrefix):
-		// The restore's own intent, or a write under it.
-		for _, o := range snap.Ops {
-			if o.Kind != state.OpRestore || !key.under(OpKey(o.Key)) {
-				continue
-			}
-			if o.Args[argCommand] != "" {
-				return "replies", ""
-			}
-			return "", fmt.Sprintf("the restore of @%s asked by %s was interrupted: run `auditbot restore %s %s` again to finish it", o.Args[argUser], o.Args[argActor], snap.Campaign.Name, o.Args[argUser])
-		}
-	}
-	return "", "no chore finishes this write: check on Phabricator whether it happened (the bot's marker line names its key)"
 }

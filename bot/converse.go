@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -59,13 +60,20 @@ func (b *Bot) answerTask(ctx context.Context, r *run, bt state.Batch, earlier []
 	}
 	var key OpKey // the answer this tick's replies go into, once one has one
 	var herr error
+	fl := &flood{sent: map[string]int{}}
 	for _, t := range txs {
-		if err := b.handleTransaction(ctx, r, bt, t, &key); err != nil {
+		if err := b.handleTransaction(ctx, r, bt, t, &key, fl); err != nil {
 			// Stop this task here: the cursor stays before t, so the
 			// next tick retries it.
 			herr = fmt.Errorf("transaction %d: %w", t.ID, err)
 			break
 		}
+	}
+	if herr == nil && len(fl.pending) > 0 {
+		herr = b.record(r, []intent{fl.recorded(bt.Index, 0)})
+	}
+	if herr == nil && (fl.counted || len(bt.Flooded) > 0) {
+		herr = b.reportFloods(r, bt, &key)
 	}
 	if key == "" {
 		return herr
@@ -120,7 +128,7 @@ type outcome struct {
 // its outcome's state change, its journal entry and its answer, added to
 // the task's combined answer *key (created here at the first answer), in
 // the bbolt transaction that moves the cursor past it.
-func (b *Bot) handleTransaction(ctx context.Context, r *run, bt state.Batch, t conduit.Transaction, key *OpKey) error {
+func (b *Bot) handleTransaction(ctx context.Context, r *run, bt state.Batch, t conduit.Transaction, key *OpKey, fl *flood) error {
 	if legacy, err := b.opByKey(r.c.Name, replyKey(t.PHID)); err == nil && legacy.State == state.OpPending {
 		// Answered one by one by an older auditbot that stopped before
 		// recording it: finish it that way, so it is not answered twice.
@@ -128,15 +136,27 @@ func (b *Bot) handleTransaction(ctx context.Context, r *run, bt state.Batch, t c
 	} else if err != nil && !errors.Is(err, state.ErrNotFound) {
 		return err
 	}
+	// Only comments count: commenting also subscribes the author, and an
+	// unsubscribe is flagged once whatever its number.
+	over := t.AuthorPHID != r.rec.BotPHID && t.Type == xactComment && fl.over(t.AuthorPHID)
+	if over && (!isCommand(t) || r.refusesCommands(t.AuthorPHID)) {
+		fl.count(t)
+		return nil
+	}
 	o, err := b.decideTurn(ctx, r, bt, t)
 	if err != nil {
 		return err
+	}
+	if over && o.kind == state.EntryCommandRefused {
+		fl.count(t)
+		return nil
 	}
 	k := *key
 	if k == "" {
 		k = repliesKey(bt.Index, t.ID)
 	}
-	if err := b.record(r, []intent{outcomeIntent(r, bt, t, o, k, b.now().UTC())}); err != nil {
+	record := outcomeIntent(r, bt, t, o, k, b.now().UTC())
+	if err := b.record(r, []intent{record, fl.recorded(bt.Index, t.ID)}); err != nil {
 		return err
 	}
 	if o.sayLater != nil {
@@ -295,6 +315,156 @@ func (b *Bot) handleLegacyReply(ctx context.Context, r *run, bt state.Batch, t c
 	_, err = b.comment(ctx, r, bt, replyKey(t.PHID), o.answer, state.Entry{Kind: o.kind, User: o.user, Detail: o.detail,
 		Actor: o.actor, Verified: o.verified, Approvers: o.approvers}, finish)
 	return err
+}
+
+// maxRepliesPerAuthor bounds how many of one person's comments on one
+// task the bot decides and answers one by one in one tick. A reply
+// storm (thousands of comments) must not become one huge answer mailed to
+// every subscriber, a tick of minutes and a journal of thousands of
+// entries: past the bound, comments are counted, journaled once,
+// acknowledged once and flagged for a human (reportFloods). Commands are
+// still read one by one, so an approver's !deny is never lost in a flood;
+// a command refused past the bound is counted, not answered.
+const maxRepliesPerAuthor = 5
+
+// flood is one task's tick as the bound sees it: how many transactions
+// each author sent, and those counted past the bound whose count is not
+// recorded yet (it is, with the next outcome recorded, or at the end).
+type flood struct {
+	sent    map[string]int
+	pending map[string]int
+	last    int  // the newest counted transaction not recorded yet
+	counted bool // whether anything was counted this tick
+}
+
+// over reports whether author's next transaction is past the bound.
+func (fl *flood) over(author string) bool {
+	fl.sent[author]++
+	return fl.sent[author] > maxRepliesPerAuthor
+}
+
+// count counts transaction t past the bound.
+func (fl *flood) count(t conduit.Transaction) {
+	if fl.pending == nil {
+		fl.pending = map[string]int{}
+	}
+	fl.pending[t.AuthorPHID]++
+	fl.last = max(fl.last, t.ID)
+	fl.counted = true
+}
+
+// recorded is the state change that records the counts not recorded yet
+// on batch, and moves its cursor past them (and to upTo, if later): it
+// goes in the transaction that records the next outcome, or alone. It is
+// empty when nothing was counted since.
+func (fl *flood) recorded(batch, upTo int) intent {
+	counted, last := fl.pending, fl.last
+	fl.pending, fl.last = nil, 0
+	if len(counted) == 0 {
+		return intent{}
+	}
+	return intent{change: func(tx *state.CampaignTx, _ outcomeOf) error {
+		bt, err := tx.Batch(batch)
+		if err != nil {
+			return err
+		}
+		if bt.Flooded == nil {
+			bt.Flooded = map[string]int{}
+		}
+		for author, n := range counted {
+			bt.Flooded[author] += n
+		}
+		bt.TxCursor = max(bt.TxCursor, last, upTo)
+		return tx.PutBatch(bt)
+	}}
+}
+
+// refusesCommands reports whether this tick already knows that author
+// may not give commands (not an enabled approver): their commands past
+// the bound are counted without being decided again.
+func (r *run) refusesCommands(author string) bool {
+	acct, read := r.users[author]
+	if r.approvers == nil || !read {
+		return false
+	}
+	return acct == nil || acct.IsDisabled() || !slices.Contains(r.approvers, author)
+}
+
+// isCommand reports whether t is a comment that gives a command.
+func isCommand(t conduit.Transaction) bool {
+	if t.Type != xactComment {
+		return false
+	}
+	_, ok := commandFor(replies.Parse(commentText(t)))
+	return ok
+}
+
+// reportFloods journals each flood recorded on bt's task once, and
+// clears it: a user of the batch is flagged for a human and acknowledged
+// once in the task's combined answer (*key); anyone else is journaled
+// only, as an outsider's comment is.
+func (b *Bot) reportFloods(r *run, bt state.Batch, key *OpKey) error {
+	snap, err := b.store.Snapshot(r.c.Name)
+	if err != nil {
+		return err
+	}
+	cur, ok := batchIn(&snap, bt.Index)
+	if !ok || len(cur.Flooded) == 0 {
+		return nil
+	}
+	v := &view{now: b.now().UTC(), c: r.c, snap: snap, words: b.words, cfg: b.cfg}
+	for _, author := range slices.Sorted(maps.Keys(cur.Flooded)) {
+		o, err := decideFlood(v, cur, author, cur.Flooded[author])
+		if err != nil {
+			return err
+		}
+		k := *key
+		if k == "" {
+			k = repliesKey(bt.Index, cur.TxCursor)
+		}
+		t := conduit.Transaction{ID: cur.TxCursor}
+		if err := b.record(r, []intent{outcomeIntent(r, bt, t, o, k, v.now)}); err != nil {
+			return err
+		}
+		r.eventOf(ev{kind: string(o.kind), task: bt.Monogram(), user: o.user}, "%s: %s", bt.Monogram(), o.detail)
+		if o.answer != "" {
+			*key = k
+		}
+	}
+	return nil
+}
+
+// decideFlood is the one outcome of n comments author wrote on bt's task
+// past the bound: journaled, the count cleared, and for a user of the
+// batch a flag for a human and one acknowledgement.
+func decideFlood(v *view, bt state.Batch, author string, n int) (outcome, error) {
+	detail := fmt.Sprintf("%d more comment(s) in one tick than the %d the bot answers from one person; counted, not read one by one", n, maxRepliesPerAuthor)
+	clear := func(tx *state.CampaignTx) error {
+		cur, err := tx.Batch(bt.Index)
+		if err != nil {
+			return err
+		}
+		delete(cur.Flooded, author)
+		return tx.PutBatch(cur)
+	}
+	f, ok := v.findingOf(author)
+	if !ok || !bt.Has(author) {
+		return outcome{kind: state.EntryReplyFlood, detail: "comments by " + author + ": " + detail, change: clear}, nil
+	}
+	data := replyData(v, &f)
+	data.Reason = fmt.Sprintf("you wrote %d more comments than the bot reads from one person at a time; please write one comment with what you need", n)
+	text, err := v.words.render(templates.NeedsHuman, data)
+	now, task := v.now, bt.Monogram()
+	return outcome{kind: state.EntryReplyFlood, user: f.Username, detail: detail, answer: text,
+		change: func(tx *state.CampaignTx) error {
+			if err := clear(tx); err != nil {
+				return err
+			}
+			return updateFinding(f.UserPHID, func(f *state.Finding) {
+				f.NeedsHuman = append(f.NeedsHuman, fmt.Sprintf("%s: %s", task, detail))
+				f.UpdatedAt = now
+			})(tx)
+		}}, err
 }
 
 // advance moves a batch's cursor to txID inside tx.

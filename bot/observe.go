@@ -117,6 +117,40 @@ type needs struct {
 	extra map[string][]string
 }
 
+// accounts reads the accounts of users, each at most once per tick (the
+// run keeps them): one user.search for those not read yet. An account
+// the server does not return is missing from the answer.
+func (b *Bot) accounts(ctx context.Context, r *run, users []string) (map[string]conduit.User, error) {
+	if r.users == nil {
+		r.users = map[string]*conduit.User{}
+	}
+	var ask []string
+	for _, u := range uniq(users) {
+		if _, read := r.users[u]; !read {
+			ask = append(ask, u)
+		}
+	}
+	if len(ask) > 0 {
+		us, err := b.usersByPHID(ctx, ask)
+		if err != nil {
+			return nil, fmt.Errorf("read accounts: %w", err)
+		}
+		for _, u := range ask {
+			r.users[u] = nil
+		}
+		for _, u := range us {
+			r.users[u.PHID] = &u
+		}
+	}
+	out := map[string]conduit.User{}
+	for _, u := range users {
+		if acct := r.users[u]; acct != nil {
+			out[u] = *acct
+		}
+	}
+	return out, nil
+}
+
 // and is what both n and m need.
 func (n needs) and(m needs) needs {
 	n.members = n.members || m.members
@@ -155,13 +189,8 @@ func (b *Bot) observe(ctx context.Context, r *run, snap state.Snapshot, n needs)
 		}
 	}
 	if len(n.users) > 0 {
-		us, err := b.usersByPHID(ctx, uniq(n.users))
-		if err != nil {
-			return nil, fmt.Errorf("read accounts: %w", err)
-		}
-		v.users = map[string]conduit.User{}
-		for _, u := range us {
-			v.users[u.PHID] = u
+		if v.users, err = b.accounts(ctx, r, n.users); err != nil {
+			return nil, err
 		}
 	}
 	if len(n.texts) > 0 {

@@ -61,40 +61,7 @@ func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 // users whose not-risky removal ran marked removed, and their riskier
 // groups never proposed.
 func decideProposals(v *view) []intent {
-	snap := &v.snap
-	// Nobody is removed who was never told: their task (or the team's)
-	// must exist.
-	filed := map[int]bool{}
-	for _, bt := range snap.Batches {
-		filed[bt.Index] = bt.TaskPHID != ""
-	}
-	skip := map[[2]string]bool{}
-	for _, rm := range removalsWith(snap.Removals, state.RemovalProposed, state.RemovalApproved, state.RemovalRejected) {
-		for _, it := range rm.Items {
-			skip[[2]string{it.UserPHID, it.GroupPHID}] = true
-		}
-	}
-	var manual, auto []state.RemovalItem
-	for _, f := range snap.Findings {
-		if v.now.Before(snap.Campaign.Cutoff) && !f.TeamTask {
-			continue
-		}
-		for _, gp := range f.Groups {
-			g, ok := snap.Campaign.GroupByPHID(gp)
-			if !ok || !filed[f.Batch] || !dueForRemoval(f, gp, &snap.Campaign, v.now) || !v.member(gp, f.UserPHID) || skip[[2]string{f.UserPHID, gp}] {
-				continue
-			}
-			it := state.RemovalItem{UserPHID: f.UserPHID, Username: f.Username, GroupPHID: gp, GroupName: g.Name,
-				Risk: g.Risk, Voluntary: f.Status == state.StatusVoluntary, Batch: f.Batch}
-			// An unknown risk parses as the zero Risk, which never
-			// auto-approves.
-			if risk, err := campaigns.ParseRisk(g.Risk); err == nil && v.c.AutoApproveNotRisky && risk.MayAutoApprove() {
-				auto = append(auto, it)
-			} else {
-				manual = append(manual, it)
-			}
-		}
-	}
+	auto, manual := removalCandidates(v)
 	if len(auto)+len(manual) == 0 {
 		return nil
 	}
@@ -128,6 +95,47 @@ func decideProposals(v *view) []intent {
 		ins = append(ins, proposalIntent(rm, now))
 	}
 	return ins
+}
+
+// removalCandidates are the memberships due for removal and in no open
+// or rejected batch, split into those the campaign's policy approves
+// (not-risky groups, with auto_approve_not_risky) and the rest.
+func removalCandidates(v *view) (auto, manual []state.RemovalItem) {
+	snap := &v.snap
+	// Nobody is removed who was never told: their task (or the team's)
+	// must exist.
+	filed := map[int]bool{}
+	for _, bt := range snap.Batches {
+		filed[bt.Index] = bt.TaskPHID != ""
+	}
+	skip := map[[2]string]bool{}
+	for _, rm := range removalsWith(snap.Removals, state.RemovalProposed, state.RemovalApproved, state.RemovalRejected) {
+		for _, it := range rm.Items {
+			skip[[2]string{it.UserPHID, it.GroupPHID}] = true
+		}
+	}
+
+	for _, f := range snap.Findings {
+		if v.now.Before(snap.Campaign.Cutoff) && !f.TeamTask {
+			continue
+		}
+		for _, gp := range f.Groups {
+			g, ok := snap.Campaign.GroupByPHID(gp)
+			if !ok || !filed[f.Batch] || !dueForRemoval(f, gp, &snap.Campaign, v.now) || !v.member(gp, f.UserPHID) || skip[[2]string{f.UserPHID, gp}] {
+				continue
+			}
+			it := state.RemovalItem{UserPHID: f.UserPHID, Username: f.Username, GroupPHID: gp, GroupName: g.Name,
+				Risk: g.Risk, Voluntary: f.Status == state.StatusVoluntary, Batch: f.Batch}
+			// An unknown risk parses as the zero Risk, which never
+			// auto-approves.
+			if risk, err := campaigns.ParseRisk(g.Risk); err == nil && v.c.AutoApproveNotRisky && risk.MayAutoApprove() {
+				auto = append(auto, it)
+			} else {
+				manual = append(manual, it)
+			}
+		}
+	}
+	return auto, manual
 }
 
 // proposalIntent records a new removal batch: the store numbers it, so

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
 	"github.com/rs/zerolog"
 )
@@ -25,7 +26,10 @@ type run struct {
 	approvers []string
 	// team is the team project's live member list, fetched at most once
 	// per tick by the policies chore.
-	team   []string
+	team []string
+	// users are the accounts read this tick, by PHID (nil: asked for, and
+	// not returned), so each is read at most once (accounts).
+	users  map[string]*conduit.User
 	report *CampaignTick
 	// log, if set, logs each event as it happens.
 	log *zerolog.Logger

@@ -323,6 +323,11 @@ type Batch struct {
 	// if an administrator removes and re-adds it: the task's history
 	// then no longer shows the bot as the one who added it.
 	ApproversSubscribed bool `json:"approvers_subscribed,omitempty"`
+	// Flooded counts, per author PHID, the comments read past the cursor
+	// without being answered one by one (more than one person may send
+	// in one tick, see bot's maxRepliesPerAuthor) and not yet reported:
+	// the bot journals and acknowledges them once, then clears the count.
+	Flooded map[string]int `json:"flooded,omitempty"`
 }
 
 // Monogram returns "T123", or "" before the task exists.
