@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -127,75 +128,92 @@ no longer holds at all is a broken journal too (exit 8).`,
 					return &usageError{fmt.Sprintf("--head %s=...: only %s's journal is verified; drop the argument to verify every journal", c, args[0])}
 				}
 			}
-			st, _, closeFn, err := a.readStore(cmd.Context(), statePath)
-			var recorded []string
-			none := "no journals to verify"
-			switch {
-			case errors.Is(err, errNoStateFile) && statePath == "":
-				// Nothing launched with this config yet: no journal to
-				// verify, and a head kept for one is not held.
-				none = fmt.Sprintf("no journals to verify (%v)", err)
-			case err != nil:
+			res, none, err := a.verifyJournals(cmd.Context(), statePath, args, heads)
+			if err != nil {
 				return err
-			default:
-				defer closeFn()
-				if recorded, err = st.CampaignNames(); err != nil {
-					return err
-				}
 			}
-			names := args
-			if len(names) == 0 {
-				names = recorded
-			}
-			// A head kept for a journal the file no longer holds: the
-			// campaign was deleted from it (or the name is mistyped).
-			for c := range heads {
-				if !slices.Contains(names, c) {
-					names = append(names, c)
-				}
-			}
-			slices.Sort(names)
-			res := VerifyJournalResult{OK: true, Journals: []JournalVerdict{}}
-			for _, n := range names {
-				v, err := verifyOne(st, n, heads[n], slices.Contains(recorded, n))
-				if err != nil {
-					return err
-				}
-				res.OK = res.OK && v.OK
-				res.Journals = append(res.Journals, v)
-			}
-			if asJSON {
-				if err := a.writeJSON("verify-journal", res); err != nil {
-					return err
-				}
-			} else {
-				if len(res.Journals) == 0 {
-					fmt.Fprintln(a.stdout, none)
-				}
-				for _, v := range res.Journals {
-					printVerdict(a.stdout, v)
-				}
-			}
-			var broken []string
-			for _, v := range res.Journals {
-				switch {
-				case v.OK:
-				case v.BadSeq == 0:
-					broken = append(broken, v.Campaign+" (no journal)")
-				default:
-					broken = append(broken, fmt.Sprintf("%s at entry %d", v.Campaign, v.BadSeq))
-				}
-			}
-			if len(broken) > 0 {
-				return fmt.Errorf("%w: %s", state.ErrJournalBroken, strings.Join(broken, ", "))
-			}
-			return nil
+			return a.printVerification(res, none, asJSON)
 		},
 	}
 	cmd.Flags().StringVar(&statePath, "state", "", "read this state file instead of the config's (no config needed)")
 	cmd.Flags().StringArrayVar(&headFlags, "head", nil, "CAMPAIGN=SEQ:HASH, a head printed earlier and kept outside the state file: the journal must still hold it (repeatable)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// verifyJournals verifies the journals of names (all the state file
+// holds when none), and of every campaign a head was kept for. none is
+// what to print when there is no journal at all.
+func (a *app) verifyJournals(ctx context.Context, statePath string, names []string, heads map[string][]state.Anchor) (res VerifyJournalResult, none string, err error) {
+	st, _, closeFn, err := a.readStore(ctx, statePath)
+	var recorded []string
+	none = "no journals to verify"
+	switch {
+	case errors.Is(err, errNoStateFile) && statePath == "":
+		// Nothing launched with this config yet: no journal to verify,
+		// and a head kept for one is not held.
+		none = fmt.Sprintf("no journals to verify (%v)", err)
+	case err != nil:
+		return res, "", err
+	default:
+		defer closeFn()
+		if recorded, err = st.CampaignNames(); err != nil {
+			return res, "", err
+		}
+	}
+	names = slices.Clone(names)
+	if len(names) == 0 {
+		names = slices.Clone(recorded)
+	}
+	// A head kept for a journal the file no longer holds: the campaign was
+	// deleted from it (or the name is mistyped).
+	for c := range heads {
+		if !slices.Contains(names, c) {
+			names = append(names, c)
+		}
+	}
+	slices.Sort(names)
+	res = VerifyJournalResult{OK: true, Journals: []JournalVerdict{}}
+	for _, n := range names {
+		v, err := verifyOne(st, n, heads[n], slices.Contains(recorded, n))
+		if err != nil {
+			return res, "", err
+		}
+		res.OK = res.OK && v.OK
+		res.Journals = append(res.Journals, v)
+	}
+	return res, none, nil
+}
+
+// printVerification prints res (none when it holds no journal) and
+// returns ErrJournalBroken naming each broken journal.
+func (a *app) printVerification(res VerifyJournalResult, none string, asJSON bool) error {
+	if asJSON {
+		if err := a.writeJSON("verify-journal", res); err != nil {
+			return err
+		}
+	} else {
+		if len(res.Journals) == 0 {
+			fmt.Fprintln(a.stdout, none)
+		}
+		for _, v := range res.Journals {
+			printVerdict(a.stdout, v)
+		}
+	}
+	var broken []string
+	for _, v := range res.Journals {
+		switch {
+		case v.OK:
+		case v.BadSeq == 0:
+			broken = append(broken, v.Campaign+" (no journal)")
+		default:
+			broken = append(broken, fmt.Sprintf("%s at entry %d", v.Campaign, v.BadSeq))
+		}
+	}
+	if len(broken) > 0 {
+		return fmt.Errorf("%w: %s", state.ErrJournalBroken, strings.Join(broken, ", "))
+	}
+	return nil
 }
 
 // VerifyJournalResult is `verify-journal --json`'s data.
