@@ -220,11 +220,10 @@ func (d *daemon) tick(ctx context.Context) (outcome service.Outcome, skipped, fa
 	}
 	connected := false
 	if e.bot == nil {
-		token, err := d.a.token(e.cfg)
-		if err != nil {
+		if _, err := d.a.token(e.cfg); err != nil {
 			return "", nil, err // the token file went away or was spoilt
 		}
-		if err := d.a.dial(ctx, e, token, envOptions{observe: d.svc.ObserveCall}); err != nil {
+		if err := d.a.dial(ctx, e, envOptions{observe: d.svc.ObserveCall}); err != nil {
 			if ctx.Err() != nil {
 				return "", nil, nil // stopping
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
@@ -141,6 +142,9 @@ func (a *app) serveDashboard(ctx context.Context, set dashboardSettings, o dashb
 func (a *app) readStore(ctx context.Context, statePath string) (st *state.Store, phabURL string, closeFn func(), err error) {
 	if statePath != "" {
 		st, err := state.Open(statePath, state.Options{ReadOnly: true})
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, "", nil, noStateFile(statePath)
+		}
 		if err != nil {
 			return nil, "", nil, err
 		}

@@ -88,7 +88,7 @@ func (a *app) versionCommand() *cobra.Command {
 				Go       string `json:"go"`
 			}{Version(), Revision(), runtime.Version()}
 			if asJSON {
-				return writeJSON(a.stdout, "version", v)
+				return a.writeJSON("version", v)
 			}
 			_, err := fmt.Fprintf(a.stdout, "auditbot %s (%s)\n", v.Version, v.Go)
 			return err
