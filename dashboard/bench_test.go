@@ -55,11 +55,14 @@ func BenchmarkDashboardCampaign10k(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
+	var size int
 	for b.Loop() {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/campaign/big", nil))
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d", rec.Code)
 		}
+		size = rec.Body.Len()
 	}
+	b.ReportMetric(float64(size), "bytes")
 }
