@@ -70,6 +70,8 @@ func TestJournalPage(t *testing.T) {
 		{name: "filtered forwards", q: JournalQuery{After: 5, Limit: 150}, match: drift, want: func() []uint64 { return matching(all, drift, 5, 150, false) }},
 		{name: "filtered backwards", q: JournalQuery{Before: n, Limit: 150}, match: drift, want: func() []uint64 { return matching(all, drift, n, 150, true) }},
 		{name: "rare match across chunks", q: JournalQuery{Limit: 10}, match: rare, want: func() []uint64 { return []uint64{7, n - 1} }},
+		{name: "bytes first", q: JournalQuery{Limit: 50, Has: []byte(`"u3"`)}, match: func(e *Entry) bool { return e.HasUser("u3") },
+			want: func() []uint64 { return matching(all, func(e *Entry) bool { return e.HasUser("u3") }, 0, 50, false) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

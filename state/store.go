@@ -91,7 +91,10 @@ type Store struct {
 	// transaction stays cheap; a file replaced meanwhile (restored from a
 	// backup) is checked again.
 	verified os.FileInfo
-	closed   bool
+	// checks counts the deep checks (verify): one more when the file was
+	// replaced, for Version.
+	checks uint64
+	closed bool
 }
 
 // DefaultLockTimeout is how long a transaction waits for another process's
@@ -162,6 +165,7 @@ func (s *Store) verify() error {
 		return fmt.Errorf("state: open %s: %w", s.path, statErr)
 	}
 	s.verified = info
+	s.checks++
 	return nil
 }
 
@@ -555,19 +559,25 @@ func (s *Store) Snapshot(campaign string) (Snapshot, error) {
 	var snap Snapshot
 	err := s.View(campaign, func(tx *CampaignTx) error {
 		var err error
-		snap.Campaign = tx.Campaign()
-		if snap.Findings, err = tx.Findings(); err != nil {
-			return err
-		}
-		if snap.Batches, err = tx.Batches(); err != nil {
-			return err
-		}
-		if snap.Removals, err = tx.Removals(); err != nil {
-			return err
-		}
-		snap.Ops, err = tx.Ops()
+		snap, err = tx.snapshot()
 		return err
 	})
+	return snap, err
+}
+
+func (t *CampaignTx) snapshot() (Snapshot, error) {
+	snap := Snapshot{Campaign: t.Campaign()}
+	var err error
+	if snap.Findings, err = t.Findings(); err != nil {
+		return snap, err
+	}
+	if snap.Batches, err = t.Batches(); err != nil {
+		return snap, err
+	}
+	if snap.Removals, err = t.Removals(); err != nil {
+		return snap, err
+	}
+	snap.Ops, err = t.Ops()
 	return snap, err
 }
 

@@ -387,16 +387,50 @@ func (r *Removal) ApprovalsFor(idx int) int {
 	return len(who)
 }
 
+// ApprovalCount is how many approvals the batch has, as its
+// RequiredApprovals counts them: distinct approvers (an approver who
+// approved on a task and again on the command line counts once), and
+// since an approval counts only for the items its approver was shown,
+// the fewest that cover any one item. A batch without items counts every
+// distinct approver. Every "N of M approvals" shown anywhere is this N.
+func (r *Removal) ApprovalCount() int {
+	if len(r.Items) == 0 {
+		return len(r.Approvers())
+	}
+	n := -1
+	for _, it := range r.Items {
+		if c := r.ApprovalsFor(it.Batch); n < 0 || c < n {
+			n = c
+		}
+	}
+	return n
+}
+
 // FullyApproved reports whether every item is covered by as many
 // distinct approvers as the batch needs: an approval counts only for the
 // items its approver was shown.
-func (r *Removal) FullyApproved() bool {
-	for _, it := range r.Items {
-		if r.ApprovalsFor(it.Batch) < r.RequiredApprovals {
-			return false
+func (r *Removal) FullyApproved() bool { return r.ApprovalCount() >= r.RequiredApprovals }
+
+// Approver is one person who approved a removal batch, with every
+// approval they gave: on a task, on the command line, or both.
+type Approver struct {
+	PHID, Username string
+	Approvals      []Approval
+}
+
+// Approvers returns the batch's distinct approvers in the order they
+// first approved.
+func (r *Removal) Approvers() []Approver {
+	var out []Approver
+	for _, a := range r.Approvals {
+		i := slices.IndexFunc(out, func(p Approver) bool { return p.PHID == a.ApproverPHID })
+		if i < 0 {
+			out = append(out, Approver{PHID: a.ApproverPHID, Username: a.Username})
+			i = len(out) - 1
 		}
+		out[i].Approvals = append(out[i].Approvals, a)
 	}
-	return len(r.Items) > 0 || len(r.Approvals) >= r.RequiredApprovals
+	return out
 }
 
 // RemovalItem is one (user, group) pair to remove.
@@ -431,6 +465,18 @@ type Approval struct {
 	// task's items. Empty means every item of the removal batch (the CLI
 	// shows them all, and approvals recorded before scopes existed).
 	Scope []int `json:"scope,omitempty"`
+}
+
+// Where says where the approval was given, for people: "task T12
+// comment" or "command line" (with the operator who ran it).
+func (a *Approval) Where() string {
+	if a.Via == "cli" {
+		if a.Operator != "" {
+			return "command line, operator " + a.Operator
+		}
+		return "command line"
+	}
+	return "task " + a.Via + " comment"
 }
 
 // Covers reports whether the approval covers items of task batch idx.
@@ -526,3 +572,9 @@ func (e *Entry) HasUser(username string) bool {
 func LastDay(cutoff time.Time) string {
 	return cutoff.UTC().Add(-time.Second).Format(time.DateOnly)
 }
+
+// CutoffText is how every output names a cutoff for people: its last day
+// and when in it the cutoff passes, "2027-06-30, end of day UTC". The
+// instant itself (midnight UTC of the day after) is never shown: read as
+// a date it names the wrong day.
+func CutoffText(cutoff time.Time) string { return LastDay(cutoff) + ", end of day UTC" }
