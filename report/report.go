@@ -24,9 +24,13 @@ var Formats = []string{"csv", "json", "md"}
 
 // Evidence is one campaign's report.
 type Evidence struct {
-	Campaign    string        `json:"campaign"`
-	Title       string        `json:"title"`
-	LaunchedAt  time.Time     `json:"launched_at"`
+	Campaign   string    `json:"campaign"`
+	Title      string    `json:"title"`
+	LaunchedAt time.Time `json:"launched_at"`
+	// CutoffDate is the cutoff's last day, as the campaign file and
+	// every other output name it; Cutoff is the instant it passes, the
+	// end of that day in UTC (midnight of the day after).
+	CutoffDate  string        `json:"cutoff_date"`
 	Cutoff      time.Time     `json:"cutoff"`
 	Groups      []state.Group `json:"groups"`
 	Findings    []Finding     `json:"findings"`
@@ -64,7 +68,12 @@ type Removed struct {
 	Task      string     `json:"task,omitempty"`
 	TaskURL   string     `json:"task_url,omitempty"`
 	Approvals []Approval `json:"approvals"`
-	Auto      bool       `json:"auto_approved,omitempty"`
+	// Approvers counts the distinct approvers whose approvals cover the
+	// membership (one who approved on the task and on the command line
+	// counts once), of Required.
+	Approvers int  `json:"approvers"`
+	Required  int  `json:"required_approvals"`
+	Auto      bool `json:"auto_approved,omitempty"`
 }
 
 // Approval is one approver's approval of a removal batch.
@@ -72,8 +81,11 @@ type Approval struct {
 	Approver string    `json:"approver"`
 	At       time.Time `json:"at"`
 	Via      string    `json:"via"`
-	Operator string    `json:"operator,omitempty"`
-	Verified string    `json:"verified"`
+	// Where says where it was given: "task T12 comment" or "command
+	// line, operator root" (state.Approval.Where).
+	Where    string `json:"where"`
+	Operator string `json:"operator,omitempty"`
+	Verified string `json:"verified"`
 }
 
 // Event is one journal entry.
@@ -116,7 +128,7 @@ func Build(st *state.Store, campaign, phabURL string, now time.Time) (*Evidence,
 		return nil, err
 	}
 	c := snap.Campaign
-	ev := &Evidence{Campaign: c.Name, Title: c.Title, LaunchedAt: c.LaunchedAt, Cutoff: c.Cutoff, Groups: c.Groups, GeneratedAt: now.UTC(),
+	ev := &Evidence{Campaign: c.Name, Title: c.Title, LaunchedAt: c.LaunchedAt, CutoffDate: state.LastDay(c.Cutoff), Cutoff: c.Cutoff, Groups: c.Groups, GeneratedAt: now.UTC(),
 		Chain: ChainState{OK: check.OK, Legacy: check.Legacy, BadSeq: check.BadSeq, Problem: check.Problem}}
 	link := func(task string) string {
 		if phabURL == "" || task == "" || task == "cli" {
@@ -175,7 +187,8 @@ func Build(st *state.Store, campaign, phabURL string, now time.Time) (*Evidence,
 			task := tasks[it.Batch]
 			e := removedBy[it.GroupName+"\x00"+it.Username]
 			ev.Removals = append(ev.Removals, Removed{Removal: rm.Label(), Username: it.Username, Group: it.GroupName, Risk: it.Risk, Voluntary: it.Voluntary,
-				RemovedAt: e.At, Recorded: e.Recorded, Task: task, TaskURL: link(task), Approvals: apps, Auto: rm.AutoApproved})
+				RemovedAt: e.At, Recorded: e.Recorded, Task: task, TaskURL: link(task), Approvals: apps,
+				Approvers: rm.ApprovalsFor(it.Batch), Required: rm.RequiredApprovals, Auto: rm.AutoApproved})
 		}
 	}
 	for _, e := range journal {
@@ -189,7 +202,7 @@ func Build(st *state.Store, campaign, phabURL string, now time.Time) (*Evidence,
 // approvalOf is the evidence of one approval: how the bot established the
 // approver's identity, as recorded when it counted the approval.
 func approvalOf(a state.Approval, approvers string) Approval {
-	ap := Approval{Approver: a.Username, At: a.At, Via: a.Via, Operator: a.Operator, Verified: a.Verified}
+	ap := Approval{Approver: a.Username, At: a.At, Via: a.Via, Where: a.Where(), Operator: a.Operator, Verified: a.Verified}
 	if ap.Verified == "" { // recorded before approvals said how
 		ap.Verified = "member of " + approvers + " checked over Conduit when the approval was given"
 		if a.Via == "cli" {
@@ -222,11 +235,7 @@ func ts(t time.Time) string {
 }
 
 func (a Approval) String() string {
-	s := a.Approver + " at " + ts(a.At) + " via " + a.Via
-	if a.Operator != "" {
-		s += " (operator " + a.Operator + ")"
-	}
-	return s
+	return a.Approver + " at " + ts(a.At) + " (" + a.Where + ")"
 }
 
 func approvalList(as []Approval, auto bool) string {
@@ -246,7 +255,12 @@ var csvHeader = []string{"section", "seq", "time", "campaign_clock", "kind", "us
 
 func (ev *Evidence) writeCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	rows := [][]string{csvHeader}
+	var groups []string
+	for _, g := range ev.Groups {
+		groups = append(groups, g.Name)
+	}
+	rows := [][]string{csvHeader, {"campaign", "", ts(ev.LaunchedAt), "", "launch", "", "", strings.Join(groups, ";"), "", "",
+		"", "", "", "", "", "", "", "", ev.Campaign + ": " + ev.Title + "; cutoff " + state.CutoffText(ev.Cutoff)}}
 	for _, f := range ev.Findings {
 		rows = append(rows, []string{"finding", "", "", "", "", f.Username, f.RealName, strings.Join(f.Groups, ";"), strings.Join(f.Criteria, ";"), f.Status,
 			f.Task, f.TaskURL, "", "", "", "", "", "", f.Exemption})
@@ -259,13 +273,21 @@ func (ev *Evidence) writeCSV(w io.Writer) error {
 			verified = append(verified, a.Approver+": "+a.Verified)
 		}
 		rows = append(rows, []string{"removal", "", ts(r.Recorded), ts(r.RemovedAt), r.Removal, r.Username, "", r.Group, "", "removed",
-			r.Task, r.TaskURL, "", "", strings.Join(verified, "; "), "", approvalList(r.Approvals, r.Auto), "removed", "risk " + r.Risk})
+			r.Task, r.TaskURL, "", "", strings.Join(verified, "; "), "", approvalList(r.Approvals, r.Auto), "removed",
+			fmt.Sprintf("risk %s; %d of %d approver(s)", r.Risk, r.Approvers, r.Required)})
 	}
 	for _, e := range ev.Events {
 		rows = append(rows, []string{"event", strconv.FormatUint(e.Seq, 10), ts(e.Recorded), ts(e.At), e.Kind, strings.Join(e.Users, ";"), "", strings.Join(e.Groups, ";"), "", "",
 			e.Task, e.TaskURL, e.Actor, e.ActorKind, e.Verified, e.Operator, strings.Join(e.Approvers, ";"), e.Outcome, e.Detail})
 	}
 	for _, r := range rows {
+		// Inert in a spreadsheet (no formula) and on a terminal (control
+		// and bidirectional characters as visible escapes, as status and
+		// the journal print them): names and details are written by the
+		// people being audited.
+		for i := range r {
+			r[i] = safetext.Line(r[i])
+		}
 		if err := cw.Write(safetext.CSVRow(r)); err != nil {
 			return fmt.Errorf("report: csv: %w", err)
 		}
@@ -312,7 +334,7 @@ func users(us []string) string {
 func (ev *Evidence) writeRemarkup(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "= Evidence: %s =\n\n", text(ev.Title))
-	fmt.Fprintf(&b, "Campaign %s, launched %s, cutoff %s. Generated %s.\n", text(ev.Campaign), ts(ev.LaunchedAt), ts(ev.Cutoff), ts(ev.GeneratedAt))
+	fmt.Fprintf(&b, "Campaign %s, launched %s, cutoff %s. Generated %s.\n", text(ev.Campaign), ts(ev.LaunchedAt), state.CutoffText(ev.Cutoff), ts(ev.GeneratedAt))
 	if ev.Chain.OK {
 		fmt.Fprintf(&b, "Journal hash chain: verified")
 		if ev.Chain.Legacy > 0 {
@@ -328,13 +350,9 @@ func (ev *Evidence) writeRemarkup(w io.Writer) error {
 	}
 	b.WriteString("\n== Removed memberships ==\n\n| Removal | User | Group | Risk | Removed at | Task | Approvals |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range ev.Removals {
-		var apps []string
+		apps := []string{fmt.Sprintf("%d of %d", r.Approvers, r.Required)}
 		for _, a := range r.Approvals {
-			s := user(a.Approver) + " " + ts(a.At) + " via " + text(a.Via)
-			if a.Operator != "" {
-				s += " (operator " + user(a.Operator) + ")"
-			}
-			apps = append(apps, s)
+			apps = append(apps, user(a.Approver)+" "+ts(a.At)+" "+text(a.Where))
 		}
 		if r.Auto {
 			apps = append(apps, "auto-approved")
