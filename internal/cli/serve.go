@@ -46,10 +46,11 @@ func (a *app) serveCommand() *cobra.Command {
 		Short: "Serve the read-only web dashboard over a state file, beside the daemon or without it",
 		Long: `serve shows the state file in a browser: every campaign with its counts and
 cutoff, each campaign per group and task, the journal (filterable and paged,
-with its hash chain's state) and its users' statuses over time. It opens the
-file read-only for each read, a short transaction, and lets writers in
-between however many people read pages, so the daemon's ticks and commands
-such as approve run beside it as they would without it.
+with its hash chain's state) and its users' statuses over time. It runs
+beside the daemon or without one: it opens the file read-only for each
+read, a short transaction, and lets writers in between however many people
+read pages, so the daemon's ticks and commands such as approve run as they
+would without it.
 With --state it needs no config; a config it finds (--config, AUDITBOT_CONFIG
 or ./auditbot.yaml) still gives the task links' base URL (conduit.url) and
 the dashboard keys, and flags override the config's dashboard keys.`,
