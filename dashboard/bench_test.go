@@ -164,4 +164,24 @@ func BenchmarkDashboardJournal20k(b *testing.B) {
 	} {
 		b.Run(tt.name, func(b *testing.B) { pageMetrics(b, h, tt.path, nil) })
 	}
+	// A server's first page reads and verifies the whole journal, in
+	// 1,000-entry transactions: what Server.Warm does once at start.
+	b.Run("fresh-server", func(b *testing.B) {
+		var cpu time.Duration
+		for b.Loop() {
+			b.StopTimer()
+			h, err := dashboard.New(dashboard.Options{Store: st})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			c0 := cpuTime(b)
+			if rec := serve(b, h, "/campaign/big/journal"); rec.Code != http.StatusOK {
+				b.Fatalf("status %d", rec.Code)
+			}
+			cpu += cpuTime(b) - c0
+		}
+		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/page")
+		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/page")
+	})
 }

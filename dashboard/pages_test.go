@@ -67,7 +67,7 @@ func fixture(t *testing.T, n int, edit func(*state.Campaign, []state.Finding)) (
 
 // serve serves path with the request's header set, and returns the
 // response.
-func serve(t *testing.T, h http.Handler, path string, header ...string) *httptest.ResponseRecorder {
+func serve(t testing.TB, h http.Handler, path string, header ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
 	for i := 0; i+1 < len(header); i += 2 {
