@@ -21,10 +21,10 @@ type Version struct{ file, tx uint64 }
 // a campaign of 10,000 users takes tens of milliseconds; a tick changes a
 // few of them at a time. Not safe for concurrent use.
 type SnapshotReader struct {
-	store    *Store
-	campaign string
-	version  Version
-	snap     Snapshot
+	store                            *Store
+	campaign                         string
+	version                          Version
+	snap                             Snapshot
 	findings, batches, removals, ops map[string]record
 }
 
