@@ -36,22 +36,28 @@ test-phorge:
 	$(GO) test -race -count=1 -tags phorge -timeout 10m -run 'TestPhorgeContract' ./phabtest/
 	$(GO) test -race -count=1 -tags phorge -timeout 20m -v ./phorgetest/
 
-# The demo leaves its state file in demo-state/demo.db for the dashboard:
+# The demo is its own command, cmd/auditbot-demo, so that the auditbot
+# binary carries no test Phabricator. It leaves its state file in
+# demo-state/demo.db for the dashboard:
 # go run ./cmd/auditbot serve --state demo-state/demo.db
 demo:
-	$(GO) run ./cmd/auditbot demo --state-dir demo-state
+	$(GO) run ./cmd/auditbot-demo -state-dir demo-state
 
 # The dashboard driven in headless Chromium (Debian's chromium package);
 # it skips without chromium unless CI=true.
 test-browser:
 	$(GO) test -count=1 -run TestDashboardInBrowser -v ./dashboard
 
+# shapelint fails on a non-test function over 80 lines or a cyclomatic
+# complexity over 20 (funlen's and gocyclo's counts), unless its
+# allow-list (internal/tools/shapelint/allow.txt) names it with a reason.
 lint:
 	$(GO) mod tidy -diff
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	$(GO) run ./internal/tools/shapelint
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditbot/auditbot/internal/testkit/testworld"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/phabtest"
-	"github.com/auditbot/auditbot/state"
 )
 
 // now is when every scan here runs, unless a test moves the clock.
@@ -251,11 +252,7 @@ func TestScanCost(t *testing.T) {
 	w := newWorld(t)
 	const n, active = 2500, 40
 	members := population(w, n, active)
-	store, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := testworld.OpenStore(t, filepath.Join(t.TempDir(), "state.db"))
 	sc := w.scanner(store)
 	got, stats, err := sc.LastActivity(context.Background(), members, year)
 	if err != nil {

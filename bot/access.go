@@ -34,13 +34,9 @@ const argDetail = "detail"
 // once per change; the journal names who added whom, and status flags it
 // for a human, since they may have read the task meanwhile.
 func (b *Bot) checkAccess(ctx context.Context, r *run, snap *state.Snapshot, bt state.Batch, t conduit.Task) error {
-	subs := t.SubscriberPHIDs
-	if t.SubscriberCount > len(subs) {
-		// The search attachment stops at 10 (NOTES fact 24).
-		var err error
-		if subs, err = b.phab.TaskSubscribers(ctx, t.ID); err != nil {
-			return fmt.Errorf("read the subscribers: %w", err)
-		}
+	subs, err := b.subscribers(ctx, t)
+	if err != nil {
+		return fmt.Errorf("read the subscribers: %w", err)
 	}
 	allowed, err := b.taskAudience(ctx, r, bt)
 	if err != nil {
@@ -66,7 +62,7 @@ func (b *Bot) checkAccess(ctx context.Context, r *run, snap *state.Snapshot, bt 
 	}
 	var txs []conduit.Transaction
 	if len(extra) > 0 || t.OwnerPHID != "" || needApprovers {
-		if txs, err = b.phab.TaskTransactions(ctx, t.PHID, 0); err != nil {
+		if txs, err = b.history(ctx, t.PHID, 0); err != nil {
 			return fmt.Errorf("read who changed the subscribers: %w", err)
 		}
 	}
@@ -191,54 +187,14 @@ func (b *Bot) taskAudience(ctx context.Context, r *run, bt state.Batch) (map[str
 	if r.rec.TeamPHID != "" {
 		out[r.rec.TeamPHID] = true
 		if r.team == nil {
-			ps, err := b.phab.ProjectsByPHID(ctx, []string{r.rec.TeamPHID}, true)
+			team, _, err := b.projectMembers(ctx, r.rec.TeamPHID)
 			if err != nil {
 				return nil, fmt.Errorf("read the team: %w", err)
 			}
-			r.team = []string{}
-			if len(ps) == 1 {
-				r.team = ps[0].MemberPHIDs
-			}
+			r.team = append([]string{}, team...)
 		}
 		for _, u := range r.team {
 			out[u] = true
-		}
-	}
-	return out, nil
-}
-
-// phidNames names users as @username and projects as #name where
-// Phabricator knows them, by PHID otherwise.
-func (b *Bot) phidNames(ctx context.Context, phids []string) (map[string]string, error) {
-	out := map[string]string{}
-	var users, projects []string
-	for _, p := range phids {
-		if p == "" || slices.Contains(users, p) || slices.Contains(projects, p) {
-			continue
-		}
-		out[p] = p
-		if strings.HasPrefix(p, "PHID-PROJ-") {
-			projects = append(projects, p)
-		} else {
-			users = append(users, p)
-		}
-	}
-	if len(users) > 0 {
-		us, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: users})
-		if err != nil {
-			return nil, fmt.Errorf("name who changed the subscribers: %w", err)
-		}
-		for _, u := range us {
-			out[u.PHID] = "@" + u.Username
-		}
-	}
-	if len(projects) > 0 {
-		ps, err := b.phab.ProjectsByPHID(ctx, projects, false)
-		if err != nil {
-			return nil, fmt.Errorf("name the subscribed projects: %w", err)
-		}
-		for _, p := range ps {
-			out[p.PHID] = "#" + p.Name
 		}
 	}
 	return out, nil
@@ -249,45 +205,28 @@ func (b *Bot) phidNames(ctx context.Context, phids []string) (map[string]string,
 // any more.
 func (b *Bot) revokeOnce(ctx context.Context, r *run, bt state.Batch, key OpKey, extra []string, owner string, ownerOutsider bool, detail string, by []string) error {
 	t := bt.TaskPHID
-	done, err := b.once(ctx, effect{
-		campaign: r.c.Name, key: key, kind: state.OpAccessRevoked,
-		find: func(ctx context.Context) (string, bool, error) {
-			got, err := b.phab.SearchTasks(ctx, conduit.TaskQuery{PHIDs: []string{t}})
-			if err != nil || len(got) != 1 {
-				return "", false, err
-			}
-			subs := got[0].SubscriberPHIDs
-			if got[0].SubscriberCount > len(subs) {
-				if subs, err = b.phab.TaskSubscribers(ctx, got[0].ID); err != nil {
-					return "", false, err
-				}
-			}
-			landed := (owner == "" || got[0].OwnerPHID != owner) && !slices.ContainsFunc(extra, func(p string) bool { return slices.Contains(subs, p) }) &&
+	var edits, then []conduit.Edit
+	if len(extra) > 0 {
+		edits = append(edits, conduit.Edit{Type: "subscribers.remove", Value: extra})
+	}
+	if owner != "" {
+		edits = append(edits, conduit.Edit{Type: "owner", Value: nil})
+	}
+	if ownerOutsider {
+		// A second edit: the unassignment above is what subscribes the
+		// previous owner. Both edits are safe to repeat, and reconcile
+		// checks both, so a crash between them is finished by the next
+		// run.
+		then = []conduit.Edit{{Type: "subscribers.remove", Value: []string{owner}}}
+	}
+	done, err := b.apply(ctx, r.c.Name, intent{key: key, kind: state.OpAccessRevoked,
+		write: editTask{task: t, edits: edits, then: then},
+		landed: landedCheck{task: t, subscribers: true, taskIs: func(got conduit.Task, subs []string) bool {
+			return (owner == "" || got.OwnerPHID != owner) && !slices.ContainsFunc(extra, func(p string) bool { return slices.Contains(subs, p) }) &&
 				!(ownerOutsider && slices.Contains(subs, owner))
-			return bt.Monogram(), landed, nil
-		},
-		do: func(ctx context.Context) (string, error) {
-			var edits []conduit.Edit
-			if len(extra) > 0 {
-				edits = append(edits, conduit.Edit{Type: "subscribers.remove", Value: extra})
-			}
-			if owner != "" {
-				edits = append(edits, conduit.Edit{Type: "owner", Value: nil})
-			}
-			if _, err := b.phab.EditTask(ctx, t, edits...); err != nil {
-				return "", fmt.Errorf("take back access (%s): %w", detail, err)
-			}
-			if ownerOutsider {
-				// A second edit: the unassignment above is what subscribes
-				// the previous owner. Both edits are safe to repeat, and
-				// find checks both, so a crash between them is finished
-				// by the next run.
-				if _, err := b.phab.EditTask(ctx, t, conduit.Edit{Type: "subscribers.remove", Value: []string{owner}}); err != nil {
-					return "", fmt.Errorf("take back access (%s): unsubscribe the former owner: %w", detail, err)
-				}
-			}
-			return bt.Monogram(), nil
-		},
+		}},
+		failed:   func(err error) error { return fmt.Errorf("take back access (%s): %w", detail, err) },
+		result:   bt.Monogram(),
 		entry:    state.Entry{Actor: r.rec.BotUsername, Task: bt.Monogram(), Detail: detail},
 		subjects: by,
 		args:     map[string]string{argDetail: detail},

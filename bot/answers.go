@@ -88,62 +88,31 @@ func pendingAnswers(ops []state.Op) map[int][]state.Op {
 }
 
 // postAnswer posts a recorded combined answer exactly as recorded, unless
-// an earlier attempt landed, and marks it done.
-func (b *Bot) postAnswer(ctx context.Context, r *run, bt state.Batch, op state.Op) error {
-	campaign := r.rec.Name
-	task := op.Args[argTask]
-	if task == "" {
-		task = bt.TaskPHID
-	}
-	if op.Attempts > 0 {
-		// Sent before and not confirmed: ask Phabricator before sending
-		// it again.
-		result, found, err := b.findComment(ctx, &r.rec, task, OpKey(op.Key))
-		if err != nil {
-			return b.reconcileFailed(ctx, campaign, op, err)
-		}
-		if found {
-			b.log.Info().Str("campaign", campaign).Str("task", bt.Monogram()).Str("op", op.Key).Msg("reconciled: earlier write found in Phabricator")
-			return b.answerPosted(r, bt, op, result)
-		}
-	}
-	if err := b.unavailable(ctx); err != nil {
-		// As once does: no attempt is counted for a post not tried.
-		return err
-	}
-	op.Attempts++
-	op.ReconcileError = ""
-	if err := b.store.Update(campaign, func(tx *state.CampaignTx) error { return tx.PutOp(op) }); err != nil {
-		return fmt.Errorf("record intent %s: %w", op.Key, err)
-	}
-	edits := []conduit.Edit{conduit.CommentEdit(withMarker(op.Args[argText], campaign, OpKey(op.Key)))}
-	if p := op.Args[argSubscribe]; p != "" {
-		// In the same edit: the approvers see the task from the moment
-		// it asks them for something (approversEdits).
-		edits = append(edits, conduit.AddSubscribersEdit(p))
-	}
-	res, err := b.phab.EditTask(ctx, task, edits...)
-	if err != nil {
-		// The op stays pending; the next run reconciles before retrying.
-		return fmt.Errorf("%s: %w", op.Key, err)
-	}
-	var result string
-	if len(res.TransactionPHIDs) > 0 {
-		result = res.TransactionPHIDs[0]
-	}
-	return b.answerPosted(r, bt, op, result)
-}
-
-// answerPosted marks a combined answer done. Its replies' outcomes were
+// an earlier attempt landed, and marks it done. Its replies' outcomes were
 // journaled when they were decided.
-func (b *Bot) answerPosted(r *run, bt state.Batch, op state.Op, result string) error {
-	op.State, op.DoneAt, op.Result, op.ReconcileError = state.OpDone, b.now().UTC(), result, ""
-	if err := b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error { return tx.PutOp(op) }); err != nil {
-		return fmt.Errorf("record outcome %s: %w", op.Key, err)
+func (b *Bot) postAnswer(ctx context.Context, r *run, bt state.Batch, op state.Op) error {
+	if _, err := b.apply(ctx, r.rec.Name, answerIntent(bt, op)); err != nil {
+		return err
 	}
 	n := len(strings.Split(op.Args[argXacts], ","))
 	r.eventOf(ev{kind: "answered", task: bt.Monogram()}, "%s: answered %d %s in one comment", bt.Monogram(), n, plural(n, "reply", "replies"))
 	return nil
+}
+
+// answerIntent is the intent to post the combined answer recorded in op.
+func answerIntent(bt state.Batch, op state.Op) intent {
+	task := op.Args[argTask]
+	if task == "" {
+		task = bt.TaskPHID
+	}
+	var extra []conduit.Edit
+	if p := op.Args[argSubscribe]; p != "" {
+		// In the same edit: the approvers see the task from the moment
+		// it asks them for something (approversEdits).
+		extra = append(extra, conduit.AddSubscribersEdit(p))
+	}
+	return intent{key: OpKey(op.Key), kind: state.OpComment, write: comment(task, op.Args[argText], extra...),
+		unjournaled: true, args: op.Args}
 }
 
 func plural(n int, one, many string) string {

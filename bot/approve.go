@@ -89,29 +89,23 @@ func (b *Bot) Approve(ctx context.Context, campaign, removal string, session App
 	if as := strings.TrimPrefix(opts.As, "@"); as != "" && !strings.EqualFold(as, who.Username) {
 		return nil, fmt.Errorf("%w: the token belongs to @%s, not @%s; nothing changed", ErrRefused, who.Username, as)
 	}
-	users, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: []string{who.PHID}})
-	if err != nil {
-		return nil, fmt.Errorf("look up @%s: %w", who.Username, err)
-	}
-	if len(users) != 1 {
-		return nil, fmt.Errorf("%w: no Phabricator user %s", ErrInput, who.PHID)
-	}
-	approver := users[0]
-	if approver.IsDisabled() {
-		return nil, fmt.Errorf("%w: @%s is disabled", ErrNotApprover, approver.Username)
-	}
-	r := &run{rec: rec}
-	members, err := b.approverMembers(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	if !slices.Contains(members, approver.PHID) {
-		_ = b.journal(campaign, state.Entry{Kind: state.EntryApprovalRefused, Actor: approver.Username, Detail: fmt.Sprintf("R%d: not a member of %s", id, rec.ApproversName)})
-		return nil, fmt.Errorf("%w: @%s is not a member of %s (checked in Phabricator just now); the refusal was journaled, nothing else changed", ErrNotApprover, approver.Username, rec.ApproversName)
-	}
 	snap, err := b.store.Snapshot(campaign)
 	if err != nil {
 		return nil, err
+	}
+	v, err := b.observe(ctx, &run{rec: rec}, snap, needs{approvers: true, users: []string{who.PHID}})
+	if err != nil {
+		return nil, fmt.Errorf("look up @%s: %w", who.Username, err)
+	}
+	approver, ok := v.users[who.PHID]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("%w: no Phabricator user %s", ErrInput, who.PHID)
+	case approver.IsDisabled():
+		return nil, fmt.Errorf("%w: @%s is disabled", ErrNotApprover, approver.Username)
+	case !v.isApprover(approver.PHID):
+		_ = b.journal(campaign, state.Entry{Kind: state.EntryApprovalRefused, Actor: approver.Username, Detail: fmt.Sprintf("R%d: not a member of %s", id, rec.ApproversName)})
+		return nil, fmt.Errorf("%w: @%s is not a member of %s (checked in Phabricator just now); the refusal was journaled, nothing else changed", ErrNotApprover, approver.Username, rec.ApproversName)
 	}
 	rm, err := removalByID(snap.Removals, id)
 	if err != nil {
@@ -136,7 +130,7 @@ func (b *Bot) Approve(ctx context.Context, campaign, removal string, session App
 
 // approveResult describes a removal batch to its approver.
 func approveResult(rm state.Removal, approver string) *ApproveResult {
-	res := &ApproveResult{Removal: rm.Label(), Approver: approver, Approvals: len(distinctApprovers(rm.Approvals)), Required: rm.RequiredApprovals,
+	res := &ApproveResult{Removal: rm.Label(), Approver: approver, Approvals: len(rm.Approvers()), Required: rm.RequiredApprovals,
 		Approved: rm.Status == state.RemovalApproved || rm.Status == state.RemovalDone}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n", rm.Label())
@@ -147,16 +141,6 @@ func approveResult(rm state.Removal, approver string) *ApproveResult {
 	}
 	res.Digest = hex.EncodeToString(h.Sum(nil))[:12]
 	return res
-}
-
-func distinctApprovers(as []state.Approval) []string {
-	var out []string
-	for _, a := range as {
-		if !slices.Contains(out, a.ApproverPHID) {
-			out = append(out, a.ApproverPHID)
-		}
-	}
-	return out
 }
 
 // recordApproval adds a verified command-line approval, covering every
@@ -173,41 +157,30 @@ func (b *Bot) recordApproval(campaign string, id int, approver conduit.User, dig
 		if err != nil {
 			return err
 		}
-		if rm.Status != state.RemovalProposed {
+		// The command line shows every item: its approval covers them all.
+		switch err := rm.MayApprove(approver.PHID, nil); {
+		case errors.Is(err, state.ErrNotWaiting):
 			return fmt.Errorf("%w: %s is %s, not waiting for approval", ErrRefused, rm.Label(), rm.Status)
-		}
-		if approvedAll(rm, approver.PHID) {
-			return fmt.Errorf("%w: @%s already approved %s; it needs %d distinct approver(s)", ErrRefused, approver.Username, rm.Label(), rm.RequiredApprovals)
-		}
-		if inBatch(rm, approver.PHID) {
+		case errors.Is(err, state.ErrApproverInBatch):
 			return fmt.Errorf("%w: @%s is in %s and may not approve it", ErrRefused, approver.Username, rm.Label())
+		case errors.Is(err, state.ErrAlreadyApproved):
+			return fmt.Errorf("%w: @%s already approved %s; it needs %d distinct approver(s)", ErrRefused, approver.Username, rm.Label(), rm.RequiredApprovals)
+		case err != nil:
+			return err
 		}
 		now := b.now().UTC()
-		rm.Approvals = append(rm.Approvals, state.Approval{ApproverPHID: approver.PHID, Username: approver.Username, At: now, Via: "cli",
+		rm.Approve(state.Approval{ApproverPHID: approver.PHID, Username: approver.Username, At: now, Via: "cli",
 			Operator: b.operator, Verified: cliVerified + "; shown " + digest})
-		if rm.FullyApproved() {
-			rm.Status = state.RemovalApproved
-		}
 		if err := tx.PutRemoval(&rm); err != nil {
 			return err
 		}
 		e := approvalEntry(now, rm, approver.Username, "cli", b.operator)
 		e.Verified = cliVerified + "; shown " + digest
 		e.Detail = fmt.Sprintf("%s: all %d membership(s) (digest %s), %d of %d approver(s)", rm.Label(), len(rm.Items), digest,
-			len(distinctApprovers(rm.Approvals)), rm.RequiredApprovals)
+			len(rm.Approvers()), rm.RequiredApprovals)
 		return tx.Append(e)
 	})
 	return rm, err
-}
-
-// approvedAll reports whether user's approvals already cover every item.
-func approvedAll(rm state.Removal, user string) bool {
-	for _, it := range rm.Items {
-		if !rm.ApprovedBy(user, it.Batch) {
-			return false
-		}
-	}
-	return rm.ApprovedBy(user, -1)
 }
 
 // campaignRecord reads a launched campaign's record.
@@ -238,107 +211,6 @@ func (b *Bot) findingByUsername(campaign, username string) (state.Finding, error
 		return fmt.Errorf("%w: @%s is not part of campaign %s", ErrInput, username, campaign)
 	})
 	return out, err
-}
-
-// splitLapsed splits approvals into those whose approver is, now, an
-// enabled member of the approvers' project, and those who lapsed (left
-// the project, or disabled: offboarded, compromised). An approval counts
-// only while its approver still may approve, for removals and
-// exemptions alike.
-func (b *Bot) splitLapsed(ctx context.Context, r *run, as []state.Approval) (active, lapsed []state.Approval, err error) {
-	if len(as) == 0 {
-		return nil, nil, nil
-	}
-	members, err := b.approverMembers(ctx, r)
-	if err != nil {
-		return nil, nil, err
-	}
-	var phids []string
-	for _, a := range as {
-		phids = append(phids, a.ApproverPHID)
-	}
-	users, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: phids})
-	if err != nil {
-		return nil, nil, fmt.Errorf("re-check approvers: %w", err)
-	}
-	enabled := map[string]bool{}
-	for _, u := range users {
-		enabled[u.PHID] = !u.IsDisabled()
-	}
-	for _, a := range as {
-		if enabled[a.ApproverPHID] && slices.Contains(members, a.ApproverPHID) {
-			active = append(active, a)
-		} else {
-			lapsed = append(lapsed, a)
-		}
-	}
-	return active, lapsed, nil
-}
-
-// approvalsStillValid re-checks, just before a removal batch is carried
-// out, that its approvers are still enabled members of the approvers'
-// project and that every approval given on a task still says "!approve"
-// there: a comment edited (or deleted) after the bot counted it withdraws
-// the approval, and an edit cannot re-appear past the read cursor
-// (fact 45), so the comment is read again here. If the approvals that
-// still hold no longer cover every item, the batch goes back to waiting
-// for approval with only those. A source that cannot be read is an error:
-// nothing is removed this tick (fail closed).
-func (b *Bot) approvalsStillValid(ctx context.Context, r *run, rm state.Removal) (bool, error) {
-	active, lapsed, err := b.splitLapsed(ctx, r, rm.Approvals)
-	if err != nil {
-		return false, err
-	}
-	valid, withdrawn, err := b.withdrawnApprovals(ctx, active, "")
-	if err != nil {
-		return false, fmt.Errorf("%s: %w", rm.Label(), err)
-	}
-	check := rm
-	check.Approvals = valid
-	if check.FullyApproved() {
-		// Enough approvals still stand for every membership.
-		return true, nil
-	}
-	err = b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error {
-		cur, err := tx.Removal(rm.ID)
-		if err != nil {
-			return err
-		}
-		cur.Approvals, cur.Status = valid, state.RemovalProposed
-		if err := tx.PutRemoval(&cur); err != nil {
-			return err
-		}
-		now := b.now().UTC()
-		if len(lapsed) > 0 {
-			if err := tx.Append(state.Entry{At: now, Kind: state.EntryApprovalLapsed,
-				Detail: fmt.Sprintf("%s: %s no longer enabled approvers; %d approval(s) remain, %d needed for each membership", rm.Label(), approverNames(lapsed), len(valid), rm.RequiredApprovals)}); err != nil {
-				return err
-			}
-		}
-		for _, a := range withdrawn {
-			if err := tx.Append(state.Entry{At: now, Kind: state.EntryApprovalWithdrawn, Actor: a.Username, Task: a.Source.Task,
-				Detail: fmt.Sprintf("%s: comment %s no longer says !approve (edited or deleted); %d approval(s) remain", rm.Label(), a.Source.TxPHID, len(valid))}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return false, err
-	}
-	if len(lapsed) > 0 {
-		r.eventOf(ev{kind: "approval-lapsed"}, "%s not carried out: approval by %s lapsed (no longer an enabled approver); waiting for approval again", rm.Label(), approverNames(lapsed))
-	}
-	if len(withdrawn) > 0 {
-		r.eventOf(ev{kind: "approval-withdrawn"}, "%s not carried out: approval by %s withdrawn (the comment was edited); waiting for approval again", rm.Label(), approverNames(withdrawn))
-	}
-	return false, nil
-}
-
-// inBatch reports whether user is one of the people a removal batch would
-// remove: they may not decide on it.
-func inBatch(rm state.Removal, userPHID string) bool {
-	return slices.ContainsFunc(rm.Items, func(it state.RemovalItem) bool { return it.UserPHID == userPHID })
 }
 
 // approvalEntry is the journal entry of one approval of a removal batch:

@@ -1,12 +1,13 @@
 package bot_test
 
 import (
-	"github.com/auditbot/auditbot/bot"
-	"github.com/auditbot/auditbot/conduit"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/conduit"
 
 	"github.com/auditbot/auditbot/state"
 )

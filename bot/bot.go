@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -52,6 +51,7 @@ type Bot struct {
 	store *state.Store
 	tmpl  *templates.Set
 	cfg   *campaigns.Config
+	words *wording
 	load  func(name string) (*campaigns.Campaign, error)
 	now   func() time.Time
 	log   zerolog.Logger
@@ -84,6 +84,7 @@ func New(opts Options) (*Bot, error) {
 		activity: opts.Activity,
 		ledger:   opts.MembersSeen,
 		progress: opts.Progress,
+		words:    &wording{tmpl: opts.Templates, cfg: opts.Config},
 	}
 	if b.ledger == nil {
 		if l, ok := any(opts.Store).(memberLedger); ok {
@@ -128,15 +129,4 @@ func New(opts Options) (*Bot, error) {
 		return load(name)
 	}
 	return b, nil
-}
-
-// self returns the bot's own account, asked once per Bot.
-func (b *Bot) self(ctx context.Context) (conduit.Whoami, error) {
-	b.whoamiOnce.Do(func() {
-		b.whoami, b.whoamiErr = b.phab.Whoami(ctx)
-		if b.whoamiErr != nil {
-			b.whoamiErr = fmt.Errorf("bot: whoami: %w", b.whoamiErr)
-		}
-	})
-	return b.whoami, b.whoamiErr
 }

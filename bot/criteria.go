@@ -365,7 +365,7 @@ func findListed(ctx context.Context, x *critEnv, members []string) (map[string]c
 	}
 	rep := &ListReport{File: x.c.List.File}
 	if len(rest) > 0 {
-		known, err := x.b.phab.SearchUsers(ctx, conduit.UserQuery{Usernames: rest})
+		known, err := x.b.usersNamed(ctx, rest)
 		if err != nil {
 			return nil, fmt.Errorf("look up the list's usernames: %w", err)
 		}
@@ -403,79 +403,12 @@ func keptFor(f state.Finding, r string) bool {
 	return known && cr.keepMeets(k)
 }
 
-// liveFailures asks, criterion by criterion, which of fs still fail each
-// of their reasons now, keeps applied. The result maps reason to user to
-// the record the answer carried. Each criterion is asked about its own
-// users only, at its own cost: user.search pages for mfa and disabled,
-// the activity source (its cache) for inactive, nothing for reconfirm and
-// list.
-func (b *Bot) liveFailures(ctx context.Context, c *campaigns.Campaign, fs []state.Finding, extra map[string][]string) (map[string]map[string]conduit.User, error) {
-	self, err := b.self(ctx)
-	if err != nil {
-		return nil, err
-	}
-	x := &critEnv{b: b, c: c, self: self, now: b.now().UTC()}
-	if len(c.Inactivity.Scope) > 0 && slices.ContainsFunc(fs, func(f state.Finding) bool { return slices.Contains(f.Reasons, reasonInactive) }) {
-		if x.scope, err = b.scopePHIDs(ctx, c); err != nil {
-			return nil, err
-		}
-	}
-	users := map[string][]string{}
-	for _, f := range fs {
-		for _, r := range f.Reasons {
-			if !slices.Contains(users[r], f.UserPHID) && !keptFor(f, r) {
-				users[r] = append(users[r], f.UserPHID)
-			}
-		}
-	}
-	for r, us := range extra {
-		for _, u := range us {
-			if !slices.Contains(users[r], u) {
-				users[r] = append(users[r], u)
-			}
-		}
-	}
-	out := map[string]map[string]conduit.User{}
-	for _, cr := range criteria {
-		if len(users[cr.reason]) == 0 {
-			out[cr.reason] = map[string]conduit.User{}
-			continue
-		}
-		got, err := cr.failing(ctx, x, users[cr.reason])
-		if err != nil {
-			return nil, err
-		}
-		out[cr.reason] = got
-	}
-	return out, nil
-}
-
 // failsAny reports whether f fails any of its reasons in live.
 func failsAny(f state.Finding, live map[string]map[string]conduit.User) bool {
 	return slices.ContainsFunc(f.Reasons, func(r string) bool {
 		_, bad := live[r][f.UserPHID]
 		return bad && !keptFor(f, r)
 	})
-}
-
-// scopePHIDs resolves the campaign's activity_scope projects.
-func (b *Bot) scopePHIDs(ctx context.Context, c *campaigns.Campaign) ([]string, error) {
-	found, err := b.phab.ResolveProjects(ctx, c.Inactivity.Scope, false)
-	if err != nil {
-		return nil, fmt.Errorf("resolve activity_scope: %w", err)
-	}
-	var out, missing []string
-	for _, name := range c.Inactivity.Scope {
-		if p, ok := found[name]; ok {
-			out = append(out, p.PHID)
-		} else {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("%w: activity_scope: unknown project(s) %s", ErrInput, strings.Join(missing, ", "))
-	}
-	return out, nil
 }
 
 // reasonText is how texts name a reason.

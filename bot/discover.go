@@ -73,7 +73,7 @@ func (b *Bot) resolveGroups(ctx context.Context, c *campaigns.Campaign) (*snapsh
 		names = append(names, c.Team)
 	}
 	names = append(names, c.Tags...)
-	found, err := b.phab.ResolveProjects(ctx, uniq(names), true)
+	found, err := b.resolveProjects(ctx, uniq(names), true)
 	if err != nil {
 		return nil, fmt.Errorf("resolve groups: %w", err)
 	}
@@ -134,27 +134,6 @@ type projectLister interface {
 	ProjectNames(ctx context.Context, max int) ([]string, error)
 }
 
-// visibleProjectNames returns the names of projects the bot can see, for
-// a did-you-mean, or nil if they cannot be listed: a suggestion is a
-// courtesy and never turns one error into another.
-func (b *Bot) visibleProjectNames(ctx context.Context) []string {
-	p := b.phab
-	for {
-		if l, ok := p.(projectLister); ok {
-			names, err := l.ProjectNames(ctx, maxSuggestProjects)
-			if err != nil {
-				b.log.Debug().Err(err).Msg("listing projects for a did-you-mean")
-			}
-			return names
-		}
-		u, ok := p.(interface{ Unwrap() Phabricator })
-		if !ok {
-			return nil
-		}
-		p = u.Unwrap()
-	}
-}
-
 // discover builds the snapshot for a campaign: groups and their members,
 // then the members without MFA and the disabled ones, in pages of 100.
 func (b *Bot) discover(ctx context.Context, c *campaigns.Campaign) (*snapshot, error) {
@@ -194,7 +173,7 @@ func (b *Bot) findNonCompliant(ctx context.Context, c *campaigns.Campaign, snap 
 
 	x := &critEnv{b: b, c: c, self: self, now: b.now().UTC(), groups: snap.groups}
 	if c.Has(campaigns.CriterionInactive) && len(c.Inactivity.Scope) > 0 {
-		found, err := b.phab.ResolveProjects(ctx, c.Inactivity.Scope, true)
+		found, err := b.resolveProjects(ctx, c.Inactivity.Scope, true)
 		if err != nil {
 			return fmt.Errorf("resolve activity_scope: %w", err)
 		}

@@ -1,7 +1,6 @@
 package bot_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,11 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditbot/auditbot/internal/testkit/testbot"
+	"github.com/auditbot/auditbot/internal/testkit/testworld"
+
 	"github.com/rs/zerolog"
 
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/campaigns"
 	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/internal/testkit"
 	"github.com/auditbot/auditbot/phabtest"
 	"github.com/auditbot/auditbot/state"
 	"github.com/auditbot/auditbot/templates"
@@ -42,55 +45,6 @@ const (
 	groupApprovers = "acl*phabricator-admins"
 	groupTeam      = "Security-Team"
 )
-
-// clock is the simulated time shared by the server and the bot.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// Reset empties the buffer.
-func (b *syncBuffer) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Reset()
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // fixture varies the harness. The zero value is the default world: an
 // admin bot, a campaign auditing mfa on the three groups, two users a task.
@@ -131,8 +85,9 @@ type fixture struct {
 // a bot wired together over real Conduit.
 type harness struct {
 	t      *testing.T
+	world  *testworld.World
 	ctx    context.Context
-	clock  *clock
+	clock  *testkit.Clock // the simulated time shared by the server and the bot
 	srv    *phabtest.Server
 	users  map[string]phabtest.User
 	groups map[string]phabtest.Project
@@ -144,7 +99,7 @@ type harness struct {
 	cfg    *campaigns.Config
 	camp   *campaigns.Campaign
 	bot    *bot.Bot
-	logs   *syncBuffer
+	logs   *testkit.SyncBuffer
 	log    zerolog.Logger
 
 	clientsMu sync.Mutex
@@ -174,100 +129,68 @@ type harness struct {
 func newHarness(t *testing.T, fx fixture) *harness {
 	t.Helper()
 	h := &harness{
-		t:       t,
-		ctx:     t.Context(),
-		clock:   &clock{now: launchTime},
-		users:   map[string]phabtest.User{},
-		groups:  map[string]phabtest.Project{},
-		dir:     t.TempDir(),
-		logs:    &syncBuffer{},
-		clients: map[string]*conduit.Client{},
+		t:        t,
+		ctx:      t.Context(),
+		clock:    testkit.NewClock(launchTime),
+		logs:     &testkit.SyncBuffer{},
+		clients:  map[string]*conduit.Client{},
+		activity: fx.activity,
 	}
 	h.log = zerolog.New(h.logs).Level(zerolog.DebugLevel)
-	h.srv = phabtest.New(phabtest.Options{Now: h.clock.Now, OnWrite: fx.onWrite})
-	t.Cleanup(h.srv.Close)
 
-	h.activity = fx.activity
-	add := func(spec phabtest.UserSpec) {
+	user := func(spec phabtest.UserSpec) phabtest.UserSpec {
 		spec.Created = fx.usersCreated
-		h.users[spec.Username] = h.srv.AddUser(spec)
+		return spec
 	}
-	add(phabtest.UserSpec{Username: "auditbot", Admin: !fx.botNotAdmin, Bot: true, MFA: true})
-	h.botU = h.users["auditbot"]
+	users := []phabtest.UserSpec{}
 	for _, n := range []string{"alice", "bob", "carol"} {
-		add(phabtest.UserSpec{Username: n, RealName: strings.ToUpper(n[:1]) + n[1:], Admin: true, MFA: true})
+		users = append(users, user(phabtest.UserSpec{Username: n, RealName: strings.ToUpper(n[:1]) + n[1:], Admin: true, MFA: true}))
 	}
-	add(phabtest.UserSpec{Username: "dave", MFA: true})
-	add(phabtest.UserSpec{Username: "erin"})
+	users = append(users, user(phabtest.UserSpec{Username: "dave", MFA: true}), user(phabtest.UserSpec{Username: "erin"}))
 	for i := 1; i <= 4; i++ {
-		add(phabtest.UserSpec{Username: fmt.Sprintf("nomfa%d", i)})
+		users = append(users, user(phabtest.UserSpec{Username: fmt.Sprintf("nomfa%d", i)}))
 	}
-	add(phabtest.UserSpec{Username: "good1", MFA: true})
-	add(phabtest.UserSpec{Username: "good2", MFA: true})
-	add(phabtest.UserSpec{Username: "excluded1"})
-	add(phabtest.UserSpec{Username: "ci-bot", Bot: true})
-	add(phabtest.UserSpec{Username: "wikitech-l", MailingList: true})
-	add(phabtest.UserSpec{Username: "gone1", Disabled: true})
-	add(phabtest.UserSpec{Username: "outsider", MFA: true})
+	users = append(users,
+		user(phabtest.UserSpec{Username: "good1", MFA: true}),
+		user(phabtest.UserSpec{Username: "good2", MFA: true}),
+		user(phabtest.UserSpec{Username: "excluded1"}),
+		user(phabtest.UserSpec{Username: "ci-bot", Bot: true}),
+		user(phabtest.UserSpec{Username: "wikitech-l", MailingList: true}),
+		user(phabtest.UserSpec{Username: "gone1", Disabled: true}),
+		user(phabtest.UserSpec{Username: "outsider", MFA: true}))
 	var extra []string
 	for i := 1; i <= fx.extraPending; i++ {
 		n := fmt.Sprintf("pending%03d", i)
-		add(phabtest.UserSpec{Username: n})
-		extra = append(extra, h.users[n].PHID)
+		users = append(users, user(phabtest.UserSpec{Username: n}))
+		extra = append(extra, n)
 	}
-
-	approvers := h.srv.AddProject(phabtest.ProjectSpec{Name: groupApprovers, Icon: "policy",
-		EditPolicy: phabtest.PolicyAdmin, Members: h.phids("alice", "bob", "carol", "erin")})
-	h.groups[groupApprovers] = approvers
-	h.groups[groupTeam] = h.srv.AddProject(phabtest.ProjectSpec{Name: groupTeam, Members: h.phids("alice", "bob", "dave")})
-	group := func(name string, members ...string) {
+	group := func(name string, members ...string) testworld.Group {
 		edit := phabtest.PolicyAdmin
 		if name == fx.lockedGroup {
-			edit = approvers.PHID
+			edit = testworld.PolicyApprovers
 		}
-		h.groups[name] = h.srv.AddProject(phabtest.ProjectSpec{Name: name, Icon: "policy", EditPolicy: edit, JoinPolicy: edit, Members: members})
+		return testworld.Group{Name: name, Members: members, EditPolicy: edit, JoinPolicy: edit}
 	}
-	group(groupNDA, append(h.phids("nomfa1", "nomfa2", "good1", "excluded1", "ci-bot", "wikitech-l", "gone1"), extra...)...)
-	group(groupSecurity, h.phids("nomfa1", "nomfa3", "erin", "good2")...)
-	group(groupSRE, h.phids("nomfa4", "nomfa2", "good1")...)
-
-	var err error
-	h.client, err = conduit.Dial(h.ctx, h.srv.URL(), conduit.Token(h.botU.Token), h.clientOptions(h.log))
-	if err != nil {
-		t.Fatalf("dial as the bot: %v", err)
-	}
-
-	h.store, err = state.Open(filepath.Join(h.dir, "state.db"), state.Options{})
-	if err != nil {
-		t.Fatalf("open state: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := h.store.Check(); err != nil {
-			t.Errorf("state file integrity check: %v", err)
-		}
-		h.store.Close()
+	w := testworld.New(t, testworld.Options{
+		Server:    phabtest.Options{Now: h.clock.Now, OnWrite: fx.onWrite},
+		Bot:       user(phabtest.UserSpec{Username: "auditbot", Admin: !fx.botNotAdmin, Bot: true, MFA: true}),
+		Users:     users,
+		Approvers: []string{"alice", "bob", "carol", "erin"},
+		Team:      []string{"alice", "bob", "dave"},
+		Groups: []testworld.Group{
+			group(groupNDA, append([]string{"nomfa1", "nomfa2", "good1", "excluded1", "ci-bot", "wikitech-l", "gone1"}, extra...)...),
+			group(groupSecurity, "nomfa1", "nomfa3", "erin", "good2"),
+			group(groupSRE, "nomfa4", "nomfa2", "good1"),
+		},
 	})
-
-	h.tmpl, err = templates.Load("")
-	if err != nil {
-		t.Fatalf("load templates: %v", err)
-	}
+	h.world, h.srv, h.dir, h.users, h.groups, h.botU = w, w.Srv, w.Dir, w.Users, w.Groups, w.Bot
+	h.client = w.Dial(h.ctx, h.botU.Username, h.log)
+	h.store = w.Store()
+	h.tmpl = testbot.Templates(t)
 	if fx.configExtra == "" {
 		fx.configExtra = "removal_limit: {max_share: 100%}\n"
 	}
-	cfgYAML := fmt.Sprintf(`conduit:
-  url: %s
-state_file: state.db
-groups:
-  acl*sre-team: {risk: internal}
-  WMF-NDA: {risk: security}
-  acl*security: {risk: security}
-default_risk: security
-%s`, h.srv.URL(), fx.configExtra)
-	h.cfg, err = campaigns.ParseConfig(filepath.Join(h.dir, "config.yaml"), []byte(cfgYAML))
-	if err != nil {
-		t.Fatalf("parse config: %v", err)
-	}
+	h.cfg = testbot.Config(t, w, "default_risk: security\n"+fx.configExtra)
 	for name, body := range fx.files {
 		if err := os.WriteFile(filepath.Join(h.dir, name), []byte(body), 0o600); err != nil {
 			t.Fatal(err)
@@ -279,13 +202,7 @@ default_risk: security
 }
 
 func (h *harness) clientOptions(log zerolog.Logger) conduit.Options {
-	return conduit.Options{
-		HTTPClient:        h.srv.Client(),
-		RequestsPerSecond: -1,
-		CallTimeout:       10 * time.Second,
-		Logger:            log,
-		Sleep:             func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
-	}
+	return h.world.ClientOptions(log)
 }
 
 func (h *harness) parseCampaign(fx fixture) *campaigns.Campaign {
@@ -324,25 +241,21 @@ approvers: acl*phabricator-admins
 // and clock.
 func (h *harness) newBot(phab bot.Phabricator, log zerolog.Logger) *bot.Bot {
 	h.t.Helper()
-	opts := bot.Options{
-		Phab: phab, Store: h.store, Templates: h.tmpl, Config: h.cfg,
-		LoadCampaign: func(name string) (*campaigns.Campaign, error) {
-			if name != h.camp.Name {
-				return nil, fmt.Errorf("no campaign %q in this test", name)
+	return testbot.New(h.t, h.world, testbot.Options{
+		Phab: phab, Store: h.store, Templates: h.tmpl, Config: h.cfg, Now: h.clock.Now, Logger: log,
+		Configure: func(o *bot.Options) {
+			// h.camp as it is at each call: a test may change it.
+			o.LoadCampaign = func(name string) (*campaigns.Campaign, error) {
+				if name != h.camp.Name {
+					return nil, fmt.Errorf("no campaign %q in this test", name)
+				}
+				return h.camp, nil
 			}
-			return h.camp, nil
+			if h.activity != nil {
+				o.Activity = h.activity
+			}
 		},
-		Now:    h.clock.Now,
-		Logger: log,
-	}
-	if h.activity != nil {
-		opts.Activity = h.activity
-	}
-	b, err := bot.New(opts)
-	if err != nil {
-		h.t.Fatalf("bot.New: %v", err)
-	}
-	return b
+	})
 }
 
 // as returns a Conduit client acting as username.
@@ -353,42 +266,24 @@ func (h *harness) as(username string) *conduit.Client {
 	if c, ok := h.clients[username]; ok {
 		return c
 	}
-	u, ok := h.users[username]
-	if !ok {
-		h.t.Fatalf("no user %q in the fixture", username)
-	}
-	c, err := conduit.Dial(h.ctx, h.srv.URL(), conduit.Token(u.Token), h.clientOptions(zerolog.Nop()))
-	if err != nil {
-		h.t.Fatalf("dial as %s: %v", username, err)
-	}
+	c := h.world.Dial(h.ctx, username, zerolog.Nop())
 	h.clients[username] = c
 	return c
 }
 
 func (h *harness) phid(username string) string {
 	h.t.Helper()
-	u, ok := h.users[username]
-	if !ok {
-		h.t.Fatalf("no user %q in the fixture", username)
-	}
-	return u.PHID
+	return h.world.User(username).PHID
 }
 
 func (h *harness) phids(usernames ...string) []string {
-	out := make([]string, len(usernames))
-	for i, n := range usernames {
-		out[i] = h.phid(n)
-	}
-	return out
+	h.t.Helper()
+	return h.world.PHIDs(usernames...)
 }
 
 func (h *harness) group(name string) phabtest.Project {
 	h.t.Helper()
-	g, ok := h.groups[name]
-	if !ok {
-		h.t.Fatalf("no group %q in the fixture", name)
-	}
-	return g
+	return h.world.Group(name)
 }
 
 // launch launches the campaign and fails the test on error.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/auditbot/auditbot/state"
 )
 
 // OpKey is the idempotency key of one side effect: the key of its
@@ -247,4 +249,72 @@ func accessRevokeKey(batch, xactID int) OpKey {
 // task (batch 0: the standing task).
 func accessRevokePrefix(batch int) OpKey {
 	return accessRevokeFamily + taskPart(batch) + "/"
+}
+
+// finishers says which chore finishes a pending op, by its key: the one
+// that reconciles it on every tick. A removal step's comment (argTask)
+// is finished only if it knows its task.
+var finishers = []struct {
+	chore string
+	owns  func(key OpKey, step removalStep, removal bool, op state.Op) bool
+}{
+	{"tasks", func(k OpKey, _ removalStep, _ bool, _ state.Op) bool { return k.hasPrefix(taskPrefix) }},
+	// The task's cursor stays before the transaction until its answer is
+	// recorded.
+	{"replies", func(k OpKey, _ removalStep, _ bool, _ state.Op) bool {
+		return k.hasPrefix(replyPrefix) || k.hasPrefix(repliesPrefix)
+	}},
+	{"reminders", func(k OpKey, _ removalStep, _ bool, op state.Op) bool {
+		return (k.hasPrefix(reminderPrefix) && op.Args[argTask] != "") || k.hasPrefix(extensionPrefix) || (k.hasPrefix(extendPrefix) && op.Args[argTask] != "")
+	}},
+	{"announce-removals", func(_ OpKey, step removalStep, removal bool, op state.Op) bool {
+		return removal && step == stepProposal && op.Args[argTask] != ""
+	}},
+	{"policies", func(k OpKey, _ removalStep, _ bool, _ state.Op) bool { return k.hasPrefix(accessRevokeFamily) }},
+	{"execute-removals", func(_ OpKey, step removalStep, removal bool, _ state.Op) bool {
+		return removal && (step == stepRemove || step == stepNotice || step == stepHeld)
+	}},
+	{"approval-reminders", func(_ OpKey, step removalStep, removal bool, op state.Op) bool {
+		return removal && (step == stepApprovalReminder || step == stepOverdue) && op.Args[argTask] != ""
+	}},
+	{"rescan", func(k OpKey, _ removalStep, _ bool, _ state.Op) bool { return k.hasPrefix(recurringPrefix) }},
+	{"close", func(k OpKey, _ removalStep, _ bool, _ state.Op) bool { return k.hasPrefix(closePrefix) }},
+}
+
+// pendingOpOwner says who finishes a pending op: the chore that
+// reconciles it on every tick, or, when no chore does, what a person must
+// do (human is then set).
+func pendingOpOwner(op state.Op, snap *state.Snapshot) (chore, human string) {
+	if op.ReconcileError != "" {
+		return "", "asking Phabricator whether it landed failed (" + op.ReconcileError + "); if the next tick fails too, check it by hand"
+	}
+	key := OpKey(op.Key)
+	_, step, removal := parseRemovalKey(key)
+	for _, f := range finishers {
+		if f.owns(key, step, removal, op) {
+			return f.chore, ""
+		}
+	}
+	if key.hasPrefix(restorePrefix) {
+		if chore, human, ok := restoreOwner(key, snap); ok {
+			return chore, human
+		}
+	}
+	return "", "no chore finishes this write: check on Phabricator whether it happened (the bot's marker line names its key)"
+}
+
+// restoreOwner says who finishes a restore's own intent, or a write under
+// it: the replies chore for one a command asked for, else the operator,
+// by running the same restore again.
+func restoreOwner(key OpKey, snap *state.Snapshot) (chore, human string, ok bool) {
+	for _, o := range snap.Ops {
+		if o.Kind != state.OpRestore || !key.under(OpKey(o.Key)) {
+			continue
+		}
+		if o.Args[argCommand] != "" {
+			return "replies", "", true
+		}
+		return "", fmt.Sprintf("the restore of @%s asked by %s was interrupted: run `auditbot restore %s %s` again to finish it", o.Args[argUser], o.Args[argActor], snap.Campaign.Name, o.Args[argUser]), true
+	}
+	return "", "", false
 }

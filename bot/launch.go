@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/auditbot/auditbot/campaigns"
 	"github.com/auditbot/auditbot/conduit"
@@ -233,7 +231,7 @@ func (b *Bot) checkTaskPolicies(ctx context.Context, c *campaigns.Campaign, snap
 		case strings.HasPrefix(value, "PHID-USER-"):
 			r.add("tasks", p.name, value == self.PHID, "one user: "+value+" (must be the bot)")
 		case strings.HasPrefix(value, "PHID-PROJ-"):
-			ps, err := b.phab.ProjectsByPHID(ctx, []string{value}, true)
+			ps, err := b.projectsByPHID(ctx, []string{value}, true)
 			if err != nil {
 				return fmt.Errorf("check %s: %w", p.name, err)
 			}
@@ -417,7 +415,7 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 		return false, bt, err
 	}
 	key := taskKey(bt.Index)
-	created, err := b.fileTaskOnce(ctx, c.Name, key, rec.BotPHID, spec,
+	created, err := b.apply(ctx, c.Name, fileTaskIntent(key, spec,
 		state.Entry{Actor: rec.BotUsername, Detail: fmt.Sprintf("batch %d: %d user(s)", bt.Index, len(bt.UserPHIDs))},
 		func(tx *state.CampaignTx, t conduit.Task) error {
 			cur, err := tx.Batch(bt.Index)
@@ -427,7 +425,7 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 			cur.TaskPHID, cur.TaskID, cur.CreatedAt = t.PHID, t.ID, b.now().UTC()
 			bt = cur
 			return tx.PutBatch(cur)
-		})
+		}))
 	if err != nil {
 		return false, bt, err
 	}
@@ -438,130 +436,33 @@ func (b *Bot) ensureTask(ctx context.Context, c *campaigns.Campaign, snap *state
 	return created, bt, nil
 }
 
-// fileTaskOnce files the task spec exactly once for op key: after a crash
-// it looks for the task the bot filed (findOwnTask) before filing again.
-// record stores the task in the same bbolt transaction that marks the op
-// done; entry is journaled with the task's monogram.
-func (b *Bot) fileTaskOnce(ctx context.Context, campaign string, key OpKey, botPHID string, spec conduit.TaskSpec, entry state.Entry, record func(*state.CampaignTx, conduit.Task) error) (bool, error) {
-	var got conduit.Task
-	return b.once(ctx, effect{
-		campaign: campaign, key: key, kind: state.OpTaskCreated,
-		find: func(ctx context.Context) (string, bool, error) {
-			t, found, err := b.findOwnTask(ctx, campaign, key, botPHID)
-			if found {
-				got = t
-			}
-			return t.PHID, found, err
+// fileTaskIntent is the intent to file the task spec exactly once for op
+// key: after a crash the executor looks for the task the bot filed
+// (findOwnTask) before filing again. change stores the task in the same
+// bbolt transaction that marks the op done; entry is journaled with the
+// task's monogram.
+func fileTaskIntent(key OpKey, spec conduit.TaskSpec, entry state.Entry, change func(*state.CampaignTx, conduit.Task) error) intent {
+	return intent{key: key, kind: state.OpTaskCreated, write: fileTask{spec: spec}, entry: entry,
+		change: func(tx *state.CampaignTx, res outcomeOf) error {
+			t := res.task
+			t.PHID = res.result
+			return change(tx, t)
 		},
-		do: func(ctx context.Context) (string, error) {
-			res, err := b.phab.CreateTask(ctx, spec)
-			if err != nil {
-				return "", err
-			}
-			got = conduit.Task{ID: res.ObjectID, PHID: res.ObjectPHID}
-			return res.ObjectPHID, nil
-		},
-		record: func(tx *state.CampaignTx, phid string) error {
-			got.PHID = phid
-			return record(tx, got)
-		},
-		entry: entry,
-		// The task's monogram is known once record has run (or, after a
-		// crash, once find has found it).
-		amend: func(e *state.Entry) {
-			if got.ID != 0 {
-				e.Task = "T" + strconv.Itoa(got.ID)
+		// The task's monogram is known once the task is filed (or, after
+		// a crash, found).
+		amend: func(e *state.Entry, res outcomeOf) {
+			if res.task.ID != 0 {
+				e.Task = "T" + strconv.Itoa(res.task.ID)
 			}
 			e.Outcome = "created"
 		},
-	})
-}
-
-// findOwnTask looks for the task the bot filed for op key in an earlier
-// run that stopped before recording it. Only what the bot itself wrote
-// counts: a task the bot authored, created since the intent, whose creating
-// transactions (authored by the bot) set a description carrying key's
-// marker. The current description does not count: anyone who may edit the
-// task can rewrite it, and a marker forged into another batch's task would
-// otherwise make the bot adopt that task and never file this batch's
-// (NOTES fact 46). A task another batch already owns is never taken.
-func (b *Bot) findOwnTask(ctx context.Context, campaign string, key OpKey, botPHID string) (conduit.Task, bool, error) {
-	op, err := b.opByKey(campaign, key)
-	if err != nil {
-		return conduit.Task{}, false, err
 	}
-	owned := map[string]bool{}
-	err = b.store.View(campaign, func(tx *state.CampaignTx) error {
-		bts, err := tx.Batches()
-		for _, bt := range bts {
-			if bt.TaskPHID != "" {
-				owned[bt.TaskPHID] = true
-			}
-		}
-		return err
-	})
-	if err != nil {
-		return conduit.Task{}, false, err
-	}
-	// The server stamps tasks with its own clock, which may be behind the
-	// bot's (skew, or a tick run with --now in the future): search from a
-	// day before the earlier of the two.
-	since := op.CreatedAt
-	if wall := time.Now(); wall.Before(since) {
-		since = wall
-	}
-	tasks, err := b.phab.SearchTasks(ctx, conduit.TaskQuery{AuthorPHIDs: []string{botPHID}, CreatedStart: since.Add(-24 * time.Hour)})
-	if err != nil {
-		return conduit.Task{}, false, err
-	}
-	for _, t := range tasks {
-		if t.AuthorPHID != botPHID || owned[t.PHID] {
-			continue
-		}
-		txs, err := b.phab.TaskTransactions(ctx, t.PHID, 0)
-		if err != nil {
-			return conduit.Task{}, false, fmt.Errorf("read the history of T%d: %w", t.ID, err)
-		}
-		if createdWithMarker(txs, botPHID, campaign, key) {
-			return t, true, nil
-		}
-	}
-	return conduit.Task{}, false, nil
-}
-
-// createdWithMarker reports whether txs (a task's transactions, oldest
-// first) show the task created by botPHID with a description carrying the
-// marker for key. The description the creation set is the task's first
-// description transaction: it comes right after "create" in the same
-// group (transaction.search.T10.all.json), and any later rewrite has a
-// higher id. Its "new" value is the text as the bot wrote it.
-func createdWithMarker(txs []conduit.Transaction, botPHID, campaign string, key OpKey) bool {
-	created := false
-	for _, x := range txs {
-		switch x.Type {
-		case "create":
-			if x.AuthorPHID != botPHID {
-				return false
-			}
-			created = true
-		case "description":
-			if !created || x.AuthorPHID != botPHID {
-				return false
-			}
-			var old, text string
-			if json.Unmarshal(x.Old, &old) != nil || old != "" || json.Unmarshal(x.New, &text) != nil {
-				return false
-			}
-			return hasMarker(text, campaign, key)
-		}
-	}
-	return false
 }
 
 // verifyTask reads a filed task back and fails loudly if the bot cannot see
 // it or its policies are not the restricted ones asked for.
 func (b *Bot) verifyTask(ctx context.Context, campaign string, bt state.Batch, spec conduit.TaskSpec) error {
-	tasks, err := b.phab.SearchTasks(ctx, conduit.TaskQuery{PHIDs: []string{bt.TaskPHID}})
+	tasks, err := b.tasksByPHID(ctx, []string{bt.TaskPHID})
 	if err != nil {
 		return fmt.Errorf("read back %s: %w", bt.Monogram(), err)
 	}

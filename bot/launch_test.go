@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditbot/auditbot/internal/testkit"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/auditbot/auditbot/bot"
@@ -253,7 +255,7 @@ func TestLaunchRefusedWhenGroupNotEditable(t *testing.T) {
 
 func TestDryRunLaunchWritesNothing(t *testing.T) {
 	h := newHarness(t, fixture{})
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	dry := h.newBot(bot.DryRun(h.client, zeroLog(logs)), zeroLog(logs))
 	res, err := dry.Launch(h.ctx, h.camp)
 	if err != nil {

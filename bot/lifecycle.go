@@ -69,11 +69,11 @@ func (b *Bot) choreApprovalReminders(ctx context.Context, r *run) error {
 			}
 		}
 		days := int(waited / (24 * time.Hour))
-		base := templates.ApprovalReminderData{Campaign: b.campaignData(r.c, &snap.Campaign), BatchID: label, Days: days, Required: rm.RequiredApprovals}
+		base := templates.ApprovalReminderData{Campaign: b.words.campaignData(r.c, &snap.Campaign), BatchID: label, Days: days, Required: rm.RequiredApprovals}
 		for _, bt := range tasks {
 			data := base
 			data.Approvals = rm.ApprovalsFor(bt.Index)
-			text, err := b.render(templates.ApprovalReminder, data)
+			text, err := b.words.render(templates.ApprovalReminder, data)
 			if err != nil {
 				return err
 			}
@@ -97,7 +97,7 @@ func (b *Bot) choreApprovalReminders(ctx context.Context, r *run) error {
 			}
 		}
 		data := base
-		data.Overdue, data.TeamTag, data.Approvals = true, teamTag, len(distinctApprovers(rm.Approvals))
+		data.Overdue, data.TeamTag, data.Approvals = true, teamTag, len(rm.Approvers())
 		where := tasks
 		batchOf := func(bt state.Batch) int { return bt.Index }
 		if r.rec.StandingTaskPHID != "" {
@@ -106,7 +106,7 @@ func (b *Bot) choreApprovalReminders(ctx context.Context, r *run) error {
 			}
 			where = []state.Batch{standingBatch(&r.rec)}
 		}
-		text, err := b.render(templates.ApprovalReminder, data)
+		text, err := b.words.render(templates.ApprovalReminder, data)
 		if err != nil {
 			return err
 		}
@@ -131,19 +131,6 @@ func (b *Bot) choreApprovalReminders(ctx context.Context, r *run) error {
 		_, step, _ := parseRemovalKey(key)
 		return (step != stepApprovalReminder && step != stepOverdue) || sent[key]
 	}, "a later period superseded it or the batch was decided")
-}
-
-// teamTag is the team project's hashtag, read from Phabricator (the
-// record keeps the team's PHID and name, and a slug can change).
-func (b *Bot) teamTag(ctx context.Context, rec *state.Campaign) (string, error) {
-	ps, err := b.phab.ProjectsByPHID(ctx, []string{rec.TeamPHID}, false)
-	if err != nil {
-		return "", fmt.Errorf("read the team project: %w", err)
-	}
-	if len(ps) != 1 || ps[0].Slug == "" {
-		return "", fmt.Errorf("the team project %s is not visible to the bot", rec.TeamName)
-	}
-	return "#" + ps[0].Slug, nil
 }
 
 // openReason says why a campaign cannot close yet, or "" when it can:
@@ -269,8 +256,8 @@ func (b *Bot) choreClose(ctx context.Context, r *run) error {
 		if bt.Index != 0 {
 			fs = findingsOf(snap.Findings, bt)
 		}
-		data := templates.CampaignClosedData{Campaign: b.campaignData(r.c, &snap.Campaign), Counts: statusCounts(fs), Standing: bt.Index == 0}
-		text, err := b.render(templates.CampaignClosed, data)
+		data := templates.CampaignClosedData{Campaign: b.words.campaignData(r.c, &snap.Campaign), Counts: statusCounts(fs), Standing: bt.Index == 0}
+		text, err := b.words.render(templates.CampaignClosed, data)
 		if err != nil {
 			return err
 		}
@@ -306,22 +293,8 @@ func (b *Bot) choreClose(ctx context.Context, r *run) error {
 // transactions apply together or not at all).
 func (b *Bot) closeTask(ctx context.Context, r *run, bt state.Batch, text string) error {
 	key := closeKey(bt.Index)
-	body := withMarker(text, r.rec.Name, key)
-	_, err := b.once(ctx, effect{
-		campaign: r.rec.Name, key: key, kind: state.OpTaskClosed,
-		find: func(ctx context.Context) (string, bool, error) {
-			return b.findComment(ctx, &r.rec, bt.TaskPHID, key)
-		},
-		do: func(ctx context.Context) (string, error) {
-			res, err := b.phab.EditTask(ctx, bt.TaskPHID, conduit.StatusEdit(taskStatusResolved), conduit.CommentEdit(body))
-			if err != nil {
-				return "", err
-			}
-			if len(res.TransactionPHIDs) > 0 {
-				return res.TransactionPHIDs[0], nil
-			}
-			return "", nil
-		},
+	_, err := b.apply(ctx, r.rec.Name, intent{key: key, kind: state.OpTaskClosed,
+		write: editTask{task: bt.TaskPHID, edits: []conduit.Edit{conduit.StatusEdit(taskStatusResolved), conduit.CommentEdit(text)}},
 		entry: state.Entry{Actor: r.rec.BotUsername, ActorKind: state.ActorBot, Task: bt.Monogram(), Outcome: taskStatusResolved},
 		args:  map[string]string{argTask: bt.TaskPHID},
 	})

@@ -137,7 +137,9 @@ func (b *Bot) Plan(ctx context.Context, c *campaigns.Campaign) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		pt := PlanTask{Batch: bt.Index, Title: spec.Title, Description: spec.Description, ViewPolicy: spec.ViewPolicy, EditPolicy: spec.EditPolicy}
+		// The description as it will be filed: the executor ends it with
+		// the task's marker.
+		pt := PlanTask{Batch: bt.Index, Title: spec.Title, Description: withMarker(spec.Description, c.Name, taskKey(bt.Index)), ViewPolicy: spec.ViewPolicy, EditPolicy: spec.EditPolicy}
 		for _, s := range spec.SubscriberPHIDs {
 			if n, ok := names[s]; ok {
 				pt.Subscribers = append(pt.Subscribers, "@"+n)
@@ -255,22 +257,22 @@ func groupNames(c *state.Campaign, phids []string) []string {
 // taskSpec renders the task for one batch. Plan and launch both use it, so
 // the plan shows the exact texts and policies launch files.
 func (b *Bot) taskSpec(c *campaigns.Campaign, rec *state.Campaign, bt state.Batch, fs []state.Finding, total int) (conduit.TaskSpec, error) {
-	data := b.taskData(c, rec, bt, fs, total)
+	data := b.words.taskData(c, rec, bt, fs, total)
 	titleT, descT := templates.TaskTitle, templates.TaskDescription
 	if bt.Team {
 		titleT, descT = templates.TeamTaskTitle, templates.TeamTaskDescription
 	}
-	title, err := b.render(titleT, data)
+	title, err := b.words.render(titleT, data)
 	if err != nil {
 		return conduit.TaskSpec{}, err
 	}
-	desc, err := b.render(descT, data)
+	desc, err := b.words.render(descT, data)
 	if err != nil {
 		return conduit.TaskSpec{}, err
 	}
 	spec := conduit.TaskSpec{
 		Title:       strings.TrimSpace(title),
-		Description: withMarker(desc, c.Name, taskKey(bt.Index)),
+		Description: desc,
 	}
 	// The team's task subscribes nobody it lists: they cannot act on it,
 	// and the team and approvers decide.

@@ -74,7 +74,7 @@ func (b *Bot) chorePolicies(ctx context.Context, r *run) error {
 	if len(phids) == 0 {
 		return nil
 	}
-	tasks, err := b.phab.SearchTasks(ctx, conduit.TaskQuery{PHIDs: phids})
+	tasks, err := b.tasksByPHID(ctx, phids)
 	if err != nil {
 		return fmt.Errorf("read the tasks' policies: %w", err)
 	}
@@ -126,7 +126,7 @@ func (b *Bot) chorePolicies(ctx context.Context, r *run) error {
 // restorePolicies puts back t's view and edit policies exactly once per
 // change, and journals who changed them.
 func (b *Bot) restorePolicies(ctx context.Context, r *run, bt state.Batch, t conduit.Task, view, edit string) error {
-	txs, err := b.phab.TaskTransactions(ctx, t.PHID, 0)
+	txs, err := b.history(ctx, t.PHID, 0)
 	if err != nil {
 		return fmt.Errorf("read who changed the policies: %w", err)
 	}
@@ -176,22 +176,13 @@ func (b *Bot) restorePolicies(ctx context.Context, r *run, bt state.Batch, t con
 // again.
 func (b *Bot) restoreOnce(ctx context.Context, r *run, bt state.Batch, key OpKey, view, edit string, edits []conduit.Edit, detail string, names []string) error {
 	t := bt.TaskPHID
-	done, err := b.once(ctx, effect{
-		campaign: r.c.Name, key: key, kind: state.OpPolicyRestored,
-		find: func(ctx context.Context) (string, bool, error) {
-			got, err := b.phab.SearchTasks(ctx, conduit.TaskQuery{PHIDs: []string{t}})
-			if err != nil {
-				return "", false, err
-			}
-			ok := len(got) == 1 && got[0].ViewPolicy == view && got[0].EditPolicy == edit
-			return bt.Monogram(), ok, nil
-		},
-		do: func(ctx context.Context) (string, error) {
-			if _, err := b.phab.EditTask(ctx, t, edits...); err != nil {
-				return "", fmt.Errorf("restore the policies (%s): %w", detail, err)
-			}
-			return bt.Monogram(), nil
-		},
+	done, err := b.apply(ctx, r.c.Name, intent{key: key, kind: state.OpPolicyRestored,
+		write: editTask{task: t, edits: edits},
+		landed: landedCheck{task: t, taskIs: func(got conduit.Task, _ []string) bool {
+			return got.ViewPolicy == view && got.EditPolicy == edit
+		}},
+		failed:   func(err error) error { return fmt.Errorf("restore the policies (%s): %w", detail, err) },
+		result:   bt.Monogram(),
 		entry:    state.Entry{Actor: r.rec.BotUsername, Task: bt.Monogram(), Detail: detail},
 		subjects: names,
 		args:     map[string]string{argDetail: detail},
@@ -200,25 +191,4 @@ func (b *Bot) restoreOnce(ctx context.Context, r *run, bt state.Batch, key OpKey
 		r.eventOf(ev{kind: "policy-restored", task: bt.Monogram()}, "%s: %s", bt.Monogram(), detail)
 	}
 	return err
-}
-
-// usernames names users by @username where Phabricator knows them, by PHID
-// otherwise.
-func (b *Bot) usernames(ctx context.Context, phids []string) ([]string, error) {
-	if len(phids) == 0 {
-		return nil, nil
-	}
-	users, err := b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: phids})
-	if err != nil {
-		return nil, fmt.Errorf("name who changed the policies: %w", err)
-	}
-	name := map[string]string{}
-	for _, u := range users {
-		name[u.PHID] = "@" + u.Username
-	}
-	out := make([]string, len(phids))
-	for i, p := range phids {
-		out[i] = cmp.Or(name[p], p)
-	}
-	return out, nil
 }

@@ -568,7 +568,7 @@ func (b *Bot) runSummary(r *run, rn state.Run) (string, error) {
 	if rn.N > 1 && rn.N-2 < len(r.rec.Runs) {
 		since = r.rec.Runs[rn.N-2].At
 	}
-	data := templates.RunSummaryData{Campaign: b.campaignData(r.c, &snap.Campaign), Run: rn.N, Since: since.UTC().Format(time.DateOnly),
+	data := templates.RunSummaryData{Campaign: b.words.campaignData(r.c, &snap.Campaign), Run: rn.N, Since: since.UTC().Format(time.DateOnly),
 		Instance: rn.Instance, NewCutoffDate: cutoffDate(rn.Cutoff)}
 	perReason := map[string]int{}
 	var reasons []string
@@ -602,7 +602,7 @@ func (b *Bot) runSummary(r *run, rn state.Run) (string, error) {
 			data.Pending++
 		}
 	}
-	return b.render(templates.RunSummary, data)
+	return b.words.render(templates.RunSummary, data)
 }
 
 // ensureStandingTask files the recurring campaign's task for the team
@@ -616,14 +616,14 @@ func (b *Bot) ensureStandingTask(ctx context.Context, r *run) error {
 	if rec.TeamPHID == "" {
 		return fmt.Errorf("%w: a recurring campaign needs a team for its standing task", ErrInput)
 	}
-	desc, err := b.render(templates.StandingTask, templates.StandingTaskData{Campaign: b.campaignData(r.c, &rec), Every: offsetName(r.c.Recurring.Every)})
+	desc, err := b.words.render(templates.StandingTask, templates.StandingTaskData{Campaign: b.words.campaignData(r.c, &rec), Every: offsetName(r.c.Recurring.Every)})
 	if err != nil {
 		return err
 	}
 	key := standingTaskKey()
 	spec := conduit.TaskSpec{
 		Title:           rec.Title + ": recurring scans",
-		Description:     withMarker(desc, rec.Name, key),
+		Description:     desc,
 		SubscriberPHIDs: uniq([]string{rec.TeamPHID, rec.ApproversPHID}),
 		ProjectPHIDs:    uniq(append([]string{rec.TeamPHID}, rec.TagPHIDs...)),
 	}
@@ -631,7 +631,7 @@ func (b *Bot) ensureStandingTask(ctx context.Context, r *run) error {
 		return err
 	}
 	var got conduit.Task
-	created, err := b.fileTaskOnce(ctx, rec.Name, key, rec.BotPHID, spec,
+	created, err := b.apply(ctx, rec.Name, fileTaskIntent(key, spec,
 		state.Entry{Actor: rec.BotUsername, Detail: "standing task for the team"},
 		func(tx *state.CampaignTx, t conduit.Task) error {
 			got = t
@@ -639,7 +639,7 @@ func (b *Bot) ensureStandingTask(ctx context.Context, r *run) error {
 			cur.StandingTaskPHID, cur.StandingTaskID = t.PHID, t.ID
 			r.rec = cur
 			return tx.PutCampaign(cur)
-		})
+		}))
 	if err != nil {
 		return fmt.Errorf("standing task: %w", err)
 	}

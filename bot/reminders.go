@@ -76,8 +76,8 @@ func (b *Bot) campaignReminders(ctx context.Context, r *run, sent map[OpKey]bool
 		if len(pending)+len(unsubscribed) == 0 && r.c.QuietReminders {
 			continue
 		}
-		data := templates.ReminderData{Campaign: b.campaignData(r.c, &snap.Campaign), Pending: pending, DaysLeft: daysLeft(now, r.rec.Cutoff), Unsubscribed: unsubscribed}
-		text, err := b.render("reminder", data)
+		data := templates.ReminderData{Campaign: b.words.campaignData(r.c, &snap.Campaign), Pending: pending, DaysLeft: daysLeft(now, r.rec.Cutoff), Unsubscribed: unsubscribed}
+		text, err := b.words.render("reminder", data)
 		if err != nil {
 			return err
 		}
@@ -132,12 +132,12 @@ func (b *Bot) extendedReminders(ctx context.Context, r *run, sent map[OpKey]bool
 		if err != nil {
 			return err
 		}
-		data := templates.ReminderData{Campaign: b.campaignData(r.c, &snap.Campaign), DaysLeft: daysLeft(now, f.Cutoff)}
+		data := templates.ReminderData{Campaign: b.words.campaignData(r.c, &snap.Campaign), DaysLeft: daysLeft(now, f.Cutoff)}
 		data.Cutoff, data.CutoffDate = f.Cutoff, cutoffDate(f.Cutoff)
 		// A personal reminder mentions its user even if they unsubscribed:
 		// the campaign reminders list such users only by name.
 		data.Pending = []templates.Person{person(&f)}
-		text, err := b.render("reminder", data)
+		text, err := b.words.render("reminder", data)
 		if err != nil {
 			return err
 		}

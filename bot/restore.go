@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/auditbot/auditbot/state"
 	"github.com/auditbot/auditbot/templates"
@@ -63,114 +62,121 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 	if f.Status != state.StatusRemoved || len(f.RemovedFrom) == 0 {
 		return fmt.Errorf("%w: @%s was not removed by this campaign (status %s)", ErrRefused, f.Username, f.Status)
 	}
-	seq := f.Restores + 1
-	intentKey := restoreKey(f.Username, seq)
-	intent, err := b.opByKey(r.rec.Name, intentKey)
+	key := restoreKey(f.Username, f.Restores+1)
+	op, err := b.opByKey(r.rec.Name, key)
 	switch {
 	case err == nil:
 		// Started before a crash: finish it as it was asked. A command
 		// that finishes it is the one it then answers.
-		if ask.command != "" && intent.Args != nil {
-			intent.Args[argCommand] = ask.command
+		if ask.command != "" && op.Args != nil {
+			op.Args[argCommand] = ask.command
 		}
-		ask = restoreAsk{force: intent.Args[argForce] == "true", actor: intent.Args[argActor], approver: intent.Args[argBy], command: intent.Args[argCommand]}
 	case !errors.Is(err, state.ErrNotFound):
 		return err
 	default:
-		// Nobody restores their own access (the command path checks the
-		// approver's PHID; this also holds for `auditbot restore --as`).
-		for _, who := range []string{ask.approver, ask.actor} {
-			if strings.EqualFold(strings.TrimPrefix(who, "@"), f.Username) {
-				return fmt.Errorf("%w: @%s may not restore their own access; another person must decide", ErrRefused, f.Username)
-			}
-		}
-		if !ask.force {
-			ok, left, err := b.unmet(ctx, r, f)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return fmt.Errorf("%w: Phabricator still shows @%s as non-compliant (%s); use --force to restore anyway", ErrRefused, f.Username, strings.Join(reasonsText(left), ", "))
-			}
-		}
-		intent = state.Op{Key: string(intentKey), Kind: state.OpRestore, State: state.OpPending, CreatedAt: b.now().UTC(), Attempts: 1,
-			Args: map[string]string{argUser: f.Username, argActor: ask.actor, argBy: ask.approver, argCommand: ask.command, argForce: strconv.FormatBool(ask.force)}}
-		if err := b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error { return tx.PutOp(intent) }); err != nil {
-			return fmt.Errorf("record intent %s: %w", intentKey, err)
-		}
-	}
-	force, actor, approver := ask.force, ask.actor, ask.approver
-	var errs []error
-	for _, gp := range f.RemovedFrom {
-		g, _ := r.rec.GroupByPHID(gp)
-		key := restoreMemberKey(intentKey, gp)
-		_, err := b.once(ctx, effect{
-			campaign: r.rec.Name, key: key, kind: state.OpMemberRestored,
-			find: func(ctx context.Context) (string, bool, error) {
-				ps, err := b.phab.ProjectsByPHID(ctx, []string{gp}, true)
-				if err != nil || len(ps) != 1 {
-					return "", false, err
-				}
-				return "", slices.Contains(ps[0].MemberPHIDs, f.UserPHID), nil
-			},
-			do: func(ctx context.Context) (string, error) {
-				res, err := b.phab.EditProjectMembers(ctx, gp, []string{f.UserPHID}, nil)
-				if len(res.TransactionPHIDs) > 0 {
-					return res.TransactionPHIDs[0], err
-				}
-				return "", err
-			},
-			entry: state.Entry{Actor: actor, User: f.Username, Group: g.Name, Detail: fmt.Sprintf("restore #%d, force=%v", seq, force)},
-		})
+		snap, err := b.store.Snapshot(r.rec.Name)
 		if err != nil {
-			errs = append(errs, err)
+			return err
+		}
+		var n needs
+		if !ask.force {
+			n = unmetNeeds(f)
+		}
+		v, err := b.observe(ctx, r, snap, n)
+		if err != nil {
+			return err
+		}
+		start, err := decideRestoreStart(v, f, ask)
+		if err != nil {
+			return err
+		}
+		if err := b.record(r, []intent{start}); err != nil {
+			return fmt.Errorf("record intent %s: %w", key, err)
+		}
+		if op, err = b.opByKey(r.rec.Name, key); err != nil {
+			return err
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	bt, err := b.batchOf(r.rec.Name, f.Batch)
+	snap, err := b.store.Snapshot(r.rec.Name)
 	if err != nil {
 		return err
 	}
-	text, err := b.render("restored", templates.ReplyData{Campaign: b.campaignData(r.c, &r.rec), Person: person(&f),
-		Groups: groupNames(&r.rec, f.RemovedFrom), Approver: templates.Person{Username: approver}})
+	v, err := b.observe(ctx, r, snap, needs{})
 	if err != nil {
 		return err
 	}
-	now := b.now().UTC()
-	restored := updateFinding(f.UserPHID, func(f *state.Finding) {
-		f.Status, f.RestoreRequested, f.Restores, f.UpdatedAt = state.StatusRestored, false, seq, now
-		f.ForcedRestore = force
-	})
-	_, err = b.comment(ctx, r, bt, restoreCommentKey(intentKey), text,
-		state.Entry{Kind: state.EntryRestored, Actor: actor, User: f.Username}, func(tx *state.CampaignTx) error {
-			if err := restored(tx); err != nil {
-				return err
-			}
-			intent.State, intent.DoneAt = state.OpDone, now
-			return tx.PutOp(intent)
-		})
-	if err == nil {
-		r.eventOf(ev{kind: "restored", user: f.Username}, "restored @%s to %v", f.Username, groupNames(&r.rec, f.RemovedFrom))
+	members, done, err := decideRestore(v, f, op)
+	if err != nil {
+		return err
 	}
-	return err
+	if err := b.applyAll(ctx, r, members); err != nil {
+		return err
+	}
+	return b.applyAll(ctx, r, []intent{done})
 }
 
-// restoredByCommand reports whether the !restore (or !approve @user) in
-// transaction command already restored f: a crash after the restore and
-// before the task's cursor moved past the command reads it again, and it
-// must be answered as done, not refused because the user is no longer
-// removed.
-func (b *Bot) restoredByCommand(campaign string, f state.Finding, command string) (bool, error) {
-	if f.Restores == 0 {
-		return false, nil
+// decideRestoreStart decides whether a restore asked for may start, and
+// if so returns the state change that records it as an op (OpRestore)
+// before any membership is written: nobody restores their own access (the
+// command path checks the approver's PHID; this also holds for `auditbot
+// restore --as`), and without force Phabricator must show the user
+// compliant (v observed with unmetNeeds).
+func decideRestoreStart(v *view, f state.Finding, ask restoreAsk) (intent, error) {
+	for _, who := range []string{ask.approver, ask.actor} {
+		if strings.EqualFold(strings.TrimPrefix(who, "@"), f.Username) {
+			return intent{}, fmt.Errorf("%w: @%s may not restore their own access; another person must decide", ErrRefused, f.Username)
+		}
 	}
-	op, err := b.opByKey(campaign, restoreKey(f.Username, f.Restores))
-	if errors.Is(err, state.ErrNotFound) {
-		return false, nil
+	if !ask.force {
+		if ok, left := v.unmet(f); !ok {
+			return intent{}, fmt.Errorf("%w: Phabricator still shows @%s as non-compliant (%s); use --force to restore anyway", ErrRefused, f.Username, strings.Join(reasonsText(left), ", "))
+		}
 	}
-	return err == nil && op.State == state.OpDone && op.Args[argCommand] == command, err
+	op := state.Op{Key: string(restoreKey(f.Username, f.Restores+1)), Kind: state.OpRestore, State: state.OpPending, CreatedAt: v.now, Attempts: 1,
+		Args: map[string]string{argUser: f.Username, argActor: ask.actor, argBy: ask.approver, argCommand: ask.command, argForce: strconv.FormatBool(ask.force)}}
+	return intent{change: func(tx *state.CampaignTx, _ outcomeOf) error { return tx.PutOp(op) }}, nil
+}
+
+// decideRestore is a started restore (op, as recorded): one project.edit
+// per group the campaign removed the user from, then the comment on their
+// task that marks them restored and the restore done, in one transaction.
+func decideRestore(v *view, f state.Finding, op state.Op) (members []intent, done intent, err error) {
+	seq := f.Restores + 1
+	force, actor, approver := op.Args[argForce] == "true", op.Args[argActor], op.Args[argBy]
+	rec := v.rec()
+	for _, gp := range f.RemovedFrom {
+		g, _ := rec.GroupByPHID(gp)
+		members = append(members, intent{key: restoreMemberKey(OpKey(op.Key), gp), kind: state.OpMemberRestored,
+			write:  editMembers{project: gp, add: []string{f.UserPHID}},
+			landed: landedCheck{project: gp, members: func(members []string) bool { return slices.Contains(members, f.UserPHID) }},
+			entry:  state.Entry{Actor: actor, User: f.Username, Group: g.Name, Detail: fmt.Sprintf("restore #%d, force=%v", seq, force)},
+		})
+	}
+	bt, ok := v.batch(f.Batch)
+	if !ok {
+		return nil, intent{}, fmt.Errorf("batch %d: %w", f.Batch, state.ErrNotFound)
+	}
+	text, err := v.words.render(templates.Restored, templates.ReplyData{Campaign: v.words.campaignData(v.c, rec), Person: person(&f),
+		Groups: groupNames(rec, f.RemovedFrom), Approver: templates.Person{Username: approver}})
+	if err != nil {
+		return nil, intent{}, err
+	}
+	now := v.now
+	done = commentIntent(rec, bt, restoreCommentKey(OpKey(op.Key)), text,
+		state.Entry{Kind: state.EntryRestored, Actor: actor, User: f.Username}, func(tx *state.CampaignTx) error {
+			if err := updateFinding(f.UserPHID, func(f *state.Finding) {
+				f.Status, f.RestoreRequested, f.Restores, f.UpdatedAt = state.StatusRestored, false, seq, now
+				f.ForcedRestore = force
+			})(tx); err != nil {
+				return err
+			}
+			op.State, op.DoneAt = state.OpDone, now
+			return tx.PutOp(op)
+		})
+	done.sayLater = func() said {
+		return said{ev{kind: "restored", user: f.Username}, fmt.Sprintf("restored @%s to %v", f.Username, groupNames(rec, f.RemovedFrom))}
+	}
+	return members, done, nil
 }
 
 func (b *Bot) batchOf(campaign string, index int) (state.Batch, error) {
@@ -181,153 +187,6 @@ func (b *Bot) batchOf(campaign string, index int) (state.Batch, error) {
 		return err
 	})
 	return bt, err
-}
-
-// Extend moves the deadline to the end of day `to` (UTC), for the whole
-// campaign or, with username, for one user, and announces it on the
-// affected tasks. Reminders then count from the new date.
-//
-// The move is recorded as an op, with the old and the new deadline, in the
-// transaction that moves it; the announcements follow. If they stop
-// halfway, rerunning the same extend (or the next tick's reminders chore)
-// posts the missing ones from what the op recorded, so they still say
-// "moved from OLD to NEW".
-func (b *Bot) Extend(ctx context.Context, campaign string, to time.Time, username, actor string) error {
-	r, err := b.runFor(campaign)
-	if err != nil {
-		return err
-	}
-	cutoff := time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 1)
-	if !cutoff.After(b.now()) {
-		return fmt.Errorf("%w: the new deadline %s is in the past", ErrInput, to.Format("2006-01-02"))
-	}
-	old := cutoffDate(r.rec.Cutoff)
-	newDate := cutoffDate(cutoff)
-	var target *state.Finding
-	if username != "" {
-		f, err := b.findingByUsername(campaign, username)
-		if err != nil {
-			return err
-		}
-		target = &f
-		old = cutoffDate(f.EffectiveCutoff(&r.rec))
-		// From here on the finding's own name: the operator may have typed
-		// "@Name" or another case, which findingByUsername accepts but the
-		// announcement filter and the op key must not see.
-		username = f.Username
-	}
-	key := extensionKey(newDate, username)
-	op, err := b.opByKey(campaign, key)
-	switch {
-	case err == nil && op.State == state.OpDone:
-		// An earlier extend to this date finished. Say so rather than
-		// report a move that did not happen now.
-		if old != newDate {
-			return fmt.Errorf("%w: an earlier extend to %s already ran; the deadline now is %s; extend only moves deadlines later", ErrInput, newDate, old)
-		}
-		return fmt.Errorf("%w: the deadline already is %s and was announced", ErrUnchanged, newDate)
-	case err == nil:
-		// The deadline moved before a crash: finish the announcements.
-		return b.announceExtension(ctx, r, op)
-	case !errors.Is(err, state.ErrNotFound):
-		return err
-	}
-	current := r.rec.Cutoff
-	if target != nil {
-		current = target.EffectiveCutoff(&r.rec)
-	}
-	// The same date again is allowed: it announces the date to tasks that
-	// were not told yet, and nothing twice.
-	if cutoff.Before(current) {
-		return fmt.Errorf("%w: %s is earlier than the current deadline %s; extend only moves deadlines later", ErrInput, newDate, old)
-	}
-	now := b.now().UTC()
-	op = state.Op{Key: string(key), Kind: state.OpDeadlineExtended, State: state.OpPending, CreatedAt: now, Attempts: 1,
-		Args: map[string]string{argOld: old, argNew: newDate, argUser: username, argActor: actor}}
-	if err := b.store.Update(campaign, func(tx *state.CampaignTx) error {
-		if target != nil {
-			if err := updateFinding(target.UserPHID, func(f *state.Finding) { f.Cutoff, f.UpdatedAt = cutoff, now })(tx); err != nil {
-				return err
-			}
-		} else {
-			rec := tx.Campaign()
-			rec.Cutoff = cutoff
-			if err := tx.PutCampaign(rec); err != nil {
-				return err
-			}
-		}
-		if err := tx.PutOp(op); err != nil {
-			return err
-		}
-		return tx.Append(state.Entry{At: now, Kind: state.EntryDeadlineExtended, Actor: actor, User: username, Detail: old + " -> " + newDate})
-	}); err != nil {
-		return err
-	}
-	if target == nil {
-		r.rec.Cutoff = cutoff
-	}
-	return b.announceExtension(ctx, r, op)
-}
-
-// finishExtensions posts the announcements of every extend that stopped
-// before posting them all.
-func (b *Bot) finishExtensions(ctx context.Context, r *run) error {
-	snap, err := b.store.Snapshot(r.rec.Name)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, op := range snap.Ops {
-		if op.Kind == state.OpDeadlineExtended && op.State == state.OpPending {
-			errs = append(errs, b.announceExtension(ctx, r, op))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// announceExtension posts an extension recorded in op on the tasks with
-// users it concerns, then marks op done. The dates come from op, never
-// from the deadline now recorded, which already is the new one.
-func (b *Bot) announceExtension(ctx context.Context, r *run, op state.Op) error {
-	old, newDate, username, actor := op.Args[argOld], op.Args[argNew], op.Args[argUser], op.Args[argActor]
-	snap, err := b.store.Snapshot(r.rec.Name)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, bt := range snap.Batches {
-		var users []templates.Person
-		for _, f := range findingsOf(snap.Findings, bt) {
-			if f.Status == state.StatusPending && (username == "" || f.Username == username) {
-				users = append(users, person(&f))
-			}
-		}
-		if len(users) == 0 {
-			continue
-		}
-		data := templates.ExtensionData{Campaign: b.campaignData(r.c, &snap.Campaign), OldCutoff: old, NewCutoff: newDate}
-		if username != "" {
-			data.Users = users
-		}
-		text, err := b.render("deadline-extended", data)
-		if err != nil {
-			return err
-		}
-		key := extendKey(newDate, bt.Index)
-		if username != "" {
-			key = userExtendKey(newDate, username)
-		}
-		if _, err := b.comment(ctx, r, bt, key, text, state.Entry{Kind: state.EntryExtensionAnnounced, Actor: actor, Detail: newDate}, nil); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	return b.store.Update(r.rec.Name, func(tx *state.CampaignTx) error {
-		op.State, op.DoneAt = state.OpDone, b.now().UTC()
-		return tx.PutOp(op)
-	})
 }
 
 // opByKey reads one op; state.ErrNotFound if there is none.

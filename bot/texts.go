@@ -11,8 +11,15 @@ import (
 	"github.com/auditbot/auditbot/templates"
 )
 
+// wording is what the engine's texts are made with: the templates, and
+// the config for links. Deciders render through the view's wording.
+type wording struct {
+	tmpl *templates.Set
+	cfg  *campaigns.Config
+}
+
 // render renders a template; a failure names the template.
-func (b *Bot) render(name templates.Name, data any) (string, error) {
+func (b *wording) render(name templates.Name, data any) (string, error) {
 	s, err := b.tmpl.Render(name, data)
 	if err != nil {
 		return "", fmt.Errorf("%w: render %s: %w", ErrInput, name, err)
@@ -21,7 +28,7 @@ func (b *Bot) render(name templates.Name, data any) (string, error) {
 }
 
 // campaignData is the part of every text that describes the campaign.
-func (b *Bot) campaignData(c *campaigns.Campaign, rec *state.Campaign) templates.Campaign {
+func (b *wording) campaignData(c *campaigns.Campaign, rec *state.Campaign) templates.Campaign {
 	d := templates.Campaign{
 		Name: rec.Name, Title: rec.Title, Cutoff: rec.Cutoff,
 		CutoffDate: cutoffDate(rec.Cutoff), HelpURL: c.HelpLink(b.cfg.Conduit.URL),
@@ -44,7 +51,7 @@ func (b *Bot) campaignData(c *campaigns.Campaign, rec *state.Campaign) templates
 // the start of the day after the date written in the campaign file.
 // userCampaignData is campaignData as one user sees it: with their own
 // deadline if it was extended.
-func (b *Bot) userCampaignData(c *campaigns.Campaign, rec *state.Campaign, f *state.Finding) templates.Campaign {
+func (b *wording) userCampaignData(c *campaigns.Campaign, rec *state.Campaign, f *state.Finding) templates.Campaign {
 	d := b.campaignData(c, rec)
 	d.Cutoff = f.EffectiveCutoff(rec)
 	d.CutoffDate = cutoffDate(d.Cutoff)
@@ -55,7 +62,7 @@ func cutoffDate(cutoff time.Time) string { return state.LastDay(cutoff) }
 
 // batchCampaignData is campaignData for a text on batch bt's task: on the
 // team's task, users are named and never mentioned.
-func (b *Bot) batchCampaignData(c *campaigns.Campaign, rec *state.Campaign, bt state.Batch) templates.Campaign {
+func (b *wording) batchCampaignData(c *campaigns.Campaign, rec *state.Campaign, bt state.Batch) templates.Campaign {
 	d := b.campaignData(c, rec)
 	d.TeamTask = bt.Team
 	return d
@@ -65,7 +72,7 @@ func person(f *state.Finding) templates.Person {
 	return templates.Person{Username: f.Username, RealName: f.RealName}
 }
 
-func (b *Bot) taskData(c *campaigns.Campaign, rec *state.Campaign, bt state.Batch, fs []state.Finding, total int) templates.TaskData {
+func (b *wording) taskData(c *campaigns.Campaign, rec *state.Campaign, bt state.Batch, fs []state.Finding, total int) templates.TaskData {
 	d := templates.TaskData{Campaign: b.campaignData(c, rec), Batch: bt.Index, Batches: total}
 	if bt.Cutoff.After(rec.Cutoff) {
 		// A batch a recurring run added: its users have their own deadline.

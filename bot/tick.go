@@ -26,7 +26,10 @@ type run struct {
 	approvers []string
 	// team is the team project's live member list, fetched at most once
 	// per tick by the policies chore.
-	team   []string
+	team []string
+	// users are the accounts read this tick, by PHID (nil: asked for, and
+	// not returned), so each is read at most once (accounts).
+	users  map[string]*conduit.User
 	report *CampaignTick
 	// log, if set, logs each event as it happens.
 	log *zerolog.Logger
@@ -119,6 +122,13 @@ func (r *run) eventOf(e ev, format string, args ...any) {
 	}
 	if r.report != nil {
 		r.report.Events = append(r.report.Events, msg)
+	}
+}
+
+// say reports what a carried-out intent said, if anything.
+func (r *run) say(s said) {
+	if s.text != "" {
+		r.eventOf(s.ev, "%s", s.text)
 	}
 }
 
@@ -260,52 +270,6 @@ func (b *Bot) choreTasks(ctx context.Context, r *run) error {
 	return err
 }
 
-// liveMembers fetches the audited groups' members once per tick.
-func (b *Bot) liveMembers(ctx context.Context, r *run) (map[string][]string, error) {
-	if r.members != nil {
-		return r.members, nil
-	}
-	var phids []string
-	for _, g := range r.rec.Groups {
-		phids = append(phids, g.PHID)
-	}
-	projects, err := b.phab.ProjectsByPHID(ctx, phids, true)
-	if err != nil {
-		return nil, fmt.Errorf("read group members: %w", err)
-	}
-	m := map[string][]string{}
-	for _, p := range projects {
-		m[p.PHID] = p.MemberPHIDs
-	}
-	for _, g := range r.rec.Groups {
-		if _, ok := m[g.PHID]; !ok {
-			return nil, fmt.Errorf("group %s is no longer visible to the bot", g.Name)
-		}
-	}
-	r.members = m
-	return m, nil
-}
-
-// approverMembers fetches the approvers' project's members once per tick:
-// approval is checked against Phabricator, never against a name in a file.
-func (b *Bot) approverMembers(ctx context.Context, r *run) ([]string, error) {
-	if r.approvers != nil {
-		return r.approvers, nil
-	}
-	ps, err := b.phab.ProjectsByPHID(ctx, []string{r.rec.ApproversPHID}, true)
-	if err != nil {
-		return nil, fmt.Errorf("read approvers: %w", err)
-	}
-	if len(ps) != 1 {
-		return nil, fmt.Errorf("approvers' project %s is not visible to the bot", r.rec.ApproversName)
-	}
-	r.approvers = ps[0].MemberPHIDs
-	if r.approvers == nil {
-		r.approvers = []string{}
-	}
-	return r.approvers, nil
-}
-
 // choreDrift re-checks every user the campaign still watches, each
 // criterion at its own cost: one project.search for the groups, one
 // user.search page per 100 users for MFA and for disabled accounts, the
@@ -313,80 +277,87 @@ func (b *Bot) approverMembers(ctx context.Context, r *run) ([]string, error) {
 // list (a keep is recorded when it is said). Users move both ways: a
 // pending user who meets every criterion becomes compliant, and a
 // compliant (or restored, or returned) user who no longer does becomes
-// pending again; an exemption past its end date lapses.
+// pending again; an exemption past its end date lapses. All the changes
+// are recorded in one bbolt transaction.
 func (b *Bot) choreDrift(ctx context.Context, r *run) error {
-	members, err := b.liveMembers(ctx, r)
-	if err != nil {
-		return err
-	}
 	snap, err := b.store.Snapshot(r.c.Name)
 	if err != nil {
 		return err
 	}
-	inFlight := removalsInFlight(&snap)
-	var watchedFs []state.Finding
-	var all []string
-	for _, f := range snap.Findings {
-		if watched(f.Status) {
-			watchedFs = append(watchedFs, f)
-			all = append(all, f.UserPHID)
-		}
-	}
-	// A campaign that audits disabled accounts also watches its other
-	// findings for accounts disabled since: they are removed as such.
-	auditsDisabled := r.c.Has(campaigns.CriterionDisabled)
-	var extra map[string][]string
-	if auditsDisabled {
-		extra = map[string][]string{reasonDisabled: all}
-	}
-	live, err := b.liveFailures(ctx, r.c, watchedFs, extra)
+	v, err := b.observe(ctx, r, snap, driftNeeds(r.c, &snap))
 	if err != nil {
 		return err
 	}
-	now := b.now().UTC()
-	return b.store.Update(r.c.Name, func(tx *state.CampaignTx) error {
-		for _, f := range watchedFs {
-			_, isDisabled := live[reasonDisabled][f.UserPHID]
-			newReason := auditsDisabled && isDisabled && !slices.Contains(f.Reasons, reasonDisabled)
-			if newReason {
-				f.Reasons = append(slices.Clone(f.Reasons), reasonDisabled)
-			}
-			v := liveView{
-				member:   slices.ContainsFunc(f.Groups, func(g string) bool { return slices.Contains(members[g], f.UserPHID) }),
-				inFlight: inFlight[f.UserPHID],
-				failing:  map[string]bool{},
-			}
-			for _, rs := range f.Reasons {
-				_, bad := live[rs][f.UserPHID]
-				v.failing[rs] = bad && !keptFor(f, rs)
-			}
-			// A disabled account the campaign does not audit as such can
-			// do nothing about the rest: out of scope.
-			if u, ok := live[reasonMFA][f.UserPHID]; ok && !auditsDisabled && u.IsDisabled() {
-				v.disabledOut = true
-			}
-			next, why := driftStatus(f, v, now)
-			if next == f.Status && !newReason {
-				continue
-			}
-			if newReason {
-				why = strings.TrimPrefix(why+"; account disabled: now also audited as a disabled account", "; ")
-			}
-			cur, err := tx.Finding(f.UserPHID)
-			if err != nil {
-				return err
-			}
-			cur.Status, cur.Reasons, cur.UpdatedAt = next, f.Reasons, now
-			if err := tx.PutFinding(cur); err != nil {
-				return err
-			}
-			if err := tx.Append(state.Entry{At: now, Kind: state.EntryDrift, User: f.Username, Detail: fmt.Sprintf("%s -> %s: %s", f.Status, next, why)}); err != nil {
-				return err
-			}
-			r.eventOf(ev{kind: "drift", user: f.Username}, "@%s is now %s (%s)", f.Username, next, why)
+	return b.record(r, decideDrift(v))
+}
+
+// driftNeeds is what drift reads: the groups' members, and every watched
+// user against their criteria. A campaign that audits disabled accounts
+// also watches its other findings for accounts disabled since: they are
+// removed as such.
+func driftNeeds(c *campaigns.Campaign, snap *state.Snapshot) needs {
+	n := needs{members: true}
+	var all []string
+	for _, f := range snap.Findings {
+		if watched(f.Status) {
+			n.live = append(n.live, f)
+			all = append(all, f.UserPHID)
 		}
-		return nil
-	})
+	}
+	if c.Has(campaigns.CriterionDisabled) {
+		n.extra = map[string][]string{reasonDisabled: all}
+	}
+	return n
+}
+
+// decideDrift is the status every watched user moves to, from what
+// Phabricator says now (driftStatus), as one state change each.
+func decideDrift(v *view) []intent {
+	inFlight := removalsInFlight(&v.snap)
+	auditsDisabled := v.c.Has(campaigns.CriterionDisabled)
+	var out []intent
+	for _, f := range v.snap.Findings {
+		if !watched(f.Status) {
+			continue
+		}
+		_, isDisabled := v.live[reasonDisabled][f.UserPHID]
+		newReason := auditsDisabled && isDisabled && !slices.Contains(f.Reasons, reasonDisabled)
+		if newReason {
+			f.Reasons = append(slices.Clone(f.Reasons), reasonDisabled)
+		}
+		lv := liveView{
+			member:   slices.ContainsFunc(f.Groups, func(g string) bool { return v.member(g, f.UserPHID) }),
+			inFlight: inFlight[f.UserPHID],
+			failing:  map[string]bool{},
+		}
+		for _, rs := range f.Reasons {
+			_, bad := v.live[rs][f.UserPHID]
+			lv.failing[rs] = bad && !keptFor(f, rs)
+		}
+		// A disabled account the campaign does not audit as such can
+		// do nothing about the rest: out of scope.
+		if u, ok := v.live[reasonMFA][f.UserPHID]; ok && !auditsDisabled && u.IsDisabled() {
+			lv.disabledOut = true
+		}
+		next, why := driftStatus(f, lv, v.now)
+		if next == f.Status && !newReason {
+			continue
+		}
+		if newReason {
+			why = strings.TrimPrefix(why+"; account disabled: now also audited as a disabled account", "; ")
+		}
+		reasons := f.Reasons
+		out = append(out, intent{
+			change: func(tx *state.CampaignTx, _ outcomeOf) error {
+				return updateFinding(f.UserPHID, func(cur *state.Finding) {
+					cur.Status, cur.Reasons, cur.UpdatedAt = next, reasons, v.now
+				})(tx)
+			},
+			entry: state.Entry{At: v.now, Kind: state.EntryDrift, User: f.Username, Detail: fmt.Sprintf("%s -> %s: %s", f.Status, next, why)},
+			said:  said{ev{kind: "drift", user: f.Username}, fmt.Sprintf("@%s is now %s (%s)", f.Username, next, why)},
+		})
+	}
+	return out
 }
 
 // watched reports whether drift re-checks a finding in this status. Only
@@ -461,23 +432,6 @@ func driftStatus(f state.Finding, v liveView, now time.Time) (state.Status, stri
 		}
 	}
 	return f.Status, ""
-}
-
-// usersMatching returns which of phids match q, keyed by PHID.
-func (b *Bot) usersMatching(ctx context.Context, phids []string, q conduit.UserQuery) (map[string]conduit.User, error) {
-	out := map[string]conduit.User{}
-	if len(phids) == 0 {
-		return out, nil
-	}
-	q.PHIDs = phids
-	users, err := b.phab.SearchUsers(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	for _, u := range users {
-		out[u.PHID] = u
-	}
-	return out, nil
 }
 
 // needsDrift reports whether a chore acts on what the drift chore learned

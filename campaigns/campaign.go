@@ -488,53 +488,9 @@ func (f *campaignFile) compile(p *parser) *Campaign {
 		RemovalLimit:        f.removalLimit.override(),
 	}
 
-	if f.name.set() {
-		if err := checkName(c.Name); err != nil {
-			p.errorf(f.name.n, "name", "%v", err)
-		} else if ReservedName(c.Name) {
-			p.errorf(f.name.n, "name", "%q ends in -rN, which names the instances of recurring campaigns (NAME-r1, NAME-r2, ...); choose another name", c.Name)
-		}
-	}
-	if strings.ContainsAny(c.Title, "\r\n") {
-		p.errorf(f.title.n, "title", "must be a single line")
-	}
-	if c.Title == "" {
-		c.Title = "Security audit: " + c.Name
-	}
-
-	if f.criteria.set() {
-		c.Criteria = f.compileCriteria(p)
-	}
-	if f.groups.set() {
-		c.Groups = uniqueGroups(p, f.groups, "groups", "group")
-		if len(f.groups.v) == 0 {
-			p.errorf(f.groups.n, "groups", "is empty; list at least one group to audit")
-		}
-	}
-	if f.excludeUsers.set() {
-		c.ExcludeUsers = f.compileUsers(p)
-	}
-
-	if c.BatchSize < 1 {
-		p.errorf(f.batchSize.n, "batch_size", "%d is less than 1", c.BatchSize)
-	} else if c.BatchSize > MaxBatchSize {
-		p.errorf(f.batchSize.n, "batch_size", "%d is more than %d, the most subscribers the bot puts on one task", c.BatchSize, MaxBatchSize)
-	}
-
-	if f.cutoff.set() {
-		c.CutoffDate = strings.TrimSpace(f.cutoff.v)
-		t, err := ParseCutoff(c.CutoffDate)
-		if err != nil {
-			p.errorf(f.cutoff.n, "cutoff", "%v", err)
-		}
-		c.Cutoff = t
-		c.CutoffLine = f.cutoff.n.Line
-	}
-
-	c.Reminders = DefaultReminders()
-	if f.reminders.set() {
-		c.Reminders = f.compileReminders(p)
-	}
+	f.compileName(p, c)
+	f.compileScope(p, c)
+	f.compileTiming(p, c)
 
 	if f.team.set() && c.Team == "" {
 		p.errorf(f.team.n, "team", "must not be empty; leave the key out if there is no owning team")
@@ -558,6 +514,65 @@ func (f *campaignFile) compile(p *parser) *Campaign {
 	f.recurring.compile(p, c, f.team)
 	f.compileCriterionKeys(p, c)
 	return c
+}
+
+// compileName checks the name and title; the title defaults to one from
+// the name.
+func (f *campaignFile) compileName(p *parser, c *Campaign) {
+	if f.name.set() {
+		if err := checkName(c.Name); err != nil {
+			p.errorf(f.name.n, "name", "%v", err)
+		} else if ReservedName(c.Name) {
+			p.errorf(f.name.n, "name", "%q ends in -rN, which names the instances of recurring campaigns (NAME-r1, NAME-r2, ...); choose another name", c.Name)
+		}
+	}
+	if strings.ContainsAny(c.Title, "\r\n") {
+		p.errorf(f.title.n, "title", "must be a single line")
+	}
+	if c.Title == "" {
+		c.Title = "Security audit: " + c.Name
+	}
+}
+
+// compileScope compiles whom the campaign audits: criteria, groups and
+// excluded users.
+func (f *campaignFile) compileScope(p *parser, c *Campaign) {
+	if f.criteria.set() {
+		c.Criteria = f.compileCriteria(p)
+	}
+	if f.groups.set() {
+		c.Groups = uniqueGroups(p, f.groups, "groups", "group")
+		if len(f.groups.v) == 0 {
+			p.errorf(f.groups.n, "groups", "is empty; list at least one group to audit")
+		}
+	}
+	if f.excludeUsers.set() {
+		c.ExcludeUsers = f.compileUsers(p)
+	}
+}
+
+// compileTiming compiles the batch size, the cutoff and the reminders.
+func (f *campaignFile) compileTiming(p *parser, c *Campaign) {
+	if c.BatchSize < 1 {
+		p.errorf(f.batchSize.n, "batch_size", "%d is less than 1", c.BatchSize)
+	} else if c.BatchSize > MaxBatchSize {
+		p.errorf(f.batchSize.n, "batch_size", "%d is more than %d, the most subscribers the bot puts on one task", c.BatchSize, MaxBatchSize)
+	}
+
+	if f.cutoff.set() {
+		c.CutoffDate = strings.TrimSpace(f.cutoff.v)
+		t, err := ParseCutoff(c.CutoffDate)
+		if err != nil {
+			p.errorf(f.cutoff.n, "cutoff", "%v", err)
+		}
+		c.Cutoff = t
+		c.CutoffLine = f.cutoff.n.Line
+	}
+
+	c.Reminders = DefaultReminders()
+	if f.reminders.set() {
+		c.Reminders = f.compileReminders(p)
+	}
 }
 
 // compileCriterionKeys checks the keys that configure criteria against

@@ -328,7 +328,22 @@ func (p *parser) risk(n *yaml.Node, key string) (Risk, bool) {
 
 // compile applies defaults and checks every value, recording problems in p.
 func (f *configFile) compile(p *parser, dir string) *Config {
-	cfg := &Config{
+	cfg := f.withDefaults()
+	f.checkConduit(p, cfg)
+	f.checkSchedule(p)
+	f.checkMetricsAndLog(p, cfg)
+	f.resolvePaths(p, cfg, dir)
+	for _, g := range f.groups {
+		cfg.Groups[g.name] = g.risk.v
+	}
+	f.compileDurations(p, cfg)
+	f.compileDashboard(p, cfg)
+	return cfg
+}
+
+// withDefaults is the config as written, with defaults for what is not.
+func (f *configFile) withDefaults() *Config {
+	return &Config{
 		Conduit: ConduitConfig{
 			TokenFile:         f.tokenFile.v,
 			Timeout:           f.timeout.or(DefaultTimeout),
@@ -343,12 +358,18 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 		Dashboard: DashboardConfig{Listen: strings.TrimSpace(f.dashListen.v), SecretFile: f.dashSecretFile.v, TrustedHeader: strings.TrimSpace(f.dashTrustedHeader.v)},
 		Schedule: ScheduleConfig{TickEvery: f.tickEvery.or(DefaultTickEvery),
 			MaxAuthFailures: int(f.maxAuthFailures.or(DefaultMaxAuthFailures))},
-		Metrics:      MetricsConfig{Listen: strings.TrimSpace(f.metricsListen.v), AllowRemote: f.metricsAllowRemote.v},
-		CampaignsDir: f.campaignsDir.or(DefaultCampaignsDir),
-		Groups:       make(map[string]Risk, len(f.groups)),
-		DefaultRisk:  f.defaultRisk.or(DefaultRisk),
-		RemovalLimit: f.removalLimit.override().Apply(DefaultRemovalLimit()),
+		Metrics:          MetricsConfig{Listen: strings.TrimSpace(f.metricsListen.v), AllowRemote: f.metricsAllowRemote.v},
+		CampaignsDir:     f.campaignsDir.or(DefaultCampaignsDir),
+		Groups:           make(map[string]Risk, len(f.groups)),
+		DefaultRisk:      f.defaultRisk.or(DefaultRisk),
+		RemovalLimit:     f.removalLimit.override().Apply(DefaultRemovalLimit()),
+		ApprovalReminder: DefaultApprovalReminder,
+		MinNotice:        DefaultMinNotice,
 	}
+}
+
+// checkConduit checks the conduit section and sets cfg's URL.
+func (f *configFile) checkConduit(p *parser, cfg *Config) {
 	if f.url.set() {
 		u, err := checkBaseURL(f.url.v)
 		if err != nil {
@@ -367,6 +388,9 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 		// The error must not repeat the value: it is the secret.
 		p.errorf(f.tokenFile.n, "conduit.token_file", "holds what looks like the token itself; name the file that holds it instead")
 	}
+}
+
+func (f *configFile) checkSchedule(p *parser) {
 	if f.tickEvery.set() && f.tickEvery.v < MinTickEvery {
 		p.errorf(f.tickEvery.n, "schedule.tick_every", "%s is too often; at least %s, as every tick reads memberships and tasks over Conduit",
 			f.tickEvery.n.Value, "1m")
@@ -374,6 +398,9 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 	if f.maxAuthFailures.set() && (f.maxAuthFailures.v < 1 || f.maxAuthFailures.v != float64(int(f.maxAuthFailures.v))) {
 		p.errorf(f.maxAuthFailures.n, "schedule.max_auth_failures", "must be a whole number of at least 1, got %s", f.maxAuthFailures.n.Value)
 	}
+}
+
+func (f *configFile) checkMetricsAndLog(p *parser, cfg *Config) {
 	if l := cfg.Metrics.Listen; l != "" {
 		if _, port, err := net.SplitHostPort(l); err != nil || port == "" {
 			p.errorf(f.metricsListen.n, "metrics.listen", "want host:port such as 127.0.0.1:9090, got %q", l)
@@ -387,6 +414,11 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 	if !slices.Contains(logFormats, cfg.Log.Format) {
 		p.errorf(f.logFormat.n, "log.format", "unknown format %q (want %s)", f.logFormat.v, oneOf(logFormats))
 	}
+}
+
+// resolvePaths makes cfg's paths absolute, relative ones from dir (the
+// config file's directory), and checks the required ones are set.
+func (f *configFile) resolvePaths(p *parser, cfg *Config, dir string) {
 	for _, pth := range []struct {
 		key      string
 		v        val[string]
@@ -412,10 +444,10 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 		}
 		*pth.dst = filepath.Clean(s)
 	}
-	for _, g := range f.groups {
-		cfg.Groups[g.name] = g.risk.v
-	}
-	cfg.ApprovalReminder = DefaultApprovalReminder
+}
+
+// compileDurations parses approval_reminder and min_notice.
+func (f *configFile) compileDurations(p *parser, cfg *Config) {
 	if f.approvalReminder.set() {
 		d, err := ParsePeriod(f.approvalReminder.v)
 		if err == nil && d <= 0 {
@@ -426,7 +458,6 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 		}
 		cfg.ApprovalReminder = d
 	}
-	cfg.MinNotice = DefaultMinNotice
 	if f.minNotice.set() {
 		d, err := ParseOffset(f.minNotice.v)
 		if err != nil {
@@ -434,6 +465,11 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 		}
 		cfg.MinNotice = d
 	}
+}
+
+// compileDashboard parses the trusted proxies and checks the dashboard's
+// listen address against how it is protected.
+func (f *configFile) compileDashboard(p *parser, cfg *Config) {
 	for _, it := range f.dashTrustedProxies {
 		pfx, err := ParseProxy(it.s)
 		if err != nil {
@@ -450,7 +486,6 @@ func (f *configFile) compile(p *parser, dir string) *Config {
 			p.errorf(f.dashListen.n, "dashboard.listen", "%v", err)
 		}
 	}
-	return cfg
 }
 
 // CheckListen checks a dashboard address: host:port, and loopback unless

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/auditbot/auditbot/internal/testkit"
 )
 
 // testToken is shaped like a real token (32 characters, api- prefix) so the
@@ -246,42 +248,15 @@ func (f *fakePhab) serve(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-// fakeClock is the time seen by the rate limiter; sleeping advances it, so
-// tests run instantly and still see exact waits.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	sleeps []time.Duration
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sleeps = append(c.sleeps, d)
-	c.now = c.now.Add(d)
-	return nil
-}
-
-func (c *fakeClock) Sleeps() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.sleeps...)
+// newFakeClock is the time seen by the rate limiter; sleeping advances it,
+// so tests run instantly and still see exact waits.
+func newFakeClock() *testkit.Clock {
+	return testkit.NewClock(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
 }
 
 // newTestClient dials f with no rate limit, a fake clock and one call at a
 // time (the steps are scripted in order), unless opts says otherwise.
-func newTestClient(t testing.TB, f *fakePhab, opts Options) (*Client, *fakeClock) {
+func newTestClient(t testing.TB, f *fakePhab, opts Options) (*Client, *testkit.Clock) {
 	t.Helper()
 	clock := newFakeClock()
 	if opts.RequestsPerSecond == 0 {

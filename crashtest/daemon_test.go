@@ -12,10 +12,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/auditbot/auditbot/internal/testkit"
 )
 
 // TestCommandsBesideTheDaemon starts `auditbot run` as its own process and,
@@ -49,13 +50,13 @@ func TestCommandsBesideTheDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.write("config.yaml", string(cfg)+"metrics: {listen: "+addr+"}\n")
+	w.tw.Write("config.yaml", string(cfg)+"metrics: {listen: "+addr+"}\n")
 
 	daemon := exec.Command(w.bin, "--config", w.config, "--log-level", "info", "run", "--tick-every", "300ms")
 	daemon.Dir = w.dir
 	daemon.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "AUDITBOT_") }),
 		"AUDITBOT_CONDUIT_TOKEN="+w.users["auditbot"].Token)
-	var out lockedBuffer
+	var out testkit.SyncBuffer
 	daemon.Stdout, daemon.Stderr = &out, &out
 	if err := daemon.Start(); err != nil {
 		t.Fatal(err)
@@ -154,22 +155,4 @@ func TestCommandsBesideTheDaemon(t *testing.T) {
 	if r := w.exec("state", "check"); r.code != 0 {
 		t.Errorf("state check after the daemon stopped: %s", r)
 	}
-}
-
-// lockedBuffer collects a process's output, safe for concurrent use.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

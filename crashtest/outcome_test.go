@@ -71,7 +71,7 @@ func (w *world) collect() (outcome, []string) {
 	model := map[string][]string{}
 	for _, g := range w.sc.groups {
 		m := w.sc.seed[g]
-		model[g] = w.phids(m...)
+		model[g] = w.tw.PHIDs(m...)
 	}
 	var removed []string // "user from group", in order
 	for _, wr := range w.srv.Writes() {

@@ -140,7 +140,7 @@ func onTaskOfDo(author, subject, what string, edits func(w *world) []conduit.Edi
 // every tick): the operator changes a key.
 func setCampaign(what string, file func(year int) string) action {
 	return action{"the operator " + what, func(w *world) error {
-		w.write(w.campaignFile(), file(w.year))
+		w.tw.Write(w.campaignFile(), file(w.year))
 		return nil
 	}}
 }

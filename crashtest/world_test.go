@@ -7,56 +7,42 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/internal/testkit"
+	"github.com/auditbot/auditbot/internal/testkit/testworld"
 	"github.com/auditbot/auditbot/phabtest"
 )
 
 // The audited groups, riskiest first, and the other projects.
 const (
-	groupNDA       = "WMF-NDA"
-	groupSecurity  = "acl*security"
-	groupSRE       = "acl*sre-team"
-	groupApprovers = "acl*phabricator-admins"
-	groupTeam      = "Security-Team"
+	groupNDA       = testworld.GroupNDA
+	groupSecurity  = testworld.GroupSecurity
+	groupSRE       = testworld.GroupSRE
+	groupApprovers = testworld.GroupApprovers
+	groupTeam      = testworld.GroupTeam
 )
 
 // allGroups are the projects every world has that a campaign may audit.
 var allGroups = []string{groupNDA, groupSecurity, groupSRE}
 
-func configYAML(url string) string {
-	return fmt.Sprintf(`conduit:
-  url: %s
-  timeout: 5s
-  requests_per_second: 1000
-state_file: state.db
-campaigns_dir: campaigns
-log:
-  level: warn
-groups:
-  WMF-NDA: {risk: security}
-  acl*security: {risk: security}
-  acl*sre-team: {risk: internal}
-# The groups here have 3-6 members: the default guard-rail (25 per cent) would
-# hold every removal batch.
-removal_limit: {max_share: 100%%}
-`, url)
-}
+// removalLimitYAML lifts the guard-rail: the groups here have 3-6
+// members, and the default (25 per cent) would hold every removal batch.
+const removalLimitYAML = "removal_limit: {max_share: 100%}\n"
 
 // world is one in-process Phabricator, a config directory, and the binary
 // run against them, with at most one kill point armed.
 type world struct {
 	t      *testing.T
+	tw     *testworld.World
 	sc     *scenario
 	bin    string
 	srv    *phabtest.Server
-	clock  *clock
+	clock  *testkit.Clock // the step's simulated time, or the wall clock while none is set (launch has no --now)
 	dir    string
 	config string
 	year   int
@@ -83,97 +69,45 @@ type killPoint struct {
 
 func (k killPoint) String() string { return fmt.Sprintf("%s-write-%03d", k.Phase, k.N) }
 
-// clock is the server's clock: the step's simulated time, or the wall
-// clock while none is set (launch has no --now).
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.now.IsZero() {
-		return time.Now()
-	}
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
-
 // newWorld seeds a fresh Phabricator and writes the config and campaign.
 // year is the campaign's year: the CLI's launch reads the wall clock, so
 // the script runs in the year after it.
 func newWorld(t *testing.T, sc *scenario, year int, kill killPoint) *world {
 	t.Helper()
-	w := &world{t: t, sc: sc, bin: auditbotBinary(t), clock: &clock{}, dir: t.TempDir(), year: year, kill: kill,
-		users: map[string]phabtest.User{}, groups: map[string]phabtest.Project{}, names: map[string]string{}}
-	w.srv = phabtest.New(phabtest.Options{Now: w.clock.Now, Host: "phab.crash.invalid", Seed: 7, OnWrite: w.onWrite})
-	t.Cleanup(w.srv.Close)
-	for _, spec := range []phabtest.UserSpec{
-		{Username: "auditbot", RealName: "Audit Bot", Admin: true, Bot: true, MFA: true},
-		{Username: "alice", RealName: "Alice Approver", Admin: true, MFA: true},
-		{Username: "bob", RealName: "Bob Approver", MFA: true},
-		{Username: "carol", RealName: "Carol Security", MFA: true},
-		{Username: "dave", RealName: "Dave NoMFA"},
-		{Username: "erin", RealName: "Erin NoMFA"},
-		{Username: "frank", RealName: "Frank NoMFA"},
-		{Username: "gina", RealName: "Gina NoMFA"},
-		{Username: "hank", RealName: "Hank NoMFA"},
-		{Username: "ivan", RealName: "Ivan NoMFA"},
-		{Username: "grace", RealName: "Grace MFA", MFA: true},
-		{Username: "judy", RealName: "Judy Disabled", MFA: true, Disabled: true},
-		{Username: "kate", RealName: "Kate Newcomer", MFA: true},
-		{Username: "ci-bot", RealName: "CI Bot", Bot: true},
-	} {
-		u := w.srv.AddUser(spec)
-		w.users[u.Username] = u
-		w.names[u.PHID] = u.Username
-	}
-	add := func(spec phabtest.ProjectSpec) phabtest.Project {
-		p := w.srv.AddProject(spec)
-		w.groups[p.Name] = p
-		w.names[p.PHID] = p.Name
-		return p
-	}
-	approvers := add(phabtest.ProjectSpec{Name: groupApprovers, Icon: "policy", Color: "red",
-		EditPolicy: phabtest.PolicyAdmin, JoinPolicy: phabtest.PolicyNoOne, Members: w.phids("alice", "bob")})
+	w := &world{t: t, sc: sc, bin: auditbotBinary(t), clock: &testkit.Clock{}, year: year, kill: kill}
 	team := sc.team
 	if team == nil {
 		team = []string{"carol", "alice"}
 	}
-	add(phabtest.ProjectSpec{Name: groupTeam, Members: w.phids(team...)})
+	var groups []testworld.Group
 	for _, g := range allGroups {
-		add(phabtest.ProjectSpec{Name: g, Icon: "policy", EditPolicy: phabtest.PolicyAdmin, JoinPolicy: approvers.PHID,
-			Members: w.phids(sc.seed[g]...)})
+		groups = append(groups, testworld.Group{Name: g, Members: sc.seed[g]})
 	}
-	w.config = w.write("config.yaml", configYAML(w.srv.URL()))
-	w.write(w.campaignFile(), sc.campaign(year))
+	ww := testworld.New(t, testworld.Options{
+		Server: phabtest.Options{Now: w.clock.Now, Host: "phab.crash.invalid", Seed: 7, OnWrite: w.onWrite},
+		Users: []phabtest.UserSpec{
+			{Username: "alice", RealName: "Alice Approver", Admin: true, MFA: true},
+			{Username: "bob", RealName: "Bob Approver", MFA: true},
+			{Username: "carol", RealName: "Carol Security", MFA: true},
+			{Username: "dave", RealName: "Dave NoMFA"},
+			{Username: "erin", RealName: "Erin NoMFA"},
+			{Username: "frank", RealName: "Frank NoMFA"},
+			{Username: "gina", RealName: "Gina NoMFA"},
+			{Username: "hank", RealName: "Hank NoMFA"},
+			{Username: "ivan", RealName: "Ivan NoMFA"},
+			{Username: "grace", RealName: "Grace MFA", MFA: true},
+			{Username: "judy", RealName: "Judy Disabled", MFA: true, Disabled: true},
+			{Username: "kate", RealName: "Kate Newcomer", MFA: true},
+			{Username: "ci-bot", RealName: "CI Bot", Bot: true},
+		},
+		Approvers: []string{"alice", "bob"},
+		Team:      team,
+		Groups:    groups,
+	})
+	w.tw, w.srv, w.dir, w.users, w.groups, w.names = ww, ww.Srv, ww.Dir, ww.Users, ww.Groups, ww.Names
+	w.config = w.tw.Write("config.yaml", ww.ConfigYAML(removalLimitYAML))
+	w.tw.Write(w.campaignFile(), sc.campaign(year))
 	return w
-}
-
-func (w *world) phids(names ...string) []string {
-	var out []string
-	for _, n := range names {
-		u, ok := w.users[n]
-		if !ok {
-			w.t.Fatalf("no user %s", n)
-		}
-		out = append(out, u.PHID)
-	}
-	return out
-}
-
-func (w *world) write(name, content string) string {
-	w.t.Helper()
-	path := filepath.Join(w.dir, name)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		w.t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		w.t.Fatal(err)
-	}
-	return path
 }
 
 // onWrite is the server's write hook. At the armed kill point it kills the

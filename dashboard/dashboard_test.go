@@ -9,17 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditbot/auditbot/internal/testkit/testworld"
+
 	"github.com/auditbot/auditbot/dashboard"
 	"github.com/auditbot/auditbot/state"
 )
 
 func testStore(t *testing.T) *state.Store {
 	t.Helper()
-	st, err := state.Open(filepath.Join(t.TempDir(), "s.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testworld.OpenStore(t, filepath.Join(t.TempDir(), "s.db"))
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c := state.Campaign{Name: "mfa", Title: "<i>MFA</i>", LaunchedAt: t0, Cutoff: t0.Add(time.Hour), Groups: []state.Group{{PHID: "G", Name: "g", Risk: "security"}}}
 	f := state.Finding{UserPHID: "U", Username: "eve", RealName: `<script>alert(1)</script>`, Groups: []string{"G"}, Status: state.StatusPending, Batch: 1}

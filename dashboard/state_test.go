@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditbot/auditbot/internal/testkit/testworld"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/auditbot/auditbot/bot"
@@ -95,11 +97,7 @@ func TestDashboardDemoClock(t *testing.T) {
 // held by the guard-rail and a task whose access the bot took back are
 // listed as `auditbot status` lists them.
 func TestDashboardNeedsAHuman(t *testing.T) {
-	st, err := state.Open(filepath.Join(t.TempDir(), "s.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := testworld.OpenStore(t, filepath.Join(t.TempDir(), "s.db"))
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	g := state.Group{PHID: "G", Name: "acl*ops", Risk: "internal"}
 	for _, name := range []string{"held", "closed"} {

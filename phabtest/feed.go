@@ -135,91 +135,113 @@ func storyMatches(st *story, filter map[string]bool) bool {
 }
 
 func (s *Server) feedQuery(c *call) (any, *apiError) {
-	var filter map[string]bool
-	if raw, ok := c.value("filterPHIDs"); ok {
-		list, aerr := readStringList("filterPHIDs", raw, false)
-		if aerr != nil {
-			return nil, aerr
-		}
-		filter = make(map[string]bool, len(list))
-		for _, p := range list {
-			filter[p] = true
-		}
-	}
-	view := "data"
-	if raw, ok := c.value("view"); ok {
-		view, _ = raw.(string)
-	}
-	switch view {
-	case "data", "text", "html", "html-summary":
-	default:
-		return nil, &apiError{code: codeUnknownFeedView, info: "Unsupported view type, possibles are: html, data, html-summary, text"}
-	}
-	limit := 100
-	if raw, ok := c.value("limit"); ok {
-		n, isInt := asInt(raw)
-		if !isInt {
-			return nil, errReading("limit", "Expected an integer, got something else.")
-		}
-		if n > 0 {
-			limit = int(n)
-		}
-	}
-	// after/before must be the chronologicalKey of an existing story the
-	// viewer can see, as a string or a number (facts 35 and 39): Phorge
-	// loads the cursor's story through the same policy-aware query (without
-	// the filter) and refuses a cursor it cannot load.
-	cursor := func(k string) (*uint64, *apiError) {
-		raw, ok := c.value(k)
-		if !ok {
-			return nil, nil
-		}
-		text, _ := stringOrInt(raw)
-		key, err := strconv.ParseUint(text, 10, 64)
-		if st := s.storyByKey[key]; err != nil || st == nil || !s.storyVisible(c.viewer, st) {
-			return nil, coreError("Cursor %q does not identify a valid object in query \"PhabricatorFeedQuery\".", text)
-		}
-		return &key, nil
-	}
-	after, aerr := cursor("after")
+	q, aerr := s.readFeedQuery(c)
 	if aerr != nil {
 		return nil, aerr
 	}
-	before, aerr := cursor("before")
-	if aerr != nil {
-		return nil, aerr
-	}
-	all := s.sortedStories() // oldest first
-	keep := func(st *story) bool { return storyMatches(st, filter) && s.storyVisible(c.viewer, st) }
-	var page []*story
-	if before != nil && after == nil {
-		// The oldest stories newer than before, returned newest first.
-		i, _ := slices.BinarySearchFunc(all, *before+1, func(st *story, k uint64) int { return cmp.Compare(st.key, k) })
-		for ; i < len(all) && len(page) < limit; i++ {
-			if keep(all[i]) {
-				page = append(page, all[i])
-			}
-		}
-		slices.Reverse(page)
-	} else {
-		end := len(all)
-		if after != nil {
-			end, _ = slices.BinarySearchFunc(all, *after, func(st *story, k uint64) int { return cmp.Compare(st.key, k) })
-		}
-		for i := end - 1; i >= 0 && len(page) < limit; i-- {
-			if keep(all[i]) {
-				page = append(page, all[i])
-			}
-		}
-	}
+	keep := func(st *story) bool { return storyMatches(st, q.filter) && s.storyVisible(c.viewer, st) }
+	page := feedPage(s.sortedStories(), q, keep)
 	// Each story returned costs the real server ~20-25 ms (fact 40).
 	c.cost += time.Duration(len(page)) * s.opts.FeedStoryCost
 	// Keyed by story PHID, newest first; PHP's [] when empty (fact 8).
 	out := &orderedObject{}
 	for _, st := range page {
-		out.set(st.phid, s.renderStory(st, view))
+		out.set(st.phid, s.renderStory(st, q.view))
 	}
 	return out, nil
+}
+
+// feedParams are the parameters of one feed.query.
+type feedParams struct {
+	filter        map[string]bool // nil for every story
+	view          string
+	limit         int
+	after, before *uint64 // the cursors' chronological keys
+}
+
+// readFeedQuery reads and checks feed.query's parameters, in the order
+// Phorge does.
+func (s *Server) readFeedQuery(c *call) (feedParams, *apiError) {
+	q := feedParams{view: "data", limit: 100}
+	if raw, ok := c.value("filterPHIDs"); ok {
+		list, aerr := readStringList("filterPHIDs", raw, false)
+		if aerr != nil {
+			return q, aerr
+		}
+		q.filter = make(map[string]bool, len(list))
+		for _, p := range list {
+			q.filter[p] = true
+		}
+	}
+	if raw, ok := c.value("view"); ok {
+		q.view, _ = raw.(string)
+	}
+	switch q.view {
+	case "data", "text", "html", "html-summary":
+	default:
+		return q, &apiError{code: codeUnknownFeedView, info: "Unsupported view type, possibles are: html, data, html-summary, text"}
+	}
+	if raw, ok := c.value("limit"); ok {
+		n, isInt := asInt(raw)
+		if !isInt {
+			return q, errReading("limit", "Expected an integer, got something else.")
+		}
+		if n > 0 {
+			q.limit = int(n)
+		}
+	}
+	var aerr *apiError
+	if q.after, aerr = s.feedCursor(c, "after"); aerr != nil {
+		return q, aerr
+	}
+	q.before, aerr = s.feedCursor(c, "before")
+	return q, aerr
+}
+
+// feedCursor reads the cursor parameter k. after/before must be the
+// chronologicalKey of an existing story the viewer can see, as a string
+// or a number (facts 35 and 39): Phorge loads the cursor's story through
+// the same policy-aware query (without the filter) and refuses a cursor
+// it cannot load.
+func (s *Server) feedCursor(c *call, k string) (*uint64, *apiError) {
+	raw, ok := c.value(k)
+	if !ok {
+		return nil, nil
+	}
+	text, _ := stringOrInt(raw)
+	key, err := strconv.ParseUint(text, 10, 64)
+	if st := s.storyByKey[key]; err != nil || st == nil || !s.storyVisible(c.viewer, st) {
+		return nil, coreError("Cursor %q does not identify a valid object in query \"PhabricatorFeedQuery\".", text)
+	}
+	return &key, nil
+}
+
+// feedPage returns up to q.limit stories of all (oldest first) that keep
+// accepts, newest first, from q's cursors.
+func feedPage(all []*story, q feedParams, keep func(*story) bool) []*story {
+	byKey := func(st *story, k uint64) int { return cmp.Compare(st.key, k) }
+	var page []*story
+	if q.before != nil && q.after == nil {
+		// The oldest stories newer than before, returned newest first.
+		i, _ := slices.BinarySearchFunc(all, *q.before+1, byKey)
+		for ; i < len(all) && len(page) < q.limit; i++ {
+			if keep(all[i]) {
+				page = append(page, all[i])
+			}
+		}
+		slices.Reverse(page)
+		return page
+	}
+	end := len(all)
+	if q.after != nil {
+		end, _ = slices.BinarySearchFunc(all, *q.after, byKey)
+	}
+	for i := end - 1; i >= 0 && len(page) < q.limit; i-- {
+		if keep(all[i]) {
+			page = append(page, all[i])
+		}
+	}
+	return page
 }
 
 func (s *Server) renderStory(st *story, view string) any {

@@ -10,9 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/auditbot/auditbot/internal/testkit"
 )
 
 // recordingsDir holds the calls recorded against a real Phorge.
@@ -21,31 +22,13 @@ const recordingsDir = "../testdata/conduit/recordings"
 // labEpoch is when the lab was recorded; the fixture's clock starts there.
 const labEpoch = 1795386276
 
-// testClock is a settable clock for Options.Now.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // lab is a Server seeded like the recorded lab: the same users (same ids),
 // projects (same ids, names, policies and members) and tasks T1-T9, so
 // that replaying a recorded request gives an answer of the same shape.
 type lab struct {
 	t        *testing.T
 	s        *Server
-	clock    *testClock
+	clock    *testkit.Clock
 	users    map[string]User    // by username
 	projects map[string]Project // by name
 	// recorded maps PHIDs of the recording to the fixture's.
@@ -65,7 +48,7 @@ var recordedTaskPHIDs = map[int]string{
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	clock := &testClock{now: time.Unix(labEpoch, 0)}
+	clock := testkit.NewClock(time.Unix(labEpoch, 0))
 	s := New(Options{Now: clock.Now, Host: "vm"})
 	t.Cleanup(s.Close)
 	l := &lab{t: t, s: s, clock: clock, users: map[string]User{}, projects: map[string]Project{}, recorded: map[string]string{}}

@@ -5,15 +5,13 @@ package phabtest
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/auditbot/auditbot/internal/testkit"
 )
 
 // TestPhorgeContract is the contract check both ways: each read-only
@@ -277,49 +275,9 @@ func phorgeCall(t *testing.T, base, tok, method string, params map[string]any, o
 	}
 }
 
-// phorgeEnv finds the real Phorge as ../phorgetest does ($LAB_ENV, else
-// $LAB_ROOT/lab.env, else /var/lib/phorge-lab/lab.env; the environment
-// wins) and skips, in one line, when there is none. A PHAB_URL that is not
-// loopback needs PHORGE_ALLOW_REMOTE=1.
+// phorgeEnv finds the real Phorge as ../phorgetest does (testkit.Lab) and
+// skips, in one line, when there is none.
 func phorgeEnv(t *testing.T) map[string]string {
 	t.Helper()
-	path := os.Getenv("LAB_ENV")
-	if path == "" {
-		root := os.Getenv("LAB_ROOT")
-		if root == "" {
-			root = "/var/lib/phorge-lab"
-		}
-		path = filepath.Join(root, "lab.env")
-	}
-	env := map[string]string{}
-	if data, err := os.ReadFile(path); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(strings.TrimSpace(k), "#") {
-				env[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `'"`)
-			}
-		}
-	}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		if _, inFile := env[k]; inFile || k == "PHAB_URL" || strings.HasSuffix(k, "_TOKEN") || strings.HasPrefix(k, "TOKEN_") {
-			env[k] = v
-		}
-	}
-	if env["PHAB_URL"] == "" || env["AUDITBOT_TOKEN"] == "" || env["ADMIN_TOKEN"] == "" {
-		msg := fmt.Sprintf("no Phorge configured (no %s, no PHAB_URL/AUDITBOT_TOKEN/ADMIN_TOKEN): run ../shared/lab/up.sh", path)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + " (CI=true: the contract check must run)")
-		}
-		t.Skip(msg)
-	}
-	u, err := url.Parse(env["PHAB_URL"])
-	if err != nil {
-		t.Fatalf("PHAB_URL: %v", err)
-	}
-	host := u.Hostname()
-	ip := net.ParseIP(host)
-	if host != "localhost" && (ip == nil || !ip.IsLoopback()) && os.Getenv("PHORGE_ALLOW_REMOTE") != "1" {
-		t.Skipf("PHAB_URL host %q is not loopback; set PHORGE_ALLOW_REMOTE=1 to test against it anyway", host)
-	}
-	return env
+	return testkit.Lab(t, "AUDITBOT_TOKEN", "ADMIN_TOKEN")
 }

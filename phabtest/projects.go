@@ -407,86 +407,14 @@ func (s *Server) projectEdit(c *call) (any, *apiError) {
 		return nil, aerr
 	}
 	actor := c.viewer
-	final := slices.Clone(p.members)
-	var adds, removes []string
-	needEdit, needJoin := false, false
-	for i, tx := range txs {
-		switch tx.typ {
-		case "members.add", "members.remove", "members.set":
-		default:
-			return nil, coreError("phabtest: project.edit transaction type %q is not implemented", tx.typ)
-		}
-		vals, aerr := readStringList(fmt.Sprintf("transactions.%d.value", i), tx.value, false)
-		if aerr != nil {
-			return nil, aerr
-		}
-		var phids []string
-		for _, v := range vals {
-			// members.add validates nothing: any PHID-looking string is
-			// taken as is, usernames are resolved (fact 30).
-			if !strings.HasPrefix(v, "PHID-") {
-				u := s.userByName(strings.TrimPrefix(v, "@"))
-				if u == nil {
-					return nil, errValidation(fmt.Sprintf("Member %q is not a valid user.", v))
-				}
-				v = u.phid
-			}
-			phids = append(phids, v)
-		}
-		if tx.typ == "members.set" {
-			for _, m := range p.members {
-				if !slices.Contains(phids, m) {
-					removes = append(removes, m)
-				}
-			}
-			adds = append(adds, phids...)
-		} else if tx.typ == "members.add" {
-			adds = append(adds, phids...)
-		} else {
-			removes = append(removes, phids...)
-		}
+	adds, removes, aerr := s.readMemberEdits(p, txs)
+	if aerr != nil {
+		return nil, aerr
 	}
-	// Adding yourself needs the join policy, adding or removing anyone
-	// else the edit policy (fact 32); leaving needs neither. The check is
-	// on what was asked, not on its effect, so a no-op members.remove of a
-	// non-member is a permission probe (NOTES, "What follows").
-	for _, m := range adds {
-		if m == actor.phid {
-			needJoin = true
-		} else {
-			needEdit = true
-		}
+	if aerr := s.checkMembersEditable(actor, p, adds, removes); aerr != nil {
+		return nil, aerr
 	}
-	for _, m := range removes {
-		if m != actor.phid {
-			needEdit = true
-		}
-	}
-	if needEdit && !s.canProject(actor, p, canEdit) {
-		return nil, s.projectDenied(actor, p, canEdit)
-	}
-	if needJoin && !s.canProject(actor, p, canJoin) {
-		return nil, s.projectDenied(actor, p, canJoin)
-	}
-	// Removals win over additions in the same call: remove + add of one
-	// user is a net removal (fact 31).
-	for _, m := range adds {
-		if !slices.Contains(final, m) {
-			final = append(final, m)
-		}
-	}
-	final = slices.DeleteFunc(final, func(m string) bool { return slices.Contains(removes, m) })
-	var added, removed []string
-	for _, m := range final {
-		if !p.hasMember(m) {
-			added = append(added, m)
-		}
-	}
-	for _, m := range p.members {
-		if !slices.Contains(final, m) {
-			removed = append(removed, m)
-		}
-	}
+	final, added, removed := memberChanges(p, adds, removes)
 	var xs []*xact
 	if len(added)+len(removed) > 0 {
 		p.members = final
@@ -504,4 +432,108 @@ func (s *Server) projectEdit(c *call) (any, *apiError) {
 		s.addStory(actor.phid, p.phid, xs, strings.Join(text, " "))
 	}
 	return s.finishEdit(c, p.id, p.phid, false, txs, xs), nil
+}
+
+// readMemberEdits reads project.edit's members.* transactions into the
+// PHIDs they ask to add and to remove.
+func (s *Server) readMemberEdits(p *project, txs []txSpec) (adds, removes []string, _ *apiError) {
+	for i, tx := range txs {
+		switch tx.typ {
+		case "members.add", "members.remove", "members.set":
+		default:
+			return nil, nil, coreError("phabtest: project.edit transaction type %q is not implemented", tx.typ)
+		}
+		vals, aerr := readStringList(fmt.Sprintf("transactions.%d.value", i), tx.value, false)
+		if aerr != nil {
+			return nil, nil, aerr
+		}
+		phids, aerr := s.memberPHIDs(vals)
+		if aerr != nil {
+			return nil, nil, aerr
+		}
+		switch tx.typ {
+		case "members.set":
+			for _, m := range p.members {
+				if !slices.Contains(phids, m) {
+					removes = append(removes, m)
+				}
+			}
+			adds = append(adds, phids...)
+		case "members.add":
+			adds = append(adds, phids...)
+		default:
+			removes = append(removes, phids...)
+		}
+	}
+	return adds, removes, nil
+}
+
+// memberPHIDs resolves a members transaction's values. members.add
+// validates nothing: any PHID-looking string is taken as is, usernames
+// are resolved (fact 30).
+func (s *Server) memberPHIDs(vals []string) ([]string, *apiError) {
+	var phids []string
+	for _, v := range vals {
+		if !strings.HasPrefix(v, "PHID-") {
+			u := s.userByName(strings.TrimPrefix(v, "@"))
+			if u == nil {
+				return nil, errValidation(fmt.Sprintf("Member %q is not a valid user.", v))
+			}
+			v = u.phid
+		}
+		phids = append(phids, v)
+	}
+	return phids, nil
+}
+
+// checkMembersEditable refuses a members edit the actor may not make.
+// Adding yourself needs the join policy, adding or removing anyone else
+// the edit policy (fact 32); leaving needs neither. The check is on what
+// was asked, not on its effect, so a no-op members.remove of a non-member
+// is a permission probe (NOTES, "What follows").
+func (s *Server) checkMembersEditable(actor *user, p *project, adds, removes []string) *apiError {
+	needEdit, needJoin := false, false
+	for _, m := range adds {
+		if m == actor.phid {
+			needJoin = true
+		} else {
+			needEdit = true
+		}
+	}
+	for _, m := range removes {
+		if m != actor.phid {
+			needEdit = true
+		}
+	}
+	if needEdit && !s.canProject(actor, p, canEdit) {
+		return s.projectDenied(actor, p, canEdit)
+	}
+	if needJoin && !s.canProject(actor, p, canJoin) {
+		return s.projectDenied(actor, p, canJoin)
+	}
+	return nil
+}
+
+// memberChanges returns p's members after adds and removes, and who that
+// adds and removes in effect. Removals win over additions in the same
+// call: remove + add of one user is a net removal (fact 31).
+func memberChanges(p *project, adds, removes []string) (final, added, removed []string) {
+	final = slices.Clone(p.members)
+	for _, m := range adds {
+		if !slices.Contains(final, m) {
+			final = append(final, m)
+		}
+	}
+	final = slices.DeleteFunc(final, func(m string) bool { return slices.Contains(removes, m) })
+	for _, m := range final {
+		if !p.hasMember(m) {
+			added = append(added, m)
+		}
+	}
+	for _, m := range p.members {
+		if !slices.Contains(final, m) {
+			removed = append(removed, m)
+		}
+	}
+	return final, added, removed
 }

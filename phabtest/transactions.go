@@ -268,34 +268,9 @@ func (s *Server) transactionSearch(c *call) (any, *apiError) {
 	if !ok {
 		return nil, coreError(`When calling "transaction.search", you must provide an object to retrieve transactions for.`)
 	}
-	// transaction.search reports unknown constraints its own way (fact 4).
-	cons := map[string][]string{}
-	if raw, ok := c.value("constraints"); ok {
-		m, isMap := raw.(map[string]any)
-		if !isMap {
-			if l, isList := raw.([]any); !isList || len(l) > 0 {
-				return nil, errReading("constraints", "Expected a map, got something else.")
-			}
-		}
-		var unknown []string
-		for _, k := range sortedKeys(m) {
-			if k != "phids" && k != "authorPHIDs" {
-				unknown = append(unknown, k)
-			}
-		}
-		if len(unknown) > 0 {
-			return nil, &apiError{code: codeCall, info: "Got unexpected parameters: " + strings.Join(unknown, ", ")}
-		}
-		for _, k := range sortedKeys(m) {
-			if m[k] == nil {
-				continue
-			}
-			l, aerr := readStringList(k, m[k], true)
-			if aerr != nil {
-				return nil, aerr
-			}
-			cons[k] = l
-		}
+	cons, aerr := readTransactionConstraints(c)
+	if aerr != nil {
+		return nil, aerr
 	}
 	p, aerr := c.pageParams("x.id")
 	if aerr != nil {
@@ -330,6 +305,42 @@ func (s *Server) transactionSearch(c *call) (any, *apiError) {
 	}
 	// Only data and a cursor without order (fact 11).
 	return map[string]any{"data": data, "cursor": cur}, nil
+}
+
+// readTransactionConstraints reads transaction.search's constraints,
+// which reports unknown ones its own way (fact 4).
+func readTransactionConstraints(c *call) (map[string][]string, *apiError) {
+	cons := map[string][]string{}
+	raw, ok := c.value("constraints")
+	if !ok {
+		return cons, nil
+	}
+	m, isMap := raw.(map[string]any)
+	if !isMap {
+		if l, isList := raw.([]any); !isList || len(l) > 0 {
+			return nil, errReading("constraints", "Expected a map, got something else.")
+		}
+	}
+	var unknown []string
+	for _, k := range sortedKeys(m) {
+		if k != "phids" && k != "authorPHIDs" {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, &apiError{code: codeCall, info: "Got unexpected parameters: " + strings.Join(unknown, ", ")}
+	}
+	for _, k := range sortedKeys(m) {
+		if m[k] == nil {
+			continue
+		}
+		l, aerr := readStringList(k, m[k], true)
+		if aerr != nil {
+			return nil, aerr
+		}
+		cons[k] = l
+	}
+	return cons, nil
 }
 
 func xactRowOf(x *xact) xactRow {

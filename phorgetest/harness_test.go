@@ -16,9 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/auditbot/auditbot/bot"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,9 +24,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/internal/testkit"
 )
 
 // bin is the auditbot binary built once for the whole run.
@@ -53,78 +53,15 @@ func TestMain(m *testing.M) {
 }
 
 // labSettings are the lab's settings: lab.env, overridden by the environment.
-type labSettings map[string]string
-
-var (
-	envOnce sync.Once
-	envVal  labSettings
-	envSkip string
-)
+type labSettings testkit.LabEnv
 
 // labEnv returns the Phorge to test against, or skips the test with one
-// line saying why there is none. Source: $LAB_ENV, else $LAB_ROOT/lab.env,
-// else /var/lib/phorge-lab/lab.env; variables in the environment win.
+// line saying why there is none (fails under CI=true): testkit.Lab, with
+// the tokens and lab commands the scenarios use.
 func labEnv(t *testing.T) labSettings {
 	t.Helper()
-	envOnce.Do(func() { envVal, envSkip = loadLabEnv() })
-	if envSkip != "" {
-		// CI (.ci/run) brings the lab up first: there a missing lab is a
-		// failure, never a silently green stage.
-		if os.Getenv("CI") == "true" {
-			t.Fatal(envSkip + " (CI=true: the real-Phorge suite must run)")
-		}
-		t.Skip(envSkip)
-	}
-	return envVal
-}
-
-func loadLabEnv() (labSettings, string) {
-	path := os.Getenv("LAB_ENV")
-	if path == "" {
-		root := os.Getenv("LAB_ROOT")
-		if root == "" {
-			root = "/var/lib/phorge-lab"
-		}
-		path = filepath.Join(root, "lab.env")
-	}
-	env := labSettings{}
-	if data, err := os.ReadFile(path); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(strings.TrimSpace(k), "#") {
-				env[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `'"`)
-			}
-		}
-	}
-	for _, k := range []string{"PHAB_URL", "AUDITBOT_TOKEN", "ADMIN_TOKEN", "USER_TOKEN", "TOKEN_USER02", "TOKEN_USER03",
-		"TOKEN_USER07", "TOKEN_USER25", "LAB_RESET", "LAB_ENROLL_MFA", "LAB_EDIT_COMMENT"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env[k] = v
-		}
-	}
-	if env["PHAB_URL"] == "" || env["AUDITBOT_TOKEN"] == "" {
-		return nil, fmt.Sprintf("no Phorge configured (no %s, no PHAB_URL/AUDITBOT_TOKEN): run ../shared/lab/up.sh, see README \"Testing against a real Phorge\"", path)
-	}
-	u, err := url.Parse(env["PHAB_URL"])
-	if err != nil {
-		return nil, fmt.Sprintf("PHAB_URL %q: %v", env["PHAB_URL"], err)
-	}
-	if !isLoopback(u.Hostname()) && os.Getenv("PHORGE_ALLOW_REMOTE") != "1" {
-		return nil, fmt.Sprintf("PHAB_URL host %q is not loopback: these tests write to it; set PHORGE_ALLOW_REMOTE=1 to run them there anyway", u.Hostname())
-	}
-	for _, k := range []string{"ADMIN_TOKEN", "USER_TOKEN", "TOKEN_USER02", "TOKEN_USER03", "TOKEN_USER25", "LAB_RESET", "LAB_ENROLL_MFA", "LAB_EDIT_COMMENT"} {
-		if env[k] == "" {
-			return nil, fmt.Sprintf("Phorge at %s has no %s (the lab's lab.env sets it)", env["PHAB_URL"], k)
-		}
-	}
-	return env, ""
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return labSettings(testkit.Lab(t, "AUDITBOT_TOKEN", "ADMIN_TOKEN", "USER_TOKEN", "TOKEN_USER02", "TOKEN_USER03",
+		"TOKEN_USER25", "LAB_RESET", "LAB_ENROLL_MFA", "LAB_EDIT_COMMENT"))
 }
 
 // labCommand runs one of the lab's command lines (LAB_RESET, ...) with args

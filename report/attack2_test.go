@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditbot/auditbot/internal/testkit/testworld"
+
 	"github.com/auditbot/auditbot/report"
 	"github.com/auditbot/auditbot/state"
 )
@@ -33,11 +35,7 @@ import (
 // one line in backticks, backticks replaced), or at least break "@" and
 // "{" sequences.
 func TestAttack2MarkdownReportMentionsPeople(t *testing.T) {
-	st, err := state.Open(filepath.Join(t.TempDir(), "s.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testworld.OpenStore(t, filepath.Join(t.TempDir(), "s.db"))
 	t0 := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 	c := state.Campaign{Name: "mfa", Title: "MFA", LaunchedAt: t0, Cutoff: t0.Add(time.Hour), Groups: []state.Group{{PHID: "G", Name: "acl*security", Risk: "security"}}}
 	f := state.Finding{UserPHID: "U", Username: "eve", Groups: []string{"G"}, Status: state.StatusExempt, Batch: 1,

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditbot/auditbot/internal/testkit/testworld"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/auditbot/auditbot/state"
@@ -30,11 +32,7 @@ const hostile = "Eve | <img src=x> @alice [[https://evil.example | click]] {F1} 
 // only; bob approved every item on the command line.
 func evidenceStore(t *testing.T) *state.Store {
 	t.Helper()
-	st, err := state.Open(filepath.Join(t.TempDir(), "s.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testworld.OpenStore(t, filepath.Join(t.TempDir(), "s.db"))
 	c := state.Campaign{Name: "mfa", Title: "MFA", LaunchedAt: t0, Cutoff: t0.Add(30 * 24 * time.Hour), BotUsername: "auditbot", ApproversName: "acl*admins",
 		Groups: []state.Group{{PHID: "G1", Name: "acl*ops", Risk: "internal"}}}
 	findings := []state.Finding{

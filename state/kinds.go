@@ -25,7 +25,11 @@ const (
 	EntryExtensionAnnounced EntryKind = "extension-announced"
 
 	// Replies on the tasks.
-	EntryIgnored            EntryKind = "ignored"
+	EntryIgnored EntryKind = "ignored"
+	// EntryReplyFlood: one person wrote more comments on a task in one
+	// tick than the bot answers one by one; the rest were counted,
+	// acknowledged once and flagged for a human.
+	EntryReplyFlood         EntryKind = "reply-flood"
 	EntryUnsubscribed       EntryKind = "unsubscribed"
 	EntryClaimRejected      EntryKind = "claim-rejected"
 	EntryClaimVerified      EntryKind = "claim-verified"

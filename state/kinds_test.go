@@ -15,7 +15,7 @@ func TestEntryKindStrings(t *testing.T) {
 		EntryLaunch: "launch", EntryTaskCreated: "task-created", EntryPolicyMismatch: "policy-mismatch",
 		EntryPolicyRestored: "policy-restored", EntryAccessRevoked: "access-revoked", EntryDrift: "drift",
 		EntryReminder: "reminder", EntryDeadlineExtended: "deadline-extended", EntryExtensionAnnounced: "extension-announced",
-		EntryIgnored: "ignored", EntryUnsubscribed: "unsubscribed", EntryClaimRejected: "claim-rejected",
+		EntryIgnored: "ignored", EntryReplyFlood: "reply-flood", EntryUnsubscribed: "unsubscribed", EntryClaimRejected: "claim-rejected",
 		EntryClaimVerified: "claim-verified", EntryRestoreRequested: "restore-requested", EntryVoluntary: "voluntary",
 		EntryNeedsHuman: "needs-human", EntryExemptionRequested: "exemption-requested", EntryExemptionDecision: "exemption-decision",
 		EntryApprovalRecorded: "approval-recorded", EntryCommandRefused: "command-refused", EntryRestoreCommand: "restore-command",
@@ -31,8 +31,8 @@ func TestEntryKindStrings(t *testing.T) {
 		EntryTaskClosed: "task-closed", EntryCampaignClosed: "campaign-closed",
 		EntryKept: "kept", EntryKeepWithdrawn: "keep-withdrawn", EntryListUnmatched: "list-unmatched",
 	}
-	if len(got) != 48 {
-		t.Errorf("%d distinct kinds, want 48: two constants share a string", len(got))
+	if len(got) != 49 {
+		t.Errorf("%d distinct kinds, want 49: two constants share a string", len(got))
 	}
 	for k, want := range got {
 		if string(k) != want {

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"slices"
 	"time"
 )
@@ -322,6 +323,11 @@ type Batch struct {
 	// if an administrator removes and re-adds it: the task's history
 	// then no longer shows the bot as the one who added it.
 	ApproversSubscribed bool `json:"approvers_subscribed,omitempty"`
+	// Flooded counts, per author PHID, the comments read past the cursor
+	// without being answered one by one (more than one person may send
+	// in one tick, see bot's maxRepliesPerAuthor) and not yet reported:
+	// the bot journals and acknowledges them once, then clears the count.
+	Flooded map[string]int `json:"flooded,omitempty"`
 }
 
 // Monogram returns "T123", or "" before the task exists.
@@ -429,6 +435,72 @@ func (r *Removal) Approvers() []Approver {
 			i = len(out) - 1
 		}
 		out[i].Approvals = append(out[i].Approvals, a)
+	}
+	return out
+}
+
+// Why an approver may not approve a removal batch (Removal.MayApprove).
+var (
+	ErrNotWaiting      = errors.New("not waiting for approval")
+	ErrApproverInBatch = errors.New("the approver is in the batch")
+	ErrAlreadyApproved = errors.New("already approved")
+)
+
+// MayApprove says whether approverPHID may approve the batch's items of
+// the task batches in scope (empty: every item, as the command line shows
+// them all): the batch must wait for approval, nobody decides on a batch
+// that removes them, and one person counts once for what they were shown.
+// Approvals on a task and on the command line both ask it.
+func (r *Removal) MayApprove(approverPHID string, scope []int) error {
+	switch {
+	case r.Status != RemovalProposed:
+		return ErrNotWaiting
+	case r.Removes(approverPHID):
+		return ErrApproverInBatch
+	case r.approvedScope(approverPHID, scope):
+		return ErrAlreadyApproved
+	}
+	return nil
+}
+
+// approvedScope reports whether user's approvals already cover every
+// item of the task batches in scope (empty: every item).
+func (r *Removal) approvedScope(user string, scope []int) bool {
+	if len(scope) > 0 {
+		return !slices.ContainsFunc(scope, func(idx int) bool { return !r.ApprovedBy(user, idx) })
+	}
+	for _, it := range r.Items {
+		if !r.ApprovedBy(user, it.Batch) {
+			return false
+		}
+	}
+	return r.ApprovedBy(user, -1)
+}
+
+// Approve adds an approval MayApprove allowed, and marks the batch
+// approved once every item is covered (FullyApproved).
+func (r *Removal) Approve(a Approval) {
+	r.Approvals = append(r.Approvals, a)
+	if r.FullyApproved() {
+		r.Status = RemovalApproved
+	}
+}
+
+// Removes reports whether the batch would remove user from a group: they
+// may not decide on it.
+func (r *Removal) Removes(userPHID string) bool {
+	return slices.ContainsFunc(r.Items, func(it RemovalItem) bool { return it.UserPHID == userPHID })
+}
+
+// Approvers lists the distinct people who approved the batch, by PHID, in
+// the order of their first approval: one person may hold several
+// approvals (one per task and one on the command line) and counts once.
+func (r *Removal) Approvers() []string {
+	var out []string
+	for _, a := range r.Approvals {
+		if !slices.Contains(out, a.ApproverPHID) {
+			out = append(out, a.ApproverPHID)
+		}
 	}
 	return out
 }

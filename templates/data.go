@@ -270,11 +270,25 @@ type ExtensionData struct {
 // expects; Validate renders each template with it. It returns nil for an
 // unknown name.
 func Sample(n Name) any {
+	if d := taskSample(n); d != nil {
+		return d
+	}
+	return replySample(n)
+}
+
+// samplePeople are the users of the samples: two without MFA, a disabled
+// account and an approver.
+func samplePeople() (ada, jose, grace, approver Person) {
+	return Person{Username: "ada", RealName: "Ada Lovelace"},
+		Person{Username: "jnunez", RealName: "José Núñez"},
+		Person{Username: "ghopper-old", RealName: "Grace Hopper"},
+		Person{Username: "mkeita", RealName: "Mariam Keita"}
+}
+
+// taskSample is Sample for the task texts and the bot's own comments.
+func taskSample(n Name) any {
 	c := sampleCampaign()
-	ada := Person{Username: "ada", RealName: "Ada Lovelace"}
-	jose := Person{Username: "jnunez", RealName: "José Núñez"}
-	grace := Person{Username: "ghopper-old", RealName: "Grace Hopper"}
-	approver := Person{Username: "mkeita", RealName: "Mariam Keita"}
+	ada, jose, grace, _ := samplePeople()
 	switch n {
 	case TeamTaskTitle, TeamTaskDescription:
 		c.TeamTask = true
@@ -282,9 +296,6 @@ func Sample(n Name) any {
 			{Person: grace, Groups: []string{"acl*security"}, Reasons: []string{ReasonDisabled}},
 			{Person: Person{Username: "old-intern", RealName: "Old Intern"}, Groups: []string{"WMF-NDA", "acl*sre-team"}, Reasons: []string{ReasonDisabled}},
 		}}
-	case Kept:
-		return ReplyData{Campaign: inactivityCampaign(), Person: ada, Groups: []string{"acl*security"},
-			Reasons: []string{CriterionInactive}, Kept: []string{ReasonInactive}}
 	case TaskTitle, TaskDescription:
 		return TaskData{Campaign: c, Batch: 2, Batches: 3, Affected: []Affected{
 			{Person: ada, Groups: []string{"acl*sre-team", "WMF-NDA"}, Reasons: []string{ReasonNoMFA}},
@@ -305,31 +316,12 @@ func Sample(n Name) any {
 			{Person: jose, Group: "WMF-NDA"},
 			{Person: grace, Group: "acl*security"},
 		}}
-	case ComplianceThanks, ClaimRejected, VoluntaryAck:
-		return ReplyData{Campaign: c, Person: ada, Groups: []string{"acl*sre-team", "WMF-NDA"}, Reasons: []string{CriterionMFA}}
-	case ExemptionRequested:
-		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"}, Reasons: []string{CriterionMFA},
-			Reason: "My only phone is a shared work phone until the replacement arrives.", Until: "2027-04-15", Required: 2}
-	case ExemptionDecision:
-		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"},
-			Decision: DecisionGranted, Approver: approver, Until: "2027-04-15"}
-	case RestoreRequested:
-		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"}, Reasons: []string{CriterionMFA}}
-	case Restored:
-		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"}, Approver: approver, Reasons: []string{CriterionMFA}}
 	case DeadlineExtended:
 		return ExtensionData{Campaign: c, OldCutoff: "2027-02-28", NewCutoff: "2027-03-14", Users: []Person{jose}}
-	case ApprovalRecorded:
-		return ReplyData{Campaign: c, Approver: approver, Decision: "R1: approval 1 of 2 recorded"}
-	case CommandRefused:
-		return ReplyData{Campaign: c, Person: jose, Reason: "only members of #acl_phabricator-admins may give commands"}
 	case RemovalHeld:
 		return RemovalHeldData{Campaign: c, BatchID: "R2", Limit: "at most 25% of a group's members",
 			Over:  []HeldGroup{{Group: "WMF-NDA", Remove: 3, Members: 8}},
 			Items: []RemovalItem{{Person: jose, Group: "WMF-NDA"}, {Person: ada, Group: "WMF-NDA"}, {Person: grace, Group: "WMF-NDA"}}}
-	case NeedsHuman:
-		return ReplyData{Campaign: c, Person: ada, Groups: []string{"acl*sre-team", "WMF-NDA"},
-			Reason: "I use a hardware key, does that count?"}
 	case StandingTask:
 		return StandingTaskData{Campaign: c, Every: "7d"}
 	case RunSummary:
@@ -344,6 +336,38 @@ func Sample(n Name) any {
 		return ApprovalReminderData{Campaign: c, BatchID: "R1", Days: 7, Approvals: 1, Required: 2}
 	case CampaignClosed:
 		return CampaignClosedData{Campaign: c, Counts: []Count{{"compliant", 2}, {"removed", 1}}}
+	}
+	return nil
+}
+
+// replySample is Sample for the answers to what users and approvers
+// write (ReplyData).
+func replySample(n Name) any {
+	c := sampleCampaign()
+	ada, jose, _, approver := samplePeople()
+	switch n {
+	case Kept:
+		return ReplyData{Campaign: inactivityCampaign(), Person: ada, Groups: []string{"acl*security"},
+			Reasons: []string{CriterionInactive}, Kept: []string{ReasonInactive}}
+	case ComplianceThanks, ClaimRejected, VoluntaryAck:
+		return ReplyData{Campaign: c, Person: ada, Groups: []string{"acl*sre-team", "WMF-NDA"}, Reasons: []string{CriterionMFA}}
+	case ExemptionRequested:
+		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"}, Reasons: []string{CriterionMFA},
+			Reason: "My only phone is a shared work phone until the replacement arrives.", Until: "2027-04-15", Required: 2}
+	case ExemptionDecision:
+		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"},
+			Decision: DecisionGranted, Approver: approver, Until: "2027-04-15"}
+	case RestoreRequested:
+		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"}, Reasons: []string{CriterionMFA}}
+	case Restored:
+		return ReplyData{Campaign: c, Person: jose, Groups: []string{"WMF-NDA"}, Approver: approver, Reasons: []string{CriterionMFA}}
+	case ApprovalRecorded:
+		return ReplyData{Campaign: c, Approver: approver, Decision: "R1: approval 1 of 2 recorded"}
+	case CommandRefused:
+		return ReplyData{Campaign: c, Person: jose, Reason: "only members of #acl_phabricator-admins may give commands"}
+	case NeedsHuman:
+		return ReplyData{Campaign: c, Person: ada, Groups: []string{"acl*sre-team", "WMF-NDA"},
+			Reason: "I use a hardware key, does that count?"}
 	}
 	return nil
 }

@@ -73,18 +73,19 @@ func normalize(src string) (string, []int) {
 
 // normRune maps one rune of a comment to its normalized form.
 func normRune(r rune) rune {
-	switch {
-	case r == '\n' || r == '?' || r == '.' || r == '!' || r == ';' || r == ',' || r == ':' || r == '\'' || r == '-':
+	switch r {
+	case '\n', '?', '.', '!', ';', ',', ':', '\'', '-':
 		return r
-	case r == '’' || r == '‘' || r == 'ʼ' || r == '´':
+	case '’', '‘', 'ʼ', '´':
 		return '\''
-	case r == '‐' || r == '–' || r == '—':
+	case '‐', '–', '—':
 		return '-'
-	case r == '…':
+	case '…':
 		return '.'
-	case r == '？':
+	case '？':
 		return '?'
-	case unicode.IsLetter(r) || unicode.IsDigit(r):
+	}
+	if unicode.IsLetter(r) || unicode.IsDigit(r) {
 		return unicode.ToLower(r)
 	}
 	return ' '

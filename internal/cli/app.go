@@ -119,7 +119,6 @@ tracks their replies and deadlines, and removes them once approvers agree.`,
 		a.restoreCommand(),
 		a.extendCommand(),
 		a.stateCommand(),
-		a.demoCommand(),
 		a.versionCommand(),
 		exitCodesTopic(),
 	)

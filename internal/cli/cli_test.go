@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditbot/auditbot/internal/testkit/testworld"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
 
@@ -28,6 +30,7 @@ import (
 // state file path, for driving Main as an operator would.
 type lab struct {
 	t         *testing.T
+	world     *testworld.World
 	srv       *phabtest.Server
 	dir       string
 	config    string
@@ -91,85 +94,46 @@ approvers: acl*phabricator-admins
 // grace with MFA; ci-bot, a bot without MFA (skipped).
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	srv := phabtest.New(phabtest.Options{Host: "phab.test.invalid"})
-	t.Cleanup(srv.Close)
-	l := &lab{t: t, srv: srv, dir: t.TempDir(), users: map[string]phabtest.User{}, groups: map[string]phabtest.Project{}, phidNames: map[string]string{}}
-	for _, spec := range []phabtest.UserSpec{
-		{Username: "auditbot", RealName: "Audit Bot", Admin: true, Bot: true, MFA: true},
-		{Username: "alice", RealName: "Alice Admin", Admin: true, MFA: true},
-		{Username: "bob", RealName: "Bob Approver", MFA: true},
-		{Username: "carol", RealName: "Carol Security", MFA: true},
-		{Username: "mallory", RealName: "Mallory Outsider", MFA: true},
-		{Username: "dave", RealName: "Dave NoMFA"},
-		{Username: "erin", RealName: "Erin NoMFA"},
-		{Username: "frank", RealName: "Frank NoMFA"},
-		{Username: "grace", RealName: "Grace MFA", MFA: true},
-		{Username: "ci-bot", RealName: "CI Bot", Bot: true},
-	} {
-		u := srv.AddUser(spec)
-		l.users[u.Username] = u
-		l.phidNames[u.PHID] = u.Username
-	}
-	phids := func(names ...string) []string {
-		var out []string
-		for _, n := range names {
-			out = append(out, l.users[n].PHID)
-		}
-		return out
-	}
-	add := func(spec phabtest.ProjectSpec) phabtest.Project {
-		p := srv.AddProject(spec)
-		l.groups[p.Name] = p
-		return p
-	}
-	approvers := add(phabtest.ProjectSpec{Name: "acl*phabricator-admins", Icon: "policy", Color: "red",
-		EditPolicy: phabtest.PolicyAdmin, JoinPolicy: phabtest.PolicyNoOne, Members: phids("alice", "bob")})
-	add(phabtest.ProjectSpec{Name: "Security-Team", Members: phids("carol", "alice")})
-	add(phabtest.ProjectSpec{Name: "WMF-NDA", Icon: "policy", EditPolicy: phabtest.PolicyAdmin, JoinPolicy: approvers.PHID,
-		Members: phids("dave", "erin", "grace", "ci-bot")})
-	add(phabtest.ProjectSpec{Name: "acl*security", Icon: "policy", EditPolicy: phabtest.PolicyAdmin, JoinPolicy: approvers.PHID,
-		Members: phids("dave", "grace")})
-	add(phabtest.ProjectSpec{Name: "acl*sre-team", Icon: "policy", EditPolicy: phabtest.PolicyAdmin, JoinPolicy: phabtest.PolicyAdmin,
-		Members: phids("frank", "grace")})
-	// Editable by the approvers only: the bot, though an admin, may not.
-	add(phabtest.ProjectSpec{Name: "acl*locked", Icon: "policy", EditPolicy: approvers.PHID, JoinPolicy: approvers.PHID,
-		Members: phids("erin")})
-
+	w := testworld.New(t, testworld.Options{
+		Server: phabtest.Options{Host: "phab.test.invalid"},
+		Users: []phabtest.UserSpec{
+			{Username: "alice", RealName: "Alice Admin", Admin: true, MFA: true},
+			{Username: "bob", RealName: "Bob Approver", MFA: true},
+			{Username: "carol", RealName: "Carol Security", MFA: true},
+			{Username: "mallory", RealName: "Mallory Outsider", MFA: true},
+			{Username: "dave", RealName: "Dave NoMFA"},
+			{Username: "erin", RealName: "Erin NoMFA"},
+			{Username: "frank", RealName: "Frank NoMFA"},
+			{Username: "grace", RealName: "Grace MFA", MFA: true},
+			{Username: "ci-bot", RealName: "CI Bot", Bot: true},
+		},
+		Approvers: []string{"alice", "bob"},
+		Team:      []string{"carol", "alice"},
+		Groups: []testworld.Group{
+			{Name: "WMF-NDA", Members: []string{"dave", "erin", "grace", "ci-bot"}},
+			{Name: "acl*security", Members: []string{"dave", "grace"}},
+			{Name: "acl*sre-team", Members: []string{"frank", "grace"}, JoinPolicy: phabtest.PolicyAdmin},
+			// Editable by the approvers only: the bot, though an admin, may not.
+			{Name: "acl*locked", Members: []string{"erin"}, EditPolicy: testworld.PolicyApprovers},
+		},
+	})
+	l := &lab{t: t, world: w, srv: w.Srv, dir: w.Dir, users: w.Users, groups: w.Groups, phidNames: w.Names}
 	l.campaigns = filepath.Join(l.dir, "campaigns")
 	l.statePath = filepath.Join(l.dir, "state.db")
 	l.config = filepath.Join(l.dir, "config.yaml")
 	l.write("campaigns/mfa-test.yaml", campaignYAML)
 	l.write("campaigns/mfa-locked.yaml", lockedYAML)
 	l.write("campaigns/mfa-ghost.yaml", ghostYAML)
-	l.write("config.yaml", fmt.Sprintf(`conduit:
-  url: %s
-  timeout: 5s
-  requests_per_second: 1000
-state_file: state.db
-campaigns_dir: campaigns
-log:
-  level: warn
-groups:
-  WMF-NDA: {risk: security}
-  acl*security: {risk: security}
-  acl*sre-team: {risk: internal}
-`, srv.URL()))
+	l.write("config.yaml", w.ConfigYAML(""))
 	t.Setenv(campaigns.TokenEnv, l.users["auditbot"].Token)
 	return l
 }
 
-// write creates a file under the lab's directory.
+// write creates a file under the lab's directory, with fixtureCutoff
+// replaced by cutoffDate.
 func (l *lab) write(name, content string) string {
 	l.t.Helper()
-	path := filepath.Join(l.dir, name)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		l.t.Fatal(err)
-	}
-	content = strings.ReplaceAll(content, fixtureCutoff, cutoffDate)
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		l.t.Fatal(err)
-	}
-	return path
+	return l.world.Write(name, strings.ReplaceAll(content, fixtureCutoff, cutoffDate))
 }
 
 // result is one run of Main.

@@ -69,9 +69,6 @@ var examples = map[string]string{
   # a backup
   auditbot state check --file /var/backups/auditbot-2027-01-31.db`,
 	"state backup": `  auditbot state backup /var/backups/auditbot-$(date +%F).db`,
-	"demo": `  auditbot demo
-  # with the bot's log and the full text of the first task
-  auditbot demo -v`,
 	"version": `  auditbot version
   auditbot version --json`,
 	"completion": `  # bash, for this shell

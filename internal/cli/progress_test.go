@@ -8,24 +8,20 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
+
+	"github.com/auditbot/auditbot/internal/testkit"
 )
-
-// fakeClock is a clock that moves only when told.
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) now() time.Time          { return c.t }
-func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func TestLogProgress(t *testing.T) {
 	var logs bytes.Buffer
-	clock := &fakeClock{t: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}
-	p := &logProgress{log: zerolog.New(&logs), now: clock.now, every: 10 * time.Second}
+	clock := testkit.NewClock(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+	p := &logProgress{log: zerolog.New(&logs), now: clock.Now, every: 10 * time.Second}
 
 	// Steps of 3 s: a line at 12 s and 24 s, none in between, and a
 	// last one when it ends.
 	p.Start(10, "filing tasks")
 	for range 10 {
-		clock.advance(3 * time.Second)
+		clock.Advance(3 * time.Second)
 		p.Add(1)
 	}
 	p.Done()
@@ -70,14 +66,14 @@ func TestBar(t *testing.T) {
 	})
 	t.Run("draws after a moment, keeps log lines above it", func(t *testing.T) {
 		var out bytes.Buffer
-		clock := &fakeClock{t: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}
-		b := newBar(&out, false, clock.now)
+		clock := testkit.NewClock(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+		b := newBar(&out, false, clock.Now)
 		b.Start(2, "x")
 		b.Add(1) // too soon: nothing drawn
 		if out.Len() != 0 {
 			t.Fatalf("bar drawn before %v: %q", barDelay, out.String())
 		}
-		clock.advance(time.Second)
+		clock.Advance(time.Second)
 		b.Add(0)
 		b.Write([]byte("a log line\n"))
 		b.Add(1)
@@ -100,7 +96,7 @@ func TestBar(t *testing.T) {
 	})
 	t.Run("a quick loop shows no bar", func(t *testing.T) {
 		var out bytes.Buffer
-		b := newBar(&out, false, (&fakeClock{}).now)
+		b := newBar(&out, false, testkit.NewClock(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)).Now)
 		b.Start(3, "x")
 		b.Add(3)
 		b.Done()

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,9 +8,10 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/auditbot/auditbot/internal/testkit"
 )
 
 // TestRunDaemon starts `auditbot run`, waits for its first tick (which the
@@ -24,7 +24,7 @@ func TestRunDaemon(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- MainContext(ctx, []string{"--config", l.config, "--log-level", "info", "run"}, &stdout, &stderr)
@@ -66,7 +66,7 @@ func TestRunHealth(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- MainContext(ctx, []string{"--config", l.config, "--log-level", "info", "run", "--tick-every", "200ms"}, &stdout, &stderr)
@@ -146,7 +146,7 @@ func TestReadyzUnready(t *testing.T) {
 	// Many failures allowed: the daemon stays up, unready.
 	addr := l.withMetrics(1000000)
 	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuffer
+	var stderr testkit.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- MainContext(ctx, []string{"--config", l.config, "run", "--tick-every", "100ms"}, io.Discard, &stderr)
@@ -190,24 +190,6 @@ func TestReadyzUnready(t *testing.T) {
 	if code, _ := get("/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz %d while unready, want 200", code)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the daemon's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // withMetrics adds metrics.listen on a free loopback port and

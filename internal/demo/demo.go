@@ -1,8 +1,8 @@
 // Package demo runs a whole audit campaign against the in-process
 // Phabricator (phabtest) on a simulated clock: plan, launch, replies,
-// reminders, the cutoff, approvals, removal and a restore. `auditbot demo`
-// prints its timeline; the package's test runs it end to end and checks
-// the outcome against the seeded data.
+// reminders, the cutoff, approvals, removal and a restore. cmd/auditbot-demo
+// (`make demo`) prints its timeline; the package's tests run it end to end
+// and check the outcome against the seeded data and the golden files.
 package demo
 
 import (
@@ -17,7 +17,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/campaigns"
 	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/internal/testkit"
 	"github.com/auditbot/auditbot/phabtest"
 	"github.com/auditbot/auditbot/state"
 	"github.com/auditbot/auditbot/templates"
@@ -59,7 +59,7 @@ type Result struct {
 	Writes []phabtest.Write
 	// Journals are each campaign's whole journal at the end, by name.
 	Journals map[string][]state.Entry
-	Statuses     map[string]state.Status
+	Statuses map[string]state.Status
 	// TaskHiddenFromOutsider reports whether a user outside a batch could
 	// not see that batch's task.
 	TaskHiddenFromOutsider bool
@@ -123,7 +123,7 @@ groups:
 type demo struct {
 	out   io.Writer
 	opts  Options
-	clock *clock
+	clock *testkit.Clock
 	srv   *phabtest.Server
 	bot   *bot.Bot
 	store *state.Store
@@ -136,20 +136,12 @@ type demo struct {
 	ctx          context.Context
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
-
 // Run runs the demo and prints its timeline to opts.Out.
 func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
-	d := &demo{out: opts.Out, opts: opts, ctx: ctx, clock: &clock{now: time.Date(2027, 1, 15, 9, 0, 0, 0, time.UTC)},
+	d := &demo{out: opts.Out, opts: opts, ctx: ctx, clock: testkit.NewClock(time.Date(2027, 1, 15, 9, 0, 0, 0, time.UTC)),
 		users: map[string]phabtest.User{}, nonCompliant: map[string]bool{}, groups: map[string]phabtest.Project{},
 		res: &Result{Removed: map[string][]string{}, ExpectedRemoved: map[string][]string{}, Statuses: map[string]state.Status{}}}
 	d.srv = phabtest.New(phabtest.Options{Now: d.clock.Now, Host: "phab.demo.invalid", Seed: 2027})
