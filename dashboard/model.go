@@ -430,7 +430,7 @@ func removal(rm state.Removal) removalView {
 	if rm.Status == state.RemovalApproved {
 		v.HeldNow = text(rm.Held)
 	}
-	for _, p := range rm.Approvers() {
+	for _, p := range rm.ApprovalsByApprover() {
 		av := approverView{Username: text(p.Username)}
 		for _, a := range p.Approvals {
 			av.Where = append(av.Where, text(a.Where())+", "+date(a.At))

@@ -46,7 +46,7 @@ func TestRemovalApprovalCount(t *testing.T) {
 	}
 	r := Removal{Approvals: []Approval{aliceT1, bobCLI, aliceCLI}}
 	want := []Approver{{PHID: "A", Username: "alice", Approvals: []Approval{aliceT1, aliceCLI}}, {PHID: "B", Username: "bob", Approvals: []Approval{bobCLI}}}
-	if d := cmp.Diff(want, r.Approvers()); d != "" {
+	if d := cmp.Diff(want, r.ApprovalsByApprover()); d != "" {
 		t.Errorf("Approvers (-want +got):\n%s", d)
 	}
 	var where []string

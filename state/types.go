@@ -424,9 +424,9 @@ type Approver struct {
 	Approvals      []Approval
 }
 
-// Approvers returns the batch's distinct approvers in the order they
-// first approved.
-func (r *Removal) Approvers() []Approver {
+// ApprovalsByApprover returns the batch's distinct approvers in the
+// order they first approved, each with their approvals.
+func (r *Removal) ApprovalsByApprover() []Approver {
 	var out []Approver
 	for _, a := range r.Approvals {
 		i := slices.IndexFunc(out, func(p Approver) bool { return p.PHID == a.ApproverPHID })

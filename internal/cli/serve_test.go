@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditbot/auditbot/internal/testkit"
 )
 
 // TestServeTrustedProxyTooWide: a trusted proxy of 0.0.0.0/0 (or any
@@ -79,7 +81,7 @@ func TestServeTaskLinksFromConfig(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var stderr syncBuffer
+	var stderr testkit.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- MainContext(ctx, []string{"serve", "--state", state, "--listen", "127.0.0.1:0", "--log-level", "info"}, io.Discard, &stderr)
