@@ -1,9 +1,16 @@
 // Package dashboard is auditbot's read-only web dashboard: every campaign at
-// a glance, one campaign per group and task, the journal with its chain's
-// verification, and compliance over time. Pages are rendered on the server
-// with html/template (which escapes everything: usernames and real names are
-// written by the people being audited) from assets embedded in the binary;
-// there is no JavaScript. The dashboard never holds the Conduit token.
+// a glance, one campaign per group and task, the journal (paged) with its
+// chain's verification, and each status over time. Pages are rendered on
+// the server with html/template (which escapes everything: usernames and
+// real names are written by the people being audited, and control and
+// bidirectional characters are shown as escapes) from assets embedded in
+// the binary, and gzipped for a browser that accepts it; there is no
+// JavaScript. The dashboard never holds the Conduit token.
+//
+// It keeps each campaign's snapshot and journal digest between pages and
+// reads only what changed since (see digest), each read a short
+// transaction: however many people read pages, a tick or a command beside
+// it gets the file (state.Store yields it to other processes).
 package dashboard
 
 import (
@@ -41,6 +48,7 @@ type Options struct {
 	// `auditbot run`, a read-only one for `auditbot serve`. Either opens
 	// the file only for each read transaction, so a tick runs between
 	// pages, and checks the file deeply once (again if it was replaced).
+	// A Server keeps what it read of each campaign: one Server per Store.
 	Store *state.Store
 	// PhabURL is the Phabricator base URL for task links.
 	PhabURL string
