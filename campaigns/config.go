@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/auditbot/auditbot/internal/safefile"
 )
 
 // TokenEnv is the environment variable that holds the Conduit API token. It
@@ -630,7 +632,8 @@ func (c *Config) SortByRisk(groups []string) []string {
 // Token returns the Conduit API token: the AUDITBOT_CONDUIT_TOKEN
 // environment variable if set and not blank, else the contents of
 // conduit.token_file with surrounding whitespace trimmed. getenv and
-// readFile default to os.Getenv and os.ReadFile when nil.
+// readFile default to os.Getenv and a safe read of a regular file
+// (safefile.Read) when nil.
 //
 // When the token file exists on the real file system, Token refuses it if
 // its mode lets the group or others read it, before reading it. No error
@@ -640,7 +643,7 @@ func (c *Config) Token(getenv func(string) string, readFile func(string) ([]byte
 		getenv = os.Getenv
 	}
 	if readFile == nil {
-		readFile = os.ReadFile
+		readFile = readSecret
 	}
 	if t := strings.TrimSpace(getenv(TokenEnv)); t != "" {
 		return t, nil
@@ -673,7 +676,7 @@ var (
 // names the kind of file in them. readFile nil is os.ReadFile.
 func ReadSecretFile(path string, what Secret, readFile func(string) ([]byte, error)) (string, error) {
 	if readFile == nil {
-		readFile = os.ReadFile
+		readFile = readSecret
 	}
 	if err := checkSecretFileMode(path, what.File); err != nil {
 		return "", err
@@ -692,6 +695,13 @@ func ReadSecretFile(path string, what Secret, readFile func(string) ([]byte, err
 	}
 	return t, nil
 }
+
+// maxSecretSize bounds a secret file: a token is 32 bytes.
+const maxSecretSize = 64 << 10
+
+// readSecret reads a secret file: a regular file of at most
+// maxSecretSize bytes, opened without blocking (see safefile).
+func readSecret(path string) ([]byte, error) { return safefile.Read(path, maxSecretSize) }
 
 // checkSecretFileMode refuses a secret file that the group or others may
 // read. A path that does not exist on the real file system is left to

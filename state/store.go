@@ -391,6 +391,9 @@ func verify(db *bolt.DB, path string, fileSize int64) (err error) {
 		if err := checkTx(tx); err != nil {
 			return fmt.Errorf("%w: %s: %w; %s", ErrDamaged, path, err, damagedHint)
 		}
+		if err := checkLayout(tx); err != nil {
+			return fmt.Errorf("%w: %s: %w; %s", ErrDamaged, path, err, damagedHint)
+		}
 		return nil
 	})
 }
@@ -466,7 +469,11 @@ func (s *Store) Check() error {
 func (s *Store) CampaignNames() ([]string, error) {
 	var names []string
 	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketCampaigns).ForEachBucket(func(k []byte) error {
+		root := tx.Bucket(bucketCampaigns)
+		if root == nil {
+			return nil // none yet (a read-only open adds no bucket)
+		}
+		return root.ForEachBucket(func(k []byte) error {
 			names = append(names, string(k))
 			return nil
 		})
@@ -516,7 +523,7 @@ func (s *Store) CreateCampaign(c Campaign, findings []Finding, batches []Batch) 
 func (s *Store) HasCampaign(name string) (bool, error) {
 	var ok bool
 	err := s.view(func(tx *bolt.Tx) error {
-		ok = tx.Bucket(bucketCampaigns).Bucket([]byte(name)) != nil
+		ok = campaignBucket(tx, name) != nil
 		return nil
 	})
 	return ok, err
@@ -607,10 +614,24 @@ type CampaignTx struct {
 	writable bool
 }
 
+// campaignBucket is the campaign's bucket, or nil.
+func campaignBucket(tx *bolt.Tx, name string) *bolt.Bucket {
+	root := tx.Bucket(bucketCampaigns)
+	if root == nil {
+		return nil
+	}
+	return root.Bucket([]byte(name))
+}
+
 func campaignTx(tx *bolt.Tx, name string, writable bool) (*CampaignTx, error) {
-	b := tx.Bucket(bucketCampaigns).Bucket([]byte(name))
+	b := campaignBucket(tx, name)
 	if b == nil {
 		return nil, fmt.Errorf("%w: %q", ErrNoCampaign, name)
+	}
+	// Open checked the layout; a file changed in place since must not
+	// make a reader panic on a missing bucket.
+	if err := campaignLayout(b, []byte(name)); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
 	}
 	ct := &CampaignTx{b: b, writable: writable}
 	if err := getJSON(b, keyInfo, &ct.campaign); err != nil {

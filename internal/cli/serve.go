@@ -168,6 +168,9 @@ func (a *app) optionalConfig(named bool) (*campaigns.Config, error) {
 func (a *app) readStore(ctx context.Context, statePath string) (st *state.Store, phabURL string, closeFn func(), err error) {
 	if statePath != "" {
 		st, err := state.Open(statePath, state.Options{ReadOnly: true})
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, "", nil, noStateFile(statePath)
+		}
 		if err != nil {
 			return nil, "", nil, err
 		}

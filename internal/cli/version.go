@@ -51,7 +51,7 @@ func (a *app) versionCommand() *cobra.Command {
 				Go      string `json:"go"`
 			}{Version(), runtime.Version()}
 			if asJSON {
-				return writeJSON(a.stdout, "version", v)
+				return a.writeJSON("version", v)
 			}
 			_, err := fmt.Fprintf(a.stdout, "auditbot %s (%s)\n", v.Version, v.Go)
 			return err
