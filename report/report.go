@@ -130,38 +130,61 @@ func Build(st *state.Store, campaign, phabURL string, now time.Time) (*Evidence,
 	c := snap.Campaign
 	ev := &Evidence{Campaign: c.Name, Title: c.Title, LaunchedAt: c.LaunchedAt, CutoffDate: state.LastDay(c.Cutoff), Cutoff: c.Cutoff, Groups: c.Groups, GeneratedAt: now.UTC(),
 		Chain: ChainState{OK: check.OK, Legacy: check.Legacy, BadSeq: check.BadSeq, Problem: check.Problem}}
-	link := func(task string) string {
-		if phabURL == "" || task == "" || task == "cli" {
-			return ""
-		}
-		return phabURL + "/" + task
+	b := builder{snap: &snap, phabURL: phabURL, tasks: map[int]string{}}
+	for _, bt := range snap.Batches {
+		b.tasks[bt.Index] = bt.Monogram()
 	}
-	tasks := map[int]string{}
-	for _, b := range snap.Batches {
-		tasks[b.Index] = b.Monogram()
+	ev.Findings = b.findings()
+	ev.Removals = b.removals(journal)
+	for _, e := range journal {
+		ev.Events = append(ev.Events, Event{Seq: e.Seq, Recorded: e.Recorded, At: e.At, Kind: string(e.Kind), Actor: e.Actor, ActorKind: e.ActorKind,
+			Verified: e.Verified, Operator: e.Operator, Task: e.Task, TaskURL: b.link(e.Task), Users: e.Users, Groups: e.Groups,
+			Approvers: e.Approvers, Outcome: e.Outcome, Detail: e.Detail, Hash: e.Hash})
 	}
-	groupName := func(phid string) string {
-		if g, ok := c.GroupByPHID(phid); ok {
-			return g.Name
-		}
-		return phid
+	return ev, nil
+}
+
+// builder builds the parts of a campaign's evidence.
+type builder struct {
+	snap    *state.Snapshot
+	phabURL string
+	tasks   map[int]string // batch index -> monogram
+}
+
+// link is a task's address on Phabricator, or "" without a base URL.
+func (b *builder) link(task string) string {
+	if b.phabURL == "" || task == "" || task == "cli" {
+		return ""
 	}
-	byPHID := map[string]state.Finding{}
-	for _, f := range snap.Findings {
-		byPHID[f.UserPHID] = f
-		out := Finding{Username: f.Username, RealName: f.RealName, Criteria: f.Reasons, Status: string(f.Status), Task: tasks[f.Batch], TaskURL: link(tasks[f.Batch])}
-		for _, g := range f.Groups {
-			out.Groups = append(out.Groups, groupName(g))
+	return b.phabURL + "/" + task
+}
+
+func (b *builder) findings() []Finding {
+	c := &b.snap.Campaign
+	var out []Finding
+	for _, f := range b.snap.Findings {
+		fo := Finding{Username: f.Username, RealName: f.RealName, Criteria: f.Reasons, Status: string(f.Status), Task: b.tasks[f.Batch], TaskURL: b.link(b.tasks[f.Batch])}
+		for _, phid := range f.Groups {
+			name := phid
+			if g, ok := c.GroupByPHID(phid); ok {
+				name = g.Name
+			}
+			fo.Groups = append(fo.Groups, name)
 		}
 		if x := f.Exemption; x != nil {
-			out.Exemption = string(x.Decision) + ": " + x.Reason
+			fo.Exemption = string(x.Decision) + ": " + x.Reason
 			if x.DecidedBy != "" {
-				out.Exemption += " (decided by @" + x.DecidedBy + ")"
+				fo.Exemption += " (decided by @" + x.DecidedBy + ")"
 			}
 		}
-		ev.Findings = append(ev.Findings, out)
+		out = append(out, fo)
 	}
-	// When each membership went: the members-removed entry naming it.
+	return out
+}
+
+// removals are the memberships removed, each with the approvals that
+// cover it and when it went (the members-removed entry naming it).
+func (b *builder) removals(journal []state.Entry) []Removed {
 	removedBy := map[string]state.Entry{}
 	for _, e := range journal {
 		if e.Kind == state.EntryMembersRemoved {
@@ -170,7 +193,8 @@ func Build(st *state.Store, campaign, phabURL string, now time.Time) (*Evidence,
 			}
 		}
 	}
-	for _, rm := range snap.Removals {
+	var out []Removed
+	for _, rm := range b.snap.Removals {
 		for _, it := range rm.Items {
 			if !it.Done {
 				continue
@@ -181,22 +205,17 @@ func Build(st *state.Store, campaign, phabURL string, now time.Time) (*Evidence,
 			apps := []Approval{}
 			for _, a := range rm.Approvals {
 				if a.Covers(it.Batch) {
-					apps = append(apps, approvalOf(a, c.ApproversName))
+					apps = append(apps, approvalOf(a, b.snap.Campaign.ApproversName))
 				}
 			}
-			task := tasks[it.Batch]
+			task := b.tasks[it.Batch]
 			e := removedBy[it.GroupName+"\x00"+it.Username]
-			ev.Removals = append(ev.Removals, Removed{Removal: rm.Label(), Username: it.Username, Group: it.GroupName, Risk: it.Risk, Voluntary: it.Voluntary,
-				RemovedAt: e.At, Recorded: e.Recorded, Task: task, TaskURL: link(task), Approvals: apps,
+			out = append(out, Removed{Removal: rm.Label(), Username: it.Username, Group: it.GroupName, Risk: it.Risk, Voluntary: it.Voluntary,
+				RemovedAt: e.At, Recorded: e.Recorded, Task: task, TaskURL: b.link(task), Approvals: apps,
 				Approvers: rm.ApprovalsFor(it.Batch), Required: rm.RequiredApprovals, Auto: rm.AutoApproved})
 		}
 	}
-	for _, e := range journal {
-		ev.Events = append(ev.Events, Event{Seq: e.Seq, Recorded: e.Recorded, At: e.At, Kind: string(e.Kind), Actor: e.Actor, ActorKind: e.ActorKind,
-			Verified: e.Verified, Operator: e.Operator, Task: e.Task, TaskURL: link(e.Task), Users: e.Users, Groups: e.Groups,
-			Approvers: e.Approvers, Outcome: e.Outcome, Detail: e.Detail, Hash: e.Hash})
-	}
-	return ev, nil
+	return out
 }
 
 // approvalOf is the evidence of one approval: how the bot established the

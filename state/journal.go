@@ -460,62 +460,77 @@ func (s *Store) JournalPage(campaign string, q JournalQuery) (JournalPage, error
 	if q.Limit <= 0 {
 		return page, fmt.Errorf("state: journal page of %q: limit %d", campaign, q.Limit)
 	}
-	backward := q.Before > 0
-	at := q.After + 1 // the next sequence number to read
-	if backward {
-		at = q.Before - 1
+	r := pageRead{q: q, page: &page, backward: q.Before > 0, at: q.After + 1}
+	if r.backward {
+		r.at = q.Before - 1
 	}
-	for len(page.Entries) < q.Limit && at > 0 {
-		var end bool
-		err := s.View(campaign, func(tx *CampaignTx) error {
-			b, err := tx.journalBucket()
-			if err != nil {
-				return err
-			}
-			c := b.Cursor()
-			page.Last = 0
-			if k, _ := c.Last(); len(k) == 8 {
-				page.Last = binary.BigEndian.Uint64(k)
-			}
-			k, v := c.Seek(itob(at))
-			if backward && (k == nil || binary.BigEndian.Uint64(k) > at) {
-				k, v = c.Prev()
-			}
-			for n := 0; ; n++ {
-				if k == nil || len(k) != 8 {
-					end = true
-					return nil
-				}
-				seq := binary.BigEndian.Uint64(k)
-				if n == journalChunk || len(page.Entries) == q.Limit {
-					at = seq // the next transaction goes on from here
-					return nil
-				}
-				if q.Has == nil || bytes.Contains(v, q.Has) {
-					var e Entry
-					if err := json.Unmarshal(v, &e); err != nil {
-						return fmt.Errorf("state: decode journal entry %d: %w", seq, err)
-					}
-					if q.Match == nil || q.Match(&e) {
-						page.Entries = append(page.Entries, e)
-					}
-				}
-				if backward {
-					k, v = c.Prev()
-				} else {
-					k, v = c.Next()
-				}
-			}
-		})
-		if err != nil {
+	for !r.end && len(page.Entries) < q.Limit && r.at > 0 {
+		if err := s.View(campaign, r.chunk); err != nil {
 			return JournalPage{}, err
 		}
-		if end {
-			break
-		}
 	}
-	if backward {
+	if r.backward {
 		slices.Reverse(page.Entries)
 	}
 	return page, nil
+}
+
+// pageRead is a JournalPage under way: at is the sequence number it reads
+// next, end reports that the journal has no more entries that way.
+type pageRead struct {
+	q        JournalQuery
+	page     *JournalPage
+	backward bool
+	at       uint64
+	end      bool
+}
+
+// chunk reads the next journalChunk entries at most, in one transaction.
+func (r *pageRead) chunk(tx *CampaignTx) error {
+	b, err := tx.journalBucket()
+	if err != nil {
+		return err
+	}
+	c := b.Cursor()
+	r.page.Last = 0
+	if k, _ := c.Last(); len(k) == 8 {
+		r.page.Last = binary.BigEndian.Uint64(k)
+	}
+	k, v := c.Seek(itob(r.at))
+	next := c.Next
+	if r.backward {
+		next = c.Prev
+		if k == nil || binary.BigEndian.Uint64(k) > r.at {
+			k, v = c.Prev()
+		}
+	}
+	for n := 0; ; n++ {
+		if k == nil || len(k) != 8 {
+			r.end = true
+			return nil
+		}
+		if n == journalChunk || len(r.page.Entries) == r.q.Limit {
+			r.at = binary.BigEndian.Uint64(k) // the next transaction goes on from here
+			return nil
+		}
+		if err := r.take(k, v); err != nil {
+			return err
+		}
+		k, v = next()
+	}
+}
+
+// take adds the entry stored under k as v to the page if it matches.
+func (r *pageRead) take(k, v []byte) error {
+	if r.q.Has != nil && !bytes.Contains(v, r.q.Has) {
+		return nil
+	}
+	var e Entry
+	if err := json.Unmarshal(v, &e); err != nil {
+		return fmt.Errorf("state: decode journal entry %d: %w", binary.BigEndian.Uint64(k), err)
+	}
+	if r.q.Match == nil || r.q.Match(&e) {
+		r.page.Entries = append(r.page.Entries, e)
+	}
+	return nil
 }
