@@ -16,8 +16,11 @@ import (
 
 // Status is a campaign's state for a person or a script.
 type Status struct {
-	Campaign   string          `json:"campaign"`
-	Title      string          `json:"title"`
+	Campaign string `json:"campaign"`
+	Title    string `json:"title"`
+	// CutoffDate is the cutoff's last day (state.LastDay); Cutoff the
+	// instant it passes, the end of that day in UTC.
+	CutoffDate string          `json:"cutoff_date"`
 	Cutoff     time.Time       `json:"cutoff"`
 	LaunchedAt time.Time       `json:"launched_at"`
 	Counts     map[string]int  `json:"counts"`
@@ -93,7 +96,7 @@ func StatusOf(store *state.Store, campaign string, now time.Time) (*Status, erro
 // reads one per page and shows the same "needs a human" items as
 // `auditbot status`).
 func StatusOfSnapshot(snap *state.Snapshot, now time.Time) *Status {
-	st := &Status{Campaign: snap.Campaign.Name, Title: snap.Campaign.Title, Cutoff: snap.Campaign.Cutoff, LaunchedAt: snap.Campaign.LaunchedAt,
+	st := &Status{Campaign: snap.Campaign.Name, Title: snap.Campaign.Title, CutoffDate: state.LastDay(snap.Campaign.Cutoff), Cutoff: snap.Campaign.Cutoff, LaunchedAt: snap.Campaign.LaunchedAt,
 		Counts: map[string]int{}, Groups: snap.Campaign.Groups, Removals: snap.Removals,
 		ClosedAt: snap.Campaign.ClosedAt, Runs: snap.Campaign.Runs}
 	if id := snap.Campaign.StandingTaskID; id != 0 {
@@ -221,7 +224,7 @@ func (st *Status) addRemovals(snap *state.Snapshot) {
 		case rm.Status == state.RemovalApproved && rm.Held != "":
 			st.Attention = append(st.Attention, fmt.Sprintf("needs a human: removal batch %s is approved but held by the removal guard-rail, none of it executed: %s. Remove the members by hand, or allow it with removal_limit in the campaign file; the next tick then executes it", rm.Label(), rm.Held))
 		case rm.Status == state.RemovalProposed:
-			st.Attention = append(st.Attention, fmt.Sprintf("removal batch %s waits for approval: %d of %d", rm.Label(), len(rm.Approvals), rm.RequiredApprovals))
+			st.Attention = append(st.Attention, fmt.Sprintf("removal batch %s waits for approval: %d of %d", rm.Label(), rm.ApprovalCount(), rm.RequiredApprovals))
 		}
 	}
 }
@@ -234,7 +237,7 @@ func (st *Status) addRemovals(snap *state.Snapshot) {
 func (s *Status) WriteText(w io.Writer) error {
 	esc := safetext.Line
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "Campaign %s: %s\nLaunched %s, deadline %s\n", esc(s.Campaign), esc(s.Title), s.LaunchedAt.Format("2006-01-02 15:04"), cutoffDate(s.Cutoff))
+	fmt.Fprintf(&sb, "Campaign %s: %s\nLaunched %s, deadline %s\n", esc(s.Campaign), esc(s.Title), s.LaunchedAt.Format("2006-01-02 15:04"), state.CutoffText(s.Cutoff))
 	var groups []string
 	for _, g := range s.Groups {
 		groups = append(groups, fmt.Sprintf("%s [%s]", esc(g.Name), esc(strings.ToUpper(g.Risk))))

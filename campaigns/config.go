@@ -525,14 +525,40 @@ func CheckMetricsListen(addr string, allowRemote bool) error {
 	return fmt.Errorf("%q is not a loopback address and the endpoints have no authentication; set metrics.allow_remote: true to serve them to other hosts (a kubelet probing the pod)", host)
 }
 
+// The widest prefixes a trusted proxy may be given: a proxy is a machine
+// or a small pool of them (a /24 of load balancers, a cluster's pod
+// network), and anyone inside the prefix may set the trusted header. So
+// 0.0.0.0/0 or ::/0 would trust it from anyone who reaches the port:
+// no authentication at all. Wider prefixes are refused, without an
+// override: no deployment needs one.
+const (
+	minProxyBits4 = 16 // 65,536 addresses
+	minProxyBits6 = 48 // a site
+)
+
 // ParseProxy reads a trusted proxy address: an IP (one host) or a CIDR
-// prefix.
+// prefix no wider than a /16 (IPv4) or a /48 (IPv6).
 func ParseProxy(s string) (netip.Prefix, error) {
 	s = strings.TrimSpace(s)
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
 			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR prefix such as 10.0.0.5 or 10.0.0.0/24", s)
+		}
+		bits, minBits := p.Bits(), minProxyBits6
+		switch {
+		case p.Addr().Is4():
+			minBits = minProxyBits4
+		case p.Addr().Is4In6(): // ::ffff:0:0/96 is every IPv4 address
+			bits, minBits = bits-96, minProxyBits4
+		}
+		if bits < minBits {
+			whom := "a whole network of hosts"
+			if bits <= 0 {
+				whom = "every address"
+			}
+			return netip.Prefix{}, fmt.Errorf("%q is too wide for a trusted proxy: anyone in it could set the trusted header, so the dashboard would trust it from %s; name the proxies' own addresses (a prefix of at most /%d for IPv4, /%d for IPv6)",
+				s, whom, minProxyBits4, minProxyBits6)
 		}
 		return p.Masked(), nil
 	}

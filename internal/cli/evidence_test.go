@@ -297,7 +297,7 @@ func TestReportDemo(t *testing.T) {
 			var apps []string
 			for _, a := range rm.Approvals {
 				if a.Covers(it.Batch) {
-					apps = append(apps, fmt.Sprintf("%s at %s via %s", a.Username, a.At.UTC().Format(time.RFC3339), a.Via))
+					apps = append(apps, fmt.Sprintf("%s at %s (%s)", a.Username, a.At.UTC().Format(time.RFC3339), a.Where()))
 				}
 			}
 			at := removedAt[[2]string{it.Username, it.GroupName}]
