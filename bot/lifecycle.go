@@ -97,7 +97,7 @@ func (b *Bot) choreApprovalReminders(ctx context.Context, r *run) error {
 			}
 		}
 		data := base
-		data.Overdue, data.TeamTag, data.Approvals = true, teamTag, len(rm.Approvers())
+		data.Overdue, data.TeamTag, data.Approvals = true, teamTag, rm.ApprovalCount()
 		where := tasks
 		batchOf := func(bt state.Batch) int { return bt.Index }
 		if r.rec.StandingTaskPHID != "" {
