@@ -130,7 +130,7 @@ func (b *Bot) Approve(ctx context.Context, campaign, removal string, session App
 
 // approveResult describes a removal batch to its approver.
 func approveResult(rm state.Removal, approver string) *ApproveResult {
-	res := &ApproveResult{Removal: rm.Label(), Approver: approver, Approvals: len(rm.Approvers()), Required: rm.RequiredApprovals,
+	res := &ApproveResult{Removal: rm.Label(), Approver: approver, Approvals: rm.ApprovalCount(), Required: rm.RequiredApprovals,
 		Approved: rm.Status == state.RemovalApproved || rm.Status == state.RemovalDone}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n", rm.Label())
@@ -177,7 +177,7 @@ func (b *Bot) recordApproval(campaign string, id int, approver conduit.User, dig
 		e := approvalEntry(now, rm, approver.Username, "cli", b.operator)
 		e.Verified = cliVerified + "; shown " + digest
 		e.Detail = fmt.Sprintf("%s: all %d membership(s) (digest %s), %d of %d approver(s)", rm.Label(), len(rm.Items), digest,
-			len(rm.Approvers()), rm.RequiredApprovals)
+			rm.ApprovalCount(), rm.RequiredApprovals)
 		return tx.Append(e)
 	})
 	return rm, err
@@ -219,7 +219,7 @@ func (b *Bot) findingByUsername(campaign, username string) (state.Finding, error
 func approvalEntry(now time.Time, rm state.Removal, approver, via, operator string) state.Entry {
 	e := state.Entry{At: now, Kind: state.EntryRemovalApproval, Actor: approver, ActorKind: state.ActorUser, Task: via,
 		Verified: "approver group membership checked over Conduit",
-		Detail:   fmt.Sprintf("%s: %d of %d approval(s)", rm.Label(), len(rm.Approvals), rm.RequiredApprovals),
+		Detail:   fmt.Sprintf("%s: %d of %d approval(s)", rm.Label(), rm.ApprovalCount(), rm.RequiredApprovals),
 		Outcome:  string(rm.Status)}
 	if via == "cli" {
 		e.Task, e.ActorKind, e.Operator = "", state.ActorCLI, operator

@@ -30,13 +30,13 @@ func TestDecideClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	closing := func(batch int, task, mono string) decided {
-		return decided{Key: closeKey(batch), Kind: state.OpTaskClosed,
+	closing := func(batch int, task, mono string) decision {
+		return decision{Key: closeKey(batch), Kind: state.OpTaskClosed,
 			Write: editTaskW{Task: task, Edits: []conduit.Edit{conduit.StatusEdit(taskStatusResolved)}},
 			Entry: state.Entry{Actor: "auditbot", ActorKind: state.ActorBot, Task: mono, Outcome: taskStatusResolved}}
 	}
-	want := []decided{closing(1, "PHID-TASK-5", "T5"), closing(2, "PHID-TASK-6", "T6"), closing(0, "PHID-TASK-1", "T1")}
-	got := decidedOf(ins)
+	want := []decision{closing(1, "PHID-TASK-5", "T5"), closing(2, "PHID-TASK-6", "T6"), closing(0, "PHID-TASK-1", "T1")}
+	got := decisionsOf(ins)
 	if diff := cmp.Diff(want, got, ignoreComment); diff != "" {
 		t.Fatalf("close (-want +got):\n%s", diff)
 	}

@@ -33,16 +33,16 @@ type commandKey struct {
 	target bool
 }
 
-// commands is the table of the approvers' commands.
+// commands is the table of the approvers' commands. "!restore" and
+// "!keep" without a user are no commands at all (replies.Parse reads them
+// as free text), so they have no entry.
 var commands = map[commandKey]command{
-	{replies.KindApprove, false}:  {decide: decideBatchApprove},
-	{replies.KindDeny, false}:     {needs: func(*state.Snapshot, *turn) needs { return needs{members: true} }, decide: decideBatchDeny},
-	{replies.KindRestore, false}:  {decide: needsTarget},
-	{replies.KindKeepUser, false}: {decide: needsTarget},
-	{replies.KindApprove, true}:   {needs: userCommandNeeds, decide: decideUserCommand},
-	{replies.KindDeny, true}:      {needs: userCommandNeeds, decide: decideUserCommand},
-	{replies.KindRestore, true}:   {needs: userCommandNeeds, decide: decideUserCommand},
-	{replies.KindKeepUser, true}:  {needs: keepCommandNeeds, decide: decideKeepCommand},
+	{replies.KindApprove, false}: {decide: decideBatchApprove},
+	{replies.KindDeny, false}:    {needs: func(*state.Snapshot, *turn) needs { return needs{members: true} }, decide: decideBatchDeny},
+	{replies.KindApprove, true}:  {needs: userCommandNeeds, decide: decideUserCommand},
+	{replies.KindDeny, true}:     {needs: userCommandNeeds, decide: decideUserCommand},
+	{replies.KindRestore, true}:  {needs: userCommandNeeds, decide: decideUserCommand},
+	{replies.KindKeepUser, true}: {needs: keepCommandNeeds, decide: decideKeepCommand},
 }
 
 // commandFor returns the command a reply gives, if it is one.
@@ -118,10 +118,6 @@ func (c *order) data(v *view) templates.ReplyData {
 func (c *order) approval(v *view) state.Approval {
 	return state.Approval{ApproverPHID: c.approver.PHID, Username: c.approver.Username, At: v.now, Via: c.bt.Monogram(),
 		Verified: taskVerified(c.bt, c.t), Source: sourceOf(c.bt, c.t)}
-}
-
-func needsTarget(v *view, c *order) (outcome, error) {
-	return c.refuse(v, "!restore needs a user: !restore @username")
 }
 
 // announcedBatch is the removal batch among open that the bot announced
@@ -234,9 +230,7 @@ func userCommandNeeds(snap *state.Snapshot, tn *turn) needs {
 	if len(f.Exemption.ApprovedBy)+1 < requiredFor(&snap.Campaign, f.Groups) {
 		return needs{}
 	}
-	n := approvalNeeds(f.Exemption.Approvals)
-	n.users = append(n.users, f.Exemption.ApprovedBy...)
-	return n
+	return approvalNeeds(exemptionApprovals(f.Exemption))
 }
 
 // decideUserCommand decides "!approve @user", "!deny @user" and
@@ -247,7 +241,7 @@ func decideUserCommand(v *view, c *order) (outcome, error) {
 	switch {
 	case restoredBy(&v.snap, target, c.t.PHID):
 		// Read again after a crash: it was answered by the restore.
-		return outcome{kind: state.EntryRestoreCommand, user: target.Username, detail: "restored by @" + c.approver.Username}, nil
+		return c.restored(v, target), nil
 	case asksRestore(c.rep, target) && target.UserPHID == c.approver.PHID:
 		// As for exemptions, keeps and removal batches: nobody decides
 		// about their own access. With the inactive criterion the
@@ -256,14 +250,22 @@ func decideUserCommand(v *view, c *order) (outcome, error) {
 		return c.refuse(v, fmt.Sprintf("nobody restores their own access; another approver must decide (!restore @%s)", target.Username))
 	case asksRestore(c.rep, target):
 		// Restoring writes memberships: the caller does it, then answers.
-		return outcome{kind: state.EntryRestoreCommand, user: target.Username, detail: "restored by @" + c.approver.Username,
-			restore: &restoreAsk{actor: c.approver.Username, approver: c.approver.Username, command: c.t.PHID}}, nil
+		o := c.restored(v, target)
+		o.restore = &restoreAsk{actor: c.approver.Username, approver: c.approver.Username, command: c.t.PHID}
+		return o, nil
 	case target.Exemption == nil || target.Exemption.Decision != state.ExemptionPending:
 		return c.refuse(v, fmt.Sprintf("@%s has no exemption request waiting for a decision", target.Username))
 	case target.UserPHID == c.approver.PHID:
 		return c.refuse(v, "nobody approves their own exemption")
 	}
 	return decideExemption(v, c)
+}
+
+// restored is the outcome of a command that restored target: journaled
+// as the approver's, verified as their commands are.
+func (c *order) restored(v *view, target state.Finding) outcome {
+	return outcome{kind: state.EntryRestoreCommand, user: target.Username, detail: "restored by @" + c.approver.Username,
+		actor: c.approver.Username, verified: "member of #" + v.rec().ApproversSlug + " checked over Conduit", approvers: []string{c.approver.Username}}
 }
 
 // restoredBy reports whether the !restore (or !approve @user) in
@@ -298,7 +300,7 @@ func decideExemption(v *view, c *order) (outcome, error) {
 		}
 		got, note := len(target.Exemption.ApprovedBy)+1, ""
 		if got >= need {
-			active, lapsed := v.splitLapsed(target.Exemption.Approvals)
+			active, lapsed := v.splitLapsed(exemptionApprovals(target.Exemption))
 			_, gone := v.standing(active, func(text string, ok bool) bool { return stillApproves(text, ok, target.Username) })
 			for _, a := range append(lapsed, gone...) {
 				withdrawn = append(withdrawn, a.ApproverPHID)
@@ -372,6 +374,20 @@ func decideExemptionDecision(v *view, c *order, approval state.Approval, withdra
 		}))
 	o.approvers = approvers
 	return o, err
+}
+
+// exemptionApprovals are the approvals an exemption request holds, one
+// per approver: a state file from before approvals were recorded in full
+// names an approver in ApprovedBy alone, and that approval is checked as
+// one without a comment to read again (it lapses with its approver).
+func exemptionApprovals(e *state.Exemption) []state.Approval {
+	out := slices.Clone(e.Approvals)
+	for _, p := range e.ApprovedBy {
+		if !slices.ContainsFunc(out, func(a state.Approval) bool { return a.ApproverPHID == p }) {
+			out = append(out, state.Approval{ApproverPHID: p, Username: p})
+		}
+	}
+	return out
 }
 
 // addExemptionApproval adds an approver's approval to f's exemption

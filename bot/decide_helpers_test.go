@@ -2,7 +2,7 @@ package bot
 
 // Helpers for the table tests of the deciders: a view literal needs the
 // texts, a campaign and a clock; what a decider returns is compared as
-// data (decided), and what its state changes do is seen in a real state
+// data (decision), and what its state changes do is seen in a real state
 // file (applyInStore). No test here needs a Phabricator.
 
 import (
@@ -55,9 +55,9 @@ func viewOf(t *testing.T, c *campaigns.Campaign, snap state.Snapshot) *view {
 // journalOpts compare journal entries without what Append adds.
 var journalOpts = cmpopts.IgnoreFields(state.Entry{}, "Seq", "Recorded", "PrevHash", "Hash", "Users", "Groups")
 
-// decided is an intent as the table tests compare it: its key, kind,
+// decision is an intent as the table tests compare it: its key, kind,
 // write (comment text apart), journal entry and what the tick says.
-type decided struct {
+type decision struct {
 	Key   OpKey
 	Kind  state.OpKind
 	Write any
@@ -81,11 +81,11 @@ type (
 	}
 )
 
-// decidedOf turns intents into what the tests compare.
-func decidedOf(ins []intent) []decided {
-	var out []decided
+// decisionsOf turns intents into what the tests compare.
+func decisionsOf(ins []intent) []decision {
+	var out []decision
 	for _, in := range ins {
-		d := decided{Key: in.key, Kind: in.kind, Entry: in.entry, Said: in.said.text}
+		d := decision{Key: in.key, Kind: in.kind, Entry: in.entry, Said: in.said.text}
 		switch w := in.write.(type) {
 		case fileTask:
 			d.Write = fileTaskW{w.spec}

@@ -105,20 +105,20 @@ func TestDecideExtensionAnnouncements(t *testing.T) {
 	snap := remindSnapshot()
 	snap.Batches[2].TaskPHID, snap.Batches[2].TaskID = "PHID-TASK-7", 7
 	v := viewOf(t, parseCampaign(t, "[mfa]", "team: Security-Team\n"), snap)
-	announce := func(key OpKey, task, mono string) decided {
-		return decided{Key: key, Kind: state.OpComment, Write: editTaskW{Task: task},
+	announce := func(key OpKey, task, mono string) decision {
+		return decision{Key: key, Kind: state.OpComment, Write: editTaskW{Task: task},
 			Entry: state.Entry{Kind: state.EntryExtensionAnnounced, Actor: "op", Task: mono, Detail: "2027-03-15"}}
 	}
 	for _, tt := range []struct {
 		name string
 		user string
-		want []decided
+		want []decision
 	}{
 		// Every task with someone pending is told.
-		{"everyone's", "", []decided{announce(extendKey("2027-03-15", 1), "PHID-TASK-5", "T5"), announce(extendKey("2027-03-15", 2), "PHID-TASK-6", "T6"),
+		{"everyone's", "", []decision{announce(extendKey("2027-03-15", 1), "PHID-TASK-5", "T5"), announce(extendKey("2027-03-15", 2), "PHID-TASK-6", "T6"),
 			announce(extendKey("2027-03-15", 3), "PHID-TASK-7", "T7")}},
 		{"no one pending by that name", "bo", nil},
-		{"one user's", "dee", []decided{announce(userExtendKey("2027-03-15", "dee"), "PHID-TASK-7", "T7")}},
+		{"one user's", "dee", []decision{announce(userExtendKey("2027-03-15", "dee"), "PHID-TASK-7", "T7")}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			op := state.Op{Key: string(extensionKey("2027-03-15", tt.user)), Args: map[string]string{argOld: "2027-02-28", argNew: "2027-03-15", argUser: tt.user, argActor: "op"}}
@@ -126,7 +126,7 @@ func TestDecideExtensionAnnouncements(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := decidedOf(p.ins)
+			got := decisionsOf(p.ins)
 			if diff := cmp.Diff(tt.want, got, ignoreComment); diff != "" {
 				t.Errorf("announcements (-want +got):\n%s", diff)
 			}

@@ -34,13 +34,13 @@ func TestDecideTask(t *testing.T) {
 		name     string
 		criteria string
 		batch    int
-		want     decided
+		want     decision
 		// inText are words the task's description must have.
 		inText []string
 	}{
 		{
 			name: "a batch's task subscribes its users and the team", criteria: "[mfa]", batch: 1,
-			want: decided{Key: taskKey(1), Kind: state.OpTaskCreated,
+			want: decision{Key: taskKey(1), Kind: state.OpTaskCreated,
 				Write: fileTaskW{conduit.TaskSpec{SubscriberPHIDs: []string{"PHID-USER-ana", "PHID-USER-bo", "PHID-PROJ-team"},
 					ProjectPHIDs: []string{"PHID-PROJ-team"}, ViewPolicy: conduit.PolicySubscribers, EditPolicy: conduit.PolicyAdmin}},
 				Entry: state.Entry{Actor: "auditbot", Detail: "batch 1: 2 user(s)"}},
@@ -48,7 +48,7 @@ func TestDecideTask(t *testing.T) {
 		},
 		{
 			name: "the team's task subscribes none of the users it lists", criteria: "[mfa, disabled]", batch: 2,
-			want: decided{Key: taskKey(2), Kind: state.OpTaskCreated,
+			want: decision{Key: taskKey(2), Kind: state.OpTaskCreated,
 				Write: fileTaskW{conduit.TaskSpec{SubscriberPHIDs: []string{"PHID-PROJ-team"},
 					ProjectPHIDs: []string{"PHID-PROJ-team"}, ViewPolicy: conduit.PolicySubscribers, EditPolicy: conduit.PolicyAdmin}},
 				Entry: state.Entry{Actor: "auditbot", Detail: "batch 2: 1 user(s)"}},
@@ -56,7 +56,7 @@ func TestDecideTask(t *testing.T) {
 		},
 		{
 			name: "a list campaign subscribes the approvers from the start", criteria: "[list]", batch: 1,
-			want: decided{Key: taskKey(1), Kind: state.OpTaskCreated,
+			want: decision{Key: taskKey(1), Kind: state.OpTaskCreated,
 				Write: fileTaskW{conduit.TaskSpec{SubscriberPHIDs: []string{"PHID-USER-ana", "PHID-USER-bo", "PHID-PROJ-team", "PHID-PROJ-admins"},
 					ProjectPHIDs: []string{"PHID-PROJ-team"}, ViewPolicy: conduit.PolicySubscribers, EditPolicy: conduit.PolicyAdmin}},
 				Entry: state.Entry{Actor: "auditbot", Detail: "batch 1: 2 user(s)"}},
@@ -71,8 +71,8 @@ func TestDecideTask(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := decidedOf([]intent{in})
-			if diff := cmp.Diff([]decided{tt.want}, got, cmpopts.IgnoreFields(conduit.TaskSpec{}, "Title", "Description")); diff != "" {
+			got := decisionsOf([]intent{in})
+			if diff := cmp.Diff([]decision{tt.want}, got, cmpopts.IgnoreFields(conduit.TaskSpec{}, "Title", "Description")); diff != "" {
 				t.Errorf("intent (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(fileTaskW{spec}, got[0].Write); diff != "" {

@@ -349,7 +349,7 @@ func taskSpec(w *wording, c *campaigns.Campaign, rec *state.Campaign, bt state.B
 // campaign, its cutoff and approvers, and the groups.
 func (p *Plan) writeHeader(sb *strings.Builder) {
 	fmt.Fprintf(sb, "Campaign %s: %s\n", p.Campaign, p.Title)
-	fmt.Fprintf(sb, "Deadline: %s (removal may be proposed from %s)\n", p.CutoffDate, p.Cutoff.UTC().Format(time.RFC3339))
+	fmt.Fprintf(sb, "Deadline: %s (removal may be proposed after it)\n", state.CutoffText(p.Cutoff))
 	fmt.Fprintf(sb, "Approvers: %s\n\n", p.Approvers)
 	tw := tabwriter.NewWriter(sb, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GROUP\tRISK\tAPPROVALS\tMEMBERS\tAFFECTED")

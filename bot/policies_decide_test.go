@@ -93,13 +93,13 @@ func TestDecideRevoke(t *testing.T) {
 		name    string
 		a       access
 		history []conduit.Transaction
-		want    decided
+		want    decision
 	}{
 		{
 			name:    "a subscriber someone added: keyed by that change",
 			a:       access{extra: []string{"PHID-USER-mal", "PHID-PROJ-x"}},
 			history: []conduit.Transaction{{ID: 1, Type: "create"}, subscribed(4, "PHID-USER-eve", "PHID-USER-mal", "PHID-PROJ-x"), {ID: 9, Type: "comment"}},
-			want: decided{Key: accessRevokeKey(1, 4), Kind: state.OpAccessRevoked,
+			want: decision{Key: accessRevokeKey(1, 4), Kind: state.OpAccessRevoked,
 				Write: editTaskW{Task: "PHID-TASK-5", Edits: []conduit.Edit{{Type: "subscribers.remove", Value: []string{"PHID-USER-mal", "PHID-PROJ-x"}}}},
 				Entry: state.Entry{Actor: "auditbot", Task: "T5", Detail: "@eve subscribed @mal, @eve subscribed #x; unsubscribed @mal, unsubscribed #x"},
 				Said:  "T5: @eve subscribed @mal, @eve subscribed #x; unsubscribed @mal, unsubscribed #x"},
@@ -108,7 +108,7 @@ func TestDecideRevoke(t *testing.T) {
 			name:    "an outside assignee: unassigned, then unsubscribed",
 			a:       access{owner: "PHID-USER-mal"},
 			history: []conduit.Transaction{assigned(6, "PHID-USER-eve", "PHID-USER-mal")},
-			want: decided{Key: accessRevokeKey(1, 6), Kind: state.OpAccessRevoked,
+			want: decision{Key: accessRevokeKey(1, 6), Kind: state.OpAccessRevoked,
 				Write: editTaskW{Task: "PHID-TASK-5", Edits: []conduit.Edit{{Type: "owner", Value: nil}},
 					Then: []conduit.Edit{{Type: "subscribers.remove", Value: []string{"PHID-USER-mal"}}}},
 				Entry: state.Entry{Actor: "auditbot", Task: "T5", Detail: "@eve assigned the task to @mal; unassigned @mal"},
@@ -118,7 +118,7 @@ func TestDecideRevoke(t *testing.T) {
 			name:    "a user of the batch as assignee stays subscribed",
 			a:       access{owner: "PHID-USER-ana"},
 			history: []conduit.Transaction{assigned(6, "PHID-USER-eve", "PHID-USER-ana")},
-			want: decided{Key: accessRevokeKey(1, 6), Kind: state.OpAccessRevoked,
+			want: decision{Key: accessRevokeKey(1, 6), Kind: state.OpAccessRevoked,
 				Write: editTaskW{Task: "PHID-TASK-5", Edits: []conduit.Edit{{Type: "owner", Value: nil}}},
 				Entry: state.Entry{Actor: "auditbot", Task: "T5", Detail: "@eve assigned the task to @ana; unassigned @ana"},
 				Said:  "T5: @eve assigned the task to @ana; unassigned @ana"},
@@ -127,7 +127,7 @@ func TestDecideRevoke(t *testing.T) {
 			name:    "nothing in the history says who: keyed by the newest transaction",
 			a:       access{extra: []string{"PHID-USER-mal"}},
 			history: []conduit.Transaction{{ID: 1, Type: "create"}, {ID: 12, Type: "comment"}},
-			want: decided{Key: accessRevokeKey(1, 12), Kind: state.OpAccessRevoked,
+			want: decision{Key: accessRevokeKey(1, 12), Kind: state.OpAccessRevoked,
 				Write: editTaskW{Task: "PHID-TASK-5", Edits: []conduit.Edit{{Type: "subscribers.remove", Value: []string{"PHID-USER-mal"}}}},
 				Entry: state.Entry{Actor: "auditbot", Task: "T5", Detail: "access given by someone unknown; unsubscribed @mal"},
 				Said:  "T5: access given by someone unknown; unsubscribed @mal"},
@@ -138,7 +138,7 @@ func TestDecideRevoke(t *testing.T) {
 			tv := guardView(t, conduit.Task{}, nil, tt.history)
 			tv.names = names
 			in := decideRevoke(tv, tt.a)
-			if diff := cmp.Diff([]decided{tt.want}, decidedOf([]intent{in})); diff != "" {
+			if diff := cmp.Diff([]decision{tt.want}, decisionsOf([]intent{in})); diff != "" {
 				t.Errorf("revoke (-want +got):\n%s", diff)
 			}
 		})
@@ -182,7 +182,7 @@ func TestPolicyRestore(t *testing.T) {
 		// last set them, and how the journal names them.
 		changers []string
 		names    []string
-		want     decided
+		want     decision
 	}{
 		{
 			name: "made public by an admin",
@@ -190,7 +190,7 @@ func TestPolicyRestore(t *testing.T) {
 			history: []conduit.Transaction{policy(1, "PHID-USER-bot", xactViewPolicy), policy(7, "PHID-USER-root", xactViewPolicy),
 				policy(8, "PHID-USER-root", xactViewPolicy)},
 			changers: []string{"PHID-USER-root"}, names: []string{"@root"},
-			want: decided{Key: policyRestoreKey(1, 8), Kind: state.OpPolicyRestored,
+			want: decision{Key: policyRestoreKey(1, 8), Kind: state.OpPolicyRestored,
 				Write: editTaskW{Task: "PHID-TASK-5", Edits: []conduit.Edit{{Type: "view", Value: conduit.PolicySubscribers}}},
 				Entry: state.Entry{Actor: "auditbot", Task: "T5", Detail: "policy changed by @root; restored view public -> obj.subscriptions.subscribers"},
 				Said:  "T5: policy changed by @root; restored view public -> obj.subscriptions.subscribers"},
@@ -200,7 +200,7 @@ func TestPolicyRestore(t *testing.T) {
 			task:     conduit.Task{ViewPolicy: conduit.PolicyUsers, EditPolicy: conduit.PolicyUsers},
 			history:  []conduit.Transaction{{ID: 1, Type: "create"}, {ID: 3, Type: "comment"}},
 			changers: nil,
-			want: decided{Key: policyRestoreKey(1, 3), Kind: state.OpPolicyRestored,
+			want: decision{Key: policyRestoreKey(1, 3), Kind: state.OpPolicyRestored,
 				Write: editTaskW{Task: "PHID-TASK-5", Edits: []conduit.Edit{{Type: "view", Value: conduit.PolicySubscribers}, {Type: "edit", Value: conduit.PolicyAdmin}}},
 				Entry: state.Entry{Actor: "auditbot", Task: "T5", Detail: "policy changed by unknown; restored view users -> obj.subscriptions.subscribers, edit users -> admin"},
 				Said:  "T5: policy changed by unknown; restored view users -> obj.subscriptions.subscribers, edit users -> admin"},
@@ -213,7 +213,7 @@ func TestPolicyRestore(t *testing.T) {
 				t.Errorf("changers = %v, want %v", changers, tt.changers)
 			}
 			in := decidePolicyRestore(tv, want, tt.names)
-			if diff := cmp.Diff([]decided{tt.want}, decidedOf([]intent{in})); diff != "" {
+			if diff := cmp.Diff([]decision{tt.want}, decisionsOf([]intent{in})); diff != "" {
 				t.Errorf("restore (-want +got):\n%s", diff)
 			}
 			if !in.landed.taskIs(conduit.Task{ViewPolicy: want.view, EditPolicy: want.edit}, nil) || in.landed.taskIs(tt.task, nil) {
@@ -234,16 +234,16 @@ func TestLostAnswersConfirmed(t *testing.T) {
 		{Key: string(accessRevokeKey(1, 2)), Kind: state.OpAccessRevoked, State: state.OpDone},
 		{Key: string(policyRestoreKey(1, 9)), Kind: state.OpPolicyRestored, State: state.OpPending, Subjects: []string{"@root"}},
 	}
-	revokes := decidedOf(revokesLanded(tv))
-	wantRevokes := []decided{{Key: accessRevokeKey(1, 4), Kind: state.OpAccessRevoked, Write: editTaskW{Task: "PHID-TASK-5"},
+	revokes := decisionsOf(revokesLanded(tv))
+	wantRevokes := []decision{{Key: accessRevokeKey(1, 4), Kind: state.OpAccessRevoked, Write: editTaskW{Task: "PHID-TASK-5"},
 		Entry: state.Entry{Actor: "auditbot", Task: "T5", Detail: "@eve subscribed @mal; unsubscribed @mal"},
 		Said:  "T5: @eve subscribed @mal; unsubscribed @mal"}}
 	if diff := cmp.Diff(wantRevokes, revokes); diff != "" {
 		t.Errorf("revokes (-want +got):\n%s", diff)
 	}
 	want := policyPair{view: conduit.PolicySubscribers, edit: conduit.PolicyAdmin}
-	restores := decidedOf(restoresLanded(tv, want))
-	wantRestores := []decided{{Key: policyRestoreKey(1, 9), Kind: state.OpPolicyRestored,
+	restores := decisionsOf(restoresLanded(tv, want))
+	wantRestores := []decision{{Key: policyRestoreKey(1, 9), Kind: state.OpPolicyRestored,
 		Write: editTaskW{Task: "PHID-TASK-5", Edits: []conduit.Edit{{Type: "view", Value: want.view}, {Type: "edit", Value: want.edit}}},
 		Entry: state.Entry{Actor: "auditbot", Task: "T5", Detail: "policy changed by @root; restored"},
 		Said:  "T5: policy changed by @root; restored"}}

@@ -157,8 +157,8 @@ func TestDecideRunSummary(t *testing.T) {
 	if err != nil || in == nil {
 		t.Fatalf("decideRunSummary = %v, %v", in, err)
 	}
-	got := decidedOf([]intent{*in})
-	want := []decided{{Key: runSummaryKey(1), Kind: state.OpComment, Write: editTaskW{Task: "PHID-TASK-1"},
+	got := decisionsOf([]intent{*in})
+	want := []decision{{Key: runSummaryKey(1), Kind: state.OpComment, Write: editTaskW{Task: "PHID-TASK-1"},
 		Entry: state.Entry{Kind: state.EntryRunSummary, Actor: "auditbot", Task: "T1", Detail: "run 1: 1 new, 1 fixed, 1 gone"},
 		Said:  "posted run 1's summary on T1"}}
 	if diff := cmp.Diff(want, got, ignoreComment); diff != "" {

@@ -334,7 +334,7 @@ func decideApprovalReminders(v *view, period time.Duration) (posts, error) {
 func overdueNotes(v *view, p *posts, u undecided, data templates.ApprovalReminderData) error {
 	rec := v.rec()
 	label := u.rm.Label()
-	data.Overdue, data.TeamTag, data.Approvals = true, v.teamTag, len(u.rm.Approvers())
+	data.Overdue, data.TeamTag, data.Approvals = true, v.teamTag, u.rm.ApprovalCount()
 	where := u.tasks
 	if rec.StandingTaskPHID != "" {
 		for _, bt := range u.tasks {

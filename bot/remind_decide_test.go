@@ -34,7 +34,7 @@ func TestDecideCampaignReminders(t *testing.T) {
 		now     time.Time
 		extra   string
 		edit    func(*state.Snapshot)
-		want    []decided
+		want    []decision
 		noTask  int
 		keys    []OpKey
 		doneIDs []string // RemindersDone after the done intent; nil: none due
@@ -42,7 +42,7 @@ func TestDecideCampaignReminders(t *testing.T) {
 	}{
 		{
 			name: "30 days before: on every task with someone to remind, not on the team's", now: day(30),
-			want: []decided{{Key: reminderKey("2027-02-28", "30d", 1), Kind: state.OpComment, Write: editTaskW{Task: "PHID-TASK-5"},
+			want: []decision{{Key: reminderKey("2027-02-28", "30d", 1), Kind: state.OpComment, Write: editTaskW{Task: "PHID-TASK-5"},
 				Entry: state.Entry{Kind: state.EntryReminder, Actor: "auditbot", Task: "T5", Detail: "30d before the cutoff, 1 pending"},
 				Said:  "reminded 1 pending user(s) on T5 (30d before the cutoff)"}},
 			noTask:  1,
@@ -53,7 +53,7 @@ func TestDecideCampaignReminders(t *testing.T) {
 		{
 			name: "missed ones are not sent late: only the latest, all marked done", now: day(1),
 			edit: func(s *state.Snapshot) { s.Batches = s.Batches[:2] },
-			want: []decided{{Key: reminderKey("2027-02-28", "1d", 1), Kind: state.OpComment, Write: editTaskW{Task: "PHID-TASK-5"},
+			want: []decision{{Key: reminderKey("2027-02-28", "1d", 1), Kind: state.OpComment, Write: editTaskW{Task: "PHID-TASK-5"},
 				Entry: state.Entry{Kind: state.EntryReminder, Actor: "auditbot", Task: "T5", Detail: "1d before the cutoff, 1 pending"},
 				Said:  "reminded 1 pending user(s) on T5 (1d before the cutoff)"}},
 			keys:    []OpKey{reminderKey("2027-02-28", "1d", 1)},
@@ -71,7 +71,7 @@ func TestDecideCampaignReminders(t *testing.T) {
 		{
 			name: "an unsubscribed user is listed, not mentioned", now: day(7),
 			edit: func(s *state.Snapshot) { s.Batches = s.Batches[:2]; s.Findings[0].Unsubscribed = true },
-			want: []decided{{Key: reminderKey("2027-02-28", "7d", 1), Kind: state.OpComment, Write: editTaskW{Task: "PHID-TASK-5"},
+			want: []decision{{Key: reminderKey("2027-02-28", "7d", 1), Kind: state.OpComment, Write: editTaskW{Task: "PHID-TASK-5"},
 				Entry: state.Entry{Kind: state.EntryReminder, Actor: "auditbot", Task: "T5", Detail: "7d before the cutoff, 0 pending"},
 				Said:  "reminded 0 pending user(s) on T5 (7d before the cutoff)"}},
 			keys:    []OpKey{reminderKey("2027-02-28", "7d", 1)},
@@ -96,7 +96,7 @@ func TestDecideCampaignReminders(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := decidedOf(p.ins)
+			got := decisionsOf(p.ins)
 			if diff := cmp.Diff(tt.want, got, ignoreComment); diff != "" {
 				t.Errorf("reminders (-want +got):\n%s", diff)
 			}
@@ -142,9 +142,9 @@ func TestDecideExtendedReminders(t *testing.T) {
 	v := viewOf(t, parseCampaign(t, "[mfa]", "team: Security-Team\n"), snap)
 	for _, tt := range []struct {
 		now  time.Time
-		want []decided
+		want []decision
 	}{
-		{time.Date(2027, 3, 3, 9, 0, 0, 0, time.UTC), []decided{{Key: userReminderKey("2027-03-31", "30d", "ana"), Kind: state.OpComment, Write: editTaskW{Task: "PHID-TASK-5"},
+		{time.Date(2027, 3, 3, 9, 0, 0, 0, time.UTC), []decision{{Key: userReminderKey("2027-03-31", "30d", "ana"), Kind: state.OpComment, Write: editTaskW{Task: "PHID-TASK-5"},
 			Entry: state.Entry{Kind: state.EntryReminder, Actor: "auditbot", Task: "T5", User: "ana", Detail: "30d before the extended deadline 2027-03-31"},
 			Said:  "reminded @ana on T5 (30d before the extended deadline)"}}},
 		{time.Date(2027, 2, 1, 9, 0, 0, 0, time.UTC), nil},
@@ -155,7 +155,7 @@ func TestDecideExtendedReminders(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := decidedOf(p.ins)
+		got := decisionsOf(p.ins)
 		if diff := cmp.Diff(tt.want, got, ignoreComment); diff != "" {
 			t.Errorf("at %s (-want +got):\n%s", tt.now, diff)
 		}
@@ -175,8 +175,8 @@ func TestDecideApprovalReminders(t *testing.T) {
 		snap.Ops = []state.Op{{Key: string(proposalKey("R1", 1)), Kind: state.OpComment, State: state.OpDone}}
 		return snap
 	}
-	reminder := func(period int, days int) decided {
-		return decided{Key: approvalReminderKey("R1", 1, period), Kind: state.OpComment, Write: editTaskW{Task: "PHID-TASK-5"},
+	reminder := func(period int, days int) decision {
+		return decision{Key: approvalReminderKey("R1", 1, period), Kind: state.OpComment, Write: editTaskW{Task: "PHID-TASK-5"},
 			Entry: state.Entry{Kind: state.EntryApprovalReminder, Actor: "auditbot", Task: "T5", Detail: strings.Replace("R1 undecided for D day(s), 0 of 2 approval(s)", "D", strconv.Itoa(days), 1)},
 			Said:  strings.Replace("reminded the approvers of R1 on T5 (D days undecided)", "D", strconv.Itoa(days), 1)}
 	}
@@ -185,27 +185,27 @@ func TestDecideApprovalReminders(t *testing.T) {
 		waited  time.Duration
 		teamTag string
 		edit    func(*state.Snapshot)
-		want    []decided
+		want    []decision
 		needTag bool
 	}{
 		{name: "before a period", waited: 6 * 24 * time.Hour},
-		{name: "after one period: the approvers, on each task it was announced on", waited: 8 * 24 * time.Hour, want: []decided{reminder(1, 8)}},
+		{name: "after one period: the approvers, on each task it was announced on", waited: 8 * 24 * time.Hour, want: []decision{reminder(1, 8)}},
 		{name: "not announced: not reminded", waited: 8 * 24 * time.Hour, edit: func(s *state.Snapshot) { s.Ops = nil }},
 		{name: "moot: nobody left to remove", waited: 8 * 24 * time.Hour, edit: func(s *state.Snapshot) { s.Findings[0].Status = state.StatusCompliant }},
 		{
 			name: "after two periods the team is told too, on the task", waited: 15 * 24 * time.Hour, teamTag: "#security-team", needTag: true,
-			want: []decided{reminder(2, 15), {Key: overdueKey("R1", 1), Kind: state.OpComment, Write: editTaskW{Task: "PHID-TASK-5"},
+			want: []decision{reminder(2, 15), {Key: overdueKey("R1", 1), Kind: state.OpComment, Write: editTaskW{Task: "PHID-TASK-5"},
 				Entry: state.Entry{Kind: state.EntryApprovalOverdue, Actor: "auditbot", Task: "T5", Detail: "R1 undecided for 15 day(s): team told"},
 				Said:  "told the team that R1 waits undecided, on T5"}},
 		},
 		{
 			name: "a recurring campaign tells the team on its standing task", waited: 15 * 24 * time.Hour, teamTag: "#security-team", needTag: true,
 			edit: func(s *state.Snapshot) { s.Campaign.StandingTaskPHID, s.Campaign.StandingTaskID = "PHID-TASK-1", 1 },
-			want: []decided{reminder(2, 15), {Key: overdueKey("R1", 0), Kind: state.OpComment, Write: editTaskW{Task: "PHID-TASK-1"},
+			want: []decision{reminder(2, 15), {Key: overdueKey("R1", 0), Kind: state.OpComment, Write: editTaskW{Task: "PHID-TASK-1"},
 				Entry: state.Entry{Kind: state.EntryApprovalOverdue, Actor: "auditbot", Task: "T1", Detail: "R1 undecided for 15 day(s): team told"},
 				Said:  "told the team that R1 waits undecided, on T1"}},
 		},
-		{name: "the team's tag could not be read: the approvers only", waited: 15 * 24 * time.Hour, needTag: true, want: []decided{reminder(2, 15)}},
+		{name: "the team's tag could not be read: the approvers only", waited: 15 * 24 * time.Hour, needTag: true, want: []decision{reminder(2, 15)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -223,7 +223,7 @@ func TestDecideApprovalReminders(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := decidedOf(p.ins)
+			got := decisionsOf(p.ins)
 			if diff := cmp.Diff(tt.want, got, ignoreComment); diff != "" {
 				t.Errorf("reminders (-want +got):\n%s", diff)
 			}

@@ -230,6 +230,17 @@ func (b *Bot) choreExecuteRemovals(ctx context.Context, r *run) error {
 	}
 	var errs []error
 	for _, rm := range removalsWith(snap.Removals, state.RemovalApproved) {
+		if now := b.now(); now.Before(rm.ProposedAt) {
+			// The batch's members were found past their deadline at
+			// ProposedAt; a tick on an earlier clock (the daemon on the
+			// wall clock beside a `tick --now` in the future, or a clock
+			// set back) would find none of them due and close the
+			// approved batch having removed nobody. It waits for a tick
+			// at or after that time instead.
+			b.log.Warn().Str("campaign", r.c.Name).Str("removal", rm.Label()).Time("proposed_at", rm.ProposedAt).Time("now", now).
+				Msg("approved removal batch left for a later tick: this tick's clock is earlier than its proposal")
+			continue
+		}
 		errs = append(errs, b.executeRemoval(ctx, r, rm.ID))
 	}
 	return errors.Join(errs...)

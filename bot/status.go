@@ -16,8 +16,11 @@ import (
 
 // Status is a campaign's state for a person or a script.
 type Status struct {
-	Campaign   string          `json:"campaign"`
-	Title      string          `json:"title"`
+	Campaign string `json:"campaign"`
+	Title    string `json:"title"`
+	// CutoffDate is the cutoff's last day (state.LastDay); Cutoff the
+	// instant it passes, the end of that day in UTC.
+	CutoffDate string          `json:"cutoff_date"`
 	Cutoff     time.Time       `json:"cutoff"`
 	LaunchedAt time.Time       `json:"launched_at"`
 	Counts     map[string]int  `json:"counts"`
@@ -93,8 +96,7 @@ func StatusOf(store *state.Store, campaign string, now time.Time) (*Status, erro
 // reads one per page and shows the same "needs a human" items as
 // `auditbot status`).
 func StatusOfSnapshot(snap *state.Snapshot, now time.Time) *Status {
-	campaign := snap.Campaign.Name
-	st := &Status{Campaign: campaign, Title: snap.Campaign.Title, Cutoff: snap.Campaign.Cutoff, LaunchedAt: snap.Campaign.LaunchedAt,
+	st := &Status{Campaign: snap.Campaign.Name, Title: snap.Campaign.Title, CutoffDate: state.LastDay(snap.Campaign.Cutoff), Cutoff: snap.Campaign.Cutoff, LaunchedAt: snap.Campaign.LaunchedAt,
 		Counts: map[string]int{}, Groups: snap.Campaign.Groups, Removals: snap.Removals,
 		ClosedAt: snap.Campaign.ClosedAt, Runs: snap.Campaign.Runs}
 	if id := snap.Campaign.StandingTaskID; id != 0 {
@@ -106,6 +108,16 @@ func StatusOfSnapshot(snap *state.Snapshot, now time.Time) *Status {
 	if why := snap.Campaign.RunRefused; why != "" {
 		st.Attention = append(st.Attention, "needs a human: recurring runs are refused: "+why)
 	}
+	task := st.addTasks(snap)
+	st.addUsers(snap, task)
+	st.addOps(snap, task, now)
+	st.addRemovals(snap)
+	return st
+}
+
+// addTasks lists the campaign's tasks with their pending users, and
+// returns each batch's task monogram.
+func (st *Status) addTasks(snap *state.Snapshot) map[int]string {
 	// Pending users by PHID, so counting each task's is linear: asking
 	// each batch about every finding took most of a 10,000-user
 	// dashboard page.
@@ -131,6 +143,12 @@ func StatusOfSnapshot(snap *state.Snapshot, now time.Time) *Status {
 		}
 		st.Tasks = append(st.Tasks, t)
 	}
+	return task
+}
+
+// addUsers counts and lists the users, and what about them needs a
+// human: exemption and restore requests, unsubscribes, replies.
+func (st *Status) addUsers(snap *state.Snapshot, task map[int]string) {
 	for _, f := range snap.Findings {
 		st.Counts[string(f.Status)]++
 		u := StatusUser{Username: f.Username, Status: string(f.Status), Task: task[f.Batch], Groups: groupNames(&snap.Campaign, f.Groups), Reasons: f.Reasons, Unsubscribed: f.Unsubscribed}
@@ -154,16 +172,15 @@ func StatusOfSnapshot(snap *state.Snapshot, now time.Time) *Status {
 		}
 		st.Users = append(st.Users, u)
 	}
+}
+
+// addOps lists the writes not confirmed, who finishes each, and the
+// access the bot had to take back.
+func (st *Status) addOps(snap *state.Snapshot, task map[int]string, now time.Time) {
 	for _, op := range snap.Ops {
-		if op.Kind == state.OpPolicyRestored && op.State == state.OpDone {
-			by := strings.Join(op.Subjects, ", ")
-			if by == "" {
-				by = "someone"
-			}
-			st.Attention = append(st.Attention, fmt.Sprintf("%s: its view or edit policy was changed by %s and the bot put it back; check who could read or edit the task meanwhile", op.Result, by))
-		}
-		if op.Kind == state.OpAccessRevoked && op.State == state.OpDone && op.Result != resultNotSent {
-			st.Attention = append(st.Attention, fmt.Sprintf("%s: someone else gave access to it (%s) and the bot took it back; check who could read the task meanwhile", op.Result, op.Args[argDetail]))
+		if op.State == state.OpDone {
+			st.addTakenBack(op)
+			continue
 		}
 		if op.State != state.OpPending {
 			continue
@@ -181,18 +198,35 @@ func StatusOfSnapshot(snap *state.Snapshot, now time.Time) *Status {
 			st.Attention = append(st.Attention, fmt.Sprintf("write %s, started %s ago, is not confirmed; the next tick's %s chore finishes it", op.Key, age, chore))
 		}
 	}
+}
+
+// addTakenBack flags a done op that put back what someone else changed
+// on a task: someone may have read the task meanwhile.
+func (st *Status) addTakenBack(op state.Op) {
+	switch {
+	case op.Kind == state.OpPolicyRestored:
+		by := strings.Join(op.Subjects, ", ")
+		if by == "" {
+			by = "someone"
+		}
+		st.Attention = append(st.Attention, fmt.Sprintf("%s: its view or edit policy was changed by %s and the bot put it back; check who could read or edit the task meanwhile", op.Result, by))
+	case op.Kind == state.OpAccessRevoked && op.Result != resultNotSent:
+		st.Attention = append(st.Attention, fmt.Sprintf("%s: someone else gave access to it (%s) and the bot took it back; check who could read the task meanwhile", op.Result, op.Args[argDetail]))
+	}
+}
+
+// addRemovals flags the removal batches a person must look at.
+func (st *Status) addRemovals(snap *state.Snapshot) {
 	for _, rm := range snap.Removals {
-		if rm.Status == state.RemovalRejected {
+		switch {
+		case rm.Status == state.RemovalRejected:
 			st.Attention = append(st.Attention, fmt.Sprintf("removal batch %s was rejected by @%s (%s): its %d membership(s) are not proposed again; a person decides what happens to them", rm.Label(), rm.RejectedBy, rm.RejectReason, len(rm.Items)))
-		}
-		if rm.Status == state.RemovalApproved && rm.Held != "" {
+		case rm.Status == state.RemovalApproved && rm.Held != "":
 			st.Attention = append(st.Attention, fmt.Sprintf("needs a human: removal batch %s is approved but held by the removal guard-rail, none of it executed: %s. Remove the members by hand, or allow it with removal_limit in the campaign file; the next tick then executes it", rm.Label(), rm.Held))
-		}
-		if rm.Status == state.RemovalProposed {
-			st.Attention = append(st.Attention, fmt.Sprintf("removal batch %s waits for approval: %d of %d", rm.Label(), len(rm.Approvals), rm.RequiredApprovals))
+		case rm.Status == state.RemovalProposed:
+			st.Attention = append(st.Attention, fmt.Sprintf("removal batch %s waits for approval: %d of %d", rm.Label(), rm.ApprovalCount(), rm.RequiredApprovals))
 		}
 	}
-	return st
 }
 
 // WriteText prints the status for a person. Every field that may hold
@@ -203,7 +237,7 @@ func StatusOfSnapshot(snap *state.Snapshot, now time.Time) *Status {
 func (s *Status) WriteText(w io.Writer) error {
 	esc := safetext.Line
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "Campaign %s: %s\nLaunched %s, deadline %s\n", esc(s.Campaign), esc(s.Title), s.LaunchedAt.Format("2006-01-02 15:04"), cutoffDate(s.Cutoff))
+	fmt.Fprintf(&sb, "Campaign %s: %s\nLaunched %s, deadline %s\n", esc(s.Campaign), esc(s.Title), s.LaunchedAt.Format("2006-01-02 15:04"), state.CutoffText(s.Cutoff))
 	var groups []string
 	for _, g := range s.Groups {
 		groups = append(groups, fmt.Sprintf("%s [%s]", esc(g.Name), esc(strings.ToUpper(g.Risk))))

@@ -74,8 +74,8 @@ type TickOptions struct {
 	// Only limits the tick to these chores (default: all).
 	Only []string
 	// ObserveChore, if set, is told how long each chore of each campaign
-	// took (the daemon's metrics).
-	ObserveChore func(chore string, took time.Duration)
+	// took and the error it ended with (the daemon's metrics).
+	ObserveChore func(campaign, chore string, took time.Duration, err error)
 }
 
 // TickReport is what a tick did, per campaign.
@@ -232,7 +232,7 @@ func (b *Bot) tickCampaign(ctx context.Context, name string, opts TickOptions, c
 		start := time.Now()
 		err := ch.run(b, ctx, r)
 		if opts.ObserveChore != nil {
-			opts.ObserveChore(ch.name, time.Since(start))
+			opts.ObserveChore(name, ch.name, time.Since(start), err)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -404,10 +404,11 @@ func compliantWhy(reasons []string) string {
 
 // driftStatus decides a finding's status from what Phabricator says now.
 func driftStatus(f state.Finding, v liveView, now time.Time) (state.Status, string) {
+	gone := !v.member && !v.inFlight
 	switch f.Status {
 	case state.StatusPending:
 		switch {
-		case !v.member && !v.inFlight:
+		case gone:
 			return state.StatusLeft, "no longer a member of the audited groups"
 		case v.disabledOut:
 			// The campaign does not audit disabled accounts: out of scope.
@@ -416,7 +417,7 @@ func driftStatus(f state.Finding, v liveView, now time.Time) (state.Status, stri
 			return state.StatusCompliant, compliantWhy(f.Reasons)
 		}
 	case state.StatusVoluntary:
-		if !v.member && !v.inFlight {
+		if gone {
 			return state.StatusLeft, "no longer a member of the audited groups"
 		}
 	case state.StatusCompliant, state.StatusRestored, state.StatusLeft, state.StatusDisabled:
@@ -426,12 +427,18 @@ func driftStatus(f state.Finding, v liveView, now time.Time) (state.Status, stri
 			return state.StatusPending, "member again without meeting the requirement"
 		}
 	case state.StatusExempt:
-		// "until 2027-02-10" includes that day.
-		if e := f.ExemptionInForce(); e != nil && !e.Until.IsZero() && !now.Before(e.Until.AddDate(0, 0, 1)) && v.member && !v.compliant() {
-			return state.StatusPending, "exemption ended " + e.Until.Format("2006-01-02")
+		if exemptionEnded(f, now) && v.member && !v.compliant() {
+			return state.StatusPending, "exemption ended " + f.ExemptionInForce().Until.Format("2006-01-02")
 		}
 	}
 	return f.Status, ""
+}
+
+// exemptionEnded reports whether f's exemption in force has an end date
+// that has passed: "until 2027-02-10" includes that day.
+func exemptionEnded(f state.Finding, now time.Time) bool {
+	e := f.ExemptionInForce()
+	return e != nil && !e.Until.IsZero() && !now.Before(e.Until.AddDate(0, 0, 1))
 }
 
 // needsDrift reports whether a chore acts on what the drift chore learned

@@ -131,9 +131,31 @@ var cmpIntents = cmp.Options{
 // returns the snapshot after them.
 func applied(t *testing.T, v *view, ins ...intent) state.Snapshot {
 	t.Helper()
+	snap, _ := appliedJournal(t, v, ins...)
+	return snap
+}
+
+// recorded records outcome o of turn tn as the conversation does
+// (outcomeIntent: its journal entry, its state change, its answer added to
+// the task's combined answer, the cursor moved past the transaction) and
+// returns the snapshot and the journal entries after it.
+func recorded(t *testing.T, v *view, tn *turn, o outcome) (state.Snapshot, []state.Entry) {
+	t.Helper()
+	r := &run{c: v.c, rec: v.snap.Campaign}
+	return appliedJournal(t, v, outcomeIntent(r, tn.bt, tn.t, o, repliesKey(tn.bt.Index, tn.t.ID), v.now))
+}
+
+// appliedJournal is applied, also returning the journal entries the
+// intents added.
+func appliedJournal(t *testing.T, v *view, ins ...intent) (state.Snapshot, []state.Entry) {
+	t.Helper()
 	store := storeBot(t, v.snap).store
 	snap := v.snap
-	err := store.Update(snap.Campaign.Name, func(tx *state.CampaignTx) error {
+	before, err := store.Journal(snap.Campaign.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = store.Update(snap.Campaign.Name, func(tx *state.CampaignTx) error {
 		for _, in := range ins {
 			if in.prepare != nil {
 				if err := in.prepare(tx); err != nil {
@@ -155,7 +177,11 @@ func applied(t *testing.T, v *view, ins ...intent) state.Snapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	journal, err := store.Journal(snap.Campaign.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, journal[len(before):]
 }
 
 // statuses maps each finding's username to its status.

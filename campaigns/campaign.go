@@ -706,6 +706,10 @@ func (l *UserList) CheckListFile(tokenFile string) error {
 // (PhabricatorUser::validateUsername).
 var usernamePattern = regexp.MustCompile(`^[a-zA-Z0-9._-]*[a-zA-Z0-9_-]$`)
 
+// listTokenPattern finds a Conduit API token (api-, cli- or clr- and 28
+// letters and digits) anywhere in a list's line, whatever surrounds it.
+var listTokenPattern = regexp.MustCompile(`(?i)(api|cli|clr)-[a-z0-9]{28}`)
+
 // ParseUserList parses a list of usernames: one a line, a leading @
 // ignored, # starting a comment, blank lines skipped. A line that is not
 // one username, or repeats one, is a *LineError naming file and line.
@@ -721,6 +725,13 @@ func ParseUserList(file string, data []byte) ([]ListEntry, []*LineError) {
 	n := 0
 	for line := range strings.Lines(string(data)) {
 		n++
+		if listTokenPattern.MatchString(line) {
+			// Anywhere in the line, comments included: a token with a
+			// suffix is a valid username and would be sent to
+			// Phabricator; in a comment it says the file is not a list.
+			errs = append(errs, &LineError{File: file, Line: n, Msg: "holds what looks like a Conduit API token; is this the right file?"})
+			continue
+		}
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
 		}
@@ -730,8 +741,6 @@ func ParseUserList(file string, data []byte) ([]ListEntry, []*LineError) {
 			continue
 		case !usernamePattern.MatchString(u):
 			errs = append(errs, &LineError{File: file, Line: n, Msg: "is not a username (want one username a line; # starts a comment)"})
-		case tokenShaped(strings.ToLower(u)):
-			errs = append(errs, &LineError{File: file, Line: n, Msg: "looks like a Conduit API token, not a username; is this the right file?"})
 		case first[normUser(u)] != 0:
 			errs = append(errs, &LineError{File: file, Line: n, Msg: fmt.Sprintf("repeats the username of line %d", first[normUser(u)])})
 		default:

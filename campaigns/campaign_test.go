@@ -443,11 +443,11 @@ func TestFindCampaign(t *testing.T) {
 			wantErr: `campaigns: no campaign "mfa-2027q2" in ` + dir + ` (looked for mfa-2027q2.yaml and mfa-2027q2.yml) (did you mean "mfa-2027q1"?); available: both, disabled-2026, mfa-2027q1`},
 		{name: "both", dir: dir,
 			wantErr: "campaigns: finding campaign: both " + filepath.Join(dir, "both.yaml") + " and " + filepath.Join(dir, "both.yml") + " exist; keep one"},
-		{name: "sub", dir: dir, wantErr: "campaigns: finding campaign: " + filepath.Join(dir, "sub.yaml") + " is not a regular file"},
+		{name: "sub", dir: dir, wantErr: "campaigns: finding campaign: " + filepath.Join(dir, "sub.yaml") + " is a directory, not a regular file (a pipe or a device could block auditbot for ever)"},
 		{name: "../etc/passwd", dir: dir,
 			wantErr: `campaigns: finding campaign: "../etc/passwd" is not a valid campaign name (want 2 to 63 lower-case letters, digits and dashes, not starting with a dash)`},
 		{name: "mfa", dir: filepath.Join(dir, "missing"),
-			wantErr: "campaigns: listing campaigns: open " + filepath.Join(dir, "missing") + ": no such file or directory"},
+			wantErr: "campaigns: listing campaigns: stat " + filepath.Join(dir, "missing") + ": no such file or directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

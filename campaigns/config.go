@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/auditbot/auditbot/internal/safefile"
 )
 
 // TokenEnv is the environment variable that holds the Conduit API token. It
@@ -523,14 +525,40 @@ func CheckMetricsListen(addr string, allowRemote bool) error {
 	return fmt.Errorf("%q is not a loopback address and the endpoints have no authentication; set metrics.allow_remote: true to serve them to other hosts (a kubelet probing the pod)", host)
 }
 
+// The widest prefixes a trusted proxy may be given: a proxy is a machine
+// or a small pool of them (a /24 of load balancers, a cluster's pod
+// network), and anyone inside the prefix may set the trusted header. So
+// 0.0.0.0/0 or ::/0 would trust it from anyone who reaches the port:
+// no authentication at all. Wider prefixes are refused, without an
+// override: no deployment needs one.
+const (
+	minProxyBits4 = 16 // 65,536 addresses
+	minProxyBits6 = 48 // a site
+)
+
 // ParseProxy reads a trusted proxy address: an IP (one host) or a CIDR
-// prefix.
+// prefix no wider than a /16 (IPv4) or a /48 (IPv6).
 func ParseProxy(s string) (netip.Prefix, error) {
 	s = strings.TrimSpace(s)
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
 			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR prefix such as 10.0.0.5 or 10.0.0.0/24", s)
+		}
+		bits, minBits := p.Bits(), minProxyBits6
+		switch {
+		case p.Addr().Is4():
+			minBits = minProxyBits4
+		case p.Addr().Is4In6(): // ::ffff:0:0/96 is every IPv4 address
+			bits, minBits = bits-96, minProxyBits4
+		}
+		if bits < minBits {
+			whom := "a whole network of hosts"
+			if bits <= 0 {
+				whom = "every address"
+			}
+			return netip.Prefix{}, fmt.Errorf("%q is too wide for a trusted proxy: anyone in it could set the trusted header, so the dashboard would trust it from %s; name the proxies' own addresses (a prefix of at most /%d for IPv4, /%d for IPv6)",
+				s, whom, minProxyBits4, minProxyBits6)
 		}
 		return p.Masked(), nil
 	}
@@ -604,7 +632,8 @@ func (c *Config) SortByRisk(groups []string) []string {
 // Token returns the Conduit API token: the AUDITBOT_CONDUIT_TOKEN
 // environment variable if set and not blank, else the contents of
 // conduit.token_file with surrounding whitespace trimmed. getenv and
-// readFile default to os.Getenv and os.ReadFile when nil.
+// readFile default to os.Getenv and a safe read of a regular file
+// (safefile.Read) when nil.
 //
 // When the token file exists on the real file system, Token refuses it if
 // its mode lets the group or others read it, before reading it. No error
@@ -614,7 +643,7 @@ func (c *Config) Token(getenv func(string) string, readFile func(string) ([]byte
 		getenv = os.Getenv
 	}
 	if readFile == nil {
-		readFile = os.ReadFile
+		readFile = readSecret
 	}
 	if t := strings.TrimSpace(getenv(TokenEnv)); t != "" {
 		return t, nil
@@ -647,7 +676,7 @@ var (
 // names the kind of file in them. readFile nil is os.ReadFile.
 func ReadSecretFile(path string, what Secret, readFile func(string) ([]byte, error)) (string, error) {
 	if readFile == nil {
-		readFile = os.ReadFile
+		readFile = readSecret
 	}
 	if err := checkSecretFileMode(path, what.File); err != nil {
 		return "", err
@@ -667,9 +696,17 @@ func ReadSecretFile(path string, what Secret, readFile func(string) ([]byte, err
 	return t, nil
 }
 
+// maxSecretSize bounds a secret file: a token is 32 bytes.
+const maxSecretSize = 64 << 10
+
+// readSecret reads a secret file: a regular file of at most
+// maxSecretSize bytes, opened without blocking (see safefile).
+func readSecret(path string) ([]byte, error) { return safefile.Read(path, maxSecretSize) }
+
 // checkSecretFileMode refuses a secret file that the group or others may
-// read. A path that does not exist on the real file system is left to
-// readFile (tests pass an in-memory one); Windows has no such mode bits.
+// read (secretModeProblem says which group-readable file is accepted). A
+// path that does not exist on the real file system is left to readFile
+// (tests pass an in-memory one); Windows has no such mode bits.
 func checkSecretFileMode(path, what string) error {
 	if runtime.GOOS == "windows" {
 		return nil
@@ -681,8 +718,8 @@ func checkSecretFileMode(path, what string) error {
 		}
 		return fmt.Errorf("campaigns: checking the %s: %w", what, err)
 	}
-	if mode := fi.Mode().Perm(); mode&0o044 != 0 {
-		return fmt.Errorf("campaigns: %s %s has mode %#o, readable by group or others; run chmod 600 %s", what, path, mode, path)
+	if problem := secretModeProblem(fi.Mode(), ownerOf(fi), thisProcess()); problem != "" {
+		return fmt.Errorf("campaigns: %s %s %s; run chmod 600 %s", what, path, problem, path)
 	}
 	return nil
 }

@@ -80,9 +80,22 @@ func TestLoadCampaignList(t *testing.T) {
 		// A token is a valid username: refused by shape, never quoted.
 		{name: "token-shaped entries", list: "alice\napi-abcdefghijklmnopqrstuvwxyz12\n@CLI-ABCDEFGHIJKLMNOPQRSTUVWXYZ12\n",
 			errs: []string{
-				"DIR/lists/leavers.txt:2: looks like a Conduit API token, not a username; is this the right file?",
-				"DIR/lists/leavers.txt:3: looks like a Conduit API token, not a username; is this the right file?",
+				"DIR/lists/leavers.txt:2: holds what looks like a Conduit API token; is this the right file?",
+				"DIR/lists/leavers.txt:3: holds what looks like a Conduit API token; is this the right file?",
 			}},
+		// Whatever surrounds it: a suffix that still makes a valid
+		// username (once sent to Phabricator in user.search), a prefix,
+		// a comment, another word on the line.
+		{name: "a token inside an entry or a comment",
+			list: "alice\napi-abcdefghijklmnopqrstuvwxyz12_old\nxclr-abcdefghijklmnopqrstuvwxyz12\nbob # api-abcdefghijklmnopqrstuvwxyz12\ncarol\n# token: cli-abcdefghijklmnopqrstuvwxyz12 (rotated)\n",
+			errs: []string{
+				"DIR/lists/leavers.txt:2: holds what looks like a Conduit API token; is this the right file?",
+				"DIR/lists/leavers.txt:3: holds what looks like a Conduit API token; is this the right file?",
+				"DIR/lists/leavers.txt:4: holds what looks like a Conduit API token; is this the right file?",
+				"DIR/lists/leavers.txt:6: holds what looks like a Conduit API token; is this the right file?",
+			}},
+		{name: "prefixes alone are names", list: "api-team\ncli-ops\nclr-x1\n",
+			users: []ListEntry{{"api-team", 1}, {"cli-ops", 2}, {"clr-x1", 3}}},
 		{name: "outside the campaign's directory", file: "../outside.txt",
 			errs: []string{"DIR/offboarding.yaml:3: list.file: ROOT/outside.txt is outside the campaign file's directory DIR (symbolic links followed); a list must be in that directory or below it"}},
 		{name: "absolute path outside", file: "/etc/hostname",

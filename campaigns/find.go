@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/auditbot/auditbot/internal/safefile"
 )
 
 // FindCampaign returns the path of the campaign file for name in dir:
@@ -26,7 +28,7 @@ func FindCampaign(dir, name string) (string, error) {
 		case err == nil && fi.Mode().IsRegular():
 			found = append(found, path)
 		case err == nil:
-			return "", fmt.Errorf("campaigns: finding campaign: %s is not a regular file", path)
+			return "", fmt.Errorf("campaigns: finding campaign: %w", &safefile.Error{Path: path, Mode: fi.Mode().Type(), Err: safefile.ErrNotRegular})
 		case !errors.Is(err, fs.ErrNotExist):
 			return "", fmt.Errorf("campaigns: finding campaign: %w", err)
 		}
@@ -51,7 +53,7 @@ func FindCampaign(dir, name string) (string, error) {
 // ListCampaigns returns the names of the campaign files (*.yaml, *.yml)
 // in dir, sorted, without reading them.
 func ListCampaigns(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
+	entries, err := safefile.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("campaigns: listing campaigns: %w", err)
 	}

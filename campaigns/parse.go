@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/auditbot/auditbot/internal/safefile"
 )
 
 // LineError is one problem found in a config or campaign file. Loaders
@@ -48,22 +49,20 @@ func (e *LineError) Error() string {
 // be parsed whole into memory (64 MB of YAML took 1.4 GB).
 const MaxFileSize = 1 << 20
 
-// readFile reads a config or campaign file of at most MaxFileSize bytes;
-// a bigger one is a *LineError, so it is bad input like any other.
+// readFile reads a config, campaign or list file of at most MaxFileSize
+// bytes, only if it is a regular file, without blocking (see safefile): a
+// file that is too big, a named pipe or a device is a *LineError, bad
+// input like any other.
 func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxFileSize {
+	data, err := safefile.Read(path, MaxFileSize)
+	var se *safefile.Error
+	switch {
+	case errors.As(err, &se) && errors.Is(err, safefile.ErrTooLarge):
 		return nil, &LineError{File: path, Msg: fmt.Sprintf("is larger than %d MiB, the limit for config, campaign and list files; is this the right file?", MaxFileSize>>20)}
+	case errors.As(err, &se):
+		return nil, &LineError{File: path, Msg: strings.TrimPrefix(se.Error(), path+" ")}
 	}
-	return data, nil
+	return data, err
 }
 
 // parser collects the problems found in one file. It never stops at the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,6 +129,14 @@ type Client struct {
 	doer *httpDoer
 	conn *gonduit.Conn
 	log  zerolog.Logger
+
+	// rawURL and basePath name the server in a NotConduitError.
+	rawURL, basePath string
+	// spoke is set once the server has answered Conduit JSON (Dial
+	// succeeded): from then on a garbled answer or an error page is the
+	// server failing, not a wrong conduit.url. Set before Dial returns
+	// the client, so never written concurrently.
+	spoke bool
 }
 
 // Dial connects to the Conduit API at baseURL (e.g. https://phab.example.org)
@@ -149,10 +158,12 @@ func Dial(ctx context.Context, baseURL string, token Token, opts Options) (*Clie
 	}
 	opts.HTTPClient = &hc
 	c := &Client{
-		baseURL: strings.TrimSuffix(baseURL, "/"),
-		token:   token,
-		opts:    opts,
-		log:     opts.Logger,
+		baseURL:  strings.TrimSuffix(baseURL, "/"),
+		token:    token,
+		opts:     opts,
+		log:      opts.Logger,
+		rawURL:   baseURL,
+		basePath: strings.TrimSuffix(u.Path, "/"),
 		doer: &httpDoer{
 			client:  opts.HTTPClient,
 			limiter: newLimiter(opts.RequestsPerSecond, opts.Sleep),
@@ -160,26 +171,19 @@ func Dial(ctx context.Context, baseURL string, token Token, opts Options) (*Clie
 			agent:   cmp.Or(opts.UserAgent, "auditbot"),
 		},
 	}
-	var last attempt // what the last try saw, for "not a Conduit API"
 	err = c.retry(ctx, "conduit.getcapabilities", func(ctx context.Context) error {
 		// DialContext calls conduit.getcapabilities; no token is needed.
 		conn, err := gonduit.DialContext(ctx, c.baseURL, &core.ClientOptions{
 			APIToken: token.Reveal(),
 			Client:   c.doer,
 		})
-		if a, ok := ctx.Value(attemptKey{}).(*attempt); ok {
-			last = *a
-		}
 		c.conn = conn
 		return err
 	})
 	if err != nil {
-		if notConduit(err, last) {
-			return nil, &NotConduitError{URL: baseURL, Status: last.status, ContentType: last.contentType,
-				Path: strings.TrimSuffix(u.Path, "/") + "/api/conduit.getcapabilities"}
-		}
 		return nil, err
 	}
+	c.spoke = true
 	return c, nil
 }
 
@@ -210,43 +214,48 @@ func (c *Client) retry(ctx context.Context, method string, fn func(ctx context.C
 			return nil
 		}
 		if ctx.Err() != nil {
-			return c.wrapErr(method, err)
+			return c.wrapErr(method, err, a)
+		}
+		kind := classify(err, a, c.spoke)
+		if kind == failNotConduit {
+			// Asking again would get the same page.
+			return &NotConduitError{URL: c.rawURL, Status: a.status, ContentType: a.contentType, Path: c.basePath + "/api/" + method}
 		}
 		if n > c.opts.MaxRetries {
-			return c.wrapFinal(method, err, a)
+			return c.wrapFinal(method, err, a, kind)
 		}
 		switch {
-		case a.status == http.StatusTooManyRequests || conduitCode(err) == "429":
+		case kind == failRateLimited:
 			// The limiter does the waiting so concurrent calls hold off too.
 			d := backoff(n)
 			if a.hasRetryAfter {
 				d = max(d, a.retryAfter)
 			}
 			c.doer.limiter.holdOff(d)
-		case isReadMethod(method) && isTransient(err, a):
+		case isReadMethod(method) && kind == failOutage:
 			if errors.Is(err, context.DeadlineExceeded) {
 				// A server that took the whole timeout to not answer
 				// will likely do so again: one more try at most, so a
 				// hanging server stalls a read for two timeouts, not five.
 				if timeouts++; timeouts > maxTimeoutRetries {
-					return c.wrapFinal(method, err, a)
+					return c.wrapFinal(method, err, a, kind)
 				}
 			}
 			if err := c.opts.Sleep(ctx, backoff(n)); err != nil {
-				return c.wrapErr(method, err)
+				return c.wrapErr(method, err, a)
 			}
 		default:
-			return c.wrapFinal(method, err, a)
+			return c.wrapFinal(method, err, a, kind)
 		}
 	}
 }
 
-// wrapFinal wraps the error a call ends with; a transport failure or
-// server error is marked ErrUnavailable, so callers stop writing for now
-// instead of trying every remaining write against a server that is away.
-func (c *Client) wrapFinal(method string, err error, a *attempt) error {
-	wrapped := c.wrapErr(method, err)
-	if isTransient(err, a) {
+// wrapFinal wraps the error a call ends with; an outage (see failOutage)
+// is marked ErrUnavailable, so callers stop writing for now instead of
+// trying every remaining write against a server that is away.
+func (c *Client) wrapFinal(method string, err error, a *attempt, kind failure) error {
+	wrapped := c.wrapErr(method, err, a)
+	if kind == failOutage {
 		return &unavailableError{err: wrapped, status: a.status}
 	}
 	return wrapped
@@ -285,9 +294,14 @@ func conduitCode(err error) string {
 // wrapErr turns a gonduit error into a *Error and any other error into one
 // naming the method. Both are redacted: the server echoes the token in
 // ERR-INVALID-AUTH texts and gonduit's own error string repeats it.
-func (c *Client) wrapErr(method string, err error) error {
+func (c *Client) wrapErr(method string, err error, a *attempt) error {
 	var ce *core.ConduitError
 	if errors.As(err, &ce) {
+		if status, convErr := strconv.Atoi(ce.Code()); convErr == nil {
+			// Not JSON: gonduit passes the whole body (an HTML error
+			// page, say) as the text. Say what it was instead.
+			return &Error{Method: method, Code: ce.Code(), Info: Redact(describeBody(status, a.contentType, []byte(ce.Info())), c.token)}
+		}
 		info := ce.Info()
 		if len(info) > maxInfoLen {
 			info = info[:maxInfoLen] + "..."

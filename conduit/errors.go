@@ -1,16 +1,12 @@
 package conduit
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
-
-	"github.com/uber/gonduit/core"
 )
 
 // Sentinel errors. A *Error matches these with errors.Is according to its
@@ -170,23 +166,6 @@ func (e *NotConduitError) Error() string {
 
 // Is makes a NotConduitError match ErrNotConduit.
 func (e *NotConduitError) Is(target error) bool { return target == ErrNotConduit }
-
-// notConduit reports whether err, from conduit.getcapabilities, means the
-// server answered but is not Conduit: a body that is not JSON (gonduit
-// reports the HTTP status as the code), JSON without a result, or a result
-// that does not decode. A 5xx or a 429 is an outage or a limit, not a
-// wrong URL; a Conduit error code is Conduit.
-func notConduit(err error, a attempt) bool {
-	var ce *Error // what wrapErr makes of gonduit's ConduitError
-	if errors.As(err, &ce) {
-		status, convErr := strconv.Atoi(ce.Code)
-		return convErr == nil && status < 500 && status != 429
-	}
-	var syntaxErr *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
-	return a.status != 0 && a.status < 500 &&
-		(errors.Is(err, core.ErrMissingResults) || errors.As(err, &syntaxErr) || errors.As(err, &typeErr))
-}
 
 // RedactURL is rawURL with any password replaced by "xxxxx" (url.URL's
 // Redacted), for errors and logs; text that does not parse as a URL is

@@ -2,15 +2,11 @@ package conduit
 
 import (
 	"context"
-	"errors"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/uber/gonduit/core"
@@ -187,25 +183,6 @@ var readMethods = map[string]bool{
 // isReadMethod reports whether method only reads.
 func isReadMethod(method string) bool {
 	return readMethods[method] || strings.HasSuffix(method, ".search") || strings.HasSuffix(method, ".query")
-}
-
-// isTransient reports whether err (from an attempt whose parent context is
-// still live) is a transport failure or server error that may go away:
-// refused or reset connections, timeouts, truncated bodies, HTTP 5xx.
-func isTransient(err error, a *attempt) bool {
-	if a.status >= 500 {
-		return true
-	}
-	var ce *core.ConduitError
-	if errors.As(err, &ce) || errors.Is(err, ErrRedirected) {
-		return false // the server answered; asking again gives the same answer
-	}
-	var ue *url.Error
-	var ne net.Error
-	return errors.As(err, &ue) || errors.As(err, &ne) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, context.DeadlineExceeded)
 }
 
 // sleepCtx waits for d or until ctx ends.

@@ -47,18 +47,18 @@ func TestCampaignClock(t *testing.T) {
 	ahead := time.Date(2027, 3, 3, 10, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name     string
-		journal  []state.Entry
+		latest   time.Time // the journal's latest campaign-clock time
 		findings []state.Finding
 		want     time.Time
 	}{
-		{name: "real clock", journal: []state.Entry{{At: wall.Add(-time.Hour)}}, findings: []state.Finding{{UpdatedAt: wall.Add(-2 * time.Hour)}}, want: wall},
-		{name: "journal ahead", journal: []state.Entry{{At: ahead.Add(-time.Hour)}, {At: ahead}, {At: wall}}, want: ahead},
-		{name: "finding ahead", journal: []state.Entry{{At: wall}}, findings: []state.Finding{{UpdatedAt: ahead}}, want: ahead},
+		{name: "real clock", latest: wall.Add(-time.Hour), findings: []state.Finding{{UpdatedAt: wall.Add(-2 * time.Hour)}}, want: wall},
+		{name: "journal ahead", latest: ahead, want: ahead},
+		{name: "finding ahead", latest: wall, findings: []state.Finding{{UpdatedAt: ahead}}, want: ahead},
 		{name: "nothing yet", want: wall},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := campaignClock(&state.Snapshot{Findings: tt.findings}, tt.journal, wall); !got.Equal(tt.want) {
+			if got := campaignClock(&state.Snapshot{Findings: tt.findings}, tt.latest, wall); !got.Equal(tt.want) {
 				t.Errorf("campaignClock = %s, want %s", got, tt.want)
 			}
 		})

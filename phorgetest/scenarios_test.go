@@ -325,8 +325,8 @@ approvers: acl*phabricator-admins
 	})
 	t.Run("reminders once", func(t *testing.T) {
 		at := cutoff.AddDate(0, 0, -6).Format(time.RFC3339)
-		b.ok("tick", "--now", at)
-		b.ok("tick", "--now", at)
+		b.ok("tick", "--allow-future", "--now", at)
+		b.ok("tick", "--allow-future", "--now", at)
 		for i, tk := range tasks {
 			if n := env.countMarked(t, tk.PHID, name, "reminder/"); n != 1 {
 				t.Errorf("batch %d (T%d): %d reminders, want 1", i, tk.ID, n)
@@ -369,18 +369,18 @@ removal_limit: {max_share: 100%%}
 			t.Fatalf("%d tasks, want 1", len(tasks))
 		}
 		tk := tasks[1]
-		b.ok("tick", "--now", after)
+		b.ok("tick", "--allow-future", "--now", after)
 		if n := env.countMarked(t, tk.PHID, name, "removal/R1/proposal/"); n != 1 {
 			t.Fatalf("announcements of R1: %d, want 1", n)
 		}
 		env.commentXacts(t, "ADMIN_TOKEN", tk.PHID, "!approve")
 		env.labCommand(t, "LAB_EDIT_COMMENT", fmt.Sprintf("T%d", tk.ID), "admin", "!approve", "On second thought, hold this: not yet.")
-		b.ok("tick", "--now", after)
+		b.ok("tick", "--allow-future", "--now", after)
 		if diff := cmp.Diff(before, env.memberNames(t, slugSRE)); diff != "" {
 			t.Errorf("an !approve edited away before the bot read it was counted: members changed (-before +now):\n%s", diff)
 		}
 		env.commentXacts(t, "ADMIN_TOKEN", tk.PHID, "!approve")
-		b.ok("tick", "--now", after)
+		b.ok("tick", "--allow-future", "--now", after)
 		if diff := cmp.Diff(without(before, affected...), env.memberNames(t, slugSRE)); diff != "" {
 			t.Errorf("acl*sre-team after the approved removal (-want +got):\n%s", diff)
 		}
@@ -400,14 +400,14 @@ removal_limit: {max_share: 100%%}
 		before := env.memberNames(t, slugNDA)
 		affected := env.expectedMFA(t, nil, slugNDA)
 		b.ok("launch", name)
-		b.ok("tick", "--now", after)
+		b.ok("tick", "--allow-future", "--now", after)
 		if r := b.approveCLI(name, "R1", "USER_TOKEN", "user01"); r.code != 4 {
 			t.Errorf("approve as user01 (not an approver): exit %d, want 4\n%s", r.code, r.stderr)
 		}
 		if r := b.approveCLI(name, "R1", "ADMIN_TOKEN", "admin"); r.code != 0 {
 			t.Fatalf("approve as admin: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
-		b.ok("tick", "--now", after)
+		b.ok("tick", "--allow-future", "--now", after)
 		if diff := cmp.Diff(without(before, affected...), env.memberNames(t, slugNDA)); diff != "" {
 			t.Errorf("WMF-NDA after the approved removal (-want +got):\n%s", diff)
 		}

@@ -362,8 +362,8 @@ func TestCloseAndRescan(t *testing.T) {
 		env.labCommand(t, "LAB_ENROLL_MFA", affected...)
 		// The first tick finds them compliant; the close waits a quiet
 		// period (the approval period) after that change.
-		b.ok("tick", "--now", day(60).Format(time.RFC3339))
-		b.ok("tick", "--now", day(120).Format(time.RFC3339))
+		b.ok("tick", "--allow-future", "--now", day(60).Format(time.RFC3339))
+		b.ok("tick", "--allow-future", "--now", day(120).Format(time.RFC3339))
 		var info struct {
 			OwnerPHID *string `json:"ownerPHID"`
 			Status    string  `json:"status"`
@@ -374,7 +374,7 @@ func TestCloseAndRescan(t *testing.T) {
 			t.Fatalf("T%d after the close: status %s owner %v, want resolved, the bot\n%s", tk.ID, info.Status, info.OwnerPHID, b.ok("status", name))
 		}
 		before := env.xacts(t, "AUDITBOT_TOKEN", tk.PHID, nil)
-		b.ok("tick", "--now", day(180).Format(time.RFC3339))
+		b.ok("tick", "--allow-future", "--now", day(180).Format(time.RFC3339))
 		after := env.xacts(t, "AUDITBOT_TOKEN", tk.PHID, nil)
 		for _, x := range after[:len(after)-len(before)] {
 			t.Errorf("T%d: a tick after the close wrote %s by %s %+v", tk.ID, x.typ(), x.AuthorPHID, x.Fields)
@@ -392,8 +392,8 @@ func TestCloseAndRescan(t *testing.T) {
 		env.must(t, "ADMIN_TOKEN", "project.edit", map[string]any{"objectIdentifier": "#" + slugSRE,
 			"transactions": []map[string]any{{"type": "members.add", "value": []string{env.userPHID(t, "user40")}}}}, nil)
 		now := day(1).Format(time.RFC3339)
-		b.ok("rescan", name, "--now", now)
-		b.ok("rescan", name, "--now", now)
+		b.ok("rescan", name, "--allow-future", "--now", now)
+		b.ok("rescan", name, "--allow-future", "--now", now)
 		tasks := env.campaignTasks(t, name)
 		if len(tasks) != 2 {
 			t.Fatalf("%d tasks after the rescan, want 2", len(tasks))

@@ -55,7 +55,7 @@ removal_limit: {max_share: 100%%}
 		t.Fatalf("%d tasks, want 1", len(tasks))
 	}
 	tk := tasks[1]
-	b.ok("tick", "--now", after)
+	b.ok("tick", "--allow-future", "--now", after)
 	if n := env.countMarked(t, tk.PHID, name, "removal/R1/proposal/"); n != 1 {
 		t.Fatalf("announcements of R1: %d, want 1", n)
 	}
@@ -92,7 +92,7 @@ func TestOthersTamperWithTheTask(t *testing.T) {
 		if !sees() {
 			t.Fatal("user01, the assignee, cannot see the task")
 		}
-		b.ok("tick", "--now", after)
+		b.ok("tick", "--allow-future", "--now", after)
 		// Phorge subscribes the previous owner when a task is reassigned,
 		// also when the bot unassigns it (a subscribers transaction by the
 		// bot); the bot therefore unsubscribes an outsider it unassigned in
@@ -103,7 +103,7 @@ func TestOthersTamperWithTheTask(t *testing.T) {
 		if sees() {
 			t.Error("user01 still sees the task after a tick")
 		}
-		b.ok("tick", "--now", after)
+		b.ok("tick", "--allow-future", "--now", after)
 		var unassigns int
 		for _, x := range env.xacts(t, "AUDITBOT_TOKEN", tk.PHID, nil) {
 			if x.typ() == "owner" && x.AuthorPHID == env.userPHID(t, "auditbot") {
@@ -137,7 +137,7 @@ func TestOthersTamperWithTheTask(t *testing.T) {
 		if !sees() {
 			t.Fatal("user01 cannot see the task with view policy users")
 		}
-		b.ok("tick", "--now", after)
+		b.ok("tick", "--allow-future", "--now", after)
 		got := env.tasks(t, "AUDITBOT_TOKEN", map[string]any{"ids": []int{tk.ID}})
 		if len(got) != 1 {
 			t.Fatalf("the bot cannot see T%d", tk.ID)
@@ -177,7 +177,7 @@ func TestApprovalEditedAfterCounted(t *testing.T) {
 	b, tk, after := proposedCampaign(t, env, name, "security")
 
 	env.commentXacts(t, "ADMIN_TOKEN", tk.PHID, "!approve")
-	b.ok("tick", "--now", after)
+	b.ok("tick", "--allow-future", "--now", after)
 	_, st := b.status(name)
 	if !slices.ContainsFunc(st.Attention, func(a string) bool { return strings.Contains(a, "R1 waits for approval: 1 of 2") }) {
 		t.Fatalf("admin's !approve was not counted as 1 of 2:\n%s", strings.Join(st.Attention, "\n"))
@@ -186,7 +186,7 @@ func TestApprovalEditedAfterCounted(t *testing.T) {
 	if r := b.approveCLI(name, "R1", "TOKEN_USER03", "user03"); r.code != 0 {
 		t.Fatalf("approve as user03: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	b.ok("tick", "--now", after)
+	b.ok("tick", "--allow-future", "--now", after)
 	if diff := cmp.Diff(before, env.memberNames(t, slugSRE)); diff != "" {
 		t.Errorf("an approval withdrawn by editing its comment was still counted: members changed (-before +now):\n%s", diff)
 	}

@@ -24,9 +24,13 @@ var Formats = []string{"csv", "json", "md"}
 
 // Evidence is one campaign's report.
 type Evidence struct {
-	Campaign    string        `json:"campaign"`
-	Title       string        `json:"title"`
-	LaunchedAt  time.Time     `json:"launched_at"`
+	Campaign   string    `json:"campaign"`
+	Title      string    `json:"title"`
+	LaunchedAt time.Time `json:"launched_at"`
+	// CutoffDate is the cutoff's last day, as the campaign file and
+	// every other output name it; Cutoff is the instant it passes, the
+	// end of that day in UTC (midnight of the day after).
+	CutoffDate  string        `json:"cutoff_date"`
 	Cutoff      time.Time     `json:"cutoff"`
 	Groups      []state.Group `json:"groups"`
 	Findings    []Finding     `json:"findings"`
@@ -64,7 +68,12 @@ type Removed struct {
 	Task      string     `json:"task,omitempty"`
 	TaskURL   string     `json:"task_url,omitempty"`
 	Approvals []Approval `json:"approvals"`
-	Auto      bool       `json:"auto_approved,omitempty"`
+	// Approvers counts the distinct approvers whose approvals cover the
+	// membership (one who approved on the task and on the command line
+	// counts once), of Required.
+	Approvers int  `json:"approvers"`
+	Required  int  `json:"required_approvals"`
+	Auto      bool `json:"auto_approved,omitempty"`
 }
 
 // Approval is one approver's approval of a removal batch.
@@ -72,8 +81,11 @@ type Approval struct {
 	Approver string    `json:"approver"`
 	At       time.Time `json:"at"`
 	Via      string    `json:"via"`
-	Operator string    `json:"operator,omitempty"`
-	Verified string    `json:"verified"`
+	// Where says where it was given: "task T12 comment" or "command
+	// line, operator root" (state.Approval.Where).
+	Where    string `json:"where"`
+	Operator string `json:"operator,omitempty"`
+	Verified string `json:"verified"`
 }
 
 // Event is one journal entry.
@@ -116,40 +128,63 @@ func Build(st *state.Store, campaign, phabURL string, now time.Time) (*Evidence,
 		return nil, err
 	}
 	c := snap.Campaign
-	ev := &Evidence{Campaign: c.Name, Title: c.Title, LaunchedAt: c.LaunchedAt, Cutoff: c.Cutoff, Groups: c.Groups, GeneratedAt: now.UTC(),
+	ev := &Evidence{Campaign: c.Name, Title: c.Title, LaunchedAt: c.LaunchedAt, CutoffDate: state.LastDay(c.Cutoff), Cutoff: c.Cutoff, Groups: c.Groups, GeneratedAt: now.UTC(),
 		Chain: ChainState{OK: check.OK, Legacy: check.Legacy, BadSeq: check.BadSeq, Problem: check.Problem}}
-	link := func(task string) string {
-		if phabURL == "" || task == "" || task == "cli" {
-			return ""
-		}
-		return phabURL + "/" + task
+	b := builder{snap: &snap, phabURL: phabURL, tasks: map[int]string{}}
+	for _, bt := range snap.Batches {
+		b.tasks[bt.Index] = bt.Monogram()
 	}
-	tasks := map[int]string{}
-	for _, b := range snap.Batches {
-		tasks[b.Index] = b.Monogram()
+	ev.Findings = b.findings()
+	ev.Removals = b.removals(journal)
+	for _, e := range journal {
+		ev.Events = append(ev.Events, Event{Seq: e.Seq, Recorded: e.Recorded, At: e.At, Kind: string(e.Kind), Actor: e.Actor, ActorKind: e.ActorKind,
+			Verified: e.Verified, Operator: e.Operator, Task: e.Task, TaskURL: b.link(e.Task), Users: e.Users, Groups: e.Groups,
+			Approvers: e.Approvers, Outcome: e.Outcome, Detail: e.Detail, Hash: e.Hash})
 	}
-	groupName := func(phid string) string {
-		if g, ok := c.GroupByPHID(phid); ok {
-			return g.Name
-		}
-		return phid
+	return ev, nil
+}
+
+// builder builds the parts of a campaign's evidence.
+type builder struct {
+	snap    *state.Snapshot
+	phabURL string
+	tasks   map[int]string // batch index -> monogram
+}
+
+// link is a task's address on Phabricator, or "" without a base URL.
+func (b *builder) link(task string) string {
+	if b.phabURL == "" || task == "" || task == "cli" {
+		return ""
 	}
-	byPHID := map[string]state.Finding{}
-	for _, f := range snap.Findings {
-		byPHID[f.UserPHID] = f
-		out := Finding{Username: f.Username, RealName: f.RealName, Criteria: f.Reasons, Status: string(f.Status), Task: tasks[f.Batch], TaskURL: link(tasks[f.Batch])}
-		for _, g := range f.Groups {
-			out.Groups = append(out.Groups, groupName(g))
+	return b.phabURL + "/" + task
+}
+
+func (b *builder) findings() []Finding {
+	c := &b.snap.Campaign
+	var out []Finding
+	for _, f := range b.snap.Findings {
+		fo := Finding{Username: f.Username, RealName: f.RealName, Criteria: f.Reasons, Status: string(f.Status), Task: b.tasks[f.Batch], TaskURL: b.link(b.tasks[f.Batch])}
+		for _, phid := range f.Groups {
+			name := phid
+			if g, ok := c.GroupByPHID(phid); ok {
+				name = g.Name
+			}
+			fo.Groups = append(fo.Groups, name)
 		}
 		if x := f.Exemption; x != nil {
-			out.Exemption = string(x.Decision) + ": " + x.Reason
+			fo.Exemption = string(x.Decision) + ": " + x.Reason
 			if x.DecidedBy != "" {
-				out.Exemption += " (decided by @" + x.DecidedBy + ")"
+				fo.Exemption += " (decided by @" + x.DecidedBy + ")"
 			}
 		}
-		ev.Findings = append(ev.Findings, out)
+		out = append(out, fo)
 	}
-	// When each membership went: the members-removed entry naming it.
+	return out
+}
+
+// removals are the memberships removed, each with the approvals that
+// cover it and when it went (the members-removed entry naming it).
+func (b *builder) removals(journal []state.Entry) []Removed {
 	removedBy := map[string]state.Entry{}
 	for _, e := range journal {
 		if e.Kind == state.EntryMembersRemoved {
@@ -158,7 +193,8 @@ func Build(st *state.Store, campaign, phabURL string, now time.Time) (*Evidence,
 			}
 		}
 	}
-	for _, rm := range snap.Removals {
+	var out []Removed
+	for _, rm := range b.snap.Removals {
 		for _, it := range rm.Items {
 			if !it.Done {
 				continue
@@ -169,27 +205,23 @@ func Build(st *state.Store, campaign, phabURL string, now time.Time) (*Evidence,
 			apps := []Approval{}
 			for _, a := range rm.Approvals {
 				if a.Covers(it.Batch) {
-					apps = append(apps, approvalOf(a, c.ApproversName))
+					apps = append(apps, approvalOf(a, b.snap.Campaign.ApproversName))
 				}
 			}
-			task := tasks[it.Batch]
+			task := b.tasks[it.Batch]
 			e := removedBy[it.GroupName+"\x00"+it.Username]
-			ev.Removals = append(ev.Removals, Removed{Removal: rm.Label(), Username: it.Username, Group: it.GroupName, Risk: it.Risk, Voluntary: it.Voluntary,
-				RemovedAt: e.At, Recorded: e.Recorded, Task: task, TaskURL: link(task), Approvals: apps, Auto: rm.AutoApproved})
+			out = append(out, Removed{Removal: rm.Label(), Username: it.Username, Group: it.GroupName, Risk: it.Risk, Voluntary: it.Voluntary,
+				RemovedAt: e.At, Recorded: e.Recorded, Task: task, TaskURL: b.link(task), Approvals: apps,
+				Approvers: rm.ApprovalsFor(it.Batch), Required: rm.RequiredApprovals, Auto: rm.AutoApproved})
 		}
 	}
-	for _, e := range journal {
-		ev.Events = append(ev.Events, Event{Seq: e.Seq, Recorded: e.Recorded, At: e.At, Kind: string(e.Kind), Actor: e.Actor, ActorKind: e.ActorKind,
-			Verified: e.Verified, Operator: e.Operator, Task: e.Task, TaskURL: link(e.Task), Users: e.Users, Groups: e.Groups,
-			Approvers: e.Approvers, Outcome: e.Outcome, Detail: e.Detail, Hash: e.Hash})
-	}
-	return ev, nil
+	return out
 }
 
 // approvalOf is the evidence of one approval: how the bot established the
 // approver's identity, as recorded when it counted the approval.
 func approvalOf(a state.Approval, approvers string) Approval {
-	ap := Approval{Approver: a.Username, At: a.At, Via: a.Via, Operator: a.Operator, Verified: a.Verified}
+	ap := Approval{Approver: a.Username, At: a.At, Via: a.Via, Where: a.Where(), Operator: a.Operator, Verified: a.Verified}
 	if ap.Verified == "" { // recorded before approvals said how
 		ap.Verified = "member of " + approvers + " checked over Conduit when the approval was given"
 		if a.Via == "cli" {
@@ -222,11 +254,7 @@ func ts(t time.Time) string {
 }
 
 func (a Approval) String() string {
-	s := a.Approver + " at " + ts(a.At) + " via " + a.Via
-	if a.Operator != "" {
-		s += " (operator " + a.Operator + ")"
-	}
-	return s
+	return a.Approver + " at " + ts(a.At) + " (" + a.Where + ")"
 }
 
 func approvalList(as []Approval, auto bool) string {
@@ -246,7 +274,12 @@ var csvHeader = []string{"section", "seq", "time", "campaign_clock", "kind", "us
 
 func (ev *Evidence) writeCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	rows := [][]string{csvHeader}
+	var groups []string
+	for _, g := range ev.Groups {
+		groups = append(groups, g.Name)
+	}
+	rows := [][]string{csvHeader, {"campaign", "", ts(ev.LaunchedAt), "", "launch", "", "", strings.Join(groups, ";"), "", "",
+		"", "", "", "", "", "", "", "", ev.Campaign + ": " + ev.Title + "; cutoff " + state.CutoffText(ev.Cutoff)}}
 	for _, f := range ev.Findings {
 		rows = append(rows, []string{"finding", "", "", "", "", f.Username, f.RealName, strings.Join(f.Groups, ";"), strings.Join(f.Criteria, ";"), f.Status,
 			f.Task, f.TaskURL, "", "", "", "", "", "", f.Exemption})
@@ -259,13 +292,21 @@ func (ev *Evidence) writeCSV(w io.Writer) error {
 			verified = append(verified, a.Approver+": "+a.Verified)
 		}
 		rows = append(rows, []string{"removal", "", ts(r.Recorded), ts(r.RemovedAt), r.Removal, r.Username, "", r.Group, "", "removed",
-			r.Task, r.TaskURL, "", "", strings.Join(verified, "; "), "", approvalList(r.Approvals, r.Auto), "removed", "risk " + r.Risk})
+			r.Task, r.TaskURL, "", "", strings.Join(verified, "; "), "", approvalList(r.Approvals, r.Auto), "removed",
+			fmt.Sprintf("risk %s; %d of %d approver(s)", r.Risk, r.Approvers, r.Required)})
 	}
 	for _, e := range ev.Events {
 		rows = append(rows, []string{"event", strconv.FormatUint(e.Seq, 10), ts(e.Recorded), ts(e.At), e.Kind, strings.Join(e.Users, ";"), "", strings.Join(e.Groups, ";"), "", "",
 			e.Task, e.TaskURL, e.Actor, e.ActorKind, e.Verified, e.Operator, strings.Join(e.Approvers, ";"), e.Outcome, e.Detail})
 	}
 	for _, r := range rows {
+		// Inert in a spreadsheet (no formula) and on a terminal (control
+		// and bidirectional characters as visible escapes, as status and
+		// the journal print them): names and details are written by the
+		// people being audited.
+		for i := range r {
+			r[i] = safetext.Line(r[i])
+		}
 		if err := cw.Write(safetext.CSVRow(r)); err != nil {
 			return fmt.Errorf("report: csv: %w", err)
 		}
@@ -312,7 +353,7 @@ func users(us []string) string {
 func (ev *Evidence) writeRemarkup(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "= Evidence: %s =\n\n", text(ev.Title))
-	fmt.Fprintf(&b, "Campaign %s, launched %s, cutoff %s. Generated %s.\n", text(ev.Campaign), ts(ev.LaunchedAt), ts(ev.Cutoff), ts(ev.GeneratedAt))
+	fmt.Fprintf(&b, "Campaign %s, launched %s, cutoff %s. Generated %s.\n", text(ev.Campaign), ts(ev.LaunchedAt), state.CutoffText(ev.Cutoff), ts(ev.GeneratedAt))
 	if ev.Chain.OK {
 		fmt.Fprintf(&b, "Journal hash chain: verified")
 		if ev.Chain.Legacy > 0 {
@@ -328,13 +369,9 @@ func (ev *Evidence) writeRemarkup(w io.Writer) error {
 	}
 	b.WriteString("\n== Removed memberships ==\n\n| Removal | User | Group | Risk | Removed at | Task | Approvals |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range ev.Removals {
-		var apps []string
+		apps := []string{fmt.Sprintf("%d of %d", r.Approvers, r.Required)}
 		for _, a := range r.Approvals {
-			s := user(a.Approver) + " " + ts(a.At) + " via " + text(a.Via)
-			if a.Operator != "" {
-				s += " (operator " + user(a.Operator) + ")"
-			}
-			apps = append(apps, s)
+			apps = append(apps, user(a.Approver)+" "+ts(a.At)+" "+text(a.Where))
 		}
 		if r.Auto {
 			apps = append(apps, "auto-approved")

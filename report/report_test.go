@@ -74,14 +74,16 @@ func TestBuildRemovals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	alice := Approval{Approver: "alice", At: approve, Via: "T11", Verified: "task T11 comment PHID-XACT-1"}
-	bob := Approval{Approver: "bob", At: approve.Add(time.Minute), Via: "cli", Operator: "ops", Verified: "cli: user.whoami"}
+	alice := Approval{Approver: "alice", At: approve, Via: "T11", Where: "task T11 comment", Verified: "task T11 comment PHID-XACT-1"}
+	bob := Approval{Approver: "bob", At: approve.Add(time.Minute), Via: "cli", Where: "command line, operator ops", Operator: "ops", Verified: "cli: user.whoami"}
 	// erin's item was not executed: no row. dave is on T12, which alice's
 	// approval on T11 did not show her: only bob's approval is his
 	// evidence. The removal time is on the campaign clock, the approvals'.
 	want := []Removed{
-		{Removal: "R1", Username: "carol", Group: "acl*ops", Risk: "internal", RemovedAt: removed, Task: "T11", TaskURL: "https://phab.example.org/T11", Approvals: []Approval{alice, bob}},
-		{Removal: "R1", Username: "dave", Group: "acl*ops", Risk: "internal", RemovedAt: removed, Task: "T12", TaskURL: "https://phab.example.org/T12", Approvals: []Approval{bob}},
+		{Removal: "R1", Username: "carol", Group: "acl*ops", Risk: "internal", RemovedAt: removed, Task: "T11", TaskURL: "https://phab.example.org/T11", Approvals: []Approval{alice, bob},
+			Approvers: 2, Required: 2},
+		{Removal: "R1", Username: "dave", Group: "acl*ops", Risk: "internal", RemovedAt: removed, Task: "T12", TaskURL: "https://phab.example.org/T12", Approvals: []Approval{bob},
+			Approvers: 1, Required: 2},
 	}
 	for i := range ev.Removals {
 		if ev.Removals[i].Recorded.IsZero() {
@@ -135,8 +137,8 @@ func TestWriteFormats(t *testing.T) {
 			}
 		}
 		want := [][]string{
-			{"carol", "2027-02-24T11:00:00Z", "alice at 2027-02-24T10:00:00Z via T11; bob at 2027-02-24T10:01:00Z via cli (operator ops)"},
-			{"dave", "2027-02-24T11:00:00Z", "bob at 2027-02-24T10:01:00Z via cli (operator ops)"},
+			{"carol", "2027-02-24T11:00:00Z", "alice at 2027-02-24T10:00:00Z (task T11 comment); bob at 2027-02-24T10:01:00Z (command line, operator ops)"},
+			{"dave", "2027-02-24T11:00:00Z", "bob at 2027-02-24T10:01:00Z (command line, operator ops)"},
 		}
 		if d := cmp.Diff(want, got); d != "" {
 			t.Errorf("removal rows (-want +got):\n%s", d)

@@ -9,6 +9,38 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// campaignBuckets are the buckets every campaign has had since the first
+// auditbot: a campaign without one was damaged, and reading it would
+// fail halfway (journal, report and verify-journal once panicked).
+var campaignBuckets = [][]byte{bucketFindings, bucketBatches, bucketRemovals, bucketOps, bucketJournal}
+
+// checkLayout checks the buckets every reader relies on: the campaigns
+// bucket, and in each campaign its record and its buckets. Open runs it
+// with bbolt's consistency check.
+func checkLayout(tx *bolt.Tx) error {
+	root := tx.Bucket(bucketCampaigns)
+	if root == nil {
+		// Holds no campaign yet; a read-write open adds the bucket.
+		return nil
+	}
+	return root.ForEachBucket(func(name []byte) error {
+		return campaignLayout(root.Bucket(name), name)
+	})
+}
+
+// campaignLayout checks one campaign's bucket: its record and buckets.
+func campaignLayout(b *bolt.Bucket, name []byte) error {
+	if b.Get(keyInfo) == nil {
+		return fmt.Errorf("campaign %q has no campaign record", name)
+	}
+	for _, sub := range campaignBuckets {
+		if b.Bucket(sub) == nil {
+			return fmt.Errorf("campaign %q has no %s bucket", name, sub)
+		}
+	}
+	return nil
+}
+
 // Report is what Verify found in a state file.
 type Report struct {
 	Campaigns int      // campaigns recorded

@@ -79,12 +79,22 @@ type Store struct {
 	mu   sync.Mutex
 	db   *bolt.DB // open while refs > 0
 	refs int
+	// released is signalled when the last transaction closes the file.
+	released *sync.Cond
+	// openedAt is when the file was last opened, closedAt when it was
+	// last closed; yielding is set while new transactions wait for the
+	// file to be closed and stay closed for yieldFor (see acquire).
+	openedAt, closedAt time.Time
+	yielding           bool
 	// verified is the file that passed the deep check: a later open checks
 	// only that the same file is still there and not empty, so opening per
 	// transaction stays cheap; a file replaced meanwhile (restored from a
 	// backup) is checked again.
 	verified os.FileInfo
-	closed   bool
+	// checks counts the deep checks (verify): one more when the file was
+	// replaced, for Version.
+	checks uint64
+	closed bool
 }
 
 // DefaultLockTimeout is how long a transaction waits for another process's
@@ -127,6 +137,7 @@ func Open(path string, opts Options) (*Store, error) {
 	// initialises an empty file and may write a freelist, so a file is
 	// opened for writing only once it is known to be ours and intact.
 	s := &Store{path: path, opts: opts}
+	s.released = sync.NewCond(&s.mu)
 	if err := s.verify(); err != nil {
 		return nil, err
 	}
@@ -154,16 +165,57 @@ func (s *Store) verify() error {
 		return fmt.Errorf("state: open %s: %w", s.path, statErr)
 	}
 	s.verified = info
+	s.checks++
 	return nil
 }
 
+// The file's lock is fair to other processes. bbolt locks the whole file
+// (flock: shared for a read-only open, exclusive otherwise) from open to
+// close, and a process waiting for it tries again every 50 ms (bbolt's
+// flock retry). Transactions of this process that overlap keep the file
+// open, so a busy process (a dashboard with several readers, a daemon's
+// dashboard beside its tick) could hold it for good, each transaction
+// short, and another process's tick or approve would give up after its
+// lock timeout. So once this process has held the file for maxHold, new
+// transactions wait until the running ones end, and the file stays closed
+// for yieldFor, long enough for two of a waiting process's tries: it gets
+// the file. Nothing waits while the file is held less long, so a single
+// page or command never pays for this.
+const (
+	maxHold  = 200 * time.Millisecond
+	yieldFor = 120 * time.Millisecond
+)
+
 // acquire returns the open database, opening it if no transaction of
-// this process has it open. Every acquire is paired with a release.
+// this process has it open. Every acquire is paired with a release, and
+// a transaction never acquires again before its release: once the store
+// yields (see maxHold), a second acquire would wait for the first's
+// release.
 func (s *Store) acquire() (*bolt.DB, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil, fmt.Errorf("state: %s: %w", s.path, bolterrors.ErrDatabaseNotOpen)
+	for {
+		if s.closed {
+			return nil, fmt.Errorf("state: %s: %w", s.path, bolterrors.ErrDatabaseNotOpen)
+		}
+		if s.db != nil && !s.yielding && time.Since(s.openedAt) > maxHold {
+			s.yielding = true
+		}
+		if !s.yielding {
+			break
+		}
+		if s.db != nil {
+			s.released.Wait()
+			continue
+		}
+		rest := yieldFor - time.Since(s.closedAt)
+		if rest <= 0 {
+			s.yielding = false
+			break
+		}
+		s.mu.Unlock()
+		time.Sleep(rest)
+		s.mu.Lock()
 	}
 	if s.db == nil {
 		info, err := os.Stat(s.path)
@@ -182,6 +234,7 @@ func (s *Store) acquire() (*bolt.DB, error) {
 			return nil, err
 		}
 		s.db = db
+		s.openedAt = time.Now()
 	}
 	s.refs++
 	return s.db, nil
@@ -196,6 +249,8 @@ func (s *Store) release() {
 	if s.refs == 0 && s.db != nil {
 		s.db.Close()
 		s.db = nil
+		s.closedAt = time.Now()
+		s.released.Broadcast()
 	}
 }
 
@@ -336,6 +391,9 @@ func verify(db *bolt.DB, path string, fileSize int64) (err error) {
 		if err := checkTx(tx); err != nil {
 			return fmt.Errorf("%w: %s: %w; %s", ErrDamaged, path, err, damagedHint)
 		}
+		if err := checkLayout(tx); err != nil {
+			return fmt.Errorf("%w: %s: %w; %s", ErrDamaged, path, err, damagedHint)
+		}
 		return nil
 	})
 }
@@ -411,7 +469,11 @@ func (s *Store) Check() error {
 func (s *Store) CampaignNames() ([]string, error) {
 	var names []string
 	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketCampaigns).ForEachBucket(func(k []byte) error {
+		root := tx.Bucket(bucketCampaigns)
+		if root == nil {
+			return nil // none yet (a read-only open adds no bucket)
+		}
+		return root.ForEachBucket(func(k []byte) error {
 			names = append(names, string(k))
 			return nil
 		})
@@ -461,7 +523,7 @@ func (s *Store) CreateCampaign(c Campaign, findings []Finding, batches []Batch) 
 func (s *Store) HasCampaign(name string) (bool, error) {
 	var ok bool
 	err := s.view(func(tx *bolt.Tx) error {
-		ok = tx.Bucket(bucketCampaigns).Bucket([]byte(name)) != nil
+		ok = campaignBucket(tx, name) != nil
 		return nil
 	})
 	return ok, err
@@ -504,32 +566,44 @@ func (s *Store) Snapshot(campaign string) (Snapshot, error) {
 	var snap Snapshot
 	err := s.View(campaign, func(tx *CampaignTx) error {
 		var err error
-		snap.Campaign = tx.Campaign()
-		if snap.Findings, err = tx.Findings(); err != nil {
-			return err
-		}
-		if snap.Batches, err = tx.Batches(); err != nil {
-			return err
-		}
-		if snap.Removals, err = tx.Removals(); err != nil {
-			return err
-		}
-		snap.Ops, err = tx.Ops()
+		snap, err = tx.snapshot()
 		return err
 	})
 	return snap, err
 }
 
-// Journal returns a campaign's journal entries in order.
+func (t *CampaignTx) snapshot() (Snapshot, error) {
+	snap := Snapshot{Campaign: t.Campaign()}
+	var err error
+	if snap.Findings, err = t.Findings(); err != nil {
+		return snap, err
+	}
+	if snap.Batches, err = t.Batches(); err != nil {
+		return snap, err
+	}
+	if snap.Removals, err = t.Removals(); err != nil {
+		return snap, err
+	}
+	snap.Ops, err = t.Ops()
+	return snap, err
+}
+
+// Journal returns a campaign's journal entries in order, read
+// journalChunk entries per transaction (see JournalPage).
 func (s *Store) Journal(campaign string) ([]Entry, error) {
 	var out []Entry
-	err := s.View(campaign, func(tx *CampaignTx) error {
-		return forEachJSON(tx.b.Bucket(bucketJournal), func(e Entry) error {
-			out = append(out, e)
-			return nil
-		})
-	})
-	return out, err
+	var after uint64
+	for {
+		p, err := s.JournalPage(campaign, JournalQuery{After: after, Limit: journalChunk})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Entries...)
+		if len(p.Entries) < journalChunk {
+			return out, nil
+		}
+		after = p.Entries[len(p.Entries)-1].Seq
+	}
 }
 
 // CampaignTx is one transaction on one campaign. Values returned are
@@ -540,10 +614,24 @@ type CampaignTx struct {
 	writable bool
 }
 
+// campaignBucket is the campaign's bucket, or nil.
+func campaignBucket(tx *bolt.Tx, name string) *bolt.Bucket {
+	root := tx.Bucket(bucketCampaigns)
+	if root == nil {
+		return nil
+	}
+	return root.Bucket([]byte(name))
+}
+
 func campaignTx(tx *bolt.Tx, name string, writable bool) (*CampaignTx, error) {
-	b := tx.Bucket(bucketCampaigns).Bucket([]byte(name))
+	b := campaignBucket(tx, name)
 	if b == nil {
 		return nil, fmt.Errorf("%w: %q", ErrNoCampaign, name)
+	}
+	// Open checked the layout; a file changed in place since must not
+	// make a reader panic on a missing bucket.
+	if err := campaignLayout(b, []byte(name)); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
 	}
 	ct := &CampaignTx{b: b, writable: writable}
 	if err := getJSON(b, keyInfo, &ct.campaign); err != nil {

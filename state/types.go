@@ -393,16 +393,50 @@ func (r *Removal) ApprovalsFor(idx int) int {
 	return len(who)
 }
 
+// ApprovalCount is how many approvals the batch has, as its
+// RequiredApprovals counts them: distinct approvers (an approver who
+// approved on a task and again on the command line counts once), and
+// since an approval counts only for the items its approver was shown,
+// the fewest that cover any one item. A batch without items counts every
+// distinct approver. Every "N of M approvals" shown anywhere is this N.
+func (r *Removal) ApprovalCount() int {
+	if len(r.Items) == 0 {
+		return len(r.Approvers())
+	}
+	n := -1
+	for _, it := range r.Items {
+		if c := r.ApprovalsFor(it.Batch); n < 0 || c < n {
+			n = c
+		}
+	}
+	return n
+}
+
 // FullyApproved reports whether every item is covered by as many
 // distinct approvers as the batch needs: an approval counts only for the
 // items its approver was shown.
-func (r *Removal) FullyApproved() bool {
-	for _, it := range r.Items {
-		if r.ApprovalsFor(it.Batch) < r.RequiredApprovals {
-			return false
+func (r *Removal) FullyApproved() bool { return r.ApprovalCount() >= r.RequiredApprovals }
+
+// Approver is one person who approved a removal batch, with every
+// approval they gave: on a task, on the command line, or both.
+type Approver struct {
+	PHID, Username string
+	Approvals      []Approval
+}
+
+// ApprovalsByApprover returns the batch's distinct approvers in the
+// order they first approved, each with their approvals.
+func (r *Removal) ApprovalsByApprover() []Approver {
+	var out []Approver
+	for _, a := range r.Approvals {
+		i := slices.IndexFunc(out, func(p Approver) bool { return p.PHID == a.ApproverPHID })
+		if i < 0 {
+			out = append(out, Approver{PHID: a.ApproverPHID, Username: a.Username})
+			i = len(out) - 1
 		}
+		out[i].Approvals = append(out[i].Approvals, a)
 	}
-	return len(r.Items) > 0 || len(r.Approvals) >= r.RequiredApprovals
+	return out
 }
 
 // Why an approver may not approve a removal batch (Removal.MayApprove).
@@ -505,6 +539,18 @@ type Approval struct {
 	Scope []int `json:"scope,omitempty"`
 }
 
+// Where says where the approval was given, for people: "task T12
+// comment" or "command line" (with the operator who ran it).
+func (a *Approval) Where() string {
+	if a.Via == "cli" {
+		if a.Operator != "" {
+			return "command line, operator " + a.Operator
+		}
+		return "command line"
+	}
+	return "task " + a.Via + " comment"
+}
+
 // Covers reports whether the approval covers items of task batch idx.
 func (a *Approval) Covers(idx int) bool { return len(a.Scope) == 0 || slices.Contains(a.Scope, idx) }
 
@@ -598,3 +644,9 @@ func (e *Entry) HasUser(username string) bool {
 func LastDay(cutoff time.Time) string {
 	return cutoff.UTC().Add(-time.Second).Format(time.DateOnly)
 }
+
+// CutoffText is how every output names a cutoff for people: its last day
+// and when in it the cutoff passes, "2027-06-30, end of day UTC". The
+// instant itself (midnight UTC of the day after) is never shown: read as
+// a date it names the wrong day.
+func CutoffText(cutoff time.Time) string { return LastDay(cutoff) + ", end of day UTC" }

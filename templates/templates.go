@@ -78,12 +78,17 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"text/template"
+
+	"github.com/auditbot/auditbot/internal/safefile"
 )
+
+// MaxTemplateSize bounds an override template file; the built-in ones are
+// a few KiB.
+const MaxTemplateSize = 1 << 20
 
 // Name identifies one template; its file is Name + ".tmpl".
 type Name string
@@ -186,7 +191,7 @@ func Load(overrideDir string) (*Set, error) {
 		return s, nil
 	}
 
-	entries, err := os.ReadDir(overrideDir)
+	entries, err := safefile.ReadDir(overrideDir)
 	if err != nil {
 		return nil, fmt.Errorf("templates: read override directory: %w", err)
 	}
@@ -202,7 +207,7 @@ func Load(overrideDir string) (*Set, error) {
 			errs = append(errs, fmt.Errorf("templates: %s: unknown template %q (known: %s)", path, n, nameList()))
 			continue
 		}
-		src, err := os.ReadFile(path)
+		src, err := safefile.Read(path, MaxTemplateSize)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("templates: read override: %w", err))
 			continue

@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -39,6 +41,11 @@ type app struct {
 	wait    time.Duration
 	command string // the command running, for the writer lock's holder text
 	bar     *bar   // the progress bar, when stderr is a terminal
+	// osUser finds the account the process runs as (nil: user.Current);
+	// tests stand in a uid without a name.
+	osUser func() (*user.User, error)
+	// jsonWritten is set once a --json envelope went to stdout.
+	jsonWritten bool
 }
 
 // Main runs the command line until it finishes or SIGINT/SIGTERM, and
@@ -57,11 +64,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 // MainContext runs the command line until it finishes or ctx is done, and
 // returns the exit code.
 func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	return (&app{stdout: stdout, stderr: stderr, getenv: os.Getenv}).main(ctx, args)
+}
+
+// main runs the command line as a is set up.
+func (a *app) main(ctx context.Context, args []string) int {
+	stderr := a.stderr
 	root := a.rootCommand()
 	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	var usage *usageError
 	if err != nil && cmd == root && !errors.As(err, &usage) {
@@ -69,13 +81,20 @@ func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		// unknown command, which is a usage error like any other.
 		err = &usageError{err.Error()}
 	}
+	code := exitCode(err)
 	if err != nil {
 		// Last line of defence: whatever the error says, nothing shaped
 		// like a token leaves the process (a token pasted into the wrong
 		// config key comes back in its error).
-		fmt.Fprintf(stderr, "auditbot: %s\n", conduit.Redact(err.Error(), ""))
+		msg := conduit.Redact(err.Error(), "")
+		fmt.Fprintf(stderr, "auditbot: %s\n", msg)
+		if wantsJSON(cmd, args) && !a.jsonWritten {
+			// A script reading stdout gets one object either way.
+			_ = a.writeJSON("error", ErrorData{Command: strings.TrimSpace(strings.TrimPrefix(cmd.CommandPath(), root.Name())),
+				ExitCode: code, ExitName: exitName(code), Error: msg})
+		}
 	}
-	return exitCode(err)
+	return code
 }
 
 // Command returns the command tree, for tests that check deployment
@@ -171,7 +190,12 @@ type env struct {
 	tmpl   *templates.Set
 	bot    *bot.Bot
 	close  func()
+	// closers run in reverse order at close.
+	closers []func()
 }
+
+// onClose adds f to what close runs, before what was added earlier.
+func (e *env) onClose(f func()) { e.closers = append(e.closers, f) }
 
 // envOptions say what a command needs.
 type envOptions struct {
@@ -185,11 +209,22 @@ type envOptions struct {
 	observe func(method string, took time.Duration, err error)
 	dryRun  bool // writes are logged, not sent; state changes go to a copy
 	now     time.Time
+	// operator names the person the command acts for (app.operator), for
+	// the journal; "" for commands that act for nobody (tick).
+	operator string
 }
 
+// nowSkew is how far ahead of this machine's clock --now may be without
+// --allow-future: the skew between two machines' clocks, not a day.
+const nowSkew = 5 * time.Minute
+
 // at returns o with its clock fixed at nowFlag (tick and rescan --now),
-// or o unchanged when the flag is empty.
-func (o envOptions) at(nowFlag string) (envOptions, error) {
+// or o unchanged when the flag is empty. A --now ahead of the real clock
+// is refused unless the run is a dry run or allowFuture: what a tick does
+// at a future time cannot be undone when that time has not come (granted
+// exemptions end, "the deadline has passed" is posted on every task,
+// members are removed).
+func (o envOptions) at(nowFlag string, allowFuture bool) (envOptions, error) {
 	if nowFlag == "" {
 		return o, nil
 	}
@@ -197,8 +232,21 @@ func (o envOptions) at(nowFlag string) (envOptions, error) {
 	if err != nil {
 		return o, err
 	}
+	if ahead := time.Until(t); ahead > nowSkew && !o.dryRun && !allowFuture {
+		return o, &usageError{fmt.Sprintf("--now %s is %s ahead of this machine's clock: acting at a time that has not come ends exemptions, "+
+			"tells users their deadline has passed and removes members, for good. Add --dry-run to see what it would do; "+
+			"add --allow-future only to really act at that time (a test Phabricator)", nowFlag, aheadText(ahead))}
+	}
 	o.now = t
 	return o, nil
+}
+
+// aheadText says how far ahead a time is, in days when it is a day or more.
+func aheadText(d time.Duration) string {
+	if d >= 24*time.Hour {
+		return fmt.Sprintf("%d day(s)", int(d/(24*time.Hour)))
+	}
+	return d.Round(time.Minute).String()
 }
 
 // logger builds the process logger from the config. It never receives the
@@ -237,123 +285,162 @@ func (a *app) open(ctx context.Context, o envOptions) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{cfg: cfg, log: a.logger(cfg), close: func() {}}
-	tmpl, err := templates.Load(cfg.TemplatesDir)
-	if err != nil {
+	e := &env{cfg: cfg, log: a.logger(cfg)}
+	e.close = func() {
+		for i := len(e.closers) - 1; i >= 0; i-- {
+			e.closers[i]()
+		}
+	}
+	if e.tmpl, err = templates.Load(cfg.TemplatesDir); err != nil {
 		return nil, fmt.Errorf("%w: templates: %w", bot.ErrInput, err)
 	}
-	e.tmpl = tmpl
-	var closers []func()
-	e.close = func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
+	steps := []struct {
+		need bool
+		do   func() error
+	}{
+		{o.conduit, func() error { return a.dial(ctx, e, o) }},
+		{o.store, func() error { return a.openStore(ctx, e, o) }},
+		{o.conduit && o.store, func() error { return a.newBot(e, o) }},
 	}
-	fail := func(err error) (*env, error) { e.close(); return nil, err }
-
-	if o.conduit {
-		tok, err := cfg.Token(a.getenv, os.ReadFile)
-		if err != nil {
-			return fail(fmt.Errorf("%w (%v)", errNoToken, err))
+	for _, st := range steps {
+		if !st.need {
+			continue
 		}
-		token := conduit.Token(tok)
-		if !token.ValidFormat() {
-			return fail(fmt.Errorf("%w: the Conduit token is not 32 characters starting with api-, cli- or clr-", conduit.ErrInvalidAuth))
-		}
-		httpClient := &http.Client{Timeout: cfg.Conduit.Timeout + 5*time.Second}
-		e.client, err = conduit.Dial(ctx, cfg.Conduit.URL, token, conduit.Options{
-			HTTPClient: httpClient, CallTimeout: cfg.Conduit.Timeout,
-			RequestsPerSecond: cfg.Conduit.RequestsPerSecond, Logger: e.log, Observe: o.observe,
-			UserAgent: userAgent(),
-		})
-		if err != nil {
-			return fail(fmt.Errorf("connect to %s: %w", conduit.RedactURL(cfg.Conduit.URL), err))
-		}
-		// Dial needs no token; ask who we are now, so a revoked or
-		// mistyped token fails every command at once with its own exit
-		// code, not halfway through a tick as a campaign error.
-		if e.self, err = e.client.Whoami(ctx); err != nil {
-			if errors.Is(err, conduit.ErrInvalidAuth) || errors.Is(err, conduit.ErrNoSession) {
-				return fail(fmt.Errorf("the API token was rejected by Phabricator (revoked, mistyped, or its user is disabled): %w", err))
-			}
-			return fail(fmt.Errorf("connect to %s: %w", conduit.RedactURL(cfg.Conduit.URL), err))
-		}
-	}
-	if o.store {
-		path := cfg.StateFile
-		if o.dryRun {
-			// Dry-run works on a copy so it can show what would be
-			// recorded, and the real file stays as it was.
-			tmp, err := os.MkdirTemp("", "auditbot-dryrun-")
-			if err != nil {
-				return fail(err)
-			}
-			closers = append(closers, func() { os.RemoveAll(tmp) })
-			copyPath := filepath.Join(tmp, "state.db")
-			if _, statErr := os.Stat(path); statErr == nil {
-				src, err := state.Open(path, state.Options{ReadOnly: true})
-				if err != nil {
-					return fail(err)
-				}
-				err = src.CopyTo(copyPath)
-				src.Close()
-				if err != nil {
-					return fail(err)
-				}
-			}
-			path = copyPath
-		}
-		if !o.readOnly && !o.dryRun && !o.perTick {
-			unlock, err := a.lockWriter(ctx, path, e.log)
-			if err != nil {
-				return fail(err)
-			}
-			closers = append(closers, unlock)
-		}
-		_, statErr := os.Stat(path)
-		created := errors.Is(statErr, fs.ErrNotExist) && !o.readOnly
-		st, err := state.Open(path, state.Options{ReadOnly: o.readOnly})
-		if err != nil {
-			return fail(err)
-		}
-		closers = append(closers, func() {
-			// A state file this command created and left without a
-			// campaign holds nothing: remove it, so a refused launch or a
-			// mistyped command leaves the machine as it was.
-			names, nerr := st.CampaignNames()
-			st.Close()
-			if created && nerr == nil && len(names) == 0 {
-				os.Remove(path)
-			}
-		})
-		e.store = st
-	}
-	if o.conduit && o.store {
-		var phab bot.Phabricator = e.client
-		if o.dryRun {
-			phab = bot.DryRun(phab, e.log)
-		}
-		now := time.Now
-		if !o.now.IsZero() {
-			fixed := o.now
-			now = func() time.Time { return fixed }
-		}
-		// The inactivity criterion's scanner reads feed.query through the
-		// real client (a read, so dry-run need not stand in front of it)
-		// and caches what it learned in the state file; the bot's own
-		// stories are never a member's activity.
-		var ignore []string
-		if e.self.PHID != "" {
-			ignore = []string{e.self.PHID}
-		}
-		scanner := &activity.Scanner{Feed: e.client, Cache: e.store, Now: now, Ignore: ignore, Logger: e.log}
-		e.bot, err = bot.New(bot.Options{Phab: phab, Store: e.store, Templates: tmpl, Config: cfg, Now: now, Logger: e.log, Operator: currentUser(), Self: e.self, Progress: a.progress(e.log),
-			Activity: activity.Source{Scanner: scanner}})
-		if err != nil {
-			return fail(err)
+		if err := st.do(); err != nil {
+			e.close()
+			return nil, err
 		}
 	}
 	return e, nil
+}
+
+// token reads the bot's Conduit token (the environment or
+// conduit.token_file) and checks its form.
+func (a *app) token(cfg *campaigns.Config) (conduit.Token, error) {
+	tok, err := cfg.Token(a.getenv, nil)
+	if err != nil {
+		return "", fmt.Errorf("%w (%v)", errNoToken, err)
+	}
+	token := conduit.Token(tok)
+	if !token.ValidFormat() {
+		return "", fmt.Errorf("%w: the Conduit token is not 32 characters starting with api-, cli- or clr-", conduit.ErrInvalidAuth)
+	}
+	return token, nil
+}
+
+// dial connects to Conduit with the bot's token and asks who it is.
+func (a *app) dial(ctx context.Context, e *env, o envOptions) error {
+	cfg := e.cfg
+	token, err := a.token(cfg)
+	if err != nil {
+		return err
+	}
+	httpClient := &http.Client{Timeout: cfg.Conduit.Timeout + 5*time.Second}
+	e.client, err = conduit.Dial(ctx, cfg.Conduit.URL, token, conduit.Options{
+		HTTPClient: httpClient, CallTimeout: cfg.Conduit.Timeout,
+		RequestsPerSecond: cfg.Conduit.RequestsPerSecond, Logger: e.log, Observe: o.observe,
+		UserAgent: userAgent(),
+	})
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", conduit.RedactURL(cfg.Conduit.URL), err)
+	}
+	// Dial needs no token; ask who we are now, so a revoked or mistyped
+	// token fails every command at once with its own exit code, not
+	// halfway through a tick as a campaign error.
+	if e.self, err = e.client.Whoami(ctx); err != nil {
+		if errors.Is(err, conduit.ErrInvalidAuth) || errors.Is(err, conduit.ErrNoSession) {
+			return fmt.Errorf("the API token was rejected by Phabricator (revoked, mistyped, or its user is disabled): %w", err)
+		}
+		return fmt.Errorf("connect to %s: %w", conduit.RedactURL(cfg.Conduit.URL), err)
+	}
+	return nil
+}
+
+// openStore opens the state file as o asks: read-only (none there is
+// errNoStateFile), or under the writer lock, or a copy for a dry run.
+func (a *app) openStore(ctx context.Context, e *env, o envOptions) error {
+	path := e.cfg.StateFile
+	if o.dryRun {
+		var err error
+		if path, err = dryRunCopy(e, path); err != nil {
+			return err
+		}
+	}
+	if !o.readOnly && !o.dryRun && !o.perTick {
+		unlock, err := a.lockWriter(ctx, path, e.log)
+		if err != nil {
+			return err
+		}
+		e.onClose(unlock)
+	}
+	_, statErr := os.Stat(path)
+	missing := errors.Is(statErr, fs.ErrNotExist)
+	if missing && o.readOnly {
+		return noStateFile(path)
+	}
+	st, err := state.Open(path, state.Options{ReadOnly: o.readOnly})
+	if err != nil {
+		return err
+	}
+	e.onClose(func() {
+		// A state file this command created and left without a campaign
+		// holds nothing: remove it, so a refused launch or a mistyped
+		// command leaves the machine as it was.
+		names, nerr := st.CampaignNames()
+		st.Close()
+		if missing && nerr == nil && len(names) == 0 {
+			os.Remove(path)
+		}
+	})
+	e.store = st
+	return nil
+}
+
+// dryRunCopy copies the state file at path (if any) to a temporary one,
+// removed at close, and returns the copy's path: a dry run shows what
+// would be recorded, and the real file stays as it was.
+func dryRunCopy(e *env, path string) (string, error) {
+	tmp, err := os.MkdirTemp("", "auditbot-dryrun-")
+	if err != nil {
+		return "", err
+	}
+	e.onClose(func() { os.RemoveAll(tmp) })
+	copyPath := filepath.Join(tmp, "state.db")
+	if _, statErr := os.Stat(path); statErr != nil {
+		return copyPath, nil
+	}
+	src, err := state.Open(path, state.Options{ReadOnly: true})
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	return copyPath, src.CopyTo(copyPath)
+}
+
+// newBot builds the bot over the Conduit client and the state file.
+func (a *app) newBot(e *env, o envOptions) error {
+	var phab bot.Phabricator = e.client
+	if o.dryRun {
+		phab = bot.DryRun(phab, e.log)
+	}
+	now := time.Now
+	if !o.now.IsZero() {
+		fixed := o.now
+		now = func() time.Time { return fixed }
+	}
+	// The inactivity criterion's scanner reads feed.query through the real
+	// client (a read, so dry-run need not stand in front of it) and caches
+	// what it learned in the state file; the bot's own stories are never a
+	// member's activity.
+	var ignore []string
+	if e.self.PHID != "" {
+		ignore = []string{e.self.PHID}
+	}
+	scanner := &activity.Scanner{Feed: e.client, Cache: e.store, Now: now, Ignore: ignore, Logger: e.log}
+	var err error
+	e.bot, err = bot.New(bot.Options{Phab: phab, Store: e.store, Templates: e.tmpl, Config: e.cfg, Now: now, Logger: e.log, Operator: o.operator, Self: e.self,
+		Progress: a.progress(e.log), Activity: activity.Source{Scanner: scanner}})
+	return err
 }
 
 // lockWriter takes the state file's writer lock (state.LockWriter) for a
@@ -421,13 +508,7 @@ func loadCampaign(cfg *campaigns.Config, arg string) (*campaigns.Campaign, error
 
 // validLogLevel reports whether --log-level names a level the config's
 // log.level accepts too.
-func validLogLevel(s string) bool {
-	switch s {
-	case "trace", "debug", "info", "warn", "error":
-		return true
-	}
-	return false
-}
+func validLogLevel(s string) bool { return slices.Contains(logLevels, s) }
 
 // parseTime reads --now and --to values: a date or RFC 3339.
 func parseTime(s string) (time.Time, error) {

@@ -20,6 +20,7 @@ import (
 // with --confirm and the digest of what they were shown.
 func (a *app) approveCommand() *cobra.Command {
 	var as, tokenFile, confirm string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "approve CAMPAIGN BATCH --token-file FILE [--confirm DIGEST]",
 		Short: "Approve a removal batch with your own Conduit token, after seeing every membership it removes",
@@ -32,7 +33,13 @@ func (a *app) approveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e, err := a.open(cmd.Context(), envOptions{conduit: true, store: true})
+			// Who typed the command, for the record (the approver is
+			// who the token says).
+			operator, err := a.operator(as)
+			if err != nil {
+				return err
+			}
+			e, err := a.open(cmd.Context(), envOptions{conduit: true, store: true, operator: operator})
 			if err != nil {
 				return err
 			}
@@ -47,6 +54,9 @@ func (a *app) approveCommand() *cobra.Command {
 			res, err := e.bot.Approve(cmd.Context(), args[0], args[1], session, bot.ApproveOptions{As: as, Confirm: confirm})
 			if err != nil {
 				return err
+			}
+			if asJSON {
+				return a.writeJSON("approve", res)
 			}
 			if !res.Recorded {
 				fmt.Fprintf(a.stdout, "%s removes %d membership(s) (%d of %d approval(s) so far):\n", res.Removal, len(res.Items), res.Approvals, res.Required)
@@ -68,6 +78,7 @@ func (a *app) approveCommand() *cobra.Command {
 	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding the approver's own Conduit API token (user.whoami with it decides who approves)")
 	cmd.Flags().StringVar(&confirm, "confirm", "", "the digest printed by a first run without it: approve exactly the memberships shown")
 	cmd.Flags().StringVar(&as, "as", "", "optional: must name the token's own account (a guard against the wrong token file)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 

@@ -37,7 +37,7 @@ each group's membership (probed with a no-op removal of a non-member).`,
 				return err
 			}
 			if asJSON {
-				err = writeJSON(a.stdout, "check", report)
+				err = a.writeJSON("check", report)
 			} else {
 				err = report.WriteText(a.stdout)
 			}

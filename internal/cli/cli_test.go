@@ -664,7 +664,7 @@ func TestAuth(t *testing.T) {
 		{name: "revoked, check", token: "revoked", args: []string{"check", "mfa-test"}},
 		{name: "revoked, plan", token: "revoked", args: []string{"plan", "mfa-test"}},
 		{name: "revoked, launch", token: "revoked", args: []string{"launch", "mfa-test"}},
-		{name: "revoked, tick", token: "revoked", args: []string{"tick", "--now", afterCutoff}},
+		{name: "revoked, tick", token: "revoked", args: []string{"tick", "--allow-future", "--now", afterCutoff}},
 		{name: "revoked, approve", token: "revoked", args: []string{"approve", "mfa-test", "R1", "--token-file", "TOKENFILE:alice"}},
 	}
 	for _, tt := range tests {
@@ -806,7 +806,7 @@ func TestRemoval(t *testing.T) {
 	steps := []step{
 		{
 			name:   "tick after the cutoff proposes a removal",
-			args:   []string{"tick", "--now", afterCutoff},
+			args:   []string{"tick", "--allow-future", "--now", afterCutoff},
 			stdout: []string{"proposed removal batch R1: 4 membership(s), needs 2 approval(s)"},
 			after: func(t *testing.T, _ state.Snapshot) {
 				snap := l.snapshot("mfa-test")
@@ -910,7 +910,7 @@ func TestRemoval(t *testing.T) {
 		},
 		{
 			name: "tick removes",
-			args: []string{"tick", "--now", afterCutoff},
+			args: []string{"tick", "--allow-future", "--now", afterCutoff},
 			after: func(t *testing.T, _ state.Snapshot) {
 				members(false, "dave", "WMF-NDA", "acl*security")(t, state.Snapshot{})
 				members(false, "erin", "WMF-NDA")(t, state.Snapshot{})
@@ -1038,7 +1038,7 @@ func TestBesideAWriter(t *testing.T) {
 		code   int
 		stderr []string
 	}{
-		{name: "tick waits, then gives up", args: []string{"--wait", "200ms", "tick", "--now", afterCutoff}, code: ExitState,
+		{name: "tick waits, then gives up", args: []string{"--wait", "200ms", "tick", "--allow-future", "--now", afterCutoff}, code: ExitState,
 			stderr: []string{"waiting for pid 1 (auditbot run, tick) to finish its writes", "gave up waiting", "nothing was done"}},
 		{name: "status", args: []string{"status"}, code: ExitOK},
 		{name: "journal", args: []string{"journal", "mfa-test"}, code: ExitOK},
@@ -1139,7 +1139,7 @@ func TestTickPartialFailure(t *testing.T) {
 	if err := os.Remove(second); err != nil {
 		t.Fatal(err)
 	}
-	r := l.run("tick", "--now", afterCutoff)
+	r := l.run("tick", "--allow-future", "--now", afterCutoff)
 	r.expect(t, ExitTickError, []string{"mfa-test:", "proposed removal batch R1", "mfa-second:", "ERROR"}, []string{"tick finished with errors", "mfa-second"})
 	if snap := l.snapshot("mfa-test"); len(snap.Removals) != 1 {
 		t.Errorf("mfa-test removals = %d, want R1 proposed despite the other campaign's failure", len(snap.Removals))

@@ -7,11 +7,14 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/internal/safetext"
+	"github.com/auditbot/auditbot/report"
 	"github.com/auditbot/auditbot/state"
 )
 
@@ -28,13 +31,20 @@ const completionLockWait = 200 * time.Millisecond
 // campaignArgCommands take a campaign name as their first argument.
 var campaignArgCommands = []string{"check", "plan", "launch", "status", "journal", "verify-journal", "report", "approve", "restore", "extend"}
 
+// logLevels are --log-level's values.
+var logLevels = []string{"trace", "debug", "info", "warn", "error"}
+
 // addCompletions registers the dynamic completions on the commands under
 // root.
 func (a *app) addCompletions(root *cobra.Command) {
+	_ = root.RegisterFlagCompletionFunc("log-level", fixedValues(logLevels...))
 	walkCommands(root, func(cmd *cobra.Command) {
 		key := commandKey(cmd)
 		if slices.Contains(campaignArgCommands, key) {
 			cmd.ValidArgsFunction = a.completeArgs(key)
+		}
+		if key == "report" {
+			_ = cmd.RegisterFlagCompletionFunc("format", fixedValues(report.Formats...))
 		}
 		if key == "tick" {
 			_ = cmd.RegisterFlagCompletionFunc("only", completeChores)
@@ -59,8 +69,33 @@ func (a *app) completeArgs(key string) cobra.CompletionFunc {
 	}
 }
 
+// completeList offers names, leaving out any the shell could not take
+// as one inert word: a campaign name comes from a file name or the state
+// file, and a control or bidirectional character in it would reach the
+// terminal, or the command line, as it is.
 func (a *app) completeList(names []string) ([]string, cobra.ShellCompDirective) {
-	return names, cobra.ShellCompDirectiveNoFileComp
+	return inertWords(names), cobra.ShellCompDirectiveNoFileComp
+}
+
+// inertWords keeps the names that are one word with nothing a terminal
+// or a shell would act on.
+func inertWords(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if n != "" && safetext.Line(n) == n && !strings.ContainsFunc(n, func(r rune) bool {
+			return unicode.IsSpace(r) || strings.ContainsRune("'\"\\$`;&|<>(){}*?[]!#~", r)
+		}) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// fixedValues completes a flag that takes one of values.
+func fixedValues(values ...string) cobra.CompletionFunc {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return values, cobra.ShellCompDirectiveNoFileComp
+	}
 }
 
 // completeChores completes --only's comma-separated chore names, leaving

@@ -168,6 +168,34 @@ func TestCompletion(t *testing.T) {
 			t.Errorf("completion created the state file")
 		}
 	})
+	t.Run("flag values", func(t *testing.T) {
+		for _, tt := range []struct {
+			args []string
+			want []string
+		}{
+			{[]string{"report", "mfa-test", "--format", ""}, []string{"csv", "json", "md"}},
+			{[]string{"--log-level", ""}, []string{"trace", "debug", "info", "warn", "error"}},
+			{[]string{"status", "--log-level", ""}, []string{"trace", "debug", "info", "warn", "error"}},
+			{[]string{"tick", "--only", ""}, bot.ChoreNames()},
+		} {
+			if diff := cmp.Diff(tt.want, complete(t, tt.args...)); diff != "" {
+				t.Errorf("%v (-want +got):\n%s", tt.args, diff)
+			}
+		}
+	})
+	t.Run("names a terminal or a shell would act on are not offered", func(t *testing.T) {
+		for _, name := range []string{"evil\x1b]0;owned\a", "rtl\u202etxt", "two words", "semi;colon"} {
+			l.write("campaigns/"+name+".yaml", "name: x\n")
+		}
+		defer func() {
+			for _, name := range []string{"evil\x1b]0;owned\a", "rtl\u202etxt", "two words", "semi;colon"} {
+				os.Remove(filepath.Join(l.campaigns, name+".yaml"))
+			}
+		}()
+		if diff := cmp.Diff([]string{"mfa-ghost", "mfa-locked", "mfa-test"}, complete(t, "plan", "")); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+	})
 	t.Run("chores", func(t *testing.T) {
 		got := complete(t, "tick", "--only", "replies,")
 		if len(got) != len(bot.ChoreNames())-1 || slices.Contains(got, "replies,replies") || !slices.Contains(got, "replies,drift") {
@@ -180,7 +208,7 @@ func TestCompletion(t *testing.T) {
 		}
 	}
 	l.mustRun("launch", "mfa-test")
-	l.mustRun("tick", "--now", afterCutoff)
+	l.mustRun("tick", "--allow-future", "--now", afterCutoff)
 	// A campaign recorded in the state file whose file is gone is still
 	// offered: status, journal and report work on it.
 	if err := os.Rename(filepath.Join(l.campaigns, "mfa-locked.yaml"), filepath.Join(l.dir, "moved.yaml")); err != nil {
@@ -204,24 +232,44 @@ func TestCompletion(t *testing.T) {
 	})
 }
 
-// TestNotConduitURL: a conduit.url that is a web page says so, exit 2,
-// and touches nothing.
+// TestNotConduitURL: a conduit.url that is a web page, or python's
+// http.server (HTTP 501 and a 13-line HTML page), says so at once, exit 2,
+// on one line without the page, and touches nothing.
 func TestNotConduitURL(t *testing.T) {
-	l := newLab(t)
-	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.NotFound(w, r)
-	}))
-	defer web.Close()
-	cfg, err := os.ReadFile(l.config)
-	if err != nil {
-		t.Fatal(err)
+	const python501 = "<!DOCTYPE HTML>\n<html lang=\"en\">\n    <head>\n        <meta charset=\"utf-8\">\n        <title>Error response</title>\n    </head>\n" +
+		"    <body>\n        <h1>Error response</h1>\n        <p>Error code: 501</p>\n        <p>Message: Unsupported method ('POST').</p>\n" +
+		"        <p>Error code explanation: 501 - Server does not support this operation.</p>\n    </body>\n</html>\n"
+	for _, tt := range []struct {
+		name    string
+		handler http.HandlerFunc
+		want    string
+	}{
+		{"404", http.NotFound, "is not a Conduit API (got HTTP 404 text/plain from /api/conduit.getcapabilities); set conduit.url to the Phabricator base URL"},
+		{"python http.server", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html;charset=utf-8")
+			w.WriteHeader(http.StatusNotImplemented)
+			io.WriteString(w, python501)
+		}, "is not a Conduit API (got HTTP 501 text/html from /api/conduit.getcapabilities); set conduit.url to the Phabricator base URL"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLab(t)
+			web := httptest.NewServer(tt.handler)
+			defer web.Close()
+			cfg, err := os.ReadFile(l.config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(l.config, []byte(strings.Replace(string(cfg), l.srv.URL(), web.URL, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := l.run("plan", "mfa-test")
+			r.expect(t, ExitUsage, nil, []string{web.URL + " " + tt.want})
+			if strings.Count(r.stderr, "\n") != 1 || strings.Contains(r.stderr, "<") {
+				t.Errorf("stderr is not one line without the page:\n%s", r.stderr)
+			}
+			assertNothingWritten(t, l)
+		})
 	}
-	if err := os.WriteFile(l.config, []byte(strings.Replace(string(cfg), l.srv.URL(), web.URL, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := l.run("plan", "mfa-test")
-	r.expect(t, ExitUsage, nil, []string{web.URL + " is not a Conduit API (got HTTP 404 text/plain from /api/conduit.getcapabilities); set conduit.url to the Phabricator base URL"})
-	assertNothingWritten(t, l)
 }
 
 // TestDidYouMean: an unknown chore or group names the closest known one.

@@ -77,20 +77,13 @@ func runNoConfig(args ...string) result {
 // bbolt directly as someone tampering with the file would.
 func journalBucket(t *testing.T, path string, fn func(b *bolt.Bucket) error) {
 	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Update(func(tx *bolt.Tx) error {
+	editFile(t, path, func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte("campaigns")).Bucket([]byte("mfa-demo")).Bucket([]byte("journal"))
 		if b == nil {
 			return fmt.Errorf("no journal bucket")
 		}
 		return fn(b)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 }
 
 func sha(data []byte) string {
@@ -304,7 +297,7 @@ func TestReportDemo(t *testing.T) {
 			var apps []string
 			for _, a := range rm.Approvals {
 				if a.Covers(it.Batch) {
-					apps = append(apps, fmt.Sprintf("%s at %s via %s", a.Username, a.At.UTC().Format(time.RFC3339), a.Via))
+					apps = append(apps, fmt.Sprintf("%s at %s (%s)", a.Username, a.At.UTC().Format(time.RFC3339), a.Where()))
 				}
 			}
 			at := removedAt[[2]string{it.Username, it.GroupName}]
@@ -473,12 +466,20 @@ func TestVerifyJournalHeadFlag(t *testing.T) {
 	}{
 		{"no campaign", []string{"--head", m[1]}, "want CAMPAIGN=SEQ:HASH"},
 		{"bad hash", []string{"--head", "mfa-demo=45:xyz"}, "64 lower-case hex digits"},
-		{"another campaign", []string{"--head", "other=" + m[1]}, "other is not among the journals verified"},
+		{"a campaign not verified", []string{"mfa-demo", "--head", "other=" + m[1]}, "only mfa-demo's journal is verified"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			runNoConfig(append([]string{"verify-journal", "--state", path}, tt.args...)...).expect(t, ExitUsage, nil, []string{tt.want})
 		})
 	}
+
+	// A head kept for a campaign the file no longer holds: deleted, the
+	// ultimate edit (exit 8, once exit 2 as if the head were mistyped).
+	runNoConfig("verify-journal", "--state", path, "--head", "other="+m[1]).expect(t, ExitJournal,
+		[]string{"other: BROKEN: the state file holds no journal for other, yet a head was kept for it", "mfa-demo: ok, 45 entries"},
+		[]string{"journal chain broken: other (no journal)"})
+	runNoConfig("verify-journal", "other", "--state", path, "--head", "other="+m[1]).expect(t, ExitJournal, []string{"other: BROKEN"}, nil)
+	runNoConfig("verify-journal", "other", "--state", path).expect(t, ExitUsage, nil, []string{`"other" has not been launched`})
 
 	// Someone with the file edits entry 17 and re-seals the chain after it.
 	var prev string

@@ -33,7 +33,9 @@ var examples = map[string]string{
   # only read replies and re-check users, for one campaign
   auditbot tick --only replies,drift --campaign mfa-2027q1
   # what a tick a week from now would do, changing nothing
-  auditbot tick --now 2027-02-01 --dry-run`,
+  auditbot tick --now 2027-02-01 --dry-run
+  # on a test Phabricator only: really act at a future time
+  auditbot tick --now 2027-03-01 --allow-future`,
 	"rescan": `  # a recurring campaign's scan now: new non-compliant members join in new batches
   auditbot rescan mfa-weekly
   # what it would do, changing nothing
@@ -46,6 +48,8 @@ var examples = map[string]string{
   auditbot journal mfa-2027q1 --csv > journal.csv
   auditbot journal mfa-2027q1 --json | jq '.data[] | select(.kind == "removal")'`,
 	"verify-journal": `  auditbot verify-journal
+  # a head printed earlier and kept outside the state file must still be there
+  auditbot verify-journal --head mfa-2027q1=45:3f2a…
   # a backup, without a config
   auditbot verify-journal mfa-2027q1 --state backup.db`,
 	"report": `  auditbot report mfa-2027q1 --format md > evidence.txt
@@ -57,12 +61,12 @@ var examples = map[string]string{
   # approve exactly what was shown
   auditbot approve mfa-2027q1 R1 --token-file ~/.config/phab-token --confirm 3f9a…`,
 	"restore": `  auditbot restore mfa-2027q1 dave
-  # re-add even though dave still has no MFA
-  auditbot restore mfa-2027q1 dave --force`,
+  # re-add even though dave still has no MFA, asked by carol
+  auditbot restore mfa-2027q1 dave --force --as carol`,
 	"extend": `  # everyone's deadline
   auditbot extend mfa-2027q1 --to 2027-03-15
-  # one user's
-  auditbot extend mfa-2027q1 --to 2027-03-15 --user dave`,
+  # one user's, decided by carol (kubectl exec and systemd have no $USER)
+  auditbot extend mfa-2027q1 --to 2027-03-15 --user dave --as carol`,
 	"state": `  auditbot state check
   auditbot state backup /var/backups/auditbot-$(date +%F).db`,
 	"state check": `  auditbot state check

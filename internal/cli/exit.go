@@ -23,7 +23,7 @@ const (
 	ExitUsage     = 2 // bad input: flags, config, campaign file, template, unknown group, a conduit.url that redirects or is not Conduit
 	ExitAuth      = 3 // the Conduit token is missing or rejected
 	ExitRefused   = 4 // a check failed, not an approver, permission denied, refused
-	ExitState     = 5 // another writer past --wait, a stuck transaction, a newer auditbot, an unsafe lock file
+	ExitState     = 5 // another writer past --wait, a stuck transaction, a newer auditbot, a lock file not exclusively ours
 	ExitTickError = 6 // a tick ran but some campaign or chore failed
 	ExitDamaged   = 7 // the state file is empty, not auditbot's, or fails its check
 	ExitJournal   = 8 // verify-journal: a journal's hash chain is broken
@@ -45,13 +45,13 @@ type ExitCodeInfo struct {
 // same, so the three never drift apart.
 var ExitCodes = []ExitCodeInfo{
 	{ExitOK, "ok", "ok"},
-	{ExitFailure, "failure", "unexpected failure (Conduit unreachable, I/O)"},
-	{ExitUsage, "usage", "bad input: flags, config or campaign file (the error names file:line), unknown group, template, a `conduit.url` that redirects (the bot never follows redirects: they would drop the request or resend the token elsewhere) or that is not a Conduit API"},
-	{ExitAuth, "auth", "the Conduit token is missing, malformed or rejected"},
+	{ExitFailure, "failure", "unexpected failure (Conduit unreachable, I/O); the daemon `run` never exits for an unreachable Conduit: it waits, unready, and tries again"},
+	{ExitUsage, "usage", "bad input: flags, config or campaign file (the error names file:line), unknown group, template, a `conduit.url` that redirects (the bot never follows redirects: they would drop the request or resend the token elsewhere) or that is not a Conduit API, a campaign not launched, a `--now` ahead of the clock without `--dry-run` or `--allow-future`, no operator name for the journal (pass `--as`)"},
+	{ExitAuth, "auth", "the Conduit token is missing, malformed or rejected (the daemon `run`: missing or malformed at start, or rejected `schedule.max_auth_failures` ticks in a row)"},
 	{ExitRefused, "refused", "refused: a check failed, not an approver (or the approver's own token was rejected), an approval of something other than what was shown, permission denied, restore of a non-compliant user"},
-	{ExitState, "state", "another auditbot kept writing longer than `--wait` (default 10m; nothing was done), another process held the state file through a transaction longer than 10 s (stuck), the file was written by a newer auditbot, or the writer lock file (`STATE.writer.lock`) is unsafe: a symlink, not a regular file, or another user's (left by a run as root: remove it once no auditbot runs)"},
+	{ExitState, "state", "another auditbot kept writing longer than `--wait` (default 10m; nothing was done), another process held the state file through a transaction longer than 10 s (stuck), the file was written by a newer auditbot, or the writer lock file (`STATE.writer.lock`) is not exclusively this user's (a symlink, not a regular file, another user's, with other hard links, writable by others): the message says who holds it, if anyone (then leave it, and run the command as the service's user), or that nobody does (then remove it)"},
 	{ExitTickError, "tick-error", "a tick ran, but some campaign or chore failed; the others still ran (the token is checked before the tick, so a rejected token is 3)"},
-	{ExitDamaged, "damaged", "the state file is not an intact auditbot state file: empty, not bbolt, another program's, truncated, or failing its consistency check (also `state check` finding a bad record); it was left unchanged"},
+	{ExitDamaged, "damaged", "the state file is not an intact auditbot state file: empty, not bbolt, another program's, truncated, or failing its consistency check, or a campaign in it missing its record or one of its buckets (also `state check` finding a bad record, and the daemon `run` finding it so at start or at a tick); it was left unchanged"},
 	{ExitJournal, "journal", "`verify-journal`: a journal's hash chain is broken (an entry was edited, inserted or deleted), or it no longer holds a head given with `--head`"},
 	{ExitInterrupted, "interrupted", "interrupted (SIGINT or SIGTERM) before the command finished: it says \"interrupted, N of M done, rerun to finish\"; what was done is recorded, and no intent was recorded for a write it did not try. The daemon `run` exits 0 on SIGTERM instead."},
 }
@@ -92,7 +92,7 @@ func exitCode(err error) int {
 		// The tick itself ran: whatever failed inside one campaign, the
 		// others were done. The token was checked before.
 		return ExitTickError
-	case errors.As(err, &usage), errors.Is(err, bot.ErrInput), errors.Is(err, bot.ErrUnknownCampaign), isConfigError(err), errors.Is(err, conduit.ErrRedirected), errors.Is(err, conduit.ErrNotConduit):
+	case errors.As(err, &usage), errors.Is(err, errNoStateFile), errors.Is(err, bot.ErrInput), errors.Is(err, bot.ErrUnknownCampaign), isConfigError(err), errors.Is(err, conduit.ErrRedirected), errors.Is(err, conduit.ErrNotConduit):
 		return ExitUsage
 	case errors.Is(err, conduit.ErrInvalidAuth), errors.Is(err, conduit.ErrNoSession), errors.Is(err, errNoToken):
 		return ExitAuth
@@ -125,4 +125,13 @@ func (e *usageError) Error() string { return e.msg }
 var (
 	errNoToken    = errors.New("no Conduit API token: set " + campaigns.TokenEnv + " or conduit.token_file in the config")
 	errTickFailed = errors.New("tick finished with errors")
+	// errNoStateFile: a command that only reads found no state file:
+	// nothing has been launched with this config yet. status says so and
+	// exits 0; journal and report name the campaign as not launched (2).
+	errNoStateFile = errors.New("no state file")
 )
+
+// noStateFile is errNoStateFile for the state file at path.
+func noStateFile(path string) error {
+	return fmt.Errorf("%w at %s: no campaign has been launched with it yet", errNoStateFile, path)
+}

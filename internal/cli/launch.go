@@ -11,7 +11,7 @@ import (
 )
 
 func (a *app) launchCommand() *cobra.Command {
-	var dryRun, allowShortNotice bool
+	var dryRun, allowShortNotice, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "launch CAMPAIGN",
 		Short: "Run the checks, record the campaign and file its restricted tasks",
@@ -40,6 +40,14 @@ the past is refused, unless --allow-short-notice or allow_short_notice: true.`,
 				}
 			}
 			res, err := e.bot.Launch(cmd.Context(), c)
+			if asJSON {
+				if err != nil {
+					// The error envelope says what stopped it; rerunning
+					// launch files what is missing.
+					return err
+				}
+				return a.writeJSON("launch", res)
+			}
 			if res != nil {
 				verb := "launched"
 				var ie *bot.InterruptedError
@@ -62,5 +70,6 @@ the past is refused, unless --allow-short-notice or allow_short_notice: true.`,
 	}
 	cmd.Flags().BoolVar(&allowShortNotice, "allow-short-notice", false, "launch even if the cutoff is closer than the config's min_notice, or past")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "log every write instead of sending it; the state file is not changed")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

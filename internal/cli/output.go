@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"io"
 
+	"github.com/spf13/cobra"
+
 	"github.com/auditbot/auditbot/internal/safetext"
 )
 
@@ -20,11 +22,57 @@ type Envelope struct {
 	Data   any    `json:"data"`
 }
 
-// writeJSON prints data in the envelope, as kind.
-func writeJSON(w io.Writer, kind string, data any) error {
-	enc := json.NewEncoder(w)
+// writeJSON prints data in the envelope, as kind, on stdout: the one
+// object a --json run prints. A command that fails after printing it
+// (a tick with errors, a validate that found problems) exits non-zero
+// with no second object.
+func (a *app) writeJSON(kind string, data any) error {
+	a.jsonWritten = true
+	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(Envelope{Schema: JSONSchema, Kind: kind, Data: data})
+}
+
+// ErrorData is the data of a --json run that failed before printing its
+// own output: kind "error".
+type ErrorData struct {
+	// Command is the command that failed, as typed: "launch", "state check".
+	Command string `json:"command"`
+	// ExitCode is the process's exit code, ExitName its name in
+	// `auditbot help exit-codes`.
+	ExitCode int    `json:"exit_code"`
+	ExitName string `json:"exit_name"`
+	// Error is the message also printed on stderr.
+	Error string `json:"error"`
+}
+
+// wantsJSON reports whether the command line asked for --json: the flag
+// as parsed, or as typed when parsing failed before it was read.
+func wantsJSON(cmd *cobra.Command, args []string) bool {
+	if cmd != nil {
+		if f := cmd.Flags().Lookup("json"); f != nil && f.Changed {
+			return f.Value.String() == "true"
+		}
+	}
+	for _, arg := range args {
+		switch arg {
+		case "--":
+			return false
+		case "--json", "--json=true":
+			return true
+		}
+	}
+	return false
+}
+
+// exitName is code's name in ExitCodes.
+func exitName(code int) string {
+	for _, e := range ExitCodes {
+		if e.Code == code {
+			return e.Name
+		}
+	}
+	return "failure"
 }
 
 // escapeText makes text that others wrote safe to print on a terminal, as

@@ -26,7 +26,7 @@ policies of every task; --json prints all of it for a script.`,
 				return err
 			}
 			if asJSON {
-				return writeJSON(a.stdout, "plan", p)
+				return a.writeJSON("plan", p)
 			}
 			// Task texts hold names the audited people wrote.
 			if full {

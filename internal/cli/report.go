@@ -31,6 +31,9 @@ with its approvers and times, and the journal chain's verification.
 				return &usageError{fmt.Sprintf("report: --format %q: want %s", format, strings.Join(report.Formats, ", "))}
 			}
 			st, cfgURL, closeFn, err := a.readStore(cmd.Context(), statePath)
+			if errors.Is(err, errNoStateFile) {
+				return fmt.Errorf("%w: %q has not been launched (%w)", bot.ErrUnknownCampaign, args[0], err)
+			}
 			if err != nil {
 				return err
 			}

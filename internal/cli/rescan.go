@@ -12,6 +12,9 @@ func (a *app) rescanCommand() *cobra.Command {
 		nowFlag string
 		dryRun  bool
 		asJSON  bool
+		// allowFuture lets --now be ahead of the real clock without
+		// --dry-run.
+		allowFuture bool
 	)
 	cmd := &cobra.Command{
 		Use:   "rescan CAMPAIGN",
@@ -23,7 +26,7 @@ and a summary is posted on the team's standing task. It also finishes what an
 earlier run left undone. Run twice at the same time, it does nothing new.`,
 		Args: exactArgs(1, "CAMPAIGN"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := envOptions{conduit: true, store: true, dryRun: dryRun}.at(nowFlag)
+			o, err := envOptions{conduit: true, store: true, dryRun: dryRun}.at(nowFlag, allowFuture)
 			if err != nil {
 				return err
 			}
@@ -37,7 +40,7 @@ earlier run left undone. Run twice at the same time, it does nothing new.`,
 				return err
 			}
 			if asJSON {
-				return writeJSON(a.stdout, "rescan", res)
+				return a.writeJSON("rescan", res)
 			}
 			if res.Run == 0 {
 				fmt.Fprintf(a.stdout, "%s: no new run (run %d is the latest)\n", res.Campaign, res.Last)
@@ -59,7 +62,8 @@ earlier run left undone. Run twice at the same time, it does nothing new.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&nowFlag, "now", "", "act as if it were this time (YYYY-MM-DD or RFC 3339)")
+	cmd.Flags().StringVar(&nowFlag, "now", "", "act as if it were this time (YYYY-MM-DD or RFC 3339); ahead of the clock only with --dry-run or --allow-future")
+	cmd.Flags().BoolVar(&allowFuture, "allow-future", false, "let --now be ahead of the real clock without --dry-run: its writes are real and cannot be undone (for a test Phabricator)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "log every write instead of sending it; the state file is not changed")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd

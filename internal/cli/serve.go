@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
@@ -33,29 +34,37 @@ func or(a, b string) string {
 	return b
 }
 
-// serveCommand serves the dashboard over a state file no daemon holds
-// (`auditbot run` serves it itself when dashboard.listen is configured).
+// serveCommand serves the dashboard over a state file, beside a daemon
+// or without one (`auditbot run` serves it itself when dashboard.listen
+// is configured).
 func (a *app) serveCommand() *cobra.Command {
 	var set dashboardSettings
 	var statePath string
 	var proxies []string
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the read-only web dashboard over a state file (no daemon needed)",
+		Short: "Serve the read-only web dashboard over a state file, beside the daemon or without it",
 		Long: `serve shows the state file in a browser: every campaign with its counts and
-cutoff, each campaign per group and task, the journal (filterable, with its
-hash chain's state) and compliance over time. It opens the file read-only
-for each page, so a tick may run between pages; while a daemon holds the
-file, use the daemon's own dashboard (dashboard.listen in the config).
-With --state it needs no config; flags override the config's dashboard keys.`,
+cutoff, each campaign per group and task, the journal (filterable and paged,
+with its hash chain's state) and its users' statuses over time. It runs
+beside the daemon or without one: it opens the file read-only for each
+read, a short transaction, and lets writers in between however many people
+read pages, so the daemon's ticks and commands such as approve run as they
+would without it.
+With --state it needs no config; a config it finds (--config, AUDITBOT_CONFIG
+or ./auditbot.yaml) still gives the task links' base URL (conduit.url) and
+the dashboard keys, and flags override the config's dashboard keys.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log := zerolog.New(a.stderr).With().Timestamp().Logger()
-			if statePath == "" || cmd.Flags().Changed("config") {
-				cfg, err := a.loadConfig()
-				if err != nil {
-					return err
-				}
+			named := statePath == "" || cmd.Flags().Changed("config") || a.getenv("AUDITBOT_CONFIG") != ""
+			cfg, err := a.optionalConfig(named)
+			switch {
+			case err != nil && named:
+				return err
+			case err != nil:
+				log.Warn().Err(err).Msg("serve: the config found is left aside; task links need --phab-url")
+			case cfg != nil:
 				log = a.logger(cfg)
 				statePath = or(statePath, cfg.StateFile)
 				set.listen = or(set.listen, cfg.Dashboard.Listen)
@@ -118,6 +127,11 @@ func (a *app) serveDashboard(ctx context.Context, set dashboardSettings, o dashb
 	if err != nil {
 		return fmt.Errorf("dashboard: listen on %s: %w", set.listen, err)
 	}
+	go func() {
+		if err := h.Warm(); err != nil {
+			log.Warn().Err(err).Msg("dashboard: reading the campaigns ahead of the first page")
+		}
+	}()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	log.Info().Str("url", "http://"+ln.Addr().String()+"/").Msg("dashboard serving")
 	errc := make(chan error, 1)
@@ -135,16 +149,35 @@ func (a *app) serveDashboard(ctx context.Context, set dashboardSettings, o dashb
 	}
 }
 
+// optionalConfig is the config of a command that needs none with --state
+// (serve, report): nil and no error when none is named (named false) and
+// ./auditbot.yaml is absent. A config found is still read, for the task
+// links' base URL.
+func (a *app) optionalConfig(named bool) (*campaigns.Config, error) {
+	if !named {
+		if _, err := os.Stat(a.configPath); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	return a.loadConfig()
+}
+
 // readStore opens the state file read-only: the one named by --state
 // (no config needed, e.g. the demo's), else the config's. phabURL is the
-// config's conduit.url, or "" with --state.
+// config's conduit.url; with --state, that of a config found, or "".
 func (a *app) readStore(ctx context.Context, statePath string) (st *state.Store, phabURL string, closeFn func(), err error) {
 	if statePath != "" {
 		st, err := state.Open(statePath, state.Options{ReadOnly: true})
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, "", nil, noStateFile(statePath)
+		}
 		if err != nil {
 			return nil, "", nil, err
 		}
-		return st, "", func() { st.Close() }, nil
+		if cfg, err := a.optionalConfig(false); err == nil && cfg != nil {
+			phabURL = cfg.Conduit.URL
+		}
+		return st, phabURL, func() { st.Close() }, nil
 	}
 	e, err := a.open(ctx, envOptions{store: true, readOnly: true})
 	if err != nil {

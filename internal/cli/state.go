@@ -37,13 +37,14 @@ func (a *app) openStateFile(file string) (*state.Store, string, error) {
 	}
 	st, err := state.Open(file, state.Options{ReadOnly: true})
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, "", &usageError{fmt.Sprintf("no state file at %s", file)}
+		return nil, "", noStateFile(file)
 	}
 	return st, file, err
 }
 
 func (a *app) stateCheckCommand(file *string) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Verify the state file: bbolt's consistency check, the schema, and every record decoded",
 		Args:  exactArgs(0, "no arguments"),
@@ -57,16 +58,40 @@ func (a *app) stateCheckCommand(file *string) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("state check %s: %w", path, err)
 			}
-			if len(rep.Problems) > 0 {
-				for _, p := range rep.Problems {
-					fmt.Fprintf(a.stdout, "%s: %s\n", path, escapeText(p))
+			res := StateCheckResult{File: path, OK: len(rep.Problems) == 0, Campaigns: rep.Campaigns, Records: rep.Records, Problems: rep.Problems}
+			if res.Problems == nil {
+				res.Problems = []string{}
+			}
+			if asJSON {
+				if err := a.writeJSON("state-check", res); err != nil {
+					return err
+				}
+			} else if res.OK {
+				fmt.Fprintf(a.stdout, "%s: ok (%d campaign(s), %d record(s))\n", path, rep.Campaigns, rep.Records)
+			}
+			if !res.OK {
+				if !asJSON {
+					for _, p := range rep.Problems {
+						fmt.Fprintf(a.stdout, "%s: %s\n", path, escapeText(p))
+					}
 				}
 				return fmt.Errorf("%w: %s: %d problem(s)", state.ErrDamaged, path, len(rep.Problems))
 			}
-			fmt.Fprintf(a.stdout, "%s: ok (%d campaign(s), %d record(s))\n", path, rep.Campaigns, rep.Records)
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// StateCheckResult is `state check --json`'s data. A file that does not
+// open as an auditbot state file at all gets the error envelope (exit 7).
+type StateCheckResult struct {
+	File      string   `json:"file"`
+	OK        bool     `json:"ok"`
+	Campaigns int      `json:"campaigns"`
+	Records   int      `json:"records"`
+	Problems  []string `json:"problems"`
 }
 
 func (a *app) stateBackupCommand(file *string) *cobra.Command {

@@ -19,6 +19,9 @@ func (a *app) tickCommand() *cobra.Command {
 		campaign []string
 		dryRun   bool
 		asJSON   bool
+		// allowFuture lets --now be ahead of the real clock without
+		// --dry-run.
+		allowFuture bool
 	)
 	cmd := &cobra.Command{
 		Use:   "tick",
@@ -37,7 +40,7 @@ func (a *app) tickCommand() *cobra.Command {
 					return &usageError{fmt.Sprintf("tick: unknown chore %q%s; chores: %s", o, hint, strings.Join(bot.ChoreNames(), ", "))}
 				}
 			}
-			o, err := envOptions{conduit: true, store: true, dryRun: dryRun}.at(nowFlag)
+			o, err := envOptions{conduit: true, store: true, dryRun: dryRun}.at(nowFlag, allowFuture)
 			if err != nil {
 				return err
 			}
@@ -49,7 +52,7 @@ func (a *app) tickCommand() *cobra.Command {
 			report, err := e.bot.Tick(cmd.Context(), bot.TickOptions{Only: only, Campaigns: campaign})
 			if report != nil {
 				if asJSON {
-					if jerr := writeJSON(a.stdout, "tick", report); jerr != nil {
+					if jerr := a.writeJSON("tick", report); jerr != nil {
 						return jerr
 					}
 				} else {
@@ -62,7 +65,8 @@ func (a *app) tickCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&nowFlag, "now", "", "act as if it were this time (YYYY-MM-DD or RFC 3339)")
+	cmd.Flags().StringVar(&nowFlag, "now", "", "act as if it were this time (YYYY-MM-DD or RFC 3339); ahead of the clock only with --dry-run or --allow-future")
+	cmd.Flags().BoolVar(&allowFuture, "allow-future", false, "let --now be ahead of the real clock without --dry-run: its writes are real and cannot be undone (for a test Phabricator)")
 	cmd.Flags().StringSliceVar(&only, "only", nil, "run only these chores ("+strings.Join(bot.ChoreNames(), ", ")+")")
 	cmd.Flags().StringSliceVar(&campaign, "campaign", nil, "tick only these campaigns")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "log every write instead of sending it; the state file is not changed")

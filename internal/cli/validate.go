@@ -18,7 +18,8 @@ import (
 // validateCommand checks the config, campaign files and templates without
 // talking to Phabricator: what CI runs on a config change.
 func (a *app) validateCommand() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "validate [CAMPAIGN_FILE...]",
 		Short: "Validate the config, campaign files and templates offline",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -40,35 +41,82 @@ func (a *app) validateCommand() *cobra.Command {
 				}
 				args = append(args, names...)
 			}
+			res := ValidateResult{Config: cfg.Source, Campaigns: []ValidatedCampaign{}}
 			launched, known := launchedCampaigns(cfg.StateFile)
 			now := time.Now()
 			var errs []error
 			for _, arg := range args {
+				v := ValidatedCampaign{Arg: arg}
 				c, err := loadCampaign(cfg, arg)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				// Would launch accept the cutoff now? Not asked of a
-				// launched campaign: its cutoff was accepted then.
-				if !launched[c.Name] {
-					if err := c.CheckNotice(now, cfg.MinNotice, false); err != nil {
+				if err == nil && !launched[c.Name] {
+					// Would launch accept the cutoff now? Not asked of a
+					// launched campaign: its cutoff was accepted then.
+					if nerr := c.CheckNotice(now, cfg.MinNotice, false); nerr != nil {
 						if known {
-							errs = append(errs, err)
-							continue
+							err = nerr
+						} else {
+							v.Warning = fmt.Sprintf("the state file could not be read to tell whether it is launched: %v", nerr)
 						}
-						fmt.Fprintf(a.stdout, "campaign %s: warning (the state file could not be read to tell whether it is launched): %v\n", c.Name, err)
 					}
 				}
-				fmt.Fprintf(a.stdout, "campaign %s: ok (%d group(s), cutoff %s)\n", c.Name, len(c.Groups), c.CutoffDate)
+				if c != nil {
+					v.Name, v.Groups, v.Cutoff = c.Name, len(c.Groups), c.CutoffDate
+				}
+				if err != nil {
+					v.Error = err.Error()
+					errs = append(errs, err)
+				} else {
+					v.OK = true
+				}
+				res.Campaigns = append(res.Campaigns, v)
 			}
-			if err := errors.Join(errs...); err != nil {
+			err = errors.Join(errs...)
+			res.OK = err == nil
+			if asJSON {
+				if jerr := a.writeJSON("validate", res); jerr != nil {
+					return jerr
+				}
+				return err
+			}
+			for _, v := range res.Campaigns {
+				switch {
+				case v.Error != "":
+					// Said once, on stderr, with the exit code.
+				case v.Warning != "":
+					fmt.Fprintf(a.stdout, "campaign %s: warning (%s)\n", v.Name, v.Warning)
+					fallthrough
+				default:
+					fmt.Fprintf(a.stdout, "campaign %s: ok (%d group(s), cutoff %s)\n", v.Name, v.Groups, v.Cutoff)
+				}
+			}
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "config %s: ok\ntemplates: ok\n", cfg.Source)
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// ValidateResult is `validate --json`'s data. Config and templates are
+// valid when it is printed at all (otherwise the error envelope says why).
+type ValidateResult struct {
+	Config    string              `json:"config"`
+	OK        bool                `json:"ok"` // every campaign is valid
+	Campaigns []ValidatedCampaign `json:"campaigns"`
+}
+
+// ValidatedCampaign is one campaign file's verdict.
+type ValidatedCampaign struct {
+	Arg     string `json:"arg"`            // as given, or as found in campaigns_dir
+	Name    string `json:"name,omitempty"` // "" when the file did not parse
+	OK      bool   `json:"ok"`
+	Groups  int    `json:"groups,omitempty"`
+	Cutoff  string `json:"cutoff,omitempty"`
+	Warning string `json:"warning,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // launchedCampaigns returns the campaigns recorded in the state file, and

@@ -8,10 +8,23 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Version is auditbot's version, from the build info Go embeds in every
-// binary: the module version of a `go install`ed release, else
-// "devel-REVISION" (with "-dirty" for uncommitted changes), else "devel".
+// version and revision are set at link time by release builds (`make
+// release`, `make image`), which build without VCS information so that the
+// same source gives the same binary whether it comes from a git checkout
+// or a tarball:
+//
+//	-ldflags "-X github.com/auditbot/auditbot/internal/cli.version=v1.2.3
+//	          -X github.com/auditbot/auditbot/internal/cli.revision=<commit>"
+var version, revision string
+
+// Version is auditbot's version: the one set at link time by a release
+// build, else the module version of a `go install`ed release, else
+// "devel-REVISION" (with "-dirty" for uncommitted changes) from the build
+// info Go embeds in a binary built in a git checkout, else "devel".
 func Version() string {
+	if version != "" {
+		return version
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "devel"
@@ -19,19 +32,42 @@ func Version() string {
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
 		return v
 	}
-	var rev, dirty string
+	rev, dirty := vcsRevision(bi)
+	if rev == "" {
+		return "devel"
+	}
+	suffix := ""
+	if dirty {
+		suffix = "-dirty"
+	}
+	return "devel-" + rev[:min(len(rev), 12)] + suffix
+}
+
+// Revision is the source revision auditbot was built from: the one set at
+// link time, else the VCS revision in the build info, else "".
+func Revision() string {
+	if revision != "" {
+		return revision
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, _ := vcsRevision(bi)
+		return rev
+	}
+	return ""
+}
+
+// vcsRevision returns the commit the build info names and whether the
+// tree had uncommitted changes.
+func vcsRevision(bi *debug.BuildInfo) (rev string, dirty bool) {
 	for _, s := range bi.Settings {
 		switch {
 		case s.Key == "vcs.revision":
 			rev = s.Value
 		case s.Key == "vcs.modified" && s.Value == "true":
-			dirty = "-dirty"
+			dirty = true
 		}
 	}
-	if rev == "" {
-		return "devel"
-	}
-	return "devel-" + rev[:min(len(rev), 12)] + dirty
+	return rev, dirty
 }
 
 // userAgent is sent with every Conduit request.
@@ -47,11 +83,12 @@ func (a *app) versionCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v := struct {
-				Version string `json:"version"`
-				Go      string `json:"go"`
-			}{Version(), runtime.Version()}
+				Version  string `json:"version"`
+				Revision string `json:"revision,omitempty"`
+				Go       string `json:"go"`
+			}{Version(), Revision(), runtime.Version()}
 			if asJSON {
-				return writeJSON(a.stdout, "version", v)
+				return a.writeJSON("version", v)
 			}
 			_, err := fmt.Fprintf(a.stdout, "auditbot %s (%s)\n", v.Version, v.Go)
 			return err

@@ -320,7 +320,9 @@ func (d *demo) at(t time.Time, what string) {
 }
 
 func (d *demo) say(format string, args ...any) {
-	fmt.Fprintf(d.out, "   "+format+"\n", args...)
+	// Sprintf with format as given lets go vet check every call's
+	// verbs against its arguments (it once printed %!s(int=1)).
+	fmt.Fprintf(d.out, "   %s\n", fmt.Sprintf(format, args...))
 }
 
 // tick runs one tick, prints its events and counts its Conduit calls.
@@ -393,12 +395,42 @@ func (d *demo) taskOf(username string) (int, error) {
 }
 
 func (d *demo) script() error {
-	ctx := d.ctx
 	camp, err := campaigns.ParseCampaign("mfa-demo.yaml", []byte(campaignYAML))
 	if err != nil {
 		return err
 	}
+	if err := d.planAndLaunch(camp); err != nil {
+		return err
+	}
+	for _, act := range []func() error{d.conversation, d.exemptionAndTeam} {
+		if err := act(); err != nil {
+			return err
+		}
+	}
+	rm, err := d.deadline()
+	if err != nil {
+		return err
+	}
+	if err := d.approvals(rm); err != nil {
+		return err
+	}
+	if err := d.removalAndRestore(); err != nil {
+		return err
+	}
+	review, err := campaigns.ParseCampaign("sre-inactivity-demo.yaml", []byte(inactivityYAML))
+	if err != nil {
+		return err
+	}
+	if err := d.inactivity(review); err != nil {
+		return err
+	}
+	return d.summary()
+}
 
+// planAndLaunch plans the campaign (writing nothing), launches it and
+// launches it again (filing nothing twice).
+func (d *demo) planAndLaunch(camp *campaigns.Campaign) error {
+	ctx := d.ctx
 	d.at(d.clock.Now(), "the Security-Team plans the campaign (nothing is written)")
 	plan, err := d.bot.Plan(ctx, camp)
 	if err != nil {
@@ -420,7 +452,21 @@ func (d *demo) script() error {
 	if err != nil {
 		return fmt.Errorf("launch: %w", err)
 	}
+	snap, err := d.store.Snapshot(camp.Name)
+	if err != nil {
+		return err
+	}
+	team := map[int]bool{}
+	for _, bt := range snap.Batches {
+		team[bt.Index] = bt.Team
+	}
 	for _, t := range launched.Tasks {
+		if team[t.Batch] {
+			// The team's task lists disabled accounts, who cannot log
+			// in to read it: it subscribes and mentions none of them.
+			d.say("filed %s for the team: %d disabled account(s) listed, none subscribed, visible to subscribers only", t.Task, t.Users)
+			continue
+		}
 		d.say("filed %s: %d users subscribed, visible to subscribers only", t.Task, t.Users)
 		d.res.MaxSubscribers = max(d.res.MaxSubscribers, t.Users)
 	}
@@ -436,11 +482,12 @@ func (d *demo) script() error {
 		}
 	}
 	d.say("launch again: %d new tasks (exactly once)", newTasks)
-	if err := d.checkHidden(); err != nil {
-		return err
-	}
+	return d.checkHidden()
+}
 
-	// The conversation, a day after launch.
+// conversation: affected users reply on their tasks, a day after launch.
+func (d *demo) conversation() error {
+	ctx := d.ctx
 	d.at(time.Date(2027, 1, 16, 10, 0, 0, 0, time.UTC), "affected users reply on their tasks")
 	script := []struct {
 		user string
@@ -479,12 +526,17 @@ func (d *demo) script() error {
 	}
 	d.srv.SetMFA(d.users["user21"].PHID, true)
 	d.say("@user21 enables MFA without saying anything")
-	if err := d.tick("replies"); err != nil {
+	return d.tick("replies")
+}
+
+// exemptionAndTeam: two approvers grant an exemption; the team approves
+// removing the disabled accounts on its own task.
+func (d *demo) exemptionAndTeam() error {
+	d.at(time.Date(2027, 1, 16, 15, 0, 0, 0, time.UTC), "two approvers decide on the exemption")
+	t12, err := d.taskOf("user12")
+	if err != nil {
 		return err
 	}
-
-	d.at(time.Date(2027, 1, 16, 15, 0, 0, 0, time.UTC), "two approvers decide on the exemption")
-	t12, _ := d.taskOf("user12")
 	// user12 is in a security-level group: two approvers must agree.
 	if err := d.comment("bob", t12, "!approve @user12"); err != nil {
 		return err
@@ -513,7 +565,12 @@ func (d *demo) script() error {
 			return err
 		}
 	}
+	return nil
+}
 
+// deadline runs the reminders' ticks and the one past the cutoff, which
+// proposes a removal batch, and returns its label.
+func (d *demo) deadline() (string, error) {
 	for _, r := range []struct {
 		at    time.Time
 		label string
@@ -524,19 +581,21 @@ func (d *demo) script() error {
 	} {
 		d.at(r.at, r.label)
 		if err := d.tick(r.label); err != nil {
-			return err
+			return "", err
 		}
 	}
 
 	d.at(time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC), "past the cutoff: the bot proposes a removal batch")
 	if err := d.tick("cutoff"); err != nil {
-		return err
+		return "", err
 	}
-	rm, err := d.openRemoval()
-	if err != nil {
-		return err
-	}
+	return d.openRemoval()
+}
 
+// approvals: a refused approval, one on a task (its memberships only)
+// and two on the command line.
+func (d *demo) approvals(rm string) error {
+	ctx := d.ctx
 	d.at(time.Date(2027, 3, 1, 11, 0, 0, 0, time.UTC), "approvals")
 	// A command-line approval is verified with the approver's own token
 	// (user.whoami), shown every membership first, and counts only with
@@ -552,17 +611,20 @@ func (d *demo) script() error {
 		}
 		return d.bot.Approve(ctx, "mfa-demo", rm, session, bot.ApproveOptions{Confirm: shown.Digest})
 	}
-	_, err = approve("mallory")
+	_, err := approve("mallory")
 	d.res.RefusedApproval = errors.Is(err, bot.ErrNotApprover)
 	d.say("auditbot approve mfa-demo %s --token-file mallory.token: %v", rm, err)
-	firstTask, _ := d.taskOf(d.anyRemovable())
+	firstTask, err := d.taskOf(d.anyRemovable())
+	if err != nil {
+		return err
+	}
 	if err := d.comment("alice", firstTask, "!approve"); err != nil {
 		return err
 	}
 	if err := d.tick("first approval"); err != nil {
 		return err
 	}
-	d.say("alice's !approve on %s covers only the memberships listed there", firstTask)
+	d.say("alice's !approve on T%d covers only the memberships listed there", firstTask)
 	for _, who := range []string{"alice", "bob"} {
 		res, err := approve(who)
 		if err != nil {
@@ -570,7 +632,12 @@ func (d *demo) script() error {
 		}
 		d.say("auditbot approve mfa-demo %s --token-file %s.token --confirm %s: %d of %d approvals, approved=%v", rm, who, res.Digest, res.Approvals, res.Required, res.Approved)
 	}
+	return nil
+}
 
+// removalAndRestore: the removal, a restore asked for and approved, and a
+// rerun that writes nothing.
+func (d *demo) removalAndRestore() error {
 	d.at(time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC), "the bot removes the approved members")
 	if err := d.tick("removal"); err != nil {
 		return err
@@ -578,7 +645,10 @@ func (d *demo) script() error {
 
 	d.at(time.Date(2027, 3, 3, 10, 0, 0, 0, time.UTC), "a removed user enables MFA and asks to come back")
 	d.srv.SetMFA(d.users["user06"].PHID, true)
-	t6, _ := d.taskOf("user06")
+	t6, err := d.taskOf("user06")
+	if err != nil {
+		return err
+	}
 	if err := d.comment("user06", t6, "I enabled MFA now, please restore my access."); err != nil {
 		return err
 	}
@@ -599,15 +669,7 @@ func (d *demo) script() error {
 	}
 	d.res.WritesAfterRerun = len(d.srv.Writes()) - before
 	d.say("writes made by the rerun: %d", d.res.WritesAfterRerun)
-
-	review, err := campaigns.ParseCampaign("sre-inactivity-demo.yaml", []byte(inactivityYAML))
-	if err != nil {
-		return err
-	}
-	if err := d.inactivity(review); err != nil {
-		return err
-	}
-	return d.summary()
+	return nil
 }
 
 // expect derives the expected removals from the seed alone, not from
@@ -694,6 +756,25 @@ func (d *demo) summary() error {
 	if err != nil {
 		return err
 	}
+	d.outcomes(&snap)
+	d.reminders(&snap)
+	d.removals()
+	fmt.Fprintf(d.out, "\n== Final table\n%s", d.finalTable(&snap))
+	if t := d.inactivityTable(); t != "" {
+		fmt.Fprintf(d.out, "\n== Inactivity review of acl*sre-team (365 days)\n%s", t)
+	}
+	total := 0
+	for _, gs := range d.res.Removed {
+		total += len(gs)
+	}
+	fmt.Fprintf(d.out, "\n%d tasks filed (at most %d users each), %d memberships removed from %d users, %d restored, %d writes in all.\n",
+		d.res.Tasks, d.res.MaxSubscribers, total, len(d.res.Removed), len(d.res.Restored), len(d.srv.Writes()))
+	return nil
+}
+
+// outcomes records each user's final status, who was restored (and is a
+// member of what again) and who unsubscribed.
+func (d *demo) outcomes(snap *state.Snapshot) {
 	d.res.RestoredMembers = map[string][]string{}
 	for _, f := range snap.Findings {
 		d.res.Statuses[f.Username] = f.Status
@@ -709,7 +790,11 @@ func (d *demo) summary() error {
 			d.res.Unsubscribed = append(d.res.Unsubscribed, f.Username)
 		}
 	}
-	// Reminders as Phabricator shows them: the bot's comments carrying a
+}
+
+// reminders counts the reminders as Phabricator shows them.
+func (d *demo) reminders(snap *state.Snapshot) {
+	// the bot's comments carrying a
 	// reminder marker, and whom they mention.
 	d.res.Reminders, d.res.Reminded = map[string]int{}, map[string]int{}
 	for _, bt := range snap.Batches {
@@ -725,6 +810,10 @@ func (d *demo) summary() error {
 			}
 		}
 	}
+}
+
+// removals records who was removed from what.
+func (d *demo) removals() {
 	// Removed: every user the bot's project.edit calls took out, read
 	// from the server's write log, not from the bot's own state.
 	names := map[string]string{}
@@ -748,6 +837,11 @@ func (d *demo) summary() error {
 			}
 		}
 	}
+}
+
+// finalTable is the table of each user's status, the groups they were
+// removed from and those they are a member of now.
+func (d *demo) finalTable(snap *state.Snapshot) string {
 	var sb bytes.Buffer
 	tw := tabwriter.NewWriter(&sb, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "USER\tSTATUS\tREMOVED FROM\tNOW A MEMBER OF")
@@ -768,17 +862,7 @@ func (d *demo) summary() error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u, d.res.Statuses[u], dash(strings.Join(removed, ", ")), dash(strings.Join(now, ", ")))
 	}
 	tw.Flush()
-	fmt.Fprintf(d.out, "\n== Final table\n%s", sb.String())
-	if t := d.inactivityTable(); t != "" {
-		fmt.Fprintf(d.out, "\n== Inactivity review of acl*sre-team (365 days)\n%s", t)
-	}
-	total := 0
-	for _, gs := range d.res.Removed {
-		total += len(gs)
-	}
-	fmt.Fprintf(d.out, "\n%d tasks filed (at most %d users each), %d memberships removed from %d users, %d restored, %d writes in all.\n",
-		d.res.Tasks, d.res.MaxSubscribers, total, len(d.res.Removed), len(d.res.Restored), len(d.srv.Writes()))
-	return nil
+	return sb.String()
 }
 
 func dash(s string) string {
