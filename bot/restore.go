@@ -179,16 +179,6 @@ func decideRestore(v *view, f state.Finding, op state.Op) (members []intent, don
 	return members, done, nil
 }
 
-func (b *Bot) batchOf(campaign string, index int) (state.Batch, error) {
-	var bt state.Batch
-	err := b.store.View(campaign, func(tx *state.CampaignTx) error {
-		var err error
-		bt, err = tx.Batch(index)
-		return err
-	})
-	return bt, err
-}
-
 // opByKey reads one op; state.ErrNotFound if there is none.
 func (b *Bot) opByKey(campaign string, key OpKey) (state.Op, error) {
 	var op state.Op
