@@ -187,28 +187,6 @@ func (b *Bot) checkCampaign(ctx context.Context, c *campaigns.Campaign, snap *sn
 	return nil
 }
 
-// probeMembership asks Phabricator whether the bot may edit a group's
-// membership, by removing a user PHID that exists nowhere: the only
-// Conduit write outside the executor (apply.go), as it is no write of a
-// campaign's, records nothing and must not be dry-run. Phorge's
-// transaction editor runs its capability checks before it filters out
-// edits with no effect ("we want to give you a permissions error even if
-// the edit would have no effect", applyTransactions in
-// PhabricatorApplicationTransactionEditor at the recorded commit), and
-// removing a PHID that is not a member is accepted as a no-op (NOTES facts
-// 28, 30; recording project.edit.members-remove.cleanup-bogus-phid). So
-// the probe learns whether the bot may edit the membership and can never
-// remove anybody, even one who joined a moment ago. It goes past dry-run
-// for the same reason, so that a dry-run launch fails exactly where the
-// real one would.
-func (b *Bot) probeMembership(ctx context.Context, group string) (conduit.EditResult, error) {
-	prober := b.phab
-	if u, ok := prober.(interface{ Unwrap() Phabricator }); ok {
-		prober = u.Unwrap()
-	}
-	return prober.EditProjectMembers(ctx, group, nil, []string{ProbePHID})
-}
-
 // taskPolicy is one of the two policies a campaign's tasks carry.
 type taskPolicy struct {
 	name   string
