@@ -52,14 +52,14 @@ func (a access) needsHistory() bool { return len(a.extra) > 0 || a.owner != "" |
 // observeAccess reads the task's complete subscriber list and the team's
 // members (once per tick) and finds who the bot did not let in.
 func (b *Bot) observeAccess(ctx context.Context, r *run, tv *taskView) (access, error) {
-	subs, err := b.subscribers(ctx, tv.task)
+	subs, err := b.read.subscribers(ctx, tv.task)
 	if err != nil {
 		return access{}, fmt.Errorf("read the subscribers: %w", err)
 	}
 	tv.subscribers = subs
 	if rec := tv.rec(); rec.TeamPHID != "" {
 		if r.team == nil {
-			team, _, err := b.projectMembers(ctx, rec.TeamPHID)
+			team, _, err := b.read.projectMembers(ctx, rec.TeamPHID)
 			if err != nil {
 				return access{}, fmt.Errorf("read the team: %w", err)
 			}
@@ -118,7 +118,7 @@ func taskAudience(rec *state.Campaign, bt state.Batch, team []string) map[string
 // whose answer was lost.
 func (b *Bot) revokeAccess(ctx context.Context, r *run, tv *taskView, a access) error {
 	if a.approvers {
-		members, err := b.approverMembers(ctx, r)
+		members, err := b.read.approverMembers(ctx, r)
 		if err != nil {
 			return err
 		}
@@ -126,7 +126,7 @@ func (b *Bot) revokeAccess(ctx context.Context, r *run, tv *taskView, a access) 
 		a = allowApprovers(tv, a)
 	}
 	if len(a.extra) == 0 && a.owner == "" {
-		return b.applyAll(ctx, r, revokesLanded(tv))
+		return b.exec.applyAll(ctx, r, revokesLanded(tv))
 	}
 	changes, _ := accessChanges(tv, a)
 	var phids []string
@@ -134,14 +134,14 @@ func (b *Bot) revokeAccess(ctx context.Context, r *run, tv *taskView, a access) 
 		phids = append(phids, c.by, c.whom)
 	}
 	phids = append(append(phids, a.extra...), a.owner)
-	names, err := b.phidNames(ctx, phids)
+	names, err := b.read.phidNames(ctx, phids)
 	if err != nil {
 		return err
 	}
 	tv.names = names
 	in := decideRevoke(tv, a)
 	b.log.Warn().Str("campaign", tv.c.Name).Str("task", tv.bt.Monogram()).Strs("changed_by", in.subjects).Str("revoke", in.args[argDetail]).Msg("someone else gave access to an audit task")
-	return b.applyAll(ctx, r, []intent{in})
+	return b.exec.applyAll(ctx, r, []intent{in})
 }
 
 // allowApprovers decides whether the subscribed approvers' project and

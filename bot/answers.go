@@ -91,7 +91,7 @@ func pendingAnswers(ops []state.Op) map[int][]state.Op {
 // an earlier attempt landed, and marks it done. Its replies' outcomes were
 // journaled when they were decided.
 func (b *Bot) postAnswer(ctx context.Context, r *run, bt state.Batch, op state.Op) error {
-	if _, err := b.apply(ctx, r.rec.Name, answerIntent(bt, op)); err != nil {
+	if _, err := b.exec.apply(ctx, r.rec.Name, answerIntent(bt, op)); err != nil {
 		return err
 	}
 	n := len(strings.Split(op.Args[argXacts], ","))

@@ -6,23 +6,37 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
+	"github.com/rs/zerolog"
 )
+
+// executor is the engine's one way to write to Phabricator: it carries
+// out intents exactly once (apply), recording each in the state file
+// before and after its write, and reconciling with Phabricator (through
+// the reader) what an earlier run left unconfirmed.
+type executor struct {
+	conn  *conn
+	store *state.Store
+	read  *reader
+	now   func() time.Time
+	log   zerolog.Logger
+}
 
 // apply carries out one intent exactly once across crashes: check,
 // record the intent, write, record the outcome. It reports whether this
 // call sent the write (false when it was done before, or an earlier
 // attempt is found landed). It is the only code that calls a Conduit
 // write method (send).
-func (b *Bot) apply(ctx context.Context, campaign string, in intent) (bool, error) {
+func (b *executor) apply(ctx context.Context, campaign string, in intent) (bool, error) {
 	if in.write == nil {
 		return true, b.applyChange(campaign, in)
 	}
 	// Nothing is started, not even a reconciliation, once the command is
 	// interrupted or Phabricator is away for this tick.
-	if err := b.unavailable(ctx); err != nil {
+	if err := b.conn.unavailable(ctx); err != nil {
 		return false, fmt.Errorf("%s: %w", in.key, err)
 	}
 	op, recorded, settled, err := b.earlier(ctx, campaign, in)
@@ -47,7 +61,7 @@ func (b *Bot) apply(ctx context.Context, campaign string, in intent) (bool, erro
 		op.Args = in.args
 	}
 	// Checked again: the reconciliation above may have run into the end.
-	if err := b.unavailable(ctx); err != nil {
+	if err := b.conn.unavailable(ctx); err != nil {
 		return false, fmt.Errorf("%s: %w", in.key, err)
 	}
 	if err := b.store.Update(campaign, func(tx *state.CampaignTx) error {
@@ -77,8 +91,8 @@ func (b *Bot) apply(ctx context.Context, campaign string, in intent) (bool, erro
 // earlier settles what an earlier run did for in's key: recorded reports
 // whether it recorded the intent (op), settled whether nothing is left to
 // do: the op is done, or its write is found landed and now recorded.
-func (b *Bot) earlier(ctx context.Context, campaign string, in intent) (op state.Op, recorded, settled bool, err error) {
-	op, err = b.opByKey(campaign, in.key)
+func (b *executor) earlier(ctx context.Context, campaign string, in intent) (op state.Op, recorded, settled bool, err error) {
+	op, err = b.read.opByKey(campaign, in.key)
 	switch {
 	case errors.Is(err, state.ErrNotFound):
 		return op, false, false, nil
@@ -115,20 +129,20 @@ func neverSent(op state.Op) bool {
 // send makes one write: the only calls of Conduit's write methods in the
 // engine. The marker of key goes on what the write says (a comment, a
 // task's description), so that a run after a crash finds it.
-func (b *Bot) send(ctx context.Context, campaign string, key OpKey, w write) (outcomeOf, error) {
+func (b *executor) send(ctx context.Context, campaign string, key OpKey, w write) (outcomeOf, error) {
 	res := outcomeOf{sent: w}
 	switch w := w.(type) {
 	case fileTask:
 		spec := w.spec
 		spec.Description = withMarker(spec.Description, campaign, key)
-		got, err := b.phab.CreateTask(ctx, spec)
+		got, err := b.conn.CreateTask(ctx, spec)
 		if err != nil {
 			return res, err
 		}
 		res.task = conduit.Task{ID: got.ObjectID, PHID: got.ObjectPHID}
 		res.result = got.ObjectPHID
 	case editTask:
-		got, err := b.phab.EditTask(ctx, w.task, markComment(w.edits, campaign, key)...)
+		got, err := b.conn.EditTask(ctx, w.task, markComment(w.edits, campaign, key)...)
 		if len(got.TransactionPHIDs) > 0 {
 			res.result = got.TransactionPHIDs[0]
 		}
@@ -136,7 +150,7 @@ func (b *Bot) send(ctx context.Context, campaign string, key OpKey, w write) (ou
 			return res, err
 		}
 		if len(w.then) > 0 {
-			if _, err := b.phab.EditTask(ctx, w.task, markComment(w.then, campaign, key)...); err != nil {
+			if _, err := b.conn.EditTask(ctx, w.task, markComment(w.then, campaign, key)...); err != nil {
 				return res, err
 			}
 		}
@@ -146,7 +160,7 @@ func (b *Bot) send(ctx context.Context, campaign string, key OpKey, w write) (ou
 			// would have removed has left or complied since).
 			return res, nil
 		}
-		got, err := b.phab.EditProjectMembers(ctx, w.project, w.add, w.remove)
+		got, err := b.conn.EditProjectMembers(ctx, w.project, w.add, w.remove)
 		if len(got.TransactionPHIDs) > 0 {
 			res.result = got.TransactionPHIDs[0]
 		}
@@ -185,24 +199,24 @@ func commentOf(edits []conduit.Edit) (string, bool) {
 // write landed: by the intent's own reconcile when it has one, else by
 // what the bot wrote: the marker in its comment, or in the description
 // of the task it filed.
-func (b *Bot) reconcileWrite(ctx context.Context, campaign string, in intent, op state.Op) (outcomeOf, bool, error) {
+func (b *executor) reconcileWrite(ctx context.Context, campaign string, in intent, op state.Op) (outcomeOf, bool, error) {
 	res := outcomeOf{reconciled: true, subjects: op.Subjects}
 	if in.landed.set() {
 		found, err := b.hasLanded(ctx, in.landed)
 		return res, found, err
 	}
-	rec, err := b.campaignRecord(campaign)
+	rec, err := b.read.campaignRecord(campaign)
 	if err != nil {
 		return res, false, err
 	}
 	switch w := in.write.(type) {
 	case fileTask:
-		t, found, err := b.findOwnTask(ctx, campaign, in.key, rec.BotPHID)
+		t, found, err := b.read.findOwnTask(ctx, campaign, in.key, rec.BotPHID)
 		res.task, res.result = t, t.PHID
 		return res, found, err
 	case editTask:
 		if _, ok := commentOf(w.edits); ok {
-			phid, found, err := b.findComment(ctx, &rec, w.task, in.key)
+			phid, found, err := b.read.findComment(ctx, &rec, w.task, in.key)
 			res.result = phid
 			return res, found, err
 		}
@@ -213,7 +227,7 @@ func (b *Bot) reconcileWrite(ctx context.Context, campaign string, in intent, op
 
 // finish records an intent's outcome: the op done, the state change, and
 // the journal entry, in one bbolt transaction.
-func (b *Bot) finish(campaign string, in intent, op state.Op, res outcomeOf, how string) error {
+func (b *executor) finish(campaign string, in intent, op state.Op, res outcomeOf, how string) error {
 	if in.result != "" {
 		res.result = in.result
 	}
@@ -254,21 +268,21 @@ func (b *Bot) finish(campaign string, in intent, op state.Op, res outcomeOf, how
 }
 
 // hasLanded reads the object a landedCheck names and asks its predicate.
-func (b *Bot) hasLanded(ctx context.Context, c landedCheck) (bool, error) {
+func (b *executor) hasLanded(ctx context.Context, c landedCheck) (bool, error) {
 	if c.members != nil {
-		members, ok, err := b.projectMembers(ctx, c.project)
+		members, ok, err := b.read.projectMembers(ctx, c.project)
 		if err != nil || !ok {
 			return false, err
 		}
 		return c.members(members), nil
 	}
-	got, err := b.tasksByPHID(ctx, []string{c.task})
+	got, err := b.read.tasksByPHID(ctx, []string{c.task})
 	if err != nil || len(got) != 1 {
 		return false, err
 	}
 	var subs []string
 	if c.subscribers {
-		if subs, err = b.subscribers(ctx, got[0]); err != nil {
+		if subs, err = b.read.subscribers(ctx, got[0]); err != nil {
 			return false, err
 		}
 	}
@@ -277,12 +291,12 @@ func (b *Bot) hasLanded(ctx context.Context, c landedCheck) (bool, error) {
 
 // applyChange records an intent without a write: its state change and
 // its journal entry, in one bbolt transaction.
-func (b *Bot) applyChange(campaign string, in intent) error {
+func (b *executor) applyChange(campaign string, in intent) error {
 	return b.store.Update(campaign, func(tx *state.CampaignTx) error { return b.changeIn(tx, in) })
 }
 
 // changeIn makes an intent's state change and journals its entry in tx.
-func (b *Bot) changeIn(tx *state.CampaignTx, in intent) error {
+func (b *executor) changeIn(tx *state.CampaignTx, in intent) error {
 	if in.change != nil {
 		if err := in.change(tx, outcomeOf{}); err != nil {
 			return err
@@ -301,7 +315,7 @@ func (b *Bot) changeIn(tx *state.CampaignTx, in intent) error {
 // applyAll applies intents in order and reports each one carried out now
 // (its said). A failed one does not stop the others; the errors are
 // joined.
-func (b *Bot) applyAll(ctx context.Context, r *run, ins []intent) error {
+func (b *executor) applyAll(ctx context.Context, r *run, ins []intent) error {
 	var errs []error
 	for _, in := range ins {
 		done, err := b.apply(ctx, r.rec.Name, in)
@@ -321,7 +335,7 @@ func (b *Bot) applyAll(ctx context.Context, r *run, ins []intent) error {
 
 // record records intents without writes (state changes alone) in one
 // bbolt transaction: all of them or none, then reports them.
-func (b *Bot) record(r *run, ins []intent) error {
+func (b *executor) record(r *run, ins []intent) error {
 	if len(ins) == 0 {
 		return nil
 	}
@@ -350,7 +364,7 @@ func (b *Bot) record(r *run, ins []intent) error {
 }
 
 // journal appends one entry outside any op.
-func (b *Bot) journal(campaign string, e state.Entry) error {
+func (b *executor) journal(campaign string, e state.Entry) error {
 	if e.At.IsZero() {
 		e.At = b.now().UTC()
 	}
@@ -383,7 +397,7 @@ const resultNotSent = "not-sent"
 
 // reconcileFailed records on a pending op why asking Phabricator about it
 // failed, for status, and returns the error.
-func (b *Bot) reconcileFailed(ctx context.Context, campaign string, op state.Op, err error) error {
+func (b *executor) reconcileFailed(ctx context.Context, campaign string, op state.Op, err error) error {
 	err = fmt.Errorf("reconcile %s: %w", op.Key, err)
 	if ctx.Err() != nil || errors.Is(err, conduit.ErrUnavailable) {
 		// Not an answer about the write (an outage, an interrupted
@@ -403,7 +417,7 @@ func (b *Bot) reconcileFailed(ctx context.Context, campaign string, op state.Op,
 // decided since. Each is marked done, as reconciled if its comment is on
 // the task, else as not sent: posting it late would be wrong, and leaving
 // it pending would leave it pending forever.
-func (b *Bot) closeStaleComments(ctx context.Context, rec *state.Campaign, prefix OpKey, keep func(key OpKey) bool, why string) error {
+func (b *executor) closeStaleComments(ctx context.Context, rec *state.Campaign, prefix OpKey, keep func(key OpKey) bool, why string) error {
 	var ops []state.Op
 	if err := b.store.View(rec.Name, func(tx *state.CampaignTx) error {
 		all, err := tx.Ops()
@@ -418,7 +432,7 @@ func (b *Bot) closeStaleComments(ctx context.Context, rec *state.Campaign, prefi
 	}
 	var errs []error
 	for _, op := range ops {
-		result, found, err := b.findComment(ctx, rec, op.Args[argTask], OpKey(op.Key))
+		result, found, err := b.read.findComment(ctx, rec, op.Args[argTask], OpKey(op.Key))
 		if err != nil {
 			errs = append(errs, b.reconcileFailed(ctx, rec.Name, op, err))
 			continue
@@ -449,8 +463,8 @@ func (b *Bot) closeStaleComments(ctx context.Context, rec *state.Campaign, prefi
 // remove anybody, even one who joined a moment ago. It goes past dry-run
 // for the same reason, so that a dry-run launch fails exactly where the
 // real one would.
-func (b *Bot) probeMembership(ctx context.Context, group string) (conduit.EditResult, error) {
-	prober := b.phab
+func (b *executor) probeMembership(ctx context.Context, group string) (conduit.EditResult, error) {
+	prober := b.conn.Phabricator
 	if u, ok := prober.(interface{ Unwrap() Phabricator }); ok {
 		prober = u.Unwrap()
 	}

@@ -64,7 +64,7 @@ func (b *Bot) Approve(ctx context.Context, campaign, removal string, session App
 	if err != nil {
 		return nil, fmt.Errorf("%w: removal batch %q: want R and a number, such as R1", ErrInput, removal)
 	}
-	rec, err := b.campaignRecord(campaign)
+	rec, err := b.read.campaignRecord(campaign)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func (b *Bot) Approve(ctx context.Context, campaign, removal string, session App
 		}
 		return nil, fmt.Errorf("approver's user.whoami: %w", err)
 	}
-	self, err := b.self(ctx)
+	self, err := b.read.self(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +93,7 @@ func (b *Bot) Approve(ctx context.Context, campaign, removal string, session App
 	if err != nil {
 		return nil, err
 	}
-	v, err := b.observe(ctx, &run{rec: rec}, snap, needs{approvers: true, users: []string{who.PHID}})
+	v, err := b.read.observe(ctx, &run{rec: rec}, snap, needs{approvers: true, users: []string{who.PHID}})
 	if err != nil {
 		return nil, fmt.Errorf("look up @%s: %w", who.Username, err)
 	}
@@ -104,7 +104,7 @@ func (b *Bot) Approve(ctx context.Context, campaign, removal string, session App
 	case approver.IsDisabled():
 		return nil, fmt.Errorf("%w: @%s is disabled", ErrNotApprover, approver.Username)
 	case !v.isApprover(approver.PHID):
-		_ = b.journal(campaign, state.Entry{Kind: state.EntryApprovalRefused, Actor: approver.Username, Detail: fmt.Sprintf("R%d: not a member of %s", id, rec.ApproversName)})
+		_ = b.exec.journal(campaign, state.Entry{Kind: state.EntryApprovalRefused, Actor: approver.Username, Detail: fmt.Sprintf("R%d: not a member of %s", id, rec.ApproversName)})
 		return nil, fmt.Errorf("%w: @%s is not a member of %s (checked in Phabricator just now); the refusal was journaled, nothing else changed", ErrNotApprover, approver.Username, rec.ApproversName)
 	}
 	rm, err := removalByID(snap.Removals, id)
@@ -181,16 +181,6 @@ func (b *Bot) recordApproval(campaign string, id int, approver conduit.User, dig
 		return tx.Append(e)
 	})
 	return rm, err
-}
-
-// campaignRecord reads a launched campaign's record.
-func (b *Bot) campaignRecord(campaign string) (state.Campaign, error) {
-	var rec state.Campaign
-	err := b.store.View(campaign, func(tx *state.CampaignTx) error { rec = tx.Campaign(); return nil })
-	if errors.Is(err, state.ErrNoCampaign) {
-		return rec, fmt.Errorf("%w: %q has not been launched", ErrUnknownCampaign, campaign)
-	}
-	return rec, err
 }
 
 // findingByUsername returns a campaign's finding for a user.

@@ -2,7 +2,6 @@ package bot
 
 import (
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -47,7 +46,11 @@ type Options struct {
 // Bot runs campaigns. It is not safe for concurrent use; the writer lock
 // (state.LockWriter) keeps one writing process at a time.
 type Bot struct {
-	phab  Phabricator
+	conn *conn
+	// read is the bot's one way to read Phabricator (observe.go), exec
+	// its one way to write (apply.go); the stages decide in between.
+	read  *reader
+	exec  *executor
 	store *state.Store
 	tmpl  *templates.Set
 	cfg   *campaigns.Config
@@ -61,10 +64,6 @@ type Bot struct {
 	activity activitySource
 	ledger   memberLedger
 	progress Progress
-
-	whoamiOnce sync.Once
-	whoami     conduit.Whoami
-	whoamiErr  error
 }
 
 // New returns a Bot.
@@ -73,7 +72,7 @@ func New(opts Options) (*Bot, error) {
 		return nil, fmt.Errorf("bot: Phab, Store, Templates and Config are required")
 	}
 	b := &Bot{
-		phab:     opts.Phab,
+		conn:     &conn{Phabricator: opts.Phab},
 		store:    opts.Store,
 		tmpl:     opts.Templates,
 		cfg:      opts.Config,
@@ -97,16 +96,18 @@ func New(opts Options) (*Bot, error) {
 	if b.now == nil {
 		b.now = time.Now
 	}
+	b.read = &reader{conn: b.conn, store: b.store, cfg: b.cfg, words: b.words, activity: b.activity, ledger: b.ledger, now: b.now, log: b.log}
 	if opts.Self.PHID != "" {
-		b.whoami = opts.Self
-		b.whoamiOnce.Do(func() {})
+		b.read.whoami = opts.Self
+		b.read.whoamiOnce.Do(func() {})
 	}
+	b.exec = &executor{conn: b.conn, store: b.store, read: b.read, now: b.now, log: b.log}
 	if b.load == nil {
 		b.load = func(name string) (*campaigns.Campaign, error) {
 			path, err := campaigns.FindCampaign(opts.Config.CampaignsDir, name)
 			if err != nil {
 				// Fall back to the file the campaign was launched from.
-				rec, recErr := b.campaignRecord(name)
+				rec, recErr := b.read.campaignRecord(name)
 				if recErr != nil || rec.Source == "" {
 					return nil, err
 				}
@@ -119,7 +120,7 @@ func New(opts Options) (*Bot, error) {
 	// own: it is its recurring campaign's, under its own name.
 	load := b.load
 	b.load = func(name string) (*campaigns.Campaign, error) {
-		if rec, err := b.campaignRecord(name); err == nil && rec.InstanceOf != "" {
+		if rec, err := b.read.campaignRecord(name); err == nil && rec.InstanceOf != "" {
 			c, err := load(rec.InstanceOf)
 			if err != nil {
 				return nil, err

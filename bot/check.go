@@ -108,7 +108,7 @@ func (b *Bot) check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, *
 	} else {
 		r.add("templates", "render", true, "every template renders")
 	}
-	self, err := b.self(ctx)
+	self, err := b.read.self(ctx)
 	if errors.Is(err, conduit.ErrInvalidAuth) || errors.Is(err, conduit.ErrNoSession) {
 		r.fail("token", "authenticate", "Phabricator rejected the API token (revoked, mistyped, or its user is disabled)", conduit.ErrInvalidAuth)
 		return r, nil, nil
@@ -172,7 +172,7 @@ func (b *Bot) checkCampaign(ctx context.Context, c *campaigns.Campaign, snap *sn
 		if slices.Contains(g.MemberPHIDs, ProbePHID) {
 			return fmt.Errorf("probe %s: the probe PHID %s is a member; refusing to probe", g.Name, ProbePHID)
 		}
-		res, err := b.probeMembership(ctx, g.PHID)
+		res, err := b.exec.probeMembership(ctx, g.PHID)
 		switch {
 		case errors.Is(err, conduit.ErrPermissionDenied):
 			r.add(g.Name, "may edit membership", false, "denied: "+policyHint(err))
@@ -215,7 +215,7 @@ func (b *Bot) checkTaskPolicies(ctx context.Context, c *campaigns.Campaign, snap
 		// A project policy: who is in the project decides.
 		var proj *conduit.Project
 		if strings.HasPrefix(value, "PHID-PROJ-") {
-			ps, err := b.projectsByPHID(ctx, []string{value}, true)
+			ps, err := b.read.projectsByPHID(ctx, []string{value}, true)
 			if err != nil {
 				return fmt.Errorf("check %s: %w", p.name, err)
 			}

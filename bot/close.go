@@ -132,7 +132,7 @@ func (b *Bot) choreClose(ctx context.Context, r *run) error {
 	if snap, err = b.store.Snapshot(r.rec.Name); err != nil {
 		return err
 	}
-	v, err := b.observe(ctx, r, snap, needs{})
+	v, err := b.read.observe(ctx, r, snap, needs{})
 	if err != nil {
 		return err
 	}
@@ -143,10 +143,10 @@ func (b *Bot) choreClose(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	if err := b.applyAll(ctx, r, ins); err != nil {
+	if err := b.exec.applyAll(ctx, r, ins); err != nil {
 		return err
 	}
-	return b.record(r, []intent{campaignClosed(&v.snap, len(ins), b.now().UTC())})
+	return b.exec.record(r, []intent{campaignClosed(&v.snap, len(ins), b.now().UTC())})
 }
 
 // decideClose is, for every task of a campaign that can close (the

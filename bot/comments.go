@@ -35,5 +35,5 @@ func (b *Bot) comment(ctx context.Context, r *run, bt state.Batch, key OpKey, te
 	if bt.TaskPHID == "" {
 		return false, fmt.Errorf("batch %d has no task yet", bt.Index)
 	}
-	return b.apply(ctx, r.rec.Name, commentIntent(&r.rec, bt, key, text, entry, change, extra...))
+	return b.exec.apply(ctx, r.rec.Name, commentIntent(&r.rec, bt, key, text, entry, change, extra...))
 }

@@ -54,7 +54,7 @@ func (b *Bot) answerTask(ctx context.Context, r *run, bt state.Batch, earlier []
 			return err
 		}
 	}
-	txs, err := b.history(ctx, bt.TaskPHID, bt.TxCursor)
+	txs, err := b.read.history(ctx, bt.TaskPHID, bt.TxCursor)
 	if err != nil {
 		return fmt.Errorf("read transactions: %w", err)
 	}
@@ -70,7 +70,7 @@ func (b *Bot) answerTask(ctx context.Context, r *run, bt state.Batch, earlier []
 		}
 	}
 	if herr == nil && len(fl.pending) > 0 {
-		herr = b.record(r, []intent{fl.recorded(bt.Index, 0)})
+		herr = b.exec.record(r, []intent{fl.recorded(bt.Index, 0)})
 	}
 	if herr == nil && (fl.counted || len(bt.Flooded) > 0) {
 		herr = b.reportFloods(r, bt, &key)
@@ -79,7 +79,7 @@ func (b *Bot) answerTask(ctx context.Context, r *run, bt state.Batch, earlier []
 		return herr
 	}
 	// What was decided before a failure is answered now all the same.
-	op, err := b.opByKey(r.rec.Name, key)
+	op, err := b.read.opByKey(r.rec.Name, key)
 	if err != nil {
 		return errors.Join(herr, err)
 	}
@@ -129,7 +129,7 @@ type outcome struct {
 // the task's combined answer *key (created here at the first answer), in
 // the bbolt transaction that moves the cursor past it.
 func (b *Bot) handleTransaction(ctx context.Context, r *run, bt state.Batch, t conduit.Transaction, key *OpKey, fl *flood) error {
-	if legacy, err := b.opByKey(r.c.Name, replyKey(t.PHID)); err == nil && legacy.State == state.OpPending {
+	if legacy, err := b.read.opByKey(r.c.Name, replyKey(t.PHID)); err == nil && legacy.State == state.OpPending {
 		// Answered one by one by an older auditbot that stopped before
 		// recording it: finish it that way, so it is not answered twice.
 		return b.handleLegacyReply(ctx, r, bt, t)
@@ -156,7 +156,7 @@ func (b *Bot) handleTransaction(ctx context.Context, r *run, bt state.Batch, t c
 		k = repliesKey(bt.Index, t.ID)
 	}
 	record := outcomeIntent(r, bt, t, o, k, b.now().UTC())
-	if err := b.record(r, []intent{record, fl.recorded(bt.Index, t.ID)}); err != nil {
+	if err := b.exec.record(r, []intent{record, fl.recorded(bt.Index, t.ID)}); err != nil {
 		return err
 	}
 	if o.sayLater != nil {
@@ -221,7 +221,7 @@ func (b *Bot) decideTurn(ctx context.Context, r *run, bt state.Batch, t conduit.
 		// may have changed it (an announcement seen).
 		tn.bt = cur
 	}
-	v, err := b.observe(ctx, r, snap, turnNeeds(&snap, tn))
+	v, err := b.read.observe(ctx, r, snap, turnNeeds(&snap, tn))
 	if err != nil {
 		return outcome{}, err
 	}
@@ -423,7 +423,7 @@ func (b *Bot) reportFloods(r *run, bt state.Batch, key *OpKey) error {
 			k = repliesKey(bt.Index, cur.TxCursor)
 		}
 		t := conduit.Transaction{ID: cur.TxCursor}
-		if err := b.record(r, []intent{outcomeIntent(r, bt, t, o, k, v.now)}); err != nil {
+		if err := b.exec.record(r, []intent{outcomeIntent(r, bt, t, o, k, v.now)}); err != nil {
 			return err
 		}
 		r.eventOf(ev{kind: string(o.kind), task: bt.Monogram(), user: o.user}, "%s: %s", bt.Monogram(), o.detail)

@@ -81,7 +81,7 @@ var criteria = []criterion{
 	{
 		reason: reasonMFA, conversation: true,
 		find: func(ctx context.Context, x *critEnv, members []string) (map[string]conduit.User, error) {
-			out, err := x.b.usersMatching(ctx, members, conduit.UserQuery{MFA: ptr(false)})
+			out, err := x.read.usersMatching(ctx, members, conduit.UserQuery{MFA: ptr(false)})
 			if errors.Is(err, conduit.ErrInvalidConstraint) {
 				return nil, fmt.Errorf("%w: user.search refused the mfa constraint: it exists only for administrators, so the bot account %s must be an admin", ErrCheckFailed, x.self.Username)
 			}
@@ -91,7 +91,7 @@ var criteria = []criterion{
 			return out, nil
 		},
 		failing: func(ctx context.Context, x *critEnv, users []string) (map[string]conduit.User, error) {
-			out, err := x.b.usersMatching(ctx, users, conduit.UserQuery{MFA: ptr(false)})
+			out, err := x.read.usersMatching(ctx, users, conduit.UserQuery{MFA: ptr(false)})
 			if err != nil {
 				return nil, fmt.Errorf("re-check MFA: %w", err)
 			}
@@ -101,14 +101,14 @@ var criteria = []criterion{
 	{
 		reason: reasonDisabled,
 		find: func(ctx context.Context, x *critEnv, members []string) (map[string]conduit.User, error) {
-			out, err := x.b.usersMatching(ctx, members, conduit.UserQuery{IsDisabled: ptr(true)})
+			out, err := x.read.usersMatching(ctx, members, conduit.UserQuery{IsDisabled: ptr(true)})
 			if err != nil {
 				return nil, fmt.Errorf("find disabled members: %w", err)
 			}
 			return out, nil
 		},
 		failing: func(ctx context.Context, x *critEnv, users []string) (map[string]conduit.User, error) {
-			out, err := x.b.usersMatching(ctx, users, conduit.UserQuery{IsDisabled: ptr(true)})
+			out, err := x.read.usersMatching(ctx, users, conduit.UserQuery{IsDisabled: ptr(true)})
 			if err != nil {
 				return nil, fmt.Errorf("re-check disabled accounts: %w", err)
 			}
@@ -168,7 +168,7 @@ func everyoneFails(_ context.Context, _ *critEnv, users []string) (map[string]co
 
 // critEnv is what the criteria share while they look at one campaign.
 type critEnv struct {
-	b    *Bot
+	read *reader
 	c    *campaigns.Campaign
 	self conduit.Whoami
 	now  time.Time
@@ -187,7 +187,7 @@ type critEnv struct {
 // 100, asked once per critEnv.
 func (x *critEnv) allUsers(ctx context.Context, members []string) (map[string]conduit.User, error) {
 	if x.users == nil {
-		all, err := x.b.usersMatching(ctx, members, conduit.UserQuery{})
+		all, err := x.read.usersMatching(ctx, members, conduit.UserQuery{})
 		if err != nil {
 			return nil, fmt.Errorf("read the members' accounts: %w", err)
 		}
@@ -204,7 +204,7 @@ func (x *critEnv) allUsers(ctx context.Context, members []string) (map[string]co
 
 // lastActivity asks the activity source about users (observe.go).
 func (x *critEnv) lastActivity(ctx context.Context, users []string) (map[string]time.Time, error) {
-	return x.b.lastActivity(ctx, x.c, x.scope, users)
+	return x.read.lastActivity(ctx, x.c, x.scope, users)
 }
 
 // errNoActivitySource refuses the inactive criterion without a source.
@@ -229,7 +229,7 @@ func inactiveDecision(now time.Time, window time.Duration, created, joined, last
 }
 
 func findInactive(ctx context.Context, x *critEnv, members []string) (map[string]conduit.User, error) {
-	if x.b.activity == nil {
+	if x.read.activity == nil {
 		return nil, errNoActivitySource
 	}
 	users, err := x.allUsers(ctx, members)
@@ -280,12 +280,12 @@ func failingInactive(ctx context.Context, x *critEnv, users []string) (map[strin
 // cannot tell when they joined, so it does not protect them.
 func (x *critEnv) joined(members []string) (map[string]time.Time, error) {
 	out := map[string]time.Time{}
-	if x.b.ledger == nil {
+	if x.read.ledger == nil {
 		return out, nil
 	}
 	there := map[string]bool{} // seen at some group's first scan
 	for _, g := range x.groups {
-		seen, err := x.b.ledger.RecordMembersSeen(g.PHID, g.MemberPHIDs, x.now)
+		seen, err := x.read.ledger.RecordMembersSeen(g.PHID, g.MemberPHIDs, x.now)
 		if err != nil {
 			return nil, fmt.Errorf("record the members of %s: %w", g.Name, err)
 		}
@@ -328,7 +328,7 @@ func findListed(ctx context.Context, x *critEnv, members []string) (map[string]c
 	// The list's names go to Phabricator and into the journal: never the
 	// token file's (the CLI refuses such a campaign when loading it; this
 	// covers every other caller).
-	if err := x.c.List.CheckListFile(x.b.cfg.Conduit.TokenFile); err != nil {
+	if err := x.c.List.CheckListFile(x.read.cfg.Conduit.TokenFile); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInput, err)
 	}
 	users, err := x.allUsers(ctx, members)
@@ -350,7 +350,7 @@ func findListed(ctx context.Context, x *critEnv, members []string) (map[string]c
 	}
 	rep := &ListReport{File: x.c.List.File}
 	if len(rest) > 0 {
-		known, err := x.b.usersNamed(ctx, rest)
+		known, err := x.read.usersNamed(ctx, rest)
 		if err != nil {
 			return nil, fmt.Errorf("look up the list's usernames: %w", err)
 		}

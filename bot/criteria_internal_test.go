@@ -93,7 +93,7 @@ func TestJoined(t *testing.T) {
 		// G2 was never scanned: everyone is first seen now, and nobody can
 		// be told apart as a newcomer.
 	}
-	x := &critEnv{b: &Bot{ledger: ledger}, now: now, groups: []groupView{
+	x := &critEnv{read: &reader{ledger: ledger}, now: now, groups: []groupView{
 		{Project: conduit.Project{PHID: "G1", MemberPHIDs: []string{"old", "late"}}},
 		{Project: conduit.Project{PHID: "G2", MemberPHIDs: []string{"fresh", "late"}}},
 	}}

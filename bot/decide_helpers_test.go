@@ -135,7 +135,9 @@ func storeBot(t *testing.T, snap state.Snapshot) *Bot {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return &Bot{store: st, now: func() time.Time { return decideNow }}
+	now := func() time.Time { return decideNow }
+	read := &reader{store: st, now: now}
+	return &Bot{store: st, now: now, read: read, exec: &executor{store: st, read: read, now: now}}
 }
 
 // applyInStore records snap in a new state file, then carries out ins
@@ -148,7 +150,7 @@ func applyInStore(t *testing.T, snap state.Snapshot, ins []intent, res outcomeOf
 	st, name := b.store, snap.Campaign.Name
 	for _, in := range ins {
 		if in.write == nil {
-			if err := b.applyChange(name, in); err != nil {
+			if err := b.exec.applyChange(name, in); err != nil {
 				t.Fatalf("apply %s: %v", in.key, err)
 			}
 			continue
@@ -166,7 +168,7 @@ func applyInStore(t *testing.T, snap state.Snapshot, ins []intent, res outcomeOf
 		}
 		out := res
 		out.sent = in.write
-		if err := b.finish(name, in, op, out, ""); err != nil {
+		if err := b.exec.finish(name, in, op, out, ""); err != nil {
 			t.Fatalf("record outcome %s: %v", in.key, err)
 		}
 	}

@@ -73,7 +73,7 @@ func (b *Bot) resolveGroups(ctx context.Context, c *campaigns.Campaign) (*snapsh
 		names = append(names, c.Team)
 	}
 	names = append(names, c.Tags...)
-	found, err := b.resolveProjects(ctx, uniq(names), true)
+	found, err := b.read.resolveProjects(ctx, uniq(names), true)
 	if err != nil {
 		return nil, fmt.Errorf("resolve groups: %w", err)
 	}
@@ -107,7 +107,7 @@ func (b *Bot) resolveGroups(ctx context.Context, c *campaigns.Campaign) (*snapsh
 		}
 	}
 	if len(missing) > 0 {
-		visible := b.visibleProjectNames(ctx)
+		visible := b.read.visibleProjectNames(ctx)
 		for i, m := range missing {
 			name, role, _ := strings.Cut(m, " (")
 			if s := campaigns.Suggest(name, visible); s != "" {
@@ -137,7 +137,7 @@ type projectLister interface {
 // discover builds the snapshot for a campaign: groups and their members,
 // then the members without MFA and the disabled ones, in pages of 100.
 func (b *Bot) discover(ctx context.Context, c *campaigns.Campaign) (*snapshot, error) {
-	self, err := b.self(ctx)
+	self, err := b.read.self(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -157,9 +157,9 @@ func (b *Bot) discover(ctx context.Context, c *campaigns.Campaign) (*snapshot, e
 func (b *Bot) findNonCompliant(ctx context.Context, c *campaigns.Campaign, snap *snapshot) error {
 	var members []string
 	members, snap.nonUsers = groupMembers(snap.groups)
-	x := &critEnv{b: b, c: c, self: snap.self, now: b.now().UTC(), groups: snap.groups}
+	x := &critEnv{read: b.read, c: c, self: snap.self, now: b.now().UTC(), groups: snap.groups}
 	if c.Has(campaigns.CriterionInactive) && len(c.Inactivity.Scope) > 0 {
-		scope, err := b.activityScope(ctx, c)
+		scope, err := b.read.activityScope(ctx, c)
 		if err != nil {
 			return err
 		}

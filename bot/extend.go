@@ -30,7 +30,7 @@ func (b *Bot) Extend(ctx context.Context, campaign string, to time.Time, usernam
 	if err != nil {
 		return err
 	}
-	v, err := b.observe(ctx, r, snap, needs{})
+	v, err := b.read.observe(ctx, r, snap, needs{})
 	if err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func (b *Bot) Extend(ctx context.Context, campaign string, to time.Time, usernam
 		return err
 	}
 	if move != nil {
-		if err := b.record(r, []intent{*move}); err != nil {
+		if err := b.exec.record(r, []intent{*move}); err != nil {
 			return err
 		}
 	}
@@ -135,7 +135,7 @@ func (b *Bot) announceExtension(ctx context.Context, r *run, op state.Op) error 
 	if err != nil {
 		return err
 	}
-	v, err := b.observe(ctx, r, snap, needs{})
+	v, err := b.read.observe(ctx, r, snap, needs{})
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func (b *Bot) announceExtension(ctx context.Context, r *run, op state.Op) error 
 	if err := b.postAll(ctx, r, p); err != nil {
 		return err
 	}
-	return b.record(r, []intent{extensionAnnounced(op, b.now().UTC())})
+	return b.exec.record(r, []intent{extensionAnnounced(op, b.now().UTC())})
 }
 
 // decideExtensionAnnouncements is the comment that announces the extension op

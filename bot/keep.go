@@ -230,11 +230,11 @@ func (b *Bot) checkKeeps(ctx context.Context, r *run) error {
 	if len(n.texts) == 0 {
 		return nil
 	}
-	v, err := b.observe(ctx, r, snap, n)
+	v, err := b.read.observe(ctx, r, snap, n)
 	if err != nil {
 		return fmt.Errorf("re-read keep comments: %w", err)
 	}
-	return b.record(r, decideKeepsStand(v))
+	return b.exec.record(r, decideKeepsStand(v))
 }
 
 // keepsNeeds is what checking the recorded keeps reads: the comment

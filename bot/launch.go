@@ -63,7 +63,7 @@ func (b *Bot) Launch(ctx context.Context, c *campaigns.Campaign) (*LaunchResult,
 			return nil, err
 		}
 		for _, e := range lr.entries {
-			if err := b.journal(c.Name, e); err != nil {
+			if err := b.exec.journal(c.Name, e); err != nil {
 				return nil, err
 			}
 		}
@@ -131,7 +131,7 @@ func (b *Bot) ensureTasks(ctx context.Context, c *campaigns.Campaign) ([]LaunchT
 	if err != nil {
 		return nil, err
 	}
-	v, err := b.observe(ctx, &run{c: c, rec: snap.Campaign}, snap, needs{})
+	v, err := b.read.observe(ctx, &run{c: c, rec: snap.Campaign}, snap, needs{})
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,7 @@ func (b *Bot) ensureTask(ctx context.Context, v *view, bt state.Batch) (LaunchTa
 		return err
 	}
 	name := v.c.Name
-	if lt.New, err = b.apply(ctx, name, in); err != nil {
+	if lt.New, err = b.exec.apply(ctx, name, in); err != nil {
 		return lt, err
 	}
 	lt.Task = bt.Monogram()
@@ -236,7 +236,7 @@ func fileTaskIntent(key OpKey, spec conduit.TaskSpec, entry state.Entry, change 
 // verifyTask reads a filed task back and fails loudly if the bot cannot see
 // it or its policies are not the restricted ones asked for.
 func (b *Bot) verifyTask(ctx context.Context, campaign string, bt state.Batch, spec conduit.TaskSpec) error {
-	tasks, err := b.tasksByPHID(ctx, []string{bt.TaskPHID})
+	tasks, err := b.read.tasksByPHID(ctx, []string{bt.TaskPHID})
 	if err != nil {
 		return fmt.Errorf("read back %s: %w", bt.Monogram(), err)
 	}
@@ -248,7 +248,7 @@ func (b *Bot) verifyTask(ctx context.Context, campaign string, bt state.Batch, s
 		return nil
 	}
 	err = fmt.Errorf("task %s policy check failed: %s", bt.Monogram(), strings.Join(problems, "; "))
-	_ = b.journal(campaign, state.Entry{Kind: state.EntryPolicyMismatch, Task: bt.Monogram(), Detail: err.Error()})
+	_ = b.exec.journal(campaign, state.Entry{Kind: state.EntryPolicyMismatch, Task: bt.Monogram(), Detail: err.Error()})
 	return err
 }
 

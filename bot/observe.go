@@ -10,16 +10,37 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/auditbot/auditbot/campaigns"
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
+	"github.com/rs/zerolog"
 )
+
+// reader is the engine's one way to read Phabricator: every Conduit read
+// is one of its methods, and the view a decision takes is built by
+// observe. It shares the bot's connection (and so the tick's breaker).
+type reader struct {
+	conn     *conn
+	store    *state.Store
+	cfg      *campaigns.Config
+	words    *wording
+	activity activitySource
+	ledger   memberLedger
+	now      func() time.Time
+	log      zerolog.Logger
+
+	whoamiOnce sync.Once
+	whoami     conduit.Whoami
+	whoamiErr  error
+}
 
 // view is everything one decision may look at: the campaign, the time,
 // the recorded state as the previous step left it, and what Phabricator
@@ -141,7 +162,7 @@ type needs struct {
 // accounts reads the accounts of users, each at most once per tick (the
 // run keeps them): one user.search for those not read yet. An account
 // the server does not return is missing from the answer.
-func (b *Bot) accounts(ctx context.Context, r *run, users []string) (map[string]conduit.User, error) {
+func (b *reader) accounts(ctx context.Context, r *run, users []string) (map[string]conduit.User, error) {
 	if r.users == nil {
 		r.users = map[string]*conduit.User{}
 	}
@@ -196,7 +217,7 @@ func (n needs) and(m needs) needs {
 // snap, the recorded state as it is now. The groups' and the approvers' members
 // are read once per tick (the run keeps them); the rest is read at each
 // call, as late as possible: right before the decision that rests on it.
-func (b *Bot) observe(ctx context.Context, r *run, snap state.Snapshot, n needs) (*view, error) {
+func (b *reader) observe(ctx context.Context, r *run, snap state.Snapshot, n needs) (*view, error) {
 	v := &view{now: b.now().UTC(), c: r.c, snap: snap, words: b.words, cfg: b.cfg}
 	var err error
 	if n.members {
@@ -243,9 +264,9 @@ func (b *Bot) observe(ctx context.Context, r *run, snap state.Snapshot, n needs)
 }
 
 // self returns the bot's own account, asked once per Bot.
-func (b *Bot) self(ctx context.Context) (conduit.Whoami, error) {
+func (b *reader) self(ctx context.Context) (conduit.Whoami, error) {
 	b.whoamiOnce.Do(func() {
-		b.whoami, b.whoamiErr = b.phab.Whoami(ctx)
+		b.whoami, b.whoamiErr = b.conn.Whoami(ctx)
 		if b.whoamiErr != nil {
 			b.whoamiErr = fmt.Errorf("bot: whoami: %w", b.whoamiErr)
 		}
@@ -254,7 +275,7 @@ func (b *Bot) self(ctx context.Context) (conduit.Whoami, error) {
 }
 
 // liveMembers fetches the audited groups' members once per tick.
-func (b *Bot) liveMembers(ctx context.Context, r *run) (map[string][]string, error) {
+func (b *reader) liveMembers(ctx context.Context, r *run) (map[string][]string, error) {
 	if r.members != nil {
 		return r.members, nil
 	}
@@ -262,7 +283,7 @@ func (b *Bot) liveMembers(ctx context.Context, r *run) (map[string][]string, err
 	for _, g := range r.rec.Groups {
 		phids = append(phids, g.PHID)
 	}
-	projects, err := b.phab.ProjectsByPHID(ctx, phids, true)
+	projects, err := b.conn.ProjectsByPHID(ctx, phids, true)
 	if err != nil {
 		return nil, fmt.Errorf("read group members: %w", err)
 	}
@@ -281,11 +302,11 @@ func (b *Bot) liveMembers(ctx context.Context, r *run) (map[string][]string, err
 
 // approverMembers fetches the approvers' project's members once per tick:
 // approval is checked against Phabricator, never against a name in a file.
-func (b *Bot) approverMembers(ctx context.Context, r *run) ([]string, error) {
+func (b *reader) approverMembers(ctx context.Context, r *run) ([]string, error) {
 	if r.approvers != nil {
 		return r.approvers, nil
 	}
-	ps, err := b.phab.ProjectsByPHID(ctx, []string{r.rec.ApproversPHID}, true)
+	ps, err := b.conn.ProjectsByPHID(ctx, []string{r.rec.ApproversPHID}, true)
 	if err != nil {
 		return nil, fmt.Errorf("read approvers: %w", err)
 	}
@@ -300,13 +321,13 @@ func (b *Bot) approverMembers(ctx context.Context, r *run) ([]string, error) {
 }
 
 // usersMatching returns which of phids match q, keyed by PHID.
-func (b *Bot) usersMatching(ctx context.Context, phids []string, q conduit.UserQuery) (map[string]conduit.User, error) {
+func (b *reader) usersMatching(ctx context.Context, phids []string, q conduit.UserQuery) (map[string]conduit.User, error) {
 	out := map[string]conduit.User{}
 	if len(phids) == 0 {
 		return out, nil
 	}
 	q.PHIDs = phids
-	users, err := b.phab.SearchUsers(ctx, q)
+	users, err := b.conn.SearchUsers(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +343,7 @@ func (b *Bot) usersMatching(ctx context.Context, phids []string, q conduit.UserQ
 // only way to see the edit. A transaction the server does not return is
 // missing from the map; an error means nothing could be verified, and the
 // caller must not act (fail closed).
-func (b *Bot) currentTexts(ctx context.Context, sources []*state.Source) (map[string]string, error) {
+func (b *reader) currentTexts(ctx context.Context, sources []*state.Source) (map[string]string, error) {
 	byTask := map[string][]string{}
 	var tasks []string
 	for _, s := range sources {
@@ -338,7 +359,7 @@ func (b *Bot) currentTexts(ctx context.Context, sources []*state.Source) (map[st
 	}
 	out := map[string]string{}
 	for _, task := range tasks {
-		txs, err := b.phab.TransactionsByPHID(ctx, task, byTask[task])
+		txs, err := b.conn.TransactionsByPHID(ctx, task, byTask[task])
 		if err != nil {
 			return nil, fmt.Errorf("re-read approving comments: %w", err)
 		}
@@ -354,7 +375,7 @@ func (b *Bot) currentTexts(ctx context.Context, sources []*state.Source) (map[st
 // version the bot wrote: a comment keeps every version (NOTES fact 45);
 // only its author may edit it, but an administrator may remove it, which
 // adds an empty version by the remover.
-func (b *Bot) findComment(ctx context.Context, rec *state.Campaign, task string, key OpKey) (string, bool, error) {
+func (b *reader) findComment(ctx context.Context, rec *state.Campaign, task string, key OpKey) (string, bool, error) {
 	txs, err := b.history(ctx, task, 0)
 	if err != nil {
 		return "", false, err
@@ -380,7 +401,7 @@ func (b *Bot) findComment(ctx context.Context, rec *state.Campaign, task string,
 // task can rewrite it, and a marker forged into another batch's task would
 // otherwise make the bot adopt that task and never file this batch's
 // (NOTES fact 46). A task another batch already owns is never taken.
-func (b *Bot) findOwnTask(ctx context.Context, campaign string, key OpKey, botPHID string) (conduit.Task, bool, error) {
+func (b *reader) findOwnTask(ctx context.Context, campaign string, key OpKey, botPHID string) (conduit.Task, bool, error) {
 	op, err := b.opByKey(campaign, key)
 	if err != nil {
 		return conduit.Task{}, false, err
@@ -455,7 +476,7 @@ func createdWithMarker(txs []conduit.Transaction, botPHID, campaign string, key 
 
 // phidNames names users as @username and projects as #name where
 // Phabricator knows them, by PHID otherwise.
-func (b *Bot) phidNames(ctx context.Context, phids []string) (map[string]string, error) {
+func (b *reader) phidNames(ctx context.Context, phids []string) (map[string]string, error) {
 	out := map[string]string{}
 	var users, projects []string
 	for _, p := range phids {
@@ -492,7 +513,7 @@ func (b *Bot) phidNames(ctx context.Context, phids []string) (map[string]string,
 
 // usernames names users by @username where Phabricator knows them, by PHID
 // otherwise.
-func (b *Bot) usernames(ctx context.Context, phids []string) ([]string, error) {
+func (b *reader) usernames(ctx context.Context, phids []string) ([]string, error) {
 	if len(phids) == 0 {
 		return nil, nil
 	}
@@ -513,8 +534,8 @@ func (b *Bot) usernames(ctx context.Context, phids []string) ([]string, error) {
 
 // teamTag is the team project's hashtag, read from Phabricator (the
 // record keeps the team's PHID and name, and a slug can change).
-func (b *Bot) teamTag(ctx context.Context, rec *state.Campaign) (string, error) {
-	ps, err := b.phab.ProjectsByPHID(ctx, []string{rec.TeamPHID}, false)
+func (b *reader) teamTag(ctx context.Context, rec *state.Campaign) (string, error) {
+	ps, err := b.conn.ProjectsByPHID(ctx, []string{rec.TeamPHID}, false)
 	if err != nil {
 		return "", fmt.Errorf("read the team project: %w", err)
 	}
@@ -525,7 +546,7 @@ func (b *Bot) teamTag(ctx context.Context, rec *state.Campaign) (string, error) 
 }
 
 // scopePHIDs resolves the campaign's activity_scope projects.
-func (b *Bot) scopePHIDs(ctx context.Context, c *campaigns.Campaign) ([]string, error) {
+func (b *reader) scopePHIDs(ctx context.Context, c *campaigns.Campaign) ([]string, error) {
 	found, err := b.resolveProjects(ctx, c.Inactivity.Scope, false)
 	if err != nil {
 		return nil, fmt.Errorf("resolve activity_scope: %w", err)
@@ -547,8 +568,8 @@ func (b *Bot) scopePHIDs(ctx context.Context, c *campaigns.Campaign) ([]string, 
 // visibleProjectNames returns the names of projects the bot can see, for
 // a did-you-mean, or nil if they cannot be listed: a suggestion is a
 // courtesy and never turns one error into another.
-func (b *Bot) visibleProjectNames(ctx context.Context) []string {
-	p := b.phab
+func (b *reader) visibleProjectNames(ctx context.Context) []string {
+	p := b.conn.Phabricator
 	for {
 		if l, ok := p.(projectLister); ok {
 			names, err := l.ProjectNames(ctx, maxSuggestProjects)
@@ -571,12 +592,12 @@ func (b *Bot) visibleProjectNames(ctx context.Context) []string {
 // users only, at its own cost: user.search pages for mfa and disabled,
 // the activity source (its cache) for inactive, nothing for reconfirm and
 // list.
-func (b *Bot) liveFailures(ctx context.Context, c *campaigns.Campaign, fs []state.Finding, extra map[string][]string) (map[string]map[string]conduit.User, error) {
+func (b *reader) liveFailures(ctx context.Context, c *campaigns.Campaign, fs []state.Finding, extra map[string][]string) (map[string]map[string]conduit.User, error) {
 	self, err := b.self(ctx)
 	if err != nil {
 		return nil, err
 	}
-	x := &critEnv{b: b, c: c, self: self, now: b.now().UTC()}
+	x := &critEnv{read: b, c: c, self: self, now: b.now().UTC()}
 	if len(c.Inactivity.Scope) > 0 && slices.ContainsFunc(fs, func(f state.Finding) bool { return slices.Contains(f.Reasons, reasonInactive) }) {
 		if x.scope, err = b.scopePHIDs(ctx, c); err != nil {
 			return nil, err
@@ -614,20 +635,20 @@ func (b *Bot) liveFailures(ctx context.Context, c *campaigns.Campaign, fs []stat
 
 // resolveProjects finds projects by name or slug (project.search), with
 // their members if asked.
-func (b *Bot) resolveProjects(ctx context.Context, names []string, withMembers bool) (map[string]conduit.Project, error) {
-	return b.phab.ResolveProjects(ctx, names, withMembers)
+func (b *reader) resolveProjects(ctx context.Context, names []string, withMembers bool) (map[string]conduit.Project, error) {
+	return b.conn.ResolveProjects(ctx, names, withMembers)
 }
 
 // projectsByPHID reads projects, with their members if asked. A project
 // the bot cannot see is missing from the answer.
-func (b *Bot) projectsByPHID(ctx context.Context, phids []string, withMembers bool) ([]conduit.Project, error) {
-	return b.phab.ProjectsByPHID(ctx, phids, withMembers)
+func (b *reader) projectsByPHID(ctx context.Context, phids []string, withMembers bool) ([]conduit.Project, error) {
+	return b.conn.ProjectsByPHID(ctx, phids, withMembers)
 }
 
 // projectMembers reads one project's members; ok is false when the bot
 // cannot see it.
-func (b *Bot) projectMembers(ctx context.Context, phid string) (members []string, ok bool, err error) {
-	ps, err := b.phab.ProjectsByPHID(ctx, []string{phid}, true)
+func (b *reader) projectMembers(ctx context.Context, phid string) (members []string, ok bool, err error) {
+	ps, err := b.conn.ProjectsByPHID(ctx, []string{phid}, true)
 	if err != nil || len(ps) != 1 {
 		return nil, false, err
 	}
@@ -636,46 +657,46 @@ func (b *Bot) projectMembers(ctx context.Context, phid string) (members []string
 
 // usersByPHID reads accounts by PHID: a list, in the order the server
 // answers; an account the server does not return is missing.
-func (b *Bot) usersByPHID(ctx context.Context, phids []string) ([]conduit.User, error) {
-	return b.phab.SearchUsers(ctx, conduit.UserQuery{PHIDs: phids})
+func (b *reader) usersByPHID(ctx context.Context, phids []string) ([]conduit.User, error) {
+	return b.conn.SearchUsers(ctx, conduit.UserQuery{PHIDs: phids})
 }
 
 // usersNamed reads accounts by username.
-func (b *Bot) usersNamed(ctx context.Context, usernames []string) ([]conduit.User, error) {
-	return b.phab.SearchUsers(ctx, conduit.UserQuery{Usernames: usernames})
+func (b *reader) usersNamed(ctx context.Context, usernames []string) ([]conduit.User, error) {
+	return b.conn.SearchUsers(ctx, conduit.UserQuery{Usernames: usernames})
 }
 
 // tasksByPHID reads tasks (maniphest.search): fields, policies, and up to
 // ten subscribers each (see subscribers). A task the bot may not see is
 // silently missing (NOTES fact 23).
-func (b *Bot) tasksByPHID(ctx context.Context, phids []string) ([]conduit.Task, error) {
-	return b.phab.SearchTasks(ctx, conduit.TaskQuery{PHIDs: phids})
+func (b *reader) tasksByPHID(ctx context.Context, phids []string) ([]conduit.Task, error) {
+	return b.conn.SearchTasks(ctx, conduit.TaskQuery{PHIDs: phids})
 }
 
 // tasksFiledBy reads the tasks author filed since a time.
-func (b *Bot) tasksFiledBy(ctx context.Context, author string, since time.Time) ([]conduit.Task, error) {
-	return b.phab.SearchTasks(ctx, conduit.TaskQuery{AuthorPHIDs: []string{author}, CreatedStart: since})
+func (b *reader) tasksFiledBy(ctx context.Context, author string, since time.Time) ([]conduit.Task, error) {
+	return b.conn.SearchTasks(ctx, conduit.TaskQuery{AuthorPHIDs: []string{author}, CreatedStart: since})
 }
 
 // subscribers is a task's complete subscriber list: the search
 // attachment stops at 10 (NOTES fact 24), so a longer list is read on
 // its own.
-func (b *Bot) subscribers(ctx context.Context, t conduit.Task) ([]string, error) {
+func (b *reader) subscribers(ctx context.Context, t conduit.Task) ([]string, error) {
 	if t.SubscriberCount <= len(t.SubscriberPHIDs) {
 		return t.SubscriberPHIDs, nil
 	}
-	return b.phab.TaskSubscribers(ctx, t.ID)
+	return b.conn.TaskSubscribers(ctx, t.ID)
 }
 
 // history reads a task's transactions after id afterID (0: all of them),
 // oldest first.
-func (b *Bot) history(ctx context.Context, taskPHID string, afterID int) ([]conduit.Transaction, error) {
-	return b.phab.TaskTransactions(ctx, taskPHID, afterID)
+func (b *reader) history(ctx context.Context, taskPHID string, afterID int) ([]conduit.Transaction, error) {
+	return b.conn.TaskTransactions(ctx, taskPHID, afterID)
 }
 
 // activityScope resolves the campaign's activity_scope projects, with
 // their members (discovery says which of them the bot is in).
-func (b *Bot) activityScope(ctx context.Context, c *campaigns.Campaign) ([]conduit.Project, error) {
+func (b *reader) activityScope(ctx context.Context, c *campaigns.Campaign) ([]conduit.Project, error) {
 	found, err := b.resolveProjects(ctx, c.Inactivity.Scope, true)
 	if err != nil {
 		return nil, fmt.Errorf("resolve activity_scope: %w", err)
@@ -694,7 +715,7 @@ func (b *Bot) activityScope(ctx context.Context, c *campaigns.Campaign) ([]condu
 // lastActivity asks the activity source (feed.query, through its cache)
 // when each of users last acted within the campaign's window, honouring
 // its activity_scope (the projects' PHIDs, scope).
-func (b *Bot) lastActivity(ctx context.Context, c *campaigns.Campaign, scope, users []string) (map[string]time.Time, error) {
+func (b *reader) lastActivity(ctx context.Context, c *campaigns.Campaign, scope, users []string) (map[string]time.Time, error) {
 	src := b.activity
 	if src == nil {
 		return nil, errNoActivitySource
@@ -711,4 +732,25 @@ func (b *Bot) lastActivity(ctx context.Context, c *campaigns.Campaign, scope, us
 		return scoped.LastActivityIn(ctx, users, window, scope)
 	}
 	return src.LastActivity(ctx, users, window)
+}
+
+// campaignRecord reads a launched campaign's record.
+func (b *reader) campaignRecord(campaign string) (state.Campaign, error) {
+	var rec state.Campaign
+	err := b.store.View(campaign, func(tx *state.CampaignTx) error { rec = tx.Campaign(); return nil })
+	if errors.Is(err, state.ErrNoCampaign) {
+		return rec, fmt.Errorf("%w: %q has not been launched", ErrUnknownCampaign, campaign)
+	}
+	return rec, err
+}
+
+// opByKey reads one op; state.ErrNotFound if there is none.
+func (b *reader) opByKey(campaign string, key OpKey) (state.Op, error) {
+	var op state.Op
+	err := b.store.View(campaign, func(tx *state.CampaignTx) error {
+		var err error
+		op, err = tx.Op(string(key))
+		return err
+	})
+	return op, err
 }

@@ -126,15 +126,20 @@ func (k *breaker) EditProjectMembers(ctx context.Context, projectPHID string, ad
 // ended, or Phabricator was found unavailable earlier in this tick. once
 // checks it before recording an intent, so no intent is recorded for a
 // write that is not attempted.
-func (b *Bot) unavailable(ctx context.Context) error {
+func (c *conn) unavailable(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if k, ok := b.phab.(*breaker); ok {
+	if k, ok := c.Phabricator.(*breaker); ok {
 		return k.refuse()
 	}
 	return nil
 }
+
+// conn is the bot's connection to Phabricator, shared by its reader and
+// its executor, so that a tick's breaker (withBreaker) stands in front of
+// both.
+type conn struct{ Phabricator }
 
 // joinType is the type of errors.Join's result.
 var joinType = reflect.TypeOf(errors.Join(errors.New("a")))

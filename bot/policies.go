@@ -81,7 +81,7 @@ func (b *Bot) chorePolicies(ctx context.Context, r *run) error {
 	for _, bt := range guarded {
 		phids = append(phids, bt.TaskPHID)
 	}
-	v, err := b.observe(ctx, r, snap, needs{tasks: phids})
+	v, err := b.read.observe(ctx, r, snap, needs{tasks: phids})
 	if err != nil {
 		return fmt.Errorf("read the tasks' policies: %w", err)
 	}
@@ -151,7 +151,7 @@ func (b *Bot) guardTask(ctx context.Context, r *run, tv *taskView, want policyPa
 	accessHistory := accessErr == nil && acc.needsHistory()
 	restore := !want.on(tv.task)
 	if accessHistory || restore {
-		txs, err := b.history(ctx, tv.task.PHID, 0)
+		txs, err := b.read.history(ctx, tv.task.PHID, 0)
 		if err != nil && accessHistory {
 			accessErr = fmt.Errorf("read who changed the subscribers: %w", err)
 		}
@@ -174,16 +174,16 @@ func (b *Bot) guardTask(ctx context.Context, r *run, tv *taskView, want policyPa
 // place, it confirms a restore whose answer was lost.
 func (b *Bot) restorePolicies(ctx context.Context, r *run, tv *taskView, want policyPair) error {
 	if want.on(tv.task) {
-		return b.applyAll(ctx, r, restoresLanded(tv, want))
+		return b.exec.applyAll(ctx, r, restoresLanded(tv, want))
 	}
 	_, changers := policyChangers(tv.history, tv.rec().BotPHID)
-	names, err := b.usernames(ctx, changers)
+	names, err := b.read.usernames(ctx, changers)
 	if err != nil {
 		return err
 	}
 	in := decidePolicyRestore(tv, want, names)
 	b.log.Warn().Str("campaign", tv.c.Name).Str("task", tv.bt.Monogram()).Strs("changed_by", names).Str("restore", in.args[argDetail]).Msg("task policy was changed")
-	return b.applyAll(ctx, r, []intent{in})
+	return b.exec.applyAll(ctx, r, []intent{in})
 }
 
 // policyChangers reads a task's history for its policy changes: the

@@ -38,5 +38,5 @@ func (p *posts) post(rec *state.Campaign, bt state.Batch, key OpKey, text string
 // postAll posts p's comments, each exactly once (applyAll), and fails
 // for the batches without a task; one failure does not stop the others.
 func (b *Bot) postAll(ctx context.Context, r *run, p posts) error {
-	return errors.Join(b.applyAll(ctx, r, p.ins), errors.Join(p.noTask...))
+	return errors.Join(b.exec.applyAll(ctx, r, p.ins), errors.Join(p.noTask...))
 }

@@ -68,7 +68,7 @@ func (b *Bot) Rescan(ctx context.Context, name string) (*RescanResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load campaign file: %w", err)
 	}
-	rec, err := b.campaignRecord(name)
+	rec, err := b.read.campaignRecord(name)
 	if err != nil {
 		return nil, err
 	}
@@ -158,10 +158,10 @@ func (b *Bot) recordRun(ctx context.Context, r *run, now time.Time) (state.Run, 
 			return state.Run{}, err
 		}
 	}
-	if err := b.record(r, []intent{runIntent(d, now)}); err != nil {
+	if err := b.exec.record(r, []intent{runIntent(d, now)}); err != nil {
 		return state.Run{}, fmt.Errorf("record run %d: %w", d.rn.N, err)
 	}
-	if r.rec, err = b.campaignRecord(r.rec.Name); err != nil {
+	if r.rec, err = b.read.campaignRecord(r.rec.Name); err != nil {
 		return state.Run{}, err
 	}
 	rn := d.rn
@@ -396,11 +396,11 @@ func diffRun(snap *state.Snapshot, scan *snapshot, now time.Time) state.Run {
 // launch (names in the file may have changed; the campaign's groups did
 // not).
 func (b *Bot) scanRecorded(ctx context.Context, r *run) (*snapshot, error) {
-	self, err := b.self(ctx)
+	self, err := b.read.self(ctx)
 	if err != nil {
 		return nil, err
 	}
-	members, err := b.liveMembers(ctx, r)
+	members, err := b.read.liveMembers(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -496,7 +496,7 @@ func (b *Bot) startInstance(r *run, rn state.Run, added []plannedFinding) error 
 		// launched by hand under that name (before -rN names were
 		// reserved) audits something else, and adopting it would leave
 		// the members this run found in no campaign.
-		inst, err := b.campaignRecord(rn.Instance)
+		inst, err := b.read.campaignRecord(rn.Instance)
 		if err != nil {
 			return err
 		}
@@ -514,7 +514,7 @@ func (b *Bot) startInstance(r *run, rn state.Run, added []plannedFinding) error 
 	if err := b.store.CreateCampaign(rec, findings, list); err != nil {
 		return err
 	}
-	return b.journal(rec.Name, state.Entry{At: rn.At, Kind: state.EntryInstanceStarted, Actor: rec.BotUsername, ActorKind: state.ActorBot,
+	return b.exec.journal(rec.Name, state.Entry{At: rn.At, Kind: state.EntryInstanceStarted, Actor: rec.BotUsername, ActorKind: state.ActorBot,
 		Detail: fmt.Sprintf("run %d of %s: %d finding(s) in %d batch(es), cutoff %s", rn.N, r.rec.Name, len(findings), len(list), cutoffDate(rn.Cutoff))})
 }
 
@@ -546,7 +546,7 @@ func (b *Bot) refuseRuns(r *run, now time.Time, why string) error {
 	if r.rec.RunRefused == why {
 		return nil
 	}
-	if err := b.record(r, []intent{runsRefused(why, now)}); err != nil {
+	if err := b.exec.record(r, []intent{runsRefused(why, now)}); err != nil {
 		return err
 	}
 	r.rec.RunRefused = why
@@ -598,7 +598,7 @@ func (b *Bot) finishRun(ctx context.Context, r *run, rn state.Run) error {
 	if err != nil {
 		return err
 	}
-	v, err := b.observe(ctx, r, snap, needs{})
+	v, err := b.read.observe(ctx, r, snap, needs{})
 	if err != nil {
 		return err
 	}
@@ -606,7 +606,7 @@ func (b *Bot) finishRun(ctx context.Context, r *run, rn state.Run) error {
 	if err != nil || in == nil {
 		return err
 	}
-	return b.applyAll(ctx, r, []intent{*in})
+	return b.exec.applyAll(ctx, r, []intent{*in})
 }
 
 // standingBatch is the standing task as comment and verifyTask take it.
@@ -694,11 +694,11 @@ func (b *Bot) ensureStandingTask(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	created, err := b.apply(ctx, r.rec.Name, in)
+	created, err := b.exec.apply(ctx, r.rec.Name, in)
 	if err != nil {
 		return fmt.Errorf("standing task: %w", err)
 	}
-	if r.rec, err = b.campaignRecord(r.rec.Name); err != nil {
+	if r.rec, err = b.read.campaignRecord(r.rec.Name); err != nil {
 		return err
 	}
 	if created {

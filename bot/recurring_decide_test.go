@@ -141,7 +141,7 @@ func TestRunIntent(t *testing.T) {
 
 	// The same moment is never recorded twice.
 	b := storeBot(t, after)
-	if err := b.applyChange(after.Campaign.Name, runIntent(d, decideNow)); err == nil || !strings.Contains(err.Error(), "already recorded") {
+	if err := b.exec.applyChange(after.Campaign.Name, runIntent(d, decideNow)); err == nil || !strings.Contains(err.Error(), "already recorded") {
 		t.Errorf("recording run 1 again: %v, want already recorded", err)
 	}
 }

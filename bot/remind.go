@@ -33,7 +33,7 @@ func (b *Bot) choreReminders(ctx context.Context, r *run) error {
 	if err != nil {
 		return errors.Join(extErr, err)
 	}
-	v, err := b.observe(ctx, r, snap, needs{})
+	v, err := b.read.observe(ctx, r, snap, needs{})
 	if err != nil {
 		return errors.Join(extErr, err)
 	}
@@ -42,7 +42,7 @@ func (b *Bot) choreReminders(ctx context.Context, r *run) error {
 		// What failed may be due again next tick: settle nothing now.
 		return errors.Join(extErr, err)
 	}
-	return errors.Join(extErr, b.closeStaleComments(ctx, &r.rec, reminderPrefix, func(key OpKey) bool { return sent[key] },
+	return errors.Join(extErr, b.exec.closeStaleComments(ctx, &r.rec, reminderPrefix, func(key OpKey) bool { return sent[key] },
 		"a later reminder or the deadline superseded it"))
 }
 
@@ -60,7 +60,7 @@ func (b *Bot) remindCampaign(ctx context.Context, r *run, v *view, sent map[OpKe
 	if err := b.postAll(ctx, r, p); err != nil {
 		return err
 	}
-	return b.record(r, []intent{*done})
+	return b.exec.record(r, []intent{*done})
 }
 
 // remindExtended posts the reminders of users with a deadline of their
@@ -219,11 +219,11 @@ func (b *Bot) choreApprovalReminders(ctx context.Context, r *run) error {
 		return err
 	}
 	period := approvalPeriod(b.cfg, r.c)
-	v, tagErr := b.observe(ctx, r, snap, needs{teamTag: needsTeamTag(&snap, b.now(), period)})
+	v, tagErr := b.read.observe(ctx, r, snap, needs{teamTag: needsTeamTag(&snap, b.now(), period)})
 	if tagErr != nil {
 		// Without the team's tag the team is not told this tick; the
 		// approvers still are.
-		if v, err = b.observe(ctx, r, snap, needs{}); err != nil {
+		if v, err = b.read.observe(ctx, r, snap, needs{}); err != nil {
 			return err
 		}
 	}
@@ -236,7 +236,7 @@ func (b *Bot) choreApprovalReminders(ctx context.Context, r *run) error {
 	}
 	// A reminder a crash left pending whose period has passed, or whose
 	// batch was decided since, is settled, never posted late.
-	return b.closeStaleComments(ctx, &r.rec, removalPrefix, func(key OpKey) bool {
+	return b.exec.closeStaleComments(ctx, &r.rec, removalPrefix, func(key OpKey) bool {
 		_, step, _ := parseRemovalKey(key)
 		return (step != stepApprovalReminder && step != stepOverdue) || p.keys[key]
 	}, "a later period superseded it or the batch was decided")

@@ -45,11 +45,11 @@ func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 			return err
 		}
 	}
-	v, err := b.observe(ctx, r, snap, needs{members: true})
+	v, err := b.read.observe(ctx, r, snap, needs{members: true})
 	if err != nil {
 		return err
 	}
-	return b.record(r, decideProposals(v))
+	return b.exec.record(r, decideProposals(v))
 }
 
 // decideProposals is the removal batches to propose now: a pair already
@@ -166,7 +166,7 @@ func (b *Bot) choreAnnounceRemovals(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	v, err := b.observe(ctx, r, snap, needs{})
+	v, err := b.read.observe(ctx, r, snap, needs{})
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func (b *Bot) choreAnnounceRemovals(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	if err := b.applyAll(ctx, r, ins); err != nil {
+	if err := b.exec.applyAll(ctx, r, ins); err != nil {
 		return err
 	}
 	// An announcement left pending by a crash, of a batch decided since,
@@ -183,7 +183,7 @@ func (b *Bot) choreAnnounceRemovals(ctx context.Context, r *run) error {
 	for _, rm := range removalsWith(snap.Removals, state.RemovalProposed) {
 		open[rm.Label()] = true
 	}
-	return b.closeStaleComments(ctx, &r.rec, removalPrefix, func(key OpKey) bool {
+	return b.exec.closeStaleComments(ctx, &r.rec, removalPrefix, func(key OpKey) bool {
 		label, step, ok := parseRemovalKey(key)
 		return !ok || step != stepProposal || open[label]
 	}, "the removal batch was decided before its announcement was confirmed")
@@ -257,11 +257,11 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 	if err != nil {
 		return err
 	}
-	v, err := b.observe(ctx, r, snap, needs{texts: voluntarySources(&snap, rm)})
+	v, err := b.read.observe(ctx, r, snap, needs{texts: voluntarySources(&snap, rm)})
 	if err != nil {
 		return fmt.Errorf("%s: re-read \"remove me\" comments: %w", rm.Label(), err)
 	}
-	if err := b.record(r, decideVoluntaryWithdrawn(v, rm)); err != nil {
+	if err := b.exec.record(r, decideVoluntaryWithdrawn(v, rm)); err != nil {
 		return err
 	}
 	// Approvals are re-checked only before anything is removed: once a
@@ -269,22 +269,22 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 	if snap, rm, err = b.removalNow(r, id); err != nil {
 		return err
 	}
-	if v, err = b.observe(ctx, r, snap, needs{members: true}); err != nil {
+	if v, err = b.read.observe(ctx, r, snap, needs{members: true}); err != nil {
 		return err
 	}
 	started := removalStarted(&snap, rm, v.members)
 	if !rm.AutoApproved && !started {
-		if v, err = b.observe(ctx, r, snap, approvalNeeds(rm.Approvals)); err != nil {
+		if v, err = b.read.observe(ctx, r, snap, approvalNeeds(rm.Approvals)); err != nil {
 			return fmt.Errorf("%s: %w", rm.Label(), err)
 		}
 		if back := decideApprovalsStand(v, rm); back != nil {
-			return b.record(r, back)
+			return b.exec.record(r, back)
 		}
 	}
 	// Ask Phabricator once more, right before removing: a user removed
 	// from one group earlier is not watched by drift, and anyone may have
 	// enabled MFA since the tick began.
-	if v, err = b.observe(ctx, r, snap, needs{members: true, live: dueFindings(&snap, rm, b.now())}); err != nil {
+	if v, err = b.read.observe(ctx, r, snap, needs{members: true, live: dueFindings(&snap, rm, b.now())}); err != nil {
 		return fmt.Errorf("re-check before removal: %w", err)
 	}
 	ex, err := decideExecution(v, rm, started, r.c.RemovalLimit.Apply(b.cfg.RemovalLimit))
@@ -292,20 +292,20 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 		return err
 	}
 	if !started {
-		if err := b.record(r, ex.hold); err != nil {
+		if err := b.exec.record(r, ex.hold); err != nil {
 			return err
 		}
 		if ex.over {
-			return b.applyAll(ctx, r, ex.held)
+			return b.exec.applyAll(ctx, r, ex.held)
 		}
 		// A note on the hold that a crash left unconfirmed is settled, not
 		// posted late: the batch is no longer held.
-		if err := b.closeStaleComments(ctx, &snap.Campaign, removalKey(rm.Label(), stepHeld, ""), func(OpKey) bool { return false },
+		if err := b.exec.closeStaleComments(ctx, &snap.Campaign, removalKey(rm.Label(), stepHeld, ""), func(OpKey) bool { return false },
 			"the guard-rail no longer holds the batch"); err != nil {
 			return err
 		}
 	}
-	err = b.applyAll(ctx, r, ex.removals)
+	err = b.exec.applyAll(ctx, r, ex.removals)
 	// The members read this tick are stale for the groups written.
 	if ferr := b.forgetRemoved(r, rm.ID); ferr != nil {
 		return errors.Join(err, ferr)
@@ -652,7 +652,7 @@ func (b *Bot) finishRemoval(ctx context.Context, r *run, id int) error {
 	if err != nil {
 		return err
 	}
-	v, err := b.observe(ctx, r, snap, needs{})
+	v, err := b.read.observe(ctx, r, snap, needs{})
 	if err != nil {
 		return err
 	}
@@ -660,10 +660,10 @@ func (b *Bot) finishRemoval(ctx context.Context, r *run, id int) error {
 	if err != nil {
 		return err
 	}
-	if err := b.applyAll(ctx, r, notices); err != nil {
+	if err := b.exec.applyAll(ctx, r, notices); err != nil {
 		return err
 	}
-	return b.record(r, []intent{removalDone(v, rm)})
+	return b.exec.record(r, []intent{removalDone(v, rm)})
 }
 
 // decideNotices is one comment per task naming the memberships removed

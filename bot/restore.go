@@ -29,7 +29,7 @@ func (b *Bot) Restore(ctx context.Context, campaign, username string, force bool
 
 // runFor prepares a run for a command outside a tick.
 func (b *Bot) runFor(campaign string) (*run, error) {
-	rec, err := b.campaignRecord(campaign)
+	rec, err := b.read.campaignRecord(campaign)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 		return fmt.Errorf("%w: @%s was not removed by this campaign (status %s)", ErrRefused, f.Username, f.Status)
 	}
 	key := restoreKey(f.Username, f.Restores+1)
-	op, err := b.opByKey(r.rec.Name, key)
+	op, err := b.read.opByKey(r.rec.Name, key)
 	switch {
 	case err == nil:
 		// Started before a crash: finish it as it was asked. A command
@@ -82,7 +82,7 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 		if !ask.force {
 			n = unmetNeeds(f)
 		}
-		v, err := b.observe(ctx, r, snap, n)
+		v, err := b.read.observe(ctx, r, snap, n)
 		if err != nil {
 			return err
 		}
@@ -90,10 +90,10 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 		if err != nil {
 			return err
 		}
-		if err := b.record(r, []intent{start}); err != nil {
+		if err := b.exec.record(r, []intent{start}); err != nil {
 			return fmt.Errorf("record intent %s: %w", key, err)
 		}
-		if op, err = b.opByKey(r.rec.Name, key); err != nil {
+		if op, err = b.read.opByKey(r.rec.Name, key); err != nil {
 			return err
 		}
 	}
@@ -101,7 +101,7 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 	if err != nil {
 		return err
 	}
-	v, err := b.observe(ctx, r, snap, needs{})
+	v, err := b.read.observe(ctx, r, snap, needs{})
 	if err != nil {
 		return err
 	}
@@ -109,10 +109,10 @@ func (b *Bot) restore(ctx context.Context, r *run, f state.Finding, ask restoreA
 	if err != nil {
 		return err
 	}
-	if err := b.applyAll(ctx, r, members); err != nil {
+	if err := b.exec.applyAll(ctx, r, members); err != nil {
 		return err
 	}
-	return b.applyAll(ctx, r, []intent{done})
+	return b.exec.applyAll(ctx, r, []intent{done})
 }
 
 // decideRestoreStart decides whether a restore asked for may start, and
@@ -177,15 +177,4 @@ func decideRestore(v *view, f state.Finding, op state.Op) (members []intent, don
 		return said{ev{kind: "restored", user: f.Username}, fmt.Sprintf("restored @%s to %v", f.Username, groupNames(rec, f.RemovedFrom))}
 	}
 	return members, done, nil
-}
-
-// opByKey reads one op; state.ErrNotFound if there is none.
-func (b *Bot) opByKey(campaign string, key OpKey) (state.Op, error) {
-	var op state.Op
-	err := b.store.View(campaign, func(tx *state.CampaignTx) error {
-		var err error
-		op, err = tx.Op(string(key))
-		return err
-	})
-	return op, err
 }

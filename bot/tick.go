@@ -182,12 +182,12 @@ func (b *Bot) Tick(ctx context.Context, opts TickOptions) (*TickReport, error) {
 // withBreaker puts a breaker (see breaker) between the bot and
 // Phabricator until the returned function is called.
 func (b *Bot) withBreaker() func() {
-	if _, ok := b.phab.(*breaker); ok {
+	if _, ok := b.conn.Phabricator.(*breaker); ok {
 		return func() {}
 	}
-	saved := b.phab
-	b.phab = &breaker{Phabricator: saved}
-	return func() { b.phab = saved }
+	saved := b.conn.Phabricator
+	b.conn.Phabricator = &breaker{Phabricator: saved}
+	return func() { b.conn.Phabricator = saved }
 }
 
 func (b *Bot) tickCampaign(ctx context.Context, name string, opts TickOptions, ct *CampaignTick) error {
@@ -199,7 +199,7 @@ func (b *Bot) tickCampaign(ctx context.Context, name string, opts TickOptions, c
 	if !ok {
 		return fmt.Errorf("%w: %q has not been launched", ErrUnknownCampaign, name)
 	}
-	if rec, err := b.campaignRecord(name); err != nil || rec.Closed() {
+	if rec, err := b.read.campaignRecord(name); err != nil || rec.Closed() {
 		// A closed campaign's tasks are resolved: nothing is due.
 		return err
 	}
@@ -240,7 +240,7 @@ func (b *Bot) tickCampaign(ctx context.Context, name string, opts TickOptions, c
 				// canceled"; the caller says what was left undone.
 				return ctx.Err()
 			}
-			if k, ok := b.phab.(*breaker); ok && k.tripped() != nil {
+			if k, ok := b.conn.Phabricator.(*breaker); ok && k.tripped() != nil {
 				// Phabricator is away: the one cause, not one line per
 				// write that was not sent.
 				err = k.tripped()
@@ -284,11 +284,11 @@ func (b *Bot) choreDrift(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	v, err := b.observe(ctx, r, snap, driftNeeds(r.c, &snap))
+	v, err := b.read.observe(ctx, r, snap, driftNeeds(r.c, &snap))
 	if err != nil {
 		return err
 	}
-	return b.record(r, decideDrift(v))
+	return b.exec.record(r, decideDrift(v))
 }
 
 // driftNeeds is what drift reads: the groups' members, and every watched
