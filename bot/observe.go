@@ -104,7 +104,7 @@ func (v *view) failsNow(f state.Finding) bool { return failsAny(f, v.live) }
 func (v *view) finding(username string) (state.Finding, bool) { return findingNamed(&v.snap, username) }
 
 // findingOf is the finding of the user with this PHID.
-func (v *view) findingOf(userPHID string) (state.Finding, bool) { return findingIn(&v.snap, userPHID) }
+func (v *view) findingOf(userPHID string) (state.Finding, bool) { return v.findings().finding(userPHID) }
 
 // batch is task batch index as recorded.
 func (v *view) batch(index int) (state.Batch, bool) { return batchIn(&v.snap, index) }
@@ -603,19 +603,28 @@ func (b *reader) liveFailures(ctx context.Context, c *campaigns.Campaign, fs []s
 			return nil, err
 		}
 	}
-	users := map[string][]string{}
+	// Each reason's users, each once, in order: a set beside each list,
+	// so that 10,000 findings cost 10,000 steps, not 50 million.
+	users, seen := map[string][]string{}, map[string]map[string]bool{}
+	add := func(r, u string) {
+		if seen[r] == nil {
+			seen[r] = map[string]bool{}
+		}
+		if !seen[r][u] {
+			seen[r][u] = true
+			users[r] = append(users[r], u)
+		}
+	}
 	for _, f := range fs {
 		for _, r := range f.Reasons {
-			if !slices.Contains(users[r], f.UserPHID) && !keptFor(f, r) {
-				users[r] = append(users[r], f.UserPHID)
+			if !keptFor(f, r) {
+				add(r, f.UserPHID)
 			}
 		}
 	}
 	for r, us := range extra {
 		for _, u := range us {
-			if !slices.Contains(users[r], u) {
-				users[r] = append(users[r], u)
-			}
+			add(r, u)
 		}
 	}
 	out := map[string]map[string]conduit.User{}
