@@ -104,7 +104,9 @@ func (v *view) failsNow(f state.Finding) bool { return failsAny(f, v.live) }
 func (v *view) finding(username string) (state.Finding, bool) { return findingNamed(&v.snap, username) }
 
 // findingOf is the finding of the user with this PHID.
-func (v *view) findingOf(userPHID string) (state.Finding, bool) { return v.findings().finding(userPHID) }
+func (v *view) findingOf(userPHID string) (state.Finding, bool) {
+	return v.findings().finding(userPHID)
+}
 
 // batch is task batch index as recorded.
 func (v *view) batch(index int) (state.Batch, bool) { return batchIn(&v.snap, index) }
