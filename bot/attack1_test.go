@@ -1,0 +1,155 @@
+package bot_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/state"
+)
+
+// Attack tests of the attack1 round: each fails on main and says what
+// the attack is and what the safe behaviour would be.
+
+// TestAttack1_ApproveFallsBackToOlderBatch: an approver's bare
+// "!approve" answers the announcement right above it. When that batch
+// (R2) was decided by the time the bot reads the comment (two other
+// approvers approved it a minute earlier), the bot does not refuse: it
+// looks for the latest *open* batch announced before the comment and
+// records the approval for R1, an older batch announced on the same
+// task that this approver had deliberately left alone. One approver's
+// vote for R2 becomes a vote for R1, and R1 needs one approver fewer.
+//
+// Rounds on one task are ordinary: a per-user deadline (extend --user),
+// a "remove me" after a proposal. Safe behaviour: the command answers
+// the latest batch announced before it; if that batch no longer waits
+// for approval, the command is refused and counts for no other batch.
+func TestAttack1_ApproveFallsBackToOlderBatch(t *testing.T) {
+	h := newHarness(t, fixture{groups: "[WMF-NDA]"})
+	h.launch()
+	task, _ := h.taskOf("nomfa1")
+	if t2, _ := h.taskOf("nomfa2"); t2 != task {
+		t.Fatalf("nomfa1 on %s, nomfa2 on %s: the test wants them on one task", task, t2)
+	}
+	// nomfa2's own deadline is a day later: two rounds on one task.
+	if err := h.bot.Extend(h.ctx, campaignName, cutoff.AddDate(0, 0, 1), "nomfa2", "alice"); err != nil {
+		t.Fatalf("Extend: %v", err)
+	}
+	h.clock.Set(cutoff.Add(time.Hour))
+	h.tick() // R1: nomfa1, announced on the task
+	h.clock.Set(cutoff.AddDate(0, 0, 2).Add(time.Hour))
+	h.tick() // R2: nomfa2, announced on the same task, after R1
+	h.tick() // the announcements are seen in the task's stream
+	labels := map[string]state.RemovalStatus{}
+	for _, rm := range h.snapshot().Removals {
+		labels[rm.Label()] = rm.Status
+	}
+	if labels["R1"] != state.RemovalProposed || labels["R2"] != state.RemovalProposed {
+		t.Fatalf("removals = %v, want R1 and R2 proposed", labels)
+	}
+
+	// alice and bob approve R2, the last announcement; carol does the
+	// same a moment later. She never approved R1.
+	h.comment("alice", task, "!approve")
+	h.comment("bob", task, "!approve")
+	h.comment("carol", task, "!approve")
+	h.tick()
+
+	for _, rm := range h.snapshot().Removals {
+		if rm.Label() != "R1" {
+			continue
+		}
+		if slices.ContainsFunc(rm.Approvals, func(a state.Approval) bool { return a.Username == "carol" }) {
+			t.Errorf("R1 holds an approval by carol, given in a comment that answered R2's announcement: %+v", rm.Approvals)
+		}
+	}
+}
+
+// onFirstEdit is a Phabricator that runs do once, right before the bot's
+// first maniphest.edit after it is armed: something a person does in
+// Phabricator while a tick is under way.
+type onFirstEdit struct {
+	bot.Phabricator
+	armed bool
+	once  sync.Once
+	do    func()
+}
+
+func (p *onFirstEdit) EditTask(ctx context.Context, task string, edits ...conduit.Edit) (conduit.EditResult, error) {
+	if p.armed {
+		p.once.Do(p.do)
+	}
+	return p.Phabricator.EditTask(ctx, task, edits...)
+}
+
+// TestAttack1_DisabledApproverCountsForTheRestOfTheTick: the engine reads
+// each account once per tick (reader.accounts keeps it in the run) and
+// uses that read for every later decision of the tick: each command's
+// "is the commenter an enabled approver", and execute-removals' "do the
+// approvers still stand" right before project.edit. The engine before the
+// rewrite (c12d077) read the commenter's account for each command
+// (commandOutcome) and the approvers' accounts again right before the
+// removal (splitLapsed). Now an approver disabled (offboarded,
+// compromised) while a tick runs still gives commands on the tick's later
+// tasks, and the batch their approvals complete is executed in that tick:
+// memberships are removed on the approval of a disabled account.
+//
+// Here bob is disabled right after the bot posts its answer on the first
+// task (he approved there while enabled); his "!approve" on the other
+// tasks is read after that. Safe behaviour: commands of a disabled
+// account are refused, and the approvals are checked against Phabricator
+// right before the removal, so nothing is removed.
+func TestAttack1_DisabledApproverCountsForTheRestOfTheTick(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launchAndPropose()
+	rm := h.snapshot().Removals[0]
+	var tasks []string
+	for _, bt := range h.snapshot().Batches {
+		if slices.ContainsFunc(rm.Items, func(it state.RemovalItem) bool { return it.Batch == bt.Index }) {
+			tasks = append(tasks, bt.Monogram())
+		}
+	}
+	if len(tasks) < 2 {
+		t.Fatalf("R1 is on %d task(s), the test wants at least 2", len(tasks))
+	}
+	h.tick() // the announcements are seen
+	for _, task := range tasks {
+		h.comment("alice", task, "!approve")
+		h.comment("bob", task, "!approve")
+	}
+	bob := h.phid("bob")
+	p := &onFirstEdit{Phabricator: h.client, do: func() { h.srv.SetDisabled(bob, true) }}
+	h.bot = h.newBot(p, h.log)
+	p.armed = true
+	h.tick()
+
+	if p.armed = false; !disabled(h, "bob") {
+		t.Fatal("bob was not disabled during the tick")
+	}
+	if w := h.writesOf("project.edit"); len(w) != 0 {
+		t.Errorf("%d membership edit(s) in the tick that disabled approver bob, resting on his approval: %+v", len(w), h.snapshot().Removals[0].Approvals)
+	}
+	var bobs []string
+	for _, a := range h.snapshot().Removals[0].Approvals {
+		if a.ApproverPHID == bob && a.Via != tasks[0] {
+			bobs = append(bobs, a.Via)
+		}
+	}
+	if len(bobs) > 0 {
+		t.Errorf("commands of bob read after his account was disabled were counted (on %v)", bobs)
+	}
+}
+
+// disabled asks Phabricator whether username's account is disabled.
+func disabled(h *harness, username string) bool {
+	h.t.Helper()
+	us, err := h.client.SearchUsers(h.ctx, conduit.UserQuery{Usernames: []string{username}})
+	if err != nil || len(us) != 1 {
+		h.t.Fatalf("look up @%s: %v", username, err)
+	}
+	return us[0].IsDisabled()
+}
