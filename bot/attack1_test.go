@@ -153,3 +153,45 @@ func disabled(h *harness, username string) bool {
 	}
 	return us[0].IsDisabled()
 }
+
+// TestAttack1_KeepOnOldTaskCoversNewGroups: "!keep @user" must be written
+// on the task that lists the user, "each on the task that lists the user"
+// (README), so that the keep covers what the approvers were shown there.
+// In a recurring campaign (mode join) a run that audits someone again
+// moves their finding to a new batch and task, with the groups the run
+// found; the earlier keep "given for other groups no longer applies". But
+// the old task's batch still lists them, and decideKeepCommand only asks
+// whether the task's batch contains the user. Two approvers answering on
+// the old thread, which showed nomfa3 in acl*security, so keep nomfa3 in
+// acl*sre-team, a membership they were never shown there.
+//
+// Safe behaviour: a keep counts only on the task of the user's current
+// batch (the one that lists the groups it keeps), or is refused.
+func TestAttack1_KeepOnOldTaskCoversNewGroups(t *testing.T) {
+	h := newHarness(t, fixture{criteria: "[reconfirm]", campaignExtra: "recurring: {every: 7d}\nnotice: 60d\n"})
+	h.launch()
+	oldTask, _ := h.taskOf("nomfa3")
+	// An admin moves nomfa3 from acl*security to acl*sre-team.
+	h.srv.RemoveMembers(h.group(groupSecurity).PHID, h.phid("nomfa3"))
+	h.srv.AddMembers(h.group(groupSRE).PHID, h.phid("nomfa3"))
+	h.clock.Advance(time.Hour)
+	h.tick()
+	h.clock.Set(launchTime.Add(7 * 24 * time.Hour))
+	h.tick()
+	h.clock.Advance(time.Hour)
+	h.tick()
+	f := h.finding("nomfa3")
+	newTask, _ := h.taskOf("nomfa3")
+	if newTask == oldTask || f.Status != state.StatusPending || len(f.Groups) != 1 || f.Groups[0] != h.group(groupSRE).PHID {
+		t.Fatalf("nomfa3 = %s on %s (was %s), groups %v: want pending on a new task for acl*sre-team", f.Status, newTask, oldTask, f.Groups)
+	}
+
+	h.comment("alice", oldTask, "!keep @nomfa3")
+	h.comment("bob", oldTask, "!keep @nomfa3")
+	h.clock.Advance(time.Hour)
+	h.tick()
+	if f := h.finding("nomfa3"); len(f.Kept) > 0 || f.Status != state.StatusPending {
+		t.Errorf("nomfa3 = %s, kept %v: keeps written on %s, which showed acl*security, keep access to acl*sre-team, listed only on %s",
+			f.Status, f.Kept, oldTask, newTask)
+	}
+}
