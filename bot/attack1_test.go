@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -193,5 +194,36 @@ func TestAttack1_KeepOnOldTaskCoversNewGroups(t *testing.T) {
 	if f := h.finding("nomfa3"); len(f.Kept) > 0 || f.Status != state.StatusPending {
 		t.Errorf("nomfa3 = %s, kept %v: keeps written on %s, which showed acl*security, keep access to acl*sre-team, listed only on %s",
 			f.Status, f.Kept, oldTask, newTask)
+	}
+}
+
+// TestAttack1_TickTypoInCampaignListStillWrites: "bad input changes
+// nothing". Tick refuses an unknown chore (--only) before it does
+// anything, but an unknown campaign in --campaign is found only when the
+// tick reaches it: the campaigns before it in the list are ticked, with
+// every write that entails (here a "remove me" recorded and answered;
+// past the cutoff, removals), and the typo ends as "some campaign
+// failed" (exit 6), not as bad input (exit 2). An operator who means "tick only
+// mfa-tset, the test campaign" and types a name that does not exist,
+// beside the real one, gets the real one's removals.
+//
+// Safe behaviour: every name in Campaigns is checked before anything is
+// done; one that was never launched fails the tick with
+// ErrUnknownCampaign and nothing is written.
+func TestAttack1_TickTypoInCampaignListStillWrites(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	task, _ := h.taskOf("nomfa1")
+	h.comment("nomfa1", task, "remove me")
+	writes := len(h.effectiveWrites())
+	_, err := h.bot.Tick(h.ctx, bot.TickOptions{Campaigns: []string{campaignName, "mfa-tset"}})
+	if !errors.Is(err, bot.ErrUnknownCampaign) {
+		t.Errorf("Tick with an unknown campaign = %v, want ErrUnknownCampaign", err)
+	}
+	if n := len(h.effectiveWrites()) - writes; n != 0 {
+		t.Errorf("a tick refused for an unknown campaign name made %d write(s) to Phabricator", n)
+	}
+	if got := h.finding("nomfa1").Status; got != state.StatusPending {
+		t.Errorf("nomfa1 = %s, want pending: the refused tick recorded the reply", got)
 	}
 }
