@@ -227,3 +227,51 @@ func TestAttack1_TickTypoInCampaignListStillWrites(t *testing.T) {
 		t.Errorf("nomfa1 = %s, want pending: the refused tick recorded the reply", got)
 	}
 }
+
+// TestAttack1_AnyoneJoinsTheTeamAndReadsEveryAuditTask: every audit task
+// subscribes the team project, and the guard lets the team's members stay
+// (taskAudience: "the team project and its members"). With view policy
+// "subscribers", a member of a subscribed project can read the task
+// (members of a subscribed project count as subscribers). Whether someone
+// may *become* a member is the project's join policy (NOTES fact 32:
+// adding yourself is checked against join, not edit), which neither the
+// pre-flight check nor the policies chore ever reads. A team project
+// that anyone may join (Phorge's default join policy, "All Users", and
+// the test world's Security-Team) lets any account join it and read the
+// list of non-compliant members of the security groups, for every task of
+// every campaign, and the bot neither refuses the launch nor takes the
+// access back. The same holds for the approvers' project: who may join it
+// may approve removals.
+//
+// Safe behaviour: check (and so launch) refuses a team or approvers'
+// project whose join policy lets in anyone outside a trusted set (as it
+// refuses a task edit policy that lets affected users edit), or the guard
+// treats such a project as anyone's.
+func TestAttack1_AnyoneJoinsTheTeamAndReadsEveryAuditTask(t *testing.T) {
+	h := newHarness(t, fixture{})
+	if _, err := h.bot.Launch(h.ctx, h.camp); err != nil {
+		if errors.Is(err, bot.ErrCheckFailed) {
+			return // refused: safe
+		}
+		t.Fatalf("Launch: %v", err)
+	}
+	f := h.finding("nomfa1")
+	var taskPHID string
+	for _, bt := range h.snapshot().Batches {
+		if bt.Index == f.Batch {
+			taskPHID = bt.TaskPHID
+		}
+	}
+	if outsiderSees(h, taskPHID) {
+		t.Fatal("the outsider sees the audit task before joining anything")
+	}
+	team := h.group(groupTeam).PHID
+	if _, err := h.as("outsider").EditProjectMembers(h.ctx, team, []string{h.phid("outsider")}, nil); err != nil {
+		t.Fatalf("outsider joins %s: %v (the test wants a team anyone may join)", groupTeam, err)
+	}
+	h.clock.Advance(time.Hour)
+	h.tick()
+	if outsiderSees(h, taskPHID) {
+		t.Errorf("an outsider who joined %s on their own reads the audit task naming nomfa1 (no MFA, WMF-NDA and acl*security); launch did not refuse the team's join policy and the guard left the access", groupTeam)
+	}
+}
