@@ -87,72 +87,77 @@ func (p *onFirstEdit) EditTask(ctx context.Context, task string, edits ...condui
 	return p.Phabricator.EditTask(ctx, task, edits...)
 }
 
-// TestAttack1_DisabledApproverCountsForTheRestOfTheTick: the engine reads
+// TestAttack1_LapsedApproverCountsForTheRestOfTheTick: the engine reads
 // each account once per tick (reader.accounts keeps it in the run) and
-// uses that read for every later decision of the tick: each command's
-// "is the commenter an enabled approver", and execute-removals' "do the
-// approvers still stand" right before project.edit. The engine before the
-// rewrite (c12d077) read the commenter's account for each command
-// (commandOutcome) and the approvers' accounts again right before the
-// removal (splitLapsed). Now an approver disabled (offboarded,
-// compromised) while a tick runs still gives commands on the tick's later
-// tasks, and the batch their approvals complete is executed in that tick:
-// memberships are removed on the approval of a disabled account.
+// the approvers' project once per tick (approverMembers), and uses those
+// reads for every later decision of the tick: each command's "is the
+// commenter an enabled approver", and execute-removals' "do the approvals
+// still stand" right before project.edit (ARCHITECTURE.md: "Right before
+// removing it observes again: the approvers and the text of every
+// approving comment"). The engine before the rewrite (c12d077) read the
+// commenter's account for each command (commandOutcome) and the
+// approvers' accounts again right before the removal (splitLapsed), so
+// the "disabled" case is a regression; the approvers' project was cached
+// per tick there too. An approver disabled (offboarded, compromised) or
+// taken out of the approvers' project while a tick runs still gives
+// commands on the tick's later tasks, and the batch their approvals
+// complete is executed in that tick: memberships are removed on the
+// approval of someone who, when the removal is made, may not approve.
 //
-// Here bob is disabled right after the bot posts its answer on the first
-// task (he approved there while enabled); his "!approve" on the other
-// tasks is read after that. Safe behaviour: commands of a disabled
-// account are refused, and the approvals are checked against Phabricator
-// right before the removal, so nothing is removed.
-func TestAttack1_DisabledApproverCountsForTheRestOfTheTick(t *testing.T) {
-	h := newHarness(t, fixture{})
-	h.launchAndPropose()
-	rm := h.snapshot().Removals[0]
-	var tasks []string
-	for _, bt := range h.snapshot().Batches {
-		if slices.ContainsFunc(rm.Items, func(it state.RemovalItem) bool { return it.Batch == bt.Index }) {
-			tasks = append(tasks, bt.Monogram())
-		}
+// Here bob loses his standing right after the bot posts its answer on
+// the first task (he approved there while he could); his "!approve" on
+// the other tasks is read after that. Safe behaviour: those commands are
+// refused, and the approvals are checked against Phabricator right
+// before the removal, so nothing is removed.
+func TestAttack1_LapsedApproverCountsForTheRestOfTheTick(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		lapse func(h *harness)
+	}{
+		{"disabled (regression)", func(h *harness) { h.srv.SetDisabled(h.phid("bob"), true) }},
+		{"left the approvers", func(h *harness) { h.srv.RemoveMembers(h.group(groupApprovers).PHID, h.phid("bob")) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, fixture{})
+			h.launchAndPropose()
+			rm := h.snapshot().Removals[0]
+			var tasks []string
+			for _, bt := range h.snapshot().Batches {
+				if slices.ContainsFunc(rm.Items, func(it state.RemovalItem) bool { return it.Batch == bt.Index }) {
+					tasks = append(tasks, bt.Monogram())
+				}
+			}
+			if len(tasks) < 2 {
+				t.Fatalf("R1 is on %d task(s), the test wants at least 2", len(tasks))
+			}
+			h.tick() // the announcements are seen
+			for _, task := range tasks {
+				h.comment("alice", task, "!approve")
+				h.comment("bob", task, "!approve")
+			}
+			lapsed := false
+			p := &onFirstEdit{Phabricator: h.client, do: func() { tt.lapse(h); lapsed = true }}
+			h.bot = h.newBot(p, h.log)
+			p.armed = true
+			h.tick()
+			p.armed = false
+			if !lapsed {
+				t.Fatal("bob did not lapse during the tick")
+			}
+			if w := h.writesOf("project.edit"); len(w) != 0 {
+				t.Errorf("%d membership edit(s) in the tick in which approver bob lapsed, resting on his approval", len(w))
+			}
+			var bobs []string
+			for _, a := range h.snapshot().Removals[0].Approvals {
+				if a.ApproverPHID == h.phid("bob") && a.Via != tasks[0] {
+					bobs = append(bobs, a.Via)
+				}
+			}
+			if len(bobs) > 0 {
+				t.Errorf("commands of bob read after he lapsed were counted (on %v)", bobs)
+			}
+		})
 	}
-	if len(tasks) < 2 {
-		t.Fatalf("R1 is on %d task(s), the test wants at least 2", len(tasks))
-	}
-	h.tick() // the announcements are seen
-	for _, task := range tasks {
-		h.comment("alice", task, "!approve")
-		h.comment("bob", task, "!approve")
-	}
-	bob := h.phid("bob")
-	p := &onFirstEdit{Phabricator: h.client, do: func() { h.srv.SetDisabled(bob, true) }}
-	h.bot = h.newBot(p, h.log)
-	p.armed = true
-	h.tick()
-
-	if p.armed = false; !disabled(h, "bob") {
-		t.Fatal("bob was not disabled during the tick")
-	}
-	if w := h.writesOf("project.edit"); len(w) != 0 {
-		t.Errorf("%d membership edit(s) in the tick that disabled approver bob, resting on his approval: %+v", len(w), h.snapshot().Removals[0].Approvals)
-	}
-	var bobs []string
-	for _, a := range h.snapshot().Removals[0].Approvals {
-		if a.ApproverPHID == bob && a.Via != tasks[0] {
-			bobs = append(bobs, a.Via)
-		}
-	}
-	if len(bobs) > 0 {
-		t.Errorf("commands of bob read after his account was disabled were counted (on %v)", bobs)
-	}
-}
-
-// disabled asks Phabricator whether username's account is disabled.
-func disabled(h *harness, username string) bool {
-	h.t.Helper()
-	us, err := h.client.SearchUsers(h.ctx, conduit.UserQuery{Usernames: []string{username}})
-	if err != nil || len(us) != 1 {
-		h.t.Fatalf("look up @%s: %v", username, err)
-	}
-	return us[0].IsDisabled()
 }
 
 // TestAttack1_KeepOnOldTaskCoversNewGroups: "!keep @user" must be written
