@@ -280,3 +280,39 @@ func TestAttack1_AnyoneJoinsTheTeamAndReadsEveryAuditTask(t *testing.T) {
 		t.Errorf("an outsider who joined %s on their own reads the audit task naming nomfa1 (no MFA, WMF-NDA and acl*security); launch did not refuse the team's join policy and the guard left the access", groupTeam)
 	}
 }
+
+// TestAttack1_ExemptionApprovedOnATaskThatNeverShowedIt: an approval
+// covers only what its approver was shown. "!keep @user" is refused on a
+// task that does not list the user ("keep them on the task that lists
+// them"), and a batch "!approve" covers only the announcing task's items;
+// but "!approve @user" of an exemption counts on any task of the
+// campaign. The exemption request (its reason, its end date, the groups
+// it keeps) is shown only on the user's own task; two approvers who
+// write "!approve @nomfa3" on another task, where nothing about nomfa3's
+// request was shown (say, meaning a different request, or mistyping a
+// name), grant nomfa3 an exemption from the security groups.
+//
+// Safe behaviour: a decision on an exemption counts only on the task of
+// the batch that lists the user, where the request was answered.
+func TestAttack1_ExemptionApprovedOnATaskThatNeverShowedIt(t *testing.T) {
+	h := newHarness(t, fixture{})
+	h.launch()
+	own, _ := h.taskOf("nomfa3")
+	other, _ := h.taskOf("nomfa1")
+	if own == other {
+		t.Fatalf("nomfa3 and nomfa1 share %s; the test wants two tasks", own)
+	}
+	h.comment("nomfa3", own, "exemption: I only read security bugs from a hardware key-less laptop")
+	h.clock.Advance(time.Hour)
+	h.tick()
+	if e := h.finding("nomfa3").Exemption; e == nil || e.Decision != state.ExemptionPending {
+		t.Fatalf("nomfa3's exemption = %+v, want a pending request", e)
+	}
+	h.comment("alice", other, "!approve @nomfa3")
+	h.comment("bob", other, "!approve @nomfa3")
+	h.clock.Advance(time.Hour)
+	h.tick()
+	if f := h.finding("nomfa3"); f.Status == state.StatusExempt {
+		t.Errorf("nomfa3 is exempt on approvals written on %s, which never listed nomfa3 or showed the request (on %s): %+v", other, own, f.Exemption.Approvals)
+	}
+}
