@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -248,37 +249,31 @@ func TestAttack1_TickTypoInCampaignListStillWrites(t *testing.T) {
 // access back. The same holds for the approvers' project: who may join it
 // may approve removals.
 //
-// Safe behaviour: check (and so launch) refuses a team or approvers'
-// project whose join policy lets in anyone outside a trusted set (as it
-// refuses a task edit policy that lets affected users edit), or the guard
-// treats such a project as anyone's.
+// Decided behaviour (issue 16's review): the approvers' project that
+// anyone may join fails the check (launch refuses; every tick's guard
+// errors until a person closes it), since whoever joins could approve
+// removals. A team project anyone may join is warned about (check and
+// plan show a WARN row, every tick logs it): the team's project is often
+// not the audit's to change, and refusing would make the audit impossible
+// (the real lab's Security-Team is such a project). The warning names what
+// it lets anyone do.
 func TestAttack1_AnyoneJoinsTheTeamAndReadsEveryAuditTask(t *testing.T) {
 	h := newHarness(t, fixture{})
-	if _, err := h.bot.Launch(h.ctx, h.camp); err != nil {
-		if errors.Is(err, bot.ErrCheckFailed) {
-			return // refused: safe
-		}
-		t.Fatalf("Launch: %v", err)
+	report, err := h.bot.Check(h.ctx, h.camp)
+	if err != nil {
+		t.Fatal(err)
 	}
-	f := h.finding("nomfa1")
-	var taskPHID string
-	for _, bt := range h.snapshot().Batches {
-		if bt.Index == f.Batch {
-			taskPHID = bt.TaskPHID
+	var warned bool
+	for _, row := range report.Rows {
+		if row.Subject == groupTeam && row.Check == "team join policy" {
+			warned = row.OK && row.Warn && strings.Contains(row.Detail, "reads every audit task")
 		}
 	}
-	if outsiderSees(h, taskPHID) {
-		t.Fatal("the outsider sees the audit task before joining anything")
+	if !warned {
+		t.Errorf("check does not warn that anyone may join %s: %+v", groupTeam, report.Rows)
 	}
-	team := h.group(groupTeam).PHID
-	if _, err := h.as("outsider").EditProjectMembers(h.ctx, team, []string{h.phid("outsider")}, nil); err != nil {
-		t.Fatalf("outsider joins %s: %v (the test wants a team anyone may join)", groupTeam, err)
-	}
-	h.clock.Advance(time.Hour)
-	h.tick()
-	if outsiderSees(h, taskPHID) {
-		t.Errorf("an outsider who joined %s on their own reads the audit task naming nomfa1 (no MFA, WMF-NDA and acl*security); launch did not refuse the team's join policy and the guard left the access", groupTeam)
-	}
+	// The approvers' project anyone may join: TestGatekeepers (package
+	// bot) shows the check fails and every tick's guard errors.
 }
 
 // TestAttack1_ExemptionApprovedOnATaskThatNeverShowedIt: an approval

@@ -19,7 +19,9 @@ type CheckRow struct {
 	Subject string `json:"subject"`
 	Check   string `json:"check"`
 	OK      bool   `json:"ok"`
-	Detail  string `json:"detail"`
+	// Warn marks a row that passes but that a person should act on.
+	Warn   bool   `json:"warn,omitempty"`
+	Detail string `json:"detail"`
 	// cause is the sentinel behind a failure, when there is a more
 	// specific one than ErrCheckFailed (a rejected token, an unknown group).
 	cause error
@@ -81,8 +83,11 @@ func (r *CheckReport) WriteText(w io.Writer) error {
 	fmt.Fprintln(tw, "\tSUBJECT\tCHECK\tDETAIL")
 	for _, c := range r.Rows {
 		mark := "ok"
-		if !c.OK {
+		switch {
+		case !c.OK:
 			mark = "FAIL"
+		case c.Warn:
+			mark = "WARN"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mark, c.Subject, c.Check, c.Detail)
 	}
@@ -137,14 +142,47 @@ func (b *Bot) check(ctx context.Context, c *campaigns.Campaign) (*CheckReport, *
 	return r, snap, nil
 }
 
+// checkGatekeeper checks who may join p, the campaign's approvers' or
+// team project (Phorge's default join policy is "all users"). Anyone may
+// join the approvers: the check fails, since whoever joins could approve
+// removals. Anyone may join the team: the check warns, since whoever
+// joins reads every audit task (it is subscribed to them), but the team's
+// project is often not the audit's to change, and a tick says so again.
+func checkGatekeeper(r *CheckReport, p conduit.Project, role string) {
+	why := openToJoin(p, role)
+	switch {
+	case why != "" && role == "approvers":
+		r.fail(p.Name, role+" join policy", why, ErrInput)
+	case why != "":
+		r.Rows = append(r.Rows, CheckRow{Subject: p.Name, Check: role + " join policy", OK: true, Warn: true, Detail: why})
+	default:
+		r.add(p.Name, role+" join policy", true, p.Policy.Join)
+	}
+}
+
+// openToJoin says why anyone may join p, the campaign's role ("team" or
+// "approvers") project, and what that lets them do; "" when they may not.
+func openToJoin(p conduit.Project, role string) string {
+	if p.Policy.Join != conduit.PolicyUsers && p.Policy.Join != conduit.PolicyPublic {
+		return ""
+	}
+	does := "reads every audit task (the team is subscribed to them)"
+	if role == "approvers" {
+		does = "may approve removals"
+	}
+	return fmt.Sprintf("anyone may join %s (join policy %q), and whoever joins %s: set its join policy to its members or administrators", p.Name, p.Policy.Join, does)
+}
+
 // checkCampaign is the part of the pre-flight check that needs the
 // campaign's groups resolved: its criteria can be evaluated, its tasks'
 // policies are safe, and the bot may edit each group's membership.
 func (b *Bot) checkCampaign(ctx context.Context, c *campaigns.Campaign, snap *snapshot, r *CheckReport) error {
 	self := snap.self
 	r.add(snap.approvers.Name, "approvers visible", true, fmt.Sprintf("%d member(s)", len(snap.approvers.MemberPHIDs)))
+	checkGatekeeper(r, snap.approvers, "approvers")
 	if snap.team != nil {
 		r.add(snap.team.Name, "team visible", true, "tagged and subscribed on every task")
+		checkGatekeeper(r, *snap.team, "team")
 	}
 	noActivity := c.Has(campaigns.CriterionInactive) && b.activity == nil
 	if noActivity {

@@ -120,26 +120,36 @@ func (c *order) approval(v *view) state.Approval {
 		Verified: taskVerified(c.bt, c.t), Source: sourceOf(c.bt, c.t)}
 }
 
-// announcedBatch is the removal batch among open that the bot announced
-// on this task last before the command: one announced after it (and read
-// late) was not what the approver saw.
-func announcedBatch(c *order, open []state.Removal) (state.Removal, bool) {
-	var rm state.Removal
-	found, at := false, 0
-	for _, w := range open {
+// announcedBatch is the removal batch that the bot announced on this
+// task last before the command, if it is among open: one announced after
+// it (and read late) was not what the approver saw.
+//
+// A bare command answers the announcement right above it, so it is
+// about the batch announced last before it, open or not: when that one
+// was decided meanwhile, the command is refused (why says so), never
+// moved to an older batch the approver did not answer.
+func announcedBatch(c *order, all, open []state.Removal, decided string) (rm state.Removal, found bool, why string) {
+	at := 0
+	for _, w := range all {
 		if id, ok := c.bt.Announced[w.Label()]; ok && id < c.t.ID && id >= at {
 			rm, found, at = w, true, id
 		}
 	}
-	return rm, found
+	if found && !slices.ContainsFunc(open, func(o state.Removal) bool { return o.ID == rm.ID }) {
+		return rm, false, fmt.Sprintf("%s, the removal batch announced last on this task before your comment, %s; your comment is not counted for another batch", rm.Label(), decided)
+	}
+	return rm, found, ""
 }
 
 // decideBatchApprove records "!approve" for the removal batch announced
 // on this task: it covers what that task's announcement showed, the
 // batch's items of this task only.
 func decideBatchApprove(v *view, c *order) (outcome, error) {
-	rm, ok := announcedBatch(c, removalsWith(v.snap.Removals, state.RemovalProposed))
-	if !ok {
+	rm, ok, why := announcedBatch(c, v.snap.Removals, removalsWith(v.snap.Removals, state.RemovalProposed), "waits for no approval any more")
+	switch {
+	case why != "":
+		return c.refuse(v, why)
+	case !ok:
 		return c.refuse(v, "no removal batch waiting for approval was announced on this task before your comment")
 	}
 	scope := []int{c.bt.Index}
@@ -191,8 +201,11 @@ func decideBatchDeny(v *view, c *order) (outcome, error) {
 			open = append(open, w)
 		}
 	}
-	rm, ok := announcedBatch(c, open)
-	if !ok {
+	rm, ok, why := announcedBatch(c, v.snap.Removals, open, "was decided and has started or ended")
+	switch {
+	case why != "":
+		return c.refuse(v, why)
+	case !ok:
 		return c.refuse(v, "no removal batch that has not started was announced on this task before your comment")
 	}
 	if rm.Removes(c.approver.PHID) {
@@ -257,6 +270,10 @@ func decideUserCommand(v *view, c *order) (outcome, error) {
 		return c.refuse(v, fmt.Sprintf("@%s has no exemption request waiting for a decision", target.Username))
 	case target.UserPHID == c.approver.PHID:
 		return c.refuse(v, "nobody approves their own exemption")
+	case target.Batch != c.bt.Index:
+		// An approval covers what its approver was shown: the request,
+		// and the groups, on the task that lists the user.
+		return c.refuse(v, fmt.Sprintf("@%s is not listed on this task; decide on their exemption on the task that lists them", target.Username))
 	}
 	return decideExemption(v, c)
 }

@@ -244,7 +244,7 @@ func commandCases() []replyCase {
 		{name: "an approver in the batch may not approve it", setup: cmd(approver("ann"), 1, "ann", "!approve"),
 			want: refused("ann", replies.KindApprove, "you are in R1 yourself, so another approver must decide on it"), after: r1After(state.RemovalProposed)},
 		{name: "an approved batch waits for no approval", setup: cmd(func(v *view) { v.snap.Removals[0].Status = state.RemovalApproved }, 1, "alice", "!approve"),
-			want: refused("alice", replies.KindApprove, noBatch), after: r1After(state.RemovalApproved)},
+			want: refused("alice", replies.KindApprove, "R1, the removal batch announced last on this task before your comment, waits for no approval any more; your comment is not counted for another batch"), after: r1After(state.RemovalApproved)},
 		{name: "!approve answers the batch announced last before it", setup: cmd(func(v *view) {
 			r2, r3 := r1(), r1()
 			r2.ID, r3.ID = 2, 3
@@ -272,9 +272,9 @@ func commandCases() []replyCase {
 		{name: "!deny rejects a batch whose removal was sent and did not land", setup: cmd(sentR1, 2, "dave", "!deny on a trip"),
 			want: recordedBy("dave", "dave", "R1 rejected: on a trip"), after: r1After(state.RemovalRejected)},
 		{name: "!deny comes too late for a batch that removed someone", setup: cmd(startedR1, 2, "dave", "!deny on a trip"),
-			want: refused("dave", replies.KindDeny, noOpenBatch), after: r1After(state.RemovalApproved)},
+			want: refused("dave", replies.KindDeny, r1Started), after: r1After(state.RemovalApproved)},
 		{name: "!deny comes too late for a removal that landed", setup: cmd(landedR1, 2, "dave", "!deny on a trip"),
-			want: refused("dave", replies.KindDeny, noOpenBatch), after: r1After(state.RemovalApproved)},
+			want: refused("dave", replies.KindDeny, r1Started), after: r1After(state.RemovalApproved)},
 		{name: "!deny before the announcement", setup: cmd(func(v *view) { v.snap.Batches[0].Announced["R1"] = 30 }, 1, "alice", "!deny no"),
 			want: refused("alice", replies.KindDeny, noOpenBatch), after: r1After(state.RemovalProposed)},
 		{name: "an approver in the batch may not deny it", setup: cmd(approver("ann"), 1, "ann", "!deny not now"),
@@ -407,6 +407,10 @@ func TestCommandNeeds(t *testing.T) {
 // ApprovedBy alone. That approval too counts only while its approver may
 // still decide: alice, no longer an approver, leaves dave's approval the
 // first of two, not the grant.
+// r1Started is the refusal of a bare command whose batch, R1, has
+// started removing.
+const r1Started = "R1, the removal batch announced last on this task before your comment, was decided and has started or ended; your comment is not counted for another batch"
+
 func TestLegacyExemptionApprovalLapses(t *testing.T) {
 	for _, aliceStays := range []bool{false, true} {
 		t.Run(fmt.Sprintf("alice still an approver: %v", aliceStays), func(t *testing.T) {

@@ -180,7 +180,9 @@ func decideKeepCommand(v *view, c *order) (outcome, error) {
 		return c.refuse(v, "nobody keeps their own access by command; reply on the task instead")
 	case target.Status != state.StatusPending && target.Status != state.StatusCompliant:
 		return c.refuse(v, fmt.Sprintf("@%s is %s, not pending", target.Username, target.Status))
-	case !slices.Contains(c.bt.UserPHIDs, target.UserPHID):
+	case target.Batch != c.bt.Index:
+		// The task that lists the finding as it stands: an older task of
+		// a user audited again (a recurring run) showed other groups.
 		return c.refuse(v, fmt.Sprintf("@%s is not listed on this task; keep them on the task that lists them", target.Username))
 	case slices.ContainsFunc(target.KeepApprovals, mine) || approverKept(target, keeps, c.approver.PHID):
 		return c.refuse(v, fmt.Sprintf("you already kept @%s; it needs %d distinct approvers", target.Username, need))
@@ -230,6 +232,7 @@ func (b *Bot) checkKeeps(ctx context.Context, r *run) error {
 	if len(n.texts) == 0 {
 		return nil
 	}
+	n.fresh = true
 	v, err := b.read.observe(ctx, r, snap, n)
 	if err != nil {
 		return fmt.Errorf("re-read keep comments: %w", err)

@@ -74,6 +74,9 @@ type view struct {
 
 	// teamTag is the team project's hashtag ("#security-team").
 	teamTag string
+	// gatekeepers are the campaign's team and approvers' projects, as
+	// read this tick.
+	gatekeepers []conduit.Project
 	// tasks are the tasks read (maniphest.search: fields, policies, up
 	// to ten subscribers), by PHID; a task the bot may not see is
 	// missing (NOTES fact 23).
@@ -157,8 +160,16 @@ type needs struct {
 	extra map[string][]string
 	// teamTag asks for the team project's hashtag.
 	teamTag bool
+	// gatekeepers asks for the campaign's team and approvers' projects
+	// (read with the groups' members, once per tick).
+	gatekeepers bool
 	// tasks are tasks to read, by PHID.
 	tasks []string
+	// fresh reads the approvers' project and the accounts again, not as
+	// read earlier in the tick: right before a decision that rests on
+	// approvals (a removal, a keep that may fall), an approver disabled or
+	// offboarded a moment ago no longer counts.
+	fresh bool
 }
 
 // accounts reads the accounts of users, each at most once per tick (the
@@ -199,6 +210,7 @@ func (b *reader) accounts(ctx context.Context, r *run, users []string) (map[stri
 func (n needs) and(m needs) needs {
 	n.members = n.members || m.members
 	n.approvers = n.approvers || m.approvers
+	n.fresh = n.fresh || m.fresh
 	n.users = append(slices.Clone(n.users), m.users...)
 	n.texts = append(slices.Clone(n.texts), m.texts...)
 	n.live = append(slices.Clone(n.live), m.live...)
@@ -221,48 +233,76 @@ func (n needs) and(m needs) needs {
 // call, as late as possible: right before the decision that rests on it.
 func (b *reader) observe(ctx context.Context, r *run, snap state.Snapshot, n needs) (*view, error) {
 	v := &view{now: b.now().UTC(), c: r.c, snap: snap, words: b.words, cfg: b.cfg}
+	if err := b.observePeople(ctx, r, n, v); err != nil {
+		return nil, err
+	}
+	if err := b.observeObjects(ctx, r, n, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// observePeople reads who is in the groups and the projects that gate
+// them, the approvers, and the accounts n names.
+func (b *reader) observePeople(ctx context.Context, r *run, n needs, v *view) error {
 	var err error
-	if n.members {
+	if n.members || n.gatekeepers {
 		if v.members, err = b.liveMembers(ctx, r); err != nil {
-			return nil, err
+			return err
+		}
+		v.gatekeepers = r.gatekeepers
+	}
+	if n.fresh {
+		// Read again now, whatever this tick read before: what an
+		// approval rests on is checked at the time it counts.
+		r.approvers = nil
+		for _, u := range n.users {
+			delete(r.users, u)
 		}
 	}
 	if n.approvers {
 		if v.approvers, err = b.approverMembers(ctx, r); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if len(n.users) > 0 {
 		if v.users, err = b.accounts(ctx, r, n.users); err != nil {
-			return nil, err
+			return err
 		}
 	}
+	return nil
+}
+
+// observeObjects reads the comments, criteria, team tag and tasks n
+// names.
+func (b *reader) observeObjects(ctx context.Context, r *run, n needs, v *view) error {
+	var err error
 	if len(n.texts) > 0 {
 		if v.texts, err = b.currentTexts(ctx, n.texts); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if len(n.live) > 0 || len(n.extra) > 0 {
 		if v.live, err = b.liveFailures(ctx, r.c, n.live, n.extra); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if n.teamTag {
 		if v.teamTag, err = b.teamTag(ctx, &v.snap.Campaign); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if len(n.tasks) > 0 {
 		ts, err := b.tasksByPHID(ctx, n.tasks)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		v.tasks = make(map[string]conduit.Task, len(ts))
 		for _, t := range ts {
 			v.tasks[t.PHID] = t
 		}
 	}
-	return v, nil
+	return nil
 }
 
 // self returns the bot's own account, asked once per Bot.
@@ -281,17 +321,40 @@ func (b *reader) liveMembers(ctx context.Context, r *run) (map[string][]string, 
 	if r.members != nil {
 		return r.members, nil
 	}
+	// The team and the approvers' projects come in the same call: their
+	// policies are checked every tick (gatekeepers), and their members
+	// are then known for the rest of it.
 	var phids []string
 	for _, g := range r.rec.Groups {
 		phids = append(phids, g.PHID)
+	}
+	for _, p := range []string{r.rec.TeamPHID, r.rec.ApproversPHID} {
+		if p != "" && !slices.Contains(phids, p) {
+			phids = append(phids, p)
+		}
 	}
 	projects, err := b.conn.ProjectsByPHID(ctx, phids, true)
 	if err != nil {
 		return nil, fmt.Errorf("read group members: %w", err)
 	}
 	m := map[string][]string{}
+	r.gatekeepers = nil
 	for _, p := range projects {
-		m[p.PHID] = p.MemberPHIDs
+		if _, audited := r.rec.GroupByPHID(p.PHID); audited {
+			m[p.PHID] = p.MemberPHIDs
+		}
+		switch p.PHID {
+		case r.rec.ApproversPHID:
+			r.gatekeepers = append(r.gatekeepers, p)
+			if r.approvers == nil {
+				r.approvers = append([]string{}, p.MemberPHIDs...)
+			}
+		case r.rec.TeamPHID:
+			r.gatekeepers = append(r.gatekeepers, p)
+			if r.team == nil {
+				r.team = append([]string{}, p.MemberPHIDs...)
+			}
+		}
 	}
 	for _, g := range r.rec.Groups {
 		if _, ok := m[g.PHID]; !ok {

@@ -50,6 +50,30 @@ type policyPair struct{ view, edit string }
 // on reports whether t carries the policies.
 func (p policyPair) on(t conduit.Task) bool { return t.ViewPolicy == p.view && t.EditPolicy == p.edit }
 
+// gatekeeperErrors checks, every tick, who may join the campaign's team
+// and approvers' projects (checkGatekeeper). Anyone may join the
+// approvers: an error until a person closes it (the bot cannot tell who
+// joined meanwhile; removals still need approvals, each re-read right
+// before). Anyone may join the team: a warning in the log.
+func (b *Bot) gatekeeperErrors(v *view) []error {
+	var errs []error
+	for _, p := range v.gatekeepers {
+		role := "team"
+		if p.PHID == v.rec().ApproversPHID {
+			role = "approvers"
+		}
+		why := openToJoin(p, role)
+		switch {
+		case why == "":
+		case role == "approvers":
+			errs = append(errs, errors.New("needs a human: "+why))
+		default:
+			b.log.Warn().Str("campaign", v.rec().Name).Str("project", p.Name).Msg(why)
+		}
+	}
+	return errs
+}
+
 // chorePolicies reads every task of the campaign (one maniphest.search)
 // and puts back a view or edit policy someone changed. Whoever may edit an
 // audit task may make it public and expose the list of non-compliant
@@ -81,11 +105,11 @@ func (b *Bot) chorePolicies(ctx context.Context, r *run) error {
 	for _, bt := range guarded {
 		phids = append(phids, bt.TaskPHID)
 	}
-	v, err := b.read.observe(ctx, r, snap, needs{tasks: phids})
+	v, err := b.read.observe(ctx, r, snap, needs{tasks: phids, gatekeepers: true})
 	if err != nil {
 		return fmt.Errorf("read the tasks' policies: %w", err)
 	}
-	var errs []error
+	errs := b.gatekeeperErrors(v)
 	for _, bt := range guarded {
 		t, ok := v.tasks[bt.TaskPHID]
 		if !ok {

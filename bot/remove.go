@@ -274,7 +274,9 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 	}
 	started := removalStarted(&snap, rm, v.members)
 	if !rm.AutoApproved && !started {
-		if v, err = b.read.observe(ctx, r, snap, approvalNeeds(rm.Approvals)); err != nil {
+		n := approvalNeeds(rm.Approvals)
+		n.fresh = true
+		if v, err = b.read.observe(ctx, r, snap, n); err != nil {
 			return fmt.Errorf("%s: %w", rm.Label(), err)
 		}
 		if back := decideApprovalsStand(v, rm); back != nil {

@@ -27,6 +27,9 @@ type run struct {
 	// team is the team project's live member list, fetched at most once
 	// per tick by the policies chore.
 	team []string
+	// gatekeepers are the team and approvers' projects as read this tick
+	// (with the groups' members: liveMembers).
+	gatekeepers []conduit.Project
 	// users are the accounts read this tick, by PHID (nil: asked for, and
 	// not returned), so each is read at most once (accounts).
 	users  map[string]*conduit.User
@@ -148,11 +151,20 @@ func (b *Bot) Tick(ctx context.Context, opts TickOptions) (*TickReport, error) {
 			return nil, fmt.Errorf("%w: unknown chore %q (chores: %s)", ErrInput, o, strings.Join(ChoreNames(), ", "))
 		}
 	}
+	launched, err := b.store.CampaignNames()
+	if err != nil {
+		return nil, err
+	}
 	names := opts.Campaigns
 	if len(names) == 0 {
-		var err error
-		if names, err = b.store.CampaignNames(); err != nil {
-			return nil, err
+		names = launched
+	}
+	// Every name is checked before anything runs: a typo in the list
+	// must not leave the other campaigns ticked (bad input changes
+	// nothing).
+	for _, name := range names {
+		if !slices.Contains(launched, name) {
+			return nil, fmt.Errorf("%w: %q has not been launched (launched: %s)", ErrUnknownCampaign, name, strings.Join(launched, ", "))
 		}
 	}
 	// One breaker for the whole tick: once Phabricator is found away,
