@@ -59,13 +59,11 @@ func (b *Bot) Launch(ctx context.Context, c *campaigns.Campaign) (*LaunchResult,
 		if err != nil {
 			return nil, err
 		}
-		if err := b.store.CreateCampaign(lr.rec, lr.findings, lr.batches); err != nil {
+		// The launch's journal entries in the same transaction: a crash
+		// cannot leave a campaign recorded without them (a resumed
+		// launch does not journal again).
+		if err := b.store.CreateCampaign(lr.rec, lr.findings, lr.batches, lr.entries...); err != nil {
 			return nil, err
-		}
-		for _, e := range lr.entries {
-			if err := b.exec.journal(c.Name, e); err != nil {
-				return nil, err
-			}
 		}
 		b.log.Info().Str("campaign", c.Name).Int("findings", len(lr.findings)).Int("batches", len(lr.batches)).Msg("campaign recorded")
 	}
@@ -107,7 +105,7 @@ func decideLaunch(w *wording, c *campaigns.Campaign, snap *snapshot, now time.Ti
 		}
 	}
 	lr := launchRecord{rec: rec, findings: findings, batches: list}
-	lr.entries = append(lr.entries, state.Entry{Kind: state.EntryLaunch, Actor: snap.self.Username,
+	lr.entries = append(lr.entries, state.Entry{At: now.UTC(), Kind: state.EntryLaunch, Actor: snap.self.Username,
 		Detail: fmt.Sprintf("%d finding(s) in %d batch(es), cutoff %s", len(findings), len(list), c.CutoffDate)})
 	if l := snap.listReport; !l.Empty() {
 		// The names come from a file: redacted again here, although the
@@ -117,7 +115,7 @@ func decideLaunch(w *wording, c *campaigns.Campaign, snap *snapshot, now time.Ti
 		for i := range users {
 			users[i] = conduit.Redact(users[i], "")
 		}
-		lr.entries = append(lr.entries, state.Entry{Kind: state.EntryListUnmatched, Actor: snap.self.Username, Users: users,
+		lr.entries = append(lr.entries, state.Entry{At: now.UTC(), Kind: state.EntryListUnmatched, Actor: snap.self.Username, Users: users,
 			Detail: conduit.Redact(fmt.Sprintf("%s: unknown username(s) [%s]; not a member of any audited group [%s]",
 				l.File, strings.Join(l.Unknown, ", "), strings.Join(l.NotMembers, ", ")), "")})
 	}

@@ -511,10 +511,7 @@ func (b *Bot) startInstance(r *run, rn state.Run, added []plannedFinding) error 
 		return fmt.Errorf("%w: %s", ErrRefused, why)
 	}
 	rec, findings, list := newInstance(&r.rec, rn, added, r.c.BatchSize)
-	if err := b.store.CreateCampaign(rec, findings, list); err != nil {
-		return err
-	}
-	return b.exec.journal(rec.Name, state.Entry{At: rn.At, Kind: state.EntryInstanceStarted, Actor: rec.BotUsername, ActorKind: state.ActorBot,
+	return b.store.CreateCampaign(rec, findings, list, state.Entry{At: rn.At, Kind: state.EntryInstanceStarted, Actor: rec.BotUsername, ActorKind: state.ActorBot,
 		Detail: fmt.Sprintf("run %d of %s: %d finding(s) in %d batch(es), cutoff %s", rn.N, r.rec.Name, len(findings), len(list), cutoffDate(rn.Cutoff))})
 }
 

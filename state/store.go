@@ -485,7 +485,11 @@ func (s *Store) CampaignNames() ([]string, error) {
 // CreateCampaign records a campaign at launch with its findings and
 // batches, in one transaction, so a crash leaves either all or nothing. It
 // fails if the campaign exists.
-func (s *Store) CreateCampaign(c Campaign, findings []Finding, batches []Batch) error {
+//
+// entries are the new campaign's first journal entries (its launch),
+// appended in the same transaction: a campaign is never recorded without
+// the entry that says it was launched.
+func (s *Store) CreateCampaign(c Campaign, findings []Finding, batches []Batch, entries ...Entry) error {
 	return s.update(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketCampaigns)
 		if root.Bucket([]byte(c.Name)) != nil {
@@ -512,6 +516,18 @@ func (s *Store) CreateCampaign(c Campaign, findings []Finding, batches []Batch) 
 		}
 		for _, bt := range batches {
 			if err := putJSON(b.Bucket(bucketBatches), itob(uint64(bt.Index)), bt); err != nil {
+				return err
+			}
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		ct, err := campaignTx(tx, c.Name, true)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := ct.Append(e); err != nil {
 				return err
 			}
 		}

@@ -875,3 +875,34 @@ func BenchmarkTransaction(b *testing.B) {
 		})
 	}
 }
+
+// TestCreateCampaignWithEntries: a campaign's launch entries are written
+// with the campaign, in one transaction, hashed into its chain.
+func TestCreateCampaignWithEntries(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	at := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := s.CreateCampaign(Campaign{Name: "c"}, nil, nil, Entry{At: at, Kind: EntryLaunch, Detail: "launched"}); err != nil {
+		t.Fatal(err)
+	}
+	es, err := s.Journal("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 || es[0].Kind != EntryLaunch || es[0].Seq != 1 || es[0].Hash == "" {
+		t.Fatalf("journal = %+v, want the launch entry, hashed, first", es)
+	}
+	if check, err := s.VerifyJournal("c"); err != nil || !check.OK {
+		t.Errorf("VerifyJournal = %+v, %v", check, err)
+	}
+	// A campaign that exists is refused whole: no entry is added.
+	if err := s.CreateCampaign(Campaign{Name: "c"}, nil, nil, Entry{At: at, Kind: EntryLaunch}); err == nil {
+		t.Error("a second CreateCampaign of c succeeded")
+	}
+	if es, _ := s.Journal("c"); len(es) != 1 {
+		t.Errorf("journal has %d entries after a refused create, want 1", len(es))
+	}
+}
