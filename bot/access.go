@@ -49,14 +49,13 @@ type access struct {
 // who gave access, or whether the bot subscribed the approvers.
 func (a access) needsHistory() bool { return len(a.extra) > 0 || a.owner != "" || a.approvers }
 
-// observeAccess reads the task's complete subscriber list and the team's
-// members (once per tick) and finds who the bot did not let in.
+// observeAccess takes the task's complete subscriber list (read by
+// subscribersOf) and reads the team's members (once per tick), and finds
+// who the bot did not let in.
 func (b *Bot) observeAccess(ctx context.Context, r *run, tv *taskView) (access, error) {
-	subs, err := b.read.subscribers(ctx, tv.task)
-	if err != nil {
+	if err := tv.subscribersErr; err != nil {
 		return access{}, fmt.Errorf("read the subscribers: %w", err)
 	}
-	tv.subscribers = subs
 	if rec := tv.rec(); rec.TeamPHID != "" {
 		if r.team == nil {
 			team, _, err := b.read.projectMembers(ctx, rec.TeamPHID)

@@ -187,7 +187,7 @@ func largeLabWith(b *testing.B, n int, opts phabtest.Options) (*phabtest.Server,
 		u := srv.AddUser(phabtest.UserSpec{Username: fmt.Sprintf("member%05d", i), MFA: i%3 != 0})
 		members = append(members, u.PHID)
 	}
-	srv.AddProject(phabtest.ProjectSpec{Name: "acl*phabricator-admins", Members: []string{admin.PHID}})
+	srv.AddProject(phabtest.ProjectSpec{Name: "acl*phabricator-admins", JoinPolicy: phabtest.PolicyAdmin, Members: []string{admin.PHID}})
 	srv.AddProject(phabtest.ProjectSpec{Name: "WMF-NDA", EditPolicy: "admin", Members: members})
 	camp, err := campaigns.ParseCampaign("bench.yaml", []byte(`name: bench
 criteria: [mfa]

@@ -24,29 +24,78 @@ import (
 	"github.com/auditbot/auditbot/templates"
 )
 
-// choreReplies answers every task's new transactions.
+// choreReplies answers every task's new transactions. It reads the
+// transactions of the tasks that changed since it last answered them, or
+// where it has something to finish (an answer to post, a flood to
+// report), concurrently (seen.go); the others cost nothing. A task's
+// cursor moves only once its every reply is recorded and answered.
 func (b *Bot) choreReplies(ctx context.Context, r *run) error {
 	snap, err := b.store.Snapshot(r.c.Name)
 	if err != nil {
 		return err
 	}
 	pending := pendingAnswers(snap.Ops)
-	var errs []error
+	var phids []string
 	for _, bt := range snap.Batches {
-		if bt.TaskPHID == "" {
+		if bt.TaskPHID != "" {
+			phids = append(phids, bt.TaskPHID)
+		}
+	}
+	tasks, err := b.read.campaignTasks(ctx, r, phids)
+	if err != nil {
+		// Nothing is known to be unchanged: read every task.
+		b.log.Warn().Str("campaign", r.c.Name).Err(err).Msg("reading the tasks failed: reading every task's transactions")
+		tasks = nil
+	}
+	var due []state.Batch
+	var prefetch []int // indexes of due batches whose history is read at once
+	cursor := map[int]state.Batch{}
+	for _, bt := range snap.Batches {
+		t, ok := tasks[bt.TaskPHID]
+		switch {
+		case bt.TaskPHID == "":
+		case len(pending[bt.Index]) > 0:
+			// Its earlier answers go out first, then its history is read.
+			due = append(due, bt)
+		case !ok || !unchangedSince(t, bt.Seen.RepliesAsOf) || len(bt.Flooded) > 0:
+			due = append(due, bt)
+			prefetch = append(prefetch, bt.Index)
+			cursor[bt.Index] = bt
+		}
+	}
+	read, readErrs := readEach(ctx, prefetch, func(ctx context.Context, i int) ([]conduit.Transaction, error) {
+		return b.read.history(ctx, cursor[i].TaskPHID, cursor[i].TxCursor)
+	})
+	var errs []error
+	var seen []seenUpdate
+	for _, bt := range due {
+		_, pre := cursor[bt.Index]
+		txs, err := read[bt.Index], readErrs[bt.Index]
+		if err != nil {
+			err = fmt.Errorf("read transactions: %w", err)
+		} else {
+			err = b.answerTask(ctx, r, bt, pending[bt.Index], txs, pre)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", bt.Monogram(), err))
 			continue
 		}
-		if err := b.answerTask(ctx, r, bt, pending[bt.Index]); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", bt.Monogram(), err))
+		if t, ok := tasks[bt.TaskPHID]; ok {
+			seen = append(seen, seenUpdate{bt: bt, task: t, replies: true})
 		}
+	}
+	if err := b.recordSeen(r.c.Name, seen); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// answerTask handles one task's new transactions. A combined answer an
-// earlier run recorded and did not confirm goes out first, exactly as
-// recorded: its replies were decided then and are never decided again.
-func (b *Bot) answerTask(ctx context.Context, r *run, bt state.Batch, earlier []state.Op) error {
+// answerTask handles one task's new transactions: txs if read is set
+// (read after the batch's cursor this tick), else read here. A combined
+// answer an earlier run recorded and did not confirm goes out first,
+// exactly as recorded: its replies were decided then and are never
+// decided again.
+func (b *Bot) answerTask(ctx context.Context, r *run, bt state.Batch, earlier []state.Op, txs []conduit.Transaction, read bool) error {
 	for _, op := range earlier {
 		if err := b.postAnswer(ctx, r, bt, op); err != nil {
 			// Its replies are behind the cursor already; the newer ones
@@ -54,9 +103,11 @@ func (b *Bot) answerTask(ctx context.Context, r *run, bt state.Batch, earlier []
 			return err
 		}
 	}
-	txs, err := b.read.history(ctx, bt.TaskPHID, bt.TxCursor)
-	if err != nil {
-		return fmt.Errorf("read transactions: %w", err)
+	if !read {
+		var err error
+		if txs, err = b.read.history(ctx, bt.TaskPHID, bt.TxCursor); err != nil {
+			return fmt.Errorf("read transactions: %w", err)
+		}
 	}
 	var key OpKey // the answer this tick's replies go into, once one has one
 	var herr error

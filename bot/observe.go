@@ -78,8 +78,8 @@ type view struct {
 	// read this tick.
 	gatekeepers []conduit.Project
 	// tasks are the tasks read (maniphest.search: fields, policies, up
-	// to ten subscribers), by PHID; a task the bot may not see is
-	// missing (NOTES fact 23).
+	// to ten subscribers), by PHID, once per tick (campaignTasks); a task
+	// the bot may not see is missing (NOTES fact 23).
 	tasks map[string]conduit.Task
 
 	// memberSet and index are members and findings indexed by PHID,
@@ -293,16 +293,47 @@ func (b *reader) observeObjects(ctx context.Context, r *run, n needs, v *view) e
 		}
 	}
 	if len(n.tasks) > 0 {
-		ts, err := b.tasksByPHID(ctx, n.tasks)
-		if err != nil {
+		if v.tasks, err = b.campaignTasks(ctx, r, n.tasks); err != nil {
 			return err
-		}
-		v.tasks = make(map[string]conduit.Task, len(ts))
-		for _, t := range ts {
-			v.tasks[t.PHID] = t
 		}
 	}
 	return nil
+}
+
+// campaignTasks reads the tasks phids names, each at most once per tick
+// (the run keeps them): one maniphest.search per 100 tasks not read yet,
+// sent concurrently. Their dateModified and the server's clock (ReadAt)
+// say which changed since the bot last read them (seen.go). A task the
+// bot may not see is missing from the answer (NOTES fact 23).
+func (b *reader) campaignTasks(ctx context.Context, r *run, phids []string) (map[string]conduit.Task, error) {
+	if r.tasks == nil {
+		r.tasks = map[string]*conduit.Task{}
+	}
+	var ask []string
+	for _, p := range uniq(phids) {
+		if _, read := r.tasks[p]; !read {
+			ask = append(ask, p)
+		}
+	}
+	if len(ask) > 0 {
+		ts, err := b.tasksByPHID(ctx, ask)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ask {
+			r.tasks[p] = nil
+		}
+		for _, t := range ts {
+			r.tasks[t.PHID] = &t
+		}
+	}
+	out := make(map[string]conduit.Task, len(phids))
+	for _, p := range phids {
+		if t := r.tasks[p]; t != nil {
+			out[p] = *t
+		}
+	}
+	return out, nil
 }
 
 // self returns the bot's own account, asked once per Bot.

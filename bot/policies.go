@@ -110,6 +110,8 @@ func (b *Bot) chorePolicies(ctx context.Context, r *run) error {
 		return fmt.Errorf("read the tasks' policies: %w", err)
 	}
 	errs := b.gatekeeperErrors(v)
+	subs := b.read.subscribersOf(ctx, &snap.Campaign, guarded, v.tasks)
+	var seen []seenUpdate
 	for _, bt := range guarded {
 		t, ok := v.tasks[bt.TaskPHID]
 		if !ok {
@@ -122,12 +124,59 @@ func (b *Bot) chorePolicies(ctx context.Context, r *run) error {
 		// Each task is guarded on a view of its own: what is read for
 		// one task is never taken for another's.
 		tv := *v
-		accessErr, policyErr := b.guardTask(ctx, r, &taskView{view: &tv, bt: bt, task: t}, policyPair{view, edit})
+		sr := subs[bt.TaskPHID]
+		accessErr, policyErr := b.guardTask(ctx, r, &taskView{view: &tv, bt: bt, task: t, subscribers: sr.list, subscribersErr: sr.err}, policyPair{view, edit})
 		for _, err := range SplitErrors(errors.Join(accessErr, policyErr)) {
 			errs = append(errs, fmt.Errorf("%s: %w", bt.Monogram(), err))
 		}
+		if accessErr == nil && policyErr == nil && sr.read {
+			// Guarded on what was read: the next tick may take the
+			// list as recorded, unless the task changes.
+			seen = append(seen, seenUpdate{bt: bt, task: t, subscribers: sr.list, subscribersRead: true})
+		}
+	}
+	if err := b.recordSeen(r.c.Name, seen); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// subsRead is a task's complete subscriber list for the guard: read
+// this tick (read), or as recorded when the task has not changed since.
+type subsRead struct {
+	list []string
+	read bool
+	err  error
+}
+
+// subscribersOf is the complete subscriber list of each guarded task the
+// bot can see (tasks): as recorded (state.TaskSeen) if the task has not
+// changed since it was read, else from the search's attachment when it
+// holds them all, else read with maniphest.info (the attachment stops at
+// 10, NOTES fact 24), concurrently.
+func (b *reader) subscribersOf(ctx context.Context, rec *state.Campaign, guarded []state.Batch, tasks map[string]conduit.Task) map[string]subsRead {
+	out := map[string]subsRead{}
+	var ask []string
+	for _, bt := range guarded {
+		t, ok := tasks[bt.TaskPHID]
+		if !ok {
+			continue
+		}
+		seen := seenOf(rec, bt)
+		switch {
+		case unchangedSince(t, seen.SubscribersAsOf):
+			out[t.PHID] = subsRead{list: seen.Subscribers}
+		case t.SubscriberCount <= len(t.SubscriberPHIDs):
+			out[t.PHID] = subsRead{list: t.SubscriberPHIDs, read: true}
+		default:
+			ask = append(ask, t.PHID)
+		}
+	}
+	lists, errs := readEach(ctx, ask, func(ctx context.Context, p string) ([]string, error) { return b.subscribers(ctx, tasks[p]) })
+	for _, p := range ask {
+		out[p] = subsRead{list: lists[p], read: true, err: errs[p]}
+	}
+	return out
 }
 
 // guardedTasks are the campaign's filed tasks: its batches' and its
@@ -154,10 +203,12 @@ type taskView struct {
 	*view
 	bt   state.Batch
 	task conduit.Task
-	// subscribers is the task's complete subscriber list; team the team
-	// project's members.
-	subscribers []string
-	team        []string
+	// subscribers is the task's complete subscriber list (or why it
+	// could not be read: subscribersErr); team the team project's
+	// members.
+	subscribers    []string
+	subscribersErr error
+	team           []string
 	// history is the task's every transaction, oldest first, read once
 	// for both checks and only when one needs it (nil: not read).
 	history []conduit.Transaction

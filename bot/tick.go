@@ -32,7 +32,10 @@ type run struct {
 	gatekeepers []conduit.Project
 	// users are the accounts read this tick, by PHID (nil: asked for, and
 	// not returned), so each is read at most once (accounts).
-	users  map[string]*conduit.User
+	users map[string]*conduit.User
+	// tasks are the campaign's tasks read this tick, by PHID (nil: asked
+	// for, and not returned), each read at most once (campaignTasks).
+	tasks  map[string]*conduit.Task
 	report *CampaignTick
 	// log, if set, logs each event as it happens.
 	log *zerolog.Logger

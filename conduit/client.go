@@ -196,6 +196,20 @@ func (c *Client) call(ctx context.Context, method string, params requests.Reques
 	})
 }
 
+// callAt is call that also returns the server's clock when it answered
+// (its Date header, whole seconds; zero when it sent none).
+func (c *Client) callAt(ctx context.Context, method string, params requests.RequestInterface, result any) (time.Time, error) {
+	var at time.Time
+	err := c.retry(ctx, method, func(ctx context.Context) error {
+		err := c.conn.CallContext(ctx, method, params, result)
+		if a, ok := ctx.Value(attemptKey{}).(*attempt); ok {
+			at = a.date
+		}
+		return err
+	})
+	return at, err
+}
+
 // retry runs fn until it succeeds, retrying a 429 for any method and a
 // transient failure for read methods only, at most MaxRetries times. The
 // error it returns never holds the token.

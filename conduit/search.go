@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/uber/gonduit/requests"
 )
@@ -33,6 +34,8 @@ type searchPage[T any] struct {
 		After cursorID `json:"after"`
 	} `json:"cursor"`
 	Maps phpObject[searchMaps] `json:"maps"`
+	// at is the server's clock when it answered the page (zero: unknown).
+	at time.Time
 }
 
 // searchMaps holds the maps a search may return; only project.search's
@@ -103,9 +106,11 @@ func searchAll[T any](ctx context.Context, c *Client, method string, req *search
 	}
 	for {
 		var page searchPage[T]
-		if err := c.call(ctx, method, req, &page); err != nil {
+		at, err := c.callAt(ctx, method, req, &page)
+		if err != nil {
 			return err
 		}
+		page.at = at
 		more, err := fn(&page)
 		if err != nil {
 			return fmt.Errorf("conduit %s: %w", method, err)

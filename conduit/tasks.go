@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -145,10 +146,12 @@ func (c *Client) SearchTasks(ctx context.Context, q TaskQuery) ([]Task, error) {
 	default:
 		constraints["ids"] = dedupe(q.IDs)
 	}
-	addList("phids", q.PHIDs)
 	addList("authorPHIDs", q.AuthorPHIDs)
 	addList("projects", q.ProjectPHIDs)
 	addList("statuses", q.Statuses)
+	if q.PHIDs != nil && len(q.PHIDs) == 0 {
+		empty = true
+	}
 	if empty {
 		return nil, nil
 	}
@@ -159,19 +162,34 @@ func (c *Client) SearchTasks(ctx context.Context, q TaskQuery) ([]Task, error) {
 			constraints["createdStart"] = start
 		}
 	}
-	req := &searchRequest{Attachments: map[string]bool{"subscribers": true, "projects": true}}
-	if len(constraints) > 0 {
-		req.Constraints = constraints
-	}
-	var tasks []Task
-	err := searchAll(ctx, c, "maniphest.search", req, func(p *searchPage[taskRow]) (bool, error) {
-		for _, r := range p.Data {
-			tasks = append(tasks, r.task())
+	// A long PHID list (a campaign's every task) is sent in chunks of 100,
+	// Options.Concurrency at a time: each chunk is one page.
+	phidChunks := optionalChunks(dedupe(q.PHIDs))
+	pages := make([][]Task, len(phidChunks))
+	err := c.parallel(ctx, len(phidChunks), func(ctx context.Context, i int) error {
+		cs := maps.Clone(constraints)
+		if phidChunks[i] != nil {
+			cs["phids"] = phidChunks[i]
 		}
-		return true, nil
+		req := &searchRequest{Attachments: map[string]bool{"subscribers": true, "projects": true}}
+		if len(cs) > 0 {
+			req.Constraints = cs
+		}
+		return searchAll(ctx, c, "maniphest.search", req, func(p *searchPage[taskRow]) (bool, error) {
+			for _, r := range p.Data {
+				t := r.task()
+				t.ReadAt = p.at
+				pages[i] = append(pages[i], t)
+			}
+			return true, nil
+		})
 	})
 	if err != nil {
 		return nil, err
+	}
+	var tasks []Task
+	for _, p := range pages {
+		tasks = append(tasks, p...)
 	}
 	return tasks, nil
 }

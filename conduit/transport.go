@@ -79,6 +79,9 @@ type attempt struct {
 	contentType   string // of the response, for "not a Conduit API"
 	retryAfter    time.Duration
 	hasRetryAfter bool
+	// date is the server's clock when it answered (its Date header,
+	// whole seconds); zero when the answer had none.
+	date time.Time
 }
 
 // httpDoer is the core.Client handed to gonduit: one shared *http.Client
@@ -119,6 +122,9 @@ func (h *httpDoer) Do(req *http.Request) (*http.Response, error) {
 	if a, ok := req.Context().Value(attemptKey{}).(*attempt); ok {
 		a.status = resp.StatusCode
 		a.contentType = resp.Header.Get("Content-Type")
+		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+			a.date = d.UTC()
+		}
 		if resp.StatusCode == http.StatusTooManyRequests {
 			a.retryAfter, a.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		}

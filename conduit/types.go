@@ -127,6 +127,11 @@ type Task struct {
 	ViewerIsSubscribed bool
 	DateCreated        time.Time
 	DateModified       time.Time
+	// ReadAt is the server's clock when it answered the page that carried
+	// the task (its HTTP Date header, whole seconds; zero when unknown):
+	// a change made after the task was read has a DateModified at or
+	// after it (dateModified is the server's clock too, NOTES fact 47).
+	ReadAt time.Time
 }
 
 // TaskQuery selects tasks for SearchTasks. Restricted tasks the viewer

@@ -296,6 +296,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, name string, req *request, decodeErr *apiError) (body []byte, cost time.Duration, answered bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The Date header is the server's clock, as nginx sends it: a
+	// reader can tell a change made after its read by a dateModified at
+	// or after it (NOTES fact 47).
+	w.Header().Set("Date", time.Unix(s.now(), 0).UTC().Format(http.TimeFormat))
 	s.calls[name]++
 
 	if s.rateAfter >= 0 {

@@ -41,6 +41,9 @@ type Campaign struct {
 	// task for the team, where each run's summary is posted.
 	StandingTaskPHID string `json:"standing_task_phid,omitempty"`
 	StandingTaskID   int    `json:"standing_task_id,omitempty"`
+	// StandingSeen is what the bot last read of the standing task, and
+	// as of when (see TaskSeen).
+	StandingSeen TaskSeen `json:"standing_seen,omitzero"`
 	// InstanceOf names the recurring campaign whose run started this
 	// campaign instance (recurring mode "instance"); "" otherwise.
 	InstanceOf string `json:"instance_of,omitempty"`
@@ -328,6 +331,30 @@ type Batch struct {
 	// in one tick, see bot's maxRepliesPerAuthor) and not yet reported:
 	// the bot journals and acknowledges them once, then clears the count.
 	Flooded map[string]int `json:"flooded,omitempty"`
+	// Seen is what the bot last read of the task, and as of when: a tick
+	// reads a task's subscribers and transactions again only if it
+	// changed since (see TaskSeen).
+	Seen TaskSeen `json:"seen,omitzero"`
+}
+
+// TaskSeen is the bot's cursor on one task beside TxCursor: what it read
+// of the task and as of when, on the server's clock. Every change to a
+// task (a comment, a subscriber or policy edit) moves its dateModified to
+// the server's clock at that moment (NOTES fact 47), so a task whose
+// dateModified is before an "As of" time has not changed since the bot
+// read it. Each time is set only once the tick's work that rests on that
+// read is recorded: a crash before leaves it where it was, and the task
+// is read again.
+type TaskSeen struct {
+	// Modified is the task's dateModified when it was last read.
+	Modified time.Time `json:"modified,omitzero"`
+	// Subscribers is the task's complete subscriber list, read at a
+	// time after SubscribersAsOf and checked by the guard.
+	Subscribers     []string  `json:"subscribers,omitempty"`
+	SubscribersAsOf time.Time `json:"subscribers_as_of,omitzero"`
+	// RepliesAsOf: every transaction made before it is at or behind
+	// TxCursor, and was answered.
+	RepliesAsOf time.Time `json:"replies_as_of,omitzero"`
 }
 
 // Monogram returns "T123", or "" before the task exists.

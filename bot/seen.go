@@ -1,0 +1,160 @@
+package bot
+
+// A tick that costs what changed. Every tick reads the campaign's tasks
+// in one maniphest.search per 100 (campaignTasks): their policies and
+// assignee, and their dateModified. A task's subscribers (the guard) and
+// its transactions (the replies) are read again only if the task changed
+// since the bot last read them, or the bot expects something there (an
+// answer to post, a flood to report): state.TaskSeen is the cursor.
+//
+// Every change that matters moves the task's dateModified to the
+// server's clock (NOTES fact 47): a comment, a subscriber, policy or
+// assignee edit, the bot's own writes. An edited comment does not (fact
+// 48): the bot never relies on text others can edit, and reads again by
+// their PHIDs the comments it counts (currentTexts) right before acting.
+// Membership of the team or the approvers' project is no task change
+// either: it is read every tick (liveMembers) and the guard checks the
+// recorded subscribers against it.
+//
+// The clock a read is "as of" is the server's own: the HTTP Date header
+// of the maniphest.search page that carried the task (conduit.Task's
+// ReadAt), less clockSlack. A read made after that page sees every change
+// made before it, and a change made after it has a dateModified at or
+// after ReadAt. The bot's clock is never compared with the server's.
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/state"
+)
+
+// clockSlack is how much earlier than the server's Date header a read is
+// taken to be "as of". It covers a write whose dateModified PHP took
+// (time(), on whichever web node wrote) before its database transaction
+// committed, and web nodes whose clocks disagree a little. A task changed
+// within it before a read is read once more on the next tick.
+const clockSlack = time.Minute
+
+// readConcurrency bounds how many independent reads of a chore (one per
+// changed task) are in flight at once; the Conduit client's rate limiter
+// still spaces every request.
+const readConcurrency = conduit.DefaultConcurrency
+
+// asOf is the time a read of t's subscribers or transactions, made after
+// t was read, counts as of: every change made after it has a dateModified
+// at or after it. Zero when the server's clock is unknown (an answer
+// without a Date header): then nothing is known to be unchanged.
+func asOf(t conduit.Task) time.Time {
+	if t.ReadAt.IsZero() {
+		return time.Time{}
+	}
+	return t.ReadAt.Add(-clockSlack)
+}
+
+// unchangedSince reports whether t, as read this tick, is known not to
+// have changed since at: its dateModified is before at. A zero time on
+// either side means unknown: changed.
+func unchangedSince(t conduit.Task, at time.Time) bool {
+	return !at.IsZero() && !t.ReadAt.IsZero() && !t.DateModified.IsZero() && t.DateModified.Before(at)
+}
+
+// seenOf is the cursor of the task of bt (the standing task: its batch 0
+// stand-in, standingBatch, carries the campaign's).
+func seenOf(rec *state.Campaign, bt state.Batch) state.TaskSeen {
+	if bt.TaskPHID != "" && bt.TaskPHID == rec.StandingTaskPHID && bt.Index == 0 {
+		return rec.StandingSeen
+	}
+	return bt.Seen
+}
+
+// seenUpdate is one task's cursor moved forward, once the tick's work
+// that rests on the read is recorded.
+type seenUpdate struct {
+	bt   state.Batch
+	task conduit.Task
+	// subscribers, if subscribersRead, is the complete list read.
+	subscribers     []string
+	subscribersRead bool
+	replies         bool
+}
+
+// recordSeen moves the cursors of ups forward in one bbolt transaction.
+// A cursor only moves forward: a later time never gives way to an
+// earlier one.
+func (b *Bot) recordSeen(campaign string, ups []seenUpdate) error {
+	ups = slices.DeleteFunc(slices.Clone(ups), func(u seenUpdate) bool { return asOf(u.task).IsZero() })
+	if len(ups) == 0 {
+		return nil
+	}
+	return b.store.Update(campaign, func(tx *state.CampaignTx) error {
+		rec := tx.Campaign()
+		for _, u := range ups {
+			if u.bt.Index == 0 && u.bt.TaskPHID == rec.StandingTaskPHID {
+				rec.StandingSeen = u.moved(rec.StandingSeen)
+				if err := tx.PutCampaign(rec); err != nil {
+					return err
+				}
+				continue
+			}
+			cur, err := tx.Batch(u.bt.Index)
+			if err != nil {
+				return err
+			}
+			if cur.TaskPHID != u.task.PHID {
+				continue
+			}
+			cur.Seen = u.moved(cur.Seen)
+			if err := tx.PutBatch(cur); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// moved is s with u's reads recorded.
+func (u seenUpdate) moved(s state.TaskSeen) state.TaskSeen {
+	at := asOf(u.task)
+	if u.task.DateModified.After(s.Modified) {
+		s.Modified = u.task.DateModified
+	}
+	if u.subscribersRead && at.After(s.SubscribersAsOf) {
+		s.Subscribers, s.SubscribersAsOf = slices.Clone(u.subscribers), at
+	}
+	if u.replies && at.After(s.RepliesAsOf) {
+		s.RepliesAsOf = at
+	}
+	return s
+}
+
+// readEach calls read for each of keys, at most readConcurrency at once,
+// and returns each one's result or error: one failing read does not keep
+// the others from being made.
+func readEach[K comparable, T any](ctx context.Context, keys []K, read func(ctx context.Context, k K) (T, error)) (map[K]T, map[K]error) {
+	out, errs := make(map[K]T, len(keys)), map[K]error{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, readConcurrency)
+	for _, k := range keys {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			v, err := read(ctx, k)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs[k] = err
+			} else {
+				out[k] = v
+			}
+		}()
+	}
+	wg.Wait()
+	return out, errs
+}

@@ -1,0 +1,81 @@
+package bot_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/phabtest"
+	"github.com/auditbot/auditbot/state"
+	"github.com/auditbot/auditbot/templates"
+)
+
+// BenchmarkIdleTick10k launches an MFA campaign over 10,000 members (a
+// third without MFA, a task per 20 of them) against the in-process
+// Phabricator, ticks once so every task is seen, then measures one idle
+// tick: nothing changed, nothing to do.
+func BenchmarkIdleTick10k(b *testing.B) {
+	const n = 10000
+	srv, _, camp := largeLab(b, n)
+	bt := tickBot(b, srv, camp)
+	res, err := bt.Launch(context.Background(), camp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := bt.Tick(context.Background(), bot.TickOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	calls := 0
+	var by map[string]int
+	for b.Loop() {
+		srv.ResetCalls()
+		if _, err := bt.Tick(context.Background(), bot.TickOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		by = srv.Calls()
+		calls = 0
+		for _, c := range by {
+			calls += c
+		}
+	}
+	b.Logf("tasks %d: %v", len(res.Tasks), by)
+	b.ReportMetric(float64(calls), "calls/tick")
+}
+
+// tickBot is a bot of its own on the bench's server that ticks camp.
+func tickBot(b testing.TB, srv *phabtest.Server, camp *campaigns.Campaign) *bot.Bot {
+	b.Helper()
+	cfg, err := campaigns.ParseConfig("bench.yaml", []byte("conduit:\n  url: "+srv.URL()+"\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	self, ok := srv.User("auditbot")
+	if !ok {
+		b.Fatal("no bot account")
+	}
+	client, err := conduit.Dial(context.Background(), srv.URL(), conduit.Token(srv.NewToken(self.PHID)),
+		conduit.Options{HTTPClient: srv.Client(), RequestsPerSecond: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := state.Open(filepath.Join(b.TempDir(), "bench.db"), state.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	tmpl, err := templates.Load("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	bt, err := bot.New(bot.Options{Phab: client, Store: store, Templates: tmpl, Config: cfg, Now: benchNow, Logger: zerolog.Nop(),
+		LoadCampaign: func(string) (*campaigns.Campaign, error) { return camp, nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return bt
+}
