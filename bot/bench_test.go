@@ -177,7 +177,9 @@ func largeLab(b *testing.B, n int) (*phabtest.Server, *bot.Bot, *campaigns.Campa
 
 func largeLabWith(b *testing.B, n int, opts phabtest.Options) (*phabtest.Server, *bot.Bot, *campaigns.Campaign) {
 	b.Helper()
-	opts.Now = benchNow
+	if opts.Now == nil {
+		opts.Now = benchNow
+	}
 	srv := phabtest.New(opts)
 	b.Cleanup(srv.Close)
 	srv.AddUser(phabtest.UserSpec{Username: "auditbot", Admin: true, Bot: true, MFA: true})

@@ -3,7 +3,9 @@ package bot_test
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -21,18 +23,23 @@ import (
 // tick: nothing changed, nothing to do.
 func BenchmarkIdleTick10k(b *testing.B) {
 	const n = 10000
-	srv, _, camp := largeLab(b, n)
-	bt := tickBot(b, srv, camp)
+	clock := &benchClock{t: benchNow()}
+	srv, _, camp := largeLabWith(b, n, phabtest.Options{Now: clock.now})
+	bt := tickBot(b, srv, camp, clock.now)
 	res, err := bt.Launch(context.Background(), camp)
 	if err != nil {
 		b.Fatal(err)
 	}
+	clock.advance(time.Hour)
 	if _, err := bt.Tick(context.Background(), bot.TickOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	calls := 0
 	var by map[string]int
 	for b.Loop() {
+		b.StopTimer()
+		clock.advance(10 * time.Minute)
+		b.StartTimer()
 		srv.ResetCalls()
 		if _, err := bt.Tick(context.Background(), bot.TickOptions{}); err != nil {
 			b.Fatal(err)
@@ -45,10 +52,16 @@ func BenchmarkIdleTick10k(b *testing.B) {
 	}
 	b.Logf("tasks %d: %v", len(res.Tasks), by)
 	b.ReportMetric(float64(calls), "calls/tick")
+	b.ReportMetric(float64(idleTarget(len(res.Tasks), (n+2)/3)), "target-calls/tick")
 }
 
+// idleTarget is issue 17's bound on an idle tick over tasks tasks and
+// users watched users: one maniphest.search per 100 tasks, one
+// user.search per 100 users (drift), and 3 more.
+func idleTarget(tasks, users int) int { return (tasks+99)/100 + (users+99)/100 + 3 }
+
 // tickBot is a bot of its own on the bench's server that ticks camp.
-func tickBot(b testing.TB, srv *phabtest.Server, camp *campaigns.Campaign) *bot.Bot {
+func tickBot(b testing.TB, srv *phabtest.Server, camp *campaigns.Campaign, now func() time.Time) *bot.Bot {
 	b.Helper()
 	cfg, err := campaigns.ParseConfig("bench.yaml", []byte("conduit:\n  url: "+srv.URL()+"\n"))
 	if err != nil {
@@ -72,10 +85,28 @@ func tickBot(b testing.TB, srv *phabtest.Server, camp *campaigns.Campaign) *bot.
 	if err != nil {
 		b.Fatal(err)
 	}
-	bt, err := bot.New(bot.Options{Phab: client, Store: store, Templates: tmpl, Config: cfg, Now: benchNow, Logger: zerolog.Nop(),
+	bt, err := bot.New(bot.Options{Phab: client, Store: store, Templates: tmpl, Config: cfg, Now: now, Logger: zerolog.Nop(),
 		LoadCampaign: func(string) (*campaigns.Campaign, error) { return camp, nil }})
 	if err != nil {
 		b.Fatal(err)
 	}
 	return bt
+}
+
+// benchClock is a clock the bench moves: the server's and the bot's.
+type benchClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *benchClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *benchClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }

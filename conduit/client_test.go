@@ -264,6 +264,12 @@ func TestMethods(t *testing.T) {
 					DateCreated:        time.Unix(1795386524, 0).UTC(),
 					DateModified:       time.Unix(1795386524, 0).UTC(),
 				}
+				// ReadAt is the server's Date header: here, the test
+				// server's own clock.
+				if at := got[1].ReadAt; time.Since(at) > time.Minute || time.Until(at) > time.Minute {
+					t.Errorf("ReadAt = %v, want the server's Date (about now)", at)
+				}
+				got[1].ReadAt = time.Time{}
 				if diff := cmp.Diff(want, got[1]); diff != "" {
 					t.Errorf("T10 (-want +got):\n%s", diff)
 				}
