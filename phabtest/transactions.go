@@ -404,6 +404,15 @@ func (s *Server) reviseComment(fn, txPHID, text string, removed bool) {
 		s.lastCmt++
 		x.comment.edits = append(x.comment.edits, commentEdit{id: s.lastCmt, phid: s.newPHID("XCMT"), text: text, date: now, removed: removed})
 		x.modified = now
+		// The edit itself leaves the task as it is (its dateModified
+		// too, fact 48); only a user it newly @mentions is subscribed,
+		// by a transaction of the editor's, which moves it (fact 47).
+		if t := s.taskByID[x.objectPHID]; t != nil && !removed {
+			if ops := s.mentionSubscriptions(t, []string{text}); len(ops) > 0 {
+				s.addXacts(t.phid, "TASK", x.authorPHID, []xactEntry{{typ: "subscribers", fields: operationsField(ops)}})
+				t.modified = now
+			}
+		}
 		return
 	}
 	panic(fmt.Sprintf("phabtest: %s: no transaction %s", fn, txPHID))
