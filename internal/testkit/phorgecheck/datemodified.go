@@ -135,4 +135,6 @@ func commentReads(ctx context.Context, w World, text string) error {
 
 // Settle is a NextSecond for a real server: it waits until the wall
 // clock has moved on to the next second, and then some.
-func Settle() { time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 50*time.Millisecond))) }
+func Settle() {
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 50*time.Millisecond)))
+}
