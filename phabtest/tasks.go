@@ -692,6 +692,11 @@ func (s *Server) commitTaskEdit(e *taskEdit, t *task) (*task, []*xact, *apiError
 	} else if len(e.entries) > 0 {
 		e.next.modified = e.now
 		*t = e.next
+	} else {
+		// Phorge saves the task even when every transaction was dropped
+		// as having no effect: its dateModified moves all the same
+		// (NOTES fact 47).
+		t.modified = e.now
 	}
 	if len(e.entries) == 0 {
 		return t, nil, nil
