@@ -102,7 +102,7 @@ func decideTracking(snap *state.Snapshot, journal []state.Entry, check state.Jou
 	return intent{key: trackingKey(), kind: state.OpTrackingSummary,
 		write: comment(task, s.Remarkup()),
 		entry: state.Entry{Actor: rec.BotUsername, ActorKind: state.ActorBot, Task: monogram, Outcome: "posted",
-			Detail: fmt.Sprintf("campaign summary posted; journal head %s", s.Head)},
+			Detail: "campaign summary posted, naming the journal's head"},
 		args: map[string]string{argTask: task},
 		said: said{ev{kind: "tracking-summary", task: monogram}, "campaign summary posted on " + monogram},
 	}
