@@ -184,7 +184,7 @@ func (c *Client) RecentTasks(ctx context.Context, max int) ([]Task, error) {
 	if max <= 0 {
 		return nil, nil
 	}
-	err := searchAll(ctx, c, "maniphest.search", &searchRequest{}, func(p *searchPage[taskRow]) (bool, error) {
+	err := searchAll(ctx, c, "maniphest.search", &searchRequest{Order: "newest"}, func(p *searchPage[taskRow]) (bool, error) {
 		for _, r := range p.Data {
 			tasks = append(tasks, r.task())
 		}
