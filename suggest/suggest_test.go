@@ -71,10 +71,17 @@ func ptr(n int) *int { return &n }
 // is named by its PHID.
 func TestFind(t *testing.T) {
 	w := newWorld(t)
-	res, err := suggest.Find(t.Context(), w.client(t, "auditbot"), suggest.Options{
+	c := w.client(t, "auditbot")
+	w.srv.ResetCalls()
+	res, err := suggest.Find(t.Context(), c, suggest.Options{
 		Audited: []string{"acl*security"}, Roles: map[string][]string{"acl*phabricator-admins": {"approvers of mfa-2027"}}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The cost: one page of projects, one of tasks, the members of every
+	// suggestion in one call, their accounts and who has MFA in one each.
+	if d := cmp.Diff(map[string]int{"project.search": 2, "maniphest.search": 1, "user.search": 2}, w.srv.Calls()); d != "" {
+		t.Errorf("calls (-want +got):\n%s", d)
 	}
 	byName := map[string]suggest.Suggestion{}
 	for _, s := range res.Suggestions {
