@@ -205,6 +205,9 @@ func (b *Bot) checkCampaign(ctx context.Context, c *campaigns.Campaign, snap *sn
 	if err := b.checkTaskPolicies(ctx, c, snap, self, r); err != nil {
 		return err
 	}
+	if err := b.checkTracking(ctx, c, r); err != nil {
+		return err
+	}
 	for _, g := range snap.groups {
 		r.add(g.Name, "visible", true, fmt.Sprintf("%d member(s), risk %s", len(g.MemberPHIDs), g.Risk))
 		if slices.Contains(g.MemberPHIDs, ProbePHID) {

@@ -146,6 +146,9 @@ func (b *Bot) choreClose(ctx context.Context, r *run) error {
 	if err := b.exec.applyAll(ctx, r, ins); err != nil {
 		return err
 	}
+	if err := b.postTracking(ctx, r); err != nil {
+		return err
+	}
 	return b.exec.record(r, []intent{campaignClosed(&v.snap, len(ins), b.now().UTC())})
 }
 

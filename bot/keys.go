@@ -236,6 +236,11 @@ func closeKey(batch int) OpKey {
 	return closePrefix + OpKey("batch-"+strconv.Itoa(batch))
 }
 
+// trackingKey is the op key of posting the campaign's summary on its
+// tracking task when it closes: once per campaign (an instance of a
+// recurring campaign is a campaign of its own, with its own marker).
+func trackingKey() OpKey { return closePrefix + "tracking" }
+
 // accessRevokeKey is the op key of taking back access to batch's task
 // (batch 0: the standing task) that someone else gave (a subscriber or an assignee the bot did not
 // set), the newest such change being transaction xactID: the same change

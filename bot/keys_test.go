@@ -55,6 +55,7 @@ func TestOpKeyGolden(t *testing.T) {
 		{"instanceName", OpKey(instanceName("mfa-weekly", 2)), "mfa-weekly-r2"},
 		{"closeKey batch", closeKey(2), "close/batch-2"},
 		{"closeKey standing", closeKey(0), "close/standing"},
+		{"trackingKey", trackingKey(), "close/tracking"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -224,6 +224,37 @@ type Campaign struct {
 	// ApprovalReminder is how long a removal batch may wait undecided
 	// before the approvers are reminded; 0 means the config's.
 	ApprovalReminder time.Duration
+
+	// TrackingTask is the task that tracks the audit, such as T123: when
+	// the campaign closes, the bot posts its summary there (counts,
+	// removals with their approvers, the journal's head). 0 when unset.
+	TrackingTask int
+}
+
+// TrackingMonogram is the tracking task's monogram (T123), or "".
+func (c *Campaign) TrackingMonogram() string {
+	if c.TrackingTask == 0 {
+		return ""
+	}
+	return "T" + strconv.Itoa(c.TrackingTask)
+}
+
+// trackingPattern is a task monogram as a campaign file names its
+// tracking task.
+var trackingPattern = regexp.MustCompile(`^[Tt]([1-9][0-9]{0,9})$`)
+
+// ParseTrackingTask parses a tracking task as written: a monogram such as
+// T123 (a leading T is required: a bare number is too easily a typo).
+func ParseTrackingTask(s string) (int, error) {
+	m := trackingPattern.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, fmt.Errorf("%q is not a task (want a monogram such as T123)", s)
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil || n > math.MaxInt32 {
+		return 0, fmt.Errorf("%q is not a task (the number is too large)", s)
+	}
+	return n, nil
 }
 
 // CheckNotice reports, as a *LineError naming the cutoff's line, a cutoff
@@ -420,6 +451,7 @@ type campaignFile struct {
 	activityScope          val[[]item]
 	listKey                *yaml.Node
 	listFile               val[string]
+	trackingTask           val[string]
 }
 
 func (f *campaignFile) parse(p *parser, root *yaml.Node) {
@@ -450,6 +482,7 @@ func (f *campaignFile) parse(p *parser, root *yaml.Node) {
 		{name: "auto_approve_not_risky", parse: boolean(&f.autoApprove, "auto_approve_not_risky")},
 		{name: "help_url", parse: str(&f.helpURL, "help_url")},
 		{name: "allow_short_notice", parse: boolean(&f.allowShortNotice, "allow_short_notice")},
+		{name: "tracking_task", parse: str(&f.trackingTask, "tracking_task")},
 		{name: "removal_limit", parse: func(n *yaml.Node) { f.removalLimit.parse(p, n, "removal_limit") }},
 		{name: "every", parse: into(&f.recurring.shortEvery, keyed(p.str, "every"))},
 		{name: "recurring", parse: func(n *yaml.Node) { f.recurring.parse(p, n) }},
@@ -510,6 +543,13 @@ func (f *campaignFile) compile(p *parser) *Campaign {
 
 	if err := checkHelpURL(c.HelpURL); err != nil {
 		p.errorf(f.helpURL.n, "help_url", "%v", err)
+	}
+	if f.trackingTask.set() {
+		n, err := ParseTrackingTask(f.trackingTask.v)
+		if err != nil {
+			p.errorf(f.trackingTask.n, "tracking_task", "%v", err)
+		}
+		c.TrackingTask = n
 	}
 	f.recurring.compile(p, c, f.team)
 	f.compileCriterionKeys(p, c)

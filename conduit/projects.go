@@ -20,6 +20,12 @@ type projectRow struct {
 			Edit string `json:"edit"`
 			Join string `json:"join"`
 		} `json:"policy"`
+		// Icon is the project's icon: its key ("policy") and Font
+		// Awesome class ("fa-lock").
+		Icon phpObject[struct {
+			Key  string `json:"key"`
+			Icon string `json:"icon"`
+		}] `json:"icon"`
 	} `json:"fields"`
 	Attachments phpObject[struct {
 		Members *struct {
@@ -123,6 +129,33 @@ func (c *Client) ProjectNames(ctx context.Context, max int) ([]string, error) {
 		return len(out) < max, nil
 	})
 	if len(out) > max {
+		out = out[:max]
+	}
+	return out, err
+}
+
+// ListedProject is one project of a listing of them all (ListProjects):
+// its fields and its icon, without members.
+type ListedProject struct {
+	Project
+	// IconKey is the project's icon key ("policy" is the lock of the
+	// default icon set); IconClass is its Font Awesome class ("fa-lock"),
+	// which an install that defines its own icons keeps for a lock.
+	IconKey, IconClass string
+}
+
+// ListProjects returns the projects the token's user can see, newest
+// first, without members: at most max of them (0: all), read in pages of
+// 100.
+func (c *Client) ListProjects(ctx context.Context, max int) ([]ListedProject, error) {
+	var out []ListedProject
+	err := searchAll(ctx, c, "project.search", &searchRequest{}, func(p *searchPage[projectRow]) (bool, error) {
+		for _, r := range p.Data {
+			out = append(out, ListedProject{Project: r.project(), IconKey: r.Fields.Icon.V.Key, IconClass: r.Fields.Icon.V.Icon})
+		}
+		return max == 0 || len(out) < max, nil
+	})
+	if max > 0 && len(out) > max {
 		out = out[:max]
 	}
 	return out, err

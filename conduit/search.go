@@ -25,6 +25,9 @@ type searchRequest struct {
 	Attachments      map[string]bool `json:"attachments,omitempty"`
 	Limit            int             `json:"limit,omitempty"`
 	After            string          `json:"after,omitempty"`
+	// Order is a builtin order ("newest"); empty leaves the server's
+	// default, which for maniphest.search is by priority (NOTES fact 49).
+	Order string `json:"order,omitempty"`
 }
 
 // searchPage is one *.search answer. transaction.search has no maps.

@@ -194,6 +194,26 @@ func (c *Client) SearchTasks(ctx context.Context, q TaskQuery) ([]Task, error) {
 	return tasks, nil
 }
 
+// RecentTasks returns the newest tasks the token's user can see, open or
+// closed, at most max of them (read in pages of 100), with their fields
+// (policies included) and no attachments.
+func (c *Client) RecentTasks(ctx context.Context, max int) ([]Task, error) {
+	var tasks []Task
+	if max <= 0 {
+		return nil, nil
+	}
+	err := searchAll(ctx, c, "maniphest.search", &searchRequest{Order: "newest"}, func(p *searchPage[taskRow]) (bool, error) {
+		for _, r := range p.Data {
+			tasks = append(tasks, r.task())
+		}
+		return len(tasks) < max, nil
+	})
+	if len(tasks) > max {
+		tasks = tasks[:max]
+	}
+	return tasks, err
+}
+
 // infoRequest is maniphest.info's params.
 type infoRequest struct {
 	requests.Request

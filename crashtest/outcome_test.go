@@ -120,16 +120,17 @@ func (w *world) collect() (outcome, []string) {
 	// Tasks and comments: one per marker key.
 	replies := map[string]int{} // reply key -> task id
 	for _, tk := range w.srv.Tasks() {
-		if tk.AuthorPHID != botPHID {
-			continue
-		}
-		key, ok := markerKey(w.sc.name, tk.Description)
-		if !ok {
-			violation("T%d: the bot's task has no marker", tk.ID)
-		}
-		o.Tasks[key]++
-		if o.Tasks[key] > 1 {
-			violation("duplicate task %s (T%d)", key, tk.ID)
+		// The bot comments on its own tasks and on a task people filed:
+		// the campaign's tracking task.
+		if tk.AuthorPHID == botPHID {
+			key, ok := markerKey(w.sc.name, tk.Description)
+			if !ok {
+				violation("T%d: the bot's task has no marker", tk.ID)
+			}
+			o.Tasks[key]++
+			if o.Tasks[key] > 1 {
+				violation("duplicate task %s (T%d)", key, tk.ID)
+			}
 		}
 		exact := map[string]int{}
 		for _, c := range w.srv.Comments(tk.ID) {
@@ -265,10 +266,7 @@ func (w *world) paths() []string {
 	botPHID := w.users["auditbot"].PHID
 	var out []string
 	for _, tk := range w.srv.Tasks() {
-		if tk.AuthorPHID != botPHID {
-			continue
-		}
-		if key, ok := markerKey(w.sc.name, tk.Description); ok {
+		if key, ok := markerKey(w.sc.name, tk.Description); ok && tk.AuthorPHID == botPHID {
 			out = append(out, "task "+blankPHIDs(key))
 		}
 		for _, c := range w.srv.Comments(tk.ID) {

@@ -31,6 +31,9 @@ type scenario struct {
 	// paths are the write paths the run without a crash must take, each
 	// at least once (see world.paths for the names).
 	paths []string
+	// tracking seeds the campaign's tracking task, T1, filed by alice
+	// and readable by every user, before anything else.
+	tracking bool
 }
 
 // scenarios are the campaigns the sweeps play, each in worlds of its own.
@@ -168,6 +171,7 @@ cutoff: %d-02-28
 reminders: [30d, 7d]
 team: Security-Team
 approvers: acl*phabricator-admins
+tracking_task: T1
 %s`, year, extra)
 	}
 }
@@ -192,7 +196,8 @@ func mfaScenario() *scenario {
 			groupSecurity: {"dave", "hank", "grace"},
 			groupSRE:      {"frank", "ivan", "grace"},
 		},
-		script: mfaScript,
+		script:   mfaScript,
+		tracking: true,
 		// dave complied, gina was exempted, erin was removed and
 		// restored; frank (voluntary), hank and ivan were removed.
 		members: map[string][]string{
@@ -228,6 +233,8 @@ func mfaScenario() *scenario {
 			"comment close/batch-",
 			"edit status(resolved) + comment(close)",
 			"journal campaign-closed",
+			"comment close/tracking",
+			"journal tracking-summary",
 		},
 	}
 }

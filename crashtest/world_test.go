@@ -105,6 +105,9 @@ func newWorld(t *testing.T, sc *scenario, year int, kill killPoint) *world {
 		Groups:    groups,
 	})
 	w.tw, w.srv, w.dir, w.users, w.groups, w.names = ww, ww.Srv, ww.Dir, ww.Users, ww.Groups, ww.Names
+	if sc.tracking {
+		w.srv.AddTask(phabtest.TaskSpec{Title: "Audit the security groups' MFA", AuthorPHID: w.users["alice"].PHID, ViewPolicy: phabtest.PolicyUsers})
+	}
 	w.config = w.tw.Write("config.yaml", ww.ConfigYAML(removalLimitYAML))
 	w.tw.Write(w.campaignFile(), sc.campaign(year))
 	return w

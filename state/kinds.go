@@ -84,6 +84,9 @@ const (
 	EntryApprovalOverdue  EntryKind = "approval-overdue"
 	EntryTaskClosed       EntryKind = "task-closed" // also OpTaskClosed's outcome
 	EntryCampaignClosed   EntryKind = "campaign-closed"
+	// EntryTrackingSummary: the campaign's summary was posted on its
+	// tracking task (also OpTrackingSummary's outcome).
+	EntryTrackingSummary EntryKind = "tracking-summary"
 
 	// Ops settled without their chore.
 	// EntryComment journals a stale comment op found posted (its own
@@ -114,6 +117,10 @@ const (
 	OpRestore OpKind = "restore"
 	// OpTaskClosed closes a task with a summary comment, in one edit.
 	OpTaskClosed OpKind = "task-closed"
+	// OpTrackingSummary posts a closing campaign's summary on its
+	// tracking task (campaign key tracking_task), a task the bot did not
+	// file: one comment, found again by its marker.
+	OpTrackingSummary OpKind = "tracking-summary"
 )
 
 // Entry is the journal kind an op's outcome is recorded under when the

@@ -28,11 +28,11 @@ func TestEntryKindStrings(t *testing.T) {
 		EntryRun: "recurring-run", EntryRunSummary: "run-summary", EntryInstanceStarted: "instance-started",
 		EntryRunRefused:       "run-refused",
 		EntryApprovalReminder: "approval-reminder", EntryApprovalOverdue: "approval-overdue",
-		EntryTaskClosed: "task-closed", EntryCampaignClosed: "campaign-closed",
+		EntryTaskClosed: "task-closed", EntryCampaignClosed: "campaign-closed", EntryTrackingSummary: "tracking-summary",
 		EntryKept: "kept", EntryKeepWithdrawn: "keep-withdrawn", EntryListUnmatched: "list-unmatched",
 	}
-	if len(got) != 49 {
-		t.Errorf("%d distinct kinds, want 49: two constants share a string", len(got))
+	if len(got) != 50 {
+		t.Errorf("%d distinct kinds, want 50: two constants share a string", len(got))
 	}
 	for k, want := range got {
 		if string(k) != want {
@@ -58,6 +58,7 @@ func TestOpKindStrings(t *testing.T) {
 		{OpDeadlineExtended, "deadline-extended", EntryDeadlineExtended},
 		{OpRestore, "restore", "restore"},
 		{OpTaskClosed, "task-closed", EntryTaskClosed},
+		{OpTrackingSummary, "tracking-summary", EntryTrackingSummary},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

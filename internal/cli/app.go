@@ -124,6 +124,7 @@ tracks their replies and deadlines, and removes them once approvers agree.`,
 	root.AddCommand(
 		a.validateCommand(),
 		a.checkCommand(),
+		a.suggestCommand(),
 		a.planCommand(),
 		a.launchCommand(),
 		a.tickCommand(),

@@ -129,7 +129,7 @@ func TestVerifyJournalTampered(t *testing.T) {
 		tamper func(t *testing.T, path string)
 		want   []string
 	}{
-		{name: "intact", want: []string{"mfa-demo: ok, 45 entries"}},
+		{name: "intact", want: []string{"mfa-demo: ok, 50 entries"}},
 		{name: "one byte changed through bbolt", tamper: func(t *testing.T, path string) {
 			v := flipInDetail(t, entryBytes(t, path, seq))
 			journalBucket(t, path, func(b *bolt.Bucket) error { return b.Put(seqKey(seq), v) })
@@ -165,8 +165,8 @@ func TestVerifyJournalTampered(t *testing.T) {
 			journalBucket(t, path, func(b *bolt.Bucket) error { return b.Delete(seqKey(seq)) })
 		}, want: []string{"mfa-demo: BROKEN at entry 17: entry 17 is missing (next entry is 18): deleted"}},
 		{name: "the last entry deleted", tamper: func(t *testing.T, path string) {
-			journalBucket(t, path, func(b *bolt.Bucket) error { return b.Delete(seqKey(45)) })
-		}, want: []string{"mfa-demo: BROKEN at entry 45: entry 45 is missing (the journal had 45 entries): deleted"}},
+			journalBucket(t, path, func(b *bolt.Bucket) error { return b.Delete(seqKey(50)) })
+		}, want: []string{"mfa-demo: BROKEN at entry 50: entry 50 is missing (the journal had 50 entries): deleted"}},
 		{name: "an entry re-hashed but not re-chained", tamper: func(t *testing.T, path string) {
 			// Whoever edits an entry and fixes its own hash still breaks
 			// the link from the next entry.
@@ -453,19 +453,19 @@ func remarkupCells(line string) int {
 func TestVerifyJournalHeadFlag(t *testing.T) {
 	path, _ := demoCopy(t)
 	r := runNoConfig("verify-journal", "--state", path)
-	m := regexp.MustCompile(`mfa-demo: ok, 45 entries; head (45:[0-9a-f]{64})\n`).FindStringSubmatch(r.stdout)
+	m := regexp.MustCompile(`mfa-demo: ok, 50 entries; head (50:[0-9a-f]{64})\n`).FindStringSubmatch(r.stdout)
 	if r.code != ExitOK || m == nil {
 		t.Fatalf("verify-journal: exit %d, want the head printed:\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	head := "mfa-demo=" + m[1]
-	runNoConfig("verify-journal", "--state", path, "--head", head).expect(t, ExitOK, []string{"mfa-demo: ok, 45 entries, holds the 1 head(s) given; head " + m[1]}, nil)
+	runNoConfig("verify-journal", "--state", path, "--head", head).expect(t, ExitOK, []string{"mfa-demo: ok, 50 entries, holds the 1 head(s) given; head " + m[1]}, nil)
 	for _, tt := range []struct {
 		name string
 		args []string
 		want string
 	}{
 		{"no campaign", []string{"--head", m[1]}, "want CAMPAIGN=SEQ:HASH"},
-		{"bad hash", []string{"--head", "mfa-demo=45:xyz"}, "64 lower-case hex digits"},
+		{"bad hash", []string{"--head", "mfa-demo=50:xyz"}, "64 lower-case hex digits"},
 		{"a campaign not verified", []string{"mfa-demo", "--head", "other=" + m[1]}, "only mfa-demo's journal is verified"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -476,7 +476,7 @@ func TestVerifyJournalHeadFlag(t *testing.T) {
 	// A head kept for a campaign the file no longer holds: deleted, the
 	// ultimate edit (exit 8, once exit 2 as if the head were mistyped).
 	runNoConfig("verify-journal", "--state", path, "--head", "other="+m[1]).expect(t, ExitJournal,
-		[]string{"other: BROKEN: the state file holds no journal for other, yet a head was kept for it", "mfa-demo: ok, 45 entries"},
+		[]string{"other: BROKEN: the state file holds no journal for other, yet a head was kept for it", "mfa-demo: ok, 50 entries"},
 		[]string{"journal chain broken: other (no journal)"})
 	runNoConfig("verify-journal", "other", "--state", path, "--head", "other="+m[1]).expect(t, ExitJournal, []string{"other: BROKEN"}, nil)
 	runNoConfig("verify-journal", "other", "--state", path).expect(t, ExitUsage, nil, []string{`"other" has not been launched`})
@@ -510,7 +510,7 @@ func TestVerifyJournalHeadFlag(t *testing.T) {
 		}
 		return nil
 	})
-	runNoConfig("verify-journal", "--state", path).expect(t, ExitOK, []string{"mfa-demo: ok, 45 entries; head 45:"}, nil)
+	runNoConfig("verify-journal", "--state", path).expect(t, ExitOK, []string{"mfa-demo: ok, 50 entries; head 50:"}, nil)
 	runNoConfig("verify-journal", "--state", path, "--head", head).expect(t, ExitJournal,
-		[]string{"mfa-demo: BROKEN at entry 45: entry 45 is not the entry of the head " + m[1] + " kept earlier"}, nil)
+		[]string{"mfa-demo: BROKEN at entry 50: entry 50 is not the entry of the head " + m[1] + " kept earlier"}, nil)
 }

@@ -17,6 +17,11 @@ var examples = map[string]string{
 	"check": `  # the bot's token, admin role, and every group of every campaign
   auditbot check
   auditbot check mfa-2027q1 --json`,
+	"suggest": `  # projects that look like access groups (acl*, lock icon, guarding tasks) no campaign audits
+  auditbot suggest
+  # read the newest 5000 tasks for the projects that guard them
+  auditbot suggest --tasks 5000
+  auditbot suggest --json | jq '.data.suggestions[] | select(.with_mfa < .enabled)'`,
 	"plan": `  # a summary: groups, affected users, batches, the cutoff
   auditbot plan mfa-2027q1
   # the full text of every task launch would file

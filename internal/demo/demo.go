@@ -80,6 +80,9 @@ type Result struct {
 	Reminded  map[string]int
 	// Inactivity is the second campaign, the yearly inactivity review.
 	Inactivity *InactivityResult
+	// TrackingSummaries counts the bot's summaries on the MFA campaign's
+	// tracking task (once it closes: one).
+	TrackingSummaries int
 }
 
 // TickCalls is the Conduit call count of one tick.
@@ -134,6 +137,9 @@ type demo struct {
 	groups       map[string]phabtest.Project
 	res          *Result
 	ctx          context.Context
+	// mfa is the MFA campaign as the bot loads it (the campaign file):
+	// the script edits it to name a tracking task.
+	mfa *campaigns.Campaign
 }
 
 // Run runs the demo and prints its timeline to opts.Out.
@@ -268,6 +274,7 @@ func (d *demo) setup(statePath string) error {
 	if err != nil {
 		return fmt.Errorf("demo inactivity campaign: %w", err)
 	}
+	d.mfa = camp
 	tmpl, err := templates.Load("")
 	if err != nil {
 		return err
@@ -326,9 +333,13 @@ func (d *demo) say(format string, args ...any) {
 }
 
 // tick runs one tick, prints its events and counts its Conduit calls.
-func (d *demo) tick(label string) error {
+func (d *demo) tick(label string) error { return d.tickWith(label, bot.TickOptions{}) }
+
+// tickWith runs one tick with opts, prints its events and counts its
+// Conduit calls.
+func (d *demo) tickWith(label string, opts bot.TickOptions) error {
 	d.srv.ResetCalls()
-	report, err := d.bot.Tick(d.ctx, bot.TickOptions{})
+	report, err := d.bot.Tick(d.ctx, opts)
 	calls := 0
 	byMethod := d.srv.Calls()
 	for _, n := range byMethod {
@@ -422,6 +433,9 @@ func (d *demo) script() error {
 		return err
 	}
 	if err := d.inactivity(review); err != nil {
+		return err
+	}
+	if err := d.closeWithTracking(); err != nil {
 		return err
 	}
 	return d.summary()

@@ -52,6 +52,9 @@ func TestDemo(t *testing.T) {
 			t.Errorf("@%s status = %s, want %s", user, got, want)
 		}
 	}
+	if res.TrackingSummaries != 1 {
+		t.Errorf("the tracking task holds %d summaries, want 1", res.TrackingSummaries)
+	}
 	if res.MaxSubscribers > 20 {
 		t.Errorf("a task subscribes %d users, more than 20", res.MaxSubscribers)
 	}
