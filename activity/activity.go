@@ -301,7 +301,7 @@ func (s *Scanner) scanChunks(ctx context.Context, chunks []chunk, lo, start time
 	var mu sync.Mutex // guards out and stats
 	for _, c := range chunks {
 		g.Go(func() error {
-			found, cost, err := s.scanChunk(ctx, c)
+			found, cost, err := s.scanChunk(ctx, c, start)
 			mu.Lock()
 			stats.add(cost)
 			mu.Unlock()
@@ -383,28 +383,48 @@ func (c *chunkScan) filter() []string {
 // take reads one page (newest first): every pending member who authored a
 // story in it within their edge is found at their first such story, and
 // every member whose edge is newer than a story has nothing older that
-// counts. It reports whether the whole page was inside every member's edge.
-func (c *chunkScan) take(page []conduit.Story) (inside bool) {
-	passed := c.next
+// counts. It returns how many members the page revealed.
+func (c *chunkScan) take(page []conduit.Story) (revealed int) {
 	for _, st := range page {
 		if a := st.AuthorPHID; c.pending[a] && !st.Epoch.Before(c.edge[a]) {
 			c.found[a] = st.Epoch.UTC()
 			delete(c.pending, a)
+			revealed++
 		}
 		for c.next < len(c.byEdge) && c.byEdge[c.next].edge.After(st.Epoch) {
 			delete(c.pending, c.byEdge[c.next].phid)
 			c.next++
 		}
 	}
-	return c.next == passed
+	return revealed
+}
+
+// oldestEdge is the oldest edge of the chunk: no story older counts.
+func (c *chunkScan) oldestEdge() time.Time { return c.byEdge[len(c.byEdge)-1].edge }
+
+// nextLimit is the limit of the page after one of limit stories that
+// spanned span (from the cursor's time to its oldest story) and revealed
+// revealed members, with left to go to the oldest edge. The members not
+// revealed yet are, on the whole, quieter than those revealed, so the
+// next page is sized for the rate at which the last one revealed members
+// over the time left, with a margin: the page that crosses the window's
+// edge then reads few stories past it, instead of a full page. A page
+// that revealed nobody (stories that merely reference members) doubles.
+func nextLimit(limit, revealed int, span, left time.Duration) int {
+	next := 2 * limit
+	if revealed > 0 && span > 0 {
+		expect := float64(revealed) * float64(left) / float64(span)
+		next = int(min(1.25*expect+4, PageSize))
+	}
+	return min(max(next, refreshPageSize), PageSize)
 }
 
 // scanChunk pages the feed for one chunk and returns the newest authored
 // story time of each member found active, and what it cost.
-func (s *Scanner) scanChunk(ctx context.Context, ch chunk) (map[string]time.Time, ScanStats, error) {
+func (s *Scanner) scanChunk(ctx context.Context, ch chunk, start time.Time) (map[string]time.Time, ScanStats, error) {
 	c := newChunkScan(ch.members)
 	var stats ScanStats
-	limit := ch.limit
+	limit, top := ch.limit, start
 	var after uint64
 	for len(c.pending) > 0 {
 		q := conduit.FeedQuery{FilterPHIDs: c.filter(), Limit: min(limit, len(c.pending)), After: after}
@@ -417,15 +437,14 @@ func (s *Scanner) scanChunk(ctx context.Context, ch chunk) (map[string]time.Time
 		if len(page) == 0 {
 			break // nothing older for anyone left
 		}
-		if c.take(page) {
-			limit = min(2*limit, PageSize)
-		}
-		oldest := page[len(page)-1].ChronologicalKey
-		if after != 0 && oldest >= after {
+		revealed := c.take(page)
+		last := page[len(page)-1]
+		if after != 0 && last.ChronologicalKey >= after {
 			// A server that does not move past the cursor would loop forever.
 			return nil, stats, fmt.Errorf("activity: feed.query paging did not advance past chronologicalKey %d", after)
 		}
-		after = oldest
+		limit = nextLimit(limit, revealed, top.Sub(last.Epoch), last.Epoch.Sub(c.oldestEdge()))
+		after, top = last.ChronologicalKey, last.Epoch
 	}
 	return c.found, stats, nil
 }
