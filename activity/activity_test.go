@@ -123,6 +123,12 @@ func TestLastActivity(t *testing.T) {
 	// the project's creation story (today) is by "hidden" and visible: so
 	// hidden2 stands for a member whose only work is hidden.
 	s.AddTask(phabtest.TaskSpec{Title: "secret 2", AuthorPHID: w.user("hidden2").PHID, ViewPolicy: sec.PHID, At: daysAgo(3)})
+	// secretive: 25 comments on a task the bot cannot see, more than
+	// Phorge examines for a page of 1 before it gives up (fact 47).
+	secret3 := s.AddTask(phabtest.TaskSpec{Title: "secret 3", AuthorPHID: w.user("secretive").PHID, ViewPolicy: sec.PHID, At: daysAgo(40)})
+	for d := 5; d < 30; d++ {
+		s.AddComment(phabtest.CommentSpec{TaskID: secret3.ID, AuthorPHID: w.user("secretive").PHID, Text: "hush", At: daysAgo(d)})
+	}
 	// outsider: busy, never asked about.
 	for d := 1; d < 50; d++ {
 		comment("outsider", d)
@@ -175,6 +181,15 @@ func TestLastActivity(t *testing.T) {
 			window:    year,
 			want:      map[string]time.Time{},
 			wantCalls: 1, wantStories: 0,
+		},
+		{
+			// A page of 1 overheats (20 hidden stories examined); a page
+			// of 10 reaches the end of the member's 26 stories.
+			name:      "a member busy only where the bot cannot see: the server overheats, a larger page gets past",
+			users:     []string{"secretive"},
+			window:    year,
+			want:      map[string]time.Time{},
+			wantCalls: 2, wantStories: 0,
 		},
 		{
 			name:      "the bot itself is never asked about",
