@@ -291,7 +291,8 @@ func split(ms []member, size, limit int) []chunk {
 }
 
 // scanChunks pages the chunks, Workers at a time, puts what they find in
-// out and records each chunk's answer in the cache as it completes.
+// out and records each chunk's answer in the cache as it completes, one
+// chunk at a time (the Cache need not be safe for concurrent use).
 func (s *Scanner) scanChunks(ctx context.Context, chunks []chunk, lo, start time.Time, out map[string]time.Time, stats *ScanStats) error {
 	workers := s.Workers
 	if workers == 0 {
@@ -310,7 +311,8 @@ func (s *Scanner) scanChunks(ctx context.Context, chunks []chunk, lo, start time
 				return err
 			}
 			recs := make(map[string]state.Activity, len(c.members))
-			mu.Lock()
+			mu.Lock() // also serializes the cache's writes
+			defer mu.Unlock()
 			for _, m := range c.members {
 				rec := state.Activity{Since: lo, ReadAt: start}
 				if m.prior != nil {
@@ -323,7 +325,6 @@ func (s *Scanner) scanChunks(ctx context.Context, chunks []chunk, lo, start time
 				}
 				recs[m.phid] = rec
 			}
-			mu.Unlock()
 			return s.record(recs)
 		})
 	}

@@ -366,7 +366,7 @@ func TestScanMatchesNaive(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := w.scanner(nil)
+			s := w.scanner(memCache{}) // not safe for concurrent use: the scan serializes its writes
 			s.Workers = 3
 			got, stats, err := s.LastActivity(context.Background(), members, year)
 			if err != nil {
