@@ -15,10 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
@@ -37,12 +39,12 @@ type Cache interface {
 	RecordActivity(acts map[string]state.Activity) error
 }
 
-// ChunkSize is how many users one feed.query asks about. The server answers
-// a 1,000-PHID filter that matches nothing in ~0.02 s and a 10,000 one in
-// ~0.12 s (fact 40), and the scan makes about one call per active member,
-// each carrying the chunk's remaining members: 1,000 keeps that overhead
-// and the request body (~35 KB) small while the ⌈N/1000⌉ extra calls stay
-// negligible.
+// ChunkSize is how many users one feed.query asks about in a first scan.
+// The server answers a 1,000-PHID filter that matches nothing in ~0.02 s
+// and a 10,000 one in ~0.12 s (fact 40); chunks of 1,000 keep that and the
+// request body (~35 KB) small, and give the workers independent chunks to
+// page at once. Each chunk costs one page more than its active members
+// need: the one that crosses the window's edge.
 const ChunkSize = 1000
 
 // RefreshChunkSize is how many users one feed.query asks about in a
@@ -51,6 +53,22 @@ const ChunkSize = 1000
 // per chunk, and a 10,000-PHID filter that matches little costs ~0.12 s
 // (fact 40): larger chunks save calls.
 const RefreshChunkSize = 10000
+
+// PageSize is the most stories one feed.query of a scan asks for (the
+// server's default; feed.query itself has no maximum). A page can reveal
+// at most one member per story, so the limit is also capped at the
+// members still pending.
+const PageSize = 100
+
+// refreshPageSize is the first page's limit in a re-scan: little is
+// expected to be new, so most of the page would be stories older than the
+// cache's edge. It doubles while pages stay inside the window.
+const refreshPageSize = 8
+
+// DefaultWorkers is how many chunks a scan pages at once when
+// Scanner.Workers is 0 (the client's own default concurrency). Every call
+// still waits for the client's rate limiter.
+const DefaultWorkers = 4
 
 // publishSlack is subtracted from a cached ReadAt before a re-scan relies on
 // it. Story epochs are the server's publish time and ReadAt is the bot's
@@ -61,36 +79,37 @@ const publishSlack = time.Hour
 
 // Scanner reads members' last authored activity from the feed.
 //
-// The scan reads about one story per active member (NOTES facts 39-40:
-// feed.query costs ~20-25 ms per story returned and almost nothing per user
-// asked about; there is no date constraint and cursors must be real story
-// keys). For each chunk of up to ChunkSize members it asks feed.query, limit
-// 1, for the newest story referencing any member still pending, then again
-// with after = that story's key, and so on. Stories come newest first, so
-// the first story a pending member authored is their newest: they are
-// marked active and leave the filter. Dropping them is sound because the
-// previous answer covered every story of a superset of the remaining
-// members down to the cursor. A story older than a member's edge (now
-// minus the window, or the time the cache already covers) ends the scan for
-// that member, and for the whole chunk once every member is past it.
+// NOTES facts 39-40: feed.query costs ~20-25 ms per story returned and
+// little per user asked about; there is no date constraint and cursors
+// must be real story keys. The members are split in chunks of ChunkSize,
+// paged by up to Workers at once. For each chunk the scan asks feed.query
+// for a page of the newest stories referencing any member still pending
+// (limit PageSize, at most the pending count), then the next page with
+// after = the oldest story's key, and so on. Stories come newest first and
+// the page covers every story of every pending member down to its last
+// one, so the first story in it that a pending member authored is their
+// newest: every author the page reveals is marked active at once, and
+// leaves the filter of the next page. Dropping them is sound because the
+// previous page covered every story of a superset of the remaining members
+// down to the cursor. A story older than a member's edge (now minus the
+// window, or the time the cache already covers) ends the scan for that
+// member, and for the whole chunk once every member is past it.
 //
-// Cost, with N members of whom A are active in the window: each call
-// returns one story, and every story but the last of a chunk is the newest
-// story of a distinct active member (or of one merely referenced, see
-// below), so a chunk costs A_chunk + 1 stories and A_chunk + 1 calls, and
-// the scan A + ⌈N/1000⌉ of each (the last call of a chunk may even return
-// nothing). A larger limit would not save story reads, which dominate: it
-// would return the active members' second, third, … stories, which the
-// limit-1 scan never reads. Each story that references a pending member
-// without being authored by them (an admin's edit of their account) adds
-// one story and one call; they are rare.
+// Cost, with N members of whom A are active in the window: each page
+// reveals up to its limit of members, less the repeats of members revealed
+// earlier in the same page and stories that merely reference a member (an
+// admin's edit of their account), so a chunk costs about A_chunk/PageSize
+// + 1 calls: the last one crosses the window's edge. Asking per member
+// instead would cost one call per member and read the same stories: a
+// page never reads more stories than members pending, so it is never the
+// dearer of the two, and the scan does not fall back to it.
 //
 // A re-scan uses the cache: a member whose last activity at T is inside the
 // window is active until T+window without asking; a member with none seen
 // when last read at R only needs stories newer than R (less publishSlack),
 // so their chunk ends at the first story older than R; they go in chunks
-// of RefreshChunkSize. When nothing changed, a re-scan costs one call per
-// 10,000 members not known active, and reads at most that many stories.
+// of RefreshChunkSize, with a first page of refreshPageSize. When nothing
+// changed, a re-scan costs one call per 10,000 members not known active.
 type Scanner struct {
 	Feed Feed
 	// Cache, if not nil, holds earlier answers.
@@ -101,7 +120,10 @@ type Scanner struct {
 	// as the bot itself: its own stories are not a member's activity, and
 	// reading them would cost one story each.
 	Ignore []string
-	Logger zerolog.Logger
+	// Workers is how many chunks are paged at once (0: DefaultWorkers; 1
+	// or less: one at a time). The client's rate limiter spaces the calls.
+	Workers int
+	Logger  zerolog.Logger
 
 	// mu guards total, what every scan of this Scanner cost so far.
 	mu    sync.Mutex
@@ -120,10 +142,7 @@ func (s *Scanner) Total() ScanStats {
 func (s *Scanner) count(st ScanStats) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.total.Users += st.Users
-	s.total.FromCache += st.FromCache
-	s.total.Calls += st.Calls
-	s.total.Stories += st.Stories
+	s.total.add(st)
 }
 
 // ScanStats is what a scan cost.
@@ -132,6 +151,13 @@ type ScanStats struct {
 	FromCache int // answered from the cache without a call
 	Calls     int // feed.query calls
 	Stories   int // stories returned, which is what the server's time follows
+}
+
+func (t *ScanStats) add(st ScanStats) {
+	t.Users += st.Users
+	t.FromCache += st.FromCache
+	t.Calls += st.Calls
+	t.Stories += st.Stories
 }
 
 // Source adapts a Scanner to the shape callers without stats use:
@@ -161,6 +187,12 @@ type member struct {
 	prior *state.Activity
 }
 
+// chunk is a slice of members paged together, and the first page's limit.
+type chunk struct {
+	members []member
+	limit   int
+}
+
 // LastActivity returns, for each of users, the time of the newest story they
 // authored within window before now, or the zero time when the bot saw
 // none; and what the scan cost. A member known active from the cache is
@@ -171,13 +203,38 @@ func (s *Scanner) LastActivity(ctx context.Context, users []string, window time.
 	if window <= 0 {
 		return nil, stats, fmt.Errorf("activity: window %v must be positive", window)
 	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
-	start := now().UTC()
+	start := s.now()
 	lo := start.Add(-window)
+	out, todo := s.distinct(users)
+	stats.Users = len(out)
+	fresh, refresh, err := s.fromCache(todo, lo, out, &stats)
+	if err != nil {
+		return nil, stats, err
+	}
+	chunks := append(split(fresh, ChunkSize, PageSize), split(refresh, RefreshChunkSize, refreshPageSize)...)
+	if err := s.scanChunks(ctx, chunks, lo, start, out, &stats); err != nil {
+		return nil, stats, err
+	}
+	s.Logger.Debug().Int("users", stats.Users).Int("from_cache", stats.FromCache).
+		Int("calls", stats.Calls).Int("stories", stats.Stories).Dur("window", window).Msg("activity scan")
+	return out, stats, nil
+}
 
+// now is the scan's clock, in UTC.
+func (s *Scanner) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// distinct returns every user once with the zero time, and those to ask
+// about: not empty, not ignored, in the order given.
+func (s *Scanner) distinct(users []string) (map[string]time.Time, []string) {
+	ignore := make(map[string]bool, len(s.Ignore))
+	for _, p := range s.Ignore {
+		ignore[p] = true
+	}
 	out := make(map[string]time.Time, len(users))
 	var todo []string
 	for _, u := range users {
@@ -185,80 +242,93 @@ func (s *Scanner) LastActivity(ctx context.Context, users []string, window time.
 			continue
 		}
 		out[u] = time.Time{}
-		if !slices.Contains(s.Ignore, u) {
+		if !ignore[u] {
 			todo = append(todo, u)
 		}
 	}
-	stats.Users = len(out)
+	return out, todo
+}
 
+// fromCache answers from the cache the members it knows active within the
+// window (into out) and returns the others: fresh ones to read back to lo,
+// and those the cache covers back past lo, to read only since it was read.
+func (s *Scanner) fromCache(todo []string, lo time.Time, out map[string]time.Time, stats *ScanStats) (fresh, refresh []member, _ error) {
 	cached := map[string]state.Activity{}
 	if s.Cache != nil && len(todo) > 0 {
 		var err error
 		if cached, err = s.Cache.Activities(todo); err != nil {
-			return nil, stats, fmt.Errorf("activity: read cache: %w", err)
+			return nil, nil, fmt.Errorf("activity: read cache: %w", err)
 		}
 	}
-	var pending []member
 	for _, u := range todo {
 		m := member{phid: u, edge: lo}
-		if a, ok := cached[u]; ok {
-			switch {
-			case !a.Last.IsZero() && !a.Last.Before(lo):
-				out[u] = a.Last.UTC()
-				stats.FromCache++
-				continue
-			case !a.ReadAt.IsZero() && !a.Since.After(lo):
-				// The cache covers [Since, ReadAt] back past the window's
-				// edge: only newer stories can change the answer.
-				m.edge = later(lo, a.ReadAt.Add(-publishSlack))
-				m.prior = &a
-			}
-		}
-		pending = append(pending, m)
-	}
-
-	var fresh, refresh []member
-	for _, m := range pending {
-		if m.prior != nil {
+		a, ok := cached[u]
+		switch {
+		case ok && !a.Last.IsZero() && !a.Last.Before(lo):
+			out[u] = a.Last.UTC()
+			stats.FromCache++
+			continue
+		case ok && !a.ReadAt.IsZero() && !a.Since.After(lo):
+			// The cache covers [Since, ReadAt] back past the window's
+			// edge: only newer stories can change the answer.
+			m.edge = later(lo, a.ReadAt.Add(-publishSlack))
+			m.prior = &a
 			refresh = append(refresh, m)
-		} else {
-			fresh = append(fresh, m)
+			continue
 		}
+		fresh = append(fresh, m)
 	}
-	var chunks [][]member
-	for _, g := range []struct {
-		ms   []member
-		size int
-	}{{fresh, ChunkSize}, {refresh, RefreshChunkSize}} {
-		for i := 0; i < len(g.ms); i += g.size {
-			chunks = append(chunks, g.ms[i:min(i+g.size, len(g.ms))])
-		}
+	return fresh, refresh, nil
+}
+
+// split cuts ms in chunks of size, each to start with a page of limit.
+func split(ms []member, size, limit int) []chunk {
+	var out []chunk
+	for i := 0; i < len(ms); i += size {
+		out = append(out, chunk{members: ms[i:min(i+size, len(ms))], limit: limit})
 	}
-	for _, chunk := range chunks {
-		found, err := s.scanChunk(ctx, chunk, &stats)
-		if err != nil {
-			return nil, stats, err
-		}
-		recs := make(map[string]state.Activity, len(chunk))
-		for _, m := range chunk {
-			rec := state.Activity{Since: lo, ReadAt: start}
-			if m.prior != nil {
-				// Contiguous with what the cache covered.
-				rec.Since, rec.Last = m.prior.Since, m.prior.Last
+	return out
+}
+
+// scanChunks pages the chunks, Workers at a time, puts what they find in
+// out and records each chunk's answer in the cache as it completes, one
+// chunk at a time (the Cache need not be safe for concurrent use).
+func (s *Scanner) scanChunks(ctx context.Context, chunks []chunk, lo, start time.Time, out map[string]time.Time, stats *ScanStats) error {
+	workers := s.Workers
+	if workers == 0 {
+		workers = DefaultWorkers
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(workers, 1))
+	var mu sync.Mutex // guards out and stats
+	for _, c := range chunks {
+		g.Go(func() error {
+			found, cost, err := s.scanChunk(ctx, c, start)
+			mu.Lock()
+			stats.add(cost)
+			mu.Unlock()
+			if err != nil {
+				return err
 			}
-			if t, ok := found[m.phid]; ok {
-				rec.Last = t
-				out[m.phid] = t
+			recs := make(map[string]state.Activity, len(c.members))
+			mu.Lock() // also serializes the cache's writes
+			defer mu.Unlock()
+			for _, m := range c.members {
+				rec := state.Activity{Since: lo, ReadAt: start}
+				if m.prior != nil {
+					// Contiguous with what the cache covered.
+					rec.Since, rec.Last = m.prior.Since, m.prior.Last
+				}
+				if t, ok := found[m.phid]; ok {
+					rec.Last = t
+					out[m.phid] = t
+				}
+				recs[m.phid] = rec
 			}
-			recs[m.phid] = rec
-		}
-		if err := s.record(recs); err != nil {
-			return nil, stats, err
-		}
+			return s.record(recs)
+		})
 	}
-	s.Logger.Debug().Int("users", stats.Users).Int("from_cache", stats.FromCache).
-		Int("calls", stats.Calls).Int("stories", stats.Stories).Dur("window", window).Msg("activity scan")
-	return out, stats, nil
+	return g.Wait()
 }
 
 // record writes a chunk's results to the cache; a read-only store is not
@@ -277,61 +347,127 @@ func (s *Scanner) record(recs map[string]state.Activity) error {
 	return nil
 }
 
-// scanChunk pages the feed for one chunk and returns the newest authored
-// story time of each member found active.
-func (s *Scanner) scanChunk(ctx context.Context, chunk []member, stats *ScanStats) (map[string]time.Time, error) {
-	// Members ordered by edge, newest edge first: as the cursor moves back
-	// in time, they drop off the front.
-	byEdge := slices.Clone(chunk)
-	slices.SortStableFunc(byEdge, func(a, b member) int { return b.edge.Compare(a.edge) })
-	edge := make(map[string]time.Time, len(chunk))
-	for _, m := range chunk {
-		edge[m.phid] = m.edge
+// chunkScan is the state of one chunk's paging.
+type chunkScan struct {
+	members []member // the chunk's order, so requests are reproducible
+	// byEdge is the members ordered by edge, newest edge first: as the
+	// cursor moves back in time, they drop off the front; byEdge[:next]
+	// have passed their edge.
+	byEdge  []member
+	next    int
+	edge    map[string]time.Time
+	pending map[string]bool
+	found   map[string]time.Time
+}
+
+func newChunkScan(ms []member) *chunkScan {
+	c := &chunkScan{members: ms, byEdge: slices.Clone(ms), edge: make(map[string]time.Time, len(ms)),
+		pending: make(map[string]bool, len(ms)), found: map[string]time.Time{}}
+	slices.SortStableFunc(c.byEdge, func(a, b member) int { return b.edge.Compare(a.edge) })
+	for _, m := range ms {
+		c.edge[m.phid] = m.edge
+		c.pending[m.phid] = true
 	}
-	pending := make(map[string]bool, len(chunk))
-	for _, m := range chunk {
-		pending[m.phid] = true
-	}
-	found := map[string]time.Time{}
-	next := 0 // byEdge[:next] have passed their edge
-	var after uint64
-	for len(pending) > 0 {
-		// The chunk's order, so requests are reproducible.
-		filter := make([]string, 0, len(pending))
-		for _, m := range chunk {
-			if pending[m.phid] {
-				filter = append(filter, m.phid)
-			}
+	return c
+}
+
+// filter is the pending members, in the chunk's order.
+func (c *chunkScan) filter() []string {
+	out := make([]string, 0, len(c.pending))
+	for _, m := range c.members {
+		if c.pending[m.phid] {
+			out = append(out, m.phid)
 		}
-		page, err := s.Feed.Feed(ctx, conduit.FeedQuery{FilterPHIDs: filter, Limit: 1, After: after})
+	}
+	return out
+}
+
+// take reads one page (newest first): every pending member who authored a
+// story in it within their edge is found at their first such story, and
+// every member whose edge is newer than a story has nothing older that
+// counts. It returns how many members the page revealed.
+func (c *chunkScan) take(page []conduit.Story) (revealed int) {
+	for _, st := range page {
+		if a := st.AuthorPHID; c.pending[a] && !st.Epoch.Before(c.edge[a]) {
+			c.found[a] = st.Epoch.UTC()
+			delete(c.pending, a)
+			revealed++
+		}
+		for c.next < len(c.byEdge) && c.byEdge[c.next].edge.After(st.Epoch) {
+			delete(c.pending, c.byEdge[c.next].phid)
+			c.next++
+		}
+	}
+	return revealed
+}
+
+// oldestEdge is the oldest edge of the chunk: no story older counts.
+func (c *chunkScan) oldestEdge() time.Time { return c.byEdge[len(c.byEdge)-1].edge }
+
+// nextLimit is the limit of the page after one of limit stories that
+// spanned span (from the cursor's time to its oldest story) and revealed
+// revealed members, with left to go to the oldest edge. The members not
+// revealed yet are, on the whole, quieter than those revealed, so the
+// next page is sized for the rate at which the last one revealed members
+// over the time left, with a margin: the page that crosses the window's
+// edge then reads few stories past it, instead of a full page. A page
+// that revealed nobody (stories that merely reference members) doubles.
+func nextLimit(limit, revealed int, span, left time.Duration) int {
+	next := 2 * limit
+	if revealed > 0 && span > 0 {
+		expect := float64(revealed) * float64(left) / float64(span)
+		next = int(min(1.25*expect+4, PageSize))
+	}
+	return min(max(next, refreshPageSize), PageSize)
+}
+
+// scanChunk pages the feed for one chunk and returns the newest authored
+// story time of each member found active, and what it cost.
+func (s *Scanner) scanChunk(ctx context.Context, ch chunk, start time.Time) (map[string]time.Time, ScanStats, error) {
+	c := newChunkScan(ch.members)
+	var stats ScanStats
+	limit, top := ch.limit, start
+	floor := 0 // the least limit, raised when the server overheats
+	var after uint64
+	for len(c.pending) > 0 {
+		q := conduit.FeedQuery{FilterPHIDs: c.filter(), Limit: max(min(limit, len(c.pending)), floor), After: after}
+		page, err := s.Feed.Feed(ctx, q)
 		stats.Calls++
+		if overheated(err) && q.Limit < maxOverheatLimit {
+			floor = min(10*q.Limit, maxOverheatLimit)
+			continue
+		}
 		if err != nil {
-			return nil, fmt.Errorf("activity: read feed: %w", err)
+			return nil, stats, fmt.Errorf("activity: read feed: %w", err)
 		}
 		stats.Stories += len(page)
 		if len(page) == 0 {
 			break // nothing older for anyone left
 		}
-		for _, st := range page { // newest first
-			if pending[st.AuthorPHID] && !st.Epoch.Before(edge[st.AuthorPHID]) {
-				found[st.AuthorPHID] = st.Epoch.UTC()
-				delete(pending, st.AuthorPHID)
-			}
-			// Everything further is older than this story: members whose
-			// edge is newer have nothing left that counts.
-			for next < len(byEdge) && byEdge[next].edge.After(st.Epoch) {
-				delete(pending, byEdge[next].phid)
-				next++
-			}
-		}
-		oldest := page[len(page)-1].ChronologicalKey
-		if after != 0 && oldest >= after {
+		revealed := c.take(page)
+		last := page[len(page)-1]
+		if after != 0 && last.ChronologicalKey >= after {
 			// A server that does not move past the cursor would loop forever.
-			return nil, fmt.Errorf("activity: feed.query paging did not advance past chronologicalKey %d", after)
+			return nil, stats, fmt.Errorf("activity: feed.query paging did not advance past chronologicalKey %d", after)
 		}
-		after = oldest
+		limit = nextLimit(limit, revealed, top.Sub(last.Epoch), last.Epoch.Sub(c.oldestEdge()))
+		after, top = last.ChronologicalKey, last.Epoch
 	}
-	return found, nil
+	return c.found, stats, nil
+}
+
+// maxOverheatLimit is the largest limit the scan asks for after the
+// server overheated (NOTES fact 52): Phorge examines up to ten times
+// limit+1 matching stories for limit+1 it may show, so a run of stories
+// the bot cannot see (a member's work on restricted tasks) fails a small
+// page; a page ten times larger gets past a run ten times longer, or to
+// the end of the member's stories.
+const maxOverheatLimit = 1000
+
+// overheated reports whether err is Phorge giving up on a page because
+// the viewer could see too few of the stories it examined.
+func overheated(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "overheated: examined more than")
 }
 
 // later returns the later of a and b.
@@ -391,25 +527,13 @@ func (s *Scanner) LastActivityIn(ctx context.Context, users []string, window tim
 	if len(scope) == 0 {
 		return nil, stats, errors.New("activity: a scoped scan needs at least one project")
 	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
-	lo := now().UTC().Add(-window)
-
-	out := make(map[string]time.Time, len(users))
-	pending := map[string]bool{}
-	for _, u := range users {
-		if _, dup := out[u]; dup || u == "" {
-			continue
-		}
-		out[u] = time.Time{}
-		if !slices.Contains(s.Ignore, u) {
-			pending[u] = true
-		}
-	}
+	lo := s.now().Add(-window)
+	out, todo := s.distinct(users)
 	stats.Users = len(out)
-
+	pending := make(map[string]bool, len(todo))
+	for _, u := range todo {
+		pending[u] = true
+	}
 	var after uint64
 	for len(pending) > 0 {
 		page, err := s.Feed.Feed(ctx, conduit.FeedQuery{FilterPHIDs: scope, Limit: ScopePageSize, After: after})
@@ -418,20 +542,9 @@ func (s *Scanner) LastActivityIn(ctx context.Context, users []string, window tim
 			return nil, stats, fmt.Errorf("activity: read the scope's feed: %w", err)
 		}
 		stats.Stories += len(page)
-		edge := false
-		for _, st := range page { // newest first
-			if st.Epoch.Before(lo) {
-				edge = true
-				break
-			}
-			if pending[st.AuthorPHID] && !slices.Contains(scope, st.ObjectPHID) {
-				out[st.AuthorPHID] = st.Epoch.UTC()
-				delete(pending, st.AuthorPHID)
-			}
-		}
-		// A short page is not the end: the server drops stories the viewer
-		// cannot see after reading a page (fact 43); only an empty one is.
-		if edge || len(page) == 0 {
+		// A short page is not the end: the server drops stories that fail
+		// to render after reading a page; only an empty one is.
+		if takeScoped(page, lo, scope, pending, out) || len(page) == 0 {
 			break
 		}
 		oldest := page[len(page)-1].ChronologicalKey
@@ -443,4 +556,21 @@ func (s *Scanner) LastActivityIn(ctx context.Context, users []string, window tim
 	s.Logger.Debug().Int("users", stats.Users).Strs("scope", scope).Int("calls", stats.Calls).
 		Int("stories", stats.Stories).Dur("window", window).Msg("scoped activity scan")
 	return out, stats, nil
+}
+
+// takeScoped reads one page of the scope's feed (newest first): each
+// pending user's first story in it within the window, about an object
+// other than a scope project itself, is their newest. It reports whether
+// the page reached the window's edge.
+func takeScoped(page []conduit.Story, lo time.Time, scope []string, pending map[string]bool, out map[string]time.Time) (edge bool) {
+	for _, st := range page {
+		if st.Epoch.Before(lo) {
+			return true
+		}
+		if pending[st.AuthorPHID] && !slices.Contains(scope, st.ObjectPHID) {
+			out[st.AuthorPHID] = st.Epoch.UTC()
+			delete(pending, st.AuthorPHID)
+		}
+	}
+	return false
 }

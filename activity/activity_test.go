@@ -123,6 +123,12 @@ func TestLastActivity(t *testing.T) {
 	// the project's creation story (today) is by "hidden" and visible: so
 	// hidden2 stands for a member whose only work is hidden.
 	s.AddTask(phabtest.TaskSpec{Title: "secret 2", AuthorPHID: w.user("hidden2").PHID, ViewPolicy: sec.PHID, At: daysAgo(3)})
+	// secretive: 25 comments on a task the bot cannot see, more than
+	// Phorge examines for a page of 1 before it gives up (fact 52).
+	secret3 := s.AddTask(phabtest.TaskSpec{Title: "secret 3", AuthorPHID: w.user("secretive").PHID, ViewPolicy: sec.PHID, At: daysAgo(40)})
+	for d := 5; d < 30; d++ {
+		s.AddComment(phabtest.CommentSpec{TaskID: secret3.ID, AuthorPHID: w.user("secretive").PHID, Text: "hush", At: daysAgo(d)})
+	}
 	// outsider: busy, never asked about.
 	for d := 1; d < 50; d++ {
 		comment("outsider", d)
@@ -141,9 +147,12 @@ func TestLastActivity(t *testing.T) {
 			users:  []string{"busy", "eleven", "thirteen", "silent", "botonly", "hidden2"},
 			window: year,
 			want:   map[string]time.Time{"busy": daysAgo(2), "eleven": daysAgo(335)},
-			// busy's story, the bot's two about botonly, eleven's, then
-			// thirteen's (395 days) ends the scan.
-			wantCalls: 5, wantStories: 5,
+			// A page of 6 (one per member): the bot's story about
+			// botonly, busy's five newest (busy is found at the first);
+			// then a page of 5 for the 5 left: the bot's second about
+			// botonly, eleven's, and thirteen's (395 days) is past the
+			// edge and ends the scan, with two older stories after it.
+			wantCalls: 2, wantStories: 11,
 		},
 		{
 			name:      "a story exactly at the edge counts",
@@ -174,6 +183,15 @@ func TestLastActivity(t *testing.T) {
 			wantCalls: 1, wantStories: 0,
 		},
 		{
+			// A page of 1 overheats (20 hidden stories examined); a page
+			// of 10 reaches the end of the member's 26 stories.
+			name:      "a member busy only where the bot cannot see: the server overheats, a larger page gets past",
+			users:     []string{"secretive"},
+			window:    year,
+			want:      map[string]time.Time{},
+			wantCalls: 2, wantStories: 0,
+		},
+		{
 			name:      "the bot itself is never asked about",
 			window:    year,
 			want:      map[string]time.Time{},
@@ -202,29 +220,58 @@ func TestLastActivity(t *testing.T) {
 	}
 }
 
-// TestLastActivityQueries checks the requests: limit 1, found members
-// leave the filter, after is the last story's key.
+// TestLastActivityQueries checks the requests: a page of at most one
+// story per pending member, every author a page reveals leaves the filter,
+// after is the page's last story's key, and the next page is sized for
+// what is left.
 func TestLastActivityQueries(t *testing.T) {
 	w := newWorld(t)
-	a, b, c := w.user("a"), w.user("b"), w.user("c")
-	sb := w.srv.AddStory(b.PHID, b.PHID, daysAgo(1))
-	sa := w.srv.AddStory(a.PHID, "PHID-TASK-x", daysAgo(2))
+	a, b, c, d := w.user("a"), w.user("b"), w.user("c"), w.user("d")
+	w.srv.AddStory(b.PHID, b.PHID, daysAgo(1))
+	w.srv.AddStory(a.PHID, "PHID-TASK-x", daysAgo(2))
 	w.srv.AddStory(b.PHID, b.PHID, daysAgo(3))
+	sa := w.srv.AddStory(a.PHID, a.PHID, daysAgo(4))
+	w.srv.AddStory(d.PHID, d.PHID, daysAgo(200))
 	w.srv.AddStory(c.PHID, c.PHID, daysAgo(500))
-	got, _, err := w.scanner(nil).LastActivity(context.Background(), []string{a.PHID, b.PHID, c.PHID}, year)
+	got, _, err := w.scanner(nil).LastActivity(context.Background(), []string{a.PHID, b.PHID, c.PHID, d.PHID}, year)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(map[string]time.Time{"a": daysAgo(2), "b": daysAgo(1)}, w.byName(got)); diff != "" {
+	if diff := cmp.Diff(map[string]time.Time{"a": daysAgo(2), "b": daysAgo(1), "d": daysAgo(200)}, w.byName(got)); diff != "" {
 		t.Errorf("activity (-want +got):\n%s", diff)
 	}
 	want := []conduit.FeedQuery{
-		{FilterPHIDs: []string{a.PHID, b.PHID, c.PHID}, Limit: 1},
-		{FilterPHIDs: []string{a.PHID, c.PHID}, Limit: 1, After: sb.ChronologicalKey},
-		{FilterPHIDs: []string{c.PHID}, Limit: 1, After: sa.ChronologicalKey},
+		// 4 members: a page of 4 reveals b and a.
+		{FilterPHIDs: []string{a.PHID, b.PHID, c.PHID, d.PHID}, Limit: 4},
+		// Two revealed in 4 days, 361 days to go: a full page, capped
+		// at the 2 members left; it reveals d and crosses the edge.
+		{FilterPHIDs: []string{c.PHID, d.PHID}, Limit: 2, After: sa.ChronologicalKey},
 	}
 	if diff := cmp.Diff(want, w.feed.queries); diff != "" {
 		t.Errorf("queries (-want +got):\n%s", diff)
+	}
+}
+
+// TestNextLimit: the next page is sized for the rate at which the last one
+// revealed members, over the time left to the edge.
+func TestNextLimit(t *testing.T) {
+	day := 24 * time.Hour
+	for _, tt := range []struct {
+		limit, revealed int
+		span, left      time.Duration
+		want            int
+	}{
+		{100, 80, 6 * day, 300 * day, PageSize},    // busy: full pages
+		{100, 10, 100 * day, 40 * day, 9},          // 4 expected, 1.25×4+4
+		{100, 1, 100 * day, day, refreshPageSize},  // nearly at the edge
+		{8, 0, 10 * day, 300 * day, 16},            // nobody revealed: double
+		{64, 0, 10 * day, 300 * day, PageSize},     // ... up to PageSize
+		{100, 5, 0, 300 * day, PageSize},           // a page within one second
+		{refreshPageSize, 5, 7 * day, 7 * day, 10}, // a re-scan's page: 1.25×5+4
+	} {
+		if got := nextLimit(tt.limit, tt.revealed, tt.span, tt.left); got != tt.want {
+			t.Errorf("nextLimit(%d, %d, %v, %v) = %d, want %d", tt.limit, tt.revealed, tt.span, tt.left, got, tt.want)
+		}
 	}
 }
 
@@ -262,11 +309,11 @@ func TestScanCost(t *testing.T) {
 		t.Fatalf("%d active, want %d", n, active)
 	}
 	chunks := (n + ChunkSize - 1) / ChunkSize
-	if stats.Stories > active+chunks || stats.Calls > active+chunks+2 {
-		t.Errorf("first scan %+v: want ≤ %d stories and ≤ %d calls", stats, active+chunks, active+chunks+2)
+	if stats.Calls > active/20+chunks+2 || stats.Stories > active+chunks*PageSize {
+		t.Errorf("first scan %+v: want ≤ %d calls and ≤ %d stories", stats, active/20+chunks+2, active+chunks*PageSize)
 	}
 	for _, q := range w.feed.queries {
-		if len(q.FilterPHIDs) > ChunkSize || q.Limit != 1 {
+		if len(q.FilterPHIDs) > ChunkSize || q.Limit > PageSize || q.Limit > len(q.FilterPHIDs) {
 			t.Errorf("query with %d PHIDs, limit %d", len(q.FilterPHIDs), q.Limit)
 		}
 	}
@@ -281,8 +328,8 @@ func TestScanCost(t *testing.T) {
 	if diff := cmp.Diff(w.byName(got), w.byName(again)); diff != "" {
 		t.Errorf("re-scan answer (-first +again):\n%s", diff)
 	}
-	if restats.Calls*20 > stats.Calls || restats.FromCache != active {
-		t.Errorf("re-scan %+v after first %+v: want ≤ 5%% of the calls and %d from the cache", restats, stats, active)
+	if restats.Calls > 1 || restats.Stories > refreshPageSize || restats.FromCache != active {
+		t.Errorf("re-scan %+v after first %+v: want 1 call, ≤ %d stories and %d from the cache", restats, stats, refreshPageSize, active)
 	}
 
 	// Someone inactive writes: the next re-scan finds them.
@@ -302,5 +349,35 @@ func TestScanCost(t *testing.T) {
 	}
 	if longer.FromCache == 10 || longer.Calls == 0 {
 		t.Errorf("3-year window after 1-year scans: %+v, want a scan", longer)
+	}
+}
+
+// TestScanMatchesNaive: on the benchmark's modelled world (a Zipf law of
+// stories per active member, old stories of inactive ones, stories that
+// only reference members), the scan, chunks paged at once, finds exactly
+// what one feed.query per member finds, each member's newest authored
+// story within the window.
+func TestScanMatchesNaive(t *testing.T) {
+	for _, pct := range []int{5, 30, 90} {
+		t.Run(fmt.Sprintf("active=%d%%", pct), func(t *testing.T) {
+			w := newWorld(t)
+			members := modelled(w.srv, w.bot.PHID, 2500, pct, 2)
+			want, err := naiveScan(context.Background(), w.feed.next, members, now.Add(-year))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := w.scanner(memCache{}) // not safe for concurrent use: the scan serializes its writes
+			s.Workers = 3
+			got, stats, err := s.LastActivity(context.Background(), members, year)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, activeOnly(got)); diff != "" {
+				t.Errorf("scan differs from one feed.query per member (-naive +scan):\n%s", diff)
+			}
+			if len(want) == 0 || stats.Calls*4 > len(members) {
+				t.Errorf("%d active, %+v: want some active and calls ≤ a quarter of the members", len(want), stats)
+			}
+		})
 	}
 }

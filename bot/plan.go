@@ -42,7 +42,8 @@ type Plan struct {
 
 // ActivityScan is the cost of one discovery's activity scan: feed.query
 // calls and the stories they returned, which the server's time follows
-// (NOTES fact 40). About one story per active member is the design.
+// (NOTES fact 40). The design: about one call per hundred active members
+// and one per thousand members, and about one story per active member.
 type ActivityScan struct {
 	Calls   int `json:"calls"`
 	Stories int `json:"stories"`

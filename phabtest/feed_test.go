@@ -3,6 +3,7 @@ package phabtest
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -225,5 +226,33 @@ func TestFeedStoryCost(t *testing.T) {
 		if c.cost != tt.want {
 			t.Errorf("feed.query %v: cost %v, want %v", tt.params, c.cost, tt.want)
 		}
+	}
+}
+
+// TestFeedOverheats: Phorge gives up on a page once it has examined
+// 10×(limit+1) matching stories without limit+1 the viewer may see (NOTES
+// fact 52), unless it reached the end of the matching stories first; a
+// larger limit gets past a longer run. feed.query has no maximum limit.
+func TestFeedOverheats(t *testing.T) {
+	w := newFeedWorld(t, Options{})
+	s := w.l.s
+	for d := 5; d < 30; d++ { // with T2's creation, 26 stories only acl*security sees
+		s.AddComment(CommentSpec{TaskID: 2, AuthorPHID: w.sec.PHID, Text: "hush", At: feedT0.AddDate(0, 0, d)})
+	}
+	env := w.l.callJSON("feed.query", w.bot.Token, map[string]any{"filterPHIDs": []string{w.sec.PHID}, "limit": 1})
+	if env.ErrorCode == nil || *env.ErrorCode != codeCore || !strings.Contains(*env.ErrorInfo, "overheated: examined more than 20 raw rows without finding 2 visible objects") {
+		t.Errorf("limit 1 over 26 hidden stories: %s, want ERR-CONDUIT-CORE overheated", env.Result)
+	}
+	got, code := w.feed(w.bot.Token, map[string]any{"filterPHIDs": []string{w.sec.PHID}, "limit": 10})
+	if code != "" || len(got) != 0 {
+		t.Errorf("limit 10: %v %s, want the end of the member's stories, none visible", got, code)
+	}
+	// The member sees their own work: no overheating.
+	if got, code := w.feed(w.sec.Token, map[string]any{"filterPHIDs": []string{w.sec.PHID}, "limit": 1}); code != "" || len(got) != 1 {
+		t.Errorf("as the member: %v %s", got, code)
+	}
+	// A limit above 100 is accepted.
+	if _, code := w.feed(w.bot.Token, map[string]any{"limit": 500}); code != "" {
+		t.Errorf("limit 500: %s", code)
 	}
 }

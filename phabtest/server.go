@@ -94,6 +94,10 @@ type Server struct {
 
 	storyByKey      map[uint64]*story
 	storiesUnsorted bool // a backdated story was appended after a newer one
+	// refIndex is the stories by each PHID they reference, oldest first,
+	// built by candidates over the first refIndexed stories.
+	refIndex   map[string][]*story
+	refIndexed int
 
 	writes     []Write
 	calls      map[string]int
