@@ -85,6 +85,14 @@ const (
 	EntryTaskClosed       EntryKind = "task-closed" // also OpTaskClosed's outcome
 	EntryCampaignClosed   EntryKind = "campaign-closed"
 
+	// The policy audit. EntryPolicyFound: a risky policy was found (a
+	// finding opened); EntryPolicyCleared: it is no longer there (closed);
+	// EntryPolicyFixed: the bot set the safe value after !fix (also
+	// OpPolicyFixed's outcome).
+	EntryPolicyFound   EntryKind = "policy-found"
+	EntryPolicyCleared EntryKind = "policy-cleared"
+	EntryPolicyFixed   EntryKind = "policy-fixed"
+
 	// Ops settled without their chore.
 	// EntryComment journals a stale comment op found posted (its own
 	// kind, OpComment, stands in for the chore's kind it no longer knows).
@@ -114,6 +122,9 @@ const (
 	OpRestore OpKind = "restore"
 	// OpTaskClosed closes a task with a summary comment, in one edit.
 	OpTaskClosed OpKind = "task-closed"
+	// OpPolicyFixed sets a policy finding's safe value (project.edit or
+	// maniphest.edit), approved by !fix.
+	OpPolicyFixed OpKind = "policy-fixed"
 )
 
 // Entry is the journal kind an op's outcome is recorded under when the

@@ -30,9 +30,10 @@ func TestEntryKindStrings(t *testing.T) {
 		EntryApprovalReminder: "approval-reminder", EntryApprovalOverdue: "approval-overdue",
 		EntryTaskClosed: "task-closed", EntryCampaignClosed: "campaign-closed",
 		EntryKept: "kept", EntryKeepWithdrawn: "keep-withdrawn", EntryListUnmatched: "list-unmatched",
+		EntryPolicyFound: "policy-found", EntryPolicyCleared: "policy-cleared", EntryPolicyFixed: "policy-fixed",
 	}
-	if len(got) != 49 {
-		t.Errorf("%d distinct kinds, want 49: two constants share a string", len(got))
+	if len(got) != 52 {
+		t.Errorf("%d distinct kinds, want 52: two constants share a string", len(got))
 	}
 	for k, want := range got {
 		if string(k) != want {
@@ -58,6 +59,7 @@ func TestOpKindStrings(t *testing.T) {
 		{OpDeadlineExtended, "deadline-extended", EntryDeadlineExtended},
 		{OpRestore, "restore", "restore"},
 		{OpTaskClosed, "task-closed", EntryTaskClosed},
+		{OpPolicyFixed, "policy-fixed", EntryPolicyFixed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
