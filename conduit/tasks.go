@@ -74,8 +74,9 @@ type taskRow struct {
 			View string `json:"view"`
 			Edit string `json:"edit"`
 		} `json:"policy"`
-		DateCreated  int64 `json:"dateCreated"`
-		DateModified int64 `json:"dateModified"`
+		DateCreated  int64  `json:"dateCreated"`
+		DateModified int64  `json:"dateModified"`
+		SpacePHID    string `json:"spacePHID"`
 	} `json:"fields"`
 	Attachments phpObject[struct {
 		Subscribers struct {
@@ -99,6 +100,7 @@ func (r taskRow) task() Task {
 		Status:             r.Fields.Status.Value,
 		ViewPolicy:         r.Fields.Policy.View,
 		EditPolicy:         r.Fields.Policy.Edit,
+		SpacePHID:          r.Fields.SpacePHID,
 		ProjectPHIDs:       r.Attachments.V.Projects.ProjectPHIDs,
 		SubscriberPHIDs:    r.Attachments.V.Subscribers.SubscriberPHIDs,
 		SubscriberCount:    r.Attachments.V.Subscribers.SubscriberCount,
@@ -149,6 +151,7 @@ func (c *Client) SearchTasks(ctx context.Context, q TaskQuery) ([]Task, error) {
 	addList("authorPHIDs", q.AuthorPHIDs)
 	addList("projects", q.ProjectPHIDs)
 	addList("statuses", q.Statuses)
+	addList("spaces", q.SpacePHIDs)
 	if empty {
 		return nil, nil
 	}
