@@ -112,8 +112,8 @@ func guardOf(groups []policyGroup) (policyGroup, bool) {
 	return g, g.PHID != ""
 }
 
-// finding builds one finding about object phid, graded by risk.
-func finding(phid, object string, check state.PolicyCheck, value, safe, why string, risk campaigns.Risk) state.PolicyFinding {
+// policyFinding builds one finding about object phid, graded by risk.
+func policyFinding(phid, object string, check state.PolicyCheck, value, safe, why string, risk campaigns.Risk) state.PolicyFinding {
 	f := state.PolicyFinding{Key: phid + "/" + string(check), ObjectPHID: phid, Object: object, Check: check,
 		Value: value, Safe: safe, Why: why, Risk: risk.String(), RequiredApprovals: risk.RequiredApprovals()}
 	if strings.HasPrefix(value, policyCustomPrefix) {
@@ -131,18 +131,18 @@ func checkGroup(g policyGroup, in policyInput) []state.PolicyFinding {
 	// Join: only the group's own members (already in) or no one; whoever
 	// may edit the group adds members.
 	if j := g.Policy.Join; j != conduit.PolicyNoOne && j != conduit.PolicyAdmin && j != conduit.PolicyMembers && j != g.PHID {
-		out = append(out, finding(g.PHID, name, state.PolicyJoin, j, conduit.PolicyNoOne,
+		out = append(out, policyFinding(g.PHID, name, state.PolicyJoin, j, conduit.PolicyNoOne,
 			policyWho(j)+" can join the group themselves and get what it grants, with no approval", g.Risk))
 	}
 	// Edit: whoever may edit the group may add members. Administrators,
 	// no one and the approvers (who decide on access anyway) are safe.
 	if e := g.Policy.Edit; e != conduit.PolicyAdmin && e != conduit.PolicyNoOne && (e != in.approvers || in.approvers == "") {
-		out = append(out, finding(g.PHID, name, state.PolicyEdit, e, conduit.PolicyAdmin,
+		out = append(out, policyFinding(g.PHID, name, state.PolicyEdit, e, conduit.PolicyAdmin,
 			policyWho(e)+" can edit the group, and so add members to it", g.Risk))
 	}
 	// View: who is in a security group is itself sensitive.
 	if v := g.Policy.View; g.Risk >= campaigns.RiskSecurity && (v == conduit.PolicyPublic || v == conduit.PolicyUsers || strings.HasPrefix(v, policyCustomPrefix)) {
-		out = append(out, finding(g.PHID, name, state.PolicyView, v, conduit.PolicyMembers,
+		out = append(out, policyFinding(g.PHID, name, state.PolicyView, v, conduit.PolicyMembers,
 			policyWho(v)+" can see who is in a "+g.Risk.String()+" group", g.Risk))
 	}
 	members := slices.Clone(g.MemberPHIDs)
@@ -156,7 +156,7 @@ func checkGroup(g policyGroup, in policyInput) []state.PolicyFinding {
 		if u.IsMailingList() {
 			what = "a mailing list"
 		}
-		f := finding(g.PHID, name, state.PolicyMember, "@"+u.Username, "",
+		f := policyFinding(g.PHID, name, state.PolicyMember, "@"+u.Username, "",
 			"@"+u.Username+" is "+what+": nobody answers for what it does with the group's access; remove it, or exclude it on purpose", g.Risk)
 		f.Key += "/" + m
 		f.Subject = m
@@ -178,7 +178,7 @@ func checkTask(t conduit.Task, guard policyGroup, inside []string) []state.Polic
 		if !wide(p.value, inside) && !strings.HasPrefix(p.value, policyCustomPrefix) {
 			continue
 		}
-		out = append(out, finding(t.PHID, name, p.check, p.value, guard.PHID,
+		out = append(out, policyFinding(t.PHID, name, p.check, p.value, guard.PHID,
 			fmt.Sprintf("%s can %s the task, more than #%s, which guards it", policyWho(p.value), p.verb, guard.Slug), guard.Risk))
 	}
 	return out
