@@ -156,8 +156,8 @@ func checkGroup(g policyGroup, in policyInput) []state.PolicyFinding {
 		if u.IsMailingList() {
 			what = "a mailing list"
 		}
-		f := policyFinding(g.PHID, name, state.PolicyMember, "@"+u.Username, "",
-			"@"+u.Username+" is "+what+": nobody answers for what it does with the group's access; remove it, or exclude it on purpose", g.Risk)
+		f := policyFinding(g.PHID, name, state.PolicyMember, u.Username, "",
+			"`"+u.Username+"` is "+what+": nobody answers for what it does with the group's access; remove it, or exclude it on purpose", g.Risk)
 		f.Key += "/" + m
 		f.Subject = m
 		out = append(out, f)

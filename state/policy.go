@@ -80,6 +80,12 @@ type PolicyTask struct {
 	// Said is the findings (labels, open) the task last listed, so that
 	// a tick comments only when they change.
 	Said []string `json:"said,omitempty"`
+	// Updates counts the comments the bot posted on the task (the next
+	// one's key).
+	Updates int `json:"updates,omitempty"`
+	// Answers are the answers to commands read on the task, not yet
+	// posted: the next comment carries them.
+	Answers []string `json:"answers,omitempty"`
 }
 
 // Monogram returns "T123".
