@@ -21,6 +21,8 @@ type TaskSpec struct {
 	EditPolicy  string // default "users"
 	Subscribers []string
 	Projects    []string
+	// Space is the task's Space PHID (PHID-SPCE-…); "" for none.
+	Space string
 	// At backdates the creation; zero means Options.Now.
 	At time.Time
 }
@@ -81,6 +83,7 @@ type task struct {
 	projects          []string
 	parents           []string
 	closerPHID        string
+	space             string
 	created, modified int64
 	closed            int64
 }
@@ -170,6 +173,7 @@ func (s *Server) AddTask(spec TaskSpec) TaskSnapshot {
 	if aerr != nil {
 		panic("phabtest: AddTask: " + aerr.Error())
 	}
+	t.space = spec.Space
 	return t.snapshot()
 }
 
@@ -824,6 +828,7 @@ func (t *task) fields() taskFields {
 		Priority:    map[string]any{"value": t.priority, "name": pname, "color": pcolor},
 		Subtype:     "default",
 		CloserPHID:  nullable(t.closerPHID),
+		SpacePHID:   nullable(t.space),
 		DateCreated: t.created, DateModified: t.modified,
 		// The interact policy follows the view policy.
 		Policy: map[string]string{"view": t.viewPolicy, "interact": t.viewPolicy, "edit": t.editPolicy},
@@ -852,7 +857,7 @@ func (s *Server) maniphestSearch(c *call) (any, *apiError) {
 	}
 	cons, aerr := c.constraints(map[string]constraintKind{
 		"ids": cInts, "phids": cStrings, "authorPHIDs": cStrings, "assigned": cStrings,
-		"statuses": cStrings, "projects": cStrings, "subscribers": cStrings, "closerPHIDs": cStrings,
+		"statuses": cStrings, "projects": cStrings, "subscribers": cStrings, "closerPHIDs": cStrings, "spaces": cStrings,
 		"createdStart": cEpoch, "createdEnd": cEpoch, "modifiedStart": cEpoch, "modifiedEnd": cEpoch,
 	})
 	if aerr != nil {
@@ -922,6 +927,8 @@ func taskMatches(t *task, cons map[string]any) bool {
 			ok = slices.Contains(v.([]string), t.closerPHID)
 		case "statuses":
 			ok = slices.Contains(v.([]string), t.status)
+		case "spaces":
+			ok = slices.Contains(v.([]string), t.space)
 		case "projects":
 			ok = true
 			for _, p := range v.([]string) {
