@@ -27,14 +27,14 @@ func safeGroup(phid, slug string, risk campaigns.Risk, members ...string) policy
 // brief is what a test compares of a finding.
 type brief struct {
 	Key, Value, Safe, Risk string
-	ByHand                 bool
+	ByHand, NoBotFix       bool
 	Required               int
 }
 
 func briefs(fs []state.PolicyFinding) []brief {
 	var out []brief
 	for _, f := range fs {
-		out = append(out, brief{Key: f.Key, Value: f.Value, Safe: f.Safe, Risk: f.Risk, ByHand: f.ByHand, Required: f.RequiredApprovals})
+		out = append(out, brief{Key: f.Key, Value: f.Value, Safe: f.Safe, Risk: f.Risk, ByHand: f.ByHand, NoBotFix: f.NoBotFix, Required: f.RequiredApprovals})
 	}
 	return out
 }
@@ -94,10 +94,15 @@ func TestCheckPolicies(t *testing.T) {
 					task(1, conduit.PolicyUsers, dtNDA), // found by scope and Space: once
 				}, inside: append(inside, dtSRE), approvers: dtApprovers},
 			want: []brief{
-				{Key: dtSecT + "1/task-view", Value: "users", Safe: dtSRE, Risk: "internal", Required: 2},
-				{Key: dtSecT + "2/task-view", Value: "public", Safe: dtSRE, Risk: "internal", Required: 2},
-				{Key: dtSecT + "2/task-edit", Value: dtOther, Safe: dtSRE, Risk: "internal", Required: 2},
+				{Key: dtSecT + "1/task-view", Value: "users", Safe: dtSRE, Risk: "internal", NoBotFix: true, Required: 2},
+				{Key: dtSecT + "2/task-view", Value: "public", Safe: dtSRE, Risk: "internal", NoBotFix: true, Required: 2},
+				{Key: dtSecT + "2/task-edit", Value: dtOther, Safe: dtSRE, Risk: "internal", NoBotFix: true, Required: 2},
 			}},
+		{name: "the bot in the guarding group may fix a task; it is no bot member finding itself",
+			in: policyInput{groups: []policyGroup{safeGroup(dtNDA, "wmf-nda", campaigns.RiskSecurity, dtBot)},
+				accounts: map[string]conduit.User{dtBot: {PHID: dtBot, Username: "auditbot", Roles: []string{"bot"}}},
+				tasks:    []conduit.Task{task(1, conduit.PolicyPublic, dtNDA)}, inside: inside, approvers: dtApprovers, self: dtBot},
+			want: []brief{{Key: dtSecT + "1/task-view", Value: "public", Safe: dtNDA, Risk: "security", Required: 2}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -224,7 +229,9 @@ func TestDecideFixCommands(t *testing.T) {
 }
 
 func TestDecidePolicyFix(t *testing.T) {
-	src := func(id string) *state.Source { return &state.Source{TaskPHID: "PHID-TASK-policy", Task: "T9", TxPHID: id} }
+	src := func(id string) *state.Source {
+		return &state.Source{TaskPHID: "PHID-TASK-policy", Task: "T9", TxPHID: id}
+	}
 	approvedBy := func(f state.PolicyFinding, names ...string) state.PolicyFinding {
 		for _, n := range names {
 			f.Approvals = append(f.Approvals, state.Approval{ApproverPHID: dtUser(n), Username: n, Source: src("PHID-XACT-" + n)})

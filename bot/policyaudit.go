@@ -37,6 +37,10 @@ type policyInput struct {
 	inside   []string
 	// approvers is the approvers' project's PHID: it may edit a group.
 	approvers string
+	// self is the bot's own PHID: not reported as a bot member, and it
+	// can set a task's view policy to a group only if it is a member
+	// (else Phorge refuses a policy that shuts the editor out, fact 25).
+	self string
 }
 
 // Policy values as Conduit shows them (NOTES facts 47-50).
@@ -95,7 +99,7 @@ func checkPolicies(in policyInput) []state.PolicyFinding {
 	tasks := slices.Clone(in.tasks)
 	slices.SortFunc(tasks, func(a, b conduit.Task) int { return a.ID - b.ID })
 	for _, t := range slices.CompactFunc(tasks, func(a, b conduit.Task) bool { return a.ID == b.ID }) {
-		out = append(out, checkTask(t, guard, in.inside)...)
+		out = append(out, checkTask(t, guard, in.inside, slices.Contains(guard.MemberPHIDs, in.self))...)
 	}
 	return out
 }
@@ -149,7 +153,7 @@ func checkGroup(g policyGroup, in policyInput) []state.PolicyFinding {
 	slices.Sort(members)
 	for _, m := range members {
 		u, ok := in.accounts[m]
-		if !ok || (!u.IsBot() && !u.IsMailingList()) {
+		if !ok || m == in.self || (!u.IsBot() && !u.IsMailingList()) {
 			continue
 		}
 		what := "a bot"
@@ -167,7 +171,7 @@ func checkGroup(g policyGroup, in policyInput) []state.PolicyFinding {
 
 // checkTask checks a task the campaign's scope or Spaces hold against the
 // group that guards it: its view and edit policies must be no wider.
-func checkTask(t conduit.Task, guard policyGroup, inside []string) []state.PolicyFinding {
+func checkTask(t conduit.Task, guard policyGroup, inside []string, botIn bool) []state.PolicyFinding {
 	var out []state.PolicyFinding
 	name := fmt.Sprintf("T%d", t.ID)
 	for _, p := range []struct {
@@ -178,8 +182,13 @@ func checkTask(t conduit.Task, guard policyGroup, inside []string) []state.Polic
 		if !wide(p.value, inside) && !strings.HasPrefix(p.value, policyCustomPrefix) {
 			continue
 		}
-		out = append(out, policyFinding(t.PHID, name, p.check, p.value, guard.PHID,
-			fmt.Sprintf("%s can %s the task, more than #%s, which guards it", policyWho(p.value), p.verb, guard.Slug), guard.Risk))
+		f := policyFinding(t.PHID, name, p.check, p.value, guard.PHID,
+			fmt.Sprintf("%s can %s the task, more than #%s, which guards it", policyWho(p.value), p.verb, guard.Slug), guard.Risk)
+		if !botIn && !f.ByHand {
+			f.NoBotFix = true
+			f.Why += fmt.Sprintf(" (the bot is not a member of #%s, so it cannot set that policy itself)", guard.Slug)
+		}
+		out = append(out, f)
 	}
 	return out
 }

@@ -40,7 +40,7 @@ var policyOpenStatuses = []string{"open", "stalled"}
 // their members and policies this tick), the members' accounts, the
 // tasks in the scope projects and Spaces.
 func (b *reader) policyInputOf(ctx context.Context, r *run) (policyInput, error) {
-	in := policyInput{approvers: r.rec.ApproversPHID}
+	in := policyInput{approvers: r.rec.ApproversPHID, self: r.rec.BotPHID}
 	if _, err := b.liveMembers(ctx, r); err != nil {
 		return in, err
 	}

@@ -45,6 +45,8 @@ type PolicyFinding struct {
 	Why    string `json:"why"`
 	Risk   string `json:"risk"`
 	ByHand bool   `json:"by_hand,omitempty"`
+	// NoBotFix: the bot could not set Safe (it would shut itself out).
+	NoBotFix bool `json:"no_bot_fix,omitempty"`
 	// OpenedAt and ClosedAt: found, and found no longer (or fixed).
 	OpenedAt time.Time `json:"opened_at"`
 	ClosedAt time.Time `json:"closed_at,omitzero"`
@@ -63,7 +65,7 @@ func (f *PolicyFinding) Label() string { return "P" + itoa(f.ID) }
 func (f *PolicyFinding) Open() bool { return f.ClosedAt.IsZero() }
 
 // Fixable reports whether the bot can set the safe value itself.
-func (f *PolicyFinding) Fixable() bool { return f.Safe != "" && !f.ByHand }
+func (f *PolicyFinding) Fixable() bool { return f.Safe != "" && !f.ByHand && !f.NoBotFix }
 
 // ApprovedBy reports whether approver has given a !fix that counts.
 func (f *PolicyFinding) ApprovedBy(approver string) bool {

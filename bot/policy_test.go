@@ -1,0 +1,131 @@
+package bot_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/phabtest"
+	"github.com/auditbot/auditbot/state"
+)
+
+// policyLabels are the open policy findings as "label object check value".
+func policyLabels(snap state.Snapshot) []string {
+	var out []string
+	for _, f := range snap.Campaign.Policies {
+		if f.Open() {
+			out = append(out, f.Label()+" "+f.Object+" "+string(f.Check)+" "+f.Value)
+		}
+	}
+	return out
+}
+
+// TestPolicyAuditScenario is the policy audit's sequence on phabtest, as
+// phorgetest's TestPolicyAuditOnPhorge runs it on a real Phorge: widen a
+// group's join policy and a Security task's view policy, see both found
+// and listed on the team's policy task, an approver's !fix alone is not
+// enough for a security group, the second fixes the join policy; a task
+// fixed by hand closes its finding.
+func TestPolicyAuditScenario(t *testing.T) {
+	h := newHarness(t, fixture{criteria: "[policy]", groups: "[acl*security]", campaignExtra: "policy: {scope: [Security]}\n"})
+	// The bot sees, and may set, what is restricted to the group.
+	h.srv.AddMembers(h.group(groupSecurity).PHID, h.botU.PHID)
+	sec := h.srv.AddProject(phabtest.ProjectSpec{Name: "Security"})
+	task := h.srv.AddTask(phabtest.TaskSpec{Title: "a security bug", AuthorPHID: h.phid("erin"), Projects: []string{sec.PHID},
+		ViewPolicy: h.group(groupSecurity).PHID, EditPolicy: h.group(groupSecurity).PHID})
+	h.launch()
+	h.tick()
+	// The seeded group is safe but for its member list, visible to all
+	// users (phabtest's default view policy).
+	if got, want := policyLabels(h.snapshot()), []string{"P1 #acl_security view users"}; !slices.Equal(got, want) {
+		t.Fatalf("open findings %q, want %q", got, want)
+	}
+
+	sc := h.group(groupSecurity).PHID
+	if _, err := h.as("erin").EditTask(h.ctx, task.PHID, conduit.Edit{Type: "view", Value: conduit.PolicyPublic}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.as("alice").EditProjectPolicy(h.ctx, sc, "join", conduit.PolicyUsers); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Hour)
+	h.tick()
+	snap := h.snapshot()
+	want := []string{"P1 #acl_security view users", "P2 #acl_security join users", "P3 T" + itoa(task.ID) + " task-view public"}
+	if got := policyLabels(snap); !slices.Equal(got, want) {
+		t.Fatalf("open findings %q, want %q", got, want)
+	}
+	pt := snap.Campaign.PolicyTask
+	if pt == nil {
+		t.Fatal("no policy task filed")
+	}
+	ptask, _ := h.srv.Task(pt.TaskID)
+	if ptask.ViewPolicy == conduit.PolicyPublic || ptask.ViewPolicy == conduit.PolicyUsers {
+		t.Errorf("the policy task is not restricted: view %s", ptask.ViewPolicy)
+	}
+	if got := len(h.writesOf("project.edit")); got != 1 {
+		t.Errorf("%d project.edit writes before any !fix, want 1 (alice's)", got)
+	}
+
+	// One approver is not enough for a security group; a non-approver
+	// does not count; a member finding cannot be fixed by the bot.
+	h.comment("alice", pt.Monogram(), "!fix P2")
+	h.comment("dave", pt.Monogram(), "!fix P2")
+	h.comment("bob", pt.Monogram(), "!fix P1")
+	h.clock.Advance(time.Hour)
+	h.tick()
+	if got := len(h.writesOf("project.edit")); got != 1 {
+		t.Fatalf("%d project.edit writes after one approval, want 1", got)
+	}
+	answers := strings.Join(commentsText(h, pt.TaskID), "\n")
+	for _, w := range []string{"approval 1 of 2 recorded", "only enabled members of #acl_phabricator-admins", "P1 is not something the bot can fix itself"} {
+		if !strings.Contains(answers, w) {
+			t.Errorf("the policy task's answers do not say %q:\n%s", w, answers)
+		}
+	}
+
+	h.comment("bob", pt.Monogram(), "!fix P2")
+	h.clock.Advance(time.Hour)
+	h.tick()
+	if ps, err := h.as("alice").ProjectsByPHID(h.ctx, []string{sc}, false); err != nil || len(ps) != 1 || ps[0].Policy.Join != conduit.PolicyNoOne {
+		t.Errorf("after two !fix: %+v, %v; want the join policy no-one", ps, err)
+	}
+	// The task's view policy is put back by hand: its finding closes.
+	if _, err := h.as("erin").EditTask(h.ctx, task.PHID, conduit.Edit{Type: "view", Value: sc}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Hour)
+	h.tick()
+	snap = h.snapshot()
+	if got, want := policyLabels(snap), []string{"P1 #acl_security view users"}; !slices.Equal(got, want) {
+		t.Errorf("open findings %q, want %q", got, want)
+	}
+	p2, _ := snap.Campaign.PolicyByLabel("P2")
+	if !slices.Equal(p2.FixedBy, []string{"alice", "bob"}) {
+		t.Errorf("P2 fixed by %q, want alice and bob", p2.FixedBy)
+	}
+	kinds := h.journalKinds()
+	for k, n := range map[string]int{"policy-found": 3, "policy-fixed": 1, "policy-cleared": 1} {
+		if kinds[k] != n {
+			t.Errorf("%d %s entries, want %d", kinds[k], k, n)
+		}
+	}
+	// A tick with nothing new writes nothing.
+	before := len(h.srv.Writes())
+	h.clock.Advance(time.Hour)
+	h.tick()
+	if got := len(h.srv.Writes()); got != before {
+		t.Errorf("a quiet tick made %d writes", got-before)
+	}
+}
+
+// commentsText are the texts of the bot's comments on task id.
+func commentsText(h *harness, id int) []string {
+	var out []string
+	for _, c := range h.botComments(id) {
+		out = append(out, c.Text)
+	}
+	return out
+}
