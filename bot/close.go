@@ -47,6 +47,11 @@ func openReason(snap *state.Snapshot, now time.Time) string {
 			return fmt.Sprintf("removal batch %s is %s", rm.Label(), rm.Status)
 		}
 	}
+	for _, f := range snap.Campaign.Policies {
+		if f.Open() {
+			return fmt.Sprintf("policy finding %s (%s %s policy) is open", f.Label(), f.Object, f.Check)
+		}
+	}
 	for _, bt := range snap.Batches {
 		if bt.TaskPHID == "" {
 			return fmt.Sprintf("batch %d has no task yet", bt.Index)

@@ -112,6 +112,24 @@ func TestPolicyAuditScenario(t *testing.T) {
 			t.Errorf("%d %s entries, want %d", kinds[k], k, n)
 		}
 	}
+	st, err := h.bot.Status(campaignName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	for _, p := range st.Policies {
+		states = append(states, p.ID+" "+p.State)
+	}
+	if want := []string{"P1 open", "P2 fixed", "P3 closed"}; !slices.Equal(states, want) || st.PolicyTask != pt.Monogram() {
+		t.Errorf("status policies %q on %s, want %q on %s", states, st.PolicyTask, want, pt.Monogram())
+	}
+	var text strings.Builder
+	if err := st.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "Policy findings (on "+pt.Monogram()+")") || !strings.Contains(text.String(), "policy finding P1 (security)") {
+		t.Errorf("status text lacks the policy findings:\n%s", text.String())
+	}
 	// A tick with nothing new writes nothing.
 	before := len(h.srv.Writes())
 	h.clock.Advance(time.Hour)
