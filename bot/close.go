@@ -28,16 +28,6 @@ const taskStatusResolved = "resolved"
 // closed campaign no longer ticks, so it could not lapse the exemption
 // and the user would keep their access for good. It stays open until
 // the day after the end date, when drift checks the user again.
-// openPolicyReason says which policy finding keeps the campaign open.
-func openPolicyReason(rec *state.Campaign) string {
-	for _, f := range rec.Policies {
-		if f.Open() {
-			return fmt.Sprintf("policy finding %s (%s %s policy) is open", f.Label(), f.Object, f.Check)
-		}
-	}
-	return ""
-}
-
 func openReason(snap *state.Snapshot, now time.Time) string {
 	for _, f := range snap.Findings {
 		switch e := f.ExemptionInForce(); {
@@ -243,4 +233,14 @@ func countsText(cs []templates.Count) string {
 		s += fmt.Sprintf("%d %s", c.N, c.Status)
 	}
 	return s
+}
+
+// openPolicyReason says which policy finding keeps the campaign open.
+func openPolicyReason(rec *state.Campaign) string {
+	for _, f := range rec.Policies {
+		if f.Open() {
+			return fmt.Sprintf("policy finding %s (%s %s policy) is open", f.Label(), f.Object, f.Check)
+		}
+	}
+	return ""
 }
