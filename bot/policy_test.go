@@ -8,6 +8,7 @@ import (
 
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/phabtest"
+	"github.com/auditbot/auditbot/report"
 	"github.com/auditbot/auditbot/state"
 )
 
@@ -129,6 +130,17 @@ func TestPolicyAuditScenario(t *testing.T) {
 	}
 	if !strings.Contains(text.String(), "Policy findings (on "+pt.Monogram()+")") || !strings.Contains(text.String(), "policy finding P1 (security)") {
 		t.Errorf("status text lacks the policy findings:\n%s", text.String())
+	}
+	ev, err := report.Build(h.store, campaignName, "", h.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rstates []string
+	for _, p := range ev.Policies {
+		rstates = append(rstates, p.ID+" "+p.State())
+	}
+	if want := []string{"P1 open", "P2 fixed", "P3 closed"}; !slices.Equal(rstates, want) {
+		t.Errorf("report policies %q, want %q", rstates, want)
 	}
 	// A tick with nothing new writes nothing.
 	before := len(h.srv.Writes())
