@@ -235,7 +235,7 @@ type campaignPage struct {
 	Policies   []policyView
 	PolicyTask string
 	Chart      template.HTML
-	Legend    []seriesView
+	Legend     []seriesView
 	// Inactivity reports whether the campaign audits inactivity: its
 	// tables show each user's last own activity.
 	Inactivity bool
