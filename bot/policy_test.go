@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/phabtest"
 	"github.com/auditbot/auditbot/report"
@@ -158,4 +159,82 @@ func commentsText(h *harness, id int) []string {
 		out = append(out, c.Text)
 	}
 	return out
+}
+
+// TestCrashDuringPolicyFix: the bot set a finding's safe value and lost
+// Phabricator's answer (the write landed). The next tick finds it landed
+// by reading the object's policy, records it once and sends nothing
+// again.
+func TestCrashDuringPolicyFix(t *testing.T) {
+	for _, tc := range []struct {
+		name, method, label string
+		widen               func(h *harness, task string) error
+		fixed               func(h *harness, task string) bool
+	}{
+		{name: "join policy", method: "project.edit", label: "P2",
+			widen: func(h *harness, _ string) error {
+				_, err := h.as("alice").EditProjectPolicy(h.ctx, h.group(groupSecurity).PHID, "join", conduit.PolicyUsers)
+				return err
+			},
+			fixed: func(h *harness, _ string) bool {
+				ps, err := h.as("alice").ProjectsByPHID(h.ctx, []string{h.group(groupSecurity).PHID}, false)
+				return err == nil && len(ps) == 1 && ps[0].Policy.Join == conduit.PolicyNoOne
+			}},
+		{name: "task view policy", method: "maniphest.edit", label: "P2",
+			widen: func(h *harness, task string) error {
+				_, err := h.as("erin").EditTask(h.ctx, task, conduit.Edit{Type: "view", Value: conduit.PolicyUsers})
+				return err
+			},
+			fixed: func(h *harness, task string) bool {
+				ts, err := h.as("erin").SearchTasks(h.ctx, conduit.TaskQuery{PHIDs: []string{task}})
+				return err == nil && len(ts) == 1 && ts[0].ViewPolicy == h.group(groupSecurity).PHID
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, fixture{criteria: "[policy]", groups: "[acl*security]", campaignExtra: "policy: {scope: [Security]}\n"})
+			h.srv.AddMembers(h.group(groupSecurity).PHID, h.botU.PHID)
+			sec := h.srv.AddProject(phabtest.ProjectSpec{Name: "Security"})
+			task := h.srv.AddTask(phabtest.TaskSpec{Title: "a security bug", AuthorPHID: h.phid("erin"), Projects: []string{sec.PHID},
+				ViewPolicy: h.group(groupSecurity).PHID, EditPolicy: h.group(groupSecurity).PHID})
+			h.launch()
+			h.tick()
+			if err := tc.widen(h, task.PHID); err != nil {
+				t.Fatal(err)
+			}
+			h.clock.Advance(time.Hour)
+			h.tick()
+			pt := h.snapshot().Campaign.PolicyTask
+			h.comment("alice", pt.Monogram(), "!fix "+tc.label)
+			h.comment("bob", pt.Monogram(), "!fix "+tc.label)
+			h.clock.Advance(time.Hour)
+			h.srv.FailAfterWrite(tc.method, 1)
+			if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+				t.Fatal("tick succeeded although the fix's answer was lost")
+			}
+			if !tc.fixed(h, task.PHID) {
+				t.Fatal("the lost write did not land")
+			}
+			if got := h.pendingOps(); len(got) != 1 {
+				t.Fatalf("pending ops %v, want the fix", got)
+			}
+			writes := len(h.writesOf(tc.method))
+			h.clock.Advance(time.Minute)
+			h.tick()
+			h.tick()
+			if got := len(h.writesOf(tc.method)) - writes; tc.method == "project.edit" && got != 0 {
+				t.Errorf("%d more project.edit writes after the crash, want 0", got)
+			}
+			if got := h.pendingOps(); len(got) != 0 {
+				t.Errorf("pending ops: %v", got)
+			}
+			if got := h.journalKinds()["policy-fixed"]; got != 1 {
+				t.Errorf("%d policy-fixed entries, want 1", got)
+			}
+			after := h.snapshot()
+			f, _ := after.Campaign.PolicyByLabel(tc.label)
+			if f.Open() || !slices.Equal(f.FixedBy, []string{"alice", "bob"}) {
+				t.Errorf("%s open %v, fixed by %q; want closed, fixed by alice and bob", tc.label, f.Open(), f.FixedBy)
+			}
+		})
+	}
 }

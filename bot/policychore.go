@@ -33,8 +33,9 @@ func policyTaskBatch(pt *state.PolicyTask) state.Batch {
 
 // policyOpenStatuses are the task statuses the audit checks: a closed
 // task (resolved security bugs are often made public on purpose) is not
-// reported. Phorge's default open statuses (NOTES fact 51).
-var policyOpenStatuses = []string{"open", "stalled"}
+// reported. "open()" is maniphest.search's function for every open
+// status, custom ones included (NOTES fact 51).
+var policyOpenStatuses = []string{"open()"}
 
 // policyInputOf reads what the policy checks need: the groups (read with
 // their members and policies this tick), the members' accounts, the
@@ -108,6 +109,9 @@ func (b *reader) policyTasks(ctx context.Context, c *campaigns.Campaign) ([]cond
 func (b *Bot) chorePolicyAudit(ctx context.Context, r *run) error {
 	if !r.c.Has(campaigns.CriterionPolicy) || r.rec.Closed() {
 		return nil
+	}
+	if err := b.settleFixes(ctx, r); err != nil {
+		return err
 	}
 	in, err := b.read.policyInputOf(ctx, r)
 	if err != nil {

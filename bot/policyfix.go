@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/auditbot/auditbot/bot/replies"
 	"github.com/auditbot/auditbot/conduit"
@@ -219,17 +220,25 @@ func decidePolicyFix(v *view, f state.PolicyFinding) intent {
 			}),
 			said: said{ev{kind: string(state.EntryApprovalWithdrawn)}, note}}
 	}
-	var names []string
-	for _, a := range kept {
-		names = append(names, a.Username)
-	}
+	return fixIntent(rec, f, approvalNames(kept), v.now)
+}
+
+// fixIntent sets f's safe value, approved by names. Pure.
+func fixIntent(rec *state.Campaign, f state.PolicyFinding, names []string, now time.Time) intent {
 	w, landed := policyWrite(f)
 	return intent{key: policyFixKey(f.Label()), kind: state.OpPolicyFixed, write: w, landed: landed,
+		failed: func(err error) error {
+			// Phorge refuses a policy the bot may not set (it cannot
+			// edit the object, or the value would shut it out, NOTES
+			// facts 25 and 52): the next tick tries again, and a person
+			// may set it meanwhile, which closes the finding.
+			return fmt.Errorf("%s: Phabricator refused to set the %s policy of %s to %s; someone who may edit it must set it by hand: %w", f.Label(), f.Check, f.Object, f.Safe, err)
+		},
 		subjects: []string{f.ObjectPHID},
 		entry: state.Entry{Actor: rec.BotUsername, Group: f.Object, Approvers: names,
 			Detail: fmt.Sprintf("%s: %s policy of %s set from %s to %s", f.Label(), f.Check, f.Object, f.Value, f.Safe)},
 		change: updatePolicy(f.Key, f.Value, func(p *state.PolicyFinding) {
-			p.ClosedAt, p.FixedBy = v.now, names
+			p.ClosedAt, p.FixedBy = now, names
 		}),
 		said: said{ev{kind: string(state.EntryPolicyFixed)}, fmt.Sprintf("fixed %s: %s policy of %s set to %s, approved by @%s", f.Label(), f.Check, f.Object, f.Safe, strings.Join(names, ", @"))},
 	}
@@ -250,4 +259,55 @@ func policyWrite(f state.PolicyFinding) (write, landedCheck) {
 			}
 			return p.Policy.Edit == f.Safe
 		}}
+}
+
+// settleFixes finishes the fixes started by an earlier tick, before the
+// policies are read again (else a fix that landed and lost its answer
+// would look like a policy someone else fixed). The fix of an open
+// finding is finished as it was recorded, its approvals verified then:
+// found landed it is recorded, else sent again. The pending fix of a
+// finding that closed meanwhile is never sent again.
+func (b *Bot) settleFixes(ctx context.Context, r *run) error {
+	snap, err := b.store.Snapshot(r.rec.Name)
+	if err != nil {
+		return err
+	}
+	for _, f := range r.rec.Policies {
+		if !slices.ContainsFunc(snap.Ops, func(op state.Op) bool {
+			return op.Key == string(policyFixKey(f.Label())) && op.State == state.OpPending
+		}) {
+			continue
+		}
+		in := decideDropFix(&r.rec, f)
+		if f.Open() {
+			in = fixIntent(&r.rec, f, approvalNames(f.Approvals), b.read.now().UTC())
+		}
+		if _, err := b.exec.apply(ctx, r.rec.Name, in); err != nil {
+			return err
+		}
+		r.say(in.said)
+	}
+	if len(snap.Ops) > 0 {
+		r.rec, err = b.read.campaignRecord(r.rec.Name)
+	}
+	return err
+}
+
+// approvalNames are the approvers' usernames.
+func approvalNames(as []state.Approval) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.Username)
+	}
+	return out
+}
+
+// decideDropFix is the pending fix of closed finding f, settled without
+// sending it again. Pure.
+func decideDropFix(rec *state.Campaign, f state.PolicyFinding) intent {
+	w, landed := policyWrite(f)
+	return intent{key: policyFixKey(f.Label()), kind: state.OpPolicyFixed, write: w, landed: landed,
+		recheck: func(context.Context) (write, error) { return nil, nil },
+		entry: state.Entry{Kind: state.EntryWriteDropped, Actor: rec.BotUsername, Group: f.Object,
+			Detail: fmt.Sprintf("%s: the fix is no longer wanted: the finding closed (the %s policy of %s changed meanwhile)", f.Label(), f.Check, f.Object)}}
 }
