@@ -39,11 +39,11 @@ type policyInput struct {
 	approvers string
 	// self is the bot's own PHID: not reported as a bot member, and it
 	// can set a task's view policy to a group only if it is a member
-	// (else Phorge refuses a policy that shuts the editor out, fact 25).
+	// (else Phorge refuses a policy that shuts the editor out, fact 66).
 	self string
 }
 
-// Policy values as Conduit shows them (NOTES facts 47-50).
+// Policy values as Conduit shows them (NOTES facts 60-62).
 const (
 	policyCustomPrefix = "PHID-PLCY-"
 	policyProjPrefix   = "PHID-PROJ-"

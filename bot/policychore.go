@@ -34,7 +34,7 @@ func policyTaskBatch(pt *state.PolicyTask) state.Batch {
 // policyOpenStatuses are the task statuses the audit checks: a closed
 // task (resolved security bugs are often made public on purpose) is not
 // reported. "open()" is maniphest.search's function for every open
-// status, custom ones included (NOTES fact 51).
+// status, custom ones included (NOTES fact 64).
 var policyOpenStatuses = []string{"open()"}
 
 // policyInputOf reads what the policy checks need: the groups (read with

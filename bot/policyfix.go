@@ -230,7 +230,7 @@ func fixIntent(rec *state.Campaign, f state.PolicyFinding, names []string, now t
 		failed: func(err error) error {
 			// Phorge refuses a policy the bot may not set (it cannot
 			// edit the object, or the value would shut it out, NOTES
-			// facts 25 and 52): the next tick tries again, and a person
+			// facts 65 and 66): the next tick tries again, and a person
 			// may set it meanwhile, which closes the finding.
 			return fmt.Errorf("%s: Phabricator refused to set the %s policy of %s to %s; someone who may edit it must set it by hand: %w", f.Label(), f.Check, f.Object, f.Safe, err)
 		},

@@ -862,7 +862,7 @@ func (s *Server) maniphestSearch(c *call) (any, *apiError) {
 		"createdStart": cEpoch, "createdEnd": cEpoch, "modifiedStart": cEpoch, "modifiedEnd": cEpoch,
 	}
 	if len(s.spaces) > 0 {
-		// The constraint exists only once a Space does (fact 50).
+		// The constraint exists only once a Space does (fact 63).
 		known["spaces"] = cStrings
 	}
 	cons, aerr := c.constraints(known)
@@ -927,7 +927,7 @@ func (s *Server) defaultSpace() string {
 
 // AddSpace creates a Space and returns its PHID; the first one is the
 // default Space, which holds every object without a Space of its own
-// (fact 50).
+// (fact 63).
 func (s *Server) AddSpace() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -937,7 +937,7 @@ func (s *Server) AddSpace() string {
 }
 
 // statusMatches reports whether status is one of want, where "open()"
-// and "closed()" stand for every open or closed status (fact 51).
+// and "closed()" stand for every open or closed status (fact 64).
 func statusMatches(want []string, status string) bool {
 	return slices.ContainsFunc(want, func(w string) bool {
 		switch w {
