@@ -238,3 +238,37 @@ func TestCrashDuringPolicyFix(t *testing.T) {
 		})
 	}
 }
+
+// TestRecurringPolicyAudit: a weekly policy audit (every: 7d) keeps one
+// policy task and its findings across runs, and finds a policy widened
+// between two runs.
+func TestRecurringPolicyAudit(t *testing.T) {
+	h := newHarness(t, fixture{criteria: "[policy]", groups: "[acl*security]", campaignExtra: "every: 7d\n"})
+	h.launch()
+	h.tick()
+	for week := 1; week <= 2; week++ {
+		h.clock.Advance(7*24*time.Hour + time.Hour)
+		h.tick()
+	}
+	if _, err := h.as("alice").EditProjectPolicy(h.ctx, h.group(groupSecurity).PHID, "edit", conduit.PolicyUsers); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(7*24*time.Hour + time.Hour)
+	h.tick()
+	snap := h.snapshot()
+	if got, want := policyLabels(snap), []string{"P1 #acl_security view users", "P2 #acl_security edit users"}; !slices.Equal(got, want) {
+		t.Errorf("open findings %q, want %q", got, want)
+	}
+	if n := len(snap.Campaign.Runs); n != 3 {
+		t.Errorf("%d recurring runs, want 3", n)
+	}
+	var policyTasks int
+	for _, tk := range h.srv.Tasks() {
+		if strings.HasSuffix(tk.Title, ": policy findings") {
+			policyTasks++
+		}
+	}
+	if policyTasks != 1 {
+		t.Errorf("%d policy tasks, want 1", policyTasks)
+	}
+}
