@@ -132,9 +132,10 @@ func policyFinding(phid, object string, check state.PolicyCheck, value, safe, wh
 func checkGroup(g policyGroup, in policyInput) []state.PolicyFinding {
 	var out []state.PolicyFinding
 	name := "#" + g.Slug
-	// Join: only the group's own members (already in) or no one; whoever
+	// Join: only the group's own members (already in), administrators,
+	// the approvers (who decide on its access anyway) or no one; whoever
 	// may edit the group adds members.
-	if j := g.Policy.Join; j != conduit.PolicyNoOne && j != conduit.PolicyAdmin && j != conduit.PolicyMembers && j != g.PHID {
+	if j := g.Policy.Join; j != conduit.PolicyNoOne && j != conduit.PolicyAdmin && j != conduit.PolicyMembers && j != g.PHID && (j != in.approvers || j == "") {
 		out = append(out, policyFinding(g.PHID, name, state.PolicyJoin, j, conduit.PolicyNoOne,
 			policyWho(j)+" can join the group themselves and get what it grants, with no approval", g.Risk))
 	}
@@ -147,7 +148,7 @@ func checkGroup(g policyGroup, in policyInput) []state.PolicyFinding {
 	// View: who is in a security group is itself sensitive.
 	if v := g.Policy.View; g.Risk >= campaigns.RiskSecurity && (v == conduit.PolicyPublic || v == conduit.PolicyUsers || strings.HasPrefix(v, policyCustomPrefix)) {
 		out = append(out, policyFinding(g.PHID, name, state.PolicyView, v, conduit.PolicyMembers,
-			policyWho(v)+" can see who is in a "+g.Risk.String()+" group", g.Risk))
+			policyWho(v)+" can see who is in a group of risk level "+g.Risk.String(), g.Risk))
 	}
 	members := slices.Clone(g.MemberPHIDs)
 	slices.Sort(members)

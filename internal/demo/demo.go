@@ -80,6 +80,8 @@ type Result struct {
 	Reminded  map[string]int
 	// Inactivity is the second campaign, the yearly inactivity review.
 	Inactivity *InactivityResult
+	// Policy is the third campaign, the weekly policy audit.
+	Policy *PolicyResult
 }
 
 // TickCalls is the Conduit call count of one tick.
@@ -268,6 +270,10 @@ func (d *demo) setup(statePath string) error {
 	if err != nil {
 		return fmt.Errorf("demo inactivity campaign: %w", err)
 	}
+	audit, err := campaigns.ParseCampaign("policy-demo.yaml", []byte(policyYAML))
+	if err != nil {
+		return fmt.Errorf("demo policy campaign: %w", err)
+	}
 	tmpl, err := templates.Load("")
 	if err != nil {
 		return err
@@ -291,7 +297,7 @@ func (d *demo) setup(statePath string) error {
 	d.bot, err = bot.New(bot.Options{Phab: client, Store: d.store, Templates: tmpl, Config: cfg, Now: d.clock.Now, Logger: logger,
 		Activity: activity.Source{Scanner: scanner},
 		LoadCampaign: func(name string) (*campaigns.Campaign, error) {
-			for _, c := range []*campaigns.Campaign{camp, review} {
+			for _, c := range []*campaigns.Campaign{camp, review, audit} {
 				if c.Name == name {
 					return c, nil
 				}
@@ -422,6 +428,13 @@ func (d *demo) script() error {
 		return err
 	}
 	if err := d.inactivity(review); err != nil {
+		return err
+	}
+	audit, err := campaigns.ParseCampaign("policy-demo.yaml", []byte(policyYAML))
+	if err != nil {
+		return err
+	}
+	if err := d.policyAudit(audit); err != nil {
 		return err
 	}
 	return d.summary()
@@ -762,6 +775,9 @@ func (d *demo) summary() error {
 	fmt.Fprintf(d.out, "\n== Final table\n%s", d.finalTable(&snap))
 	if t := d.inactivityTable(); t != "" {
 		fmt.Fprintf(d.out, "\n== Inactivity review of acl*sre-team (365 days)\n%s", t)
+	}
+	if t := d.policyTable(); t != "" {
+		fmt.Fprintf(d.out, "\n== Policy audit of the three groups\n%s", t)
 	}
 	total := 0
 	for _, gs := range d.res.Removed {
