@@ -150,6 +150,13 @@ func checkGroup(g policyGroup, in policyInput) []state.PolicyFinding {
 		out = append(out, policyFinding(g.PHID, name, state.PolicyView, v, conduit.PolicyMembers,
 			policyWho(v)+" can see who is in a group of risk level "+g.Risk.String(), g.Risk))
 	}
+	return append(out, checkMembers(g, in)...)
+}
+
+// checkMembers reports the group's members that are bots or mailing
+// lists (the bot itself aside).
+func checkMembers(g policyGroup, in policyInput) []state.PolicyFinding {
+	var out []state.PolicyFinding
 	members := slices.Clone(g.MemberPHIDs)
 	slices.Sort(members)
 	for _, m := range members {
@@ -161,7 +168,7 @@ func checkGroup(g policyGroup, in policyInput) []state.PolicyFinding {
 		if u.IsMailingList() {
 			what = "a mailing list"
 		}
-		f := policyFinding(g.PHID, name, state.PolicyMember, u.Username, "",
+		f := policyFinding(g.PHID, "#"+g.Slug, state.PolicyMember, u.Username, "",
 			"`"+u.Username+"` is "+what+": nobody answers for what it does with the group's access; remove it, or exclude it on purpose", g.Risk)
 		f.Key += "/" + m
 		f.Subject = m
