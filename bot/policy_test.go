@@ -272,3 +272,21 @@ func TestRecurringPolicyAudit(t *testing.T) {
 		t.Errorf("%d policy tasks, want 1", policyTasks)
 	}
 }
+
+// TestPolicyOnlyLaunchesOnLockedGroup: a policy-only campaign removes no
+// one, so a group the bot may not edit does not stop its launch (a
+// campaign that may remove members is refused, as before).
+func TestPolicyOnlyLaunchesOnLockedGroup(t *testing.T) {
+	h := newHarness(t, fixture{criteria: "[policy]", groups: "[acl*security]", lockedGroup: groupSecurity})
+	if _, err := h.bot.Launch(h.ctx, h.camp); err != nil {
+		t.Fatalf("policy-only launch on a group the bot may not edit: %v", err)
+	}
+	h.tick()
+	if got := policyLabels(h.snapshot()); len(got) != 1 {
+		t.Errorf("open findings %q, want the member list only", got)
+	}
+	m := newHarness(t, fixture{criteria: "[mfa, policy]", groups: "[acl*security]", lockedGroup: groupSecurity})
+	if _, err := m.bot.Launch(m.ctx, m.camp); err == nil {
+		t.Error("an mfa and policy campaign launched on a group the bot may not edit")
+	}
+}
