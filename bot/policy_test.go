@@ -290,3 +290,45 @@ func TestPolicyOnlyLaunchesOnLockedGroup(t *testing.T) {
 		t.Error("an mfa and policy campaign launched on a group the bot may not edit")
 	}
 }
+
+// TestPolicyFixRefusedThenRetried: Phabricator refuses the fix (the
+// write does not land); the tick reports it, nothing is recorded as
+// fixed, and the next tick sends it again and records it once.
+func TestPolicyFixRefusedThenRetried(t *testing.T) {
+	h := newHarness(t, fixture{criteria: "[policy]", groups: "[acl*security]"})
+	h.launch()
+	sc := h.group(groupSecurity).PHID
+	if _, err := h.as("alice").EditProjectPolicy(h.ctx, sc, "edit", conduit.PolicyUsers); err != nil {
+		t.Fatal(err)
+	}
+	h.tick()
+	snap := h.snapshot()
+	pt, label := snap.Campaign.PolicyTask, ""
+	for _, f := range snap.Campaign.Policies {
+		if f.Check == state.PolicyEdit {
+			label = f.Label()
+		}
+	}
+	h.comment("alice", pt.Monogram(), "!fix "+label)
+	h.comment("bob", pt.Monogram(), "!fix "+label)
+	h.srv.FailBefore("project.edit", 1, "ERR-CONDUIT-CORE", "simulated refusal")
+	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil || !strings.Contains(err.Error(), "set it by hand") {
+		t.Fatalf("tick after a refused fix: %v, want the refusal and what a person must do", err)
+	}
+	if got := h.journalKinds()["policy-fixed"]; got != 0 {
+		t.Fatalf("%d policy-fixed entries after a refused write", got)
+	}
+	h.clock.Advance(time.Minute)
+	h.tick()
+	h.tick()
+	ps, err := h.as("alice").ProjectsByPHID(h.ctx, []string{sc}, false)
+	if err != nil || len(ps) != 1 || ps[0].Policy.Edit != conduit.PolicyAdmin {
+		t.Fatalf("edit policy after the retry: %+v %v, want admin", ps, err)
+	}
+	if got := h.journalKinds()["policy-fixed"]; got != 1 {
+		t.Errorf("%d policy-fixed entries, want 1", got)
+	}
+	if got := h.pendingOps(); len(got) != 0 {
+		t.Errorf("pending ops: %v", got)
+	}
+}
