@@ -3,7 +3,11 @@
 package phorgetest
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -133,4 +137,67 @@ func atoiTask(t *testing.T, monogram string) int {
 		t.Fatalf("%q is no task monogram", monogram)
 	}
 	return n
+}
+
+// TestPolicyFactsOnPhorge checks NOTES facts 60-64 on the lab (phabtest's
+// TestPolicyFacts models them): a custom policy comes back as its PHID,
+// the spaces constraint exists only once a Space does, the default Space
+// then holds every task without one, statuses take open(). The Space and
+// the custom policy are made by lab/policy-objects.php (Conduit cannot);
+// it needs the lab's own Phorge on this machine, as root.
+func TestPolicyFactsOnPhorge(t *testing.T) {
+	env := labEnv(t)
+	root := env["LAB_ROOT"]
+	if root == "" || os.Geteuid() != 0 {
+		t.Skip("needs LAB_ROOT in lab.env and root, to run lab/policy-objects.php with the lab's Phorge")
+	}
+	env.reset(t)
+	t.Cleanup(func() { env.reset(t) })
+	ctx := t.Context()
+	search := func(constraints map[string]any) ([]json.RawMessage, error) {
+		var res struct {
+			Data []json.RawMessage `json:"data"`
+		}
+		err := env.call(ctx, "ADMIN_TOKEN", "maniphest.search", map[string]any{"constraints": constraints}, &res)
+		return res.Data, err
+	}
+	if _, err := search(map[string]any{"spaces": []string{"PHID-SPCE-aaaaaaaaaaaaaaaaaaaa"}}); err == nil || !strings.Contains(err.Error(), "ERR-INVALID-CONSTRAINT") {
+		t.Errorf("spaces before any Space: %v, want ERR-INVALID-CONSTRAINT", err)
+	}
+	open, err := search(map[string]any{"statuses": []string{"open()"}})
+	if err != nil || len(open) == 0 {
+		t.Errorf("statuses open(): %d tasks, %v", len(open), err)
+	}
+	all, _ := search(map[string]any{})
+
+	script, err := filepath.Abs("lab/policy-objects.php")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("php", script)
+	cmd.Dir = filepath.Join(root, "phorge")
+	cmd.Env = append(os.Environ(), "PHORGE_ROOT="+cmd.Dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("policy-objects.php: %v\n%s", err, out)
+	}
+	made := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+			made[k] = v
+		}
+	}
+	space, custom := made["SPACE"], made["POLICY"]
+	if !strings.HasPrefix(space, "PHID-SPCE-") || !strings.HasPrefix(custom, "PHID-PLCY-") {
+		t.Fatalf("policy-objects.php printed %q", out)
+	}
+	inSpace, err := search(map[string]any{"spaces": []string{space}})
+	if err != nil || len(inSpace) != len(all) {
+		t.Errorf("the default Space holds %d tasks (%v), want every task admin sees (%d)", len(inSpace), err, len(all))
+	}
+	env.must(t, "ADMIN_TOKEN", "project.edit", map[string]any{"objectIdentifier": "#" + slugSRE,
+		"transactions": []map[string]any{{"type": "join", "value": custom}}}, nil)
+	if got := env.projectPolicy(t, slugSRE)["join"]; got != custom {
+		t.Errorf("join policy %q, want the custom policy's PHID %s", got, custom)
+	}
 }
