@@ -332,3 +332,29 @@ func TestPolicyFixRefusedThenRetried(t *testing.T) {
 		t.Errorf("pending ops: %v", got)
 	}
 }
+
+// TestPolicyTaskStaysPrivate: the policy task names which groups anyone
+// may join; it is guarded like the audit tasks: a view policy someone
+// widened is put back.
+func TestPolicyTaskStaysPrivate(t *testing.T) {
+	h := newHarness(t, fixture{criteria: "[policy]", groups: "[acl*security]"})
+	h.launch()
+	h.tick()
+	pt := h.snapshot().Campaign.PolicyTask
+	if pt == nil {
+		t.Fatal("no policy task")
+	}
+	before, _ := h.srv.Task(pt.TaskID)
+	if _, err := h.as("alice").EditTask(h.ctx, pt.TaskPHID, conduit.Edit{Type: "view", Value: conduit.PolicyPublic}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Minute)
+	h.tick()
+	after, _ := h.srv.Task(pt.TaskID)
+	if after.ViewPolicy != before.ViewPolicy {
+		t.Errorf("policy task view %q after a tick, want %q put back", after.ViewPolicy, before.ViewPolicy)
+	}
+	if got := h.journalKinds()["policy-restored"]; got != 1 {
+		t.Errorf("%d policy-restored entries, want 1", got)
+	}
+}
