@@ -358,3 +358,29 @@ func TestPolicyTaskStaysPrivate(t *testing.T) {
 		t.Errorf("%d policy-restored entries, want 1", got)
 	}
 }
+
+// TestPolicyFixDryRun: a dry-run tick logs the fix it would make and
+// writes nothing.
+func TestPolicyFixDryRun(t *testing.T) {
+	h := newHarness(t, fixture{criteria: "[policy]", groups: "[acl*security]"})
+	h.launch()
+	sc := h.group(groupSecurity).PHID
+	if _, err := h.as("alice").EditProjectPolicy(h.ctx, sc, "join", conduit.PolicyUsers); err != nil {
+		t.Fatal(err)
+	}
+	h.tick()
+	pt := h.snapshot().Campaign.PolicyTask
+	h.comment("alice", pt.Monogram(), "!fix P1")
+	h.comment("bob", pt.Monogram(), "!fix P1")
+	writes := len(h.srv.Writes())
+	dry := h.newBot(bot.DryRun(h.client, h.log), h.log)
+	if _, err := dry.Tick(h.ctx, bot.TickOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(h.srv.Writes()) - writes; got != 0 {
+		t.Errorf("a dry-run tick made %d writes", got)
+	}
+	if !strings.Contains(h.logs.String(), "dry-run: would set policy") {
+		t.Errorf("the dry-run log does not show the policy it would set:\n%s", h.logs.String())
+	}
+}
