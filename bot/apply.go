@@ -167,6 +167,14 @@ func (b *executor) send(ctx context.Context, campaign string, key OpKey, w write
 		if err != nil {
 			return res, err
 		}
+	case editPolicy:
+		got, err := b.conn.EditProjectPolicy(ctx, w.project, w.which, w.value)
+		if len(got.TransactionPHIDs) > 0 {
+			res.result = got.TransactionPHIDs[0]
+		}
+		if err != nil {
+			return res, err
+		}
 	default:
 		return res, fmt.Errorf("bot: unknown write %T", w)
 	}
@@ -269,6 +277,13 @@ func (b *executor) finish(campaign string, in intent, op state.Op, res outcomeOf
 
 // hasLanded reads the object a landedCheck names and asks its predicate.
 func (b *executor) hasLanded(ctx context.Context, c landedCheck) (bool, error) {
+	if c.projectIs != nil {
+		ps, err := b.read.projectsByPHID(ctx, []string{c.project}, false)
+		if err != nil || len(ps) != 1 {
+			return false, err
+		}
+		return c.projectIs(ps[0]), nil
+	}
 	if c.members != nil {
 		members, ok, err := b.read.projectMembers(ctx, c.project)
 		if err != nil || !ok {

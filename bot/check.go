@@ -215,6 +215,10 @@ func (b *Bot) checkCampaign(ctx context.Context, c *campaigns.Campaign, snap *sn
 		}
 		res, err := b.exec.probeMembership(ctx, g.PHID)
 		switch {
+		case errors.Is(err, conduit.ErrPermissionDenied) && policyOnly(c):
+			// Information, not a failure: a policy audit removes no one;
+			// the bot cannot !fix this group's policies either.
+			r.add(g.Name, "may edit membership", true, "denied: "+policyHint(err)+"; a policy-only campaign removes no one, but the bot cannot !fix this group's join or edit policy")
 		case errors.Is(err, conduit.ErrPermissionDenied):
 			r.add(g.Name, "may edit membership", false, "denied: "+policyHint(err))
 		case err != nil:
@@ -226,6 +230,12 @@ func (b *Bot) checkCampaign(ctx context.Context, c *campaigns.Campaign, snap *sn
 		}
 	}
 	return nil
+}
+
+// policyOnly reports whether the campaign audits policies alone: it
+// removes no one.
+func policyOnly(c *campaigns.Campaign) bool {
+	return len(c.Criteria) == 1 && c.Has(campaigns.CriterionPolicy)
 }
 
 // taskPolicy is one of the two policies a campaign's tasks carry.

@@ -47,6 +47,9 @@ func openReason(snap *state.Snapshot, now time.Time) string {
 			return fmt.Sprintf("removal batch %s is %s", rm.Label(), rm.Status)
 		}
 	}
+	if why := openPolicyReason(&snap.Campaign); why != "" {
+		return why
+	}
 	for _, bt := range snap.Batches {
 		if bt.TaskPHID == "" {
 			return fmt.Sprintf("batch %d has no task yet", bt.Index)
@@ -233,4 +236,14 @@ func countsText(cs []templates.Count) string {
 		s += fmt.Sprintf("%d %s", c.N, c.Status)
 	}
 	return s
+}
+
+// openPolicyReason says which policy finding keeps the campaign open.
+func openPolicyReason(rec *state.Campaign) string {
+	for _, f := range rec.Policies {
+		if f.Open() {
+			return fmt.Sprintf("policy finding %s (%s %s policy) is open", f.Label(), f.Object, f.Check)
+		}
+	}
+	return ""
 }

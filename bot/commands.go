@@ -43,6 +43,9 @@ var commands = map[commandKey]command{
 	{replies.KindDeny, true}:     {needs: userCommandNeeds, decide: decideUserCommand},
 	{replies.KindRestore, true}:  {needs: userCommandNeeds, decide: decideUserCommand},
 	{replies.KindKeepUser, true}: {needs: keepCommandNeeds, decide: decideKeepCommand},
+	// "!fix P1" counts on the policy task only (policyfix.go), where the
+	// finding it names is listed: on a member's task it is refused.
+	{replies.KindFix, true}: {decide: decideFixElsewhere},
 }
 
 // commandFor returns the command a reply gives, if it is one.
@@ -70,7 +73,7 @@ func decideCommand(v *view, tn *turn, cmd command) (outcome, error) {
 	if !v.isApprover(approver.PHID) || approver.IsDisabled() {
 		return c.refuse(v, fmt.Sprintf("only members of #%s may give commands", v.rec().ApproversSlug))
 	}
-	if tn.rep.Target != "" {
+	if tn.rep.Target != "" && tn.rep.Kind != replies.KindFix {
 		target, ok := v.finding(tn.rep.Target)
 		if !ok {
 			return c.refuse(v, fmt.Sprintf("@%s is not part of this campaign", tn.rep.Target))
@@ -139,6 +142,16 @@ func announcedBatch(c *order, all, open []state.Removal, decided string) (rm sta
 		return rm, false, fmt.Sprintf("%s, the removal batch announced last on this task before your comment, %s; your comment is not counted for another batch", rm.Label(), decided)
 	}
 	return rm, found, ""
+}
+
+// decideFixElsewhere refuses "!fix" given on a task that does not list
+// policy findings: an approval covers only what its approver was shown.
+func decideFixElsewhere(v *view, c *order) (outcome, error) {
+	where := "the campaign's policy task"
+	if pt := v.rec().PolicyTask; pt != nil {
+		where = pt.Monogram()
+	}
+	return c.refuse(v, fmt.Sprintf("!fix %s counts only on %s, which lists the policy findings", c.rep.Target, where))
 }
 
 // decideBatchApprove records "!approve" for the removal batch announced

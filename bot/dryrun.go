@@ -58,6 +58,11 @@ func (d *dryRun) EditProjectMembers(ctx context.Context, projectPHID string, add
 	return conduit.EditResult{ObjectPHID: projectPHID}, nil
 }
 
+func (d *dryRun) EditProjectPolicy(ctx context.Context, projectPHID, which, policy string) (conduit.EditResult, error) {
+	d.log.Info().Str("write", "project.edit").Str("project", projectPHID).Str("type", which).Str("value", policy).Msg("dry-run: would set policy")
+	return conduit.EditResult{ObjectPHID: projectPHID}, nil
+}
+
 func (d *dryRun) SearchTasks(ctx context.Context, q conduit.TaskQuery) ([]conduit.Task, error) {
 	var fake []conduit.Task
 	var real []string

@@ -74,13 +74,14 @@ type intent struct {
 type landedCheck struct {
 	project     string
 	members     func(members []string) bool
+	projectIs   func(p conduit.Project) bool
 	task        string
 	subscribers bool
 	taskIs      func(t conduit.Task, subscribers []string) bool
 }
 
 // set reports whether the check names anything to read.
-func (c landedCheck) set() bool { return c.members != nil || c.taskIs != nil }
+func (c landedCheck) set() bool { return c.members != nil || c.taskIs != nil || c.projectIs != nil }
 
 // said is one line of a tick's report, with the fields its structured log
 // record carries.
@@ -137,6 +138,13 @@ type editMembers struct {
 	add, remove []string
 }
 
+// editPolicy sets one policy of a project (project.edit, transaction
+// which: join, edit or view).
+type editPolicy struct {
+	project, which, value string
+}
+
+func (editPolicy) isWrite()  {}
 func (fileTask) isWrite()    {}
 func (editTask) isWrite()    {}
 func (editMembers) isWrite() {}

@@ -29,6 +29,7 @@ const (
 	recurringPrefix     OpKey = "recurring/"
 	closePrefix         OpKey = "close/"
 	accessRevokeFamily  OpKey = "access-revoke/"
+	policyPrefix        OpKey = "policy-audit/"
 )
 
 // hasPrefix reports whether k starts with prefix.
@@ -196,6 +197,9 @@ func taskPart(batch int) OpKey {
 	if batch == 0 {
 		return "standing"
 	}
+	if batch == policyBatch {
+		return "policy"
+	}
 	return OpKey("batch-" + strconv.Itoa(batch))
 }
 
@@ -256,6 +260,15 @@ func accessRevokePrefix(batch int) OpKey {
 	return accessRevokeFamily + taskPart(batch) + "/"
 }
 
+// policyTaskKey is the op key of filing the policy audit's task.
+func policyTaskKey() OpKey { return policyPrefix + "task" }
+
+// policyUpdateKey is the op key of the n-th comment on the policy task.
+func policyUpdateKey(n int) OpKey { return policyPrefix + OpKey(fmt.Sprintf("update-%d", n)) }
+
+// policyFixKey is the op key of setting finding label's safe value.
+func policyFixKey(label string) OpKey { return policyPrefix + OpKey("fix/"+label) }
+
 // finishers says which chore finishes a pending op, by its key: the one
 // that reconciles it on every tick. A removal step's comment (argTask)
 // is finished only if it knows its task.
@@ -284,6 +297,7 @@ var finishers = []struct {
 	}},
 	{"rescan", func(k OpKey, _ removalStep, _ bool, _ state.Op) bool { return k.hasPrefix(recurringPrefix) }},
 	{"close", func(k OpKey, _ removalStep, _ bool, _ state.Op) bool { return k.hasPrefix(closePrefix) }},
+	{"policy-audit", func(k OpKey, _ removalStep, _ bool, _ state.Op) bool { return k.hasPrefix(policyPrefix) }},
 }
 
 // pendingOpOwner says who finishes a pending op: the chore that

@@ -43,6 +43,7 @@ func TestOpKeyGolden(t *testing.T) {
 		{"policyRestorePrefix standing", policyRestorePrefix(0), "policy-restore/standing/"},
 		{"accessRevokeKey standing", accessRevokeKey(0, 42), "access-revoke/standing/42"},
 		{"accessRevokePrefix standing", accessRevokePrefix(0), "access-revoke/standing/"},
+		{"accessRevokePrefix policy", accessRevokePrefix(policyBatch), "access-revoke/policy/"},
 		{"repliesKey", repliesKey(3, 412), "replies/batch-3/412"},
 		// The marker is an invisible Remarkup anchor holding "CAMPAIGN/KEY"
 		// in hex; tasks and comments already in Phabricator carry it.
@@ -56,6 +57,9 @@ func TestOpKeyGolden(t *testing.T) {
 		{"closeKey batch", closeKey(2), "close/batch-2"},
 		{"closeKey standing", closeKey(0), "close/standing"},
 		{"trackingKey", trackingKey(), "close/tracking"},
+		{"policyTaskKey", policyTaskKey(), "policy-audit/task"},
+		{"policyUpdateKey", policyUpdateKey(3), "policy-audit/update-3"},
+		{"policyFixKey", policyFixKey("P2"), "policy-audit/fix/P2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,6 +85,7 @@ func TestOpKeyPrefixes(t *testing.T) {
 		recurringPrefix:     runSummaryKey(1),
 		closePrefix:         closeKey(1),
 		accessRevokeFamily:  accessRevokeKey(1, 42),
+		policyPrefix:        policyFixKey("P1"),
 	}
 	for prefix := range keys {
 		for other, key := range keys {

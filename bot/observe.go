@@ -369,10 +369,11 @@ func (b *reader) liveMembers(ctx context.Context, r *run) (map[string][]string, 
 		return nil, fmt.Errorf("read group members: %w", err)
 	}
 	m := map[string][]string{}
-	r.gatekeepers = nil
+	r.gatekeepers, r.groups = nil, nil
 	for _, p := range projects {
 		if _, audited := r.rec.GroupByPHID(p.PHID); audited {
 			m[p.PHID] = p.MemberPHIDs
+			r.groups = append(r.groups, p)
 		}
 		switch p.PHID {
 		case r.rec.ApproversPHID:

@@ -122,6 +122,12 @@ func (k *breaker) EditProjectMembers(ctx context.Context, projectPHID string, ad
 	})
 }
 
+func (k *breaker) EditProjectPolicy(ctx context.Context, projectPHID, which, policy string) (conduit.EditResult, error) {
+	return guarded(k, func() (conduit.EditResult, error) {
+		return k.Phabricator.EditProjectPolicy(ctx, projectPHID, which, policy)
+	})
+}
+
 // unavailable returns why the bot must not start a write now: its context
 // ended, or Phabricator was found unavailable earlier in this tick. once
 // checks it before recording an intent, so no intent is recorded for a

@@ -188,6 +188,9 @@ func guardedTasks(snap *state.Snapshot) []state.Batch {
 		st.ApproversSubscribed = true
 		all = append(slices.Clone(all), st)
 	}
+	if pt := snap.Campaign.PolicyTask; pt != nil {
+		all = append(slices.Clone(all), policyTaskBatch(pt))
+	}
 	var out []state.Batch
 	for _, bt := range all {
 		if bt.TaskPHID != "" {

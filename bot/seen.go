@@ -63,12 +63,21 @@ func unchangedSince(t conduit.Task, at time.Time) bool {
 }
 
 // seenOf is the cursor of the task of bt (the standing task: its batch 0
-// stand-in, standingBatch, carries the campaign's).
+// stand-in, standingBatch, carries the campaign's; the policy task: its
+// stand-in, policyTaskBatch, carries the PolicyTask's).
 func seenOf(rec *state.Campaign, bt state.Batch) state.TaskSeen {
-	if bt.TaskPHID != "" && bt.TaskPHID == rec.StandingTaskPHID && bt.Index == 0 {
+	switch {
+	case bt.TaskPHID != "" && bt.TaskPHID == rec.StandingTaskPHID && bt.Index == 0:
 		return rec.StandingSeen
+	case isPolicyTask(rec, bt):
+		return rec.PolicyTask.Seen
 	}
 	return bt.Seen
+}
+
+// isPolicyTask says whether bt stands for the campaign's policy task.
+func isPolicyTask(rec *state.Campaign, bt state.Batch) bool {
+	return bt.Index == policyBatch && rec.PolicyTask != nil && bt.TaskPHID == rec.PolicyTask.TaskPHID
 }
 
 // seenUpdate is one task's cursor moved forward, once the tick's work
@@ -97,6 +106,15 @@ func (b *Bot) recordSeen(campaign string, ups []seenUpdate) error {
 				rec.StandingSeen = u.moved(rec.StandingSeen)
 				if err := tx.PutCampaign(rec); err != nil {
 					return err
+				}
+				continue
+			}
+			if u.bt.Index == policyBatch {
+				if isPolicyTask(&rec, u.bt) {
+					rec.PolicyTask.Seen = u.moved(rec.PolicyTask.Seen)
+					if err := tx.PutCampaign(rec); err != nil {
+						return err
+					}
 				}
 				continue
 			}

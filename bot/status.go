@@ -43,6 +43,60 @@ type Status struct {
 	ClosedAt     time.Time   `json:"closed_at,omitzero"`
 	Runs         []state.Run `json:"runs,omitempty"`
 	StandingTask string      `json:"standing_task,omitempty"`
+	// Policies are the policy audit's findings, open and closed, and
+	// PolicyTask the team's task that lists them.
+	Policies   []StatusPolicy `json:"policies,omitempty"`
+	PolicyTask string         `json:"policy_task,omitempty"`
+}
+
+// StatusPolicy is one policy finding in a status.
+type StatusPolicy struct {
+	ID     string `json:"id"` // "P1"
+	Object string `json:"object"`
+	Check  string `json:"check"`
+	Value  string `json:"value"`
+	Safe   string `json:"safe,omitempty"`
+	Why    string `json:"why"`
+	Risk   string `json:"risk"`
+	// State is open, fixed (by the bot after !fix) or closed (found no
+	// longer); Fix says how it is fixed: by the bot, by hand, or
+	// review by hand (a custom policy).
+	State     string   `json:"state"`
+	Fix       string   `json:"fix"`
+	Approvals []string `json:"approvals,omitempty"`
+	Required  int      `json:"required_approvals,omitempty"`
+	FixedBy   []string `json:"fixed_by,omitempty"`
+}
+
+// addPolicies lists the policy findings; the open ones a person must
+// handle are in Attention.
+func (st *Status) addPolicies(snap *state.Snapshot) {
+	rec := &snap.Campaign
+	if rec.PolicyTask != nil {
+		st.PolicyTask = rec.PolicyTask.Monogram()
+	}
+	for _, f := range rec.Policies {
+		p := StatusPolicy{ID: f.Label(), Object: f.Object, Check: string(f.Check), Value: f.Value, Safe: f.Safe, Why: f.Why, Risk: f.Risk,
+			State: "open", Fix: "by hand", Required: f.RequiredApprovals, FixedBy: f.FixedBy}
+		switch {
+		case f.ByHand:
+			p.Fix = "review by hand"
+		case policyFixable(f):
+			p.Fix = "the bot, after !fix " + f.Label()
+		}
+		for _, a := range f.Approvals {
+			p.Approvals = append(p.Approvals, a.Username)
+		}
+		switch {
+		case len(f.FixedBy) > 0:
+			p.State = "fixed"
+		case !f.Open():
+			p.State = "closed"
+		default:
+			st.Attention = append(st.Attention, fmt.Sprintf("policy finding %s (%s): %s %s policy is %s: %s; fix: %s", p.ID, p.Risk, p.Object, p.Check, p.Value, p.Why, p.Fix))
+		}
+		st.Policies = append(st.Policies, p)
+	}
 }
 
 // StatusOp is a write whose intent is recorded and whose outcome is not.
@@ -112,6 +166,7 @@ func StatusOfSnapshot(snap *state.Snapshot, now time.Time) *Status {
 	st.addUsers(snap, task)
 	st.addOps(snap, task, now)
 	st.addRemovals(snap)
+	st.addPolicies(snap)
 	return st
 }
 
@@ -285,6 +340,16 @@ func (s *Status) WriteText(w io.Writer) error {
 			held = " (held by the removal guard-rail)"
 		}
 		fmt.Fprintf(&sb, "\nRemoval %s: %s%s, %d item(s), approvers %d/%d %s\n", esc(rm.Label()), esc(string(rm.Status)), held, len(rm.Items), len(by), rm.RequiredApprovals, strings.Join(by, " "))
+	}
+	if len(s.Policies) > 0 {
+		fmt.Fprintf(&sb, "\nPolicy findings (on %s):\n", esc(s.PolicyTask))
+		tw := tabwriter.NewWriter(&sb, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTATE\tRISK\tOBJECT\tPOLICY\tVALUE\tSAFE\tFIX\tAPPROVALS")
+		for _, p := range s.Policies {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d %s\n", esc(p.ID), esc(p.State), esc(p.Risk), esc(p.Object), esc(p.Check),
+				esc(p.Value), esc(p.Safe), esc(p.Fix), len(p.Approvals), p.Required, esc(strings.Join(p.Approvals, " ")))
+		}
+		tw.Flush()
 	}
 	if len(s.Attention) > 0 {
 		sb.WriteString("\nNeeds attention:\n")

@@ -30,6 +30,9 @@ type run struct {
 	// gatekeepers are the team and approvers' projects as read this tick
 	// (with the groups' members: liveMembers).
 	gatekeepers []conduit.Project
+	// groups are the audited groups as read with their members this tick
+	// (liveMembers), with their policies, for the policy audit.
+	groups []conduit.Project
 	// users are the accounts read this tick, by PHID (nil: asked for, and
 	// not returned), so each is read at most once (accounts).
 	users map[string]*conduit.User
@@ -55,6 +58,7 @@ var chores = []chore{
 	{"tasks", (*Bot).choreTasks},
 	{"policies", (*Bot).chorePolicies},
 	{"drift", (*Bot).choreDrift},
+	{"policy-audit", (*Bot).chorePolicyAudit},
 	{"replies", (*Bot).choreReplies},
 	{"reminders", (*Bot).choreReminders},
 	{"propose-removals", (*Bot).choreProposeRemovals},

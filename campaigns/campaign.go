@@ -35,11 +35,14 @@ const (
 	// CriterionList flags the members named in a file of usernames
 	// (Campaign.List), such as an offboarding list.
 	CriterionList Criterion = "list"
+	// CriterionPolicy finds no users: it audits the policies of the
+	// audited groups and of the tasks they guard (Campaign.Policy).
+	CriterionPolicy Criterion = "policy"
 )
 
 // Criteria returns every known criterion, in the order texts list them.
 func Criteria() []Criterion {
-	return []Criterion{CriterionMFA, CriterionDisabled, CriterionInactive, CriterionReconfirm, CriterionList}
+	return []Criterion{CriterionMFA, CriterionDisabled, CriterionInactive, CriterionReconfirm, CriterionList, CriterionPolicy}
 }
 
 // DefaultInactivityWindow is the inactive criterion's window when the
@@ -53,6 +56,17 @@ type Inactivity struct {
 	// Scope, when set, lists the projects (as written) whose tagged
 	// objects alone count as activity.
 	Scope []string
+}
+
+// PolicyAudit configures the policy criterion: which tasks it checks
+// besides the audited groups themselves.
+type PolicyAudit struct {
+	// Scope lists projects (as written): tasks tagged with one of them
+	// are checked.
+	Scope []string
+	// Spaces lists Spaces by PHID (PHID-SPCE-…): tasks in one of them are
+	// checked.
+	Spaces []string
 }
 
 // UserList is the list criterion's file of usernames.
@@ -165,6 +179,8 @@ type Campaign struct {
 	// List is the list criterion's file; nil unless the campaign audits
 	// list.
 	List *UserList
+	// Policy configures the policy criterion.
+	Policy PolicyAudit
 	// Groups are the audited groups, as written; no two share a GroupKey.
 	Groups []string
 	// ExcludeUsers are usernames never audited (without a leading @).
@@ -452,6 +468,9 @@ type campaignFile struct {
 	listKey                *yaml.Node
 	listFile               val[string]
 	trackingTask           val[string]
+	policyKey              *yaml.Node
+	policyScope            val[[]item]
+	policySpaces           val[[]item]
 }
 
 func (f *campaignFile) parse(p *parser, root *yaml.Node) {
@@ -493,6 +512,13 @@ func (f *campaignFile) parse(p *parser, root *yaml.Node) {
 			p.mapping(n, "inactive", []field{
 				{name: "window", parse: str(&f.inactiveWindow, "inactive.window")},
 				{name: "activity_scope", parse: list(&f.activityScope, "inactive.activity_scope")},
+			})
+		}},
+		{name: "policy", parse: func(n *yaml.Node) {
+			f.policyKey = deref(n)
+			p.mapping(n, "policy", []field{
+				{name: "scope", parse: list(&f.policyScope, "policy.scope")},
+				{name: "spaces", parse: list(&f.policySpaces, "policy.spaces")},
 			})
 		}},
 		{name: "list", parse: func(n *yaml.Node) {
@@ -649,10 +675,37 @@ func (f *campaignFile) compileCriterionKeys(p *parser, c *Campaign) {
 			c.List = f.compileList(p)
 		}
 	}
+	f.compilePolicyKeys(p, c)
 	// Disabled accounts cannot log in to read a task: they are announced
 	// on one task for the team, which there must be.
 	if c.Has(CriterionDisabled) && c.Team == "" && !f.team.set() {
 		p.errorf(f.criteria.n, "criteria", "disabled needs a team: disabled members are announced on a task for the campaign's team project, not to the disabled users")
+	}
+}
+
+var spacePattern = regexp.MustCompile(`^PHID-SPCE-[a-z0-9]{20}$`)
+
+// compilePolicyKeys checks the policy key against the criteria: its
+// findings go on a task for the team, which there must be.
+func (f *campaignFile) compilePolicyKeys(p *parser, c *Campaign) {
+	if f.policyKey != nil && f.criteria.set() && !c.Has(CriterionPolicy) {
+		p.errorf(f.policyKey, "policy", "configures the policy criterion, but criteria does not list policy")
+	}
+	if f.policyScope.set() {
+		c.Policy.Scope = uniqueGroups(p, f.policyScope, "policy.scope", "project")
+	}
+	for _, it := range f.policySpaces.v {
+		s := strings.TrimSpace(it.s)
+		if !spacePattern.MatchString(s) {
+			p.errorf(it.n, "policy.spaces", "%q is not a Space's PHID (want PHID-SPCE-…, as spaces.search shows it)", it.s)
+			continue
+		}
+		if !slices.Contains(c.Policy.Spaces, s) {
+			c.Policy.Spaces = append(c.Policy.Spaces, s)
+		}
+	}
+	if c.Has(CriterionPolicy) && c.Team == "" && !f.team.set() {
+		p.errorf(f.criteria.n, "criteria", "policy needs a team: policy findings are listed on a task for the campaign's team project")
 	}
 }
 

@@ -201,14 +201,14 @@ func TestParseCampaignErrors(t *testing.T) {
 			name: "unknown and repeated criterion",
 			in:   lines("name: test-campaign", "criteria: [mfa, 2fa, mfa]", "groups: [WMF-NDA]", "cutoff: 2027-02-28", "approvers: x"),
 			want: []string{
-				`mfa.yaml:2: criteria: unknown criterion "2fa" (want mfa, disabled, inactive, reconfirm or list)`,
+				`mfa.yaml:2: criteria: unknown criterion "2fa" (want mfa, disabled, inactive, reconfirm, list or policy)`,
 				`mfa.yaml:2: criteria: "mfa" is listed twice`,
 			},
 		},
 		{
 			name: "no criteria",
 			in:   lines("name: test-campaign", "criteria: []", "groups: [WMF-NDA]", "cutoff: 2027-02-28", "approvers: x"),
-			want: []string{`mfa.yaml:2: criteria: is empty; want at least one of mfa, disabled, inactive, reconfirm or list`},
+			want: []string{`mfa.yaml:2: criteria: is empty; want at least one of mfa, disabled, inactive, reconfirm, list or policy`},
 		},
 		{
 			name: "bad reminders",

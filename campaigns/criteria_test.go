@@ -211,3 +211,37 @@ func TestCheckListFile(t *testing.T) {
 		})
 	}
 }
+
+func TestParsePolicyKeys(t *testing.T) {
+	base := []string{"name: audit", "groups: [acl*security]", "cutoff: 2027-02-28", "approvers: acl*phabricator-admins"}
+	tests := []struct {
+		name   string
+		extra  []string
+		policy PolicyAudit
+		errs   []string
+	}{
+		{name: "scope and spaces", extra: []string{"criteria: [policy]", "team: Security-Team", "policy: {scope: [Security], spaces: [PHID-SPCE-aaaaaaaaaaaaaaaaaaaa]}"},
+			policy: PolicyAudit{Scope: []string{"Security"}, Spaces: []string{"PHID-SPCE-aaaaaaaaaaaaaaaaaaaa"}}},
+		{name: "no policy key", extra: []string{"criteria: [policy, mfa]", "team: Security-Team"}},
+		{name: "bad space", extra: []string{"criteria: [policy]", "team: Security-Team", "policy: {spaces: [S1]}"},
+			errs: []string{`c.yaml:7: policy.spaces: "S1" is not a Space's PHID (want PHID-SPCE-…, as spaces.search shows it)`}},
+		{name: "policy key without the criterion", extra: []string{"criteria: [mfa]", "team: Security-Team", "policy: {scope: [Security]}"},
+			errs: []string{"c.yaml:7: policy: configures the policy criterion, but criteria does not list policy"}},
+		{name: "policy without team", extra: []string{"criteria: [policy]"},
+			errs: []string{"c.yaml:5: criteria: policy needs a team: policy findings are listed on a task for the campaign's team project"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseCampaign("c.yaml", lines(append(append([]string{}, base...), tt.extra...)...))
+			if diff := cmp.Diff(tt.errs, errorLines(t, err)); diff != "" {
+				t.Fatalf("errors (-want +got):\n%s", diff)
+			}
+			if err != nil {
+				return
+			}
+			if diff := cmp.Diff(tt.policy, c.Policy); diff != "" {
+				t.Errorf("Policy (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

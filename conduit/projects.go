@@ -256,3 +256,22 @@ func (c *Client) EditProjectMembers(ctx context.Context, projectPHID string, add
 	}
 	return c.edit(ctx, method, req)
 }
+
+// EditProjectPolicy sets a project's join, edit or view policy with
+// project.edit (transaction types "join", "edit", "view"). The policy is
+// sent as given; only the types the bot may set pass.
+func (c *Client) EditProjectPolicy(ctx context.Context, projectPHID, which, policy string) (EditResult, error) {
+	const method = "project.edit"
+	if !strings.HasPrefix(projectPHID, "PHID-PROJ-") {
+		return EditResult{}, fmt.Errorf("conduit %s: %q is not a project PHID: %w", method, projectPHID, ErrInvalidArgument)
+	}
+	switch which {
+	case "join", "edit", "view":
+	default:
+		return EditResult{}, fmt.Errorf("conduit %s: %q is not a policy transaction: %w", method, which, ErrInvalidArgument)
+	}
+	if strings.TrimSpace(policy) == "" {
+		return EditResult{}, fmt.Errorf("conduit %s: empty %s policy: %w", method, which, ErrInvalidArgument)
+	}
+	return c.edit(ctx, method, &editRequest{ObjectIdentifier: projectPHID, Transactions: []Edit{{Type: which, Value: policy}}})
+}

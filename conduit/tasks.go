@@ -75,8 +75,9 @@ type taskRow struct {
 			View string `json:"view"`
 			Edit string `json:"edit"`
 		} `json:"policy"`
-		DateCreated  int64 `json:"dateCreated"`
-		DateModified int64 `json:"dateModified"`
+		DateCreated  int64  `json:"dateCreated"`
+		DateModified int64  `json:"dateModified"`
+		SpacePHID    string `json:"spacePHID"`
 	} `json:"fields"`
 	Attachments phpObject[struct {
 		Subscribers struct {
@@ -100,6 +101,7 @@ func (r taskRow) task() Task {
 		Status:             r.Fields.Status.Value,
 		ViewPolicy:         r.Fields.Policy.View,
 		EditPolicy:         r.Fields.Policy.Edit,
+		SpacePHID:          r.Fields.SpacePHID,
 		ProjectPHIDs:       r.Attachments.V.Projects.ProjectPHIDs,
 		SubscriberPHIDs:    r.Attachments.V.Subscribers.SubscriberPHIDs,
 		SubscriberCount:    r.Attachments.V.Subscribers.SubscriberCount,
@@ -152,6 +154,7 @@ func (c *Client) SearchTasks(ctx context.Context, q TaskQuery) ([]Task, error) {
 	if q.PHIDs != nil && len(q.PHIDs) == 0 {
 		empty = true
 	}
+	addList("spaces", q.SpacePHIDs)
 	if empty {
 		return nil, nil
 	}

@@ -110,15 +110,17 @@ type Object struct {
 
 // Task is one Maniphest task as maniphest.search returns it.
 type Task struct {
-	ID           int
-	PHID         string
-	Title        string
-	Description  string
-	AuthorPHID   string
-	OwnerPHID    string
-	Status       string
-	ViewPolicy   string
-	EditPolicy   string
+	ID          int
+	PHID        string
+	Title       string
+	Description string
+	AuthorPHID  string
+	OwnerPHID   string
+	Status      string
+	ViewPolicy  string
+	EditPolicy  string
+	// SpacePHID is the task's Space; "" when the install has none (null).
+	SpacePHID    string
 	ProjectPHIDs []string
 	// SubscriberPHIDs is truncated to 10 by the server; SubscriberCount is
 	// the true total. Use TaskSubscribers for the full set.
@@ -142,6 +144,8 @@ type TaskQuery struct {
 	AuthorPHIDs  []string
 	ProjectPHIDs []string
 	Statuses     []string
+	// SpacePHIDs keeps tasks in one of these Spaces.
+	SpacePHIDs []string
 	// CreatedStart, if not zero, keeps tasks created at or after it.
 	CreatedStart time.Time
 }

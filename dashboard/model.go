@@ -230,8 +230,12 @@ type campaignPage struct {
 	Tasks     []taskView
 	Attention []string
 	Removals  []removalView
-	Chart     template.HTML
-	Legend    []seriesView
+	// Policies are the policy audit's findings; PolicyTask the team's
+	// task that lists them.
+	Policies   []policyView
+	PolicyTask string
+	Chart      template.HTML
+	Legend     []seriesView
 	// Inactivity reports whether the campaign audits inactivity: its
 	// tables show each user's last own activity.
 	Inactivity bool
@@ -250,6 +254,30 @@ type removalView struct {
 	Approvers       []approverView
 	Coverage        string
 	Auto            bool
+}
+
+// policyView is one policy finding as the campaign page shows it.
+type policyView struct {
+	ID, State, Risk, Object, Check, Value, Safe, Why, Fix string
+	Approvals                                             string
+}
+
+// policies are the status's policy findings for the page; every text
+// that Phabricator or its users chose is made inert.
+func policies(st []bot.StatusPolicy) []policyView {
+	var out []policyView
+	for _, p := range st {
+		v := policyView{ID: p.ID, State: p.State, Risk: p.Risk, Object: text(p.Object), Check: p.Check, Value: text(p.Value),
+			Safe: text(p.Safe), Why: text(p.Why), Fix: p.Fix}
+		if p.Required > 0 && p.Fix != "by hand" && p.Fix != "review by hand" {
+			v.Approvals = fmt.Sprintf("%d of %d", len(p.Approvals), p.Required)
+			if len(p.Approvals) > 0 {
+				v.Approvals += ": " + text(strings.Join(p.Approvals, ", "))
+			}
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 type approverView struct {
@@ -354,6 +382,7 @@ func (s *Server) buildCampaign(name string) (campaignPage, error) {
 	err := s.readCampaign(name, func(cd *campaignData, _ *digest) error {
 		snap := cd.snap
 		page.Summary, page.Attention = cd.sum, texts(cd.status.Attention)
+		page.Policies, page.PolicyTask = policies(cd.status.Policies), cd.status.PolicyTask
 		page.Inactivity = inactivity(snap)
 		taskIdx := map[int]int{}
 		for i, b := range snap.Batches {

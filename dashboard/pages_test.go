@@ -459,3 +459,33 @@ func TestDashboardCutoffWording(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardPolicyFindings: the policy audit's findings are on the
+// campaign page, with their approvals, and their texts inert.
+func TestDashboardPolicyFindings(t *testing.T) {
+	st, _ := fixture(t, 1, nil)
+	if err := st.Update("c", func(tx *state.CampaignTx) error {
+		c := tx.Campaign()
+		c.PolicyTask = &state.PolicyTask{TaskID: 42, TaskPHID: "PHID-TASK-p"}
+		c.Policies = []state.PolicyFinding{
+			{ID: 1, Object: "#acl_ops", Check: state.PolicyJoin, Value: "users", Safe: "no-one", Why: "all users can join <b>it</b>", Risk: "internal",
+				RequiredApprovals: 2, Approvals: []state.Approval{{ApproverPHID: "A", Username: "alice"}}, OpenedAt: t0},
+			{ID: 2, Object: "T5", Check: state.PolicyTaskView, Value: "PHID-PLCY-aaaaaaaaaaaaaaaaaaaa", Why: "a custom policy", Risk: "internal", ByHand: true, OpenedAt: t0},
+		}
+		return tx.PutCampaign(c)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	page := serve(t, handler(t, dashboard.Options{Store: st}), "/campaign/c").Body.String()
+	for _, want := range []string{
+		`<h2 id="policies">Policy findings</h2>`, "listed on T42",
+		`<th scope="row">P1</th><td>open</td><td>internal</td><td>#acl_ops</td><td>join</td><td>users</td>`,
+		`the bot, after !fix P1</td><td>1 of 2: alice</td>`,
+		`<td>review by hand</td><td></td>`,
+		"all users can join &lt;b&gt;it&lt;/b&gt;",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("campaign page lacks %q", want)
+		}
+	}
+}

@@ -409,6 +409,10 @@ func (s *Server) projectEdit(c *call) (any, *apiError) {
 		return nil, aerr
 	}
 	actor := c.viewer
+	policies, txs := splitPolicyEdits(txs)
+	if len(policies) > 0 {
+		return s.projectPolicyEdit(c, p, policies, txs)
+	}
 	adds, removes, aerr := s.readMemberEdits(p, txs)
 	if aerr != nil {
 		return nil, aerr
@@ -434,6 +438,64 @@ func (s *Server) projectEdit(c *call) (any, *apiError) {
 		s.addStory(actor.phid, p.phid, xs, strings.Join(text, " "))
 	}
 	return s.finishEdit(c, p.id, p.phid, false, txs, xs), nil
+}
+
+// splitPolicyEdits splits project.edit's view, edit and join transactions
+// from the others.
+func splitPolicyEdits(txs []txSpec) (policies, rest []txSpec) {
+	for _, tx := range txs {
+		switch tx.typ {
+		case "view", "edit", "join":
+			policies = append(policies, tx)
+		default:
+			rest = append(rest, tx)
+		}
+	}
+	return policies, rest
+}
+
+// projectPolicyEdit applies project.edit's policy transactions: they need
+// the edit policy. A view policy comes back in transaction.search as
+// core:view-policy, an edit policy as core:edit-policy, a join policy
+// with type null (fact 33). Policies and members are not mixed in one
+// call here (phabtest's limit, not Phorge's).
+func (s *Server) projectPolicyEdit(c *call, p *project, policies, rest []txSpec) (any, *apiError) {
+	if len(rest) > 0 {
+		return nil, coreError("phabtest: project.edit mixing policy and other transactions is not implemented")
+	}
+	if !s.canProject(c.viewer, p, canEdit) {
+		return nil, s.projectDenied(c.viewer, p, canEdit)
+	}
+	var entries []xactEntry
+	for i, tx := range policies {
+		v, aerr := readString(fmt.Sprintf("transactions.%d.value", i), tx.value)
+		if aerr != nil {
+			return nil, aerr
+		}
+		cur, typ := &p.viewPolicy, "core:view-policy"
+		switch tx.typ {
+		case "edit":
+			cur, typ = &p.editPolicy, "core:edit-policy"
+		case "join":
+			cur, typ = &p.joinPolicy, ""
+		}
+		if *cur == v {
+			continue
+		}
+		if typ == "" {
+			entries = append(entries, xactEntry{nullType: true})
+		} else {
+			entries = append(entries, xactEntry{typ: typ, fields: oldNew(*cur, v)})
+		}
+		*cur = v
+	}
+	var xs []*xact
+	if len(entries) > 0 {
+		p.modified = s.now()
+		xs = s.addXacts(p.phid, "PROJ", c.viewer.phid, entries)
+		s.addStory(c.viewer.phid, p.phid, xs, fmt.Sprintf("%s changed the policies of %s.", c.viewer.username, p.name))
+	}
+	return s.finishEdit(c, p.id, p.phid, false, policies, xs), nil
 }
 
 // readMemberEdits reads project.edit's members.* transactions into the

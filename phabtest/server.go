@@ -85,12 +85,14 @@ type Server struct {
 	projByID   map[string]*project // by PHID
 	tasks      []*task
 	taskByID   map[string]*task // by PHID
-	xacts      []*xact
-	stories    []*story // oldest first once sortedStories has run
-	lastXact   int
-	lastCmt    int
-	lastKey    uint64
-	clock      int64 // while non-zero, overrides Options.Now (backdated seeding)
+	// spaces are the Spaces' PHIDs, the default (first) one first.
+	spaces   []string
+	xacts    []*xact
+	stories  []*story // oldest first once sortedStories has run
+	lastXact int
+	lastCmt  int
+	lastKey  uint64
+	clock    int64 // while non-zero, overrides Options.Now (backdated seeding)
 
 	storyByKey      map[uint64]*story
 	storiesUnsorted bool // a backdated story was appended after a newer one

@@ -1,6 +1,7 @@
 package phabtest
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -21,6 +22,8 @@ type TaskSpec struct {
 	EditPolicy  string // default "users"
 	Subscribers []string
 	Projects    []string
+	// Space is the task's Space PHID (PHID-SPCE-…); "" for none.
+	Space string
 	// At backdates the creation; zero means Options.Now.
 	At time.Time
 }
@@ -81,6 +84,7 @@ type task struct {
 	projects          []string
 	parents           []string
 	closerPHID        string
+	space             string
 	created, modified int64
 	closed            int64
 }
@@ -170,6 +174,7 @@ func (s *Server) AddTask(spec TaskSpec) TaskSnapshot {
 	if aerr != nil {
 		panic("phabtest: AddTask: " + aerr.Error())
 	}
+	t.space = spec.Space
 	return t.snapshot()
 }
 
@@ -829,6 +834,7 @@ func (t *task) fields() taskFields {
 		Priority:    map[string]any{"value": t.priority, "name": pname, "color": pcolor},
 		Subtype:     "default",
 		CloserPHID:  nullable(t.closerPHID),
+		SpacePHID:   nullable(t.space),
 		DateCreated: t.created, DateModified: t.modified,
 		// The interact policy follows the view policy.
 		Policy: map[string]string{"view": t.viewPolicy, "interact": t.viewPolicy, "edit": t.editPolicy},
@@ -855,11 +861,16 @@ func (s *Server) maniphestSearch(c *call) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	cons, aerr := c.constraints(map[string]constraintKind{
+	known := map[string]constraintKind{
 		"ids": cInts, "phids": cStrings, "authorPHIDs": cStrings, "assigned": cStrings,
 		"statuses": cStrings, "projects": cStrings, "subscribers": cStrings, "closerPHIDs": cStrings,
 		"createdStart": cEpoch, "createdEnd": cEpoch, "modifiedStart": cEpoch, "modifiedEnd": cEpoch,
-	})
+	}
+	if len(s.spaces) > 0 {
+		// The constraint exists only once a Space does (fact 56).
+		known["spaces"] = cStrings
+	}
+	cons, aerr := c.constraints(known)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -878,7 +889,7 @@ func (s *Server) maniphestSearch(c *call) (any, *apiError) {
 	var rows []*task
 	for _, t := range named(cons, s.tasks, s.taskByID) {
 		// Restricted tasks are silently omitted, for admins too (fact 23).
-		if s.canTask(c.viewer, t, canView) && taskMatches(t, cons) {
+		if s.canTask(c.viewer, t, canView) && taskMatches(t, cons, s.defaultSpace()) {
 			rows = append(rows, t)
 		}
 	}
@@ -911,7 +922,40 @@ func (s *Server) maniphestSearch(c *call) (any, *apiError) {
 	return newSearchResult(data, nil, queryKey, cur, rawOrder), nil
 }
 
-func taskMatches(t *task, cons map[string]any) bool {
+// defaultSpace is the default Space's PHID, "" when there is none.
+func (s *Server) defaultSpace() string {
+	if len(s.spaces) == 0 {
+		return ""
+	}
+	return s.spaces[0]
+}
+
+// AddSpace creates a Space and returns its PHID; the first one is the
+// default Space, which holds every object without a Space of its own
+// (fact 56).
+func (s *Server) AddSpace() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	phid := s.newPHID("SPCE")
+	s.spaces = append(s.spaces, phid)
+	return phid
+}
+
+// statusMatches reports whether status is one of want, where "open()"
+// and "closed()" stand for every open or closed status (fact 57).
+func statusMatches(want []string, status string) bool {
+	return slices.ContainsFunc(want, func(w string) bool {
+		switch w {
+		case "open()":
+			return !isClosedStatus(status)
+		case "closed()":
+			return isClosedStatus(status)
+		}
+		return w == status
+	})
+}
+
+func taskMatches(t *task, cons map[string]any, defaultSpace string) bool {
 	for k, v := range cons {
 		var ok bool
 		switch k {
@@ -926,7 +970,9 @@ func taskMatches(t *task, cons map[string]any) bool {
 		case "closerPHIDs":
 			ok = slices.Contains(v.([]string), t.closerPHID)
 		case "statuses":
-			ok = slices.Contains(v.([]string), t.status)
+			ok = statusMatches(v.([]string), t.status)
+		case "spaces":
+			ok = slices.Contains(v.([]string), cmp.Or(t.space, defaultSpace))
 		case "projects":
 			ok = true
 			for _, p := range v.([]string) {

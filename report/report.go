@@ -30,14 +30,16 @@ type Evidence struct {
 	// CutoffDate is the cutoff's last day, as the campaign file and
 	// every other output name it; Cutoff is the instant it passes, the
 	// end of that day in UTC (midnight of the day after).
-	CutoffDate  string        `json:"cutoff_date"`
-	Cutoff      time.Time     `json:"cutoff"`
-	Groups      []state.Group `json:"groups"`
-	Findings    []Finding     `json:"findings"`
-	Removals    []Removed     `json:"removals"`
-	Events      []Event       `json:"events"`
-	Chain       ChainState    `json:"chain"`
-	GeneratedAt time.Time     `json:"generated_at"`
+	CutoffDate string        `json:"cutoff_date"`
+	Cutoff     time.Time     `json:"cutoff"`
+	Groups     []state.Group `json:"groups"`
+	Findings   []Finding     `json:"findings"`
+	Removals   []Removed     `json:"removals"`
+	// Policies are the policy audit's findings, open and closed.
+	Policies    []Policy   `json:"policies,omitempty"`
+	Events      []Event    `json:"events"`
+	Chain       ChainState `json:"chain"`
+	GeneratedAt time.Time  `json:"generated_at"`
 }
 
 // Finding is one affected user.
@@ -50,6 +52,49 @@ type Finding struct {
 	Task      string   `json:"task,omitempty"`
 	TaskURL   string   `json:"task_url,omitempty"`
 	Exemption string   `json:"exemption,omitempty"`
+}
+
+// Policy is one policy finding: what was risky, how it was graded, and
+// how it ended (fixed by the bot after !fix, with its approvers; closed
+// because it was found no longer; still open).
+type Policy struct {
+	ID        string    `json:"id"`
+	Object    string    `json:"object"`
+	Check     string    `json:"check"`
+	Value     string    `json:"value"`
+	Safe      string    `json:"safe,omitempty"`
+	Why       string    `json:"why"`
+	Risk      string    `json:"risk"`
+	ByHand    bool      `json:"review_by_hand,omitempty"`
+	OpenedAt  time.Time `json:"opened_at"`
+	ClosedAt  time.Time `json:"closed_at,omitzero"`
+	FixedBy   []string  `json:"fixed_by,omitempty"`
+	Approvals []string  `json:"approvals,omitempty"`
+	Required  int       `json:"required_approvals"`
+}
+
+// State is how the finding stands: open, fixed or closed.
+func (p Policy) State() string {
+	switch {
+	case len(p.FixedBy) > 0:
+		return "fixed"
+	case !p.ClosedAt.IsZero():
+		return "closed"
+	}
+	return "open"
+}
+
+func policies(rec *state.Campaign) []Policy {
+	var out []Policy
+	for _, f := range rec.Policies {
+		p := Policy{ID: f.Label(), Object: f.Object, Check: string(f.Check), Value: f.Value, Safe: f.Safe, Why: f.Why, Risk: f.Risk,
+			ByHand: f.ByHand, OpenedAt: f.OpenedAt, ClosedAt: f.ClosedAt, FixedBy: f.FixedBy, Required: f.RequiredApprovals}
+		for _, a := range f.Approvals {
+			p.Approvals = append(p.Approvals, a.Username)
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // Removed is one membership the bot removed.
@@ -136,6 +181,7 @@ func Build(st *state.Store, campaign, phabURL string, now time.Time) (*Evidence,
 	}
 	ev.Findings = b.findings()
 	ev.Removals = b.removals(journal)
+	ev.Policies = policies(&snap.Campaign)
 	for _, e := range journal {
 		ev.Events = append(ev.Events, Event{Seq: e.Seq, Recorded: e.Recorded, At: e.At, Kind: string(e.Kind), Actor: e.Actor, ActorKind: e.ActorKind,
 			Verified: e.Verified, Operator: e.Operator, Task: e.Task, TaskURL: b.link(e.Task), Users: e.Users, Groups: e.Groups,
@@ -295,6 +341,11 @@ func (ev *Evidence) writeCSV(w io.Writer) error {
 			r.Task, r.TaskURL, "", "", strings.Join(verified, "; "), "", approvalList(r.Approvals, r.Auto), "removed",
 			fmt.Sprintf("risk %s; %d of %d approver(s)", r.Risk, r.Approvers, r.Required)})
 	}
+	for _, pf := range ev.Policies {
+		rows = append(rows, []string{"policy", "", ts(pf.ClosedAt), ts(pf.OpenedAt), pf.ID, "", "", pf.Object, pf.Check, pf.State(),
+			"", "", "", "", "", "", strings.Join(pf.FixedBy, ";"), pf.State(),
+			fmt.Sprintf("%s policy %s; safe %s; risk %s; %s", pf.Check, pf.Value, pf.Safe, pf.Risk, pf.Why)})
+	}
 	for _, e := range ev.Events {
 		rows = append(rows, []string{"event", strconv.FormatUint(e.Seq, 10), ts(e.Recorded), ts(e.At), e.Kind, strings.Join(e.Users, ";"), "", strings.Join(e.Groups, ";"), "", "",
 			e.Task, e.TaskURL, e.Actor, e.ActorKind, e.Verified, e.Operator, strings.Join(e.Approvers, ";"), e.Outcome, e.Detail})
@@ -378,6 +429,7 @@ func (ev *Evidence) writeRemarkup(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", cell(r.Removal), user(r.Username), text(r.Group), cell(r.Risk), ts(r.RemovedAt), cell(r.Task), strings.Join(apps, "; "))
 	}
+	writePolicies(&b, ev.Policies)
 	b.WriteString("\n== Journal ==\n\n| # | Time | Kind | Actor | Verified | Task | Users | Approvers | Outcome | Detail |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, e := range ev.Events {
 		when := ts(cmp.Or(e.Recorded, e.At))
@@ -393,4 +445,24 @@ func (ev *Evidence) writeRemarkup(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writePolicies writes the policy findings' table (nothing without any).
+func writePolicies(b *strings.Builder, ps []Policy) {
+	if len(ps) == 0 {
+		return
+	}
+	b.WriteString("\n== Policy findings ==\n\n| ID | Object | Policy | Value | Risky because | Safe value | Risk | State | Fixed by |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, p := range ps {
+		fixed := users(p.FixedBy)
+		if len(p.FixedBy) > 0 {
+			fixed = fmt.Sprintf("%s (%d of %d)", fixed, len(p.FixedBy), p.Required)
+		}
+		why := p.Why
+		if p.ByHand {
+			why += " (review by hand)"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", cell(p.ID), text(p.Object), cell(p.Check), text(p.Value), text(why),
+			text(p.Safe), cell(p.Risk), cell(p.State()), fixed)
+	}
 }

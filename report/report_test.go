@@ -212,3 +212,47 @@ func TestCell(t *testing.T) {
 		})
 	}
 }
+
+func TestPolicyFindingsInReport(t *testing.T) {
+	st := evidenceStore(t)
+	if err := st.Update("mfa", func(tx *state.CampaignTx) error {
+		c := tx.Campaign()
+		c.Policies = []state.PolicyFinding{
+			{ID: 1, Object: "#acl_ops", Check: state.PolicyJoin, Value: "users", Safe: "no-one", Why: "all users | can join", Risk: "internal",
+				OpenedAt: t0, ClosedAt: approve, FixedBy: []string{"alice", "bob"}, RequiredApprovals: 2},
+			{ID: 2, Object: "T5", Check: state.PolicyTaskView, Value: "PHID-PLCY-aaaaaaaaaaaaaaaaaaaa", Why: "a custom policy", Risk: "internal", ByHand: true, OpenedAt: t0},
+		}
+		return tx.PutCampaign(c)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := Build(st, "mfa", "", removed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range ev.Policies {
+		got = append(got, p.ID+" "+p.State())
+	}
+	if diff := cmp.Diff([]string{"P1 fixed", "P2 open"}, got); diff != "" {
+		t.Errorf("policies (-want +got):\n%s", diff)
+	}
+	var md, cv bytes.Buffer
+	if err := ev.Write(&md, "md"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.Write(&cv, "csv"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"== Policy findings ==", "| P1 | `#acl_ops` | join |", "`alice`, `bob` (2 of 2)", "(review by hand)"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("md report lacks %q:\n%s", want, md.String())
+		}
+	}
+	if strings.Contains(md.String(), "users | can") {
+		t.Errorf("a pipe in a finding's text breaks the table")
+	}
+	if n := strings.Count(cv.String(), "\npolicy,"); n != 2 {
+		t.Errorf("%d policy rows in the csv, want 2", n)
+	}
+}

@@ -88,6 +88,14 @@ const (
 	// tracking task (also OpTrackingSummary's outcome).
 	EntryTrackingSummary EntryKind = "tracking-summary"
 
+	// The policy audit. EntryPolicyFound: a risky policy was found (a
+	// finding opened); EntryPolicyCleared: it is no longer there (closed);
+	// EntryPolicyFixed: the bot set the safe value after !fix (also
+	// OpPolicyFixed's outcome).
+	EntryPolicyFound   EntryKind = "policy-found"
+	EntryPolicyCleared EntryKind = "policy-cleared"
+	EntryPolicyFixed   EntryKind = "policy-fixed"
+
 	// Ops settled without their chore.
 	// EntryComment journals a stale comment op found posted (its own
 	// kind, OpComment, stands in for the chore's kind it no longer knows).
@@ -121,6 +129,9 @@ const (
 	// tracking task (campaign key tracking_task), a task the bot did not
 	// file: one comment, found again by its marker.
 	OpTrackingSummary OpKind = "tracking-summary"
+	// OpPolicyFixed sets a policy finding's safe value (project.edit or
+	// maniphest.edit), approved by !fix.
+	OpPolicyFixed OpKind = "policy-fixed"
 )
 
 // Entry is the journal kind an op's outcome is recorded under when the

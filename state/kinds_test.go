@@ -30,9 +30,10 @@ func TestEntryKindStrings(t *testing.T) {
 		EntryApprovalReminder: "approval-reminder", EntryApprovalOverdue: "approval-overdue",
 		EntryTaskClosed: "task-closed", EntryCampaignClosed: "campaign-closed", EntryTrackingSummary: "tracking-summary",
 		EntryKept: "kept", EntryKeepWithdrawn: "keep-withdrawn", EntryListUnmatched: "list-unmatched",
+		EntryPolicyFound: "policy-found", EntryPolicyCleared: "policy-cleared", EntryPolicyFixed: "policy-fixed",
 	}
-	if len(got) != 50 {
-		t.Errorf("%d distinct kinds, want 50: two constants share a string", len(got))
+	if len(got) != 53 {
+		t.Errorf("%d distinct kinds, want 53: two constants share a string", len(got))
 	}
 	for k, want := range got {
 		if string(k) != want {
@@ -59,6 +60,7 @@ func TestOpKindStrings(t *testing.T) {
 		{OpRestore, "restore", "restore"},
 		{OpTaskClosed, "task-closed", EntryTaskClosed},
 		{OpTrackingSummary, "tracking-summary", EntryTrackingSummary},
+		{OpPolicyFixed, "policy-fixed", EntryPolicyFixed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

@@ -63,6 +63,11 @@ type Campaign struct {
 	// batch decided and executed, its tasks closed. A closed campaign no
 	// longer ticks.
 	ClosedAt time.Time `json:"closed_at,omitzero"`
+
+	// Policies is what the policy criterion found, open and closed, and
+	// PolicyTask the team's task that lists them (nil until filed).
+	Policies   []PolicyFinding `json:"policies,omitempty"`
+	PolicyTask *PolicyTask     `json:"policy_task,omitempty"`
 }
 
 // Closed reports whether the campaign has closed.

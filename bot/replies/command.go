@@ -9,7 +9,11 @@ import (
 
 // commandLine matches an approver's command at the start of a line. The \b
 // keeps "!approved" and "!denying" out: those are prose, not commands.
-var commandLine = regexp.MustCompile(`(?i)^!(approve|deny|restore|keep)\b(.*)$`)
+var commandLine = regexp.MustCompile(`(?i)^!(approve|deny|restore|keep|fix)\b(.*)$`)
+
+// fixTarget is the one argument of "!fix": a policy finding's label, such
+// as P3, and nothing else on the line.
+var fixTarget = regexp.MustCompile(`(?i)^[ \t:]*(p[1-9][0-9]{0,5})[ \t.!]*$`)
 
 // formatting is what Remarkup wraps around text for emphasis: **bold**,
 // //italic//, __underline__, ~~strike~~.
@@ -35,6 +39,13 @@ func parseCommand(lines []string) (Reply, bool) {
 // or "restore", args what follows it, following the lines after it.
 func command(verb, args, line string, following []string) Reply {
 	r := Reply{Kind: KindOther, Text: line}
+	if verb == "fix" {
+		// Always about one policy finding, by its label: "!fix P3".
+		if m := fixTarget.FindStringSubmatch(args); m != nil {
+			r.Kind, r.Target = KindFix, strings.ToUpper(m[1])
+		}
+		return r
+	}
 	target, rest, ok := splitTarget(args)
 	if !ok {
 		return r

@@ -10,6 +10,9 @@ import (
 
 var validTarget = regexp.MustCompile(`^[A-Za-z0-9._-]*$`)
 
+// validLabel is a policy finding's label, the target of "!fix".
+var validLabel = regexp.MustCompile(`^P[1-9][0-9]*$`)
+
 func FuzzParse(f *testing.F) {
 	for _, tc := range parseCases {
 		f.Add(tc.in)
@@ -35,6 +38,10 @@ func FuzzParse(f *testing.F) {
 		}
 		switch r.Kind {
 		case replies.KindApprove, replies.KindDeny:
+		case replies.KindFix:
+			if !validLabel.MatchString(r.Target) {
+				t.Errorf("fix with Target %q, not a finding's label", r.Target)
+			}
 		case replies.KindRestore, replies.KindKeepUser:
 			if r.Target == "" {
 				t.Errorf("%v without Target", r.Kind)

@@ -45,6 +45,9 @@ const (
 	// KindKeepUser is an approver's "!keep @user": the user keeps the
 	// access.
 	KindKeepUser
+	// KindFix is an approver's "!fix P3": set the safe value of policy
+	// finding P3; Target is the label.
+	KindFix
 )
 
 var kindNames = [...]string{
@@ -58,6 +61,7 @@ var kindNames = [...]string{
 	KindRestore:         "restore",
 	KindKeep:            "keep",
 	KindKeepUser:        "keep-user",
+	KindFix:             "fix",
 }
 
 // String returns the kind's name as used in logs and status reports, such

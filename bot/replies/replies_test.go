@@ -199,6 +199,14 @@ var parseCases = []struct {
 	{"cmd/not at line start", "please !approve @alice", replies.Reply{}},
 	{"cmd/approved is prose", "!approved already?", replies.Reply{}},
 	{"cmd/leading spaces", " !approve @alice", replies.Reply{Kind: replies.KindApprove, Target: "alice"}},
+	{"fix/label", "!fix P3", replies.Reply{Kind: replies.KindFix, Target: "P3"}},
+	{"fix/lower case and bold", "**!fix p12**", replies.Reply{Kind: replies.KindFix, Target: "P12"}},
+	{"fix/after prose", "Looks bad.\n!fix P1.", replies.Reply{Kind: replies.KindFix, Target: "P1"}},
+	{"fix/bare is malformed", "!fix", replies.Reply{}},
+	{"fix/two labels is malformed", "!fix P1 P2", replies.Reply{}},
+	{"fix/a user is malformed", "!fix @alice", replies.Reply{}},
+	{"fix/P0 is malformed", "!fix P0", replies.Reply{}},
+	{"fix/fixing is prose", "!fixing P1 tomorrow?", replies.Reply{}},
 }
 
 func TestParse(t *testing.T) {
@@ -258,6 +266,7 @@ func TestKindString(t *testing.T) {
 		replies.KindApprove:         "approve",
 		replies.KindDeny:            "deny",
 		replies.KindRestore:         "restore",
+		replies.KindFix:             "fix",
 		replies.KindKeep:            "keep",
 		replies.KindKeepUser:        "keep-user",
 		replies.Kind(42):            "Kind(42)",

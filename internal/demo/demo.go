@@ -83,6 +83,8 @@ type Result struct {
 	// TrackingSummaries counts the bot's summaries on the MFA campaign's
 	// tracking task (once it closes: one).
 	TrackingSummaries int
+	// Policy is the third campaign, the weekly policy audit.
+	Policy *PolicyResult
 }
 
 // TickCalls is the Conduit call count of one tick.
@@ -275,6 +277,10 @@ func (d *demo) setup(statePath string) error {
 		return fmt.Errorf("demo inactivity campaign: %w", err)
 	}
 	d.mfa = camp
+	audit, err := campaigns.ParseCampaign("policy-demo.yaml", []byte(policyYAML))
+	if err != nil {
+		return fmt.Errorf("demo policy campaign: %w", err)
+	}
 	tmpl, err := templates.Load("")
 	if err != nil {
 		return err
@@ -298,7 +304,7 @@ func (d *demo) setup(statePath string) error {
 	d.bot, err = bot.New(bot.Options{Phab: client, Store: d.store, Templates: tmpl, Config: cfg, Now: d.clock.Now, Logger: logger,
 		Activity: activity.Source{Scanner: scanner},
 		LoadCampaign: func(name string) (*campaigns.Campaign, error) {
-			for _, c := range []*campaigns.Campaign{camp, review} {
+			for _, c := range []*campaigns.Campaign{camp, review, audit} {
 				if c.Name == name {
 					return c, nil
 				}
@@ -433,6 +439,13 @@ func (d *demo) script() error {
 		return err
 	}
 	if err := d.inactivity(review); err != nil {
+		return err
+	}
+	audit, err := campaigns.ParseCampaign("policy-demo.yaml", []byte(policyYAML))
+	if err != nil {
+		return err
+	}
+	if err := d.policyAudit(audit); err != nil {
 		return err
 	}
 	if err := d.closeWithTracking(); err != nil {
@@ -776,6 +789,9 @@ func (d *demo) summary() error {
 	fmt.Fprintf(d.out, "\n== Final table\n%s", d.finalTable(&snap))
 	if t := d.inactivityTable(); t != "" {
 		fmt.Fprintf(d.out, "\n== Inactivity review of acl*sre-team (365 days)\n%s", t)
+	}
+	if t := d.policyTable(); t != "" {
+		fmt.Fprintf(d.out, "\n== Policy audit of the three groups\n%s", t)
 	}
 	total := 0
 	for _, gs := range d.res.Removed {

@@ -134,7 +134,21 @@ func TestDemo(t *testing.T) {
 			t.Errorf("activity scan: %d calls, %d stories; want 1 call, at most 12 stories (one per member)", in.ScanCalls, in.ScanStories)
 		}
 	})
-	for _, want := range []string{"launch again: 0 new tasks", "Final table", "approved=true", "Inactivity review of acl*sre-team"} {
+	t.Run("policy audit", func(t *testing.T) {
+		p := res.Policy
+		if p == nil {
+			t.Fatal("the demo ran no policy audit")
+		}
+		if p.Fixed == "" || p.JoinAfter != "no-one" {
+			t.Errorf("the widened join policy: finding %q, now %q; want a finding fixed to no-one", p.Fixed, p.JoinAfter)
+		}
+		// The seed: every group's member list is visible to all users
+		// (phabtest's default view policy), ci-bot is in two groups.
+		if len(p.Found) != 6 {
+			t.Errorf("policy findings %q, want 6 (3 views, 2 bot members, the join)", p.Found)
+		}
+	})
+	for _, want := range []string{"launch again: 0 new tasks", "Final table", "approved=true", "Inactivity review of acl*sre-team", "Policy audit of the three groups"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("timeline lacks %q", want)
 		}
