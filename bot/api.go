@@ -29,10 +29,13 @@ type Phabricator interface {
 	// keeps the transaction but changes its current text (fact 45).
 	TransactionsByPHID(ctx context.Context, objectPHID string, txPHIDs []string) ([]conduit.Transaction, error)
 
-	// The three writes. Dry-run replaces exactly these (see DryRun).
+	// The four writes. Dry-run replaces exactly these (see DryRun).
 	CreateTask(ctx context.Context, spec conduit.TaskSpec) (conduit.EditResult, error)
 	EditTask(ctx context.Context, identifier string, edits ...conduit.Edit) (conduit.EditResult, error)
 	EditProjectMembers(ctx context.Context, projectPHID string, add, remove []string) (conduit.EditResult, error)
+	// SetUserDisabled disables or enables an account (user.edit, admin
+	// only): a campaign with action disable, and its restores.
+	SetUserDisabled(ctx context.Context, userPHID string, disabled bool) (conduit.EditResult, error)
 }
 
 // Errors callers map to exit codes.

@@ -122,6 +122,10 @@ func (k *breaker) EditProjectMembers(ctx context.Context, projectPHID string, ad
 	})
 }
 
+func (k *breaker) SetUserDisabled(ctx context.Context, userPHID string, disabled bool) (conduit.EditResult, error) {
+	return guarded(k, func() (conduit.EditResult, error) { return k.Phabricator.SetUserDisabled(ctx, userPHID, disabled) })
+}
+
 // unavailable returns why the bot must not start a write now: its context
 // ended, or Phabricator was found unavailable earlier in this tick. once
 // checks it before recording an intent, so no intent is recorded for a

@@ -30,9 +30,10 @@ func TestEntryKindStrings(t *testing.T) {
 		EntryApprovalReminder: "approval-reminder", EntryApprovalOverdue: "approval-overdue",
 		EntryTaskClosed: "task-closed", EntryCampaignClosed: "campaign-closed",
 		EntryKept: "kept", EntryKeepWithdrawn: "keep-withdrawn", EntryListUnmatched: "list-unmatched",
+		EntryAccountDisabled: "account-disabled", EntryAccountEnabled: "account-enabled", EntryDisableRefused: "disable-refused",
 	}
-	if len(got) != 49 {
-		t.Errorf("%d distinct kinds, want 49: two constants share a string", len(got))
+	if len(got) != 52 {
+		t.Errorf("%d distinct kinds, want 52: two constants share a string", len(got))
 	}
 	for k, want := range got {
 		if string(k) != want {
@@ -58,6 +59,8 @@ func TestOpKindStrings(t *testing.T) {
 		{OpDeadlineExtended, "deadline-extended", EntryDeadlineExtended},
 		{OpRestore, "restore", "restore"},
 		{OpTaskClosed, "task-closed", EntryTaskClosed},
+		{OpAccountDisabled, "account-disabled", EntryAccountDisabled},
+		{OpAccountEnabled, "account-enabled", EntryAccountEnabled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
