@@ -536,26 +536,7 @@ func decideExecution(v *view, rm state.Removal, started bool, limit campaigns.Re
 	}
 	var ex execution
 	if !started {
-		var over []templates.HeldGroup
-		for _, g := range snap.Campaign.Groups {
-			n := len(freshOf(g))
-			if n == 0 {
-				continue
-			}
-			// Cumulative per group: what the campaign already removed
-			// from it plus this batch, against its size before the first
-			// removal, so that rounds (per-user deadlines, "remove me",
-			// an extension that splits a batch) add up to no more than
-			// one batch may remove.
-			done := removedFrom(snap.Removals, g.PHID)
-			base := g.RemovalBaseline
-			if base == 0 {
-				base = len(v.members[g.PHID]) + done // recorded before baselines were
-			}
-			if !limit.Allows(done+n, base) {
-				over = append(over, templates.HeldGroup{Group: g.Name, Remove: done + n, Members: base})
-			}
-		}
+		over := overLimit(v, freshOf, limit)
 		if rm.Disables() {
 			over = append(over, accountsOver(snap, freshAccounts(snap, freshOf), limit)...)
 		}
@@ -582,6 +563,31 @@ func decideExecution(v *view, rm state.Removal, started bool, limit campaigns.Re
 		ex.removals = append(ex.removals, removalIntent(v, rm, g, sent, fresh))
 	}
 	return ex, nil
+}
+
+// overLimit is the groups the guard-rail holds a batch for: per group,
+// cumulative, what the campaign already removed from it plus this batch
+// (freshOf), against its size before the first removal, so that rounds
+// (per-user deadlines, "remove me", an extension that splits a batch) add
+// up to no more than one batch may remove. For a batch that disables
+// accounts, each account counts once per group it is in.
+func overLimit(v *view, freshOf func(state.Group) []string, limit campaigns.RemovalLimit) []templates.HeldGroup {
+	var over []templates.HeldGroup
+	for _, g := range v.snap.Campaign.Groups {
+		n := len(freshOf(g))
+		if n == 0 {
+			continue
+		}
+		done := removedFrom(v.snap.Removals, g.PHID)
+		base := g.RemovalBaseline
+		if base == 0 {
+			base = len(v.members[g.PHID]) + done // recorded before baselines were
+		}
+		if !limit.Allows(done+n, base) {
+			over = append(over, templates.HeldGroup{Group: g.Name, Remove: done + n, Members: base})
+		}
+	}
+	return over
 }
 
 // removalIntent removes fresh from group g in one project.edit, for
