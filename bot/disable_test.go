@@ -1,0 +1,195 @@
+package bot_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/auditbot/auditbot/bot"
+	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/state"
+)
+
+// disableFixture is the default world with a campaign that disables
+// accounts.
+var disableFixture = fixture{campaignExtra: "action: disable\n"}
+
+// disabledUsers are the usernames of the accounts user.edit writes
+// changed, in order, with the value sent ("+" disabled, "-" enabled).
+func (h *harness) accountWrites() []string {
+	var out []string
+	for _, w := range h.writesOf("user.edit") {
+		sign := "-"
+		if v, _ := w.Transactions[0].Value.(bool); v {
+			sign = "+"
+		}
+		out = append(out, sign+h.usernameOf(w.ObjectPHID))
+	}
+	return out
+}
+
+func (h *harness) usernameOf(phid string) string {
+	for name, u := range h.users {
+		if u.PHID == phid {
+			return name
+		}
+	}
+	return phid
+}
+
+// tokenWorks reports whether username's own API token is accepted.
+func (h *harness) tokenWorks(username string) bool {
+	h.t.Helper()
+	_, err := h.as(username).Whoami(h.ctx)
+	if err != nil && !errors.Is(err, conduit.ErrInvalidAuth) {
+		h.t.Fatalf("whoami as %s: %v", username, err)
+	}
+	return err == nil
+}
+
+// TestDisableAccounts is the phabtest side of phorgetest's
+// TestPhorgeDisableAccounts: a campaign with action disable announces
+// that accounts will be disabled, needs the riskiest group's quorum,
+// disables each approved account once (its token stops working, its
+// memberships stay), never disables an approver (read live, right
+// before), and restore enables the account again.
+func TestDisableAccounts(t *testing.T) {
+	h := newHarness(t, disableFixture)
+	h.launch()
+	for _, task := range h.srv.Tasks() {
+		if !strings.Contains(task.Description, "your account will be **disabled**") {
+			t.Errorf("T%d's description does not say the account will be disabled:\n%s", task.ID, task.Description)
+		}
+	}
+
+	h.clock.Set(cutoff.Add(time.Hour))
+	h.tick()
+	snap := h.snapshot()
+	if len(snap.Removals) != 1 {
+		t.Fatalf("%d batches, want 1", len(snap.Removals))
+	}
+	rm := snap.Removals[0]
+	if !rm.Disables() || rm.RequiredApprovals != 2 || rm.AutoApproved {
+		t.Errorf("R1: action %q, %d approvals, auto %v; want disable, 2 (security groups), not auto", rm.Action, rm.RequiredApprovals, rm.AutoApproved)
+	}
+	// erin is an approver: never proposed.
+	var accounts []string
+	for _, u := range rm.Accounts() {
+		accounts = append(accounts, h.usernameOf(u))
+	}
+	if diff := cmp.Diff([]string{"nomfa2", "nomfa4", "nomfa1", "nomfa3"}, accounts); diff != "" {
+		t.Errorf("R1 accounts (-want +got):\n%s", diff)
+	}
+	for _, task := range h.srv.Tasks() {
+		for _, c := range h.botCommentsWith(task.ID, "removal/R1/proposal/") {
+			if !strings.Contains(c.Text, "disable the account") || strings.Contains(c.Text, "proposes to remove") {
+				t.Errorf("T%d's announcement does not say accounts are disabled:\n%s", task.ID, c.Text)
+			}
+		}
+	}
+
+	approveR1(t, h, "alice")
+	h.tick()
+	if got := h.accountWrites(); len(got) != 0 {
+		t.Fatalf("disabled accounts with one approval: %v", got)
+	}
+	approveR1(t, h, "bob")
+	// nomfa3 becomes an approver after the approval: not disabled, as
+	// Phabricator says right before.
+	h.srv.AddMembers(h.group(groupApprovers).PHID, h.phid("nomfa3"))
+	members := map[string][]string{}
+	for _, g := range []string{groupNDA, groupSecurity, groupSRE} {
+		members[g] = h.srv.Members(h.group(g).PHID)
+	}
+	h.clock.Advance(time.Hour)
+	h.tick()
+
+	if diff := cmp.Diff([]string{"+nomfa2", "+nomfa4", "+nomfa1"}, h.accountWrites()); diff != "" {
+		t.Errorf("user.edit writes (-want +got):\n%s", diff)
+	}
+	if w := h.writesOf("project.edit"); len(w) != 0 {
+		t.Errorf("a disable campaign edited memberships: %+v", w)
+	}
+	for g, before := range members {
+		if diff := cmp.Diff(before, h.srv.Members(h.group(g).PHID)); diff != "" {
+			t.Errorf("%s's members changed (-before +after):\n%s", g, diff)
+		}
+	}
+	for _, u := range []string{"nomfa1", "nomfa2", "nomfa4"} {
+		if h.tokenWorks(u) {
+			t.Errorf("%s's token still works after their account was disabled", u)
+		}
+		if f := h.finding(u); !f.Disabled || f.Status != state.StatusRemoved {
+			t.Errorf("%s: disabled %v, status %s; want disabled, removed", u, f.Disabled, f.Status)
+		}
+	}
+	if !h.tokenWorks("nomfa3") {
+		t.Errorf("nomfa3 (an approver now) was disabled")
+	}
+	if f := h.finding("nomfa3"); f.Disabled || !slices.ContainsFunc(f.NeedsHuman, func(s string) bool { return strings.Contains(s, "an approver of this campaign") }) {
+		t.Errorf("nomfa3: disabled %v, needs human %q; want not disabled, flagged", f.Disabled, f.NeedsHuman)
+	}
+	kinds := h.journalKinds()
+	if kinds["account-disabled"] != 3 || kinds["disable-refused"] != 1 || kinds["members-removed"] != 0 {
+		t.Errorf("journal: %d account-disabled, %d disable-refused, %d members-removed; want 3, 1, 0", kinds["account-disabled"], kinds["disable-refused"], kinds["members-removed"])
+	}
+	for _, e := range mustJournal(t, h) {
+		if e.Kind == state.EntryAccountDisabled && (!slices.Equal(e.Approvers, []string{"alice", "bob"}) || len(e.Groups) == 0) {
+			t.Errorf("account-disabled entry without its approvers or groups: %+v", e)
+		}
+	}
+	for _, task := range h.srv.Tasks() {
+		for _, c := range h.botCommentsWith(task.ID, "removal/R1/notice/") {
+			if !strings.Contains(c.Text, "disabled the account") || strings.Contains(c.Text, "@nomfa3") {
+				t.Errorf("T%d's notice:\n%s", task.ID, c.Text)
+			}
+		}
+	}
+
+	// Nothing more: not again, and nobody is proposed for removal.
+	writes := len(h.effectiveWrites())
+	h.clock.Advance(time.Hour)
+	h.tick()
+	h.tick()
+	if got := len(h.effectiveWrites()); got != writes {
+		t.Errorf("later ticks wrote %d more time(s)", got-writes)
+	}
+
+	// Restore enables the account again, with the same checks.
+	if err := h.bot.Restore(h.ctx, campaignName, "nomfa2", false, "alice"); !errors.Is(err, bot.ErrRefused) {
+		t.Errorf("restore of nomfa2, still without MFA: %v, want ErrRefused", err)
+	}
+	if err := h.bot.Restore(h.ctx, campaignName, "nomfa2", false, "nomfa2"); !errors.Is(err, bot.ErrRefused) {
+		t.Errorf("nomfa2 restoring themselves: %v, want ErrRefused", err)
+	}
+	h.srv.SetMFA(h.phid("nomfa2"), true)
+	if err := h.bot.Restore(h.ctx, campaignName, "nomfa2", false, "alice"); err != nil {
+		t.Fatalf("restore of nomfa2: %v", err)
+	}
+	if diff := cmp.Diff([]string{"+nomfa2", "+nomfa4", "+nomfa1", "-nomfa2"}, h.accountWrites()); diff != "" {
+		t.Errorf("user.edit writes after the restore (-want +got):\n%s", diff)
+	}
+	if !h.tokenWorks("nomfa2") {
+		t.Errorf("nomfa2's token refused after the restore")
+	}
+	if f := h.finding("nomfa2"); f.Disabled || f.Status != state.StatusRestored {
+		t.Errorf("nomfa2 after restore: disabled %v, status %s", f.Disabled, f.Status)
+	}
+	_, id := h.taskOf("nomfa2")
+	if notes := h.botCommentsWith(id, "restore/nomfa2/"); len(notes) != 1 || !strings.Contains(notes[0].Text, "enabled again") {
+		t.Errorf("restore comment: %+v", notes)
+	}
+	if got := h.journalKinds()["account-enabled"]; got != 1 {
+		t.Errorf("%d account-enabled entries, want 1", got)
+	}
+	writes = len(h.effectiveWrites())
+	h.clock.Advance(time.Hour)
+	h.tick()
+	if got := len(h.effectiveWrites()); got != writes {
+		t.Errorf("a tick after the restore wrote %d time(s)", got-writes)
+	}
+}
