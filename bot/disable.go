@@ -172,8 +172,13 @@ func disableIntent(v *view, rm state.Removal, user string, groups []string, wasS
 			}
 			return markDisabled(tx, rm.ID, user, done, res.at)
 		},
-		entry:    state.Entry{Actor: rec.BotUsername, User: name, Detail: rm.Label() + ": disabled the account"},
-		amend:    func(e *state.Entry, _ outcomeOf) { *e = disabledEntry(*e, rm, rec, done) },
+		entry: state.Entry{Actor: rec.BotUsername, User: name, Detail: rm.Label() + ": disabled the account"},
+		amend: func(e *state.Entry, res outcomeOf) {
+			*e = disabledEntry(*e, rm, rec, done)
+			if res.reconciled {
+				e.Detail += " (reconciled)"
+			}
+		},
 		subjects: groups,
 	}
 	if len(groups) == 0 && wasSent {

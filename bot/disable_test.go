@@ -11,6 +11,7 @@ import (
 
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/conduit"
+	"github.com/auditbot/auditbot/phabtest"
 	"github.com/auditbot/auditbot/state"
 )
 
@@ -191,5 +192,128 @@ func TestDisableAccounts(t *testing.T) {
 	h.tick()
 	if got := len(h.effectiveWrites()); got != writes {
 		t.Errorf("a tick after the restore wrote %d time(s)", got-writes)
+	}
+}
+
+// userEditRequests counts every user.edit the server ran (no-ops too),
+// by account: a write sent twice shows up here even when the second
+// changed nothing.
+func (h *harness) userEditRequests() map[string]int {
+	out := map[string]int{}
+	for _, w := range h.srv.Writes() {
+		if w.Method == "user.edit" {
+			out[h.usernameOf(w.ObjectPHID)]++
+		}
+	}
+	return out
+}
+
+// TestCrashDuringDisable: the answer to a user.edit is lost after the
+// account was disabled. The next run asks Phabricator (the account's
+// roles say "disabled"), records the disabling as landed and never sends
+// it again; the others go ahead once each.
+func TestCrashDuringDisable(t *testing.T) {
+	for _, lost := range []int{1, 2, 3} {
+		t.Run(strings.Repeat("I", lost), func(t *testing.T) {
+			h := newHarness(t, disableFixture)
+			h.launchAndPropose()
+			approveR1(t, h, "alice", "bob")
+			h.srv.FailAfterWrite("user.edit", lost)
+			h.clock.Advance(time.Hour)
+			if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+				t.Fatal("tick succeeded although a disabling's answer was lost")
+			}
+			if got := h.pendingOps(); len(got) != 1 || !strings.HasPrefix(got[0], "removal/R1/disable/") {
+				t.Fatalf("pending ops after the lost answer = %v, want one removal/R1/disable/", got)
+			}
+			h.clock.Advance(time.Minute)
+			h.tick()
+			h.tick()
+			want := map[string]int{"nomfa1": 1, "nomfa2": 1, "nomfa3": 1, "nomfa4": 1}
+			if diff := cmp.Diff(want, h.userEditRequests()); diff != "" {
+				t.Errorf("user.edit requests per account (-want +got):\n%s", diff)
+			}
+			if got := h.pendingOps(); len(got) != 0 {
+				t.Errorf("pending ops: %v", got)
+			}
+			reconciled := 0
+			for _, e := range mustJournal(t, h) {
+				if e.Kind == state.EntryAccountDisabled && strings.HasSuffix(e.Detail, "(reconciled)") {
+					reconciled++
+				}
+			}
+			if kinds := h.journalKinds(); kinds["account-disabled"] != 4 || reconciled != 1 || kinds["drift"] != 0 {
+				t.Errorf("journal: %d account-disabled (%d reconciled), %d drift; want 4 (1), 0", kinds["account-disabled"], reconciled, kinds["drift"])
+			}
+			snap := h.snapshot()
+			if snap.Removals[0].Status != state.RemovalDone || slices.ContainsFunc(snap.Removals[0].Items, func(it state.RemovalItem) bool { return !it.Done }) {
+				t.Errorf("R1 after reconciling: %+v", snap.Removals[0])
+			}
+			for _, task := range h.srv.Tasks() {
+				if got := len(h.botCommentsWith(task.ID, "removal/R1/notice/")); got != 1 {
+					t.Errorf("T%d has %d notices, want 1", task.ID, got)
+				}
+			}
+		})
+	}
+}
+
+// TestDropBeforeDisable: the connection drops before a user.edit reaches
+// Phabricator. The next run finds the account enabled, so the disabling
+// did not land: sent again if the user is still due, and not sent at all
+// if they enabled MFA meanwhile (the op is closed, nothing recorded
+// disabled).
+func TestDropBeforeDisable(t *testing.T) {
+	for _, complies := range []bool{false, true} {
+		name := "still due"
+		if complies {
+			name = "complied meanwhile"
+		}
+		t.Run(name, func(t *testing.T) {
+			drop := true
+			var h *harness
+			fx := disableFixture
+			fx.onWrite = func(_ int, method string, phase phabtest.WritePhase) bool {
+				if method == "user.edit" && phase == phabtest.BeforeWrite && drop {
+					drop = false
+					return true
+				}
+				return false
+			}
+			h = newHarness(t, fx)
+			h.launchAndPropose()
+			approveR1(t, h, "alice", "bob")
+			h.clock.Advance(time.Hour)
+			if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+				t.Fatal("tick succeeded although a user.edit was dropped")
+			}
+			pending := h.pendingOps()
+			if len(pending) != 1 {
+				t.Fatalf("pending ops = %v, want one", pending)
+			}
+			first := h.usernameOf(strings.TrimPrefix(pending[0], "removal/R1/disable/"))
+			if complies {
+				h.srv.SetMFA(h.phid(first), true)
+			}
+			h.clock.Advance(time.Minute)
+			h.tick()
+			h.tick()
+			want := map[string]int{"nomfa1": 1, "nomfa2": 1, "nomfa3": 1, "nomfa4": 1}
+			if complies {
+				delete(want, first)
+			}
+			if diff := cmp.Diff(want, h.userEditRequests()); diff != "" {
+				t.Errorf("user.edit requests per account (-want +got):\n%s", diff)
+			}
+			if h.tokenWorks(first) != complies {
+				t.Errorf("%s's token works: %v, want %v", first, !complies, complies)
+			}
+			if f := h.finding(first); f.Disabled == complies {
+				t.Errorf("%s recorded disabled = %v", first, f.Disabled)
+			}
+			if got := h.pendingOps(); len(got) != 0 {
+				t.Errorf("pending ops: %v", got)
+			}
+		})
 	}
 }

@@ -189,7 +189,7 @@ func removalsInFlight(snap *state.Snapshot) map[string]bool {
 	pending := pendingOps(snap)
 	for _, rm := range snap.Removals {
 		for _, it := range rm.Items {
-			if !it.Done && pending[removeKey(rm.Label(), it.GroupPHID)] {
+			if !it.Done && (pending[removeKey(rm.Label(), it.GroupPHID)] || pending[disableKey(rm.Label(), it.UserPHID)]) {
 				out[it.UserPHID] = true
 			}
 		}
