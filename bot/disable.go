@@ -42,18 +42,26 @@ const (
 // be disabled. An account the view does not hold is exempt: fail closed.
 func disableExemption(v *view, user string) string {
 	u, ok := v.users[user]
-	switch {
-	case user == v.rec().BotPHID:
-		return exemptSelfOwned
-	case !ok:
+	if !ok && user != v.rec().BotPHID {
 		return exemptUnread
+	}
+	return accountExemption(u, user == v.rec().BotPHID, slices.Contains(v.approvers, user))
+}
+
+// accountExemption is disableExemption's rules on one account: self
+// reports whether it is the bot's own, approver whether it is in the
+// campaign's approvers' project.
+func accountExemption(u conduit.User, self, approver bool) string {
+	switch {
+	case self:
+		return exemptSelfOwned
 	case u.IsBot():
 		return exemptBot
 	case u.IsMailingList():
 		return exemptList
 	case u.IsAdmin():
 		return exemptAdmin
-	case slices.Contains(v.approvers, user):
+	case approver:
 		return exemptApprover
 	case u.IsDisabled():
 		return exemptDisabled

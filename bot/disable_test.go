@@ -60,6 +60,27 @@ func (h *harness) tokenWorks(username string) bool {
 // before), and restore enables the account again.
 func TestDisableAccounts(t *testing.T) {
 	h := newHarness(t, disableFixture)
+	// check and plan say who is never disabled: erin, an approver.
+	plan, err := h.bot.Plan(h.ctx, h.camp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]bot.Skipped{{Username: "erin", Reason: "an approver of this campaign"}}, plan.NeverDisabled); diff != "" || plan.Action != "disable" {
+		t.Errorf("plan: action %q, never disabled (-want +got):\n%s", plan.Action, diff)
+	}
+	var text strings.Builder
+	if err := plan.WriteSummary(&text); err != nil || !strings.Contains(text.String(), "erin: an approver of this campaign") {
+		t.Errorf("plan summary does not list erin as exempt (%v):\n%s", err, text.String())
+	}
+	rep, err := h.bot.Check(h.ctx, h.camp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(rep.Rows, func(r bot.CheckRow) bool {
+		return r.Subject == "@erin" && r.Check == "never disabled" && r.Warn && strings.Contains(r.Detail, "an approver")
+	}) || !slices.ContainsFunc(rep.Rows, func(r bot.CheckRow) bool { return r.Check == "may disable accounts" && r.OK }) {
+		t.Errorf("check rows do not list erin as never disabled, or the bot as able to disable: %+v", rep.Rows)
+	}
 	h.launch()
 	for _, task := range h.srv.Tasks() {
 		if !strings.Contains(task.Description, "your account will be **disabled**") {
