@@ -164,9 +164,16 @@ func proposalIntent(rm state.Removal, now time.Time) intent {
 		if err := tx.PutRemoval(&rm); err != nil {
 			return err
 		}
-		return tx.Append(state.Entry{At: now.UTC(), Kind: state.EntryRemovalProposed, Detail: fmt.Sprintf("%s: %d removal(s), %d approval(s) needed, auto-approved=%v", rm.Label(), len(rm.Items), rm.RequiredApprovals, rm.AutoApproved)})
+		detail := fmt.Sprintf("%s: %d removal(s), %d approval(s) needed, auto-approved=%v", rm.Label(), len(rm.Items), rm.RequiredApprovals, rm.AutoApproved)
+		if rm.Disables() {
+			detail = fmt.Sprintf("%s: disable %d account(s) (%d membership(s)), %d approval(s) needed", rm.Label(), len(rm.Accounts()), len(rm.Items), rm.RequiredApprovals)
+		}
+		return tx.Append(state.Entry{At: now.UTC(), Kind: state.EntryRemovalProposed, Detail: detail})
 	}
 	in.sayLater = func() said {
+		if rm.Disables() {
+			return said{ev{kind: "removal-proposed"}, fmt.Sprintf("proposed batch %s: disable %d account(s), needs %d approval(s)", rm.Label(), len(rm.Accounts()), rm.RequiredApprovals)}
+		}
 		auto := ""
 		if rm.AutoApproved {
 			auto = " (auto-approved: not-risky groups)"
@@ -231,6 +238,9 @@ func decideAnnouncements(v *view) ([]intent, error) {
 				in.prepare = func(tx *state.CampaignTx) error { return markApproversSubscribed(tx, index) }
 			}
 			in.said = said{ev{kind: "removal-announced", task: bt.Monogram()}, fmt.Sprintf("announced %s on %s (%d membership(s))", rm.Label(), bt.Monogram(), len(items))}
+			if rm.Disables() {
+				in.said.text = fmt.Sprintf("announced %s on %s (%d account(s) to disable)", rm.Label(), bt.Monogram(), len(data.Accounts()))
+			}
 			ins = append(ins, in)
 		}
 	}

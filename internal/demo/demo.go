@@ -80,6 +80,8 @@ type Result struct {
 	Reminded  map[string]int
 	// Inactivity is the second campaign, the yearly inactivity review.
 	Inactivity *InactivityResult
+	// Disable is the third, a campaign that disables accounts.
+	Disable *DisableResult
 }
 
 // TickCalls is the Conduit call count of one tick.
@@ -268,6 +270,10 @@ func (d *demo) setup(statePath string) error {
 	if err != nil {
 		return fmt.Errorf("demo inactivity campaign: %w", err)
 	}
+	contractors, err := campaigns.ParseCampaign("contractors-disable-demo.yaml", []byte(disableYAML))
+	if err != nil {
+		return fmt.Errorf("demo disable campaign: %w", err)
+	}
 	tmpl, err := templates.Load("")
 	if err != nil {
 		return err
@@ -291,7 +297,7 @@ func (d *demo) setup(statePath string) error {
 	d.bot, err = bot.New(bot.Options{Phab: client, Store: d.store, Templates: tmpl, Config: cfg, Now: d.clock.Now, Logger: logger,
 		Activity: activity.Source{Scanner: scanner},
 		LoadCampaign: func(name string) (*campaigns.Campaign, error) {
-			for _, c := range []*campaigns.Campaign{camp, review} {
+			for _, c := range []*campaigns.Campaign{camp, review, contractors} {
 				if c.Name == name {
 					return c, nil
 				}
@@ -422,6 +428,13 @@ func (d *demo) script() error {
 		return err
 	}
 	if err := d.inactivity(review); err != nil {
+		return err
+	}
+	contractors, err := campaigns.ParseCampaign("contractors-disable-demo.yaml", []byte(disableYAML))
+	if err != nil {
+		return err
+	}
+	if err := d.disabling(contractors); err != nil {
 		return err
 	}
 	return d.summary()
