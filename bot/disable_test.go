@@ -149,6 +149,18 @@ func TestDisableAccounts(t *testing.T) {
 			t.Errorf("%s: disabled %v, status %s; want disabled, removed", u, f.Disabled, f.Status)
 		}
 	}
+	st, err := h.bot.Status(campaignName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range st.Users {
+		if (u.Username == "nomfa1") != strings.Contains(u.Note, "account disabled") && u.Username != "nomfa2" && u.Username != "nomfa4" {
+			t.Errorf("status of @%s: note %q", u.Username, u.Note)
+		}
+	}
+	if !slices.ContainsFunc(st.Attention, func(s string) bool { return strings.Contains(s, "@nomfa3") && strings.Contains(s, "not disabled") }) {
+		t.Errorf("status does not flag nomfa3's refused disabling: %v", st.Attention)
+	}
 	if !h.tokenWorks("nomfa3") {
 		t.Errorf("nomfa3 (an approver now) was disabled")
 	}
