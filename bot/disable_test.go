@@ -114,6 +114,11 @@ func TestDisableAccounts(t *testing.T) {
 		}
 	}
 
+	// The command line shows what the batch does, and its digest covers it.
+	shown, err := h.bot.Approve(h.ctx, campaignName, "R1", h.as("alice"), bot.ApproveOptions{})
+	if err != nil || shown.Action != "disable" || shown.Recorded {
+		t.Errorf("approve without --confirm: %+v, %v; want action disable, nothing recorded", shown, err)
+	}
 	approveR1(t, h, "alice")
 	h.tick()
 	if got := h.accountWrites(); len(got) != 0 {
