@@ -76,13 +76,17 @@ func disableNeeds(users []string) needs {
 	return needs{users: users, approvers: true, fresh: true}
 }
 
-// disableExemptions maps each user of disable batch rm not yet disabled,
-// and with no disabling sent, to why they are exempt; users who may be
-// disabled are missing.
+// disableExemptions maps each user of disable batch rm not yet disabled
+// to why they are exempt; users who may be disabled are missing. A user
+// whose disabling was sent and not confirmed is judged too, unless the
+// account reads disabled now (the write landed: it is reconciled): an
+// attempt that did not land is not sent again to someone who became an
+// administrator or an approver since.
 func disableExemptions(v *view, rm state.Removal, pending map[OpKey]state.Op) map[string]string {
 	out := map[string]string{}
 	for _, u := range rm.Accounts() {
-		if _, sent := pending[disableKey(rm.Label(), u)]; sent || accountDone(rm, u) {
+		_, sent := pending[disableKey(rm.Label(), u)]
+		if acct, read := v.users[u]; accountDone(rm, u) || (sent && read && acct.IsDisabled()) {
 			continue
 		}
 		if why := disableExemption(v, u); why != "" {

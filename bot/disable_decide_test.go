@@ -119,3 +119,38 @@ func TestDecideDisableGuardRail(t *testing.T) {
 		}
 	}
 }
+
+// TestDecideDisableSentThenExempt: a disabling was sent and its outcome
+// lost; the account reads enabled now (it did not land) and its user has
+// become an administrator. It is not sent again: the op is settled with
+// nothing sent (after asking Phabricator once more whether it landed),
+// and a person is told.
+func TestDecideDisableSentThenExempt(t *testing.T) {
+	ann := finding("ann", 1, dtNDA)
+	rm := state.Removal{ID: 1, Status: state.RemovalApproved, RequiredApprovals: 1, Action: state.ActionDisable, Items: []state.RemovalItem{
+		{UserPHID: ann.UserPHID, Username: "ann", GroupPHID: dtNDA, GroupName: "WMF-NDA", Risk: "security", Batch: 1},
+	}, Approvals: []state.Approval{{ApproverPHID: dtUser("alice"), Username: "alice", Via: "cli"}}}
+	v := testView(t, ann).withApprover("alice")
+	v.snap.Removals = []state.Removal{rm}
+	v.snap.Ops = []state.Op{{Key: string(disableKey("R1", ann.UserPHID)), Kind: state.OpAccountDisabled, State: state.OpPending, Attempts: 1, Subjects: []string{dtNDA}}}
+	v.members[dtNDA] = []string{ann.UserPHID}
+	v.live = map[string]map[string]conduit.User{reasonMFA: {ann.UserPHID: {}}}
+	v.users[ann.UserPHID] = conduit.User{PHID: ann.UserPHID, Username: "ann", Roles: []string{"admin", "activated"}}
+	ex, err := decideExecution(v, rm, true, campaigns.RemovalLimit{MaxShare: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused, settled bool
+	for _, in := range ex.removals {
+		switch {
+		case in.entry.Kind == state.EntryDisableRefused:
+			refused = true
+		case in.key == disableKey("R1", ann.UserPHID) && in.recheck != nil:
+			w, err := in.recheck(t.Context())
+			settled = w == nil && err == nil && in.landed.userIs != nil
+		}
+	}
+	if !refused || !settled {
+		t.Errorf("refused %v, settled without sending %v; want both: %+v", refused, settled, parts(ex.removals))
+	}
+}

@@ -145,13 +145,13 @@ func decideRestore(v *view, f state.Finding, op state.Op) (members []intent, don
 	seq := f.Restores + 1
 	force, actor, approver := op.Args[argForce] == "true", op.Args[argActor], op.Args[argBy]
 	rec := v.rec()
-	for _, gp := range f.RemovedFrom {
-		if f.Disabled {
-			// The account was disabled, not removed: it is enabled
-			// again, and its memberships were never touched.
-			members = []intent{enableIntent(f, op, actor, seq, force)}
-			break
-		}
+	readd := f.RemovedFrom
+	if f.Disabled {
+		// The account was disabled, not removed: it is enabled again,
+		// and its memberships, never touched, are not re-added.
+		members, readd = []intent{enableIntent(f, op, actor, seq, force)}, nil
+	}
+	for _, gp := range readd {
 		g, _ := rec.GroupByPHID(gp)
 		members = append(members, intent{key: restoreMemberKey(OpKey(op.Key), gp), kind: state.OpMemberRestored,
 			write:  editMembers{project: gp, add: []string{f.UserPHID}},
