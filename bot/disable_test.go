@@ -15,6 +15,7 @@ import (
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/phabtest"
+	"github.com/auditbot/auditbot/report"
 	"github.com/auditbot/auditbot/state"
 )
 
@@ -155,6 +156,21 @@ func TestDisableAccounts(t *testing.T) {
 		}
 		if f := h.finding(u); !f.Disabled || f.Status != state.StatusRemoved {
 			t.Errorf("%s: disabled %v, status %s; want disabled, removed", u, f.Disabled, f.Status)
+		}
+	}
+	// The evidence names each disabled account per group, with its
+	// approvals and when it went.
+	ev, err := report.Build(h.store, campaignName, "", h.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md strings.Builder
+	if err := ev.Write(&md, "md"); err != nil || !strings.Contains(md.String(), "(account disabled)") {
+		t.Errorf("md report does not say accounts were disabled (%v)", err)
+	}
+	for _, r := range ev.Removals {
+		if r.Action != "disable" || r.RemovedAt.IsZero() || len(r.Approvals) != 2 || r.Username == "nomfa3" {
+			t.Errorf("report removal %+v", r)
 		}
 	}
 	st, err := h.bot.Status(campaignName)
