@@ -481,3 +481,48 @@ func TestCrashSweepDisable(t *testing.T) {
 		}
 	}
 }
+
+// TestRecurringDisableNotFoundAgain: a recurring campaign that disables
+// accounts. A disabled account stays a member of its groups; the next run
+// must not find it again (no new batch, no new task naming it, no second
+// disabling), while a member who joins without MFA is found.
+func TestRecurringDisableNotFoundAgain(t *testing.T) {
+	h := newHarness(t, fixture{campaignExtra: "action: disable\nrecurring: {every: 7d}\nnotice: 60d\n"})
+	h.launch()
+	h.clock.Set(cutoff.Add(time.Hour))
+	h.tick()
+	approveR1(t, h, "alice", "bob")
+	h.clock.Advance(time.Hour)
+	h.tick()
+	disabled := h.accountWrites()
+	if len(disabled) != 4 {
+		t.Fatalf("disabled %v, want nomfa1-4", disabled)
+	}
+	batches := len(h.snapshot().Batches)
+	h.users["newbie"] = h.srv.AddUser(phabtest.UserSpec{Username: "newbie"})
+	h.srv.AddMembers(h.group(groupNDA).PHID, h.phid("newbie"))
+	h.clock.Advance(week)
+	h.tick()
+	snap := h.snapshot()
+	if len(snap.Campaign.Runs) == 0 {
+		t.Fatal("no recurring run")
+	}
+	for _, b := range snap.Batches[batches:] {
+		for _, u := range b.UserPHIDs {
+			if name := h.usernameOf(u); name != "newbie" {
+				t.Errorf("the run put @%s in a new batch", name)
+			}
+		}
+	}
+	if len(snap.Batches) != batches+1 {
+		t.Errorf("%d new batch(es), want 1 (newbie's)", len(snap.Batches)-batches)
+	}
+	for _, u := range []string{"nomfa1", "nomfa2", "nomfa3", "nomfa4"} {
+		if f := h.finding(u); !f.Disabled || f.Status != state.StatusRemoved {
+			t.Errorf("@%s after the run: disabled %v, %s", u, f.Disabled, f.Status)
+		}
+	}
+	if got := h.accountWrites(); !slices.Equal(got, disabled) {
+		t.Errorf("account writes after the run: %v", got)
+	}
+}
