@@ -342,11 +342,15 @@ func sentDisables(snap *state.Snapshot, rm state.Removal) []string {
 	return out
 }
 
-// findingUsers are the users of every finding.
-func findingUsers(snap *state.Snapshot) []string {
-	out := make([]string, 0, len(snap.Findings))
+// proposable are the users a removal batch may be proposed for, from the
+// state alone (removalCandidates decides): whose accounts a campaign that
+// disables accounts reads before proposing, rather than every finding's.
+func proposable(snap *state.Snapshot) []string {
+	var out []string
 	for _, f := range snap.Findings {
-		out = append(out, f.UserPHID)
+		if !f.Disabled && (f.Status.Removable() || f.Status == state.StatusRemoved) {
+			out = append(out, f.UserPHID)
+		}
 	}
 	return out
 }

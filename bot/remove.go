@@ -49,7 +49,7 @@ func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 	if r.c.Disables() {
 		// Who is never disabled is read live: bots, administrators and
 		// approvers are not proposed at all.
-		n = n.and(disableNeeds(findingUsers(&snap)))
+		n = n.and(disableNeeds(proposable(&snap)))
 	}
 	v, err := b.read.observe(ctx, r, snap, n)
 	if err != nil {
