@@ -51,7 +51,7 @@ test:
 # AUDITBOT_SWEEP=1.
 crash:
 	$(GO) test -count=1 -timeout 30m -run 'TestCrashSweep$$' -v ./crashtest/ -crash.full
-	AUDITBOT_SWEEP=1 $(GO) test -count=1 -timeout 30m -run 'TestAttack3CrashSweepWholeLifecycle$$' ./bot/
+	AUDITBOT_SWEEP=1 $(GO) test -count=1 -timeout 30m -run 'TestAttack3CrashSweepWholeLifecycle$$|TestCrashSweepDisable$$' ./bot/
 
 # crash-later is the same sweep, but a killed tick runs again only at the
 # next step of the script, as when the daemon dies and ticks again later.

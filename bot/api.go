@@ -36,6 +36,9 @@ type Phabricator interface {
 	// EditProjectPolicy sets a project's join, edit or view policy (a
 	// policy finding fixed after !fix).
 	EditProjectPolicy(ctx context.Context, projectPHID, which, policy string) (conduit.EditResult, error)
+	// SetUserDisabled disables or enables an account (user.edit, admin
+	// only): a campaign with action disable, and its restores.
+	SetUserDisabled(ctx context.Context, userPHID string, disabled bool) (conduit.EditResult, error)
 }
 
 // Errors callers map to exit codes.

@@ -175,6 +175,14 @@ func (b *executor) send(ctx context.Context, campaign string, key OpKey, w write
 		if err != nil {
 			return res, err
 		}
+	case setDisabled:
+		got, err := b.conn.SetUserDisabled(ctx, w.user, w.disabled)
+		if len(got.TransactionPHIDs) > 0 {
+			res.result = got.TransactionPHIDs[0]
+		}
+		if err != nil {
+			return res, err
+		}
 	default:
 		return res, fmt.Errorf("bot: unknown write %T", w)
 	}
@@ -283,6 +291,13 @@ func (b *executor) hasLanded(ctx context.Context, c landedCheck) (bool, error) {
 			return false, err
 		}
 		return c.projectIs(ps[0]), nil
+	}
+	if c.userIs != nil {
+		users, err := b.read.usersByPHID(ctx, []string{c.user})
+		if err != nil || len(users) != 1 {
+			return false, err
+		}
+		return c.userIs(users[0]), nil
 	}
 	if c.members != nil {
 		members, ok, err := b.read.projectMembers(ctx, c.project)

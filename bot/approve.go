@@ -27,6 +27,10 @@ type ApproveResult struct {
 	// the tasks show them; Digest names exactly this list.
 	Items  []string `json:"items"`
 	Digest string   `json:"digest"`
+	// Action is "disable" for a batch that disables the accounts of the
+	// users listed rather than removing the memberships; the digest
+	// covers it.
+	Action string `json:"action,omitempty"`
 	// Recorded is false when the call only showed the batch.
 	Recorded bool `json:"recorded"`
 }
@@ -134,6 +138,12 @@ func approveResult(rm state.Removal, approver string) *ApproveResult {
 		Approved: rm.Status == state.RemovalApproved || rm.Status == state.RemovalDone}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n", rm.Label())
+	if rm.Disables() {
+		// What the approver is shown is also what is done to the items:
+		// a remove batch's digest never approves a disable batch.
+		res.Action = rm.Action
+		fmt.Fprintf(h, "action %s\n", rm.Action)
+	}
 	for _, it := range rm.Items {
 		res.Items = append(res.Items, fmt.Sprintf("%s @%s", it.GroupName, it.Username))
 		// PHIDs, not names: the digest names these exact memberships.

@@ -196,6 +196,9 @@ func (b *Bot) checkCampaign(ctx context.Context, c *campaigns.Campaign, snap *sn
 			return err
 		}
 	}
+	if c.Disables() {
+		checkDisable(r, c, snap)
+	}
 	if c.Has(campaigns.CriterionInactive) {
 		for _, v := range activityVisibility(c, snap) {
 			// Information, not a failure: a reply keeps access.
@@ -353,4 +356,18 @@ func policyHint(err error) string {
 		return ce.Info
 	}
 	return err.Error()
+}
+
+// checkDisable checks a campaign with action disable: the bot must be an
+// administrator to disable accounts (user.edit, NOTES fact 60), and the
+// affected users it will never disable (bots, administrators, approvers)
+// are listed, as warnings: a person decides about them.
+func checkDisable(r *CheckReport, c *campaigns.Campaign, snap *snapshot) {
+	self := snap.self
+	r.add("@"+self.Username, "may disable accounts", self.IsAdmin(),
+		map[bool]string{true: "admin: user.edit may disable and enable accounts", false: "not an admin: only administrators may disable accounts (action: disable)"}[self.IsAdmin()])
+	for _, s := range neverDisabled(snap) {
+		r.Rows = append(r.Rows, CheckRow{Subject: "@" + s.Username, Check: "never disabled", OK: true, Warn: true,
+			Detail: s.Reason + ": exempt from " + c.Name + "'s disabling; a person decides"})
+	}
 }

@@ -210,7 +210,7 @@ func decideBatchApprove(v *view, c *order) (outcome, error) {
 func decideBatchDeny(v *view, c *order) (outcome, error) {
 	open := removalsWith(v.snap.Removals, state.RemovalProposed)
 	for _, w := range removalsWith(v.snap.Removals, state.RemovalApproved) {
-		if !removalStarted(&v.snap, w, v.members) {
+		if !removalStarted(&v.snap, w, v.members, v.users) {
 			open = append(open, w)
 		}
 	}

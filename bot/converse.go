@@ -751,7 +751,10 @@ func unmetNeeds(f state.Finding) needs {
 // reasons still unmet (v observed with unmetNeeds).
 func (v *view) unmet(f state.Finding) (bool, []string) {
 	u, ok := v.users[f.UserPHID]
-	if !ok || u.IsDisabled() {
+	// An account the campaign disabled itself (action disable) is
+	// expected to be disabled: restoring it is what enables it again.
+	byUs := f.Disabled && !slices.Contains(f.Reasons, reasonDisabled)
+	if !ok || (u.IsDisabled() && !byUs) {
 		return false, []string{reasonDisabled}
 	}
 	var left []string

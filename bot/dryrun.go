@@ -11,7 +11,7 @@ import (
 	"github.com/auditbot/auditbot/conduit"
 )
 
-// DryRun wraps a Phabricator so that its three writes are logged with their
+// DryRun wraps a Phabricator so that its four writes are logged with their
 // full payload and not sent. It is the one place dry-run is enforced: no
 // write path in the bot checks a flag. Tasks it pretends to create are
 // remembered so that reading them back (policy verification, replies)
@@ -61,6 +61,11 @@ func (d *dryRun) EditProjectMembers(ctx context.Context, projectPHID string, add
 func (d *dryRun) EditProjectPolicy(ctx context.Context, projectPHID, which, policy string) (conduit.EditResult, error) {
 	d.log.Info().Str("write", "project.edit").Str("project", projectPHID).Str("type", which).Str("value", policy).Msg("dry-run: would set policy")
 	return conduit.EditResult{ObjectPHID: projectPHID}, nil
+}
+
+func (d *dryRun) SetUserDisabled(ctx context.Context, userPHID string, disabled bool) (conduit.EditResult, error) {
+	d.log.Info().Str("write", "user.edit").Str("user", userPHID).Bool("disabled", disabled).Msg("dry-run: would disable or enable account")
+	return conduit.EditResult{ObjectPHID: userPHID}, nil
 }
 
 func (d *dryRun) SearchTasks(ctx context.Context, q conduit.TaskQuery) ([]conduit.Task, error) {

@@ -78,10 +78,16 @@ type landedCheck struct {
 	task        string
 	subscribers bool
 	taskIs      func(t conduit.Task, subscribers []string) bool
+	// user and userIs judge an account write by the account as read now
+	// (its roles: "disabled").
+	user   string
+	userIs func(u conduit.User) bool
 }
 
 // set reports whether the check names anything to read.
-func (c landedCheck) set() bool { return c.members != nil || c.taskIs != nil || c.projectIs != nil }
+func (c landedCheck) set() bool {
+	return c.members != nil || c.taskIs != nil || c.projectIs != nil || c.userIs != nil
+}
 
 // said is one line of a tick's report, with the fields its structured log
 // record carries.
@@ -144,10 +150,18 @@ type editPolicy struct {
 	project, which, value string
 }
 
-func (editPolicy) isWrite()  {}
+// setDisabled disables (or enables) one account in one user.edit. It
+// carries no marker: whether it landed is judged by the account's roles.
+type setDisabled struct {
+	user     string
+	disabled bool
+}
+
 func (fileTask) isWrite()    {}
 func (editTask) isWrite()    {}
 func (editMembers) isWrite() {}
+func (setDisabled) isWrite() {}
+func (editPolicy) isWrite()  {}
 
 // comment returns an editTask that posts text on task, with extra edits in
 // the same maniphest.edit (subscribing the approvers' project when the

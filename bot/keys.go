@@ -117,6 +117,7 @@ const (
 	stepProposal removalStep = "proposal" // the announcement on a task
 	stepHeld     removalStep = "held"     // the guard-rail's note on a task
 	stepRemove   removalStep = "remove"   // the membership write on a group
+	stepDisable  removalStep = "disable"  // the account write on a user (action disable)
 	stepNotice   removalStep = "notice"   // the notice once removed
 	// stepApprovalReminder reminds the approvers of a batch left
 	// undecided; stepOverdue tells the team after a second period.
@@ -143,6 +144,10 @@ func heldKey(label string, batch int) OpKey {
 
 // removeKey is the op key of removing removal batch label's users from group.
 func removeKey(label, group string) OpKey { return removalKey(label, stepRemove, group) }
+
+// disableKey is the op key of disabling user's account for removal batch
+// label (a campaign with action disable): one user.edit per account.
+func disableKey(label, user string) OpKey { return removalKey(label, stepDisable, user) }
 
 // noticeKey is the op key of telling batch's task that removal batch
 // label's memberships were removed.
@@ -176,6 +181,10 @@ func restoreMemberKey(restore OpKey, group string) OpKey { return restore + "/" 
 
 // restoreCommentKey is the op key of the comment that ends restore.
 func restoreCommentKey(restore OpKey) OpKey { return restore + "/comment" }
+
+// restoreEnableKey is the op key of enabling again the account a campaign
+// with action disable disabled, for restore.
+func restoreEnableKey(restore OpKey) OpKey { return restore + "/enable" }
 
 // policyRestoreKey is the op key of putting back batch's task policies
 // (batch 0: the standing task) after the change made by transaction
@@ -290,7 +299,7 @@ var finishers = []struct {
 	}},
 	{"policies", func(k OpKey, _ removalStep, _ bool, _ state.Op) bool { return k.hasPrefix(accessRevokeFamily) }},
 	{"execute-removals", func(_ OpKey, step removalStep, removal bool, _ state.Op) bool {
-		return removal && (step == stepRemove || step == stepNotice || step == stepHeld)
+		return removal && (step == stepRemove || step == stepDisable || step == stepNotice || step == stepHeld)
 	}},
 	{"approval-reminders", func(_ OpKey, step removalStep, removal bool, op state.Op) bool {
 		return removal && (step == stepApprovalReminder || step == stepOverdue) && op.Args[argTask] != ""

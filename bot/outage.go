@@ -128,6 +128,10 @@ func (k *breaker) EditProjectPolicy(ctx context.Context, projectPHID, which, pol
 	})
 }
 
+func (k *breaker) SetUserDisabled(ctx context.Context, userPHID string, disabled bool) (conduit.EditResult, error) {
+	return guarded(k, func() (conduit.EditResult, error) { return k.Phabricator.SetUserDisabled(ctx, userPHID, disabled) })
+}
+
 // unavailable returns why the bot must not start a write now: its context
 // ended, or Phabricator was found unavailable earlier in this tick. once
 // checks it before recording an intent, so no intent is recorded for a

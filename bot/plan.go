@@ -17,18 +17,23 @@ import (
 
 // Plan is exactly what launch would do, computed without side effects.
 type Plan struct {
-	Campaign       string        `json:"campaign"`
-	Title          string        `json:"title"`
-	Cutoff         time.Time     `json:"cutoff"`
-	CutoffDate     string        `json:"cutoff_date"`
-	Approvers      string        `json:"approvers"`
-	Team           string        `json:"team,omitempty"`
-	Groups         []PlanGroup   `json:"groups"`
-	Findings       []PlanFinding `json:"findings"`
-	Skipped        []Skipped     `json:"skipped"`
-	NonUserMembers []string      `json:"non_user_members,omitempty"`
-	Tasks          []PlanTask    `json:"tasks"`
-	Reminders      []time.Time   `json:"reminders"`
+	Campaign   string        `json:"campaign"`
+	Title      string        `json:"title"`
+	Cutoff     time.Time     `json:"cutoff"`
+	CutoffDate string        `json:"cutoff_date"`
+	Approvers  string        `json:"approvers"`
+	Team       string        `json:"team,omitempty"`
+	Groups     []PlanGroup   `json:"groups"`
+	Findings   []PlanFinding `json:"findings"`
+	Skipped    []Skipped     `json:"skipped"`
+	// Action is "disable" for a campaign that disables accounts (empty:
+	// memberships are removed). NeverDisabled are the affected users it
+	// will never disable, and why (bots, administrators, approvers).
+	Action         string      `json:"action,omitempty"`
+	NeverDisabled  []Skipped   `json:"never_disabled,omitempty"`
+	NonUserMembers []string    `json:"non_user_members,omitempty"`
+	Tasks          []PlanTask  `json:"tasks"`
+	Reminders      []time.Time `json:"reminders"`
 	// List is what the list criterion's file names that the campaign
 	// cannot act on (unknown usernames, non-members); nil without it.
 	List *ListReport `json:"list,omitempty"`
@@ -125,6 +130,9 @@ func newPlan(w *wording, c *campaigns.Campaign, snap *snapshot, now time.Time) (
 	}
 	if snap.team != nil {
 		p.Team = snap.team.Name
+	}
+	if c.Disables() {
+		p.Action, p.NeverDisabled = string(campaigns.ActionDisable), neverDisabled(snap)
 	}
 	p.Findings = make([]PlanFinding, 0, len(findings))
 	for _, f := range findings {
@@ -351,7 +359,11 @@ func taskSpec(w *wording, c *campaigns.Campaign, rec *state.Campaign, bt state.B
 func (p *Plan) writeHeader(sb *strings.Builder) {
 	fmt.Fprintf(sb, "Campaign %s: %s\n", p.Campaign, p.Title)
 	fmt.Fprintf(sb, "Deadline: %s (removal may be proposed after it)\n", state.CutoffText(p.Cutoff))
-	fmt.Fprintf(sb, "Approvers: %s\n\n", p.Approvers)
+	fmt.Fprintf(sb, "Approvers: %s\n", p.Approvers)
+	if p.Action == string(campaigns.ActionDisable) {
+		fmt.Fprintf(sb, "Action: disable accounts (memberships stay; bots, administrators and approvers are never disabled)\n")
+	}
+	sb.WriteString("\n")
 	tw := tabwriter.NewWriter(sb, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GROUP\tRISK\tAPPROVALS\tMEMBERS\tAFFECTED")
 	for _, g := range p.Groups {
@@ -403,6 +415,7 @@ func (p *Plan) WriteSummary(w io.Writer) error {
 	if len(p.NonUserMembers) > 0 {
 		fmt.Fprintf(&sb, "\nMembers that are not users (left alone): %d\n", len(p.NonUserMembers))
 	}
+	p.writeNeverDisabled(&sb)
 	p.writeActivity(&sb)
 	p.writeReminders(&sb)
 	sb.WriteString("\nEvery user and the full text of each task: --full; everything as JSON: --json.\n")
@@ -465,6 +478,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 	if len(p.NonUserMembers) > 0 {
 		fmt.Fprintf(&sb, "\nMembers that are not users (left alone): %s\n", strings.Join(p.NonUserMembers, ", "))
 	}
+	p.writeNeverDisabled(&sb)
 	for _, t := range p.Tasks {
 		fmt.Fprintf(&sb, "\n--- task for batch %d (view: %s, edit: %s)\nTitle: %s\nSubscribers: %s\nTags: %s\n\n%s\n",
 			t.Batch, t.ViewPolicy, t.EditPolicy, t.Title, strings.Join(t.Subscribers, " "), strings.Join(t.Projects, ", "), t.Description)
@@ -479,3 +493,28 @@ func (p *Plan) WriteText(w io.Writer) error {
 // approver's `!keep` keeps a member, so the approvers must be able to read
 // the tasks before anyone asks them.
 func approversAtLaunch(c *campaigns.Campaign) bool { return c.Has(campaigns.CriterionList) }
+
+// writeNeverDisabled lists the affected users a campaign that disables
+// accounts will never disable, and why.
+func (p *Plan) writeNeverDisabled(sb *strings.Builder) {
+	if len(p.NeverDisabled) == 0 {
+		return
+	}
+	fmt.Fprintf(sb, "\nExempt: never disabled (%d), a person decides:\n", len(p.NeverDisabled))
+	for _, s := range p.NeverDisabled {
+		fmt.Fprintf(sb, "  %s: %s\n", s.Username, s.Reason)
+	}
+}
+
+// neverDisabled are the affected users discovery found that a campaign
+// with action disable will never disable (disableExemption's rules, on
+// the accounts as discovery read them), by username.
+func neverDisabled(snap *snapshot) []Skipped {
+	var out []Skipped
+	for _, f := range snap.findings {
+		if why := accountExemption(f.User, f.User.PHID == snap.self.PHID, slices.Contains(snap.approvers.MemberPHIDs, f.User.PHID)); why != "" && why != exemptDisabled {
+			out = append(out, Skipped{Username: f.User.Username, Reason: why})
+		}
+	}
+	return out
+}

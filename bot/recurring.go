@@ -206,7 +206,9 @@ func decideRun(c *campaigns.Campaign, snap *state.Snapshot, scan *snapshot, now 
 	idx := indexFindings(snap.Findings)
 	inRemoval := usersInOpenRemovals(snap)
 	for _, pf := range scan.findings {
-		if f, has := idx.finding(pf.User.PHID); has && (driftCovers(f, pf) || inRemoval[f.UserPHID]) {
+		// An account the campaign disabled keeps its memberships: it is
+		// not found again, only a restore brings it back.
+		if f, has := idx.finding(pf.User.PHID); has && (driftCovers(f, pf) || inRemoval[f.UserPHID] || (f.Disabled && f.Status == state.StatusRemoved)) {
 			continue
 		}
 		joiners[pf.User.PHID] = true

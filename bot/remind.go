@@ -307,6 +307,7 @@ func decideApprovalReminders(v *view, period time.Duration) (posts, error) {
 		label := u.rm.Label()
 		days := int(u.waited / (24 * time.Hour))
 		base := templates.ApprovalReminderData{Campaign: v.words.campaignData(v.c, rec), BatchID: label, Days: days, Required: u.rm.RequiredApprovals}
+		base.Disable = u.rm.Disables()
 		for _, bt := range u.tasks {
 			data := base
 			data.Approvals = u.rm.ApprovalsFor(bt.Index)

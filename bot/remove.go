@@ -45,7 +45,13 @@ func (b *Bot) choreProposeRemovals(ctx context.Context, r *run) error {
 			return err
 		}
 	}
-	v, err := b.read.observe(ctx, r, snap, needs{members: true})
+	n := needs{members: true}
+	if r.c.Disables() {
+		// Who is never disabled is read live: bots, administrators and
+		// approvers are not proposed at all.
+		n = n.and(disableNeeds(proposable(&snap)))
+	}
+	v, err := b.read.observe(ctx, r, snap, n)
 	if err != nil {
 		return err
 	}
@@ -89,6 +95,9 @@ func decideProposals(v *view) []intent {
 		}
 		sortItems(items)
 		rm := state.Removal{ProposedAt: now.UTC(), Items: items, Status: state.RemovalProposed, RequiredApprovals: requiredApprovals(items)}
+		if v.c.Disables() {
+			rm.Action = state.ActionDisable
+		}
 		if i == 0 {
 			rm.Status, rm.AutoApproved, rm.RequiredApprovals = state.RemovalApproved, true, 0
 		}
@@ -115,8 +124,14 @@ func removalCandidates(v *view) (auto, manual []state.RemovalItem) {
 		}
 	}
 
+	disables := v.c.Disables()
 	for _, f := range snap.Findings {
 		if v.now.Before(snap.Campaign.Cutoff) && !f.TeamTask {
+			continue
+		}
+		// A campaign that disables accounts proposes each account once,
+		// and never one of those disableExemption protects.
+		if disables && (f.Disabled || disableExemption(v, f.UserPHID) != "") {
 			continue
 		}
 		for _, gp := range f.Groups {
@@ -128,7 +143,9 @@ func removalCandidates(v *view) (auto, manual []state.RemovalItem) {
 				Risk: g.Risk, Voluntary: f.Status == state.StatusVoluntary, Batch: f.Batch}
 			// An unknown risk parses as the zero Risk, which never
 			// auto-approves.
-			if risk, err := campaigns.ParseRisk(g.Risk); err == nil && v.c.AutoApproveNotRisky && risk.MayAutoApprove() {
+			// Disabling an account is never auto-approved: it reaches
+			// beyond the group.
+			if risk, err := campaigns.ParseRisk(g.Risk); err == nil && v.c.AutoApproveNotRisky && risk.MayAutoApprove() && !disables {
 				auto = append(auto, it)
 			} else {
 				manual = append(manual, it)
@@ -147,9 +164,16 @@ func proposalIntent(rm state.Removal, now time.Time) intent {
 		if err := tx.PutRemoval(&rm); err != nil {
 			return err
 		}
-		return tx.Append(state.Entry{At: now.UTC(), Kind: state.EntryRemovalProposed, Detail: fmt.Sprintf("%s: %d removal(s), %d approval(s) needed, auto-approved=%v", rm.Label(), len(rm.Items), rm.RequiredApprovals, rm.AutoApproved)})
+		detail := fmt.Sprintf("%s: %d removal(s), %d approval(s) needed, auto-approved=%v", rm.Label(), len(rm.Items), rm.RequiredApprovals, rm.AutoApproved)
+		if rm.Disables() {
+			detail = fmt.Sprintf("%s: disable %d account(s) (%d membership(s)), %d approval(s) needed", rm.Label(), len(rm.Accounts()), len(rm.Items), rm.RequiredApprovals)
+		}
+		return tx.Append(state.Entry{At: now.UTC(), Kind: state.EntryRemovalProposed, Detail: detail})
 	}
 	in.sayLater = func() said {
+		if rm.Disables() {
+			return said{ev{kind: "removal-proposed"}, fmt.Sprintf("proposed batch %s: disable %d account(s), needs %d approval(s)", rm.Label(), len(rm.Accounts()), rm.RequiredApprovals)}
+		}
 		auto := ""
 		if rm.AutoApproved {
 			auto = " (auto-approved: not-risky groups)"
@@ -202,7 +226,7 @@ func decideAnnouncements(v *view) ([]intent, error) {
 			if len(items) == 0 {
 				continue
 			}
-			data := templates.RemovalProposalData{Campaign: v.words.batchCampaignData(v.c, rec, bt), BatchID: rm.Label(),
+			data := templates.RemovalProposalData{Campaign: removalCampaignData(v, rm, bt), BatchID: rm.Label(),
 				Items: removalItems(&v.snap, items), RequiredApprovals: rm.RequiredApprovals}
 			text, err := v.words.render(templates.RemovalProposal, data)
 			if err != nil {
@@ -214,6 +238,9 @@ func decideAnnouncements(v *view) ([]intent, error) {
 				in.prepare = func(tx *state.CampaignTx) error { return markApproversSubscribed(tx, index) }
 			}
 			in.said = said{ev{kind: "removal-announced", task: bt.Monogram()}, fmt.Sprintf("announced %s on %s (%d membership(s))", rm.Label(), bt.Monogram(), len(items))}
+			if rm.Disables() {
+				in.said.text = fmt.Sprintf("announced %s on %s (%d account(s) to disable)", rm.Label(), bt.Monogram(), len(data.Accounts()))
+			}
 			ins = append(ins, in)
 		}
 	}
@@ -269,10 +296,10 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 	if snap, rm, err = b.removalNow(r, id); err != nil {
 		return err
 	}
-	if v, err = b.read.observe(ctx, r, snap, needs{members: true}); err != nil {
+	if v, err = b.read.observe(ctx, r, snap, needs{members: true, users: sentDisables(&snap, rm)}); err != nil {
 		return err
 	}
-	started := removalStarted(&snap, rm, v.members)
+	started := removalStarted(&snap, rm, v.members, v.users)
 	if !rm.AutoApproved && !started {
 		n := approvalNeeds(rm.Approvals)
 		n.fresh = true
@@ -286,7 +313,13 @@ func (b *Bot) executeRemoval(ctx context.Context, r *run, id int) error {
 	// Ask Phabricator once more, right before removing: a user removed
 	// from one group earlier is not watched by drift, and anyone may have
 	// enabled MFA since the tick began.
-	if v, err = b.read.observe(ctx, r, snap, needs{members: true, live: dueFindings(&snap, rm, b.now())}); err != nil {
+	n := needs{members: true, live: dueFindings(&snap, rm, b.now())}
+	if rm.Disables() {
+		// Who may be disabled is asked of Phabricator right before:
+		// the accounts' roles and the approvers, as they are now.
+		n = n.and(disableNeeds(rm.Accounts()))
+	}
+	if v, err = b.read.observe(ctx, r, snap, n); err != nil {
 		return fmt.Errorf("re-check before removal: %w", err)
 	}
 	ex, err := decideExecution(v, rm, started, r.c.RemovalLimit.Apply(b.cfg.RemovalLimit))
@@ -332,7 +365,8 @@ func (b *Bot) removalNow(r *run, id int) (state.Snapshot, state.Removal, error) 
 // has removed, so that later chores do not see them as members.
 func (b *Bot) forgetRemoved(r *run, id int) error {
 	_, rm, err := b.removalNow(r, id)
-	if err != nil || r.members == nil {
+	if err != nil || r.members == nil || rm.Disables() {
+		// A disabled account keeps its memberships.
 		return err
 	}
 	for _, it := range rm.Items {
@@ -486,11 +520,21 @@ func decideExecution(v *view, rm state.Removal, started bool, limit campaigns.Re
 	// users are not removed until the answer is posted (fail closed);
 	// status says a human is needed.
 	unanswered := pendingAnswers(snap.Ops)
+	pending := map[OpKey]state.Op{}
+	for _, op := range snap.Ops {
+		if op.State == state.OpPending {
+			pending[OpKey(op.Key)] = op
+		}
+	}
+	var exempt map[string]string
+	if rm.Disables() {
+		exempt = disableExemptions(v, rm, pending)
+	}
 	freshOf := func(g state.Group) []string {
 		var fresh []string
 		for _, it := range rm.Items {
 			f := findings[it.UserPHID]
-			if len(unanswered[f.Batch]) > 0 {
+			if _, ok := exempt[it.UserPHID]; ok || len(unanswered[f.Batch]) > 0 {
 				continue
 			}
 			if it.GroupPHID == g.PHID && !it.Done && v.failsNow(f) &&
@@ -502,25 +546,9 @@ func decideExecution(v *view, rm state.Removal, started bool, limit campaigns.Re
 	}
 	var ex execution
 	if !started {
-		var over []templates.HeldGroup
-		for _, g := range snap.Campaign.Groups {
-			n := len(freshOf(g))
-			if n == 0 {
-				continue
-			}
-			// Cumulative per group: what the campaign already removed
-			// from it plus this batch, against its size before the first
-			// removal, so that rounds (per-user deadlines, "remove me",
-			// an extension that splits a batch) add up to no more than
-			// one batch may remove.
-			done := removedFrom(snap.Removals, g.PHID)
-			base := g.RemovalBaseline
-			if base == 0 {
-				base = len(v.members[g.PHID]) + done // recorded before baselines were
-			}
-			if !limit.Allows(done+n, base) {
-				over = append(over, templates.HeldGroup{Group: g.Name, Remove: done + n, Members: base})
-			}
+		over := overLimit(v, freshOf, limit)
+		if rm.Disables() {
+			over = append(over, accountsOver(snap, freshAccounts(snap, freshOf), limit)...)
 		}
 		ex.hold = decideHold(v, rm, over, limit)
 		if len(over) > 0 {
@@ -530,11 +558,9 @@ func decideExecution(v *view, rm state.Removal, started bool, limit campaigns.Re
 			return ex, err
 		}
 	}
-	pending := map[OpKey]state.Op{}
-	for _, op := range snap.Ops {
-		if op.State == state.OpPending {
-			pending[OpKey(op.Key)] = op
-		}
+	if rm.Disables() {
+		ex.removals = append(disableRefusals(v, rm, exempt), disableIntents(v, rm, groupsByAccount(snap, freshOf), pending)...)
+		return ex, nil
 	}
 	for _, g := range snap.Campaign.Groups {
 		key := removeKey(rm.Label(), g.PHID)
@@ -547,6 +573,31 @@ func decideExecution(v *view, rm state.Removal, started bool, limit campaigns.Re
 		ex.removals = append(ex.removals, removalIntent(v, rm, g, sent, fresh))
 	}
 	return ex, nil
+}
+
+// overLimit is the groups the guard-rail holds a batch for: per group,
+// cumulative, what the campaign already removed from it plus this batch
+// (freshOf), against its size before the first removal, so that rounds
+// (per-user deadlines, "remove me", an extension that splits a batch) add
+// up to no more than one batch may remove. For a batch that disables
+// accounts, each account counts once per group it is in.
+func overLimit(v *view, freshOf func(state.Group) []string, limit campaigns.RemovalLimit) []templates.HeldGroup {
+	var over []templates.HeldGroup
+	for _, g := range v.snap.Campaign.Groups {
+		n := len(freshOf(g))
+		if n == 0 {
+			continue
+		}
+		done := removedFrom(v.snap.Removals, g.PHID)
+		base := g.RemovalBaseline
+		if base == 0 {
+			base = len(v.members[g.PHID]) + done // recorded before baselines were
+		}
+		if !limit.Allows(done+n, base) {
+			over = append(over, templates.HeldGroup{Group: g.Name, Remove: done + n, Members: base})
+		}
+	}
+	return over
 }
 
 // removalIntent removes fresh from group g in one project.edit, for
@@ -638,7 +689,7 @@ func heldNotes(v *view, rm state.Removal, over []templates.HeldGroup, limit camp
 		if len(items) == 0 || bt.TaskPHID == "" {
 			continue
 		}
-		text, err := v.words.render(templates.RemovalHeld, templates.RemovalHeldData{Campaign: v.words.batchCampaignData(v.c, v.rec(), bt), BatchID: rm.Label(),
+		text, err := v.words.render(templates.RemovalHeld, templates.RemovalHeldData{Campaign: removalCampaignData(v, rm, bt), BatchID: rm.Label(),
 			Over: over, Limit: limit.String(), Items: removalItems(&v.snap, items)})
 		if err != nil {
 			return nil, err
@@ -682,7 +733,7 @@ func decideNotices(v *view, rm state.Removal) ([]intent, error) {
 		if len(done) == 0 {
 			continue
 		}
-		text, err := v.words.render(templates.RemovalNotice, templates.RemovalNoticeData{Campaign: v.words.batchCampaignData(v.c, v.rec(), bt), Removed: removalItems(&v.snap, done)})
+		text, err := v.words.render(templates.RemovalNotice, templates.RemovalNoticeData{Campaign: removalCampaignData(v, rm, bt), Removed: removalItems(&v.snap, done)})
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/auditbot/auditbot/campaigns"
+	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
 	"github.com/auditbot/auditbot/templates"
 )
@@ -136,9 +137,18 @@ func removedFrom(rs []state.Removal, group string) int {
 // outcome was lost landed (judged by the groups' live members). A write
 // Phabricator refused, or one never sent, removed nothing: the batch can
 // still be re-checked, held or rejected as if nothing had been sent.
-func removalStarted(snap *state.Snapshot, rm state.Removal, members map[string][]string) bool {
+func removalStarted(snap *state.Snapshot, rm state.Removal, members map[string][]string, users map[string]conduit.User) bool {
 	if slices.ContainsFunc(rm.Items, func(it state.RemovalItem) bool { return it.Done }) {
 		return true
+	}
+	if rm.Disables() {
+		// A disabling sent and not confirmed started the batch if the
+		// account is disabled now, or if it was not read (it may have).
+		pending := pendingOps(snap)
+		return slices.ContainsFunc(rm.Accounts(), func(u string) bool {
+			acct, read := users[u]
+			return pending[disableKey(rm.Label(), u)] && (!read || acct.IsDisabled())
+		})
 	}
 	for _, g := range snap.Campaign.Groups {
 		key := string(removeKey(rm.Label(), g.PHID))
@@ -179,7 +189,7 @@ func removalsInFlight(snap *state.Snapshot) map[string]bool {
 	pending := pendingOps(snap)
 	for _, rm := range snap.Removals {
 		for _, it := range rm.Items {
-			if !it.Done && pending[removeKey(rm.Label(), it.GroupPHID)] {
+			if !it.Done && (pending[removeKey(rm.Label(), it.GroupPHID)] || pending[disableKey(rm.Label(), it.UserPHID)]) {
 				out[it.UserPHID] = true
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/state"
 	"github.com/auditbot/auditbot/templates"
 )
@@ -144,7 +145,13 @@ func decideRestore(v *view, f state.Finding, op state.Op) (members []intent, don
 	seq := f.Restores + 1
 	force, actor, approver := op.Args[argForce] == "true", op.Args[argActor], op.Args[argBy]
 	rec := v.rec()
-	for _, gp := range f.RemovedFrom {
+	readd := f.RemovedFrom
+	if f.Disabled {
+		// The account was disabled, not removed: it is enabled again,
+		// and its memberships, never touched, are not re-added.
+		members, readd = []intent{enableIntent(f, op, actor, seq, force)}, nil
+	}
+	for _, gp := range readd {
 		g, _ := rec.GroupByPHID(gp)
 		members = append(members, intent{key: restoreMemberKey(OpKey(op.Key), gp), kind: state.OpMemberRestored,
 			write:  editMembers{project: gp, add: []string{f.UserPHID}},
@@ -156,7 +163,9 @@ func decideRestore(v *view, f state.Finding, op state.Op) (members []intent, don
 	if !ok {
 		return nil, intent{}, fmt.Errorf("batch %d: %w", f.Batch, state.ErrNotFound)
 	}
-	text, err := v.words.render(templates.Restored, templates.ReplyData{Campaign: v.words.campaignData(v.c, rec), Person: person(&f),
+	cd := v.words.campaignData(v.c, rec)
+	cd.Disable = f.Disabled
+	text, err := v.words.render(templates.Restored, templates.ReplyData{Campaign: cd, Person: person(&f),
 		Groups: groupNames(rec, f.RemovedFrom), Approver: templates.Person{Username: approver}})
 	if err != nil {
 		return nil, intent{}, err
@@ -166,7 +175,7 @@ func decideRestore(v *view, f state.Finding, op state.Op) (members []intent, don
 		state.Entry{Kind: state.EntryRestored, Actor: actor, User: f.Username}, func(tx *state.CampaignTx) error {
 			if err := updateFinding(f.UserPHID, func(f *state.Finding) {
 				f.Status, f.RestoreRequested, f.Restores, f.UpdatedAt = state.StatusRestored, false, seq, now
-				f.ForcedRestore = force
+				f.ForcedRestore, f.Disabled = force, false
 			})(tx); err != nil {
 				return err
 			}
@@ -174,7 +183,27 @@ func decideRestore(v *view, f state.Finding, op state.Op) (members []intent, don
 			return tx.PutOp(op)
 		})
 	done.sayLater = func() said {
+		if f.Disabled {
+			return said{ev{kind: "restored", user: f.Username}, fmt.Sprintf("restored @%s: account enabled again", f.Username)}
+		}
 		return said{ev{kind: "restored", user: f.Username}, fmt.Sprintf("restored @%s to %v", f.Username, groupNames(rec, f.RemovedFrom))}
 	}
 	return members, done, nil
+}
+
+// enableIntent enables again the account a campaign with action disable
+// disabled (f.Disabled), for the restore op: one user.edit, judged landed
+// by the account's roles (no "disabled").
+func enableIntent(f state.Finding, op state.Op, actor string, seq int, force bool) intent {
+	return intent{key: restoreEnableKey(OpKey(op.Key)), kind: state.OpAccountEnabled,
+		write:  setDisabled{user: f.UserPHID, disabled: false},
+		landed: landedCheck{user: f.UserPHID, userIs: func(u conduit.User) bool { return !u.IsDisabled() }},
+		failed: func(err error) error {
+			if errors.Is(err, conduit.ErrPermissionDenied) {
+				return fmt.Errorf("the bot may not enable accounts (%s): it must be an administrator; @%s is still disabled", policyHint(err), f.Username)
+			}
+			return err
+		},
+		entry: state.Entry{Actor: actor, User: f.Username, Outcome: "enabled", Detail: fmt.Sprintf("restore #%d, force=%v: account enabled again", seq, force)},
+	}
 }

@@ -216,6 +216,9 @@ func (st *Status) addUsers(snap *state.Snapshot, task map[int]string) {
 				st.Attention = append(st.Attention, fmt.Sprintf("@%s asks for an exemption on %s: %s (approvers: !approve @%s or !deny @%s <reason>)", f.Username, task[f.Batch], f.Exemption.Reason, f.Username, f.Username))
 			}
 		}
+		if f.Disabled && u.Note == "" {
+			u.Note = "account disabled by this campaign (its memberships are kept); auditbot restore enables it"
+		}
 		if f.RestoreRequested {
 			st.Attention = append(st.Attention, fmt.Sprintf("@%s is compliant again and asks to be restored (%s: !restore @%s, or auditbot restore)", f.Username, task[f.Batch], f.Username))
 		}

@@ -33,6 +33,7 @@ func (b *wording) campaignData(c *campaigns.Campaign, rec *state.Campaign) templ
 		Name: rec.Name, Title: rec.Title, Cutoff: rec.Cutoff,
 		CutoffDate: cutoffDate(rec.Cutoff), HelpURL: c.HelpLink(b.cfg.Conduit.URL),
 		Team: rec.TeamName, Approvers: "#" + rec.ApproversSlug,
+		Disable: c.Disables(),
 	}
 	for _, cr := range c.Criteria {
 		d.Criteria = append(d.Criteria, string(cr))

@@ -355,7 +355,9 @@ func decideDrift(v *view) []intent {
 		}
 		// A disabled account the campaign does not audit as such can
 		// do nothing about the rest: out of scope.
-		if u, ok := v.live[reasonMFA][f.UserPHID]; ok && !auditsDisabled && u.IsDisabled() {
+		// One the bot is disabling itself (sent, not yet confirmed) is
+		// left to execute-removals, which reconciles it.
+		if u, ok := v.live[reasonMFA][f.UserPHID]; ok && !auditsDisabled && u.IsDisabled() && !lv.inFlight {
 			lv.disabledOut = true
 		}
 		next, why := driftStatus(f, lv, v.now)

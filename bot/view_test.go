@@ -119,7 +119,7 @@ func parts(ins []intent) []intentParts {
 // cmpIntents compares intents' parts; texts are compared elsewhere
 // (golden files), so comments' bodies are ignored here.
 var cmpIntents = cmp.Options{
-	cmp.AllowUnexported(intentParts{}, fileTask{}, editTask{}, editMembers{}),
+	cmp.AllowUnexported(intentParts{}, fileTask{}, editTask{}, editMembers{}, setDisabled{}),
 	cmpopts.EquateEmpty(),
 	cmp.FilterPath(func(p cmp.Path) bool {
 		return p.Last().String() == ".Value" // a comment's rendered text

@@ -213,6 +213,9 @@ type Campaign struct {
 	// AutoApproveNotRisky allows removals from not-risky groups without an
 	// approver.
 	AutoApproveNotRisky bool
+	// Action is what an approved removal does: remove the memberships
+	// (ActionRemove, the default) or disable the account (ActionDisable).
+	Action Action
 	// RemovalLimit overrides the config's removal_limit for this
 	// campaign: the guard-rail that holds back a removal batch taking too
 	// large a part of a group. Keys left out keep the config's.
@@ -458,6 +461,7 @@ type campaignFile struct {
 	viewPolicy, editPolicy val[string]
 	approvers              val[string]
 	autoApprove            val[bool]
+	action                 val[string]
 	helpURL                val[string]
 	allowShortNotice       val[bool]
 	removalLimit           removalLimitFile
@@ -499,6 +503,7 @@ func (f *campaignFile) parse(p *parser, root *yaml.Node) {
 		{name: "edit_policy", parse: str(&f.editPolicy, "edit_policy")},
 		{name: "approvers", required: true, parse: str(&f.approvers, "approvers")},
 		{name: "auto_approve_not_risky", parse: boolean(&f.autoApprove, "auto_approve_not_risky")},
+		{name: "action", parse: str(&f.action, "action")},
 		{name: "help_url", parse: str(&f.helpURL, "help_url")},
 		{name: "allow_short_notice", parse: boolean(&f.allowShortNotice, "allow_short_notice")},
 		{name: "tracking_task", parse: str(&f.trackingTask, "tracking_task")},
@@ -562,6 +567,12 @@ func (f *campaignFile) compile(p *parser) *Campaign {
 	// Whoever may edit a task may make it public or rewrite it, so the
 	// users it names must not (NOTES fact 46): administrators by default.
 	c.EditPolicy = f.compilePolicy(p, f.editPolicy, "edit_policy", c.Team, PolicyAdmin)
+
+	action, err := ParseAction(f.action.v)
+	if err != nil {
+		p.errorf(f.action.n, "action", "%v", err)
+	}
+	c.Action = action
 
 	if f.approvers.set() && c.Approvers == "" {
 		p.errorf(f.approvers.n, "approvers", "must name the project whose members approve removals")

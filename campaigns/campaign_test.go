@@ -47,11 +47,49 @@ func TestParseCampaignDefaults(t *testing.T) {
 		ViewPolicy:          PolicyChoice{Kind: PolicySubscribers},
 		EditPolicy:          PolicyChoice{Kind: PolicyAdmin},
 		Approvers:           "acl*phabricator-admins",
+		Action:              ActionRemove,
 		HelpURL:             "/settings/panel/multifactor/",
 		Source:              "test.yaml",
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("ParseCampaign mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestParseCampaignAction: action is remove by default, disable when it
+// says so, and anything else is an error naming the key's line.
+func TestParseCampaignAction(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want Action
+		err  string
+	}{
+		{"", ActionRemove, ""},
+		{"action: remove", ActionRemove, ""},
+		{"action: disable", ActionDisable, ""},
+		{"action: disabel", "", `test.yaml:6: action: unknown action "disabel" (did you mean "disable"?); want remove (the default: remove the user from the audited groups) or disable (disable the account)`},
+		{"action: delete", "", `test.yaml:6: action: unknown action "delete"; want remove`},
+		{"action: [disable]", "", "test.yaml:6: action:"},
+	} {
+		t.Run(tc.line, func(t *testing.T) {
+			var extra []string
+			if tc.line != "" {
+				extra = append(extra, tc.line)
+			}
+			c, err := ParseCampaign("test.yaml", campaignWith(extra...))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Action != tc.want || c.Disables() != (tc.want == ActionDisable) {
+				t.Errorf("Action = %q, want %q", c.Action, tc.want)
+			}
+		})
 	}
 }
 

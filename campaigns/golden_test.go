@@ -98,6 +98,7 @@ func TestCampaignExampleMFA(t *testing.T) {
 		EditPolicy:          PolicyChoice{Kind: PolicyAdmin},
 		Approvers:           "acl*phabricator-admins",
 		AutoApproveNotRisky: false,
+		Action:              ActionRemove,
 		HelpURL:             "https://www.mediawiki.org/wiki/Phabricator/Help/Two-factor_Authentication",
 		RemovalLimit:        RemovalLimitOverride{MaxShare: ptr(0.25), MaxCount: ptr(100)},
 		ApprovalReminder:    7 * day,
@@ -110,7 +111,7 @@ func TestCampaignExampleMFA(t *testing.T) {
 	checkAllKeysDocumented(t, path, []string{
 		"name", "title", "criteria", "groups", "exclude", "exclude.users", "exclude.bots", "exclude.mailing_lists",
 		"batch_size", "cutoff", "reminders", "quiet_reminders", "team", "tags", "view_policy", "edit_policy",
-		"approvers", "auto_approve_not_risky", "help_url", "allow_short_notice", "removal_limit", "removal_limit.max_share", "removal_limit.max_count",
+		"approvers", "auto_approve_not_risky", "action", "help_url", "allow_short_notice", "removal_limit", "removal_limit.max_share", "removal_limit.max_count",
 		"approval_reminder", "tracking_task",
 	})
 }

@@ -3,6 +3,7 @@ package conduit
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/uber/gonduit/requests"
 )
@@ -148,4 +149,21 @@ func (c *Client) LookupNames(ctx context.Context, names []string) (map[string]Ob
 		}
 	}
 	return out, nil
+}
+
+// SetUserDisabled disables (or, with disabled false, enables) the account
+// userPHID with one user.edit transaction of type "disabled". The caller
+// needs Phorge's "Can Disable Users" capability (administrators by
+// default); anyone else is refused with a policy error matching
+// ErrPermissionDenied (NOTES fact 60). Disabling an account that is
+// already disabled is accepted and changes nothing (an empty transaction
+// list). A disabled account's API tokens are refused with ERR-INVALID-AUTH
+// from then on.
+func (c *Client) SetUserDisabled(ctx context.Context, userPHID string, disabled bool) (EditResult, error) {
+	const method = "user.edit"
+	if !strings.HasPrefix(userPHID, "PHID-USER-") {
+		return EditResult{}, fmt.Errorf("conduit %s: %q is not a user PHID: %w", method, userPHID, ErrInvalidArgument)
+	}
+	req := &editRequest{ObjectIdentifier: userPHID, Transactions: []Edit{{Type: "disabled", Value: disabled}}}
+	return c.edit(ctx, method, req)
 }

@@ -163,6 +163,11 @@ var contractCases = []contractCase{
 	{file: "user.search.phids.json", exactCursor: true},
 	{file: "user.search.usernames.json", exactCursor: true},
 
+	// user.edit (fact 60): an admin disables an account; a non-admin is refused.
+	// The lab disabled user07 (id 9) with it: the fixture has them disabled.
+	{file: "user.edit.disable.json", prepare: func(l *lab) { l.s.SetDisabled(l.users["user07"].PHID, false) }},
+	{file: "error.user.edit.disable-as-non-admin.json"},
+
 	// project.search (facts 13, 18-20, 22).
 	{file: "project.search.auditbot.all.json", exactCursor: true},
 	{file: "project.search.non-admin.all.json", exactCursor: true},

@@ -64,7 +64,7 @@ func (p WritePhase) String() string {
 }
 
 // writeMethods are the methods Options.OnWrite sees.
-var writeMethods = map[string]bool{"maniphest.edit": true, "project.edit": true}
+var writeMethods = map[string]bool{"maniphest.edit": true, "project.edit": true, "user.edit": true}
 
 // Server is an in-process Phorge. It is safe for concurrent use: one mutex
 // guards all state, held for the whole of each Conduit call.
@@ -235,6 +235,7 @@ func (s *Server) methodTable() map[string]method {
 		"user.search":             {params: searchParams, handle: s.userSearch},
 		"project.search":          {params: searchParams, handle: s.projectSearch},
 		"project.edit":            {params: []string{"transactions", "objectIdentifier"}, handle: s.projectEdit},
+		"user.edit":               {params: []string{"transactions", "objectIdentifier"}, handle: s.userEdit},
 		"phid.lookup":             {params: []string{"names"}, handle: s.phidLookup},
 		"maniphest.edit":          {params: []string{"transactions", "objectIdentifier"}, handle: s.maniphestEdit},
 		"maniphest.search":        {params: searchParams, handle: s.maniphestSearch},

@@ -119,6 +119,18 @@ type Removed struct {
 	Approvers int  `json:"approvers"`
 	Required  int  `json:"required_approvals"`
 	Auto      bool `json:"auto_approved,omitempty"`
+	// Action is "disable" when the batch disabled the user's account
+	// (its memberships were kept) rather than removing the membership.
+	Action string `json:"action,omitempty"`
+}
+
+// Outcome is what happened to the membership: "removed", or "account
+// disabled".
+func (r Removed) Outcome() string {
+	if r.Action == state.ActionDisable {
+		return "account disabled"
+	}
+	return "removed"
 }
 
 // Approval is one approver's approval of a removal batch.
@@ -238,6 +250,11 @@ func (b *builder) removals(journal []state.Entry) []Removed {
 				removedBy[e.Group+"\x00"+u] = e
 			}
 		}
+		if e.Kind == state.EntryAccountDisabled {
+			for _, g := range e.Groups {
+				removedBy[g+"\x00"+e.User] = e
+			}
+		}
 	}
 	var out []Removed
 	for _, rm := range b.snap.Removals {
@@ -258,7 +275,7 @@ func (b *builder) removals(journal []state.Entry) []Removed {
 			e := removedBy[it.GroupName+"\x00"+it.Username]
 			out = append(out, Removed{Removal: rm.Label(), Username: it.Username, Group: it.GroupName, Risk: it.Risk, Voluntary: it.Voluntary,
 				RemovedAt: e.At, Recorded: e.Recorded, Task: task, TaskURL: b.link(task), Approvals: apps,
-				Approvers: rm.ApprovalsFor(it.Batch), Required: rm.RequiredApprovals, Auto: rm.AutoApproved})
+				Approvers: rm.ApprovalsFor(it.Batch), Required: rm.RequiredApprovals, Auto: rm.AutoApproved, Action: rm.Action})
 		}
 	}
 	return out
@@ -337,8 +354,8 @@ func (ev *Evidence) writeCSV(w io.Writer) error {
 		for _, a := range r.Approvals {
 			verified = append(verified, a.Approver+": "+a.Verified)
 		}
-		rows = append(rows, []string{"removal", "", ts(r.Recorded), ts(r.RemovedAt), r.Removal, r.Username, "", r.Group, "", "removed",
-			r.Task, r.TaskURL, "", "", strings.Join(verified, "; "), "", approvalList(r.Approvals, r.Auto), "removed",
+		rows = append(rows, []string{"removal", "", ts(r.Recorded), ts(r.RemovedAt), r.Removal, r.Username, "", r.Group, "", r.Outcome(),
+			r.Task, r.TaskURL, "", "", strings.Join(verified, "; "), "", approvalList(r.Approvals, r.Auto), r.Outcome(),
 			fmt.Sprintf("risk %s; %d of %d approver(s)", r.Risk, r.Approvers, r.Required)})
 	}
 	for _, pf := range ev.Policies {
@@ -427,7 +444,11 @@ func (ev *Evidence) writeRemarkup(w io.Writer) error {
 		if r.Auto {
 			apps = append(apps, "auto-approved")
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", cell(r.Removal), user(r.Username), text(r.Group), cell(r.Risk), ts(r.RemovedAt), cell(r.Task), strings.Join(apps, "; "))
+		group := text(r.Group)
+		if r.Action == state.ActionDisable {
+			group += " (account disabled)"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", cell(r.Removal), user(r.Username), group, cell(r.Risk), ts(r.RemovedAt), cell(r.Task), strings.Join(apps, "; "))
 	}
 	writePolicies(&b, ev.Policies)
 	b.WriteString("\n== Journal ==\n\n| # | Time | Kind | Actor | Verified | Task | Users | Approvers | Outcome | Detail |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")

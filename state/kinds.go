@@ -96,6 +96,14 @@ const (
 	EntryPolicyCleared EntryKind = "policy-cleared"
 	EntryPolicyFixed   EntryKind = "policy-fixed"
 
+	// Accounts disabled (a campaign with action disable) and enabled
+	// again by a restore. EntryDisableRefused: the bot would not disable
+	// an account it found, right before, to be a bot, an administrator or
+	// an approver of the campaign.
+	EntryAccountDisabled EntryKind = "account-disabled" // also OpAccountDisabled's outcome
+	EntryAccountEnabled  EntryKind = "account-enabled"  // also OpAccountEnabled's outcome
+	EntryDisableRefused  EntryKind = "disable-refused"
+
 	// Ops settled without their chore.
 	// EntryComment journals a stale comment op found posted (its own
 	// kind, OpComment, stands in for the chore's kind it no longer knows).
@@ -132,6 +140,11 @@ const (
 	// OpPolicyFixed sets a policy finding's safe value (project.edit or
 	// maniphest.edit), approved by !fix.
 	OpPolicyFixed OpKind = "policy-fixed"
+	// OpAccountDisabled disables one account (user.edit), for a removal
+	// batch of a campaign with action disable; OpAccountEnabled enables it
+	// again, for a restore.
+	OpAccountDisabled OpKind = "account-disabled"
+	OpAccountEnabled  OpKind = "account-enabled"
 )
 
 // Entry is the journal kind an op's outcome is recorded under when the

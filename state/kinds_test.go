@@ -31,9 +31,10 @@ func TestEntryKindStrings(t *testing.T) {
 		EntryTaskClosed: "task-closed", EntryCampaignClosed: "campaign-closed", EntryTrackingSummary: "tracking-summary",
 		EntryKept: "kept", EntryKeepWithdrawn: "keep-withdrawn", EntryListUnmatched: "list-unmatched",
 		EntryPolicyFound: "policy-found", EntryPolicyCleared: "policy-cleared", EntryPolicyFixed: "policy-fixed",
+		EntryAccountDisabled: "account-disabled", EntryAccountEnabled: "account-enabled", EntryDisableRefused: "disable-refused",
 	}
-	if len(got) != 53 {
-		t.Errorf("%d distinct kinds, want 53: two constants share a string", len(got))
+	if len(got) != 56 {
+		t.Errorf("%d distinct kinds, want 56: two constants share a string", len(got))
 	}
 	for k, want := range got {
 		if string(k) != want {
@@ -61,6 +62,8 @@ func TestOpKindStrings(t *testing.T) {
 		{OpTaskClosed, "task-closed", EntryTaskClosed},
 		{OpTrackingSummary, "tracking-summary", EntryTrackingSummary},
 		{OpPolicyFixed, "policy-fixed", EntryPolicyFixed},
+		{OpAccountDisabled, "account-disabled", EntryAccountDisabled},
+		{OpAccountEnabled, "account-enabled", EntryAccountEnabled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

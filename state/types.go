@@ -191,6 +191,11 @@ type Finding struct {
 	// RemovedFrom lists the group PHIDs the bot removed the user from;
 	// restore re-adds exactly these.
 	RemovedFrom []string `json:"removed_from,omitempty"`
+	// Disabled reports that the bot disabled the user's account (a
+	// campaign with action disable): RemovedFrom then lists the groups
+	// the disabling was for, whose memberships are left as they are, and a
+	// restore enables the account instead of adding memberships back.
+	Disabled bool `json:"disabled,omitempty"`
 	// NeedsHuman holds replies the bot could not classify.
 	NeedsHuman []string `json:"needs_human,omitempty"`
 	// TeamTask is set for a user listed on the team's task instead of a
@@ -400,6 +405,29 @@ type Removal struct {
 	// Held says why the removal guard-rail keeps an approved batch from
 	// being executed; "" when it does not.
 	Held string `json:"held,omitempty"`
+	// Action is what the batch does once approved, fixed when it is
+	// proposed so that approvals cover what was announced: "" removes
+	// the memberships, "disable" disables the accounts of its users
+	// (campaigns.ActionDisable).
+	Action string `json:"action,omitempty"`
+}
+
+// ActionDisable is Removal.Action for a batch that disables accounts.
+const ActionDisable = "disable"
+
+// Disables reports whether the batch disables accounts rather than
+// removing memberships.
+func (r *Removal) Disables() bool { return r.Action == ActionDisable }
+
+// Accounts lists the distinct users of the batch, in item order.
+func (r *Removal) Accounts() []string {
+	var out []string
+	for _, it := range r.Items {
+		if !slices.Contains(out, it.UserPHID) {
+			out = append(out, it.UserPHID)
+		}
+	}
+	return out
 }
 
 // Label is the removal batch's name in texts and commands: "R1".

@@ -80,6 +80,11 @@ type Campaign struct {
 	// TeamTask is set for texts on the team's task: the users it lists
 	// are named, never mentioned (a mention would subscribe them).
 	TeamTask bool
+	// Disable is set when the campaign (or, in texts about a removal
+	// batch, the batch) disables accounts rather than removing
+	// memberships (action: disable): texts say the account will be, or
+	// was, disabled.
+	Disable bool
 }
 
 // Has reports whether the campaign audits criterion (CriterionMFA, ...).
@@ -397,4 +402,21 @@ func sampleCampaign() Campaign {
 			{Name: "WMF-NDA", Risk: "security", RiskLabel: "security"},
 		},
 	}
+}
+
+// Accounts returns the distinct users of Items, for texts about disabling
+// accounts (one account, however many groups it is listed for).
+func (d RemovalProposalData) Accounts() []Person { return accountsOf(d.Items) }
+
+// Accounts returns the distinct users of Removed.
+func (d RemovalNoticeData) Accounts() []Person { return accountsOf(d.Removed) }
+
+func accountsOf(items []RemovalItem) []Person {
+	var out []Person
+	for _, it := range items {
+		if !slices.ContainsFunc(out, func(p Person) bool { return p.Username == it.Person.Username }) {
+			out = append(out, it.Person)
+		}
+	}
+	return out
 }

@@ -156,6 +156,31 @@ func goldenCases() []struct {
 		tc{"removal-notice-list", RemovalNotice, listNotice},
 		tc{"voluntary-ack-list", VoluntaryAck, listAck},
 	)
+	// A campaign with action disable: the texts say the account is, or
+	// will be, disabled.
+	disableTask := Sample(TaskDescription).(TaskData)
+	disableTask.Disable = true
+	disableReminder := Sample(Reminder).(ReminderData)
+	disableReminder.Disable = true
+	disableProposal := Sample(RemovalProposal).(RemovalProposalData)
+	disableProposal.Disable = true
+	disableNotice := Sample(RemovalNotice).(RemovalNoticeData)
+	disableNotice.Disable = true
+	disableHeld := Sample(RemovalHeld).(RemovalHeldData)
+	disableHeld.Disable = true
+	disableRestored := Sample(Restored).(ReplyData)
+	disableRestored.Disable = true
+	disableApprovalReminder := Sample(ApprovalReminder).(ApprovalReminderData)
+	disableApprovalReminder.Disable = true
+	cases = append(cases,
+		tc{"task-description-disable", TaskDescription, disableTask},
+		tc{"reminder-disable", Reminder, disableReminder},
+		tc{"removal-proposal-disable", RemovalProposal, disableProposal},
+		tc{"removal-notice-disable", RemovalNotice, disableNotice},
+		tc{"removal-held-disable", RemovalHeld, disableHeld},
+		tc{"restored-disable", Restored, disableRestored},
+		tc{"approval-reminder-disable", ApprovalReminder, disableApprovalReminder},
+	)
 	return append(cases,
 		tc{"removal-notice-one", RemovalNotice, oneRemoved},
 		tc{"removal-proposal-one", RemovalProposal, oneProposed},

@@ -59,7 +59,11 @@ func (a *app) approveCommand() *cobra.Command {
 				return a.writeJSON("approve", res)
 			}
 			if !res.Recorded {
-				fmt.Fprintf(a.stdout, "%s removes %d membership(s) (%d of %d approval(s) so far):\n", res.Removal, len(res.Items), res.Approvals, res.Required)
+				if res.Action == "disable" {
+					fmt.Fprintf(a.stdout, "%s DISABLES THE ACCOUNTS of the users of these %d membership(s) (their memberships stay; %d of %d approval(s) so far):\n", res.Removal, len(res.Items), res.Approvals, res.Required)
+				} else {
+					fmt.Fprintf(a.stdout, "%s removes %d membership(s) (%d of %d approval(s) so far):\n", res.Removal, len(res.Items), res.Approvals, res.Required)
+				}
 				for _, it := range res.Items {
 					fmt.Fprintf(a.stdout, "  %s\n", it)
 				}
@@ -68,7 +72,9 @@ func (a *app) approveCommand() *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "%s: approval %d of %d recorded for @%s (verified: user.whoami with @%s's own token; %d membership(s), digest %s)",
 				res.Removal, res.Approvals, res.Required, res.Approver, res.Approver, len(res.Items), res.Digest)
-			if res.Approved {
+			if res.Approved && res.Action == "disable" {
+				fmt.Fprint(a.stdout, "; approved, the next tick disables the accounts")
+			} else if res.Approved {
 				fmt.Fprint(a.stdout, "; approved, the next tick removes the members")
 			}
 			fmt.Fprintln(a.stdout)

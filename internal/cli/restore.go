@@ -15,7 +15,7 @@ func (a *app) restoreCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "restore CAMPAIGN USER",
-		Short: "Re-add a removed user to exactly the groups the bot removed them from",
+		Short: "Re-add a removed user to exactly the groups the bot removed them from (or enable again an account a disable campaign disabled)",
 		Args:  exactArgs(2, "CAMPAIGN USER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			actor, err := a.operator(as)

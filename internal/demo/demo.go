@@ -85,6 +85,8 @@ type Result struct {
 	TrackingSummaries int
 	// Policy is the third campaign, the weekly policy audit.
 	Policy *PolicyResult
+	// Disable is the third, a campaign that disables accounts.
+	Disable *DisableResult
 }
 
 // TickCalls is the Conduit call count of one tick.
@@ -281,6 +283,10 @@ func (d *demo) setup(statePath string) error {
 	if err != nil {
 		return fmt.Errorf("demo policy campaign: %w", err)
 	}
+	contractors, err := campaigns.ParseCampaign("contractors-disable-demo.yaml", []byte(disableYAML))
+	if err != nil {
+		return fmt.Errorf("demo disable campaign: %w", err)
+	}
 	tmpl, err := templates.Load("")
 	if err != nil {
 		return err
@@ -304,7 +310,7 @@ func (d *demo) setup(statePath string) error {
 	d.bot, err = bot.New(bot.Options{Phab: client, Store: d.store, Templates: tmpl, Config: cfg, Now: d.clock.Now, Logger: logger,
 		Activity: activity.Source{Scanner: scanner},
 		LoadCampaign: func(name string) (*campaigns.Campaign, error) {
-			for _, c := range []*campaigns.Campaign{camp, review, audit} {
+			for _, c := range []*campaigns.Campaign{camp, review, audit, contractors} {
 				if c.Name == name {
 					return c, nil
 				}
@@ -449,6 +455,13 @@ func (d *demo) script() error {
 		return err
 	}
 	if err := d.closeWithTracking(); err != nil {
+		return err
+	}
+	contractors, err := campaigns.ParseCampaign("contractors-disable-demo.yaml", []byte(disableYAML))
+	if err != nil {
+		return err
+	}
+	if err := d.disabling(contractors); err != nil {
 		return err
 	}
 	return d.summary()

@@ -148,6 +148,23 @@ func TestDemo(t *testing.T) {
 			t.Errorf("policy findings %q, want 6 (3 views, 2 bot members, the join)", p.Found)
 		}
 	})
+	t.Run("accounts disabled and one restored", func(t *testing.T) {
+		dr := res.Disable
+		if dr == nil {
+			t.Fatal("the demo ran no disable campaign")
+		}
+		// From the server's write log: each approved account disabled
+		// once, the bot never, one enabled again.
+		if diff := cmp.Diff([]string{"contractor2", "contractor3"}, dr.Disabled); diff != "" {
+			t.Errorf("accounts disabled (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"contractor2"}, dr.Enabled); diff != "" {
+			t.Errorf("accounts enabled again (-want +got):\n%s", diff)
+		}
+		if !slices.Equal(dr.NeverDisabled, []string{"ci-bot"}) || !dr.TokenRefused || !dr.TokenWorksAgain {
+			t.Errorf("never disabled %v, token refused %v, works again %v; want [ci-bot], true, true", dr.NeverDisabled, dr.TokenRefused, dr.TokenWorksAgain)
+		}
+	})
 	for _, want := range []string{"launch again: 0 new tasks", "Final table", "approved=true", "Inactivity review of acl*sre-team", "Policy audit of the three groups"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("timeline lacks %q", want)
