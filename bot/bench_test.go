@@ -4,21 +4,15 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/campaigns"
-	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/phabtest"
-	"github.com/auditbot/auditbot/state"
-	"github.com/auditbot/auditbot/templates"
 )
 
 // BenchmarkPlanLargeGroup plans a campaign over one group of n members, a
@@ -207,36 +201,7 @@ func benchNow() time.Time { return time.Date(2027, 1, 1, 9, 0, 0, 0, time.UTC) }
 
 // benchBot is a bot of its own, with an empty state file, on the bench's
 // server, as its account "auditbot".
-func benchBot(b *testing.B, srv *phabtest.Server) *bot.Bot {
-	b.Helper()
-	cfg, err := campaigns.ParseConfig("bench.yaml", []byte("conduit:\n  url: "+srv.URL()+"\n"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	self, ok := srv.User("auditbot")
-	if !ok {
-		b.Fatal("no bot account")
-	}
-	client, err := conduit.Dial(context.Background(), srv.URL(), conduit.Token(srv.NewToken(self.PHID)),
-		conduit.Options{HTTPClient: srv.Client(), RequestsPerSecond: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	store, err := state.Open(filepath.Join(b.TempDir(), "bench.db"), state.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { store.Close() })
-	tmpl, err := templates.Load("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	bt, err := bot.New(bot.Options{Phab: client, Store: store, Templates: tmpl, Config: cfg, Now: benchNow, Logger: zerolog.Nop()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return bt
-}
+func benchBot(b *testing.B, srv *phabtest.Server) *bot.Bot { return tickBot(b, srv, nil, benchNow) }
 
 // BenchmarkMFADiscovery plans an MFA campaign over n members against an
 // in-process Phabricator that answers every call after a fixed latency

@@ -60,7 +60,8 @@ func BenchmarkIdleTick10k(b *testing.B) {
 // user.search per 100 users (drift), and 3 more.
 func idleTarget(tasks, users int) int { return (tasks+99)/100 + (users+99)/100 + 3 }
 
-// tickBot is a bot of its own on the bench's server that ticks camp.
+// tickBot is a bot of its own, with an empty state file, on the bench's
+// server, as its account "auditbot"; it ticks camp (when not nil).
 func tickBot(b testing.TB, srv *phabtest.Server, camp *campaigns.Campaign, now func() time.Time) *bot.Bot {
 	b.Helper()
 	cfg, err := campaigns.ParseConfig("bench.yaml", []byte("conduit:\n  url: "+srv.URL()+"\n"))
@@ -85,8 +86,11 @@ func tickBot(b testing.TB, srv *phabtest.Server, camp *campaigns.Campaign, now f
 	if err != nil {
 		b.Fatal(err)
 	}
-	bt, err := bot.New(bot.Options{Phab: client, Store: store, Templates: tmpl, Config: cfg, Now: now, Logger: zerolog.Nop(),
-		LoadCampaign: func(string) (*campaigns.Campaign, error) { return camp, nil }})
+	opts := bot.Options{Phab: client, Store: store, Templates: tmpl, Config: cfg, Now: now, Logger: zerolog.Nop()}
+	if camp != nil {
+		opts.LoadCampaign = func(string) (*campaigns.Campaign, error) { return camp, nil }
+	}
+	bt, err := bot.New(opts)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,9 +1,6 @@
 package phabtest
 
 import (
-	"encoding/json"
-	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,25 +23,7 @@ func TestPhorgeSemantics(t *testing.T) {
 
 	call := func(tok, method string, params map[string]any) (map[string]any, string) {
 		t.Helper()
-		params["__conduit__"] = map[string]any{"token": tok}
-		b, _ := json.Marshal(params)
-		resp, err := http.PostForm(s.URL()+"/api/"+method, url.Values{"params": {string(b)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out struct {
-			Result    map[string]any
-			ErrorCode *string `json:"error_code"`
-			ErrorInfo *string `json:"error_info"`
-		}
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-			t.Fatal(err)
-		}
-		if out.ErrorCode != nil {
-			return nil, *out.ErrorCode + ": " + *out.ErrorInfo
-		}
-		return out.Result, ""
+		return rawCall(t, s, tok, method, params)
 	}
 	edit := func(tok, task string, txs ...map[string]any) (map[string]any, string) {
 		t.Helper()
