@@ -404,6 +404,7 @@ func (b *executor) journal(campaign string, e state.Entry) error {
 // Keys of what an op records in state.Op.Args.
 const (
 	argTask    = "task"    // the PHID of the task a comment goes on
+	argLabels  = "labels"  // the policy findings a policy task update lists, comma-separated
 	argOld     = "old"     // an extension's deadline before, "YYYY-MM-DD"
 	argNew     = "new"     // an extension's new deadline, "YYYY-MM-DD"
 	argUser    = "user"    // the username an op is about

@@ -262,7 +262,11 @@ func decidePolicyTask(c *campaigns.Campaign, rec *state.Campaign) (intent, condu
 		func(tx *state.CampaignTx, t conduit.Task, _ time.Time) error {
 			cur := tx.Campaign()
 			if cur.PolicyTask == nil {
-				cur.PolicyTask = &state.PolicyTask{TaskID: t.ID, TaskPHID: t.PHID, Said: said}
+				shown := map[string]int{}
+				for _, l := range said {
+					shown[l] = 0 // listed in the description
+				}
+				cur.PolicyTask = &state.PolicyTask{TaskID: t.ID, TaskPHID: t.PHID, Said: said, Shown: shown}
 			}
 			return tx.PutCampaign(cur)
 		})
@@ -316,6 +320,9 @@ func decidePolicyUpdate(rec *state.Campaign) *intent {
 	n := pt.Updates + 1
 	answered := len(pt.Answers)
 	return &intent{key: policyUpdateKey(n), kind: state.OpComment, write: comment(pt.TaskPHID, text),
+		// What the comment lists is recorded before it is posted: reading
+		// the comment back (by its marker) tells when those were shown.
+		args:  map[string]string{argLabels: strings.Join(now, ",")},
 		entry: state.Entry{Actor: rec.BotUsername, Task: pt.Monogram(), Detail: fmt.Sprintf("policy findings open: %s", strings.Join(now, ", "))},
 		change: func(tx *state.CampaignTx, _ outcomeOf) error {
 			cur := tx.Campaign()

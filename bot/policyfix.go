@@ -10,7 +10,9 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -38,9 +40,15 @@ func (b *Bot) readFixCommands(ctx context.Context, r *run) error {
 	var cmds []fixCommand
 	var authors []string
 	last := pt.TxCursor
+	shown := maps.Clone(pt.Shown)
 	for _, t := range txs {
 		last = max(last, t.ID)
 		c, ok := t.CurrentComment()
+		if ok && t.AuthorPHID == r.rec.BotPHID {
+			if err := b.read.policyUpdateShown(r.rec.Name, t, c.Raw, &shown); err != nil {
+				return err
+			}
+		}
 		if !ok || t.AuthorPHID == r.rec.BotPHID {
 			continue
 		}
@@ -64,7 +72,7 @@ func (b *Bot) readFixCommands(ctx context.Context, r *run) error {
 	if err != nil {
 		return fmt.Errorf("read the approvers: %w", err)
 	}
-	for _, in := range decideFixCommands(v, cmds, last) {
+	for _, in := range decideFixCommands(v, cmds, last, shown) {
 		if _, err := b.exec.apply(ctx, r.rec.Name, in); err != nil {
 			return err
 		}
@@ -74,14 +82,62 @@ func (b *Bot) readFixCommands(ctx context.Context, r *run) error {
 	return err
 }
 
+// policyUpdateShown records in shown, for one of the bot's own comments
+// on the policy task (raw, transaction t), the findings it listed if it
+// is a policy update: its marker names the op, whose intent recorded the
+// labels before it was posted. shown stays nil for a record that has no
+// Shown yet (PolicyTask.ShownBefore then uses Said).
+func (b *reader) policyUpdateShown(campaign string, t conduit.Transaction, raw string, shown *map[string]int) error {
+	if *shown == nil {
+		return nil
+	}
+	for line := range strings.Lines(raw) {
+		key, ok := parseMarker(line, campaign)
+		if !ok || !key.hasPrefix(policyPrefix+"update-") {
+			continue
+		}
+		op, err := b.opByKey(campaign, key)
+		if errors.Is(err, state.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		for l := range strings.SplitSeq(op.Args[argLabels], ",") {
+			if _, ok := (*shown)[l]; l != "" && !ok {
+				(*shown)[l] = t.ID
+			}
+		}
+	}
+	return nil
+}
+
+// recordShown merges shown into the policy task's record.
+func recordShown(pt *state.PolicyTask, shown map[string]int) {
+	if shown == nil {
+		return
+	}
+	if pt.Shown == nil {
+		pt.Shown = map[string]int{}
+	}
+	for l, id := range shown {
+		if _, ok := pt.Shown[l]; !ok {
+			pt.Shown[l] = id
+		}
+	}
+}
+
 // decideFixCommands decides each "!fix" read, in order, and moves the
-// cursor past the last transaction read (in the last intent). Pure.
-func decideFixCommands(v *view, cmds []fixCommand, last int) []intent {
+// cursor past the last transaction read (in the last intent); shown is
+// where each finding was first listed on the task, as read up to last.
+// Pure.
+func decideFixCommands(v *view, cmds []fixCommand, last int, shown map[string]int) []intent {
 	rec := v.rec()
 	var out []intent
 	counted := map[string][]string{} // label: approvers counted in this batch
+	pt := *rec.PolicyTask
+	pt.Shown = shown
 	for _, c := range cmds {
-		approval, answer, kind, why := decideFix(v, c, counted)
+		approval, answer, kind, why := decideFix(v, &pt, c, counted)
 		who := v.users[c.tx.AuthorPHID].Username
 		label := c.label
 		e := state.Entry{Kind: kind, Actor: who, Task: rec.PolicyTask.Monogram(), Group: label, Detail: "!fix " + label + ": " + why}
@@ -97,6 +153,7 @@ func decideFixCommands(v *view, cmds []fixCommand, last int) []intent {
 			}
 			cur.PolicyTask.TxCursor = c.tx.ID
 			cur.PolicyTask.Answers = append(cur.PolicyTask.Answers, text)
+			recordShown(cur.PolicyTask, shown)
 			if approval != nil {
 				for i := range cur.Policies {
 					if f := &cur.Policies[i]; f.Label() == label && f.Open() && !f.ApprovedBy(approval.ApproverPHID) {
@@ -113,6 +170,7 @@ func decideFixCommands(v *view, cmds []fixCommand, last int) []intent {
 			return nil
 		}
 		cur.PolicyTask.TxCursor = last
+		recordShown(cur.PolicyTask, shown)
 		return tx.PutCampaign(cur)
 	}})
 	return out
@@ -120,7 +178,7 @@ func decideFixCommands(v *view, cmds []fixCommand, last int) []intent {
 
 // decideFix decides one "!fix": the approval it records (nil when
 // refused), the answer, the journal kind and why.
-func decideFix(v *view, c fixCommand, counted map[string][]string) (*state.Approval, string, state.EntryKind, string) {
+func decideFix(v *view, pt *state.PolicyTask, c fixCommand, counted map[string][]string) (*state.Approval, string, state.EntryKind, string) {
 	rec := v.rec()
 	refuse := func(why string) (*state.Approval, string, state.EntryKind, string) {
 		return nil, "not counted: " + why, state.EntryCommandRefused, why
@@ -134,6 +192,8 @@ func decideFix(v *view, c fixCommand, counted map[string][]string) (*state.Appro
 		return refuse(c.label + " is no policy finding of this campaign")
 	case !f.Open():
 		return refuse(c.label + " is closed")
+	case !pt.ShownBefore(c.label, c.tx.ID):
+		return refuse(c.label + " was not listed on this task before your comment; read what it is, then ask again")
 	case !policyFixable(f):
 		return refuse(c.label + " is not something the bot can fix itself; fix it by hand")
 	case f.ApprovedBy(c.tx.AuthorPHID) || slices.Contains(counted[c.label], c.tx.AuthorPHID):
