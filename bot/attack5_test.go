@@ -7,6 +7,7 @@ import (
 
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/phabtest"
+	"github.com/auditbot/auditbot/state"
 )
 
 // TestAttack5FixBeforeShown: "!fix P2" written on the policy task before
@@ -56,5 +57,49 @@ func TestAttack5FixBeforeShown(t *testing.T) {
 	}
 	if answers := strings.Join(commentsText(h, pt.TaskID), "\n"); !strings.Contains(answers, "not listed") {
 		t.Errorf("the answers do not say the early !fix was refused:\n%s", answers)
+	}
+}
+
+// TestAttack5SkewedDateHeader: the Date header comes from whatever
+// answers HTTP (a front proxy, a web node), whose clock may run ahead of
+// the one PHP stamps dateModified with by more than clockSlack. One tick
+// read through such a front recorded cursors an hour ahead; before the
+// fix every change made during that hour (an outsider subscribed to the
+// private audit task, a reply) had a dateModified before the cursor and
+// was skipped until some later change moved the task past it.
+func TestAttack5SkewedDateHeader(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		change func(h *harness, task string)
+		want   state.EntryKind
+	}{
+		{name: "outsider subscribed", want: state.EntryAccessRevoked, change: func(h *harness, task string) {
+			if _, err := h.as("nomfa1").EditTask(h.ctx, task, conduit.AddSubscribersEdit(h.phid("outsider"))); err != nil {
+				h.t.Fatal(err)
+			}
+		}},
+		{name: "reply", want: state.EntryVoluntary, change: func(h *harness, task string) {
+			h.comment("nomfa1", task, "remove me")
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, fixture{})
+			h.launch()
+			task, _ := h.taskOf("nomfa1")
+			settle(h)
+			// A change the skewed tick reads the task for.
+			h.comment("bob", task, "we are looking at the list")
+			h.srv.SetDateSkew(time.Hour)
+			h.tick()
+			h.srv.SetDateSkew(0)
+			before := h.journalKinds()[string(tt.want)]
+			h.clock.Advance(10 * time.Minute)
+			tt.change(h, task)
+			h.clock.Advance(time.Minute)
+			h.tick()
+			if got := h.journalKinds()[string(tt.want)]; got != before+1 {
+				t.Errorf("journal %s = %d after the change, want %d: the change was skipped behind a cursor set by a skewed Date header", tt.want, got, before+1)
+			}
+		})
 	}
 }
