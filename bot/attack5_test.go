@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditbot/auditbot/bot"
 	"github.com/auditbot/auditbot/conduit"
 	"github.com/auditbot/auditbot/phabtest"
 	"github.com/auditbot/auditbot/state"
@@ -101,5 +102,68 @@ func TestAttack5SkewedDateHeader(t *testing.T) {
 				t.Errorf("journal %s = %d after the change, want %d: the change was skipped behind a cursor set by a skewed Date header", tt.want, got, before+1)
 			}
 		})
+	}
+}
+
+// TestAttack5RetriedFixOverwritesHumanChoice: a !fix refused by
+// Phabricator stays pending and is retried, and the bot says "someone who
+// may edit it must set it by hand". When that someone sets another value
+// of their own choosing meanwhile, the retry must not overwrite it: the
+// approvals were for changing the value they were shown (users), not the
+// person's. Before the fix settleFixes sent the write again before the
+// policies were read, and replaced the person's value by the safe one.
+func TestAttack5RetriedFixOverwritesHumanChoice(t *testing.T) {
+	h := newHarness(t, fixture{criteria: "[policy]", groups: "[acl*security]"})
+	h.launch()
+	sc := h.group(groupSecurity).PHID
+	if _, err := h.as("alice").EditProjectPolicy(h.ctx, sc, "edit", conduit.PolicyUsers); err != nil {
+		t.Fatal(err)
+	}
+	h.tick()
+	snap := h.snapshot()
+	pt, label := snap.Campaign.PolicyTask, ""
+	for _, f := range snap.Campaign.Policies {
+		if f.Check == state.PolicyEdit {
+			label = f.Label()
+		}
+	}
+	h.comment("alice", pt.Monogram(), "!fix "+label)
+	h.comment("bob", pt.Monogram(), "!fix "+label)
+	h.srv.FailBefore("project.edit", 1, "ERR-CONDUIT-CORE", "simulated refusal")
+	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+		t.Fatal("tick after a refused fix succeeded")
+	}
+	// A person sets the edit policy by hand, to the group's own members
+	// (the bot among them, so that Phabricator would take its write).
+	h.srv.AddMembers(sc, h.botU.PHID)
+	chosen := sc
+	if _, err := h.as("alice").EditProjectPolicy(h.ctx, sc, "edit", chosen); err != nil {
+		t.Fatal(err)
+	}
+	bots := func() int {
+		n := 0
+		for _, w := range h.writesOf("project.edit") {
+			if w.ActorPHID == h.botU.PHID {
+				n++
+			}
+		}
+		return n
+	}
+	before := bots()
+	h.clock.Advance(time.Minute)
+	h.tick()
+	h.tick()
+	ps, err := h.as("alice").ProjectsByPHID(h.ctx, []string{sc}, false)
+	if err != nil || len(ps) != 1 || ps[0].Policy.Edit != chosen {
+		t.Errorf("edit policy after the retry: %+v %v, want the one set by hand (%s)", ps, err, chosen)
+	}
+	if got := bots() - before; got != 0 {
+		t.Errorf("the bot sent %d more project.edit after a person set the policy", got)
+	}
+	if got := h.pendingOps(); len(got) != 0 {
+		t.Errorf("pending ops: %v", got)
+	}
+	if got := h.journalKinds()["policy-fixed"]; got != 0 {
+		t.Errorf("%d policy-fixed entries, want 0 (a person fixed it)", got)
 	}
 }

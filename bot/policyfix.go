@@ -340,7 +340,18 @@ func (b *Bot) settleFixes(ctx context.Context, r *run) error {
 		}
 		in := decideDropFix(&r.rec, f)
 		if f.Open() {
-			in = fixIntent(&r.rec, f, approvalNames(f.Approvals), b.read.now().UTC())
+			// The approvals were for changing the value they were shown:
+			// one a person set meanwhile (asked to when Phabricator
+			// refused the bot) is theirs, and is not overwritten.
+			cur, err := b.read.policyValue(ctx, f)
+			if err != nil {
+				return fmt.Errorf("read the %s policy of %s: %w", f.Check, f.Object, err)
+			}
+			if cur == f.Value || cur == f.Safe {
+				in = fixIntent(&r.rec, f, approvalNames(f.Approvals), b.read.now().UTC())
+			} else {
+				in.entry.Detail = fmt.Sprintf("%s: the fix is no longer wanted: the %s policy of %s was set to %s meanwhile, not by the bot", f.Label(), f.Check, f.Object, cur)
+			}
 		}
 		if _, err := b.exec.apply(ctx, r.rec.Name, in); err != nil {
 			return err
@@ -370,4 +381,24 @@ func decideDropFix(rec *state.Campaign, f state.PolicyFinding) intent {
 		recheck: func(context.Context) (write, error) { return nil, nil },
 		entry: state.Entry{Kind: state.EntryWriteDropped, Actor: rec.BotUsername, Group: f.Object,
 			Detail: fmt.Sprintf("%s: the fix is no longer wanted: the finding closed (the %s policy of %s changed meanwhile)", f.Label(), f.Check, f.Object)}}
+}
+
+// policyValue reads the current value of finding f's policy; "" when the
+// bot can no longer see the object (nothing is then sent).
+func (b *reader) policyValue(ctx context.Context, f state.PolicyFinding) (string, error) {
+	if f.Check == state.PolicyTaskView {
+		ts, err := b.conn.SearchTasks(ctx, conduit.TaskQuery{PHIDs: []string{f.ObjectPHID}})
+		if err != nil || len(ts) != 1 {
+			return "", err
+		}
+		return ts[0].ViewPolicy, nil
+	}
+	ps, err := b.conn.ProjectsByPHID(ctx, []string{f.ObjectPHID}, false)
+	if err != nil || len(ps) != 1 {
+		return "", err
+	}
+	if f.Check == state.PolicyJoin {
+		return ps[0].Policy.Join, nil
+	}
+	return ps[0].Policy.Edit, nil
 }
