@@ -167,3 +167,57 @@ func TestAttack5RetriedFixOverwritesHumanChoice(t *testing.T) {
 		t.Errorf("%d policy-fixed entries, want 0 (a person fixed it)", got)
 	}
 }
+
+// TestAttack5RetriedFixAfterApproverLapsed: a !fix refused by Phabricator
+// stays pending and is retried on a later tick. An approval counts only
+// if it is verified at the time of the write: an approver who left the
+// approvers' project before the retry no longer counts. Before the fix
+// settleFixes sent the write again on the approvals as recorded, without
+// reading the approvers again.
+func TestAttack5RetriedFixAfterApproverLapsed(t *testing.T) {
+	h := newHarness(t, fixture{criteria: "[policy]", groups: "[acl*security]"})
+	h.launch()
+	sc := h.group(groupSecurity).PHID
+	if _, err := h.as("alice").EditProjectPolicy(h.ctx, sc, "edit", conduit.PolicyUsers); err != nil {
+		t.Fatal(err)
+	}
+	h.tick()
+	snap := h.snapshot()
+	pt, label := snap.Campaign.PolicyTask, ""
+	for _, f := range snap.Campaign.Policies {
+		if f.Check == state.PolicyEdit {
+			label = f.Label()
+		}
+	}
+	h.comment("alice", pt.Monogram(), "!fix "+label)
+	h.comment("bob", pt.Monogram(), "!fix "+label)
+	h.srv.FailBefore("project.edit", 1, "ERR-CONDUIT-CORE", "simulated refusal")
+	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+		t.Fatal("tick after a refused fix succeeded")
+	}
+	// bob is no approver any more when the bot tries again.
+	h.srv.RemoveMembers(snap.Campaign.ApproversPHID, h.phid("bob"))
+	h.clock.Advance(time.Minute)
+	h.tick()
+	h.tick()
+	ps, err := h.as("alice").ProjectsByPHID(h.ctx, []string{sc}, false)
+	if err != nil || len(ps) != 1 || ps[0].Policy.Edit != conduit.PolicyUsers {
+		t.Fatalf("edit policy after the retry: %+v %v, want users still: bob's approval lapsed", ps, err)
+	}
+	// Another approver makes the quorum again: the fix goes out once.
+	h.comment("carol", pt.Monogram(), "!fix "+label)
+	h.clock.Advance(time.Minute)
+	h.tick()
+	h.tick()
+	ps, err = h.as("alice").ProjectsByPHID(h.ctx, []string{sc}, false)
+	if err != nil || len(ps) != 1 || ps[0].Policy.Edit != conduit.PolicyAdmin {
+		t.Errorf("edit policy after carol's !fix: %+v %v, want admin", ps, err)
+	}
+	snap = h.snapshot()
+	if f, _ := snap.Campaign.PolicyByLabel(label); f.Open() || len(f.FixedBy) != 2 || f.FixedBy[1] != "carol" {
+		t.Errorf("%s open %v fixed by %q, want closed, fixed by alice and carol", label, f.Open(), f.FixedBy)
+	}
+	if got := h.pendingOps(); len(got) != 0 {
+		t.Errorf("pending ops: %v", got)
+	}
+}

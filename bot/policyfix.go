@@ -340,17 +340,11 @@ func (b *Bot) settleFixes(ctx context.Context, r *run) error {
 		}
 		in := decideDropFix(&r.rec, f)
 		if f.Open() {
-			// The approvals were for changing the value they were shown:
-			// one a person set meanwhile (asked to when Phabricator
-			// refused the bot) is theirs, and is not overwritten.
-			cur, err := b.read.policyValue(ctx, f)
-			if err != nil {
-				return fmt.Errorf("read the %s policy of %s: %w", f.Check, f.Object, err)
-			}
-			if cur == f.Value || cur == f.Safe {
-				in = fixIntent(&r.rec, f, approvalNames(f.Approvals), b.read.now().UTC())
-			} else {
-				in.entry.Detail = fmt.Sprintf("%s: the fix is no longer wanted: the %s policy of %s was set to %s meanwhile, not by the bot", f.Label(), f.Check, f.Object, cur)
+			var send bool
+			if in, send, err = b.settleOpenFix(ctx, r, f); err != nil {
+				return err
+			} else if !send {
+				continue
 			}
 		}
 		if _, err := b.exec.apply(ctx, r.rec.Name, in); err != nil {
@@ -362,6 +356,43 @@ func (b *Bot) settleFixes(ctx context.Context, r *run) error {
 		r.rec, err = b.read.campaignRecord(r.rec.Name)
 	}
 	return err
+}
+
+// settleOpenFix is how the pending fix of open finding f is settled: as
+// landed if the policy is the safe value now; sent again if it is still
+// the value the approvers were shown and their approvals, verified again
+// now, still stand (send false otherwise: the op stays pending, and
+// carryOutFixes drops the lapsed approvals and waits for the quorum);
+// else dropped: a value a person set meanwhile (asked to when
+// Phabricator refused the bot) is theirs, and is not overwritten.
+func (b *Bot) settleOpenFix(ctx context.Context, r *run, f state.PolicyFinding) (in intent, send bool, err error) {
+	cur, err := b.read.policyValue(ctx, f)
+	if err != nil {
+		return in, false, fmt.Errorf("read the %s policy of %s: %w", f.Check, f.Object, err)
+	}
+	switch cur {
+	case f.Safe:
+		return fixIntent(&r.rec, f, approvalNames(f.Approvals), b.read.now().UTC()), true, nil
+	case f.Value:
+		if len(f.Approvals) < f.RequiredApprovals || f.RequiredApprovals == 0 {
+			return in, false, nil
+		}
+		snap, err := b.store.Snapshot(r.rec.Name)
+		if err != nil {
+			return in, false, err
+		}
+		n := approvalNeeds(f.Approvals)
+		n.fresh = true
+		v, err := b.read.observe(ctx, r, snap, n)
+		if err != nil {
+			return in, false, fmt.Errorf("verify the approvals of %s: %w", f.Label(), err)
+		}
+		in = decidePolicyFix(v, f)
+		return in, in.key != "", nil
+	}
+	in = decideDropFix(&r.rec, f)
+	in.entry.Detail = fmt.Sprintf("%s: the fix is no longer wanted: the %s policy of %s was set to %s meanwhile, not by the bot", f.Label(), f.Check, f.Object, cur)
+	return in, true, nil
 }
 
 // approvalNames are the approvers' usernames.
