@@ -221,3 +221,42 @@ func TestAttack5RetriedFixAfterApproverLapsed(t *testing.T) {
 		t.Errorf("pending ops: %v", got)
 	}
 }
+
+// TestAttack5RetriedFixReadStale: a !fix refused by Phabricator is sent
+// again by the next tick before the policies are read; the policy audit
+// must then see the value the bot just set. Before the fix it used the
+// groups as read earlier in the tick (before the write), found the
+// policy it had just fixed still wide, opened a new finding for it and
+// told the team so.
+func TestAttack5RetriedFixReadStale(t *testing.T) {
+	h := newHarness(t, fixture{criteria: "[policy]", groups: "[acl*security]"})
+	h.launch()
+	sc := h.group(groupSecurity).PHID
+	if _, err := h.as("alice").EditProjectPolicy(h.ctx, sc, "edit", conduit.PolicyUsers); err != nil {
+		t.Fatal(err)
+	}
+	h.tick()
+	snap := h.snapshot()
+	pt, label := snap.Campaign.PolicyTask, ""
+	for _, f := range snap.Campaign.Policies {
+		if f.Check == state.PolicyEdit {
+			label = f.Label()
+		}
+	}
+	h.comment("alice", pt.Monogram(), "!fix "+label)
+	h.comment("bob", pt.Monogram(), "!fix "+label)
+	h.srv.FailBefore("project.edit", 1, "ERR-CONDUIT-CORE", "simulated refusal")
+	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+		t.Fatal("tick after a refused fix succeeded")
+	}
+	found := h.journalKinds()["policy-found"]
+	h.clock.Advance(time.Minute)
+	h.tick()
+	if got := h.journalKinds()["policy-found"]; got != found {
+		t.Errorf("%d policy-found entries after the retried fix, want %d: the policy the bot just fixed was read as it was before; open %q",
+			got, found, policyLabels(h.snapshot()))
+	}
+	if got := h.journalKinds()["policy-fixed"]; got != 1 {
+		t.Errorf("%d policy-fixed entries, want 1", got)
+	}
+}

@@ -347,8 +347,14 @@ func (b *Bot) settleFixes(ctx context.Context, r *run) error {
 				continue
 			}
 		}
-		if _, err := b.exec.apply(ctx, r.rec.Name, in); err != nil {
+		sent, err := b.exec.apply(ctx, r.rec.Name, in)
+		if err != nil {
 			return err
+		}
+		if sent && in.write != nil {
+			// The groups as read earlier in the tick are from before
+			// this write: the policy audit reads them again.
+			r.members = nil
 		}
 		r.say(in.said)
 	}
