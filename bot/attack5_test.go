@@ -260,3 +260,40 @@ func TestAttack5RetriedFixReadStale(t *testing.T) {
 		t.Errorf("%d policy-fixed entries, want 1", got)
 	}
 }
+
+// TestAttack5PolicyUpdateLostAnswer: the policy task's update comment
+// landed and its answer was lost (a crash); before the next tick posts it
+// again, another command is read and answered. The comment found landed
+// carried only the first answer: the second must still be posted. Before
+// the fix the reconciled update recorded every answer as posted (and the
+// findings as listed) by the tick's new decision, and the second answer
+// was never posted.
+func TestAttack5PolicyUpdateLostAnswer(t *testing.T) {
+	h := newHarness(t, fixture{criteria: "[policy]", groups: "[acl*security]"})
+	h.launch()
+	sc := h.group(groupSecurity).PHID
+	if _, err := h.as("alice").EditProjectPolicy(h.ctx, sc, "edit", conduit.PolicyUsers); err != nil {
+		t.Fatal(err)
+	}
+	h.tick()
+	pt := h.snapshot().Campaign.PolicyTask
+	h.comment("alice", pt.Monogram(), "!fix P1")
+	h.srv.FailAfterWrite("maniphest.edit", 1)
+	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+		t.Fatal("tick succeeded although the update's answer was lost")
+	}
+	if got := strings.Join(commentsText(h, pt.TaskID), "\n"); !strings.Contains(got, "`alice`: !fix P1") {
+		t.Fatalf("the lost update did not land with alice's answer:\n%s", got)
+	}
+	h.comment("dave", pt.Monogram(), "!fix P1")
+	h.clock.Advance(time.Minute)
+	h.tick()
+	h.tick()
+	got := strings.Join(commentsText(h, pt.TaskID), "\n")
+	if !strings.Contains(got, "`dave`: !fix P1") {
+		t.Errorf("dave's !fix was never answered:\n%s", got)
+	}
+	if n := strings.Count(got, "`alice`: !fix P1"); n != 1 {
+		t.Errorf("alice's answer posted %d times, want once:\n%s", n, got)
+	}
+}
