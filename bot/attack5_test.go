@@ -297,3 +297,36 @@ func TestAttack5PolicyUpdateLostAnswer(t *testing.T) {
 		t.Errorf("alice's answer posted %d times, want once:\n%s", n, got)
 	}
 }
+
+// TestAttack5PolicyTaskFiledLostListing: the policy task was filed (its
+// description listing the findings open then) and the answer was lost;
+// a new finding opened before the next tick found the task. The task
+// never listed that finding: the team must still be told of it, and a
+// !fix of it counts only after that. Before the fix the found task was
+// recorded as listing the tick's findings, the new one included: it was
+// never shown, yet a !fix of it counted.
+func TestAttack5PolicyTaskFiledLostListing(t *testing.T) {
+	h := newHarness(t, fixture{criteria: "[policy]", groups: "[acl*security]"})
+	h.srv.AddMembers(h.group(groupSecurity).PHID, h.botU.PHID)
+	h.launch()
+	h.srv.FailAfterWrite("maniphest.edit", 1)
+	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+		t.Fatal("tick succeeded although filing the policy task lost its answer")
+	}
+	sc := h.group(groupSecurity).PHID
+	if _, err := h.as("alice").EditProjectPolicy(h.ctx, sc, "join", conduit.PolicyUsers); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Minute)
+	h.tick()
+	snap := h.snapshot()
+	pt := snap.Campaign.PolicyTask
+	if pt == nil {
+		t.Fatal("no policy task")
+	}
+	task, _ := h.srv.Task(pt.TaskID)
+	listed := task.Description + "\n" + strings.Join(commentsText(h, pt.TaskID), "\n")
+	if !strings.Contains(listed, "| P2 |") {
+		t.Errorf("P2 (the join policy) was never listed on the policy task:\n%s", listed)
+	}
+}

@@ -259,18 +259,31 @@ func decidePolicyTask(c *campaigns.Campaign, rec *state.Campaign) (intent, condu
 		return intent{}, conduit.TaskSpec{}, err
 	}
 	said := labels(open)
+	var listed []string // what the description filed lists
 	in := fileTaskIntent(policyTaskKey(), spec, state.Entry{Actor: rec.BotUsername, Detail: "policy task for the team"},
 		func(tx *state.CampaignTx, t conduit.Task, _ time.Time) error {
 			cur := tx.Campaign()
 			if cur.PolicyTask == nil {
 				shown := map[string]int{}
-				for _, l := range said {
+				for _, l := range listed {
 					shown[l] = 0 // listed in the description
 				}
-				cur.PolicyTask = &state.PolicyTask{TaskID: t.ID, TaskPHID: t.PHID, Said: said, Shown: shown}
+				cur.PolicyTask = &state.PolicyTask{TaskID: t.ID, TaskPHID: t.PHID, Said: listed, Shown: shown}
 			}
 			return tx.PutCampaign(cur)
 		})
+	// What the description lists is recorded with the intent: a task
+	// found filed after a crash lists what was open then, and the next
+	// update tells what opened since.
+	in.args = map[string]string{argLabels: strings.Join(said, ","), argAnswers: "0"}
+	change := in.change
+	in.change = func(tx *state.CampaignTx, res outcomeOf) error {
+		listed = said
+		if res.reconciled {
+			listed, _ = postedUpdate(res.args, said, 0)
+		}
+		return change(tx, res)
+	}
 	return in, spec, nil
 }
 
