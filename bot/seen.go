@@ -21,6 +21,11 @@ package bot
 // ReadAt), less clockSlack. A read made after that page sees every change
 // made before it, and a change made after it has a dateModified at or
 // after ReadAt. The bot's clock is never compared with the server's.
+// The Date header may come from another clock than dateModified (a front
+// proxy, a web node running ahead): a task is unchanged only if its
+// dateModified is also still the one the last read saw
+// (TaskSeen.SubscribersModified, RepliesModified), so a cursor set
+// ahead by such a header never hides a change.
 
 import (
 	"context"
