@@ -216,7 +216,7 @@ func commentOf(edits []conduit.Edit) (string, bool) {
 // what the bot wrote: the marker in its comment, or in the description
 // of the task it filed.
 func (b *executor) reconcileWrite(ctx context.Context, campaign string, in intent, op state.Op) (outcomeOf, bool, error) {
-	res := outcomeOf{reconciled: true, subjects: op.Subjects}
+	res := outcomeOf{reconciled: true, subjects: op.Subjects, args: op.Args}
 	if in.landed.set() {
 		found, err := b.hasLanded(ctx, in.landed)
 		return res, found, err
@@ -404,6 +404,8 @@ func (b *executor) journal(campaign string, e state.Entry) error {
 // Keys of what an op records in state.Op.Args.
 const (
 	argTask    = "task"    // the PHID of the task a comment goes on
+	argLabels  = "labels"  // the policy findings a policy task update lists, comma-separated
+	argAnswers = "answers" // how many answers a policy task update carries
 	argOld     = "old"     // an extension's deadline before, "YYYY-MM-DD"
 	argNew     = "new"     // an extension's new deadline, "YYYY-MM-DD"
 	argUser    = "user"    // the username an op is about

@@ -57,7 +57,7 @@ func (b *Bot) choreReplies(ctx context.Context, r *run) error {
 		case len(pending[bt.Index]) > 0:
 			// Its earlier answers go out first, then its history is read.
 			due = append(due, bt)
-		case !ok || !unchangedSince(t, bt.Seen.RepliesAsOf) || len(bt.Flooded) > 0:
+		case !ok || !unchangedSince(t, bt.Seen.RepliesAsOf, bt.Seen.RepliesModified) || len(bt.Flooded) > 0:
 			due = append(due, bt)
 			prefetch = append(prefetch, bt.Index)
 			cursor[bt.Index] = bt

@@ -110,6 +110,9 @@ type outcomeOf struct {
 	// subjects are those the op recorded with its intent: when reconciled,
 	// those of the attempt that landed.
 	subjects []string
+	// args, when reconciled, are those the op recorded with the attempt
+	// that landed (state.Op.Args).
+	args map[string]string
 	// at is when the outcome was recorded.
 	at time.Time
 }

@@ -164,7 +164,7 @@ func (b *reader) subscribersOf(ctx context.Context, rec *state.Campaign, guarded
 		}
 		seen := seenOf(rec, bt)
 		switch {
-		case unchangedSince(t, seen.SubscribersAsOf):
+		case unchangedSince(t, seen.SubscribersAsOf, seen.SubscribersModified):
 			out[t.PHID] = subsRead{list: seen.Subscribers}
 		case t.SubscriberCount <= len(t.SubscriberPHIDs):
 			out[t.PHID] = subsRead{list: t.SubscriberPHIDs, read: true}

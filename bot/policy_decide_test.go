@@ -203,7 +203,7 @@ func TestDecideFixCommands(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			v := policyView(t, tt.finding).withApprover("ann")
 			v.users[dtUser("mallory")] = conduit.User{PHID: dtUser("mallory"), Username: "mallory"}
-			ins := decideFixCommands(v, tt.cmds, 10)
+			ins := decideFixCommands(v, tt.cmds, 10, nil)
 			var kinds []state.EntryKind
 			for _, in := range ins {
 				if in.write != nil {

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -258,14 +259,31 @@ func decidePolicyTask(c *campaigns.Campaign, rec *state.Campaign) (intent, condu
 		return intent{}, conduit.TaskSpec{}, err
 	}
 	said := labels(open)
+	var listed []string // what the description filed lists
 	in := fileTaskIntent(policyTaskKey(), spec, state.Entry{Actor: rec.BotUsername, Detail: "policy task for the team"},
 		func(tx *state.CampaignTx, t conduit.Task, _ time.Time) error {
 			cur := tx.Campaign()
 			if cur.PolicyTask == nil {
-				cur.PolicyTask = &state.PolicyTask{TaskID: t.ID, TaskPHID: t.PHID, Said: said}
+				shown := map[string]int{}
+				for _, l := range listed {
+					shown[l] = 0 // listed in the description
+				}
+				cur.PolicyTask = &state.PolicyTask{TaskID: t.ID, TaskPHID: t.PHID, Said: listed, Shown: shown}
 			}
 			return tx.PutCampaign(cur)
 		})
+	// What the description lists is recorded with the intent: a task
+	// found filed after a crash lists what was open then, and the next
+	// update tells what opened since.
+	in.args = map[string]string{argLabels: strings.Join(said, ","), argAnswers: "0"}
+	change := in.change
+	in.change = func(tx *state.CampaignTx, res outcomeOf) error {
+		listed = said
+		if res.reconciled {
+			listed, _ = postedUpdate(res.args, said, 0)
+		}
+		return change(tx, res)
+	}
 	return in, spec, nil
 }
 
@@ -296,6 +314,22 @@ func (b *Bot) postPolicyUpdate(ctx context.Context, r *run) error {
 	return err
 }
 
+// postedUpdate is what a policy task update that landed said, from the
+// args its intent recorded: the findings it listed and how many answers
+// it carried (an intent recorded without them: said and answered).
+func postedUpdate(args map[string]string, said []string, answered int) ([]string, int) {
+	labels, ok := args[argLabels]
+	n, err := strconv.Atoi(args[argAnswers])
+	if !ok || err != nil {
+		return said, answered
+	}
+	out := []string{}
+	if labels != "" {
+		out = strings.Split(labels, ",")
+	}
+	return out, n
+}
+
 // decidePolicyUpdate is the comment that tells the team what changed:
 // the findings open now, those closed since the last comment, and the
 // answers to the commands read. nil when there is nothing new. Pure.
@@ -316,14 +350,23 @@ func decidePolicyUpdate(rec *state.Campaign) *intent {
 	n := pt.Updates + 1
 	answered := len(pt.Answers)
 	return &intent{key: policyUpdateKey(n), kind: state.OpComment, write: comment(pt.TaskPHID, text),
+		// What the comment lists is recorded before it is posted: reading
+		// the comment back (by its marker) tells when those were shown.
+		args:  map[string]string{argLabels: strings.Join(now, ","), argAnswers: strconv.Itoa(answered)},
 		entry: state.Entry{Actor: rec.BotUsername, Task: pt.Monogram(), Detail: fmt.Sprintf("policy findings open: %s", strings.Join(now, ", "))},
-		change: func(tx *state.CampaignTx, _ outcomeOf) error {
+		change: func(tx *state.CampaignTx, res outcomeOf) error {
 			cur := tx.Campaign()
 			if cur.PolicyTask == nil || cur.PolicyTask.Updates >= n {
 				return nil
 			}
-			cur.PolicyTask.Updates, cur.PolicyTask.Said = n, now
-			cur.PolicyTask.Answers = cur.PolicyTask.Answers[min(answered, len(cur.PolicyTask.Answers)):]
+			said, posted := now, answered
+			if res.reconciled {
+				// An earlier attempt landed: it said what was recorded
+				// with it, not what this tick would have said.
+				said, posted = postedUpdate(res.args, now, answered)
+			}
+			cur.PolicyTask.Updates, cur.PolicyTask.Said = n, said
+			cur.PolicyTask.Answers = cur.PolicyTask.Answers[min(posted, len(cur.PolicyTask.Answers)):]
 			return tx.PutCampaign(cur)
 		},
 		said: said{ev{kind: "policy-update", task: pt.Monogram()}, fmt.Sprintf("policy task %s: %d finding(s) open", pt.Monogram(), len(open))},

@@ -10,7 +10,9 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -38,9 +40,15 @@ func (b *Bot) readFixCommands(ctx context.Context, r *run) error {
 	var cmds []fixCommand
 	var authors []string
 	last := pt.TxCursor
+	shown := maps.Clone(pt.Shown)
 	for _, t := range txs {
 		last = max(last, t.ID)
 		c, ok := t.CurrentComment()
+		if ok && t.AuthorPHID == r.rec.BotPHID {
+			if err := b.read.policyUpdateShown(r.rec.Name, t, c.Raw, &shown); err != nil {
+				return err
+			}
+		}
 		if !ok || t.AuthorPHID == r.rec.BotPHID {
 			continue
 		}
@@ -64,7 +72,7 @@ func (b *Bot) readFixCommands(ctx context.Context, r *run) error {
 	if err != nil {
 		return fmt.Errorf("read the approvers: %w", err)
 	}
-	for _, in := range decideFixCommands(v, cmds, last) {
+	for _, in := range decideFixCommands(v, cmds, last, shown) {
 		if _, err := b.exec.apply(ctx, r.rec.Name, in); err != nil {
 			return err
 		}
@@ -74,14 +82,62 @@ func (b *Bot) readFixCommands(ctx context.Context, r *run) error {
 	return err
 }
 
+// policyUpdateShown records in shown, for one of the bot's own comments
+// on the policy task (raw, transaction t), the findings it listed if it
+// is a policy update: its marker names the op, whose intent recorded the
+// labels before it was posted. shown stays nil for a record that has no
+// Shown yet (PolicyTask.ShownBefore then uses Said).
+func (b *reader) policyUpdateShown(campaign string, t conduit.Transaction, raw string, shown *map[string]int) error {
+	if *shown == nil {
+		return nil
+	}
+	for line := range strings.Lines(raw) {
+		key, ok := parseMarker(line, campaign)
+		if !ok || !key.hasPrefix(policyPrefix+"update-") {
+			continue
+		}
+		op, err := b.opByKey(campaign, key)
+		if errors.Is(err, state.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		for l := range strings.SplitSeq(op.Args[argLabels], ",") {
+			if _, ok := (*shown)[l]; l != "" && !ok {
+				(*shown)[l] = t.ID
+			}
+		}
+	}
+	return nil
+}
+
+// recordShown merges shown into the policy task's record.
+func recordShown(pt *state.PolicyTask, shown map[string]int) {
+	if shown == nil {
+		return
+	}
+	if pt.Shown == nil {
+		pt.Shown = map[string]int{}
+	}
+	for l, id := range shown {
+		if _, ok := pt.Shown[l]; !ok {
+			pt.Shown[l] = id
+		}
+	}
+}
+
 // decideFixCommands decides each "!fix" read, in order, and moves the
-// cursor past the last transaction read (in the last intent). Pure.
-func decideFixCommands(v *view, cmds []fixCommand, last int) []intent {
+// cursor past the last transaction read (in the last intent); shown is
+// where each finding was first listed on the task, as read up to last.
+// Pure.
+func decideFixCommands(v *view, cmds []fixCommand, last int, shown map[string]int) []intent {
 	rec := v.rec()
 	var out []intent
 	counted := map[string][]string{} // label: approvers counted in this batch
+	pt := *rec.PolicyTask
+	pt.Shown = shown
 	for _, c := range cmds {
-		approval, answer, kind, why := decideFix(v, c, counted)
+		approval, answer, kind, why := decideFix(v, &pt, c, counted)
 		who := v.users[c.tx.AuthorPHID].Username
 		label := c.label
 		e := state.Entry{Kind: kind, Actor: who, Task: rec.PolicyTask.Monogram(), Group: label, Detail: "!fix " + label + ": " + why}
@@ -97,6 +153,7 @@ func decideFixCommands(v *view, cmds []fixCommand, last int) []intent {
 			}
 			cur.PolicyTask.TxCursor = c.tx.ID
 			cur.PolicyTask.Answers = append(cur.PolicyTask.Answers, text)
+			recordShown(cur.PolicyTask, shown)
 			if approval != nil {
 				for i := range cur.Policies {
 					if f := &cur.Policies[i]; f.Label() == label && f.Open() && !f.ApprovedBy(approval.ApproverPHID) {
@@ -113,6 +170,7 @@ func decideFixCommands(v *view, cmds []fixCommand, last int) []intent {
 			return nil
 		}
 		cur.PolicyTask.TxCursor = last
+		recordShown(cur.PolicyTask, shown)
 		return tx.PutCampaign(cur)
 	}})
 	return out
@@ -120,7 +178,7 @@ func decideFixCommands(v *view, cmds []fixCommand, last int) []intent {
 
 // decideFix decides one "!fix": the approval it records (nil when
 // refused), the answer, the journal kind and why.
-func decideFix(v *view, c fixCommand, counted map[string][]string) (*state.Approval, string, state.EntryKind, string) {
+func decideFix(v *view, pt *state.PolicyTask, c fixCommand, counted map[string][]string) (*state.Approval, string, state.EntryKind, string) {
 	rec := v.rec()
 	refuse := func(why string) (*state.Approval, string, state.EntryKind, string) {
 		return nil, "not counted: " + why, state.EntryCommandRefused, why
@@ -134,6 +192,8 @@ func decideFix(v *view, c fixCommand, counted map[string][]string) (*state.Appro
 		return refuse(c.label + " is no policy finding of this campaign")
 	case !f.Open():
 		return refuse(c.label + " is closed")
+	case !pt.ShownBefore(c.label, c.tx.ID):
+		return refuse(c.label + " was not listed on this task before your comment; read what it is, then ask again")
 	case !policyFixable(f):
 		return refuse(c.label + " is not something the bot can fix itself; fix it by hand")
 	case f.ApprovedBy(c.tx.AuthorPHID) || slices.Contains(counted[c.label], c.tx.AuthorPHID):
@@ -280,10 +340,21 @@ func (b *Bot) settleFixes(ctx context.Context, r *run) error {
 		}
 		in := decideDropFix(&r.rec, f)
 		if f.Open() {
-			in = fixIntent(&r.rec, f, approvalNames(f.Approvals), b.read.now().UTC())
+			var send bool
+			if in, send, err = b.settleOpenFix(ctx, r, f); err != nil {
+				return err
+			} else if !send {
+				continue
+			}
 		}
-		if _, err := b.exec.apply(ctx, r.rec.Name, in); err != nil {
+		sent, err := b.exec.apply(ctx, r.rec.Name, in)
+		if err != nil {
 			return err
+		}
+		if sent && in.write != nil {
+			// The groups as read earlier in the tick are from before
+			// this write: the policy audit reads them again.
+			r.members = nil
 		}
 		r.say(in.said)
 	}
@@ -291,6 +362,43 @@ func (b *Bot) settleFixes(ctx context.Context, r *run) error {
 		r.rec, err = b.read.campaignRecord(r.rec.Name)
 	}
 	return err
+}
+
+// settleOpenFix is how the pending fix of open finding f is settled: as
+// landed if the policy is the safe value now; sent again if it is still
+// the value the approvers were shown and their approvals, verified again
+// now, still stand (send false otherwise: the op stays pending, and
+// carryOutFixes drops the lapsed approvals and waits for the quorum);
+// else dropped: a value a person set meanwhile (asked to when
+// Phabricator refused the bot) is theirs, and is not overwritten.
+func (b *Bot) settleOpenFix(ctx context.Context, r *run, f state.PolicyFinding) (in intent, send bool, err error) {
+	cur, err := b.read.policyValue(ctx, f)
+	if err != nil {
+		return in, false, fmt.Errorf("read the %s policy of %s: %w", f.Check, f.Object, err)
+	}
+	switch cur {
+	case f.Safe:
+		return fixIntent(&r.rec, f, approvalNames(f.Approvals), b.read.now().UTC()), true, nil
+	case f.Value:
+		if len(f.Approvals) < f.RequiredApprovals || f.RequiredApprovals == 0 {
+			return in, false, nil
+		}
+		snap, err := b.store.Snapshot(r.rec.Name)
+		if err != nil {
+			return in, false, err
+		}
+		n := approvalNeeds(f.Approvals)
+		n.fresh = true
+		v, err := b.read.observe(ctx, r, snap, n)
+		if err != nil {
+			return in, false, fmt.Errorf("verify the approvals of %s: %w", f.Label(), err)
+		}
+		in = decidePolicyFix(v, f)
+		return in, in.key != "", nil
+	}
+	in = decideDropFix(&r.rec, f)
+	in.entry.Detail = fmt.Sprintf("%s: the fix is no longer wanted: the %s policy of %s was set to %s meanwhile, not by the bot", f.Label(), f.Check, f.Object, cur)
+	return in, true, nil
 }
 
 // approvalNames are the approvers' usernames.
@@ -310,4 +418,24 @@ func decideDropFix(rec *state.Campaign, f state.PolicyFinding) intent {
 		recheck: func(context.Context) (write, error) { return nil, nil },
 		entry: state.Entry{Kind: state.EntryWriteDropped, Actor: rec.BotUsername, Group: f.Object,
 			Detail: fmt.Sprintf("%s: the fix is no longer wanted: the finding closed (the %s policy of %s changed meanwhile)", f.Label(), f.Check, f.Object)}}
+}
+
+// policyValue reads the current value of finding f's policy; "" when the
+// bot can no longer see the object (nothing is then sent).
+func (b *reader) policyValue(ctx context.Context, f state.PolicyFinding) (string, error) {
+	if f.Check == state.PolicyTaskView {
+		ts, err := b.conn.SearchTasks(ctx, conduit.TaskQuery{PHIDs: []string{f.ObjectPHID}})
+		if err != nil || len(ts) != 1 {
+			return "", err
+		}
+		return ts[0].ViewPolicy, nil
+	}
+	ps, err := b.conn.ProjectsByPHID(ctx, []string{f.ObjectPHID}, false)
+	if err != nil || len(ps) != 1 {
+		return "", err
+	}
+	if f.Check == state.PolicyJoin {
+		return ps[0].Policy.Join, nil
+	}
+	return ps[0].Policy.Edit, nil
 }

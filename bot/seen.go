@@ -21,6 +21,11 @@ package bot
 // ReadAt), less clockSlack. A read made after that page sees every change
 // made before it, and a change made after it has a dateModified at or
 // after ReadAt. The bot's clock is never compared with the server's.
+// The Date header may come from another clock than dateModified (a front
+// proxy, a web node running ahead): a task is unchanged only if its
+// dateModified is also still the one the last read saw
+// (TaskSeen.SubscribersModified, RepliesModified), so a cursor set
+// ahead by such a header never hides a change.
 
 import (
 	"context"
@@ -56,10 +61,14 @@ func asOf(t conduit.Task) time.Time {
 }
 
 // unchangedSince reports whether t, as read this tick, is known not to
-// have changed since at: its dateModified is before at. A zero time on
+// have changed since a read as of at, when its dateModified was
+// modified: its dateModified is still modified, and before at. The
+// first holds whatever clock the Date header came from (a front whose
+// clock runs ahead would put at in the future); the second catches a
+// change made in the same second as the one before. A zero time on
 // either side means unknown: changed.
-func unchangedSince(t conduit.Task, at time.Time) bool {
-	return !at.IsZero() && !t.ReadAt.IsZero() && !t.DateModified.IsZero() && t.DateModified.Before(at)
+func unchangedSince(t conduit.Task, at, modified time.Time) bool {
+	return !at.IsZero() && !t.ReadAt.IsZero() && !t.DateModified.IsZero() && t.DateModified.Equal(modified) && t.DateModified.Before(at)
 }
 
 // seenOf is the cursor of the task of bt (the standing task: its batch 0
@@ -140,11 +149,17 @@ func (u seenUpdate) moved(s state.TaskSeen) state.TaskSeen {
 	if u.task.DateModified.After(s.Modified) {
 		s.Modified = u.task.DateModified
 	}
-	if u.subscribersRead && at.After(s.SubscribersAsOf) {
-		s.Subscribers, s.SubscribersAsOf = slices.Clone(u.subscribers), at
+	// A read counts if it is later by the Date header or by the task's
+	// dateModified (a Date header that ran ahead once must not keep
+	// later reads from being recorded).
+	newer := func(asOf, modified time.Time) bool {
+		return at.After(asOf) || u.task.DateModified.After(modified)
 	}
-	if u.replies && at.After(s.RepliesAsOf) {
-		s.RepliesAsOf = at
+	if u.subscribersRead && newer(s.SubscribersAsOf, s.SubscribersModified) {
+		s.Subscribers, s.SubscribersAsOf, s.SubscribersModified = slices.Clone(u.subscribers), at, u.task.DateModified
+	}
+	if u.replies && newer(s.RepliesAsOf, s.RepliesModified) {
+		s.RepliesAsOf, s.RepliesModified = at, u.task.DateModified
 	}
 	return s
 }

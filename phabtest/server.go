@@ -106,7 +106,9 @@ type Server struct {
 	failAfter  map[string]int
 	failBefore map[string]*injectedFailure
 	rateAfter  int // calls left before one 429; -1 when off
-	writeReqs  int // write requests seen, for Options.OnWrite
+	// dateSkew is added to the Date header only (SetDateSkew).
+	dateSkew  time.Duration
+	writeReqs int // write requests seen, for Options.OnWrite
 
 	// outage is read before the server lock: a hanging request must not
 	// hold it.
@@ -306,7 +308,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, name string, req
 	// The Date header is the server's clock, as nginx sends it: a
 	// reader can tell a change made after its read by a dateModified at
 	// or after it (NOTES fact 47).
-	w.Header().Set("Date", time.Unix(s.now(), 0).UTC().Format(http.TimeFormat))
+	w.Header().Set("Date", time.Unix(s.now(), 0).Add(s.dateSkew).UTC().Format(http.TimeFormat))
 	s.calls[name]++
 
 	if s.rateAfter >= 0 {
@@ -573,4 +575,13 @@ func (s *Server) newPHID(kind string) string {
 		return "PHID-" + kind + "-" + s.randomString(15)
 	}
 	return "PHID-" + kind + "-" + s.randomString(20)
+}
+
+// SetDateSkew makes the Date header run d ahead of (or, negative, behind)
+// the clock that stamps dateModified, as a front proxy or web node with
+// its own clock does; 0 puts them back in step.
+func (s *Server) SetDateSkew(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dateSkew = d
 }

@@ -76,6 +76,8 @@ type consequenceKind struct {
 var consequenceKinds = []consequenceKind{
 	{kind: state.EntryMembersRemoved, what: "removed from"},
 	{kind: state.EntryMemberRestored, what: "restored to", byActor: true},
+	{kind: state.EntryAccountDisabled, what: "account disabled"},
+	{kind: state.EntryAccountEnabled, what: "account enabled", byActor: true},
 }
 
 // summaryStatuses is the order statuses are counted in.
@@ -110,7 +112,13 @@ func Summarize(snap *state.Snapshot, journal []state.Entry, check state.JournalC
 			continue
 		}
 		k := consequenceKinds[i]
+		if e.Kind == state.EntryAccountDisabled && e.Outcome != "disabled" {
+			continue // settled with nothing disabled (no longer due)
+		}
 		cq := Consequence{Seq: e.Seq, At: e.At, What: k.what, Users: e.Users, Group: e.Group, By: e.Approvers, Verified: e.Verified}
+		if cq.Group == "" && len(e.Groups) > 0 {
+			cq.Group = strings.Join(e.Groups, ", ")
+		}
 		if len(cq.Users) == 0 && e.User != "" {
 			cq.Users = []string{e.User}
 		}

@@ -90,6 +90,27 @@ type PolicyTask struct {
 	Answers []string `json:"answers,omitempty"`
 	// Seen is the task guard's cursor on the task (see Batch.Seen).
 	Seen TaskSeen `json:"seen,omitzero"`
+	// Shown maps a finding's label to the id of the bot's comment on the
+	// task that first listed it (0: the task's description listed it):
+	// a "!fix" counts only if it comes after, as an approval covers only
+	// what its approver was shown. nil in a record made before it
+	// existed: then Said stands in.
+	Shown map[string]int `json:"shown,omitempty"`
+}
+
+// ShownBefore reports whether the finding labelled label was listed on
+// the task before transaction txID.
+func (t *PolicyTask) ShownBefore(label string, txID int) bool {
+	if t.Shown == nil {
+		for _, l := range t.Said {
+			if l == label {
+				return true
+			}
+		}
+		return false
+	}
+	id, ok := t.Shown[label]
+	return ok && id < txID
 }
 
 // Monogram returns "T123".

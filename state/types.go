@@ -365,6 +365,13 @@ type TaskSeen struct {
 	// RepliesAsOf: every transaction made before it is at or behind
 	// TxCursor, and was answered.
 	RepliesAsOf time.Time `json:"replies_as_of,omitzero"`
+	// SubscribersModified and RepliesModified are the task's
+	// dateModified when its subscribers, and its transactions, were last
+	// read: a task whose dateModified differs has changed since, whatever
+	// the Date header said (its clock may not be the one dateModified
+	// is stamped with).
+	SubscribersModified time.Time `json:"subscribers_modified,omitzero"`
+	RepliesModified     time.Time `json:"replies_modified,omitzero"`
 }
 
 // Monogram returns "T123", or "" before the task exists.
