@@ -228,17 +228,7 @@ func (b *Bot) ensurePolicyTask(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	created, err := b.exec.apply(ctx, r.rec.Name, in)
-	if err != nil {
-		return fmt.Errorf("policy task: %w", err)
-	}
-	if r.rec, err = b.read.campaignRecord(r.rec.Name); err != nil {
-		return err
-	}
-	if created {
-		r.event("filed the policy task %s", r.rec.PolicyTask.Monogram())
-	}
-	return b.verifyTask(ctx, r.rec.Name, policyTaskBatch(r.rec.PolicyTask), spec)
+	return b.fileTeamTask(ctx, r, "policy task", in, spec, func(rec *state.Campaign) state.Batch { return policyTaskBatch(rec.PolicyTask) })
 }
 
 // decidePolicyTask is the intent to file the policy task, listing the

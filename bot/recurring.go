@@ -693,17 +693,26 @@ func (b *Bot) ensureStandingTask(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
+	return b.fileTeamTask(ctx, r, "standing task", in, spec, standingBatch)
+}
+
+// fileTeamTask files a task of the campaign's own for the team (the
+// standing task, the policy task) by its intent, reloads r.rec, which the
+// intent's outcome changed, and reads the task back (verifyTask) as
+// batchOf finds it in the record.
+func (b *Bot) fileTeamTask(ctx context.Context, r *run, what string, in intent, spec conduit.TaskSpec, batchOf func(*state.Campaign) state.Batch) error {
 	created, err := b.exec.apply(ctx, r.rec.Name, in)
 	if err != nil {
-		return fmt.Errorf("standing task: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if r.rec, err = b.read.campaignRecord(r.rec.Name); err != nil {
 		return err
 	}
+	bt := batchOf(&r.rec)
 	if created {
-		r.event("filed the standing task T%d", r.rec.StandingTaskID)
+		r.event("filed the %s T%d", what, bt.TaskID)
 	}
-	return b.verifyTask(ctx, r.rec.Name, standingBatch(&r.rec), spec)
+	return b.verifyTask(ctx, r.rec.Name, bt, spec)
 }
 
 // decideStandingTask is the intent to file the recurring campaign's task
