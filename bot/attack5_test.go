@@ -115,22 +115,8 @@ func TestAttack5SkewedDateHeader(t *testing.T) {
 func TestAttack5RetriedFixOverwritesHumanChoice(t *testing.T) {
 	h := newHarness(t, fixture{criteria: "[policy]", groups: "[acl*security]"})
 	h.launch()
-	sc := h.group(groupSecurity).PHID
-	if _, err := h.as("alice").EditProjectPolicy(h.ctx, sc, "edit", conduit.PolicyUsers); err != nil {
-		t.Fatal(err)
-	}
-	h.tick()
-	snap := h.snapshot()
-	pt, label := snap.Campaign.PolicyTask, ""
-	for _, f := range snap.Campaign.Policies {
-		if f.Check == state.PolicyEdit {
-			label = f.Label()
-		}
-	}
-	h.comment("alice", pt.Monogram(), "!fix "+label)
-	h.comment("bob", pt.Monogram(), "!fix "+label)
-	h.srv.FailBefore("project.edit", 1, "ERR-CONDUIT-CORE", "simulated refusal")
-	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+	sc, _, pt, label := widenEditPolicy(t, h)
+	if err := approveFixRefusedOnce(h, pt, label); err == nil {
 		t.Fatal("tick after a refused fix succeeded")
 	}
 	// A person sets the edit policy by hand, to the group's own members
@@ -177,22 +163,8 @@ func TestAttack5RetriedFixOverwritesHumanChoice(t *testing.T) {
 func TestAttack5RetriedFixAfterApproverLapsed(t *testing.T) {
 	h := newHarness(t, fixture{criteria: "[policy]", groups: "[acl*security]"})
 	h.launch()
-	sc := h.group(groupSecurity).PHID
-	if _, err := h.as("alice").EditProjectPolicy(h.ctx, sc, "edit", conduit.PolicyUsers); err != nil {
-		t.Fatal(err)
-	}
-	h.tick()
-	snap := h.snapshot()
-	pt, label := snap.Campaign.PolicyTask, ""
-	for _, f := range snap.Campaign.Policies {
-		if f.Check == state.PolicyEdit {
-			label = f.Label()
-		}
-	}
-	h.comment("alice", pt.Monogram(), "!fix "+label)
-	h.comment("bob", pt.Monogram(), "!fix "+label)
-	h.srv.FailBefore("project.edit", 1, "ERR-CONDUIT-CORE", "simulated refusal")
-	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+	sc, snap, pt, label := widenEditPolicy(t, h)
+	if err := approveFixRefusedOnce(h, pt, label); err == nil {
 		t.Fatal("tick after a refused fix succeeded")
 	}
 	// bob is no approver any more when the bot tries again.
@@ -231,22 +203,8 @@ func TestAttack5RetriedFixAfterApproverLapsed(t *testing.T) {
 func TestAttack5RetriedFixReadStale(t *testing.T) {
 	h := newHarness(t, fixture{criteria: "[policy]", groups: "[acl*security]"})
 	h.launch()
-	sc := h.group(groupSecurity).PHID
-	if _, err := h.as("alice").EditProjectPolicy(h.ctx, sc, "edit", conduit.PolicyUsers); err != nil {
-		t.Fatal(err)
-	}
-	h.tick()
-	snap := h.snapshot()
-	pt, label := snap.Campaign.PolicyTask, ""
-	for _, f := range snap.Campaign.Policies {
-		if f.Check == state.PolicyEdit {
-			label = f.Label()
-		}
-	}
-	h.comment("alice", pt.Monogram(), "!fix "+label)
-	h.comment("bob", pt.Monogram(), "!fix "+label)
-	h.srv.FailBefore("project.edit", 1, "ERR-CONDUIT-CORE", "simulated refusal")
-	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+	_, _, pt, label := widenEditPolicy(t, h)
+	if err := approveFixRefusedOnce(h, pt, label); err == nil {
 		t.Fatal("tick after a refused fix succeeded")
 	}
 	found := h.journalKinds()["policy-found"]

@@ -297,22 +297,8 @@ func TestPolicyOnlyLaunchesOnLockedGroup(t *testing.T) {
 func TestPolicyFixRefusedThenRetried(t *testing.T) {
 	h := newHarness(t, fixture{criteria: "[policy]", groups: "[acl*security]"})
 	h.launch()
-	sc := h.group(groupSecurity).PHID
-	if _, err := h.as("alice").EditProjectPolicy(h.ctx, sc, "edit", conduit.PolicyUsers); err != nil {
-		t.Fatal(err)
-	}
-	h.tick()
-	snap := h.snapshot()
-	pt, label := snap.Campaign.PolicyTask, ""
-	for _, f := range snap.Campaign.Policies {
-		if f.Check == state.PolicyEdit {
-			label = f.Label()
-		}
-	}
-	h.comment("alice", pt.Monogram(), "!fix "+label)
-	h.comment("bob", pt.Monogram(), "!fix "+label)
-	h.srv.FailBefore("project.edit", 1, "ERR-CONDUIT-CORE", "simulated refusal")
-	if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil || !strings.Contains(err.Error(), "set it by hand") {
+	sc, _, pt, label := widenEditPolicy(t, h)
+	if err := approveFixRefusedOnce(h, pt, label); err == nil || !strings.Contains(err.Error(), "set it by hand") {
 		t.Fatalf("tick after a refused fix: %v, want the refusal and what a person must do", err)
 	}
 	if got := h.journalKinds()["policy-fixed"]; got != 0 {
@@ -383,4 +369,34 @@ func TestPolicyFixDryRun(t *testing.T) {
 	if !strings.Contains(h.logs.String(), "dry-run: would set policy") {
 		t.Errorf("the dry-run log does not show the policy it would set:\n%s", h.logs.String())
 	}
+}
+
+// widenEditPolicy opens acl*security's edit policy to all users (as
+// alice) and ticks; it returns the group, the snapshot after the tick,
+// the policy task and the label of the finding the tick opened for it.
+func widenEditPolicy(t *testing.T, h *harness) (group string, snap state.Snapshot, pt *state.PolicyTask, label string) {
+	t.Helper()
+	group = h.group(groupSecurity).PHID
+	if _, err := h.as("alice").EditProjectPolicy(h.ctx, group, "edit", conduit.PolicyUsers); err != nil {
+		t.Fatal(err)
+	}
+	h.tick()
+	snap = h.snapshot()
+	for _, f := range snap.Campaign.Policies {
+		if f.Check == state.PolicyEdit {
+			label = f.Label()
+		}
+	}
+	return group, snap, snap.Campaign.PolicyTask, label
+}
+
+// approveFixRefusedOnce has alice and bob answer !fix label on the policy
+// task and runs a tick in which Phabricator refuses the first
+// project.edit; it returns that tick's error.
+func approveFixRefusedOnce(h *harness, pt *state.PolicyTask, label string) error {
+	h.comment("alice", pt.Monogram(), "!fix "+label)
+	h.comment("bob", pt.Monogram(), "!fix "+label)
+	h.srv.FailBefore("project.edit", 1, "ERR-CONDUIT-CORE", "simulated refusal")
+	_, err := h.bot.Tick(h.ctx, bot.TickOptions{})
+	return err
 }
