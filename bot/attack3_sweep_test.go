@@ -60,6 +60,21 @@ type lifecycleOutcome struct {
 	Writes   int
 }
 
+// settle ticks with the fault armed until a tick succeeds (at most five,
+// a minute apart): the state a step settles in once the fault has passed.
+func (p *faultPlan) settle(t *testing.T, h *harness) {
+	t.Helper()
+	p.arm(true)
+	defer p.arm(false)
+	for try := 0; try < 5; try++ {
+		if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
+			return
+		}
+		h.clock.Advance(time.Minute)
+	}
+	t.Fatalf("ticks keep failing after the fault at write %d", p.at)
+}
+
 // runLifecycle runs one recurring MFA campaign through every write path
 // the bot has (tasks, an access revoke, answers, a recurring run with its
 // batch, standing task and summary, reminders, proposals, removal
@@ -68,17 +83,7 @@ type lifecycleOutcome struct {
 func runLifecycle(t *testing.T, p *faultPlan) lifecycleOutcome {
 	h := newHarness(t, fixture{campaignExtra: "recurring: {every: 7d}\nnotice: 60d\n", onWrite: p.onWrite})
 	h.launch()
-	settle := func() {
-		p.arm(true)
-		defer p.arm(false)
-		for try := 0; try < 5; try++ {
-			if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
-				return
-			}
-			h.clock.Advance(time.Minute)
-		}
-		t.Fatalf("ticks keep failing after the fault at write %d", p.at)
-	}
+	settle := func() { p.settle(t, h) }
 	user := func(fn func()) { p.arm(false); fn() }
 
 	h.clock.Advance(time.Hour)

@@ -401,17 +401,7 @@ func runDisableLifecycle(t *testing.T, p *faultPlan, methods *[]string) disableO
 	}
 	h := newHarness(t, fx)
 	h.launch()
-	settle := func() {
-		p.arm(true)
-		defer p.arm(false)
-		for try := 0; try < 5; try++ {
-			if _, err := h.bot.Tick(h.ctx, bot.TickOptions{}); err == nil {
-				return
-			}
-			h.clock.Advance(time.Minute)
-		}
-		t.Fatalf("ticks keep failing after the fault at write %d", p.at)
-	}
+	settle := func() { p.settle(t, h) }
 	h.clock.Set(cutoff.Add(time.Hour))
 	settle()
 	p.arm(false)
